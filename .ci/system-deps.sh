@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# System packages the test suite uses: Debian's chromium (driven by playwright)
+# and PostgreSQL. Skipped when already present; needs root (CI runs as root).
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    else
+        echo "warning: not root; cannot install ${need[*]} (their tests will skip)" >&2
+    fi
+fi
