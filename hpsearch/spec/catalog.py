@@ -1,0 +1,148 @@
+"""What the built-in objectives know: metrics, datasets and hyperparameters.
+
+This is pure data, shared by the spec validator (which must reject
+``metric = "r2"`` on a classification dataset *before* anything runs) and by
+``objectives`` (which computes the metrics). Keeping one table means the two
+can never disagree about a metric's direction or a hyperparameter's domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# metric -> (direction, task it applies to)
+METRICS: dict[str, tuple[str, str]] = {
+    "accuracy": ("maximize", "classification"),
+    "balanced_accuracy": ("maximize", "classification"),
+    "f1": ("maximize", "classification"),
+    "log_loss": ("minimize", "classification"),
+    "roc_auc": ("maximize", "classification"),
+    "r2": ("maximize", "regression"),
+    "rmse": ("minimize", "regression"),
+    "mae": ("minimize", "regression"),
+}
+BINARY_ONLY_METRICS = frozenset({"roc_auc"})
+DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
+
+# dataset -> (task, number of classes or None when unknown before loading, allowed options)
+_FILE_OPTIONS = ("path", "target")
+DATASETS: dict[str, tuple[str | None, int | None, tuple[str, ...]]] = {
+    "digits": ("classification", 10, ()),
+    "breast_cancer": ("classification", 2, ()),
+    "wine": ("classification", 3, ()),
+    "iris": ("classification", 3, ()),
+    "diabetes": ("regression", None, ()),
+    "moons": ("classification", 2, ("n_samples", "noise")),
+    "make_classification": (
+        "classification",
+        None,
+        ("n_samples", "n_features", "n_informative", "n_classes", "class_sep"),
+    ),
+    "csv": (None, None, _FILE_OPTIONS + ("task",)),
+    "text": ("classification", 2, ("n_samples", "noise") + _FILE_OPTIONS + ("text_column",)),
+}
+
+BUILTIN_OBJECTIVES = ("mlp", "text")
+EXTERNAL_OBJECTIVE = "external"
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyperparameter a built-in objective understands.
+
+    ``kind`` is float, int, bool or choice; ``low``/``high`` bound numbers
+    (``low_open``: the bound itself is not allowed); ``choices`` lists the
+    legal values of a choice.
+    """
+
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[Any, ...] = ()
+    doc: str = ""
+
+    def describe(self) -> str:
+        """The domain in words, for "expected ..." messages."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        noun = "an integer" if self.kind == "int" else "a number"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return noun + (" " + " and ".join(parts) if parts else "")
+
+    def accepts(self, value: Any) -> bool:
+        """Whether a single (fixed or grid/choice) value lies in the domain."""
+        if self.kind == "choice":
+            return any(value == c and type(value) is type(c) for c in self.choices)
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not isinstance(value, int):
+            return False
+        return self.in_range(float(value))
+
+    def in_range(self, x: float) -> bool:
+        if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
+            return False
+        if self.high is not None and (x > self.high or (self.high_open and x == self.high)):
+            return False
+        return True
+
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+
+MLP_HYPERPARAMETERS: dict[str, Hyper] = {
+    "max_epochs": Hyper("int", 50, low=1, doc="passes over the training split"),
+    "batch_size": Hyper("int", 64, low=1),
+    "patience": Hyper("int", 8, low=0, doc="early stopping on the validation metric; 0 = off"),
+    "activation": Hyper("choice", "relu", choices=ACTIVATIONS),
+    "optimizer": Hyper("choice", "adam", choices=OPTIMIZERS),
+    "learning_rate": Hyper("float", 1e-3, low=0, low_open=True, high=10),
+    "momentum": Hyper("float", 0.9, low=0, high=1, high_open=True),
+    "weight_decay": Hyper("float", 0.0, low=0),
+    "l1": Hyper("float", 0.0, low=0),
+    "clip_norm": Hyper("float", 0.0, low=0, doc="gradient norm clipping; 0 = off"),
+    "depth": Hyper("int", 1, low=0, high=16, doc="hidden layers; 0 = a linear model"),
+    "width": Hyper("int", 64, low=1, high=8192, doc="units per hidden layer"),
+    "dropout": Hyper("float", 0.0, low=0, high=1, high_open=True),
+    "batch_norm": Hyper("bool", False),
+    "init": Hyper("choice", "auto", choices=("auto", "he", "glorot")),
+    "schedule": Hyper("choice", "constant", choices=("constant", "step", "cosine", "plateau")),
+    "dtype": Hyper("choice", "float32", choices=("float32", "float64")),
+    "time_budget": Hyper("float", 0.0, low=0, doc="seconds per trial; 0 = unlimited"),
+}
+
+TEXT_HYPERPARAMETERS: dict[str, Hyper] = {
+    **MLP_HYPERPARAMETERS,
+    "depth": Hyper("int", 0, low=0, high=16, doc="0 = logistic regression on bag-of-words"),
+    "vocab_size": Hyper("int", 2000, low=2, doc="most frequent tokens kept"),
+    "min_count": Hyper("int", 1, low=1, doc="tokens seen fewer times are dropped"),
+    "ngram": Hyper("int", 1, low=1, high=3, doc="1 = words, 2 = words and bigrams"),
+    "features": Hyper("choice", "binary", choices=("binary", "count", "tfidf")),
+}
+
+
+def hyperparameters(objective: str) -> dict[str, Hyper] | None:
+    """The hyperparameters a built-in objective knows; None for user/external ones."""
+    if objective == "mlp":
+        return MLP_HYPERPARAMETERS
+    if objective == "text":
+        return TEXT_HYPERPARAMETERS
+    return None
+
+
+def metric_direction(metric: str) -> str | None:
+    """Direction of a known metric, else None."""
+    known = METRICS.get(metric)
+    return known[0] if known else None

@@ -1,0 +1,231 @@
+"""Checks that relate keys to each other, and the values they imply.
+
+Runs in two steps around pydantic: :func:`check_keys` before (so an unknown
+key gets a "did you mean" instead of a generic error), :func:`check_spec`
+after (ranges, metric vs dataset, fixed vs searched, hyperparameter domains).
+``check_spec`` also fills in what the spec implies: the metric's direction,
+the default metric, and the dataset's task.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from hpsearch.spec import catalog
+from hpsearch.spec.messages import NOTHING, spec_error, unknown_key_error
+from hpsearch.spec.models import (
+    PARAM_TYPES,
+    CategoricalParam,
+    DataSection,
+    FloatParam,
+    IntParam,
+    Spec,
+    StudySection,
+)
+
+_USER_OBJECTIVE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_DATA_COMMON = {"dataset", "val_fraction", "test_fraction", "seed", "task"}
+
+
+def check_keys(d: Any, source: str) -> None:
+    """Reject unknown keys at every level, suggesting the closest known one."""
+    if not isinstance(d, dict):
+        raise spec_error(source, "(top level)", "a table", d)
+    _known(d, [], Spec.model_fields, source)
+    for section, model in (("study", StudySection), ("data", DataSection)):
+        if isinstance(d.get(section), dict):
+            _known(d[section], [section], model.model_fields, source)
+    objective = d["study"].get("objective") if isinstance(d.get("study"), dict) else None
+    hypers = catalog.hyperparameters(objective) if isinstance(objective, str) else None
+    if isinstance(d.get("training"), dict) and hypers is not None:
+        _known(d["training"], ["training"], hypers, source)
+    space = d.get("space")
+    if isinstance(space, dict):
+        if hypers is not None:
+            _known(space, ["space"], hypers, source)
+        for name, entry in space.items():
+            model = PARAM_TYPES.get(entry.get("type")) if isinstance(entry, dict) else None
+            if model is not None:
+                _known(entry, ["space", name], model.model_fields, source)
+
+
+def _known(table: dict, path: list, known, source: str) -> None:
+    for key in table:
+        if key not in known:
+            raise unknown_key_error(source, path, key, known)
+
+
+def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool) -> Spec:
+    """Validate relations between keys and fill in derived values (in place)."""
+    study = spec.study
+    builtin = study.objective in catalog.BUILTIN_OBJECTIVES
+    if not builtin and study.objective != catalog.EXTERNAL_OBJECTIVE:
+        if not _USER_OBJECTIVE.match(study.objective):
+            raise spec_error(source, "study.objective",
+                             "'mlp', 'text', 'external' or 'package.module:function'", study.objective)
+    if not spec.space:
+        raise spec_error(source, "space", "at least one searched hyperparameter", "an empty table")
+    if builtin:
+        n_classes = _check_data(spec, source, base_dir, check_files)
+        _check_metric(spec, source, n_classes)
+        hypers = catalog.hyperparameters(study.objective)
+        _check_training(spec, hypers, source)
+    else:
+        if spec.data is not None:
+            raise spec_error(source, "data", f"no [data] for objective {study.objective!r} "
+                             "(it loads its own data)", spec.data.model_dump(exclude_none=True))
+        if spec.training and study.objective == catalog.EXTERNAL_OBJECTIVE:
+            raise spec_error(source, "training", "no [training] for objective 'external' "
+                             "(the client trains)", spec.training)
+        hypers = None
+    _check_direction(spec, source)
+    for name, param in spec.space.items():
+        _check_param(name, param, hypers.get(name) if hypers else None, source)
+    return spec
+
+
+def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: bool) -> int | None:
+    """Dataset options, file paths, split fractions; returns the known class count."""
+    objective = spec.study.objective
+    if spec.data is None:
+        if objective != "text":
+            raise spec_error(source, "data", "a [data] table with a dataset", NOTHING)
+        spec.data = DataSection(dataset="text")
+    data = spec.data
+    if (objective == "text") != (data.dataset == "text"):
+        expected = "'text' (objective 'text')" if objective == "text" else \
+            "a tabular dataset (use objective = \"text\" for text)"
+        raise spec_error(source, "data.dataset", expected, data.dataset)
+    task, n_classes, options = catalog.DATASETS[data.dataset]
+    for key, value in data.model_dump(exclude_none=True).items():
+        if key not in _DATA_COMMON and key not in options:
+            allowed = ", ".join(options) or "no options"
+            raise spec_error(source, f"data.{key}", f"a key of dataset {data.dataset!r} ({allowed})", value)
+    if data.dataset == "csv":
+        for key in ("path", "target"):
+            if getattr(data, key) is None:
+                raise spec_error(source, f"data.{key}", "a value (required for dataset 'csv')", NOTHING)
+    if data.path is not None:
+        path = Path(data.path).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = (base_dir / path).resolve()
+        if check_files and not path.is_file():
+            raise spec_error(source, "data.path", f"an existing file (looked for {path})", data.path)
+        data.path = str(path)
+    if data.dataset == "text" and data.path is not None and (data.target is None or data.text_column is None):
+        raise spec_error(source, "data.text_column" if data.text_column is None else "data.target",
+                         "a column name (required with data.path for dataset 'text')", NOTHING)
+    if data.val_fraction + data.test_fraction >= 0.9:
+        raise spec_error(source, "data.test_fraction",
+                         f"val_fraction + test_fraction < 0.9 (val_fraction = {data.val_fraction})",
+                         data.test_fraction)
+    if data.dataset == "make_classification":
+        n_features, n_informative = data.n_features or 20, data.n_informative or 5
+        if n_informative > n_features:
+            raise spec_error(source, "data.n_informative", f"at most n_features ({n_features})", n_informative)
+        n_classes = data.n_classes or 3
+    if task is None:  # csv: from the spec, else from the metric, else classification
+        metric_task = catalog.METRICS.get(spec.study.metric or "", (None, None))[1]
+        task = data.task or metric_task or "classification"
+    elif data.task is not None and data.task != task:
+        raise spec_error(source, "data.task", f"{task!r} (dataset {data.dataset!r})", data.task)
+    data.task = task
+    return n_classes
+
+
+def _check_metric(spec: Spec, source: str, n_classes: int | None) -> None:
+    """The metric must fit the task (and roc_auc a binary one); default by task."""
+    data, study = spec.data, spec.study
+    if study.metric is None:
+        study.metric = catalog.DEFAULT_METRIC[data.task]
+        return
+    if study.metric not in catalog.METRICS:
+        raise spec_error(source, "study.metric", "one of " + ", ".join(catalog.METRICS), study.metric)
+    metric_task = catalog.METRICS[study.metric][1]
+    if metric_task != data.task:
+        fitting = ", ".join(m for m, (_, t) in catalog.METRICS.items() if t == data.task)
+        raise spec_error(source, "study.metric",
+                         f"a {data.task} metric for dataset {data.dataset!r} ({fitting})", study.metric)
+    if study.metric in catalog.BINARY_ONLY_METRICS and n_classes is not None and n_classes != 2:
+        raise spec_error(source, "study.metric",
+                         f"a metric for {n_classes} classes ({study.metric} needs 2)", study.metric)
+
+
+def _check_direction(spec: Spec, source: str) -> None:
+    study = spec.study
+    derived = catalog.metric_direction(study.metric) if study.metric else None
+    if derived is None:
+        if study.direction is None:
+            raise spec_error(source, "study.direction",
+                             "'maximize' or 'minimize' (no known metric says which)", NOTHING)
+        return
+    if study.direction is not None and study.direction != derived:
+        raise spec_error(source, "study.direction",
+                         f"{derived!r} (metric {study.metric!r} is {derived}d) or no direction",
+                         study.direction)
+    study.direction = derived
+
+
+def _check_training(spec: Spec, hypers: dict[str, catalog.Hyper], source: str) -> None:
+    for name, value in spec.training.items():
+        hyper = hypers[name]
+        if not hyper.accepts(value):
+            raise spec_error(source, f"training.{name}", hyper.describe(), value)
+        if name in spec.space:
+            raise spec_error(source, f"training.{name}",
+                             f"a setting not also searched in [space] (space.{name})", value)
+
+
+def _check_param(name: str, param, hyper: catalog.Hyper | None, source: str) -> None:
+    path = f"space.{name}"
+    if isinstance(param, CategoricalParam):
+        _unique(param.choices, f"{path}.choices", source)
+        for i, choice in enumerate(param.choices):
+            if hyper is not None and not hyper.accepts(choice):
+                raise spec_error(source, f"{path}.choices[{i}]", hyper.describe(), choice)
+        for i, value in enumerate(param.grid or []):
+            if not any(value == c and type(value) is type(c) for c in param.choices):
+                raise spec_error(source, f"{path}.grid[{i}]", "one of the choices", value)
+        _unique(param.grid or [], f"{path}.grid", source)
+        return
+    if hyper is not None and hyper.kind not in ("float", "int"):
+        raise spec_error(source, f"{path}.type", f"'categorical' ({name} is {hyper.describe()})", param.type)
+    if hyper is not None and hyper.kind == "int" and isinstance(param, FloatParam):
+        raise spec_error(source, f"{path}.type", f"'int' or 'categorical' ({name} is an integer)", "float")
+    if not math.isfinite(param.low) or not math.isfinite(param.high):
+        raise spec_error(source, f"{path}.low", "finite bounds", [param.low, param.high])
+    if param.low >= param.high:
+        raise spec_error(source, f"{path}.high", f"a value > low ({param.low:g})", param.high)
+    if param.log and param.low <= 0:
+        raise spec_error(source, f"{path}.low", "a value > 0 (log = true)", param.low)
+    step = param.step
+    if param.log and step is not None and not (isinstance(param, IntParam) and step == 1):
+        raise spec_error(source, f"{path}.step", "no step with log = true", step)
+    if step is not None and step > param.high - param.low:
+        raise spec_error(source, f"{path}.step", f"a step <= high - low ({param.high - param.low:g})", step)
+    if hyper is not None:
+        for key in ("low", "high"):
+            if not hyper.in_range(getattr(param, key)):
+                raise spec_error(source, f"{path}.{key}", hyper.describe(), getattr(param, key))
+    for i, value in enumerate(param.grid or []):
+        if not param.low <= value <= param.high:
+            raise spec_error(source, f"{path}.grid[{i}]", f"a value in [{param.low:g}, {param.high:g}]", value)
+        if step is not None and not _on_step(value, param.low, step):
+            raise spec_error(source, f"{path}.grid[{i}]", f"low + a multiple of step ({step:g})", value)
+    _unique(param.grid or [], f"{path}.grid", source)
+
+
+def _on_step(value: float, low: float, step: float) -> bool:
+    k = (value - low) / step
+    return abs(k - round(k)) < 1e-9 * max(1.0, abs(k))
+
+
+def _unique(values: list, path: str, source: str) -> None:
+    seen: list = []
+    for i, v in enumerate(values):
+        if any(v == s and type(v) is type(s) for s in seen):
+            raise spec_error(source, f"{path}[{i}]", "distinct values", v)
+        seen.append(v)

@@ -1,0 +1,93 @@
+"""Reading a spec: TOML file or dict -> validated :class:`Spec`, or one SpecError."""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hpsearch.errors import SpecError
+from hpsearch.spec import catalog
+from hpsearch.spec.checks import check_keys, check_spec
+from hpsearch.spec.messages import NOTHING, from_validation_error, spec_error
+from hpsearch.spec.models import Spec
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and validate a TOML study spec.
+
+    ``study.name`` defaults to the file's stem and ``data.path`` is resolved
+    relative to the spec file, so a spec works from any current directory.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{source}: expected an existing spec file, got no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{source}: expected a readable UTF-8 spec file, got {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POSITION.search(message)
+        where = f"line {match.group(1)}, column {match.group(2)}" if match else "TOML syntax"
+        reason = _TOML_POSITION.sub("", message)
+        raise SpecError(f"{source}: {where}: expected valid TOML, got {reason}") from None
+    study = raw.get("study")
+    if isinstance(study, dict):
+        study.setdefault("name", path.stem)
+        study.setdefault("objective", "mlp")
+    return _build(raw, source, base_dir=path.resolve().parent, check_files=True)
+
+
+def spec_from_dict(d: Any, source: str = "<api>", *, base_dir: str | Path | None = None,
+                   check_files: bool = False) -> Spec:
+    """Validate a spec given as a dict (a JSON body, or the copy stored with a study).
+
+    Same rules as :func:`load_spec`. A missing ``study.objective`` means
+    "mlp" when a [data] table is present and "external" otherwise: an API
+    client that evaluates trials itself sends only [study] (with direction)
+    and [space]. Files are checked for existence only when asked, so a study
+    whose CSV moved can still be reported on.
+    """
+    d = copy.deepcopy(d)
+    if isinstance(d, dict) and isinstance(d.get("study"), dict) and "objective" not in d["study"]:
+        d["study"]["objective"] = "mlp" if "data" in d else catalog.EXTERNAL_OBJECTIVE
+    return _build(d, source, base_dir=Path(base_dir) if base_dir else None, check_files=check_files)
+
+
+def _build(d: Any, source: str, *, base_dir: Path | None, check_files: bool) -> Spec:
+    check_keys(d, source)
+    if "study" not in d:
+        raise spec_error(source, "study", "a [study] table", NOTHING)
+    if "space" not in d:
+        raise spec_error(source, "space", "a [space] table of searched hyperparameters", NOTHING)
+    try:
+        spec = Spec.model_validate(d)
+    except ValidationError as exc:
+        raise from_validation_error(source, exc) from None
+    return check_spec(spec, source, base_dir, check_files)
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of a spec (for the HTTP API and editors).
+
+    [training] and [space] keys of the built-in objectives are listed as
+    known properties; the semantic rules (low < high, metric fits dataset)
+    are beyond JSON Schema and are enforced by the loaders.
+    """
+    schema = Spec.model_json_schema()
+    schema["title"] = "hpsearch study spec"
+    hypers = catalog.hyperparameters("text")
+    training = schema["properties"]["training"]
+    training["description"] = "fixed settings; names: " + ", ".join(sorted(hypers))
+    training["propertyNames"] = {"enum": sorted(hypers)}
+    return schema

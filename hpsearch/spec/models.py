@@ -1,0 +1,110 @@
+"""The study spec as pydantic models: the *shape* of a spec.
+
+The models check types and simple bounds; relations between keys (low < high,
+a metric that fits the dataset, a name both fixed and searched) are checked in
+:mod:`hpsearch.spec.checks`, which fills in what follows from them
+(direction, metric, task). Unknown keys are forbidden everywhere, so a typo is
+an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = Union[bool, int, float, str]
+
+
+class _Section(BaseModel):
+    # strict: "1e-3" (a string) is not a number and 1.0 is not an integer.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class StudySection(_Section):
+    """[study]: what is optimised, how, and for how many trials."""
+
+    name: str = Field(min_length=1, max_length=200)
+    objective: str = Field("mlp", description="mlp | text | external | package.module:function")
+    metric: str | None = Field(None, description="validation metric; sets the direction")
+    direction: Literal["maximize", "minimize"] | None = None
+    sampler: Literal["grid", "random", "tpe", "qmc"] = "tpe"
+    n_trials: int = Field(20, ge=1)
+    seed: int = Field(0, ge=0)
+    pruner: Literal["none", "median", "hyperband"] = "none"
+
+
+class DataSection(_Section):
+    """[data]: the dataset, its split, and dataset options."""
+
+    dataset: Literal[
+        "digits", "breast_cancer", "wine", "iris", "diabetes",
+        "moons", "make_classification", "csv", "text",
+    ]
+    path: str | None = Field(None, description="csv/text file, relative to the spec file")
+    target: str | None = Field(None, description="name of the target column")
+    text_column: str | None = Field(None, description="text dataset from a file: the text column")
+    task: Literal["classification", "regression"] | None = None
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int | None = Field(None, ge=0, description="split seed; default: study.seed")
+    n_samples: int | None = Field(None, ge=20)
+    noise: float | None = Field(None, ge=0)
+    n_features: int | None = Field(None, ge=1)
+    n_informative: int | None = Field(None, ge=1)
+    n_classes: int | None = Field(None, ge=2)
+    class_sep: float | None = Field(None, gt=0)
+
+
+class FloatParam(_Section):
+    """A real-valued hyperparameter in [low, high]."""
+
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+    grid: list[float] | None = Field(None, min_length=1)
+
+
+class IntParam(_Section):
+    """An integer hyperparameter in [low, high] (both included)."""
+
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+    step: int = Field(1, ge=1)
+    grid: list[int] | None = Field(None, min_length=1)
+
+
+class CategoricalParam(_Section):
+    """A hyperparameter taking one of a list of values."""
+
+    type: Literal["categorical"]
+    choices: list[Scalar] = Field(min_length=1)
+    grid: list[Scalar] | None = Field(None, min_length=1)
+
+
+Param = Annotated[Union[FloatParam, IntParam, CategoricalParam], Field(discriminator="type")]
+PARAM_TYPES = {"float": FloatParam, "int": IntParam, "categorical": CategoricalParam}
+
+
+class Spec(_Section):
+    """A whole study spec. Build it with ``load_spec`` or ``spec_from_dict``."""
+
+    study: StudySection
+    data: DataSection | None = None
+    training: dict[str, Scalar] = Field(default_factory=dict)
+    space: dict[str, Param]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict; ``spec_from_dict(spec.to_dict()) == spec``."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def split_seed(self) -> int:
+        """Seed of the train/val/test split: data.seed, else study.seed."""
+        if self.data is not None and self.data.seed is not None:
+            return self.data.seed
+        return self.study.seed
