@@ -1,0 +1,99 @@
+"""Output heads: the last layer's non-linearity fused with its loss.
+
+Fusing is what makes them stable and cheap: softmax + cross-entropy has the
+gradient ``(p - onehot(y)) / n`` and a log-sum-exp loss that never overflows;
+sigmoid + binary cross-entropy is written with softplus; identity + MSE is
+plain. Every head offers
+
+* ``loss_grad(z, y, dz)``: mean loss of logits ``z`` and writes dLoss/dz into ``dz``,
+* ``loss(z, y)``: the same mean loss without a gradient,
+* ``output(z)``: what ``predict`` returns (probabilities or values).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _log_softmax_parts(z):
+    """Shifted logits and log of the partition sum: log p = shifted - log_s."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_s = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted, log_s
+
+
+class SoftmaxCrossEntropy:
+    """Multi-class: p = softmax(z), loss = -mean log p[y]."""
+
+    def loss_grad(self, z, y, dz):
+        n = z.shape[0]
+        rows = np.arange(n)
+        m = z.max(axis=1, keepdims=True)
+        np.subtract(z, m, out=dz)
+        picked = dz[rows, y]  # z_y - max, before exp overwrites it
+        np.exp(dz, out=dz)
+        s = dz.sum(axis=1, keepdims=True)
+        loss = float(np.log(s).sum() - picked.sum(dtype=np.float64)) / n
+        dz /= s
+        dz[rows, y] -= 1
+        dz *= 1.0 / n
+        return loss
+
+    def loss(self, z, y):
+        shifted, log_s = _log_softmax_parts(z)
+        return float(np.mean(log_s[:, 0] - shifted[np.arange(len(y)), y], dtype=np.float64))
+
+    def output(self, z):
+        shifted, log_s = _log_softmax_parts(z)
+        return np.exp(shifted - log_s)
+
+
+def _softplus(x):
+    """log(1 + e^x) without overflow."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class SigmoidBinaryCrossEntropy:
+    """Binary: p = sigmoid(z), loss = mean softplus(z) - y z (= -y log p - (1-y) log(1-p))."""
+
+    def loss_grad(self, z, y, dz):
+        n = z.shape[0]
+        loss = self.loss(z, y)
+        np.multiply(z, 0.5, out=dz)  # sigmoid(z) = (1 + tanh(z/2)) / 2
+        np.tanh(dz, out=dz)
+        dz += 1
+        dz *= 0.5
+        dz[:, 0] -= y
+        dz *= 1.0 / n
+        return loss
+
+    def loss(self, z, y):
+        z = z[:, 0]
+        return float(np.mean(_softplus(z) - y * z, dtype=np.float64))
+
+    def output(self, z):
+        return 0.5 * (1 + np.tanh(0.5 * z[:, 0]))
+
+
+class MeanSquaredError:
+    """Regression: identity output, loss = mean over samples and outputs of (z - y)^2."""
+
+    def loss_grad(self, z, y, dz):
+        np.subtract(z, y, out=dz)
+        loss = float(np.vdot(dz, dz)) / dz.size
+        dz *= 2.0 / dz.size
+        return loss
+
+    def loss(self, z, y):
+        d = z - y
+        return float(np.vdot(d, d)) / d.size
+
+    def output(self, z):
+        return z
+
+
+HEADS = {
+    "multiclass": SoftmaxCrossEntropy,
+    "binary": SigmoidBinaryCrossEntropy,
+    "regression": MeanSquaredError,
+}

@@ -1,0 +1,209 @@
+"""The multi-layer perceptron: a stack of layers plus an output head.
+
+All trainable parameters live in ONE flat vector (``net.params``) with a
+matching gradient vector (``net.grads``); layers see views into it. Weights
+come first, so ``params[:n_decayed]`` is exactly what L2/L1 penalties and
+AdamW's decay touch (never biases or batch-norm scales). Optimizers, gradient
+clipping and best-weight snapshots are then single vectorised operations.
+Batch-norm running statistics live in a second flat vector, ``net.state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hpsearch.nn._activations import ACTIVATIONS, RELU_FAMILY
+from hpsearch.nn._init import INITS, init_weight
+from hpsearch.nn._layers import Activation, BatchNorm, Dense, Dropout, Layer
+from hpsearch.nn._losses import HEADS
+from hpsearch.nn._validation import (
+    TASKS,
+    as_generator,
+    check_choice,
+    check_dtype,
+    check_float,
+    check_int,
+    check_X,
+    check_y,
+)
+
+
+class Network:
+    """A dense feed-forward network: [Dense -> (BatchNorm) -> act -> (Dropout)] * depth -> Dense -> head.
+
+    ``task`` picks the head: ``multiclass`` (softmax + cross-entropy, ``n_outputs``
+    classes), ``binary`` (one sigmoid unit + binary cross-entropy; ``n_outputs``
+    may be 1 or 2, both mean one logit) or ``regression`` (identity + MSE). With
+    ``hidden=()`` a binary network is logistic regression.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: Sequence[int],
+        n_outputs: int,
+        *,
+        task: str,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        init: str = "auto",
+        dtype: Any = np.float32,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.task = check_choice("task", task, TASKS)
+        self.n_inputs = check_int("n_inputs", n_inputs)
+        try:
+            hidden = tuple(check_int("hidden", h) for h in hidden)
+        except TypeError:
+            raise ValueError(f"hidden: expected a sequence of positive layer widths; got {hidden!r}") from None
+        self.hidden = hidden
+        low = 2 if task == "multiclass" else 1
+        self.n_outputs = check_int("n_outputs", n_outputs, low=low)
+        if task == "binary" and self.n_outputs > 2:
+            raise ValueError(f"n_outputs: expected 1 or 2 for task='binary'; got {n_outputs}")
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        self.dropout = check_float("dropout", dropout, low=0.0, high=1.0, high_open=True)
+        if not isinstance(batch_norm, (bool, np.bool_)):
+            raise ValueError(f"batch_norm: expected True or False; got {batch_norm!r}")
+        self.batch_norm = bool(batch_norm)
+        self.init = check_choice("init", init, INITS)
+        self.dtype = check_dtype(dtype)
+        scheme = init if init != "auto" else ("he" if activation in RELU_FAMILY else "glorot")
+        rng = as_generator(random_state)
+        self.layers = self._build(scheme, rng)
+        self.head = HEADS[task]()
+        self._pack()
+
+    # -- construction -----------------------------------------------------------
+    def _build(self, scheme: str, rng: np.random.Generator) -> list[Layer]:
+        layers: list[Layer] = []
+        width = self.n_inputs
+        for h in self.hidden:
+            layers.append(Dense(width, h, init_weight(rng, width, h, scheme), bias=not self.batch_norm))
+            if self.batch_norm:  # BN's beta makes the dense bias redundant
+                layers.append(BatchNorm(h))
+            layers.append(Activation(self.activation, h))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout, h))
+            width = h
+        n_logits = 1 if self.task == "binary" else self.n_outputs
+        layers.append(Dense(width, n_logits, init_weight(rng, width, n_logits, scheme)))
+        return layers
+
+    def _pack(self) -> None:
+        specs = [(layer, name, spec) for layer in self.layers for name, spec in layer.params.items()]
+        specs.sort(key=lambda item: not item[2][1])  # decayed weights first (stable sort)
+        sizes = [int(np.prod(spec[0])) for _, _, spec in specs]
+        self.params = np.empty(sum(sizes), self.dtype)
+        self.grads = np.zeros_like(self.params)
+        self.n_decayed = sum(n for n, (_, _, spec) in zip(sizes, specs) if spec[1])
+        views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
+        offset = 0
+        for n, (layer, name, (shape, _, value)) in zip(sizes, specs):
+            p = self.params[offset : offset + n].reshape(shape)
+            p[...] = value
+            views[id(layer)][0][name] = p
+            views[id(layer)][1][name] = self.grads[offset : offset + n].reshape(shape)
+            offset += n
+        state_specs = [(layer, name, spec) for layer in self.layers for name, spec in layer.state.items()]
+        self.state = np.empty(sum(int(np.prod(s[0])) for _, _, s in state_specs), self.dtype)
+        offset, states = 0, {id(layer): {} for layer in self.layers}
+        for layer, name, (shape, value) in state_specs:
+            n = int(np.prod(shape))
+            states[id(layer)][name] = self.state[offset : offset + n].reshape(shape)
+            states[id(layer)][name][...] = value
+            offset += n
+        for layer in self.layers:
+            layer.bind(*views[id(layer)], states[id(layer)])
+
+    # -- passes -----------------------------------------------------------------
+    @property
+    def n_parameters(self) -> int:
+        """Number of trainable scalars (weights, biases, batch-norm scales and shifts)."""
+        return int(self.params.size)
+
+    def forward(self, X: np.ndarray, *, training: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Logits for ``X`` (already validated, in ``self.dtype``)."""
+        out = X
+        for layer in self.layers:
+            out = layer.forward(out, training, rng)
+        return out
+
+    def backward(self, dlogits: np.ndarray) -> None:
+        """Backpropagate dL/dlogits, filling ``self.grads`` (the input gradient is skipped)."""
+        grad = dlogits
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            grad = self.layers[i].backward(grad, need_dx=i > 0)
+
+    def loss_grad(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        dlogits: np.ndarray,
+        *,
+        rng: np.random.Generator | None = None,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+    ) -> float:
+        """One training step's maths: data loss (returned) and the gradient of
+        loss + weight_decay/2 ||W||^2 + l1 ||W||_1 (written into ``self.grads``).
+
+        ``dlogits`` is a caller-owned (n, n_logits) buffer, reused across batches.
+        """
+        z = self.forward(X, training=True, rng=rng)
+        loss = self.head.loss_grad(z, y, dlogits)
+        self.backward(dlogits)
+        if weight_decay or l1:
+            w, gw = self.params[: self.n_decayed], self.grads[: self.n_decayed]
+            if weight_decay:
+                gw += weight_decay * w
+            if l1:
+                gw += l1 * np.sign(w)
+        return loss
+
+    def penalty(self, weight_decay: float = 0.0, l1: float = 0.0) -> float:
+        """weight_decay/2 ||W||^2 + l1 ||W||_1 over the weights (not biases)."""
+        w = self.params[: self.n_decayed].astype(np.float64)
+        return 0.5 * weight_decay * float(w @ w) + l1 * float(np.abs(w).sum())
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Inference-mode outputs: class probabilities (n, K), P(y=1) (n,), or values (n, k)."""
+        X = check_X(X, self.n_inputs, self.dtype)
+        return self.head.output(self.forward(X))
+
+    def loss(self, X: Any, y: Any) -> float:
+        """Mean data loss in inference mode (no dropout, batch-norm running statistics)."""
+        X = check_X(X, self.n_inputs, self.dtype)
+        y = check_y(y, X.shape[0], self.task, self.n_outputs, self.dtype)
+        return self.head.loss(self.forward(X), y)
+
+    # -- copies -----------------------------------------------------------------
+    def get_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """A snapshot (parameters, batch-norm state) for ``set_weights``."""
+        return self.params.copy(), self.state.copy()
+
+    def set_weights(self, weights: tuple[np.ndarray, np.ndarray]) -> None:
+        params, state = weights
+        np.copyto(self.params, params)
+        np.copyto(self.state, state)
+
+    def astype(self, dtype: Any) -> Network:
+        """A copy of this network with parameters cast to ``dtype``."""
+        net = Network(
+            self.n_inputs, self.hidden, self.n_outputs, task=self.task, activation=self.activation,
+            dropout=self.dropout, batch_norm=self.batch_norm, init=self.init, dtype=dtype, random_state=0,
+        )
+        net.set_weights(self.get_weights())
+        return net
+
+    def __repr__(self) -> str:
+        return (
+            f"Network({self.n_inputs}, {self.hidden}, {self.n_outputs}, task={self.task!r}, "
+            f"activation={self.activation!r}, dropout={self.dropout}, batch_norm={self.batch_norm}, "
+            f"dtype={np.dtype(self.dtype).name}, n_parameters={self.n_parameters})"
+        )

@@ -1,0 +1,190 @@
+"""The training loop: shuffled mini-batches, epochs, and the rules that stop them.
+
+The per-batch path (``_run_epoch``) is the hot loop of every trial: a batch is a
+contiguous slice of a once-per-epoch shuffled copy of the data, gradients land
+in the network's flat gradient vector, clipping is one dot product, and the
+optimizer updates the flat parameter vector in place.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from hpsearch.nn._callbacks import BestTracker, EpochRecord, TargetLoss, TrainResult
+from hpsearch.nn._network import Network
+from hpsearch.nn._optimizers import make_optimizer
+from hpsearch.nn._schedules import Schedule, make_schedule
+from hpsearch.nn._validation import as_generator, check_float, check_int, check_X, check_y
+
+
+def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
+    """Scale ``grads`` in place so its L2 norm is at most ``max_norm``; return the norm before."""
+    norm = math.sqrt(float(np.dot(grads, grads)))
+    if norm > max_norm:
+        grads *= max_norm / norm
+    return norm
+
+
+def _run_epoch(net, X, y, *, batch_size, optimizer, lr, clip_norm, l2, l1, rng, deadline, dlogits):
+    """One pass over (X, y), already shuffled. Returns (mean loss, timed_out)."""
+    n, total = X.shape[0], 0.0
+    params, grads = net.params, net.grads
+    for start in range(0, n, batch_size):
+        xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+        m = xb.shape[0]
+        buf = dlogits.get(m)
+        if buf is None:
+            buf = dlogits[m] = np.empty((m, net.layers[-1].n_out), net.dtype)
+        loss = net.loss_grad(xb, yb, buf, rng=rng, weight_decay=l2, l1=l1)
+        if not math.isfinite(loss):
+            return math.nan, False
+        if clip_norm is not None:
+            clip_by_global_norm(grads, clip_norm)
+        optimizer.step(params, grads, lr)
+        total += loss * m
+        if deadline is not None and time.perf_counter() > deadline:
+            return total / (start + m), True
+    return total / n, False
+
+
+def _validate(net, X_val, y_val, val_metric):
+    """(val loss, val metric) in inference mode; the default metric is minus the loss."""
+    logits = net.forward(X_val)
+    loss = net.head.loss(logits, y_val)
+    if val_metric is None:
+        return loss, -loss
+    return loss, float(val_metric(y_val, net.head.output(logits)))
+
+
+def train(
+    net: Network,
+    X: Any,
+    y: Any,
+    *,
+    X_val: Any = None,
+    y_val: Any = None,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    l1: float = 0.0,
+    clip_norm: float | None = None,
+    batch_size: int = 64,
+    max_epochs: int = 50,
+    schedule: str | Schedule = "constant",
+    target_loss: float | None = None,
+    time_budget: float | None = None,
+    patience: int | None = None,
+    val_metric: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    greater_is_better: bool = True,
+    callbacks: Sequence[Callable[[EpochRecord], bool]] = (),
+    random_state: int | np.random.Generator | None = None,
+    restore_best: bool = True,
+) -> TrainResult:
+    """Train ``net`` in place with mini-batch gradient descent and return what happened.
+
+    Stops at ``max_epochs``, when the epoch's training loss reaches
+    ``target_loss``, when ``time_budget`` seconds have passed (checked after
+    every batch), after ``patience`` epochs without a better validation metric
+    (then, with ``restore_best``, the best epoch's weights are put back), or
+    when a callback returns True. A non-finite loss stops training with
+    ``diverged=True``: a result, never an exception.
+
+    ``weight_decay`` is an L2 penalty (weight_decay/2 ||W||^2) except with
+    ``adamw``, where it is decoupled decay; ``l1`` adds l1 ||W||_1. Neither
+    touches biases or batch-norm parameters. ``val_metric(y_val, outputs)``
+    receives what ``net.predict`` would return; ``greater_is_better`` refers
+    to it (the default metric, minus the validation loss, is always
+    maximised). ``random_state`` seeds shuffling and dropout masks.
+    """
+    cfg = _check_config(
+        net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss, time_budget, patience
+    )
+    X = check_X(X, net.n_inputs, net.dtype, "X")
+    y = check_y(y, X.shape[0], net.task, net.n_outputs, net.dtype, "y")
+    has_val = X_val is not None or y_val is not None
+    if has_val:
+        if X_val is None or y_val is None:
+            raise ValueError("X_val, y_val: expected both validation arrays or neither")
+        X_val = check_X(X_val, net.n_inputs, net.dtype, "X_val")
+        y_val = check_y(y_val, X_val.shape[0], net.task, net.n_outputs, net.dtype, "y_val")
+    elif patience is not None:
+        raise ValueError("patience: early stopping needs validation data; pass X_val and y_val or patience=None")
+    if val_metric is not None and not callable(val_metric):
+        raise ValueError(f"val_metric: expected a callable (y_true, outputs) -> float; got {val_metric!r}")
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            raise ValueError(f"callbacks: expected callables taking an EpochRecord; got {cb!r}")
+    rng = as_generator(random_state)
+    opt = make_optimizer(
+        optimizer, net.params.size, net.dtype, momentum=momentum, weight_decay=weight_decay, n_decayed=net.n_decayed
+    )
+    sched = make_schedule(schedule, cfg["learning_rate"], cfg["max_epochs"])
+    l2 = 0.0 if optimizer == "adamw" else cfg["weight_decay"]
+
+    tracker = BestTracker(net, greater_is_better or val_metric is None, patience, restore_best and patience is not None)
+    rules: list[tuple[str, Callable[[EpochRecord], bool]]] = []
+    if has_val:
+        rules.append(("early_stopping", tracker))
+    if target_loss is not None:
+        rules.append(("target_loss", TargetLoss(target_loss)))
+    rules += [("callback", cb) for cb in callbacks]
+
+    result = TrainResult()
+    t0 = time.perf_counter()
+    deadline = None if time_budget is None else t0 + time_budget
+    Xs, ys = np.empty_like(X), np.empty_like(y)
+    dlogits: dict[int, np.ndarray] = {}
+    for epoch in range(1, cfg["max_epochs"] + 1):
+        t_epoch = time.perf_counter()
+        lr = sched.lr(epoch - 1)
+        perm = rng.permutation(X.shape[0])
+        np.take(X, perm, axis=0, out=Xs)
+        np.take(y, perm, axis=0, out=ys)
+        train_loss, timed_out = _run_epoch(
+            net, Xs, ys, batch_size=cfg["batch_size"], optimizer=opt, lr=lr, clip_norm=clip_norm,
+            l2=l2, l1=cfg["l1"], rng=rng, deadline=deadline, dlogits=dlogits,
+        )
+        val_loss = metric = None
+        if has_val and math.isfinite(train_loss):
+            val_loss, metric = _validate(net, X_val, y_val, val_metric)
+        record = EpochRecord(epoch, train_loss, val_loss, metric, time.perf_counter() - t_epoch, lr)
+        result.history.append(record)
+        if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+            result.diverged, result.stop_reason = True, "diverged"
+            break
+        sched.observe(val_loss if val_loss is not None else train_loss)
+        reason = next((name for name, rule in rules if rule(record)), None)
+        if reason is None and timed_out:
+            reason = "time_budget"
+        if reason is not None:
+            result.stop_reason = reason
+            break
+    tracker.restore()
+    result.epochs_run = len(result.history)
+    result.best_epoch, result.best_val_metric = tracker.best_epoch, tracker.best
+    result.train_seconds = time.perf_counter() - t0
+    return result
+
+
+def _check_config(net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss,
+                  time_budget, patience) -> dict:
+    if not isinstance(net, Network):
+        raise ValueError(f"net: expected a hpsearch.nn.Network; got {type(net).__name__}")
+    return {
+        "learning_rate": check_float("learning_rate", learning_rate, low=0.0, low_open=True),
+        "weight_decay": check_float("weight_decay", weight_decay),
+        "l1": check_float("l1", l1),
+        "clip_norm": check_float("clip_norm", clip_norm, low=0.0, low_open=True, allow_none=True),
+        "batch_size": check_int("batch_size", batch_size),
+        "max_epochs": check_int("max_epochs", max_epochs),
+        "target_loss": check_float("target_loss", target_loss, low=-np.inf, allow_none=True),
+        "time_budget": check_float("time_budget", time_budget, low=0.0, low_open=True, allow_none=True),
+        "patience": check_int("patience", patience, allow_none=True),
+    }

@@ -1,0 +1,119 @@
+"""Input checks shared by the network and the training loop.
+
+Every check raises ``ValueError`` naming the parameter and what is allowed, so a
+bad configuration fails at once with one readable line instead of deep inside
+NumPy (``hpsearch.nn`` imports nothing from the rest of hpsearch, so the CLI
+translates these into its own ``UserError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+TASKS = ("multiclass", "binary", "regression")
+DTYPES = (np.float32, np.float64)
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise listing them."""
+    allowed = tuple(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}: expected one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def check_int(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> int | None:
+    """An integer >= ``low`` (bools are rejected: ``True`` is not a batch size)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name}: expected an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float = 0.0,
+    high: float = np.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_none: bool = False,
+) -> float | None:
+    """A finite real number in the given interval."""
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = np.isfinite(v) or (v == high == np.inf)
+        ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        lb = "(" if low_open else "["
+        rb = ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a number in {lb}{low}, {high}{rb}; got {value!r}")
+    return float(value)
+
+
+def check_dtype(dtype: Any) -> type:
+    """float32 (fast default) or float64 (for gradient checks and paranoia)."""
+    try:
+        dt = np.dtype(dtype).type
+    except TypeError:
+        dt = None
+    if dt not in DTYPES:
+        raise ValueError(f"dtype: expected one of float32, float64; got {dtype!r}")
+    return dt
+
+
+def check_X(X: Any, n_features: int, dtype: type, name: str = "X") -> np.ndarray:
+    """A finite 2-D float array with ``n_features`` columns, C-contiguous in ``dtype``."""
+    try:
+        X = np.ascontiguousarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a numeric 2-D array; {exc}") from None
+    if X.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features); got shape {X.shape}")
+    if X.shape[1] != n_features:
+        raise ValueError(f"{name}: expected {n_features} features (columns); got {X.shape[1]}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one sample; got 0 rows")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name}: contains NaN or infinity; expected finite values")
+    return X
+
+
+def check_y(y: Any, n_samples: int, task: str, n_outputs: int, dtype: type, name: str = "y") -> np.ndarray:
+    """Targets in the form the loss wants: int labels, 0/1 floats, or an (n, k) float matrix."""
+    y = np.asarray(y)
+    if y.shape[:1] != (n_samples,):
+        raise ValueError(f"{name}: expected {n_samples} targets (one per row of X); got shape {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numeric targets; got dtype {y.dtype}")
+    if not np.isfinite(y).all():
+        raise ValueError(f"{name}: contains NaN or infinity; expected finite values")
+    if task == "regression":
+        y = y.reshape(n_samples, -1) if y.ndim == 1 else y
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(f"{name}: expected shape ({n_samples}, {n_outputs}) for regression; got {y.shape}")
+        return np.ascontiguousarray(y, dtype=dtype)
+    if y.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of class labels for task={task!r}; got shape {y.shape}")
+    k = 2 if task == "binary" else n_outputs
+    labels = y.astype(np.int64)
+    if (labels != y).any() or labels.min() < 0 or labels.max() >= k:
+        raise ValueError(f"{name}: expected integer class labels in 0..{k - 1} for task={task!r}")
+    return labels.astype(dtype) if task == "binary" else labels
+
+
+def as_generator(random_state: Any, name: str = "random_state") -> np.random.Generator:
+    """None, an int seed, or a Generator (used as is, so callers can share a stream)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or (isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)):
+        return np.random.default_rng(random_state)
+    raise ValueError(f"{name}: expected None, an int seed or a numpy Generator; got {random_state!r}")
