@@ -171,11 +171,12 @@ class _BaseMLP(BaseEstimator):
         """Network outputs in float64, with non-finite rows replaced after a divergence."""
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=self._dtype, order="C")
-        out = np.asarray(self.network_.predict(X), dtype=np.float64)
-        if self.diverged_:
-            out = out.copy()
-            bad = ~np.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)
-            out[bad] = self._fallback
+        if not self.diverged_:
+            return np.asarray(self.network_.predict(X), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(self.network_.predict(X), dtype=np.float64)
+        bad = ~np.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)
+        out[bad] = self._fallback
         return out
 
 
@@ -223,7 +224,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label of each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
