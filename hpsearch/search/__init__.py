@@ -1,0 +1,33 @@
+"""Running studies: samplers, pruners, ask/tell with slot claims, the run loop, workers, recovery."""
+
+from __future__ import annotations
+
+from hpsearch.search._display import best_trial, is_finished, state_counts
+from hpsearch.search._pruners import PRUNERS, make_pruner
+from hpsearch.search._recovery import Heartbeat, recover_study
+from hpsearch.search._runner import (
+    is_complete,
+    join_study,
+    prepare_study,
+    run_studies,
+    run_study,
+    with_overrides,
+)
+from hpsearch.search._samplers import SAMPLERS, SlotGridSampler, budget, grid_axes, make_sampler
+from hpsearch.search._trial import (
+    SlotsBusy,
+    StudyComplete,
+    TrialAlreadyFinished,
+    TrialNotFound,
+    ask_trial,
+    tell_trial,
+)
+from hpsearch.search._workers import TooManyCrashes, WorkerFailed, run_pool, work
+
+__all__ = [
+    "Heartbeat", "PRUNERS", "SAMPLERS", "SlotGridSampler", "SlotsBusy", "StudyComplete",
+    "TooManyCrashes", "TrialAlreadyFinished", "TrialNotFound", "WorkerFailed", "ask_trial",
+    "best_trial", "budget", "grid_axes", "is_complete", "is_finished", "join_study", "make_pruner",
+    "make_sampler", "prepare_study", "recover_study", "run_pool", "run_studies", "run_study",
+    "state_counts", "tell_trial", "with_overrides", "work",
+]

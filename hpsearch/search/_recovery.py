@@ -1,0 +1,78 @@
+"""Crash recovery: fail RUNNING trials whose worker is gone, so their slots run again.
+
+Two ways to know a worker is gone:
+
+* same host: the trial records ``hpsearch_host`` and ``hpsearch_pid``; if that
+  process no longer exists the trial is failed at once (a re-run right after
+  ``kill -9`` resumes immediately instead of waiting for a heartbeat to expire);
+* any host: the worker heartbeats its running trial every few seconds and
+  Optuna's ``fail_stale_trials`` fails trials silent for longer than the grace
+  period.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from hpsearch.storage import pid_alive
+
+HOST_ATTR = "hpsearch_host"
+PID_ATTR = "hpsearch_pid"
+
+
+def recover_study(study: optuna.Study) -> list[int]:
+    """Fail the study's RUNNING trials whose process is dead; returns their numbers."""
+    storage = study._storage
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    host, me = socket.gethostname(), os.getpid()
+    failed = []
+    for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = t.system_attrs.get(PID_ATTR)
+        if t.system_attrs.get(HOST_ATTR) != host or pid is None or pid == me or pid_alive(pid):
+            continue
+        try:
+            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                storage.set_trial_system_attr(t._trial_id, "hpsearch_fail_reason", "worker died")
+                failed.append(t.number)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another process got there first
+    return failed
+
+
+class Heartbeat:
+    """Record a trial's heartbeat in a thread while it runs (we do not use study.optimize)."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "Heartbeat":
+        interval = getattr(self._storage, "heartbeat_interval", None)
+        if interval:
+            self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _beat(self, interval: float) -> None:
+        while True:
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # a transient DB error must not kill the trial; next beat retries
+                pass
+            if self._stop.wait(interval):
+                return

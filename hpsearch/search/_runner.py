@@ -1,0 +1,175 @@
+"""run_study / run_studies / join_study: create or resume studies and run them to their budget.
+
+A study is "done" when every slot of its budget holds a finished trial
+(COMPLETE, PRUNED or diverged), which the claims table makes exact even with
+many workers. Resuming is the same call as starting: free slots (never run,
+or crashed) are simply claimed again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from rich.console import Console
+
+from hpsearch.errors import UserError
+from hpsearch.search._display import StudyProgress, print_summary
+from hpsearch.search._pruners import make_pruner
+from hpsearch.search._samplers import budget, make_sampler
+from hpsearch.search._workers import run_pool, work
+from hpsearch.storage import SPEC_ATTR, engine_of, SlotStatus, load_study_spec, open_storage, save_spec, slot_statuses
+
+
+def with_overrides(spec: Any, **study: Any) -> Any:
+    """A copy of ``spec`` with [study] keys replaced (None = keep), validated again."""
+    from hpsearch.spec import spec_from_dict
+
+    changes = {k: v for k, v in study.items() if v is not None}
+    if not changes:
+        return spec
+    d = spec.to_dict()
+    d["study"].update(changes)
+    flags = ", ".join("--" + ("study-name" if k == "name" else k.replace("_", "-")) for k in changes)
+    return spec_from_dict(d, source=f"{spec.study.name} (with {flags})")
+
+
+def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
+                  n_trials: int | None = None) -> tuple[optuna.Study, Any]:
+    """Create the study (saving its spec) or load it; returns (study, the spec it runs with).
+
+    A resumed study keeps its stored spec; ``n_trials`` changes its budget. A
+    different spec under the same name is an error: results of two studies
+    must not mix.
+    """
+    name = spec.study.name
+    try:
+        storage.get_study_id_from_name(name)
+    except KeyError:
+        spec = with_overrides(spec, n_trials=n_trials)
+        sampler, args = make_sampler(spec)
+        try:
+            study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
+                                        pruner=make_pruner(spec), direction=spec.study.direction)
+        except optuna.exceptions.DuplicatedStudyError:
+            pass  # created by another process a moment ago: resume it below
+        else:
+            save_spec(study, spec, sampler_args=args)
+            return study, spec
+    stored = _stored_spec(storage, name)
+    _check_same(stored, spec)
+    if n_trials is not None and n_trials != stored.study.n_trials:
+        stored = with_overrides(stored, n_trials=n_trials)
+        storage.set_study_user_attr(storage.get_study_id_from_name(name), SPEC_ATTR, stored.to_dict())
+    sampler, _ = make_sampler(stored)
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(stored))
+    return study, stored
+
+
+def run_study(spec: Any, storage_url: str, *, n_trials: int | None = None, jobs: int = 1,
+              timeout: float | None = None, study_name: str | None = None, sampler: str | None = None,
+              seed: int | None = None, progress: bool = True, console: Console | None = None) -> optuna.Study:
+    """Create or resume the study and run trials until it holds its budget of finished trials."""
+    _check_counts(n_trials=n_trials, jobs=jobs, timeout=timeout)
+    spec = with_overrides(spec, name=study_name, sampler=sampler, seed=seed)  # validate before any write
+    storage = open_storage(storage_url)
+    study, spec = prepare_study(storage, spec, n_trials=n_trials)
+    _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress, console=console)
+    return study
+
+
+def run_studies(specs: Sequence[Any], storage_url: str, *, jobs: int = 1, timeout: float | None = None,
+                progress: bool = True, console: Console | None = None) -> list[optuna.Study]:
+    """Create or resume many studies (e.g. compare's arms) and run them with one pool of workers."""
+    _check_counts(jobs=jobs, timeout=timeout)
+    names = [s.study.name for s in specs]
+    if len(set(names)) != len(names):
+        raise UserError(f"run_studies: study names must differ, got {names}")
+    storage = open_storage(storage_url)
+    prepared = [prepare_study(storage, s) for s in specs]
+    _run(storage, storage_url, [p[0] for p in prepared], [p[1] for p in prepared],
+         jobs=jobs, timeout=timeout, progress=progress, console=console)
+    return [p[0] for p in prepared]
+
+
+def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | None = None,
+               progress: bool = True, console: Console | None = None) -> optuna.Study:
+    """Work on an existing study as more workers (``hpsearch worker``); the spec comes from the DB."""
+    _check_counts(jobs=jobs, timeout=timeout)
+    storage = open_storage(storage_url)
+    spec = load_study_spec(storage, name)
+    sampler, _ = make_sampler(spec)
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
+    _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress,
+         console=console, first_worker=1)
+    return study
+
+
+def is_complete(storage: optuna.storages.BaseStorage, study: optuna.Study, spec: Any) -> bool:
+    return all(s is SlotStatus.DONE for s in slot_statuses(engine_of(storage), study._study_id, budget(spec)))
+
+
+def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jobs: int,
+         timeout: float | None, progress: bool, console: Console | None, first_worker: int = 0) -> None:
+    console = console or Console()
+    todo = [(st, sp) for st, sp in zip(studies, specs) if not is_complete(storage, st, sp)]
+    for st, sp in zip(studies, specs):
+        if (st, sp) not in todo and progress:
+            console.print(f"study {st.study_name!r} is already complete ({budget(sp)} finished trials); "
+                          "nothing to do")
+    if not todo:
+        return
+    deadline = None if timeout is None else time.time() + timeout
+    start = time.monotonic()
+    names = [st.study_name for st, _ in todo]
+    with StudyProgress([st for st, _ in todo], [budget(sp) for _, sp in todo],
+                       enabled=progress, console=console) as bar:
+        if jobs == 1:
+            work(storage, names, worker=first_worker, deadline=deadline, on_trial=bar.refresh)
+        else:
+            run_pool(url, names, jobs, deadline=deadline, on_poll=bar.refresh, first_worker=first_worker)
+    if progress:
+        print_summary(console, [st for st, _ in todo], time.monotonic() - start)
+
+
+def _stored_spec(storage, name: str, wait: float = 10.0):
+    """The stored spec; waits briefly if another process has just created the study."""
+    end = time.monotonic() + wait
+    while True:
+        attrs = storage.get_study_user_attrs(storage.get_study_id_from_name(name))
+        if SPEC_ATTR in attrs or time.monotonic() > end:
+            return load_study_spec(storage, name)
+        time.sleep(0.1)
+
+
+def _check_same(stored: Any, spec: Any) -> None:
+    a, b = stored.to_dict(), spec.to_dict()
+    a["study"].pop("n_trials", None)
+    b["study"].pop("n_trials", None)
+    diff = sorted(_diff_keys(a, b))
+    if diff:
+        name = stored.study.name
+        raise UserError(
+            f"study {name!r} already exists with a different spec ({', '.join(diff)} differ); "
+            f"use --study-name for a new study, or `hpsearch delete {name}` first"
+        )
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def _check_counts(*, n_trials: int | None = None, jobs: int = 1, timeout: float | None = None) -> None:
+    if n_trials is not None and n_trials < 1:
+        raise UserError(f"--n-trials: expected a whole number >= 1, got {n_trials}")
+    if jobs < 1:
+        raise UserError(f"--jobs: expected a whole number >= 1, got {jobs}")
+    if timeout is not None and timeout <= 0:
+        raise UserError(f"--timeout: expected seconds > 0, got {timeout}")

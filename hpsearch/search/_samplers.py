@@ -1,0 +1,161 @@
+"""Samplers keyed to the claimed slot, so parallel workers never repeat a point.
+
+Every trial carries the slot it claimed (system attr ``hpsearch_slot``, see
+hpsearch.storage's claims table). Grid, random and QMC draw the trial's point
+from the slot alone, which makes a slot's configuration independent of which
+worker runs it, of how many workers there are and of crashes (a re-run slot gets
+the same configuration). TPE depends on the history by design; each worker gets
+its own seed (seed + worker index) so two workers do not propose in lock-step.
+
+``sampler_args`` (every argument, including Optuna's defaults) is stored with
+the study: SCIENCE.md asks for it because Optuna 5.0 changed TPE's defaults.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.samplers import GridSampler, QMCSampler, RandomSampler, TPESampler
+
+SLOT_ATTR = "hpsearch_slot"
+SAMPLERS = ("grid", "random", "tpe", "qmc")
+
+
+class SlotGridSampler(GridSampler):
+    """Optuna's GridSampler where slot k is grid point k of its seeded shuffle.
+
+    ask_trial writes ``grid_id`` = slot (and ``search_space``) into the new
+    trial's system attrs, which GridSampler itself honours; here we only stop
+    it from choosing on its own and from calling ``study.stop()`` (which raises
+    outside ``study.optimize``) or rescanning all trials after each one.
+    """
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
+            return
+        slot = trial.system_attrs.get(SLOT_ATTR)
+        if slot is None:  # a trial started by plain Optuna code: let GridSampler choose
+            super().before_trial(study, trial)
+            return
+        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+        study._storage.set_trial_system_attr(trial._trial_id, "grid_id", int(slot))
+
+    def after_trial(self, study, trial, state, values) -> None:  # noqa: D102 - see class doc
+        return None
+
+    @property
+    def grid_size(self) -> int:
+        return len(self._all_grids)
+
+    @property
+    def search_space(self) -> dict[str, list]:
+        return {k: list(v) for k, v in self._search_space.items()}
+
+
+class SlotRandomSampler(RandomSampler):
+    """Random search whose draws for slot k depend only on (seed, k)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed=seed)
+        self._base_seed = seed
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        slot = trial.system_attrs.get(SLOT_ATTR)
+        if slot is not None:
+            self._rng.rng.seed(_slot_seed(self._base_seed, int(slot)))
+
+
+class SlotQMCSampler(QMCSampler):
+    """Scrambled Sobol: slot k gets point k of the seeded sequence, over the whole space.
+
+    Optuna's QMCSampler samples its first trial at random and numbers points
+    with a non-atomic counter in the study's system attrs (duplicates under
+    parallel workers); here the search space is known up front and the index is
+    the slot.
+    """
+
+    def __init__(self, space: dict[str, optuna.distributions.BaseDistribution], seed: int) -> None:
+        super().__init__(
+            qmc_type="sobol", scramble=True, seed=seed,
+            independent_sampler=SlotRandomSampler(seed), warn_independent_sampling=False,
+        )
+        self._space = dict(space)
+        self._slot = 0
+
+    def infer_relative_search_space(self, study, trial) -> dict:
+        return dict(self._space)
+
+    def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
+        self._slot = int(trial.system_attrs.get(SLOT_ATTR, trial.number))
+        return super().sample_relative(study, trial, search_space)
+
+    def _find_sample_id(self, study, search_space) -> int:
+        return self._slot
+
+
+def make_sampler(spec: Any, seed: int | None = None, *, worker: int = 0) -> tuple[optuna.samplers.BaseSampler, dict]:
+    """(sampler, sampler_args) for ``spec.study.sampler``; seed defaults to the spec's."""
+    from hpsearch.space import distributions
+
+    kind = spec.study.sampler
+    seed = spec.study.seed if seed is None else int(seed)
+    if kind == "grid":
+        axes = grid_axes(spec)
+        sampler = SlotGridSampler(axes, seed=seed)
+        args = {"search_space": sampler.search_space, "seed": seed, "grid_size": sampler.grid_size,
+                "order": "slot k = grid point k of GridSampler's seeded shuffle"}
+    elif kind == "random":
+        sampler = SlotRandomSampler(seed)
+        args = {"seed": seed, "per_slot_seed": "SeedSequence([seed, slot])"}
+    elif kind == "tpe":
+        given = {"multivariate": True, "constant_liar": True, "seed": seed + worker}
+        sampler = TPESampler(**given)
+        args = _all_args(TPESampler, given) | {"seed": seed, "worker_seed": "seed + worker index"}
+    elif kind == "qmc":
+        sampler = SlotQMCSampler(distributions(spec.space), seed)
+        args = {"qmc_type": "sobol", "scramble": True, "seed": seed, "sample_id": "slot"}
+    else:
+        raise ValueError(f"unknown sampler {kind!r}; expected one of {SAMPLERS}")
+    sampler._hpsearch_kind = kind  # lets ask_trial tell our samplers from a plain Optuna one
+    return sampler, args
+
+
+def grid_axes(spec: Any) -> dict[str, list]:
+    """The grid's axes for this spec's budget (hpsearch.space.grid_values)."""
+    from hpsearch.space import grid_values
+
+    return grid_values(spec.space, spec.study.n_trials)
+
+
+def grid_size(axes: dict[str, list]) -> int:
+    return math.prod(len(v) for v in axes.values())
+
+
+def budget(spec: Any) -> int:
+    """Number of slots: n_trials, capped at the grid's size for grid search."""
+    n = int(spec.study.n_trials)
+    if spec.study.sampler == "grid":
+        n = min(n, grid_size(grid_axes(spec)))
+    return n
+
+
+def _slot_seed(seed: int, slot: int) -> int:
+    return int(np.random.SeedSequence([seed, slot]).generate_state(1)[0])
+
+
+def _all_args(cls: type, given: dict) -> dict:
+    """Every constructor argument: the ones we pass plus Optuna's defaults, JSON-able."""
+    out = {}
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        value = given.get(name, p.default)
+        if value is None or isinstance(value, (bool, int, float, str)):
+            out[name] = value
+        else:
+            out[name] = repr(value)
+    return out

@@ -1,0 +1,133 @@
+"""Ask/tell with slot claims: the one way trials start and finish, for CLI workers and the HTTP API.
+
+``ask_trial`` claims a slot of the study's budget (hpsearch.storage claims
+table) before it creates the Optuna trial, so the budget is never overshot and
+no grid point runs twice; ``tell_trial`` finishes a trial by number with the
+rules of docs/architecture.md (NaN = diverged = a real result; a plain FAIL is
+a crash, and its slot runs again).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from datetime import datetime
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.errors import UserError
+from hpsearch.search._recovery import HOST_ATTR, PID_ATTR, recover_study
+from hpsearch.search._samplers import SLOT_ATTR, SlotGridSampler, budget, make_sampler
+from hpsearch.storage import Claim, SlotStatus, attach_trial, claim_slot, engine_of
+
+
+class StudyComplete(UserError):
+    """Every slot of the study's budget holds a finished trial."""
+
+
+class SlotsBusy(StudyComplete):
+    """No slot is free, but some are still running (one may free up if its worker dies)."""
+
+
+class TrialNotFound(UserError):
+    """No trial with that number in the study (HTTP 404)."""
+
+
+class TrialAlreadyFinished(UserError):
+    """The trial was told already (HTTP 409)."""
+
+
+def ask_trial(study: optuna.Study, spec: Any) -> tuple[optuna.Trial, dict]:
+    """Claim a slot, start its trial and suggest its parameters: (trial, params).
+
+    Raises StudyComplete when all slots are done, SlotsBusy when the rest are running.
+    Trials of dead workers are failed first, so their slots are free again.
+    """
+    _ensure_slot_sampler(study, spec)
+    recover_study(study)
+    storage = study._storage
+    n_slots = budget(spec)
+    for _ in range(5):  # a lost race for a slot means another worker was faster: retry
+        claim = claim_slot(engine_of(storage), study._study_id, n_slots)
+        if claim is SlotStatus.DONE:
+            raise StudyComplete(f"study {study.study_name!r} is complete ({n_slots} trials finished)")
+        if claim is SlotStatus.BUSY:
+            raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
+        trial_id = storage.create_new_trial(study._study_id, template_trial=_template(study, claim))
+        if attach_trial(engine_of(storage), claim, trial_id):
+            break
+        storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+    else:
+        raise SlotsBusy(f"study {study.study_name!r}: could not claim a slot, try again")
+    from hpsearch.space import suggest
+
+    trial = optuna.Trial(study, trial_id)
+    return trial, suggest(trial, spec.space)
+
+
+def tell_trial(study: optuna.Study, trial_number: int, value: float | None = None,
+               state: str | TrialState | None = None) -> FrozenTrial:
+    """Finish trial ``trial_number`` with a value, or with state "fail" / "pruned".
+
+    A non-finite value records the trial as diverged (FAIL with user attr
+    ``diverged=True``), a real outcome that is not re-run.
+    """
+    storage = study._storage
+    try:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, int(trial_number))
+    except KeyError:
+        raise TrialNotFound(f"study {study.study_name!r} has no trial {trial_number}") from None
+    frozen = storage.get_trial(trial_id)
+    if frozen.state.is_finished():
+        raise TrialAlreadyFinished(f"trial {trial_number} is already finished ({frozen.state.name.lower()})")
+    state = _parse_state(state, value)
+    if state == TrialState.COMPLETE and not math.isfinite(value):
+        storage.set_trial_user_attr(trial_id, "diverged", True)
+        value, state = None, TrialState.FAIL
+    try:
+        return study.tell(int(trial_number), value if state == TrialState.COMPLETE else None, state=state)
+    except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+        if storage.get_trial(trial_id).state.is_finished():
+            raise TrialAlreadyFinished(f"trial {trial_number} is already finished") from None
+        raise
+
+
+def _parse_state(state: str | TrialState | None, value: float | None) -> TrialState:
+    if isinstance(state, str):
+        names = {"complete": TrialState.COMPLETE, "fail": TrialState.FAIL, "pruned": TrialState.PRUNED}
+        if state.lower() not in names:
+            raise UserError(f"state: expected one of complete, fail, pruned; got {state!r}")
+        state = names[state.lower()]
+    if state is None:
+        state = TrialState.COMPLETE
+    if state not in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
+        raise UserError(f"state: cannot tell a trial {state.name.lower()}")
+    if state == TrialState.COMPLETE:
+        if value is None:
+            raise UserError("value: a completed trial needs a number")
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"value: expected a number, got {value!r}") from None
+    return state
+
+
+def _template(study: optuna.Study, claim: Claim) -> FrozenTrial:
+    attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid()}
+    if isinstance(study.sampler, SlotGridSampler):
+        attrs["grid_id"] = claim.slot
+        attrs["search_space"] = study.sampler.search_space
+    return FrozenTrial(
+        number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(),
+        datetime_complete=None, params={}, distributions={}, user_attrs={},
+        system_attrs=attrs, intermediate_values={}, trial_id=-1,
+    )
+
+
+def _ensure_slot_sampler(study: optuna.Study, spec: Any) -> None:
+    """Give the study our slot-keyed sampler if the caller loaded it with a plain one."""
+    if getattr(study.sampler, "_hpsearch_kind", None) != spec.study.sampler:
+        study.sampler, _ = make_sampler(spec)

@@ -1,0 +1,201 @@
+"""The claims table: a study's budget as numbered slots that workers claim.
+
+Optuna alone cannot say "run exactly N trials" across processes: every worker
+counts trials and starts one more, so parallel workers overshoot, and
+GridSampler hands the same grid point to several workers (SCIENCE.md measured
+25 duplicates in 100 trials). Here the budget is the set of slots
+0..n_slots-1 of a study, with a unique key (study_id, slot) in the database:
+
+* a worker claims the lowest free slot by INSERT (a unique-key violation means
+  another worker won it; try the next one);
+* a slot whose trial crashed (FAIL without user attr ``diverged``) or whose
+  claim was abandoned before its trial existed is taken over by
+  compare-and-swap on the claim's random token (UPDATE ... WHERE token=old;
+  exactly one worker sees rowcount 1);
+* slot k of a grid study is grid point k, so no point runs twice.
+
+Plain SQLAlchemy Core, so it works on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+import sqlalchemy as sa
+from optuna.storages._rdb import models
+from optuna.trial import TrialState
+
+CLAIM_GRACE = 60.0  # seconds an unattached claim of another host may stay before takeover
+
+_metadata = sa.MetaData()
+claims_table = sa.Table(
+    "hpsearch_claims",
+    _metadata,
+    sa.Column("study_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("token", sa.String(36), nullable=False),
+    sa.Column("trial_id", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("claimed_at", sa.Float, nullable=False),
+)
+
+
+class SlotStatus(Enum):
+    FREE = "free"  # never claimed, or its trial crashed / its claim was abandoned
+    BUSY = "busy"  # a trial is running on it
+    DONE = "done"  # its trial finished: COMPLETE, PRUNED or FAIL with diverged
+
+
+@dataclass(frozen=True)
+class Claim:
+    study_id: int
+    slot: int
+    token: str
+
+
+def ensure_claims_table(engine: sa.Engine) -> None:
+    """Create the claims table beside Optuna's tables if it is missing."""
+    try:
+        _metadata.create_all(engine, checkfirst=True)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+        # Another process created it between our check and our CREATE.
+        if not sa.inspect(engine).has_table(claims_table.name):
+            raise
+
+
+def slot_statuses(engine: sa.Engine, study_id: int, n_slots: int) -> list[SlotStatus]:
+    """The status of each slot 0..n_slots-1 (RUNNING trials count as BUSY: recovery fails dead ones first)."""
+    statuses = [SlotStatus.FREE] * n_slots
+    for row in _claim_rows(engine, study_id, n_slots):
+        statuses[row.slot] = _status(row)
+    return statuses
+
+
+def claim_slot(engine: sa.Engine, study_id: int, n_slots: int) -> Claim | SlotStatus:
+    """Claim the lowest free slot; else return DONE (all slots done) or BUSY (some still running)."""
+    rows = {row.slot: row for row in _claim_rows(engine, study_id, n_slots)}
+    host, pid = socket.gethostname(), os.getpid()
+    any_busy = False
+    for slot in range(n_slots):
+        row = rows.get(slot)
+        token = str(uuid.uuid4())
+        values = {"token": token, "trial_id": None, "host": host, "pid": pid, "claimed_at": time.time()}
+        if row is None:
+            try:
+                with engine.begin() as con:
+                    con.execute(claims_table.insert().values(study_id=study_id, slot=slot, **values))
+                return Claim(study_id, slot, token)
+            except sa.exc.IntegrityError:
+                any_busy = True  # someone else just took it; it is running now
+                continue
+        status = _status(row)
+        if status is SlotStatus.DONE:
+            continue
+        if status is SlotStatus.BUSY:
+            any_busy = True
+            continue
+        with engine.begin() as con:
+            result = con.execute(
+                claims_table.update()
+                .where(claims_table.c.study_id == study_id)
+                .where(claims_table.c.slot == slot)
+                .where(claims_table.c.token == row.token)
+                .values(**values)
+            )
+        if result.rowcount == 1:
+            return Claim(study_id, slot, token)
+        any_busy = True
+    return SlotStatus.BUSY if any_busy else SlotStatus.DONE
+
+
+def attach_trial(engine: sa.Engine, claim: Claim, trial_id: int) -> bool:
+    """Record the trial that runs a claimed slot; False if the claim was taken over meanwhile."""
+    with engine.begin() as con:
+        result = con.execute(
+            claims_table.update()
+            .where(claims_table.c.study_id == claim.study_id)
+            .where(claims_table.c.slot == claim.slot)
+            .where(claims_table.c.token == claim.token)
+            .values(trial_id=trial_id)
+        )
+    return result.rowcount == 1
+
+
+def slot_trial_ids(engine: sa.Engine, study_id: int) -> dict[int, int | None]:
+    """slot -> trial_id of its current claim (for diagnostics and tests)."""
+    with engine.connect() as con:
+        rows = con.execute(
+            sa.select(claims_table.c.slot, claims_table.c.trial_id).where(
+                claims_table.c.study_id == study_id
+            )
+        )
+        return {r.slot: r.trial_id for r in rows}
+
+
+def delete_claims(engine: sa.Engine, study_id: int) -> None:
+    """Forget a study's claims (when the study itself is deleted)."""
+    with engine.begin() as con:
+        con.execute(claims_table.delete().where(claims_table.c.study_id == study_id))
+
+
+def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
+    trials = models.TrialModel.__table__
+    attrs = models.TrialUserAttributeModel.__table__
+    query = (
+        sa.select(
+            claims_table.c.slot,
+            claims_table.c.token,
+            claims_table.c.trial_id,
+            claims_table.c.host,
+            claims_table.c.pid,
+            claims_table.c.claimed_at,
+            trials.c.state,
+            attrs.c.value_json.label("diverged"),
+        )
+        .select_from(claims_table)
+        .outerjoin(trials, trials.c.trial_id == claims_table.c.trial_id)
+        .outerjoin(
+            attrs, sa.and_(attrs.c.trial_id == claims_table.c.trial_id, attrs.c.key == "diverged")
+        )
+        .where(claims_table.c.study_id == study_id)
+        .where(claims_table.c.slot < n_slots)
+    )
+    with engine.connect() as con:
+        return list(con.execute(query))
+
+
+def _status(row) -> SlotStatus:
+    if row.trial_id is None:
+        return SlotStatus.FREE if _abandoned(row) else SlotStatus.BUSY
+    state = row.state
+    if state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return SlotStatus.DONE
+    if state == TrialState.FAIL:
+        return SlotStatus.DONE if row.diverged == "true" else SlotStatus.FREE
+    if state is None:  # the trial row is gone (should not happen); re-run the slot
+        return SlotStatus.FREE
+    return SlotStatus.BUSY
+
+
+def _abandoned(row) -> bool:
+    """An unattached claim whose owner died (same host) or that is older than CLAIM_GRACE."""
+    if row.host == socket.gethostname() and not pid_alive(row.pid):
+        return True
+    return time.time() - row.claimed_at > CLAIM_GRACE
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

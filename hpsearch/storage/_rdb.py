@@ -1,0 +1,152 @@
+"""Open Optuna's RDB storage on any SQLAlchemy URL, set up for parallel workers.
+
+SQLite is the default and the tricky case: with several worker processes
+writing at once, SQLite's default (rollback journal, deferred transactions)
+fails with "database is locked". Three settings avoid that:
+
+* WAL journal, so readers never block the writer (persisted in the file);
+* a long busy timeout (``connect_args timeout``), so a writer waits for the lock;
+* ``isolation_level="IMMEDIATE"``, so Python's sqlite3 opens every write
+  transaction with ``BEGIN IMMEDIATE``. A deferred transaction that first reads
+  and then writes cannot wait for the lock (SQLite returns SQLITE_BUSY at once
+  to avoid a deadlock); taking the write lock up front lets the busy timeout work.
+
+Heartbeats are on, so a trial whose worker died is failed after the grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import warnings
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from sqlalchemy.engine import make_url
+
+from hpsearch.errors import UserError
+
+DEFAULT_STORAGE = "sqlite:///hpsearch.db"
+HEARTBEAT_INTERVAL = 5  # seconds between heartbeats of a running trial
+GRACE_PERIOD = 20  # seconds without a heartbeat before a RUNNING trial counts as dead
+SQLITE_BUSY_TIMEOUT = 120.0  # seconds a writer waits for the lock before giving up
+
+
+def resolve_storage_url(cli_value: str | None) -> str:
+    """The storage URL: ``--storage``, else env ``HPSEARCH_STORAGE``, else ./hpsearch.db."""
+    if cli_value:
+        return cli_value
+    return os.environ.get("HPSEARCH_STORAGE") or DEFAULT_STORAGE
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory or non-SQLite URLs)."""
+    parsed = _parse(url)
+    if not parsed.get_backend_name() == "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def storage_exists(url: str) -> bool:
+    """False only when the URL names a SQLite file that does not exist yet.
+
+    Read-only commands use this to answer "unknown study" without creating an
+    empty database file as a side effect.
+    """
+    path = sqlite_path(url)
+    return path is None or path.exists()
+
+
+def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+    """Optuna RDBStorage on ``url``; creates Optuna's tables and the claims table.
+
+    A malformed URL, a missing driver or an unreachable server raise UserError.
+    Table creation is ``CREATE TABLE IF NOT EXISTS``-like (checkfirst), so opening
+    an existing database never rewrites it.
+    """
+    parsed = _parse(url)
+    engine_kwargs: dict = {}
+    if parsed.get_backend_name() == "sqlite":
+        engine_kwargs["connect_args"] = {
+            "timeout": SQLITE_BUSY_TIMEOUT,
+            "isolation_level": "IMMEDIATE",
+        }
+        _prepare_sqlite_file(url)
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    hb = _heartbeat_settings() if heartbeat else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **hb)
+    except ImportError as exc:
+        raise UserError(f"storage {url!r}: the database driver is not installed ({exc})") from None
+    except (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
+        raise UserError(f"storage {url!r}: cannot open the database ({_first_line(exc)})") from None
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise UserError(f"storage {url!r}: {exc}") from None
+    from hpsearch.storage._claims import ensure_claims_table
+
+    ensure_claims_table(storage.engine)
+    return storage
+
+
+def engine_of(storage: optuna.storages.BaseStorage) -> sqlalchemy.Engine:
+    """The SQLAlchemy engine under an RDBStorage (a Study wraps it in a cache layer)."""
+    backend = getattr(storage, "_backend", storage)
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        raise UserError("hpsearch needs an RDB storage (an SQLAlchemy URL)")
+    return backend.engine
+
+
+def _heartbeat_settings() -> dict[str, int]:
+    """Heartbeat interval and grace period; env HPSEARCH_HEARTBEAT_INTERVAL / HPSEARCH_GRACE_PERIOD
+    override them (tests and impatient clusters use a second or two)."""
+    out = {}
+    for key, env, default in (("heartbeat_interval", "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL),
+                              ("grace_period", "HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)):
+        raw = os.environ.get(env, "")
+        try:
+            out[key] = int(raw) if raw else default
+        except ValueError:
+            raise UserError(f"env {env}: expected a whole number of seconds, got {raw!r}") from None
+        if out[key] < 1:
+            raise UserError(f"env {env}: expected at least 1 second, got {raw!r}")
+    return out
+
+
+def _parse(url: str) -> sqlalchemy.engine.URL:
+    try:
+        return make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise UserError(
+            f"storage {url!r}: not a database URL (expected e.g. sqlite:///hpsearch.db "
+            "or postgresql+psycopg://user@host/db)"
+        ) from None
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """Switch the file to WAL once (the mode is stored in the file itself)."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.parent.exists():
+        raise UserError(f"storage {url!r}: directory {str(path.parent)!r} does not exist")
+    try:
+        con = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+        try:
+            mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode.lower() != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
