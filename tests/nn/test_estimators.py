@@ -221,3 +221,33 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     MLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, verbose=1, random_state=0).fit(X, y)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
     assert len(lines) == 3 and "train_loss=" in lines[0]
+
+
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 0.1), ("momentum", 0.05), ("nesterov", 0.05),
+                                           ("rmsprop", 1e-2), ("adam", 1e-2), ("adamw", 1e-2)])
+def test_every_optimizer_learns_through_the_estimator(optimizer, lr):
+    X, y = _blobs(n=300)
+    X = StandardScaler().fit_transform(X)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), optimizer=optimizer, learning_rate=lr,
+                        max_epochs=30, batch_norm=True, dropout=0.1, schedule="cosine", random_state=0)
+    assert clf.fit(X, y).score(X, y) > 0.9
+
+
+def test_no_hidden_layer_is_logistic_regression():
+    X, y = _blobs(n=300, classes=2)
+    clf = MLPClassifier(hidden_layer_sizes=(), learning_rate=1e-2, max_epochs=50, random_state=0)
+    assert clf.fit(X, y).score(X, y) > 0.9
+    assert clf.network_.n_parameters == X.shape[1] + 1
+
+
+def test_weight_decay_and_l1_reach_the_network():
+    X, y = _blobs(n=300)
+    kw = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_epochs=30, random_state=0)
+
+    def weight_norm(clf):
+        net = clf.network_
+        return np.abs(net.params[: net.n_decayed]).sum()
+
+    plain = weight_norm(MLPClassifier(**kw).fit(X, y))
+    assert weight_norm(MLPClassifier(weight_decay=0.1, **kw).fit(X, y)) < 0.8 * plain
+    assert weight_norm(MLPClassifier(l1=0.01, **kw).fit(X, y)) < 0.8 * plain
