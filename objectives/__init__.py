@@ -1,0 +1,150 @@
+"""What a trial optimises: datasets, metrics, the MLP objective, user objectives.
+
+``build_objective(spec)`` loads the data split once and returns
+``objective(trial, params) -> float``; ``evaluate_best`` re-trains a
+configuration on train+validation and scores it on the held-out test split.
+See docs/architecture.md ("objectives").
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import optuna
+
+from hpsearch.errors import UserError
+from hpsearch.space import suggest
+from hpsearch.spec.catalog import BUILTIN_OBJECTIVES, EXTERNAL_OBJECTIVE
+
+Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], float]
+
+__all__ = ["Objective", "build_objective", "evaluate_best", "gradient_check_sample", "load_objective",
+           "sample_configuration"]
+
+
+def build_objective(spec: Any) -> Objective:
+    """The callable a study optimises; data are loaded (and split) here, once."""
+    kind = spec.study.objective
+    if kind in BUILTIN_OBJECTIVES:
+        from objectives.mlp import MLPObjective
+
+        return MLPObjective(spec)
+    if kind == EXTERNAL_OBJECTIVE:
+        raise UserError("study.objective: expected an objective hpsearch can run, got 'external' "
+                        "(its trials are evaluated by an HTTP client through ask/tell)")
+    function = load_objective(kind)
+    fixed = dict(spec.training)
+
+    def user_objective(trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float:
+        # Fixed [training] settings reach the user's function too; searched ones win.
+        return float(function(trial, {**fixed, **params}))
+
+    return user_objective
+
+
+def load_objective(reference: str) -> Callable[..., float]:
+    """Import ``"package.module:function"``; failures name the key study.objective.
+
+    The current directory is tried as well (the console script does not put
+    it on sys.path), so a user's ``my_objective.py`` next to the spec works.
+    """
+    module_name, _, attr = reference.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"study.objective: expected 'package.module:function', got {reference!r}")
+    try:
+        module = _import(module_name)
+    except Exception as exc:  # any import-time failure is the user's code
+        raise UserError(f"study.objective: expected an importable module {module_name!r}, "
+                        f"got {type(exc).__name__}: {exc}") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise UserError(f"study.objective: expected a function {attr!r} in module {module_name!r}, "
+                        f"got {'nothing' if function is None else type(function).__name__}")
+    return function
+
+
+def _import(module_name: str):
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name.split(".")[0] or os.getcwd() in sys.path:
+            raise
+        sys.path.insert(0, os.getcwd())
+        return importlib.import_module(module_name)
+
+
+def evaluate_best(spec: Any, params: Mapping[str, Any], seed: int | None = None) -> dict[str, float]:
+    """Re-train ``params`` on train+validation and score it on the test split.
+
+    The number of epochs is the one early stopping picks on the usual split
+    (when patience is on), so the final model trains as long as the search's
+    did. ``seed`` (default: study.seed) seeds the re-training, so calling
+    this with several seeds separates search luck from a better method.
+    Returns ``{"test_<metric>": value, ...}``, the study's metric first, then
+    every other metric of the task.
+    """
+    if spec.study.objective not in BUILTIN_OBJECTIVES:
+        raise UserError(f"study.objective: expected a built-in objective ('mlp' or 'text') to evaluate, "
+                        f"got {spec.study.objective!r}")
+    from objectives.metrics import score, task_metrics
+    from objectives.mlp import MLPObjective, fit_network
+
+    objective = MLPObjective(spec)
+    p, metric = objective.problem, objective.metric
+    config = objective.config(params)
+    seed = spec.study.seed if seed is None else seed
+    seeds = tuple(int(s) for s in np.random.SeedSequence([seed, 0x7E57]).generate_state(2))
+    epochs = int(config["max_epochs"])
+    if int(config["patience"]):
+        X_train, X_val = objective.features(config, p.train, [p.train, p.val])
+        probe = fit_network(config, p, X_train, p.y[p.train], X_val=X_val, y_val=p.y[p.val],
+                            metric=metric, seeds=seeds)
+        epochs = probe.result.best_epoch or probe.result.epochs_run
+    fit_rows = np.sort(np.concatenate([p.train, p.val]))
+    X_fit, X_test = objective.features(config, fit_rows, [fit_rows, p.test])
+    fitted = fit_network(config, p, X_fit, p.y[fit_rows], X_val=None, y_val=None, metric=metric,
+                         seeds=seeds, max_epochs=epochs)
+    outputs = fitted.outputs(X_test)
+    names = [metric] + [m for m in task_metrics(p.task) if m != metric]
+    nan = fitted.result.diverged
+    return {f"test_{m}": math.nan if nan else score(m, p.y[p.test], outputs, p.task) for m in names}
+
+
+def sample_configuration(spec: Any) -> dict[str, Any]:
+    """One configuration of the space, drawn reproducibly (random sampler, study seed)."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.study.seed))
+    return suggest(study.ask(), spec.space)
+
+
+def gradient_check_sample(spec: Any, n_rows: int = 8, max_checks: int = 400) -> float | None:
+    """Max relative gradient error of one sampled network on a few real rows (float64).
+
+    None when the objective is not a built-in one (there is no network to check).
+    A correct backward pass gives ~1e-7 or less.
+    """
+    if spec.study.objective not in BUILTIN_OBJECTIVES:
+        return None
+    from hpsearch.nn import Network, gradient_check
+    from objectives.mlp import MLPObjective
+
+    objective = MLPObjective(spec)
+    p = objective.problem
+    config = objective.config(sample_configuration(spec))
+    rows = p.train[:n_rows]
+    (X,) = objective.features(config, p.train, [rows])
+    y = p.y[rows]
+    if p.task == "regression":
+        y = ((y - p.y[p.train].mean()) / (p.y[p.train].std() or 1.0)).reshape(-1, 1)
+    n_outputs = p.n_classes if p.task == "multiclass" else 1
+    net = Network(X.shape[1], [int(config["width"])] * int(config["depth"]), n_outputs, task=p.task,
+                  activation=config["activation"], dropout=float(config["dropout"]),
+                  batch_norm=bool(config["batch_norm"]), init=config["init"], dtype=np.float64,
+                  random_state=spec.study.seed)
+    return float(gradient_check(net, X, y, weight_decay=float(config["weight_decay"]),
+                                l1=float(config["l1"]), max_checks=max_checks, seed=spec.study.seed))

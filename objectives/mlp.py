@@ -1,0 +1,154 @@
+"""The MLP objective: hyperparameters -> network -> train -> validation metric.
+
+One :class:`MLPObjective` is built per study (the data are loaded and split
+once); calling it runs one trial. Every epoch's validation metric goes to
+``trial.report`` so Optuna's pruners can stop hopeless trials early. The
+network and shuffling seeds come from (study seed, trial number): a trial can
+be re-run exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+
+from hpsearch.errors import UserError
+from hpsearch.nn import EpochRecord, Network, TrainResult, train
+from hpsearch.spec.catalog import hyperparameters
+from objectives.datasets import Problem, load_problem
+from objectives.metrics import greater_is_better, score, task_metrics
+
+
+def trial_seeds(study_seed: int, trial_number: int) -> tuple[int, int]:
+    """(network init seed, training seed) for one trial: reproducible and distinct per trial."""
+    a, b = np.random.SeedSequence([study_seed, trial_number]).generate_state(2)
+    return int(a), int(b)
+
+
+@dataclass
+class Fitted:
+    """A trained network plus what is needed to read its outputs in target units."""
+
+    net: Network
+    result: TrainResult
+    y_mean: float = 0.0
+    y_std: float = 1.0
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        out = self.net.predict(X)
+        return out * self.y_std + self.y_mean if self.net.task == "regression" else out
+
+
+def fit_network(config: Mapping[str, Any], problem: Problem, X: np.ndarray, y: np.ndarray, *,
+                X_val: np.ndarray | None, y_val: np.ndarray | None, metric: str, seeds: tuple[int, int],
+                callbacks: Sequence[Callable[[EpochRecord], bool]] = (),
+                max_epochs: int | None = None) -> Fitted:
+    """Build the network ``config`` describes and train it (early stopping needs X_val)."""
+    task = problem.task
+    n_outputs = problem.n_classes if task == "multiclass" else 1
+    hidden = [int(config["width"])] * int(config["depth"])
+    net = Network(X.shape[1], hidden, n_outputs, task=task, activation=config["activation"],
+                  dropout=float(config["dropout"]), batch_norm=bool(config["batch_norm"]), init=config["init"],
+                  dtype=np.dtype(config["dtype"]).type, random_state=seeds[0])
+    y_mean, y_std = 0.0, 1.0
+    if task == "regression":  # train on a standardized target; metrics in the target's own units
+        y_mean, y_std = float(np.mean(y)), float(np.std(y)) or 1.0
+        y = ((y - y_mean) / y_std).reshape(-1, 1)
+        y_val = None if y_val is None else ((y_val - y_mean) / y_std).reshape(-1, 1)
+
+    def val_metric(y_true: np.ndarray, outputs: np.ndarray) -> float:
+        if task == "regression":
+            return score(metric, np.asarray(y_true) * y_std + y_mean, outputs * y_std + y_mean, task)
+        return score(metric, y_true, outputs, task)
+
+    patience = int(config["patience"]) or None
+    has_val = X_val is not None
+    result = train(
+        net, X, y, X_val=X_val, y_val=y_val,
+        optimizer=config["optimizer"], learning_rate=float(config["learning_rate"]),
+        momentum=float(config["momentum"]), weight_decay=float(config["weight_decay"]),
+        l1=float(config["l1"]), clip_norm=float(config["clip_norm"]) or None,
+        batch_size=int(config["batch_size"]), max_epochs=int(max_epochs or config["max_epochs"]),
+        schedule=config["schedule"], time_budget=float(config["time_budget"]) or None,
+        patience=patience if has_val else None, val_metric=val_metric if has_val else None,
+        greater_is_better=greater_is_better(metric), callbacks=callbacks, random_state=seeds[1],
+    )
+    return Fitted(net, result, y_mean, y_std)
+
+
+class MLPObjective:
+    """``objective(trial, params) -> validation metric`` for the mlp and text objectives."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.metric: str = spec.study.metric
+        self.problem = load_problem(spec.data, spec.split_seed)
+        if self.metric not in task_metrics(self.problem.task):
+            raise UserError(f"study.metric: expected one of {', '.join(task_metrics(self.problem.task))} "
+                            f"for this {self.problem.task} dataset, got {self.metric!r}")
+        self.defaults = {name: h.default for name, h in hyperparameters(spec.study.objective).items()}
+        self._features: dict[tuple, list[np.ndarray]] = {}
+
+    def config(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults, then the spec's fixed [training] settings, then the trial's params."""
+        return {**self.defaults, **self.spec.training, **params}
+
+    def features(self, config: Mapping[str, Any], fit_rows: np.ndarray, row_sets: Sequence[np.ndarray]) -> list:
+        """Design matrices, cached per feature-affecting settings (text vocabularies are not free)."""
+        key_names = ("vocab_size", "min_count", "ngram", "features") if self.problem.is_text else ()
+        key = (tuple(config.get(k) for k in key_names), fit_rows.tobytes(), tuple(r.tobytes() for r in row_sets))
+        if key not in self._features:
+            self._features[key] = self.problem.design(config, fit_rows, row_sets)
+        return self._features[key]
+
+    def __call__(self, trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float:
+        p = self.problem
+        config = self.config(params)
+        X_train, X_val = self.features(config, p.train, [p.train, p.val])
+        y_val = p.y[p.val]
+        state = {"pruned": False}
+        fitted = fit_network(config, p, X_train, p.y[p.train], X_val=X_val, y_val=y_val, metric=self.metric,
+                             seeds=trial_seeds(self.spec.study.seed, trial.number),
+                             callbacks=[_pruning_callback(trial, state)])
+        result = fitted.result
+        value = math.nan if result.diverged else score(self.metric, y_val, fitted.outputs(X_val), p.task)
+        attrs = {
+            "train_seconds": result.train_seconds,
+            "epochs_run": result.epochs_run,
+            "epochs_trained": result.epochs_run,
+            "n_parameters": fitted.net.n_parameters,
+            "learning_curve": [_json_float(r.val_metric) for r in result.history],
+            "best_epoch": result.best_epoch,
+            "stop_reason": "pruned" if state["pruned"] else result.stop_reason,
+            "diverged": bool(result.diverged or not math.isfinite(value)),
+        }
+        for key, val in attrs.items():
+            trial.set_user_attr(key, val)
+        if state["pruned"]:
+            raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run}")
+        return math.nan if attrs["diverged"] else float(value)
+
+
+def _pruning_callback(trial: optuna.trial.BaseTrial, state: dict) -> Callable[[EpochRecord], bool]:
+    """Report each epoch's validation metric; ask training to stop when the pruner says so."""
+
+    def callback(record: EpochRecord) -> bool:
+        if record.val_metric is None or not math.isfinite(record.val_metric):
+            return False
+        trial.report(float(record.val_metric), record.epoch)
+        if trial.should_prune():
+            state["pruned"] = True
+            return True
+        return False
+
+    return callback
+
+
+def _json_float(x: float | None) -> float | None:
+    """Storage keeps user attrs as JSON: NaN/inf become null."""
+    return float(x) if x is not None and math.isfinite(x) else None
