@@ -1,0 +1,138 @@
+"""The API's writes: create a study, ask, tell, report, all through hpsearch.search.
+
+Each call loads what it needs from the storage (the spec stored with the study,
+then an Optuna study with the spec's sampler and pruner), so the server holds
+no study state: a restarted server, CLI workers and other API servers on the
+same database all see the same study.
+
+Two adjustments make ``ask_trial`` fit a stateless server:
+
+* ask_trial marks a trial with the asking process's host and pid so crash
+  recovery can fail trials of dead workers at once. Here the "worker" is a
+  remote client, not this process: we clear the pid after the ask, so
+  restarting the server does not fail the trials clients are still training.
+* TPE draws its start-up trials from a seeded RNG; a sampler built per request
+  with the spec's seed would propose the same point every time. Each ask gets
+  its own worker offset (the study's trial count), as CLI workers do.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import optuna
+
+from hpsearch.errors import UserError
+from hpsearch.server._errors import ApiError
+from hpsearch.server._names import check_study_name
+
+API_WORKER_BASE = 1_000_000  # TPE seed offsets for API asks, far from CLI worker indices
+_PID_ATTR = "hpsearch_pid"  # hpsearch.search's recovery key (see module docstring)
+
+
+def _spec(storage: Any, name: str) -> Any:
+    from hpsearch.storage import load_study_spec
+
+    return load_study_spec(storage, name)
+
+
+def _load(storage: Any, name: str, spec: Any, *, worker: int = 0) -> optuna.Study:
+    from hpsearch.search import make_pruner, make_sampler
+
+    sampler, _ = make_sampler(spec, worker=worker)
+    return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
+
+
+def create_study(storage: Any, body: dict[str, Any]) -> str:
+    """Validate ``body`` as a spec and create its study; returns the name (409 if taken)."""
+    from hpsearch.search import make_sampler
+    from hpsearch.spec import spec_from_dict
+    from hpsearch.storage import save_spec
+
+    spec = spec_from_dict(body, source="<api>")
+    name = check_study_name(spec.study.name, status=422)
+    _refuse_local_references(spec)
+    sampler, sampler_args = make_sampler(spec)
+    try:
+        storage.get_study_id_from_name(name)
+        raise ApiError(409, f"study {name!r} already exists")
+    except KeyError:
+        pass
+    study = optuna.create_study(storage=storage, study_name=name, direction=spec.study.direction,
+                                sampler=sampler)
+    save_spec(study, spec, sampler_args=sampler_args)
+    return name
+
+
+def ask(storage: Any, name: str) -> tuple[int, dict[str, Any]]:
+    """Claim the next trial of study ``name``: (trial number, params)."""
+    from hpsearch.search import ask_trial
+
+    spec = _spec(storage, name)
+    worker = 0
+    if spec.study.sampler == "tpe":
+        worker = API_WORKER_BASE + storage.get_n_trials(storage.get_study_id_from_name(name))
+    study = _load(storage, name, spec, worker=worker)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here
+        trial, params = ask_trial(study, spec)
+    storage.set_trial_system_attr(trial._trial_id, _PID_ATTR, None)
+    return trial.number, _jsonable(params)
+
+
+def tell(storage: Any, name: str, number: int, *, value: float | None, state: str | None) -> str:
+    """Finish trial ``number``; returns its final state ("complete", "fail", "pruned")."""
+    from hpsearch.search import tell_trial
+
+    spec = _spec(storage, name)
+    study = _load(storage, name, spec)
+    frozen = tell_trial(study, number, value=value, state=state)
+    return frozen.state.name.lower()
+
+
+def report(storage: Any, name: str, number: int, step: int, value: float) -> bool:
+    """Record an intermediate value of a running trial; True if the pruner says stop.
+
+    Mirrors ``optuna.Trial.report`` + ``should_prune`` without building a Trial
+    (which would run the sampler): the first value reported for a step wins.
+    """
+    spec = _spec(storage, name)
+    study = _load(storage, name, spec)
+    try:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    except KeyError:
+        raise ApiError(404, f"study {name!r} has no trial {number}") from None
+    frozen = storage.get_trial(trial_id)
+    if frozen.state.is_finished():
+        raise ApiError(409, f"trial {number} is already finished ({frozen.state.name.lower()})")
+    if step not in frozen.intermediate_values:
+        storage.set_trial_intermediate_value(trial_id, step, value)
+        frozen = storage.get_trial(trial_id)
+    return bool(study.pruner.prune(study, frozen))
+
+
+def _refuse_local_references(spec: Any) -> None:
+    """A remote client may not name code to import or files to read on this machine.
+
+    CLI workers run whatever objective and data the stored spec names, so an
+    API-created study is limited to the built-in objectives and datasets.
+    """
+    if ":" in spec.study.objective:
+        raise ApiError(422, f"<api>: study.objective: expected a built-in objective (mlp, text) or "
+                            f"none, got {spec.study.objective!r} (user objectives only from spec files)")
+    if spec.data is not None and getattr(spec.data, "path", None):
+        raise ApiError(422, "<api>: data.path: files can only be named in spec files, not over the API")
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    """Params as plain JSON values (numpy scalars -> Python; non-finite floats refused)."""
+    out = {}
+    for key, value in params.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"parameter {key!r} has a non-finite value")
+        out[key] = value
+    return out

@@ -1,0 +1,109 @@
+"""The JSON API: create studies, ask for hyperparameters, tell results.
+
+Routes and status codes are fixed by DESIGN.md ("HTTP service"). Handlers are
+plain ``def`` functions, so FastAPI runs them in its thread pool and a slow
+database write never stalls the event loop. Each handler reads and writes the
+storage directly; the server keeps nothing of its own, so it can be restarted
+mid-study and CLI workers can feed the same study at the same time.
+
+Study names may contain ``/`` (compare arms are ``NAME/<sampler>/seed<k>``),
+hence the ``{name:path}`` converters; a study whose name itself ends in
+``/ask`` or ``/tell`` is therefore not addressable by the POST routes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from hpsearch.server import _access
+from hpsearch.server._errors import ApiError
+from hpsearch.server._names import check_study_name
+from hpsearch.server._summary import list_studies, summarize
+
+router = APIRouter(prefix="/api")
+
+_Number = Annotated[int, Field(strict=True, ge=0)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TellBody(_Body):
+    trial: _Number
+    value: Annotated[float, Field(strict=True)] | None = None
+    state: Literal["fail", "pruned", "diverged"] | None = None
+
+
+class ReportBody(_Body):
+    step: _Number
+    value: Annotated[float, Field(strict=True)]
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise ApiError(422, f"{what} must be a finite number (tell the trial {{\"state\": \"diverged\"}} instead)")
+    return value
+
+
+def _storage(request: Request) -> Any:
+    return request.app.state.hpsearch.storage()
+
+
+@router.get("/studies")
+def get_studies(request: Request) -> list[dict[str, Any]]:
+    """Every study: name, direction, trial counts by state, best value."""
+    return list_studies(_storage(request))
+
+
+@router.post("/studies", status_code=201)
+def post_study(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    """Create a study from a spec (the TOML schema, as JSON). 409 if the name is taken."""
+    name = _access.create_study(_storage(request), body)
+    return JSONResponse({"name": name}, status_code=201)
+
+
+@router.get("/studies/{name:path}")
+def get_study(request: Request, name: str) -> dict[str, Any]:
+    """One study's summary with its best trial."""
+    return summarize(_storage(request), check_study_name(name), detail=True)
+
+
+@router.post("/studies/{name:path}/ask")
+def ask(request: Request, name: str) -> dict[str, Any]:
+    """Start a trial and hand out its hyperparameters; 409 once the budget is used up."""
+    number, params = _access.ask(_storage(request), check_study_name(name))
+    return {"trial": number, "params": params}
+
+
+@router.post("/studies/{name:path}/tell")
+def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
+    """Finish a trial with a value, or as failed/pruned. 409 if already told; 404 if unknown.
+
+    A non-finite value (``NaN`` where the client's JSON allows it) or state
+    "diverged" records a diverged run: FAIL with user attr diverged, a real
+    result that is not re-run, unlike "fail" (a crash: the point runs again).
+    """
+    if (body.value is None) == (body.state is None):
+        raise ApiError(422, 'send exactly one of "value" (a number) or "state" ("fail", "pruned" or "diverged")')
+    value, state = body.value, body.state
+    if state == "diverged":
+        value, state = float("nan"), None
+    state = _access.tell(_storage(request), check_study_name(name), body.trial, value=value, state=state)
+    return {"trial": body.trial, "state": state}
+
+
+@router.post("/studies/{name:path}/trials/{number}/report")
+def report(request: Request, name: str, number: str, body: ReportBody) -> dict[str, bool]:
+    """Record an intermediate value; answer whether the study's pruner stops the trial."""
+    if not number.isdigit() or len(number) > 12:
+        raise ApiError(400, f"trial number must be a non-negative integer, got {number[:40]!r}")
+    prune = _access.report(
+        _storage(request), check_study_name(name), int(number), body.step, _finite(body.value, "value")
+    )
+    return {"prune": prune}

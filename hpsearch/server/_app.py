@@ -1,0 +1,99 @@
+"""The FastAPI application: the JSON API, the dashboard, auth and error shapes.
+
+:func:`create_app` builds a fresh app per call (no module-level state); the
+storage URL and token live on ``app.state.hpsearch``. The only thing kept in
+memory is the SQLAlchemy engine of the storage (one connection pool per
+process), never study data, so a restarted server carries on where the old one
+stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from functools import cached_property
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from hpsearch.errors import UserError
+from hpsearch.server import _api, _dashboard
+from hpsearch.server._auth import TokenAuthMiddleware
+from hpsearch.server._errors import install_error_handlers
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    """Numbers for tables: floats to ``digits`` significant digits; None/NaN as blank."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "" if math.isnan(value) else str(value)
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+class ServerContext:
+    """What every request needs: the storage (opened once, lazily) and the templates."""
+
+    def __init__(self, storage_url: str, token: str | None) -> None:
+        self.storage_url = storage_url
+        self.token = token
+        self._lock = threading.Lock()
+        self._storage: Any = None
+        env = jinja2.Environment(
+            loader=jinja2.PackageLoader("hpsearch.server", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        env.filters["num"] = _num
+        env.filters["urlpath"] = _dashboard.urlpath
+        self.templates = env
+
+    @cached_property
+    def storage_label(self) -> str:
+        """The storage URL without its password, for the page header."""
+        try:
+            return make_url(self.storage_url).render_as_string(hide_password=True)
+        except Exception:
+            return "storage"
+
+    def storage(self) -> Any:
+        """The Optuna RDBStorage, opened on first use (the engine is shared by all requests)."""
+        with self._lock:
+            if self._storage is None:
+                from hpsearch.storage import open_storage
+
+                # No heartbeats: API trials are driven by remote clients, not by
+                # an optimize loop in this process.
+                self._storage = open_storage(self.storage_url, heartbeat=False)
+            return self._storage
+
+    def plotly_js(self) -> str:
+        """The plotly.js bundle of the installed plotly package (read once)."""
+        with self._lock:
+            if not hasattr(self, "_plotly_js"):
+                from plotly.offline import get_plotlyjs
+
+                self._plotly_js = get_plotlyjs()
+            return self._plotly_js
+
+
+def create_app(storage_url: str, token: str | None = None) -> FastAPI:
+    """The hpsearch service over ``storage_url``; with ``token``, every request needs it.
+
+    Opens nothing yet (the storage is opened by the first request), so creating
+    the app is cheap; call :meth:`ServerContext.storage` to fail early on a bad URL.
+    """
+    if token is not None and not token:
+        raise UserError("--token: the token must not be empty")
+    app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.hpsearch = ServerContext(storage_url, token)
+    install_error_handlers(app)
+    app.include_router(_api.router)
+    app.include_router(_dashboard.router)
+    if token:
+        app.add_middleware(TokenAuthMiddleware, token=token)
+    return app

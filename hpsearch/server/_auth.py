@@ -1,0 +1,108 @@
+"""Bearer-token protection for the whole service.
+
+Why a middleware rather than a FastAPI dependency: it runs before the request
+body is read, so a client without the token learns nothing (not even whether
+its JSON parsed), and no route can forget to declare it.
+
+* ``/api/...`` needs ``Authorization: Bearer T`` (scripts; no cookies, so no
+  cross-site request can ride on a browser session).
+* Dashboard pages accept the same header, or a cookie that a first visit to
+  ``/?token=T`` sets (HttpOnly, SameSite=Strict), so people can use a browser.
+* ``/static/...`` (the bundled plotly.js) is public library code.
+
+Tokens are compared with :func:`hmac.compare_digest` so timing reveals nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+COOKIE_NAME = "hpsearch_token"
+
+
+def _same(given: str | None, token: str) -> bool:
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _bearer(scope: Scope) -> str | None:
+    value = _header(scope, b"authorization")
+    if value is None:
+        return None
+    scheme, _, credentials = value.partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def _cookie(scope: Scope) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except Exception:  # a malformed cookie header is just "no cookie"
+        return None
+    morsel = jar.get(COOKIE_NAME)
+    return morsel.value if morsel is not None else None
+
+
+class TokenAuthMiddleware:
+    """Refuse every request that does not carry ``token`` (see module docstring)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path.startswith("/static/") or _same(_bearer(scope), self.token):
+            await self.app(scope, receive, send)
+            return
+        if path == "/api" or path.startswith("/api/"):
+            response: Any = JSONResponse(
+                {"error": "missing or wrong bearer token (send 'Authorization: Bearer <token>')"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        elif _same(_cookie(scope), self.token):
+            await self.app(scope, receive, send)
+            return
+        else:
+            response = self._dashboard_login(scope)
+        await response(scope, receive, send)
+
+    def _dashboard_login(self, scope: Scope) -> Any:
+        """``?token=T`` sets the cookie and redirects to the same page without it."""
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        given = [value for key, value in query if key == "token"]
+        if given and _same(given[-1], self.token):
+            rest = urlencode([(k, v) for k, v in query if k != "token"])
+            # One leading slash only: "//host" would redirect to another site.
+            path = "/" + scope.get("path", "/").lstrip("/")
+            target = scope.get("root_path", "") + path + (f"?{rest}" if rest else "")
+            response = RedirectResponse(target, status_code=303)
+            response.set_cookie(COOKIE_NAME, self.token, httponly=True, samesite="strict", path="/")
+            return response
+        return HTMLResponse(
+            "<!doctype html><title>hpsearch: token needed</title>"
+            "<p>This hpsearch server needs its token: open this page once as "
+            "<code>?token=YOUR_TOKEN</code>.</p>",
+            status_code=401,
+        )

@@ -1,0 +1,76 @@
+"""Plotly figures as plain dicts, drawn in the page by the bundled plotly.js.
+
+Plain lists (no numpy) so Jinja's ``tojson`` filter can embed them safely
+(it escapes ``<``, ``>``, ``&`` and ``'``); no strings from the database are
+put into the figures: legend labels are the known sampler names only, since
+plotly.js interprets a few HTML tags in text.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+_SAMPLER_COLOURS = {"grid": "#1f77b4", "random": "#ff7f0e", "tpe": "#2ca02c", "qmc": "#9467bd"}
+
+
+def best_so_far(trials: list[FrozenTrial], maximize: bool) -> tuple[list[int], list[float]]:
+    """Incumbent curve over COMPLETE trials with finite values, in trial-number order."""
+    xs, ys = [], []
+    best: float | None = None
+    for trial in sorted(trials, key=lambda t: t.number):
+        if trial.state != TrialState.COMPLETE or trial.value is None or not math.isfinite(trial.value):
+            continue
+        if best is None or (trial.value > best if maximize else trial.value < best):
+            best = trial.value
+        xs.append(trial.number)
+        ys.append(best)
+    return xs, ys
+
+
+def _layout(xtitle: str, ytitle: str) -> dict[str, Any]:
+    return {
+        "margin": {"l": 60, "r": 20, "t": 20, "b": 50},
+        "xaxis": {"title": {"text": xtitle}},
+        "yaxis": {"title": {"text": ytitle}},
+        "legend": {"orientation": "h", "y": -0.2},
+    }
+
+
+def history_figure(trials: list[FrozenTrial], maximize: bool) -> dict[str, Any]:
+    """Each complete trial's value, and the best value so far."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    xs, ys = best_so_far(trials, maximize)
+    return {
+        "data": [
+            {"type": "scatter", "mode": "markers", "name": "trial value",
+             "x": [t.number for t in done], "y": [float(t.value) for t in done],
+             "marker": {"color": "#888", "size": 6}},
+            {"type": "scatter", "mode": "lines", "name": "best so far", "line": {"shape": "hv"},
+             "x": xs, "y": [float(y) for y in ys]},
+        ],
+        "layout": _layout("trial number", "value"),
+    }
+
+
+def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], maximize: bool) -> dict[str, Any]:
+    """Best-so-far against trial count, one line per study; studies of a sampler share a colour.
+
+    ``arms`` holds (study name, sampler, trials); names are listed in the page's table. The x axis counts finished
+    trials of the study (1, 2, ...), so studies with different trial numbering
+    line up by budget spent.
+    """
+    data, seen = [], set()
+    for name, sampler, trials in arms:
+        _, ys = best_so_far(trials, maximize)
+        key = sampler if sampler in _SAMPLER_COLOURS else "other"
+        data.append({
+            "type": "scatter", "mode": "lines", "name": key, "legendgroup": key,
+            "showlegend": key not in seen, "line": {"shape": "hv",
+            "color": _SAMPLER_COLOURS.get(key, "#7f7f7f")}, "opacity": 0.75,
+            "x": list(range(1, len(ys) + 1)), "y": [float(y) for y in ys],
+        })
+        seen.add(key)
+    return {"data": data, "layout": _layout("complete trials", "best value so far")}

@@ -1,0 +1,125 @@
+"""Read-only views of studies: the numbers the API and the dashboard show.
+
+Everything is read from the storage on each call (nothing is cached in the
+server), so a CLI worker's trial shows up on the next request.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.errors import StudyNotFound
+
+STATE_KEYS = ("complete", "pruned", "fail", "running", "waiting")
+
+
+def _study_id(storage: optuna.storages.BaseStorage, name: str) -> int:
+    try:
+        return storage.get_study_id_from_name(name)
+    except KeyError:
+        raise StudyNotFound(f"no study named {name!r} in this storage") from None
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: show them as null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _is_diverged(trial: FrozenTrial) -> bool:
+    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get("diverged"))
+
+
+def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
+    """Trials per state, plus ``diverged`` (FAIL with user attr diverged) and ``finished``.
+
+    "Finished" follows docs/architecture.md: COMPLETE + PRUNED + diverged.
+    """
+    counts = dict.fromkeys(STATE_KEYS, 0)
+    for trial in trials:
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    counts["diverged"] = sum(_is_diverged(t) for t in trials)
+    counts["finished"] = counts["complete"] + counts["pruned"] + counts["diverged"]
+    return counts
+
+
+def best_trial(trials: list[FrozenTrial], direction: optuna.study.StudyDirection) -> FrozenTrial | None:
+    """The best COMPLETE trial with a finite value (None if there is none)."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    if not done:
+        return None
+    pick = max if direction == optuna.study.StudyDirection.MAXIMIZE else min
+    return pick(done, key=lambda t: t.value)
+
+
+def trial_dict(trial: FrozenTrial) -> dict[str, Any]:
+    """One trial as JSON-able data."""
+    duration = trial.duration.total_seconds() if trial.duration is not None else None
+    return {
+        "number": trial.number,
+        "state": trial.state.name.lower(),
+        "value": _finite(trial.value) if trial.values is not None and len(trial.values) == 1 else None,
+        "params": dict(trial.params),
+        "duration": duration,
+        "diverged": _is_diverged(trial),
+    }
+
+
+def _budget(attrs: dict[str, Any]) -> int | None:
+    spec = attrs.get("hpsearch_spec")
+    if isinstance(spec, dict):
+        study = spec.get("study")
+        if isinstance(study, dict) and isinstance(study.get("n_trials"), int):
+            return study["n_trials"]
+    return None
+
+
+def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool = False) -> dict[str, Any]:
+    """The summary of study ``name``: direction, counts by state, best value (and best trial).
+
+    Raises StudyNotFound for an unknown name.
+    """
+    study_id = _study_id(storage, name)
+    directions = storage.get_study_directions(study_id)
+    attrs = storage.get_study_user_attrs(study_id)
+    trials = storage.get_all_trials(study_id, deepcopy=False)
+    direction = directions[0]
+    best = best_trial(trials, direction) if len(directions) == 1 else None
+    counts = counts_by_state(trials)
+    summary: dict[str, Any] = {
+        "name": name,
+        "direction": direction.name.lower(),
+        "n_trials": len(trials),
+        "finished": counts["finished"],
+        "budget": _budget(attrs),
+        "best_value": _finite(best.value) if best is not None else None,
+        "sampler": attrs.get("sampler"),
+        "comparison": attrs.get("comparison"),
+        "states": counts,
+    }
+    if detail:
+        summary["best_trial"] = trial_dict(best) if best is not None else None
+        summary["user_attrs"] = {k: v for k, v in attrs.items() if k != "hpsearch_spec"}
+    return summary
+
+
+def list_studies(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
+    """Summaries of every study in the storage, ordered by name."""
+    names = sorted(s.study_name for s in storage.get_all_studies())
+    out = []
+    for name in names:
+        try:
+            out.append(summarize(storage, name))
+        except StudyNotFound:  # deleted between the two queries
+            continue
+    return out
+
+
+def study_trials(storage: optuna.storages.BaseStorage, name: str) -> list[FrozenTrial]:
+    """All trials of study ``name`` (StudyNotFound if unknown)."""
+    return storage.get_all_trials(_study_id(storage, name), deepcopy=False)

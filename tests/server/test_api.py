@@ -1,0 +1,195 @@
+"""The JSON API through an in-process client: status codes, bodies, validation."""
+
+from __future__ import annotations
+
+import itertools
+
+import optuna
+import pytest
+
+from tests.server.conftest import grid_spec
+
+GRID = set(itertools.product([0.0, 0.25, 0.5, 1.0], ["a", "b", "c"]))
+
+
+def _create(client, spec: dict) -> None:
+    r = client.post("/api/studies", json=spec)
+    assert r.status_code == 201, r.text
+    assert r.json() == {"name": spec["study"]["name"]}
+
+
+def test_create_then_duplicate_is_409(client):
+    _create(client, grid_spec("g"))
+    r = client.post("/api/studies", json=grid_spec("g"))
+    assert r.status_code == 409
+    assert "already exists" in r.json()["error"]
+    listed = client.get("/api/studies").json()
+    assert [s["name"] for s in listed] == ["g"]
+    assert listed[0]["direction"] == "maximize" and listed[0]["sampler"] == "grid"
+    assert listed[0]["n_trials"] == 0 and listed[0]["best_value"] is None and listed[0]["budget"] == 12
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"study": {"name": "s", "direction": "maximize"}}, "space"),
+        ({"space": {"x": {"type": "float", "low": 0, "high": 1}}}, "study"),
+        ({**grid_spec("s"), "study": {"name": "s", "direction": "maximize", "sampler": "annealing"}}, "sampler"),
+        ({**grid_spec("s"), "study": {"name": "s", "direction": "maximize", "n_trials": "5"}}, "n_trials"),
+        ({**grid_spec("s"), "bogus": 1}, "bogus"),
+        ([1, 2, 3], "dictionary"),
+        ({**grid_spec("s"), "study": {"name": "s", "direction": "maximize", "objective": "os:system"}},
+         "objective"),
+        ({"study": {"name": "s", "metric": "accuracy"},
+          "data": {"dataset": "csv", "path": "/etc/passwd", "target": "x", "task": "classification"},
+          "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}}, "data.path"),
+        (grid_spec("../../etc/passwd"), "'..'"),
+        (grid_spec("a\\b"), "backslash"),
+        (grid_spec("x" * 201), "name"),
+    ],
+)
+def test_invalid_spec_is_422_with_message(client, body, fragment):
+    r = client.post("/api/studies", json=body)
+    assert r.status_code == 422, r.text
+    assert fragment in r.json()["error"]
+    assert client.get("/api/studies").json() == []  # nothing was created
+
+
+@pytest.mark.parametrize("path", ["/api/studies", "/api/studies/g/tell", "/api/studies/g/trials/0/report"])
+def test_malformed_json_is_400(client, path):
+    _create(client, grid_spec("g"))
+    r = client.post(path, content=b'{"trial": 0,', headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json() == {"error": "request body is not valid JSON"}
+
+
+def test_ask_hands_out_every_grid_point_once_then_409(client):
+    _create(client, grid_spec("g"))
+    seen, numbers = set(), []
+    for _ in range(12):
+        r = client.post("/api/studies/g/ask")
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        seen.add((answer["params"]["x"], answer["params"]["c"]))
+        numbers.append(answer["trial"])
+        value = answer["params"]["x"] + {"a": 0, "b": 1, "c": 2}[answer["params"]["c"]]
+        assert client.post("/api/studies/g/tell", json={"trial": answer["trial"], "value": value}).status_code == 200
+    assert seen == GRID
+    assert sorted(numbers) == list(range(12))
+    r = client.post("/api/studies/g/ask")
+    assert r.status_code == 409 and "complete" in r.json()["error"]
+    summary = client.get("/api/studies/g").json()
+    assert summary["states"]["complete"] == 12 and summary["finished"] == 12 and summary["n_trials"] == 12
+    assert summary["best_value"] == 3.0
+    assert summary["best_trial"]["params"] == {"x": 1.0, "c": "c"}
+
+
+def test_tell_errors(client):
+    _create(client, grid_spec("g"))
+    trial = client.post("/api/studies/g/ask").json()["trial"]
+    cases = [
+        ({"trial": trial}, 422, "exactly one"),
+        ({"trial": trial, "value": 1.0, "state": "fail"}, 422, "exactly one"),
+        ({"trial": trial, "state": "complete"}, 422, "state"),
+        ({"trial": str(trial), "value": 1.0}, 422, "trial"),
+        ({"trial": -1, "value": 1.0}, 422, "trial"),
+        ({"trial": trial, "value": "0.5"}, 422, "value"),
+        ({"trial": trial, "value": 1.0, "extra": 1}, 422, "extra"),
+        ({"trial": 99, "value": 1.0}, 404, "no trial 99"),
+    ]
+    for body, status, fragment in cases:
+        r = client.post("/api/studies/g/tell", json=body)
+        assert r.status_code == status, (body, r.text)
+        assert fragment in r.json()["error"], (body, r.text)
+    assert client.post("/api/studies/g/tell", json={"trial": trial, "value": 0.5}).status_code == 200
+    r = client.post("/api/studies/g/tell", json={"trial": trial, "value": 0.7})
+    assert r.status_code == 409 and "already finished" in r.json()["error"]
+    r = client.post("/api/studies/nope/tell", json={"trial": 0, "value": 1.0})
+    assert r.status_code == 404 and "nope" in r.json()["error"]
+    assert client.get("/api/studies/g").json()["best_value"] == 0.5  # the second tell changed nothing
+
+
+def test_tell_states_fail_pruned_and_diverged(client):
+    _create(client, grid_spec("g"))
+    a, b, c, d = (client.post("/api/studies/g/ask").json()["trial"] for _ in range(4))
+    assert client.post("/api/studies/g/tell", json={"trial": a, "state": "pruned"}).json()["state"] == "pruned"
+    assert client.post("/api/studies/g/tell", json={"trial": b, "state": "fail"}).json()["state"] == "fail"
+    # A non-finite value is a diverged run: a real result (FAIL + diverged), not a crash.
+    r = client.post("/api/studies/g/tell", content=f'{{"trial": {c}, "value": NaN}}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["state"] == "fail"
+    r = client.post("/api/studies/g/tell", json={"trial": d, "state": "diverged"})  # for strict-JSON clients
+    assert r.status_code == 200 and r.json()["state"] == "fail"
+    states = client.get("/api/studies/g").json()["states"]
+    assert (states["pruned"], states["fail"], states["diverged"], states["finished"]) == (1, 3, 2, 3)
+
+
+def test_report_asks_the_studys_pruner(client):
+    spec = {"study": {"name": "p", "direction": "maximize", "sampler": "random", "n_trials": 20,
+                      "pruner": "median"},
+            "space": {"lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}}
+    _create(client, spec)
+    for _ in range(5):  # MedianPruner(n_startup_trials=5): five complete curves at 0.9
+        t = client.post("/api/studies/p/ask").json()["trial"]
+        for step in range(4):
+            r = client.post(f"/api/studies/p/trials/{t}/report", json={"step": step, "value": 0.9})
+            assert r.json() == {"prune": False}
+        client.post("/api/studies/p/tell", json={"trial": t, "value": 0.9})
+    weak = client.post("/api/studies/p/ask").json()["trial"]
+    strong = client.post("/api/studies/p/ask").json()["trial"]
+    answers = [client.post(f"/api/studies/p/trials/{weak}/report", json={"step": s, "value": 0.1}).json()
+               for s in range(3)]
+    assert answers == [{"prune": False}, {"prune": False}, {"prune": True}]  # n_warmup_steps=2
+    r = client.post(f"/api/studies/p/trials/{strong}/report", json={"step": 2, "value": 0.95})
+    assert r.json() == {"prune": False}
+    client.post("/api/studies/p/tell", json={"trial": weak, "state": "pruned"})
+    r = client.post(f"/api/studies/p/trials/{weak}/report", json={"step": 3, "value": 0.1})
+    assert r.status_code == 409 and "already finished" in r.json()["error"]
+    assert client.post("/api/studies/p/trials/99/report", json={"step": 0, "value": 1.0}).status_code == 404
+    for number, body in [("abc", {"step": 0, "value": 1.0}), (str(strong), {"step": -1, "value": 1.0}),
+                         (str(strong), {"step": 0}), (str(strong), {"step": 0, "value": "x"})]:
+        r = client.post(f"/api/studies/p/trials/{number}/report", json=body)
+        assert r.status_code in (400, 422) and "error" in r.json(), (number, body, r.text)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/studies/%2E%2E", 400),
+        ("/api/studies/a%2F%2E%2E%2Fb", 400),
+        ("/api/studies/a%5Cb", 400),
+        ("/api/studies/a%00b", 400),
+        ("/api/studies/" + "y" * 300, 400),
+        ("/api/studies/%3Cscript%3E", 404),
+    ],
+)
+def test_hostile_names_in_paths_are_4xx_json(client, path, status):
+    for method, suffix in [("GET", ""), ("POST", "/ask")]:
+        r = client.request(method, path + suffix)
+        assert r.status_code == status, (method, path, r.text)
+        assert r.headers["content-type"].startswith("application/json")
+        assert set(r.json()) == {"error"}
+
+
+def test_slashes_in_names_work(client):
+    _create(client, grid_spec("digits/grid/seed0"))
+    r = client.post("/api/studies/digits/grid/seed0/ask")
+    assert r.status_code == 200
+    r = client.post("/api/studies/digits/grid/seed0/tell", json={"trial": r.json()["trial"], "value": 1.0})
+    assert r.status_code == 200
+    assert client.get("/api/studies/digits/grid/seed0").json()["states"]["complete"] == 1
+
+
+def test_unknown_routes_and_methods_are_json(client):
+    r = client.get("/api/nothing")
+    assert r.status_code == 404 and "error" in r.json()
+    r = client.delete("/api/studies")
+    assert r.status_code == 405 and "error" in r.json()
+
+
+def test_study_without_hpsearch_spec_is_a_clear_4xx(client, storage_url):
+    optuna.create_study(study_name="plain", storage=storage_url, direction="minimize")
+    r = client.post("/api/studies/plain/ask")
+    assert r.status_code == 422 and "spec" in r.json()["error"]
+    summary = client.get("/api/studies/plain").json()
+    assert summary["direction"] == "minimize" and summary["sampler"] is None
