@@ -123,7 +123,11 @@ class _BaseMLP(BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.stop_reason_ = result.stop_reason
         self.diverged_ = bool(result.diverged)
-        self._dtype = hp.dtype
+        # Inference runs in float64 whatever the training dtype: float32 BLAS
+        # kernels differ with the batch shape, so a row's float32 output moves
+        # (~1e-7) with the rows predicted alongside it. scikit-learn requires
+        # predictions invariant to batching, and the cost is one weight copy.
+        self._predictor = net if hp.dtype is np.float64 else net.astype(np.float64)
         # What to predict where a diverged network outputs NaN: the training
         # prior (class frequencies, or the target mean), i.e. a constant model.
         self._fallback = np.mean(targets, axis=0) if task != "multiclass" else (
@@ -168,13 +172,13 @@ class _BaseMLP(BaseEstimator):
 
     # --- prediction -----------------------------------------------------
     def _forward(self, X: Any) -> np.ndarray:
-        """Network outputs in float64, with non-finite rows replaced after a divergence."""
+        """Network outputs (computed in float64), non-finite rows replaced after a divergence."""
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=self._dtype, order="C")
+        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
         if not self.diverged_:
-            return np.asarray(self.network_.predict(X), dtype=np.float64)
+            return np.asarray(self._predictor.predict(X), dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            out = np.asarray(self.network_.predict(X), dtype=np.float64)
+            out = np.asarray(self._predictor.predict(X), dtype=np.float64)
         bad = ~np.isfinite(out.reshape(out.shape[0], -1)).all(axis=1)
         out[bad] = self._fallback
         return out
