@@ -1,0 +1,68 @@
+"""``hpsearch run`` and ``hpsearch worker``: the commands that train."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from hpsearch.cli._common import storage_option
+from hpsearch.search import SAMPLERS
+
+
+@click.command("run")
+@click.argument("spec_path", metavar="SPEC")
+@click.option("--n-trials", type=int, default=None, help="Budget: finished trials the study should hold (overrides the spec; raises a resumed study's budget).")
+@click.option("--timeout", type=float, default=None, metavar="S", help="Start no new trial after S seconds.")
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Worker processes (each with one BLAS thread).")
+@click.option("--sampler", type=click.Choice(SAMPLERS), default=None, help="Override study.sampler.")
+@click.option("--seed", type=int, default=None, help="Override study.seed.")
+@click.option("--study-name", default=None, metavar="NAME", help="Override study.name (the name in the database).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@storage_option
+def run(spec_path: str, n_trials: int | None, timeout: float | None, jobs: int, sampler: str | None,
+        seed: int | None, study_name: str | None, quiet: bool, storage: str | None) -> None:
+    """Create or resume a study and run trials until it holds N finished trials.
+
+    Finished means completed, pruned or diverged; crashed trials (and trials
+    of a killed run) are re-run, so re-running the same command after an
+    interruption resumes where it stopped.
+
+    \b
+    Examples:
+      hpsearch run studies/quickstart.toml
+      hpsearch run studies/digits.toml --jobs 2 --n-trials 60
+      hpsearch run studies/digits.toml --sampler random --seed 3 --study-name digits-r3
+      hpsearch run spec.toml --storage postgresql+psycopg://me@db/hpsearch
+    """
+    from hpsearch.search import run_study
+    from hpsearch.spec import load_spec
+    from hpsearch.storage import resolve_storage_url
+
+    spec = load_spec(spec_path)  # validated before the database is touched
+    run_study(spec, resolve_storage_url(storage), n_trials=n_trials, jobs=jobs, timeout=timeout,
+              study_name=study_name, sampler=sampler, seed=seed, progress=not quiet, console=Console())
+
+
+@click.command("worker")
+@click.argument("name")
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Worker processes to start here.")
+@click.option("--timeout", type=float, default=None, metavar="S", help="Start no new trial after S seconds.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@storage_option
+def worker(name: str, jobs: int, timeout: float | None, quiet: bool, storage: str | None) -> None:
+    """Join an existing study as more workers (on this or another machine).
+
+    The spec is read from the database, so the study name and the storage URL
+    are all a worker needs. Workers share the study's budget: together they
+    finish exactly n_trials trials, and each grid point runs once.
+
+    \b
+    Examples:
+      hpsearch worker digits
+      hpsearch worker digits --jobs 2 --storage postgresql+psycopg://me@db/hpsearch
+    """
+    from hpsearch.search import join_study
+    from hpsearch.storage import resolve_storage_url
+
+    join_study(name, resolve_storage_url(storage), jobs=jobs, timeout=timeout, progress=not quiet,
+               console=Console())

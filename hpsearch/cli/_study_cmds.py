@@ -1,0 +1,156 @@
+"""``hpsearch studies``, ``show``, ``delete``, ``best``: looking at and managing stored studies."""
+
+from __future__ import annotations
+
+import math
+
+import click
+from optuna.trial import TrialState
+from rich.console import Console
+from rich.table import Table
+
+from hpsearch.cli._common import fmt, load_named_study, open_existing, storage_option
+
+
+@click.command("studies")
+@storage_option
+def studies(storage: str | None) -> None:
+    """List studies: name, sampler, trials by state, best value.
+
+    \b
+    Examples:
+      hpsearch studies
+      hpsearch studies --storage sqlite:///other.db
+    """
+    from hpsearch.search import best_trial, state_counts
+
+    url, st = open_existing(storage)
+    console = Console()
+    frozen = [] if st is None else st.get_all_studies()
+    if not frozen:
+        console.print(f"no studies in {url}")
+        return
+    import optuna
+
+    table = Table("name", "sampler", "direction", "trials by state", "best")
+    for fs in sorted(frozen, key=lambda s: s.study_name):
+        study = optuna.load_study(study_name=fs.study_name, storage=st)
+        trials = st.get_all_trials(fs._study_id, deepcopy=False)
+        counts = state_counts(trials)
+        best = best_trial(study, trials)
+        table.add_row(fs.study_name, str(fs.user_attrs.get("sampler", "?")), fs.direction.name.lower(),
+                      ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+                      "-" if best is None else fmt(best.value))
+    console.print(table)
+
+
+@click.command("show")
+@click.argument("name")
+@click.option("--top", "top", type=click.IntRange(min=1), default=10, show_default=True, help="How many trials to list.")
+@storage_option
+def show(name: str, top: int, storage: str | None) -> None:
+    """The best trial and the top K trials of a study.
+
+    \b
+    Examples:
+      hpsearch show digits
+      hpsearch show digits --top 3
+    """
+    from hpsearch.search import best_trial, is_finished, state_counts
+
+    _, st, study, spec = load_named_study(storage, name)
+    trials = study.get_trials(deepcopy=False)
+    console = Console()
+    best = best_trial(study, trials)
+    counts = state_counts(trials)
+    console.print(f"study {name}: {spec.study.sampler} sampler, {sum(map(is_finished, trials))} of "
+                  f"{spec.study.n_trials} trials finished ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
+    if best is None:
+        console.print("no completed trial yet")
+        return
+    console.print(f"best: trial #{best.number}, {spec.study.metric or 'value'} = {fmt(best.value)}")
+    if "test_score" in study.user_attrs:
+        console.print(f"test score of the best configuration: {fmt(study.user_attrs['test_score'])}")
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    reverse = study.direction.name == "MAXIMIZE"
+    done.sort(key=lambda t: t.value, reverse=reverse)
+    names = list(spec.space)
+    table = Table("#", "value", *names, "epochs", "seconds", title=f"top {min(top, len(done))} trials")
+    for t in done[:top]:
+        table.add_row(str(t.number), fmt(t.value), *(fmt(t.params.get(n)) for n in names),
+                      fmt(t.user_attrs.get("epochs_run", "")), _seconds(t.user_attrs.get("train_seconds")))
+    console.print(table)
+
+
+@click.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@storage_option
+def delete(name: str, yes: bool, storage: str | None) -> None:
+    """Remove a study, its trials and its slot claims.
+
+    \b
+    Examples:
+      hpsearch delete digits
+      hpsearch delete digits --yes
+    """
+    import optuna
+
+    from hpsearch.errors import StudyNotFound
+    from hpsearch.storage import delete_claims, engine_of, find_study_id
+
+    url, st = open_existing(storage)
+    if st is None:
+        raise StudyNotFound(f"no study named {name!r} (storage {url} does not exist)")
+    study_id = find_study_id(st, name)
+    n = len(st.get_all_trials(study_id, deepcopy=False))
+    if not yes and not click.confirm(f"delete study {name!r} and its {n} trials from {url}?", default=False):
+        click.echo("not deleted")
+        return
+    optuna.delete_study(study_name=name, storage=st)
+    delete_claims(engine_of(st), study_id)
+    click.echo(f"deleted study {name!r} ({n} trials)")
+
+
+@click.command("best")
+@click.argument("name")
+@click.option("--evaluate", is_flag=True, help="Retrain the best configuration on train+validation and score it on the test split.")
+@storage_option
+def best(name: str, evaluate: bool, storage: str | None) -> None:
+    """The best configuration; with --evaluate, its score on the held-out test split.
+
+    The test split is never used during the search. --evaluate stores the
+    result with the study (user attrs test_score and test_metrics), so reports
+    can show it.
+
+    \b
+    Examples:
+      hpsearch best digits
+      hpsearch best digits --evaluate
+    """
+    from hpsearch.errors import UserError
+    from hpsearch.search import best_trial
+
+    _, st, study, spec = load_named_study(storage, name)
+    top = best_trial(study, study.get_trials(deepcopy=False))
+    if top is None:
+        raise UserError(f"study {name!r} has no completed trial yet; run it first")
+    console = Console()
+    console.print(f"best trial #{top.number}: {spec.study.metric or 'value'} = {fmt(top.value)} (validation)")
+    for k, v in top.params.items():
+        console.print(f"  {k} = {fmt(v)}")
+    if not evaluate:
+        return
+    from objectives import evaluate_best
+
+    metrics = evaluate_best(spec, top.params)
+    first = next(iter(metrics))
+    study.set_user_attr("test_metrics", {k: (None if math.isnan(v) else v) for k, v in metrics.items()})
+    study.set_user_attr("test_score", None if math.isnan(metrics[first]) else metrics[first])
+    study.set_user_attr("test_trial", top.number)
+    for k, v in metrics.items():
+        console.print(f"{k} = {fmt(v)}")
+
+
+def _seconds(value) -> str:
+    return "" if value is None else f"{float(value):.3g}"
