@@ -1,0 +1,154 @@
+"""A real uvicorn server on a loopback port: concurrent clients, restarts, the serve command."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.conftest import LiveServer, free_port
+
+X = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+GRID = set(itertools.product(X, ["a", "b", "c"], ["p", "q"]))  # 36 points
+
+
+def _spec(name: str) -> dict:
+    return {
+        "study": {"name": name, "direction": "minimize", "sampler": "grid", "n_trials": len(GRID)},
+        "space": {"x": {"type": "float", "low": 0.0, "high": 0.5, "grid": X},
+                  "c": {"type": "categorical", "choices": ["a", "b", "c"]},
+                  "d": {"type": "categorical", "choices": ["p", "q"]}},
+    }
+
+
+def _objective(params: dict) -> float:
+    return params["x"] + {"a": 0.0, "b": 1.0, "c": 2.0}[params["c"]] + (params["d"] == "q") * 0.01
+
+
+def _client_loop(base: str, name: str, handed: list, errors: list, headers: dict | None = None) -> None:
+    """Ask/report/tell until the study is complete, as training code would."""
+    with httpx.Client(base_url=base, headers=headers or {}, timeout=60) as http:
+        while True:
+            r = http.post(f"/api/studies/{name}/ask")
+            if r.status_code == 409:
+                if "complete" in r.json()["error"]:
+                    return
+                time.sleep(0.02)  # the last trials are still running elsewhere
+                continue
+            if r.status_code != 200:
+                errors.append(("ask", r.status_code, r.text))
+                return
+            trial, params = r.json()["trial"], r.json()["params"]
+            handed.append((trial, (params["x"], params["c"], params["d"])))
+            rep = http.post(f"/api/studies/{name}/trials/{trial}/report", json={"step": 0, "value": 1.0})
+            tell = http.post(f"/api/studies/{name}/tell", json={"trial": trial, "value": _objective(params)})
+            for what, resp in (("report", rep), ("tell", tell)):
+                if resp.status_code != 200:
+                    errors.append((what, resp.status_code, resp.text))
+
+
+def test_concurrent_clients_never_share_a_grid_point(live_server):
+    base = live_server.url
+    assert httpx.post(f"{base}/api/studies", json=_spec("conc")).status_code == 201
+    handed: list = []
+    errors: list = []
+    threads = [threading.Thread(target=_client_loop, args=(base, "conc", handed, errors)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    points = [p for _, p in handed]
+    assert len(points) == len(GRID) and set(points) == GRID  # every point once, none twice
+    assert sorted(n for n, _ in handed) == list(range(len(GRID)))
+    summary = httpx.get(f"{base}/api/studies/conc").json()
+    assert summary["states"] == {"complete": 36, "pruned": 0, "fail": 0, "running": 0, "waiting": 0,
+                                 "diverged": 0, "finished": 36}
+    assert summary["best_value"] == 0.0 and summary["best_trial"]["params"] == {"x": 0.0, "c": "a", "d": "p"}
+
+
+def _start_cli_server(storage_url: str, port: int, token: str, cwd: Path) -> subprocess.Popen:
+    """``hpsearch serve`` in its own process, the token coming from env HPSEARCH_TOKEN."""
+    env = {**os.environ, "HPSEARCH_TOKEN": token}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch.cli", "serve", "--port", str(port), "--storage", storage_url],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/studies", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("serve did not start listening")
+
+
+def _stop(proc: subprocess.Popen, sig: int) -> None:
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
+    token = "restart-token"
+    headers = {"Authorization": f"Bearer {token}"}
+    port = free_port()
+    first = _start_cli_server(storage_url, port, token, tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/api/studies").status_code == 401  # env HPSEARCH_TOKEN was taken
+        assert httpx.post(f"{base}/api/studies", json=_spec("r"), headers=headers).status_code == 201
+        asked = [httpx.post(f"{base}/api/studies/r/ask", headers=headers).json() for _ in range(3)]
+        for a in asked[:2]:
+            r = httpx.post(f"{base}/api/studies/r/tell", json={"trial": a["trial"], "value": _objective(a["params"])},
+                           headers=headers)
+            assert r.status_code == 200
+    finally:
+        _stop(first, signal.SIGKILL)  # a crash: nothing gets flushed on the way out
+    port = free_port()
+    second = _start_cli_server(storage_url, port, token, tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        summary = httpx.get(f"{base}/api/studies/r", headers=headers).json()
+        assert (summary["states"]["complete"], summary["states"]["running"]) == (2, 1)
+        # A new ask runs crash recovery; the trial the client is still training (asked
+        # from the dead server) must survive it, and its tell must be accepted.
+        fresh = httpx.post(f"{base}/api/studies/r/ask", headers=headers).json()
+        late = asked[2]
+        r = httpx.post(f"{base}/api/studies/r/tell", json={"trial": late["trial"], "value": _objective(late["params"])},
+                       headers=headers)
+        assert r.status_code == 200, r.text
+        r = httpx.post(f"{base}/api/studies/r/tell", json={"trial": fresh["trial"], "value": _objective(fresh["params"])},
+                       headers=headers)
+        assert r.status_code == 200
+        handed, errors = [], []
+        threads = [threading.Thread(target=_client_loop, args=(base, "r", handed, errors, headers)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert errors == []
+        points = [(a["params"]["x"], a["params"]["c"], a["params"]["d"]) for a in [*asked, fresh]] + [p for _, p in handed]
+        assert len(points) == 36 and set(points) == GRID
+        summary = httpx.get(f"{base}/api/studies/r", headers=headers).json()
+        assert summary["states"]["complete"] == 36 and summary["n_trials"] == 36
+    finally:
+        _stop(second, signal.SIGTERM)
