@@ -75,7 +75,8 @@ def study_page(request: Request, name: str) -> HTMLResponse:
     param_names = sorted({p for t in trials for p in t.params})
     figure = history_figure(trials, summary["direction"] == "maximize")
     return _render(request, "study.html", s=summary, trials=rows, truncated=len(trials) > len(rows),
-                   param_names=param_names, figure=figure, plotly=True, report_url=None,
+                   param_names=param_names, figure=figure, plotly=True,
+                   report_url=_report_url(request, "studies", name),
                    poll_url=_poll_url(request, [name]))
 
 
@@ -98,8 +99,47 @@ def comparison_page(request: Request, group: str) -> HTMLResponse:
             "best": (max(bests) if maximize else min(bests)) if bests else None,
         })
     return _render(request, "comparison.html", group=group, studies=studies, by_sampler=by_sampler,
+                   report_url=_report_url(request, "comparisons", group),
                    figure=comparison_figure(arms, maximize), plotly=True,
                    poll_url=_poll_url(request, [s["name"] for s in studies]))
+
+
+def _report_module() -> Any:
+    """hpsearch.report if installed (it is optional for the dashboard), else None."""
+    try:
+        import hpsearch.report as report
+    except ImportError:
+        return None
+    return report
+
+
+def _report_url(request: Request, kind: str, name: str) -> str | None:
+    if _report_module() is None:
+        return None
+    return request.scope.get("root_path", "") + f"/reports/{kind}/" + urlpath(name)
+
+
+@router.get("/reports/studies/{name:path}", response_class=HTMLResponse)
+def study_report(request: Request, name: str) -> HTMLResponse:
+    """The full offline report of one study (hpsearch.report), rendered from the database now."""
+    return _full_report(request, "study_report_html", name)
+
+
+@router.get("/reports/comparisons/{group:path}", response_class=HTMLResponse)
+def comparison_report(request: Request, group: str) -> HTMLResponse:
+    """The full comparison report (hpsearch.report) of the studies grouped as ``group``."""
+    return _full_report(request, "comparison_report_html", group)
+
+
+def _full_report(request: Request, function: str, name: str) -> HTMLResponse:
+    report = _report_module()
+    if report is None:
+        return _error_page(request, ApiError(404, "reports are not available (hpsearch.report is missing)"))
+    try:
+        html = getattr(report, function)(request.app.state.hpsearch.storage(), check_study_name(name))
+    except UserError as exc:
+        return _error_page(request, exc)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/poll")

@@ -6,6 +6,7 @@ import re
 import statistics
 
 import optuna
+import pytest
 
 from tests.server.conftest import grid_spec
 
@@ -106,3 +107,15 @@ def test_plotly_is_served_locally(client):
     r = client.get("/static/plotly.min.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/javascript")
     assert len(r.content) > 1_000_000 and b"plotly" in r.content[:2000].lower()
+
+
+def test_full_report_pages_come_from_hpsearch_report(client):
+    pytest.importorskip("hpsearch.report", reason="hpsearch.report not built yet")
+    _study_with_trials(client, "full", [0.5, 0.7, 0.6])
+    page = client.get("/studies/full").text
+    assert '<a href="/reports/studies/full">Full report</a>' in page
+    r = client.get("/reports/studies/full")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "full" in r.text and "<html" in r.text.lower()
+    assert client.get("/reports/studies/missing").status_code == 404
+    assert client.get("/reports/comparisons/missing").status_code == 404
