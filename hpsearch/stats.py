@@ -74,17 +74,32 @@ def incumbent_on_grid(
     return out
 
 
-def median_iqr(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, 25th and 75th percentile over repeats (rows), ignoring NaN.
+def median_iqr(
+    curves: np.ndarray, direction: Direction | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, 25th and 75th percentile over repeats (rows).
 
-    A column where every repeat is NaN (no result yet at that budget) stays NaN
-    instead of raising a warning, so the band simply starts later.
+    With ``direction``, a NaN (that repeat has no result yet at this budget)
+    counts as the worst possible value: otherwise the median of the repeats
+    that *have* a result could fall as slower repeats catch up, drawing a
+    best-so-far curve that goes down. A quantile that depends on such a missing
+    value is NaN. Without ``direction`` NaN is simply ignored.
     """
     c = np.atleast_2d(np.asarray(curves, dtype=float))
     out = np.full((3, c.shape[1]), np.nan)
     has = np.any(np.isfinite(c), axis=0)
-    if np.any(has):
+    if not np.any(has):
+        return out[0], out[1], out[2]
+    if direction is None:
         out[:, has] = np.nanpercentile(c[:, has], [50, 25, 75], axis=0)
+        return out[0], out[1], out[2]
+    sign = _sign(direction)
+    v = c[:, has] * sign
+    lowest = np.nanmin(v)
+    sentinel = lowest - 1e6 * (np.nanmax(v) - lowest + 1.0)
+    q = np.percentile(np.where(np.isfinite(v), v, sentinel), [50, 25, 75], axis=0)
+    q[q < lowest - 1e-12 * (abs(lowest) + 1)] = np.nan
+    out[:, has] = q * sign
     return out[0], out[1], out[2]
 
 
@@ -206,13 +221,28 @@ def trials_to_match(values: Sequence[float], target: float, direction: Direction
 
 
 def verdict(
-    name_a: str, name_b: str, diff: float, lo: float, hi: float, direction: Direction, n_repeats: int
+    name_a: str,
+    name_b: str,
+    diff: float,
+    lo: float,
+    hi: float,
+    direction: Direction,
+    n_repeats: int,
+    p_value: float | None = None,
 ) -> str:
-    """One plain-words sentence on a pairwise difference of median final bests."""
+    """One plain-words sentence on a pairwise difference of median final bests.
+
+    "No evidence" whenever the bootstrap interval covers 0. An interval that
+    excludes 0 while the rank test is not significant (common with 2-5 repeats,
+    where a paired Wilcoxon test cannot reach p < 0.05) is called weak evidence.
+    """
     ci = f"median difference {diff:+.4g}, 95% bootstrap interval [{lo:.4g}, {hi:.4g}]"
     few = f" With only {n_repeats} repeats per arm, treat this as anecdotal." if n_repeats < 5 else ""
     if lo <= 0 <= hi:
         return f"No evidence that {name_a} and {name_b} differ ({ci} covers 0).{few}"
     better = (diff > 0) == (direction == "maximize")
     winner, loser = (name_a, name_b) if better else (name_b, name_a)
+    if p_value is not None and p_value >= 0.05:
+        return (f"Weak evidence that {winner} found better configurations than {loser}: the {ci} "
+                f"excludes 0, but the rank test does not (p = {p_value:.3g}).{few}")
     return f"{winner} found better configurations than {loser} ({ci} excludes 0).{few}"

@@ -129,3 +129,22 @@ def test_verdict_says_no_evidence_when_interval_covers_zero():
     assert win.startswith("random found better") and "anecdotal" not in win
     lose = stats.verdict("random", "grid", -0.05, -0.08, -0.01, "maximize", 10)
     assert lose.startswith("grid found better")
+
+
+def test_verdict_weak_when_rank_test_disagrees():
+    text = stats.verdict("random", "grid", 0.02, 0.01, 0.03, "maximize", 2, p_value=0.5)
+    assert text.startswith("Weak evidence that random found better") and "p = 0.5" in text
+    assert stats.verdict("random", "grid", 0.02, 0.01, 0.03, "maximize", 8, p_value=0.01).startswith(
+        "random found better"
+    )
+
+
+def test_median_iqr_with_direction_counts_missing_as_worst():
+    # repeat 2 has no result at the first budget: the median there is unknown, not repeat 1's value
+    curves = np.array([[0.9, 0.9, 0.9], [np.nan, 0.5, 0.95], [np.nan, 0.6, 0.96]])
+    med, q1, q3 = stats.median_iqr(curves, "maximize")
+    assert np.isnan(med[0]) and np.isnan(q1[0]) and np.isnan(q3[0])
+    assert med[1] == pytest.approx(0.6) and med[2] == pytest.approx(0.95)
+    assert np.all(np.diff(med[1:]) >= 0)
+    med_min, _, _ = stats.median_iqr(np.array([[1.0, 1.0], [np.nan, 2.0], [np.nan, 0.5]]), "minimize")
+    assert np.isnan(med_min[0]) and med_min[1] == 1.0

@@ -1,0 +1,105 @@
+"""HTML reports: one self-contained offline file per study or comparison.
+
+Public API::
+
+    from hpsearch.report import report_html, write_report, study_report_html, comparison_report_html
+    html = report_html(storage, "digits")            # a study, or a comparison group
+    path = write_report(storage, "digits", "reports/digits.html")
+
+``storage`` is an Optuna storage object or a storage URL. A name resolves to the
+study of that name; otherwise to the comparison of that name (studies carrying
+user attr ``comparison=<name>``); ``<name>-comparison`` always means the
+comparison (that is also compare's default file name).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from hpsearch.errors import StudyNotFound
+from hpsearch.report._collect import StudyData, find_studies, study_data
+from hpsearch.report._compare import comparison_page
+from hpsearch.report._study import study_page
+
+__all__ = [
+    "StudyData",
+    "comparison_report_html",
+    "default_report_path",
+    "report_html",
+    "safe_name",
+    "study_report_html",
+    "write_report",
+]
+
+
+def _storage(storage: Any) -> optuna.storages.BaseStorage:
+    if isinstance(storage, str):
+        from hpsearch.storage import open_storage
+
+        return open_storage(storage, heartbeat=False)
+    return storage
+
+
+def safe_name(name: str) -> str:
+    """A file- and URL-safe version of a study name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "study"
+
+
+def _not_found(storage: optuna.storages.BaseStorage, name: str) -> StudyNotFound:
+    try:
+        from hpsearch.storage import not_found
+
+        return not_found(storage, name)
+    except ImportError:  # pragma: no cover - storage package always present in the product
+        return StudyNotFound(f"no study or comparison named {name!r}")
+
+
+def study_report_html(storage: Any, name: str) -> str:
+    """The single-study report of study ``name``."""
+    st = _storage(storage)
+    for fs in st.get_all_studies():
+        if fs.study_name == name:
+            return study_page(study_data(st, fs))
+    raise _not_found(st, name)
+
+
+def comparison_report_html(storage: Any, name: str) -> str:
+    """The comparison report of the studies grouped as comparison ``name``."""
+    st = _storage(storage)
+    _, arms = find_studies(st, name)
+    if not arms:
+        raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
+    return comparison_page(name, arms)
+
+
+def report_html(storage: Any, name: str) -> tuple[str, str]:
+    """(kind, html) for a study or a comparison called ``name`` (kind: 'study' | 'comparison')."""
+    st = _storage(storage)
+    single, arms = find_studies(st, name)
+    if single is not None:
+        return "study", study_page(single)
+    if not arms and name.endswith("-comparison"):
+        name = name[: -len("-comparison")]
+        arms = find_studies(st, name)[1]
+    if arms:
+        return "comparison", comparison_page(name, arms)
+    raise _not_found(st, name)
+
+
+def default_report_path(name: str, kind: str) -> Path:
+    base = name[: -len("-comparison")] if name.endswith("-comparison") else name
+    suffix = "-comparison" if kind == "comparison" else ""
+    return Path("reports") / f"{safe_name(base)}{suffix}.html"
+
+
+def write_report(storage: Any, name: str, path: str | Path | None = None) -> Path:
+    """Write the report of ``name`` (study or comparison) and return its path."""
+    kind, html = report_html(storage, name)
+    out = Path(path) if path else default_report_path(name, kind)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out

@@ -1,0 +1,183 @@
+"""Figures of a comparison: one arm = one sampler, repeated over seeds.
+
+The unit is a study repeat (SCIENCE.md): every curve is a median over repeats
+with an interquartile band, on a common x-grid so repeats with different costs
+line up.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from hpsearch import stats
+from hpsearch.report._collect import StudyData
+from hpsearch.report._html import Figure, plain
+
+COLORS = {"grid": "#d62728", "random": "#1f77b4", "qmc": "#17becf", "tpe": "#2ca02c"}
+_PALETTE = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+INDEPENDENT = ("random", "qmc")  # samplers whose trials are independent draws
+MIN_EXPECTED_MAX = 5  # fewer values: do not draw an expected-max curve
+
+Arms = dict[str, list[StudyData]]
+
+
+def color(sampler: str, i: int = 0) -> str:
+    return COLORS.get(sampler, _PALETTE[i % len(_PALETTE)])
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _x_of(s: StudyData, axis: str) -> np.ndarray:
+    if axis == "trials":
+        return np.arange(1, len(s.finished) + 1, dtype=float)
+    return s.cumulative(axis)
+
+
+def arm_curves(arms: Arms, direction: str, axis: str, n_points: int = 200) -> tuple[np.ndarray, dict]:
+    """Common grid and, per arm, (median, q25, q75) of the best-so-far over repeats."""
+    xmax = max((_x_of(s, axis)[-1] for a in arms.values() for s in a if s.finished), default=0.0)
+    if axis == "trials":
+        grid = np.arange(1, int(xmax) + 1, dtype=float)
+    else:
+        grid = np.linspace(0, xmax, n_points + 1)[1:] if xmax > 0 else np.array([])
+    out = {}
+    for name, studies in arms.items():
+        curves = np.array([stats.incumbent_on_grid(_x_of(s, axis), s.values(), grid, direction)
+                           for s in studies]).reshape(len(studies), grid.size)
+        out[name] = stats.median_iqr(curves, direction)
+    return grid, out
+
+
+def _steps(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Explicit step-after coordinates, so a filled band steps exactly like its line."""
+    xs = np.repeat(x, 2)[1:]
+    ys = np.repeat(y, 2)[:-1]
+    return xs, ys
+
+
+def _band(fig: go.Figure, x, med, lo, hi, name: str, c: str, dash: str = "solid", step: bool = True) -> None:
+    x, med, lo, hi = (np.asarray(a, dtype=float) for a in (x, med, lo, hi))
+    ok = np.isfinite(med)  # leading budgets where no repeat has a value yet
+    x, med, lo, hi = x[ok], med[ok], lo[ok], hi[ok]
+    if x.size == 0:
+        return
+    # a quartile still missing (repeats without a result) is drawn down to the lowest value shown
+    floor, ceil = np.nanmin(np.concatenate([lo, med])), np.nanmax(np.concatenate([hi, med]))
+    lo, hi = np.where(np.isfinite(lo), lo, floor), np.where(np.isfinite(hi), hi, ceil)
+    if step and x.size > 1:
+        (xs, med), (_, lo), (_, hi) = _steps(x, med), _steps(x, lo), _steps(x, hi)
+        x = xs
+    fig.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
+                    mode="lines", fillcolor=_rgba(c, 0.18), line=dict(width=0), hoverinfo="skip",
+                    showlegend=False, legendgroup=name)
+    fig.add_scatter(x=x, y=med, mode="lines" if step else "lines+markers", name=plain(name),
+                    line=dict(color=c, width=2, dash=dash), legendgroup=name)
+
+
+_AXIS_TITLE = {
+    "trials": "finished trials",
+    "seconds": "cumulative trial seconds (as if run one after another)",
+    "epochs": "cumulative epochs trained (incl. pruned trials)",
+}
+
+
+def best_so_far(arms: Arms, direction: str, axis: str) -> Figure | None:
+    grid, curves = arm_curves(arms, direction, axis)
+    if grid.size == 0:
+        return None
+    fig = go.Figure()
+    for i, (name, (med, lo, hi)) in enumerate(curves.items()):
+        _band(fig, grid, med, lo, hi, name, color(name, i))
+    fig.update_layout(xaxis_title=_AXIS_TITLE[axis], yaxis_title="best value so far")
+    k = max(len(a) for a in arms.values())
+    return Figure(f"best-{axis}", f"Best so far against {_AXIS_TITLE[axis].split(' (')[0]}", fig,
+                  f"Median over repeats (line) and interquartile band, up to {k} repeats per sampler.")
+
+
+def expected_max(arms: Arms, direction: str, budget: int) -> tuple[Figure | None, list[str]]:
+    """Expected best of n (Tang et al.) for independent samplers; others as repeated curves."""
+    fig = go.Figure()
+    notes = []
+    drawn = False
+    for i, (name, studies) in enumerate(arms.items()):
+        c = color(name, i)
+        if name in INDEPENDENT:
+            v = np.concatenate([s.values() for s in studies])
+            finite = v[np.isfinite(v)]
+            if finite.size < MIN_EXPECTED_MAX:
+                notes.append(f"{name}: only {finite.size} complete trials, too few for an expected-max "
+                             f"curve (needs {MIN_EXPECTED_MAX}).")
+                continue
+            ns, mean, std = stats.expected_max_curve(finite, direction)
+            keep = ns <= max(budget, 1)
+            lo = np.clip(mean - std, finite.min(), finite.max())
+            hi = np.clip(mean + std, finite.min(), finite.max())
+            _band(fig, ns[keep], mean[keep], lo[keep], hi[keep], f"{name}: expected best of n", c, step=False)
+            dropped = int(v.size - finite.size)
+            notes.append(f"{name}: {finite.size} trial values pooled over {len(studies)} repeats"
+                         + (f"; {dropped} pruned/diverged trials have no value and are not in the estimate"
+                            if dropped else "") + ".")
+            drawn = True
+        else:
+            grid, curves = arm_curves({name: studies}, direction, "trials")
+            if grid.size:
+                med, lo, hi = curves[name]
+                _band(fig, grid, med, lo, hi, f"{name}: median best of repeated studies", c, dash="dot")
+                notes.append(f"{name}: trials are not independent draws ("
+                             + ("each TPE trial depends on the earlier ones" if name == "tpe"
+                                else "a truncated grid is not a random sample")
+                             + "), so no expected maximum; the dotted line is the median best-so-far "
+                               "of its repeated studies.")
+                drawn = True
+    if not drawn:
+        return None, notes
+    fig.update_layout(xaxis_title="budget n (trials)", yaxis_title="expected best value")
+    return Figure("expected-max", "Expected best validation score against budget", fig,
+                  "Solid: unbiased expected maximum of n trials drawn without replacement from the "
+                  "sampler's pooled trial values (Dodge et al. 2019; Tang et al. 2020), band = ± one "
+                  "standard deviation of the best of n, clipped to the observed range."), notes
+
+
+def final_distribution(finals: dict[str, list[float]], seeds: dict[str, list]) -> Figure:
+    fig = go.Figure()
+    for i, (name, vals) in enumerate(finals.items()):
+        fig.add_box(y=vals, name=plain(name), boxpoints="all", jitter=0.4, pointpos=0,
+                    marker=dict(color=color(name, i)), text=[f"seed {plain(s)}" for s in seeds[name]])
+    fig.update_layout(yaxis_title="best value at the final budget", showlegend=False)
+    return Figure("final", "Final-budget best value per sampler", fig,
+                  "One point per repeat (study); box = median and quartiles.")
+
+
+def coverage(arms: Arms, params: list[str], log_params: set[str]) -> Figure | None:
+    """Values each sampler tried, per hyperparameter (pooled over repeats)."""
+    if not params:
+        return None
+    cols = min(3, len(params))
+    rows = math.ceil(len(params) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plain(p) for p in params],
+                        horizontal_spacing=0.07, vertical_spacing=0.3 / rows)
+    rng = np.random.default_rng(0)
+    for j, p in enumerate(params):
+        r, c = j // cols + 1, j % cols + 1
+        for i, (name, studies) in enumerate(arms.items()):
+            vals = [t.params[p] for s in studies for t in s.finished if p in t.params]
+            if not vals:
+                continue
+            y = [plain(v) if isinstance(v, str) else v for v in vals]
+            x = i + rng.uniform(-0.25, 0.25, len(vals))
+            fig.add_scatter(x=x, y=y, mode="markers", row=r, col=c, name=plain(name), legendgroup=name,
+                            showlegend=j == 0, marker=dict(size=5, color=color(name, i), opacity=0.6))
+        fig.update_xaxes(tickvals=list(range(len(arms))), ticktext=[plain(a) for a in arms], row=r, col=c)
+        if p in log_params:
+            fig.update_yaxes(type="log", row=r, col=c)
+    fig.update_layout(height=max(340, 280 * rows))
+    return Figure("coverage", "Coverage: the values each sampler tried", fig,
+                  "Every finished trial of every repeat, per hyperparameter. A grid tries only a few "
+                  "distinct values per axis; random search tries a new value in every trial.")

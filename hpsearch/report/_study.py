@@ -1,0 +1,86 @@
+"""The single-study report: figures, the trial table, best configuration, provenance."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from hpsearch.report import _study_figures as sf
+from hpsearch.report._collect import StudyData
+from hpsearch.report._html import fmt, render
+from hpsearch.report._importance import importances
+
+_KNOWN_ATTRS = ("sampler", "sampler_args", "seed", "optuna_version", "comparison")
+
+
+def _short(x: Any, limit: int = 300) -> str:
+    text = x if isinstance(x, str) else json.dumps(x, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def test_score_items(value: Any) -> list[tuple[str, str]]:
+    """The stored ``test_score`` attr (a number or a dict) as table rows."""
+    if isinstance(value, dict):
+        return [(str(k), fmt(v) if isinstance(v, float) else _short(v)) for k, v in value.items()]
+    return [("test score", fmt(value) if isinstance(value, float) else _short(value))]
+
+
+def provenance(study: StudyData) -> list[tuple[str, str]]:
+    rows = [("study", study.name), ("direction", study.direction)]
+    rows += [(k, _short(study.attrs[k])) for k in _KNOWN_ATTRS if k in study.attrs]
+    if study.note:
+        rows.append(("note", study.note))
+    return rows
+
+
+def _trial_rows(study: StudyData, params: list[str]) -> list[list[dict]]:
+    rows = []
+    for t in study.trials:
+        state = "DIVERGED" if (t.state == "FAIL" and t.diverged) else t.state
+        cells = [
+            {"t": t.number, "v": t.number},
+            {"t": state, "v": state, "cls": "state-" + t.state},
+            {"t": fmt(t.value, 6), "v": t.value if math.isfinite(t.value) else ""},
+            {"t": fmt(t.seconds, 3), "v": t.seconds if math.isfinite(t.seconds) else ""},
+            {"t": fmt(t.epochs), "v": t.epochs if math.isfinite(t.epochs) else ""},
+        ]
+        for p in params:
+            x = t.params.get(p)
+            cells.append({"t": fmt(x), "v": "" if x is None else x})
+        rows.append(cells)
+    return rows
+
+
+def study_page(study: StudyData, *, seed: int = 0) -> str:
+    """HTML of one study's report (see module docstring)."""
+    params = list(study.distributions)
+    imp, imp_note = importances(study.frozen, study.direction, "ped-anova")
+    ranked = list(imp) or params
+    figures = [
+        sf.history(study),
+        sf.importance(imp, imp_note),
+        sf.contour(study, ranked[:2]),
+        sf.parallel(study, params),
+        sf.slices(study, params),
+        sf.learning_curves(study),
+        sf.states(study, seed=seed),
+    ]
+    figures = [f for f in figures if f is not None]
+    best = study.best()
+    counts = study.counts()
+    return render(
+        "study.html",
+        title=f"Study {study.name}",
+        figures=figures,
+        study=study,
+        counts=[(k.lower(), v) for k, v in counts.items() if v],
+        best=best,
+        best_params=[(k, fmt(v, 6)) for k, v in (best.params.items() if best else [])],
+        best_value=fmt(best.value, 6) if best else "",
+        test_score=test_score_items(study.attrs["test_score"]) if "test_score" in study.attrs else [],
+        importance_note=imp_note,
+        provenance=provenance(study),
+        params=params,
+        trial_rows=_trial_rows(study, params),
+    )

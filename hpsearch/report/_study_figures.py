@@ -1,0 +1,203 @@
+"""Figures of one study, built with plotly.graph_objects directly.
+
+Why not optuna.visualization: it re-reads the study per plot and draws one
+marker trace per trial in places, which is slow and huge at 5,000 trials. Here
+every figure is a handful of traces over arrays, and plots that would choke
+(learning curves, pruned-vs-complete) draw a subsample and say so.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from hpsearch import stats
+from hpsearch.report._collect import StudyData, TrialData
+from hpsearch.report._html import Figure, plain
+
+MAX_CURVES = 300  # learning curves drawn in the pruned-vs-complete plot
+TOP_CURVES = 10
+MIN_CONTOUR = 8  # fewer trials: an interpolated surface would be mostly invented
+
+
+def _is_log(d: Any) -> bool:
+    return bool(getattr(d, "log", False))
+
+
+def _is_cat(d: Any) -> bool:
+    return isinstance(d, optuna.distributions.CategoricalDistribution)
+
+
+def _axis(study: StudyData, name: str, trials: list[TrialData]) -> tuple[np.ndarray, dict]:
+    """Numeric coordinates of a param (log10 / category index) and axis labels."""
+    d = study.distributions.get(name)
+    raw = [t.params.get(name) for t in trials]
+    if _is_cat(d) or any(isinstance(v, str) for v in raw if v is not None):
+        cats = [str(c) for c in d.choices] if _is_cat(d) else sorted({str(v) for v in raw if v is not None})
+        pos = {c: i for i, c in enumerate(cats)}
+        x = np.array([pos.get(str(v), np.nan) if v is not None else np.nan for v in raw], dtype=float)
+        return x, dict(tickvals=list(range(len(cats))), ticktext=[plain(c) for c in cats], title=plain(name))
+    x = np.array([np.nan if v is None else float(v) for v in raw], dtype=float)
+    if _is_log(d):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(x), dict(title=f"log10({plain(name)})")
+    return x, dict(title=plain(name))
+
+
+def history(study: StudyData) -> Figure:
+    fin = study.finished
+    n = np.arange(1, len(fin) + 1)
+    v = study.values()
+    ok = np.isfinite(v)
+    fig = go.Figure()
+    fig.add_scatter(x=n[ok], y=v[ok], mode="markers", name="trial value", marker=dict(size=5, opacity=0.6))
+    fig.add_scatter(x=n, y=stats.incumbent(v, study.direction), mode="lines", name="best so far",
+                    line=dict(shape="hv", width=2))
+    fig.update_layout(xaxis_title="finished trials", yaxis_title="objective value")
+    return Figure("history", "Optimization history", fig,
+                  "Each dot is a complete trial; the line is the best value found so far. "
+                  "Pruned and diverged trials use budget (x advances) but have no value.")
+
+
+def parallel(study: StudyData, params: list[str]) -> Figure | None:
+    done = [t for t in study.trials if math.isfinite(t.value)]
+    if len(done) < 2 or not params:
+        return None
+    dims = []
+    for p in params:
+        x, ax = _axis(study, p, done)
+        dim = dict(label=ax["title"], values=np.nan_to_num(x, nan=np.nanmin(x) if np.isfinite(x).any() else 0))
+        if "tickvals" in ax:
+            dim.update(tickvals=ax["tickvals"], ticktext=ax["ticktext"])
+        dims.append(dim)
+    v = np.array([t.value for t in done])
+    dims.append(dict(label="objective", values=v))
+    fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(color=v, colorscale="Viridis", showscale=True,
+                                                            reversescale=study.direction == "minimize")))
+    fig.update_layout(margin=dict(l=70, r=40, t=70, b=40))
+    return Figure("parallel", "Parallel coordinates", fig,
+                  "One line per complete trial, coloured by objective value; drag along an axis to filter.")
+
+
+def slices(study: StudyData, params: list[str]) -> Figure | None:
+    done = [t for t in study.trials if math.isfinite(t.value)]
+    if not done or not params:
+        return None
+    cols = min(3, len(params))
+    rows = math.ceil(len(params) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plain(p) for p in params],
+                        horizontal_spacing=0.06, vertical_spacing=0.25 / rows)
+    v = np.array([t.value for t in done])
+    num = np.array([t.number for t in done])
+    for i, p in enumerate(params):
+        r, c = i // cols + 1, i % cols + 1
+        d = study.distributions.get(p)
+        raw = [t.params.get(p) for t in done]
+        x = [plain(x) if isinstance(x, str) else x for x in raw]
+        fig.add_scatter(x=x, y=v, mode="markers", row=r, col=c, showlegend=False,
+                        marker=dict(size=4, color=num, colorscale="Blues", opacity=0.7))
+        if _is_log(d):
+            fig.update_xaxes(type="log", row=r, col=c)
+        if _is_cat(d):
+            fig.update_xaxes(type="category", row=r, col=c)
+    fig.update_layout(height=max(320, 260 * rows))
+    return Figure("slice", "Slice plots", fig,
+                  "Objective value against each hyperparameter; darker dots are later trials.")
+
+
+def contour(study: StudyData, pair: list[str], bins: int = 20) -> Figure | None:
+    done = [t for t in study.trials if math.isfinite(t.value)]
+    if len(pair) < 2 or len(done) < MIN_CONTOUR:
+        return None
+    (x, ax), (y, ay) = _axis(study, pair[0], done), _axis(study, pair[1], done)
+    v = np.array([t.value for t in done])
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, v = x[ok], y[ok], v[ok]
+    if len(v) < MIN_CONTOUR or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    ex = _edges(x, ax, bins)
+    ey = _edges(y, ay, bins)
+    s, _, _ = np.histogram2d(x, y, bins=[ex, ey], weights=v)
+    cnt, _, _ = np.histogram2d(x, y, bins=[ex, ey])
+    with np.errstate(invalid="ignore"):
+        z = (s / cnt).T
+    fig = go.Figure()
+    fig.add_contour(x=(ex[:-1] + ex[1:]) / 2, y=(ey[:-1] + ey[1:]) / 2, z=z, connectgaps=True,
+                    colorscale="Viridis", reversescale=study.direction == "minimize", name="mean value")
+    fig.add_scatter(x=x, y=y, mode="markers", name="trials", showlegend=False,
+                    marker=dict(size=4, color="white", line=dict(width=0.5, color="black")))
+    fig.update_xaxes(**_ticks(ax))
+    fig.update_yaxes(**_ticks(ay))
+    return Figure("contour", f"Contour of the two most important parameters", fig,
+                  "Mean objective value per cell (gaps interpolated); dots are complete trials.")
+
+
+def _edges(x: np.ndarray, ax: dict, bins: int) -> np.ndarray:
+    if "tickvals" in ax:
+        return np.arange(len(ax["tickvals"]) + 1) - 0.5
+    return np.linspace(x.min(), x.max(), bins + 1)
+
+
+def _ticks(ax: dict) -> dict:
+    out: dict = {"title": ax["title"]}
+    if "tickvals" in ax:
+        out.update(tickvals=ax["tickvals"], ticktext=ax["ticktext"])
+    return out
+
+
+def importance(imp: dict[str, float], note: str) -> Figure | None:
+    if not imp:
+        return None
+    names = list(imp)[::-1]
+    fig = go.Figure(go.Bar(x=[imp[n] for n in names], y=[plain(n) for n in names], orientation="h"))
+    fig.update_layout(xaxis_title="importance", height=max(260, 40 * len(names) + 100))
+    return Figure("importance", "Hyperparameter importance", fig, note)
+
+
+def learning_curves(study: StudyData) -> Figure | None:
+    done = [t for t in study.trials if math.isfinite(t.value) and t.curve]
+    if not done:
+        return None
+    sign = -1 if study.direction == "maximize" else 1
+    top = sorted(done, key=lambda t: sign * t.value)[:TOP_CURVES]
+    fig = go.Figure()
+    for t in top:
+        fig.add_scatter(x=list(range(1, len(t.curve) + 1)), y=t.curve, mode="lines",
+                        name=f"#{t.number} ({t.value:.4g})")
+    fig.update_layout(xaxis_title="epoch", yaxis_title="validation metric")
+    return Figure("curves", f"Learning curves of the top {len(top)} trials", fig,
+                  "Validation metric per epoch of the best trials.")
+
+
+def states(study: StudyData, seed: int = 0) -> Figure:
+    """Pruned vs complete: their learning curves if any were recorded, else counts."""
+    counts = {k: v for k, v in study.counts().items() if v}
+    with_curve = [t for t in study.trials if t.curve and t.state in ("COMPLETE", "PRUNED")]
+    fig = go.Figure()
+    note = ", ".join(f"{k.lower()}: {v}" for k, v in counts.items())
+    if not with_curve:
+        fig.add_bar(x=list(counts), y=list(counts.values()))
+        fig.update_layout(yaxis_title="trials")
+        return Figure("states", "Trials by state", fig, note)
+    if len(with_curve) > MAX_CURVES:
+        idx = np.random.default_rng(seed).choice(len(with_curve), MAX_CURVES, replace=False)
+        with_curve = [with_curve[i] for i in sorted(idx)]
+        note += f" (curves of {MAX_CURVES} randomly chosen trials drawn)"
+    for state, color in (("COMPLETE", "#1a7f37"), ("PRUNED", "#d4a72c")):
+        xs: list = []
+        ys: list = []
+        for t in with_curve:
+            if t.state == state:
+                xs += list(range(1, len(t.curve) + 1)) + [None]
+                ys += [None if not math.isfinite(c) else c for c in t.curve] + [None]
+        if xs:
+            fig.add_scatter(x=xs, y=ys, mode="lines", name=state.lower(),
+                            line=dict(color=color, width=1), opacity=0.6)
+    fig.update_layout(xaxis_title="epoch", yaxis_title="validation metric")
+    return Figure("states", "Pruned vs complete trials", fig,
+                  "Learning curves of complete and pruned trials; pruned ones stop early. " + note)

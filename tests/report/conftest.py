@@ -1,0 +1,62 @@
+"""Optuna studies made directly (no training), shaped the way hpsearch stores them."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+GRID = {"learning_rate": [1e-3, 3e-2], "width": [16, 256], "optimizer": ["sgd", "adam"]}
+
+
+def synthetic(trial: optuna.Trial, *, hostile: str | None = None) -> float:
+    """Accuracy-like score driven mostly by learning rate and optimizer; lr > 0.08 diverges."""
+    lr = trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+    width = trial.suggest_int("width", 16, 256, log=True)
+    opt = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+    score = 0.95 - 0.05 * abs(math.log10(lr) + 2.5) - (0.04 if opt == "sgd" else 0) + 0.0001 * math.log(width)
+    curve = [score * (1 - 0.5 ** (e + 1)) for e in range(5)]
+    for step, v in enumerate(curve):
+        trial.report(v, step)
+    trial.set_user_attr("train_seconds", 0.1 + width / 1000)
+    trial.set_user_attr("epochs_run", len(curve))
+    trial.set_user_attr("learning_curve", curve)
+    if hostile:
+        trial.set_user_attr("note", hostile)
+    if lr > 0.08:
+        trial.set_user_attr("diverged", True)
+        return float("nan")
+    return score
+
+
+def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name == "grid":
+        return optuna.samplers.GridSampler(GRID, seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
+
+
+def make_comparison(storage, name: str = "demo", samplers=("grid", "random", "tpe"), seeds=(0, 1),
+                    n_trials: int = 6) -> list[str]:
+    names = []
+    for sampler in samplers:
+        for seed in seeds:
+            sname = f"{name}-{sampler}-s{seed}"
+            study = optuna.create_study(study_name=sname, storage=storage, direction="maximize",
+                                        sampler=_sampler(sampler, seed))
+            for k, v in {"sampler": sampler, "seed": seed, "comparison": name,
+                         "optuna_version": optuna.__version__,
+                         "sampler_args": {"seed": seed}}.items():
+                study.set_user_attr(k, v)
+            study.optimize(synthetic, n_trials=n_trials)
+            names.append(sname)
+    return names
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'r.db'}")
