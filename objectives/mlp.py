@@ -40,7 +40,8 @@ class Fitted:
     y_std: float = 1.0
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
-        out = self.net.predict(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.net.predict(X)
         return out * self.y_std + self.y_mean if self.net.task == "regression" else out
 
 
@@ -66,18 +67,21 @@ def fit_network(config: Mapping[str, Any], problem: Problem, X: np.ndarray, y: n
             return score(metric, np.asarray(y_true) * y_std + y_mean, outputs * y_std + y_mean, task)
         return score(metric, y_true, outputs, task)
 
-    patience = int(config["patience"]) or None
     has_val = X_val is not None
-    result = train(
-        net, X, y, X_val=X_val, y_val=y_val,
-        optimizer=config["optimizer"], learning_rate=float(config["learning_rate"]),
-        momentum=float(config["momentum"]), weight_decay=float(config["weight_decay"]),
-        l1=float(config["l1"]), clip_norm=float(config["clip_norm"]) or None,
-        batch_size=int(config["batch_size"]), max_epochs=int(max_epochs or config["max_epochs"]),
-        schedule=config["schedule"], time_budget=float(config["time_budget"]) or None,
-        patience=patience if has_val else None, val_metric=val_metric if has_val else None,
-        greater_is_better=greater_is_better(metric), callbacks=callbacks, random_state=seeds[1],
-    )
+    # A diverging run overflows; train() detects and records it, so numpy's
+    # overflow warnings would only be noise in the CLI output.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = train(
+            net, X, y, X_val=X_val, y_val=y_val,
+            optimizer=config["optimizer"], learning_rate=float(config["learning_rate"]),
+            momentum=float(config["momentum"]), weight_decay=float(config["weight_decay"]),
+            l1=float(config["l1"]), clip_norm=float(config["clip_norm"]) or None,
+            batch_size=int(config["batch_size"]), max_epochs=int(max_epochs or config["max_epochs"]),
+            schedule=config["schedule"], time_budget=float(config["time_budget"]) or None,
+            patience=(int(config["patience"]) or None) if has_val else None,
+            val_metric=val_metric if has_val else None, greater_is_better=greater_is_better(metric),
+            callbacks=callbacks, random_state=seeds[1],
+        )
     return Fitted(net, result, y_mean, y_std)
 
 

@@ -1,0 +1,45 @@
+"""The text objective: tokenize, normalize, bag-of-words, yes/no classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+
+from hpsearch.spec import spec_from_dict
+from objectives import build_objective
+from objectives.text import bag_of_words, make_corpus, tokenize
+
+
+def test_corpus_is_deterministic_and_balanced():
+    docs, labels = make_corpus(200)
+    assert (docs, labels) == make_corpus(200)
+    assert set(labels) == {"yes", "no"}
+    assert 0.35 < labels.count("yes") / len(labels) < 0.65
+
+
+def test_tokenize_normalizes_case_punctuation_and_negation():
+    assert tokenize("The plot WASN'T good... I liked it!") == ["the", "plot", "was", "not", "good", "i", "liked", "it"]
+
+
+def test_vocabulary_comes_from_fit_rows_only():
+    docs = [["good", "film"], ["bad", "film"], ["unseen", "word"]]
+    fit, other = bag_of_words(docs, np.array([0, 1]), [np.array([0, 1]), np.array([2])],
+                              vocab_size=10, min_count=1, ngram=1, features="count")
+    assert fit.shape == (2, 3) and other.tolist() == [[0.0, 0.0, 0.0]]
+    (bigrams,) = bag_of_words(docs, np.array([0, 1]), [np.array([0])], vocab_size=10, min_count=1, ngram=2,
+                              features="binary")
+    assert bigrams.shape == (1, 5) and bigrams.sum() == 3  # film, good, "good film"
+
+
+def test_text_objective_reaches_sensible_accuracy_and_bigrams_help():
+    spec = spec_from_dict({"study": {"name": "text", "objective": "text", "seed": 0},
+                           "training": {"max_epochs": 40, "patience": 6, "features": "count", "depth": 0},
+                           "space": {"ngram": {"type": "int", "low": 1, "high": 2},
+                                     "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}}})
+    objective = build_objective(spec)
+    values = {}
+    for ngram in (1, 2):
+        params = {"ngram": ngram, "learning_rate": 0.01}
+        values[ngram] = objective(optuna.trial.FixedTrial(params), params)
+    assert values[2] >= 0.8  # chance is 0.5
+    assert values[2] > values[1] + 0.03  # negations ("not good") need bigrams
