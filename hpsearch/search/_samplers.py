@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -116,7 +117,9 @@ def make_sampler(spec: Any, seed: int | None = None, *, worker: int = 0) -> tupl
         sampler = TPESampler(**given)
         args = _all_args(TPESampler, given) | {"seed": seed, "worker_seed": "seed + worker index"}
     elif kind == "qmc":
-        sampler = SlotQMCSampler(distributions(spec.space), seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = SlotQMCSampler(distributions(spec.space), seed)
         args = {"qmc_type": "sobol", "scramble": True, "seed": seed, "sample_id": "slot"}
     else:
         raise ValueError(f"unknown sampler {kind!r}; expected one of {SAMPLERS}")

@@ -1,0 +1,136 @@
+"""run_study / run_studies end to end: budgets, resume, parallel workers, crashes, determinism."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from rich.console import Console
+
+from hpsearch.errors import UserError
+from hpsearch.search import TooManyCrashes, is_finished, make_pruner, run_studies, run_study
+from hpsearch.search._workers import MAX_CONSECUTIVE_CRASHES
+from hpsearch.spec import spec_from_dict
+
+
+def _console():
+    return Console(file=io.StringIO(), width=120)
+
+
+def _trials(url, name):
+    return optuna.load_study(study_name=name, storage=url).trials
+
+
+def test_two_worker_processes_on_a_grid_cover_every_point_once(url, spec_factory, objectives_module,
+                                                               monkeypatch):
+    monkeypatch.setenv("HP_TEST_SLEEP", "0.2")
+    spec = spec_factory(sampler="grid", n_trials=9)
+    run_study(spec, url, jobs=2, progress=False)
+    trials = _trials(url, "s")
+    assert len(trials) == 9 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert sorted((t.params["a"], t.params["b"]) for t in trials) == sorted(
+        (a, b) for a in "pqr" for b in (1, 2, 3))
+    assert len({t.user_attrs["pid"] for t in trials}) == 2  # both workers did work
+
+
+def test_same_spec_and_seed_give_the_same_trials_end_to_end(tmp_path):
+    spec = spec_from_dict({
+        "study": {"name": "det", "metric": "accuracy", "sampler": "tpe", "n_trials": 12, "seed": 5},
+        "data": {"dataset": "iris"},
+        "training": {"max_epochs": 3, "batch_size": 32},
+        "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+                  "width": {"type": "int", "low": 4, "high": 16}},
+    })
+    runs = []
+    for k in range(2):
+        url = f"sqlite:///{tmp_path / f'd{k}.db'}"
+        run_study(spec, url, progress=False)
+        runs.append([(t.params, t.value) for t in _trials(url, "det")])
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 12 and len({tuple(p.items()) for p, _ in runs[0]}) == 12
+
+
+def test_resume_keeps_the_stored_spec_and_n_trials_raises_the_budget(url, spec_factory, objectives_module):
+    spec = spec_factory(n_trials=3)
+    run_study(spec, url, progress=False)
+    console = _console()
+    run_study(spec, url, console=console)
+    assert "already complete (3 finished trials); nothing to do" in console.file.getvalue()
+    run_study(spec, url, n_trials=5, progress=False)
+    assert len(_trials(url, "s")) == 5
+    run_study(spec, url, progress=False)  # the spec file still says 3: the stored budget (5) wins
+    assert len(_trials(url, "s")) == 5
+    study = optuna.load_study(study_name="s", storage=url)
+    assert study.user_attrs["hpsearch_spec"]["study"]["n_trials"] == 5
+
+
+def test_a_different_spec_under_the_same_name_is_refused_before_any_write(url, spec_factory,
+                                                                          objectives_module):
+    run_study(spec_factory(n_trials=2), url, progress=False)
+    with pytest.raises(UserError, match=r"different spec \(study.seed differ\)"):
+        run_study(spec_factory(n_trials=2), url, seed=9, progress=False)
+    with pytest.raises(UserError, match="space.x.high"):
+        run_study(spec_factory(space={"x": {"type": "float", "low": 0.0, "high": 2.0}}), url, progress=False)
+    assert len(_trials(url, "s")) == 2
+
+
+def test_an_objective_that_always_raises_stops_after_a_few_crashes(url, spec_factory, objectives_module):
+    spec = spec_factory(n_trials=20, objective="hp_test_objectives:crash")
+    with pytest.raises(TooManyCrashes, match="ValueError: boom"):
+        run_study(spec, url, progress=False)
+    states = Counter(t.state for t in _trials(url, "s"))
+    assert states == {TrialState.FAIL: MAX_CONSECUTIVE_CRASHES}
+    assert all("boom" in t.system_attrs["fail_reason"] for t in _trials(url, "s"))
+
+
+def test_diverged_trials_count_as_finished_and_are_not_rerun(url, spec_factory, objectives_module):
+    spec = spec_factory(n_trials=8, objective="hp_test_objectives:nan_above_half")
+    run_study(spec, url, progress=False)
+    trials = _trials(url, "s")
+    assert len(trials) == 8 and all(is_finished(t) for t in trials)
+    diverged = [t for t in trials if t.state == TrialState.FAIL]
+    assert diverged and all(t.user_attrs["diverged"] and t.params["x"] > 0.5 for t in diverged)
+
+
+def test_pruned_trials_count_as_finished(url, spec_factory, objectives_module):
+    spec = spec_factory(n_trials=12, objective="hp_test_objectives:per_epoch", pruner="median")
+    run_study(spec, url, progress=False)
+    states = Counter(t.state for t in _trials(url, "s"))
+    assert states[TrialState.PRUNED] > 0 and sum(states.values()) == 12
+
+
+def test_hyperband_uses_epochs_as_the_resource(spec_factory):
+    spec = spec_from_dict({**spec_factory(pruner="hyperband").to_dict(), "training": {"max_epochs": 27}})
+    pruner = make_pruner(spec)
+    assert isinstance(pruner, optuna.pruners.HyperbandPruner)
+    assert pruner._max_resource == 27 and pruner._min_resource == 1
+
+
+def test_timeout_stops_starting_trials(url, spec_factory, objectives_module, monkeypatch):
+    monkeypatch.setenv("HP_TEST_SLEEP", "0.3")
+    run_study(spec_factory(n_trials=50), url, timeout=0.5, progress=False)
+    trials = _trials(url, "s")
+    assert 1 <= len(trials) <= 3 and all(t.state == TrialState.COMPLETE for t in trials)
+
+
+def test_run_studies_runs_every_study_to_its_budget(url, spec_factory, objectives_module):
+    specs = [spec_factory(name="arm/grid", sampler="grid", n_trials=9),
+             spec_factory(name="arm/random", sampler="random", n_trials=3)]
+    studies = run_studies(specs, url, progress=False)
+    assert [s.study_name for s in studies] == ["arm/grid", "arm/random"]
+    assert [len(_trials(url, n)) for n in ("arm/grid", "arm/random")] == [9, 3]
+    run_studies(specs, url, progress=False)  # resumable: nothing left to do
+    assert [len(_trials(url, n)) for n in ("arm/grid", "arm/random")] == [9, 3]
+    with pytest.raises(UserError, match="must differ"):
+        run_studies([specs[0], specs[0]], url, progress=False)
+
+
+def test_progress_and_summary_show_the_best_trial(url, spec_factory, objectives_module):
+    console = _console()
+    run_study(spec_factory(n_trials=3), url, console=console)
+    out = console.file.getvalue()
+    best = optuna.load_study(study_name="s", storage=url).best_trial
+    assert f"#{best.number}: {best.value:.6g}" in out and "complete 3" in out

@@ -1,0 +1,148 @@
+"""ask_trial / tell_trial: slots, grid points, told-twice and unknown trials, NaN, recovery."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpsearch.errors import UserError
+from hpsearch.search import (
+    SlotsBusy,
+    StudyComplete,
+    TrialAlreadyFinished,
+    TrialNotFound,
+    ask_trial,
+    make_pruner,
+    make_sampler,
+    recover_study,
+    tell_trial,
+)
+from hpsearch.storage import open_storage
+
+
+def _study(url, spec, **storage_kw):
+    storage = open_storage(url, **storage_kw)
+    sampler, _ = make_sampler(spec)
+    return optuna.create_study(study_name=spec.study.name, storage=storage, sampler=sampler,
+                               pruner=make_pruner(spec), direction="maximize")
+
+
+def test_budget_is_exact_busy_then_complete(url, spec_factory):
+    spec = spec_factory(n_trials=3)
+    study = _study(url, spec)
+    asked = [ask_trial(study, spec) for _ in range(3)]
+    assert [t.number for t, _ in asked] == [0, 1, 2]
+    assert all(0.0 <= p["x"] <= 1.0 for _, p in asked)
+    with pytest.raises(SlotsBusy):
+        ask_trial(study, spec)
+    for trial, params in asked:
+        tell_trial(study, trial.number, params["x"])
+    with pytest.raises(StudyComplete):
+        ask_trial(study, spec)
+    assert len(study.trials) == 3
+
+
+def test_tell_errors_for_the_http_api(url, spec_factory):
+    spec = spec_factory(n_trials=2)
+    study = _study(url, spec)
+    trial, _ = ask_trial(study, spec)
+    with pytest.raises(TrialNotFound):
+        tell_trial(study, 99, 1.0)
+    with pytest.raises(UserError, match="needs a number"):
+        tell_trial(study, trial.number)
+    with pytest.raises(UserError, match="state"):
+        tell_trial(study, trial.number, state="done")
+    tell_trial(study, trial.number, 0.5)
+    with pytest.raises(TrialAlreadyFinished):
+        tell_trial(study, trial.number, 0.7)
+    assert study.trials[0].value == 0.5
+    assert issubclass(TrialAlreadyFinished, UserError) and issubclass(TrialNotFound, UserError)
+
+
+def test_nan_is_a_diverged_result_and_a_crash_is_rerun_with_the_same_params(url, spec_factory):
+    spec = spec_factory(n_trials=2)
+    study = _study(url, spec)
+    (t0, p0), (t1, p1) = ask_trial(study, spec), ask_trial(study, spec)
+    tell_trial(study, t0.number, math.nan)
+    tell_trial(study, t1.number, state="fail")
+    first = study.trials[0]
+    assert first.state == TrialState.FAIL and first.user_attrs["diverged"] is True
+    t2, p2 = ask_trial(study, spec)  # slot 1 crashed: it runs again, slot 0 does not
+    assert study._storage.get_trial_system_attrs(t2._trial_id)["hpsearch_slot"] == 1 and p2 == p1
+    tell_trial(study, t2.number, state="pruned")
+    with pytest.raises(StudyComplete):
+        ask_trial(study, spec)
+
+
+def test_grid_slots_are_the_grid_points_each_once(url, spec_factory):
+    spec = spec_factory(sampler="grid", n_trials=9)
+    study = _study(url, spec)
+    seen = []
+    for k in range(9):
+        trial, params = ask_trial(study, spec)
+        attrs = study._storage.get_trial_system_attrs(trial._trial_id)
+        assert attrs["grid_id"] == attrs["hpsearch_slot"] == k
+        seen.append((params["a"], params["b"]))
+        tell_trial(study, trial.number, 1.0)
+    assert sorted(seen) == sorted((a, b) for a in "pqr" for b in (1, 2, 3))
+    with pytest.raises(StudyComplete):  # and no study.stop() RuntimeError from GridSampler
+        ask_trial(study, spec)
+
+
+def test_truncated_grid_is_a_seeded_random_subset(url, tmp_path, spec_factory):
+    picks = []
+    for seed in (0, 0, 1):
+        spec = spec_factory(name=f"g{len(picks)}", sampler="grid", n_trials=4, seed=seed,
+                            space={"a": {"type": "categorical", "choices": list("pqrstuvw"), "grid": list("pqrstuvw")}})
+        study = _study(url, spec)
+        picks.append([ask_trial(study, spec)[1]["a"] for _ in range(4)])
+    assert picks[0] == picks[1] and len(set(picks[0])) == 4
+    assert picks[0] != picks[2]
+
+
+def test_random_and_qmc_params_depend_on_the_slot_only(url, spec_factory):
+    for sampler in ("random", "qmc"):
+        spec = spec_factory(name=sampler, sampler=sampler, n_trials=8)
+        a, b = _study(url, spec), _study(url.replace("study.db", f"{sampler}2.db"), spec)
+        xa = [ask_trial(a, spec)[1]["x"] for _ in range(8)]
+        xb = [ask_trial(b, spec)[1]["x"] for _ in range(8)]
+        assert xa == xb and len(set(xa)) == 8
+
+
+def test_sampler_args_record_every_tpe_argument(spec_factory):
+    _, args = make_sampler(spec_factory(sampler="tpe", seed=7))
+    assert args["multivariate"] is True and args["constant_liar"] is True and args["seed"] == 7
+    assert {"n_startup_trials", "n_ei_candidates", "group", "gamma"} <= set(args)
+
+
+def test_dead_local_worker_trial_is_failed_and_its_slot_reclaimed(url, spec_factory):
+    spec = spec_factory(n_trials=1)
+    study = _study(url, spec)
+    trial, params = ask_trial(study, spec)
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    study._storage.set_trial_system_attr(trial._trial_id, "hpsearch_pid", dead)
+    again, params2 = ask_trial(study, spec)  # recovery runs first: the slot is free again
+    assert study.trials[0].state == TrialState.FAIL
+    assert "diverged" not in study.trials[0].user_attrs
+    assert again.number == 1 and params2 == params
+
+
+def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monkeypatch):
+    monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("HPSEARCH_GRACE_PERIOD", "1")
+    spec = spec_factory(n_trials=1)
+    study = _study(url, spec)
+    trial, _ = ask_trial(study, spec)
+    study._storage.set_trial_system_attr(trial._trial_id, "hpsearch_host", "another-machine")
+    study._storage.record_heartbeat(trial._trial_id)
+    assert recover_study(study) == [] and study.trials[0].state == TrialState.RUNNING
+    time.sleep(2.5)
+    recover_study(study)
+    assert study.trials[0].state == TrialState.FAIL
