@@ -139,6 +139,19 @@ def train(
     result = TrainResult()
     t0 = time.perf_counter()
     deadline = None if time_budget is None else t0 + time_budget
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported, not warned
+        _loop(net, X, y, X_val, y_val, has_val, cfg, opt, sched, rng, l2, clip_norm, val_metric, rules, deadline,
+              result)
+    tracker.restore()
+    result.epochs_run = len(result.history)
+    result.best_epoch, result.best_val_metric = tracker.best_epoch, tracker.best
+    result.train_seconds = time.perf_counter() - t0
+    return result
+
+
+def _loop(net, X, y, X_val, y_val, has_val, cfg, opt, sched, rng, l2, clip_norm, val_metric, rules, deadline,
+          result):
+    """The epochs: shuffle, run the batches, validate, record, ask the stopping rules."""
     Xs, ys = np.empty_like(X), np.empty_like(y)
     dlogits: dict[int, np.ndarray] = {}
     for epoch in range(1, cfg["max_epochs"] + 1):
@@ -166,11 +179,6 @@ def train(
         if reason is not None:
             result.stop_reason = reason
             break
-    tracker.restore()
-    result.epochs_run = len(result.history)
-    result.best_epoch, result.best_val_metric = tracker.best_epoch, tracker.best
-    result.train_seconds = time.perf_counter() - t0
-    return result
 
 
 def _check_config(net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss,

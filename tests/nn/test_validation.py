@@ -1,0 +1,110 @@
+"""Bad input to train / predict: a ValueError naming the parameter and what is allowed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hpsearch.nn import Network, train
+
+
+@pytest.fixture
+def data(rng):
+    return rng.normal(size=(20, 4)), rng.integers(0, 3, 20)
+
+
+@pytest.fixture
+def net():
+    return Network(4, (5,), 3, task="multiclass", random_state=0)
+
+
+def _nan(X):
+    X = X.copy()
+    X[3, 1] = np.nan
+    return X
+
+
+def _inf(X):
+    X = X.copy()
+    X[0, 0] = np.inf
+    return X
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda X, y: (_nan(X), y), "X: contains NaN or infinity"),
+        (lambda X, y: (_inf(X), y), "X: contains NaN or infinity"),
+        (lambda X, y: (X, np.where(np.arange(20) == 2, np.nan, y)), "y: contains NaN or infinity"),
+        (lambda X, y: (X[:, :3], y), "X: expected 4 features"),
+        (lambda X, y: (X[0], y), r"X: expected a 2-D array"),
+        (lambda X, y: (X, y[:19]), "y: expected 20 targets"),
+        (lambda X, y: (X, y + 3), r"y: expected integer class labels in 0..2"),
+        (lambda X, y: (X, y + 0.5), r"y: expected integer class labels in 0..2"),
+        (lambda X, y: (X, y.reshape(-1, 1)), "y: expected a 1-D array of class labels"),
+        (lambda X, y: (X[:0], y[:0]), "X: expected at least one sample"),
+        (lambda X, y: (np.full(X.shape, "abc"), y), "X: expected a numeric 2-D array"),
+    ],
+)
+def test_bad_data(net, data, make, message):
+    X, y = make(*data)
+    with pytest.raises(ValueError, match=message):
+        train(net, X, y, max_epochs=1)
+
+
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        (dict(optimizer="adagrad"), "optimizer: expected one of sgd, momentum, nesterov, rmsprop, adam, adamw"),
+        (dict(schedule="linear"), "schedule: expected one of constant, step, cosine, plateau"),
+        (dict(batch_size=0), "batch_size: expected an integer >= 1; got 0"),
+        (dict(batch_size=-5), "batch_size: expected an integer >= 1"),
+        (dict(batch_size=2.5), "batch_size: expected an integer >= 1"),
+        (dict(max_epochs=0), "max_epochs: expected an integer >= 1"),
+        (dict(learning_rate=0.0), r"learning_rate: expected a number in \(0.0, inf\]"),
+        (dict(learning_rate=float("nan")), "learning_rate: expected a number"),
+        (dict(weight_decay=-1.0), r"weight_decay: expected a number in \[0.0, inf\]"),
+        (dict(l1=-0.1), "l1: expected a number"),
+        (dict(clip_norm=0.0), "clip_norm: expected a number"),
+        (dict(time_budget=-1.0), "time_budget: expected a number"),
+        (dict(patience=0), "patience: expected an integer >= 1"),
+        (dict(patience=3), "patience: early stopping needs validation data"),
+        (dict(momentum=1.0, optimizer="momentum"), r"momentum: expected a number in \[0.0, 1.0\)"),
+        (dict(callbacks=[42]), "callbacks: expected callables"),
+        (dict(val_metric="accuracy"), "val_metric: expected a callable"),
+        (dict(random_state=1.5), "random_state: expected None, an int seed or a numpy Generator"),
+    ],
+)
+def test_bad_training_arguments(net, data, kw, message):
+    with pytest.raises(ValueError, match=message):
+        train(net, *data, max_epochs=kw.pop("max_epochs", 1), **kw)
+
+
+def test_validation_data_is_checked_too(net, data):
+    X, y = data
+    with pytest.raises(ValueError, match="X_val, y_val: expected both"):
+        train(net, X, y, X_val=X)
+    with pytest.raises(ValueError, match="X_val: contains NaN or infinity"):
+        train(net, X, y, X_val=_nan(X), y_val=y)
+    with pytest.raises(ValueError, match="y_val: expected 19 targets"):
+        train(net, X, y, X_val=X[:19], y_val=y)
+
+
+def test_predict_checks_its_input(net, data):
+    X, _ = data
+    with pytest.raises(ValueError, match="X: contains NaN or infinity"):
+        net.predict(_nan(X))
+    with pytest.raises(ValueError, match="X: expected 4 features"):
+        net.predict(X[:, :2])
+
+
+def test_regression_and_binary_targets(rng):
+    X = rng.normal(size=(10, 4))
+    reg = Network(4, (), 2, task="regression")
+    with pytest.raises(ValueError, match=r"y: expected shape \(10, 2\) for regression"):
+        train(reg, X, rng.normal(size=10), max_epochs=1)
+    binary = Network(4, (), 1, task="binary")
+    with pytest.raises(ValueError, match=r"y: expected integer class labels in 0..1 for task='binary'"):
+        train(binary, X, np.arange(10), max_epochs=1)
+    train(binary, X, np.arange(10) % 2 == 0, max_epochs=1)  # booleans are 0/1 labels
+    train(Network(4, (), 1, task="regression"), X, rng.normal(size=10), max_epochs=1)  # 1-D y for one output
