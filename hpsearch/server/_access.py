@@ -39,6 +39,13 @@ def _spec(storage: Any, name: str) -> Any:
 
 
 def _load(storage: Any, name: str, spec: Any, *, worker: int = 0) -> optuna.Study:
+    """The study with the spec's sampler and pruner, over ``storage``.
+
+    ``storage`` may be the server's long-lived Optuna trial cache (see
+    ServerContext.study_storage): it keeps finished trials, which never change,
+    and re-reads every unfinished one from the database, exactly as a
+    long-running Optuna worker does, so asks do not reload the whole history.
+    """
     from hpsearch.search import make_pruner, make_sampler
 
     sampler, _ = make_sampler(spec, worker=worker)

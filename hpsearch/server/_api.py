@@ -55,6 +55,10 @@ def _storage(request: Request) -> Any:
     return request.app.state.hpsearch.storage()
 
 
+def _study_storage(request: Request, name: str) -> Any:
+    return request.app.state.hpsearch.study_storage(check_study_name(name))
+
+
 @router.get("/studies")
 def get_studies(request: Request) -> list[dict[str, Any]]:
     """Every study: name, direction, trial counts by state, best value."""
@@ -77,7 +81,7 @@ def get_study(request: Request, name: str) -> dict[str, Any]:
 @router.post("/studies/{name:path}/ask")
 def ask(request: Request, name: str) -> dict[str, Any]:
     """Start a trial and hand out its hyperparameters; 409 once the budget is used up."""
-    number, params = _access.ask(_storage(request), check_study_name(name))
+    number, params = _access.ask(_study_storage(request, name), name)
     return {"trial": number, "params": params}
 
 
@@ -94,7 +98,7 @@ def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
     value, state = body.value, body.state
     if state == "diverged":
         value, state = float("nan"), None
-    state = _access.tell(_storage(request), check_study_name(name), body.trial, value=value, state=state)
+    state = _access.tell(_study_storage(request, name), name, body.trial, value=value, state=state)
     return {"trial": body.trial, "state": state}
 
 
@@ -104,6 +108,6 @@ def report(request: Request, name: str, number: str, body: ReportBody) -> dict[s
     if not number.isdigit() or len(number) > 12:
         raise ApiError(400, f"trial number must be a non-negative integer, got {number[:40]!r}")
     prune = _access.report(
-        _storage(request), check_study_name(name), int(number), body.step, _finite(body.value, "value")
+        _study_storage(request, name), name, int(number), body.step, _finite(body.value, "value")
     )
     return {"prune": prune}

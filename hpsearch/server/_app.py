@@ -1,10 +1,10 @@
 """The FastAPI application: the JSON API, the dashboard, auth and error shapes.
 
 :func:`create_app` builds a fresh app per call (no module-level state); the
-storage URL and token live on ``app.state.hpsearch``. The only thing kept in
-memory is the SQLAlchemy engine of the storage (one connection pool per
-process), never study data, so a restarted server carries on where the old one
-stopped.
+storage URL and token live on ``app.state.hpsearch``. Kept in memory: the
+SQLAlchemy engine of the storage (one connection pool per process) and Optuna's
+cache of *finished* trials (which never change); every write goes straight to
+the database, so a restarted server carries on where the old one stopped.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class ServerContext:
         self.token = token
         self._lock = threading.Lock()
         self._storage: Any = None
+        self._caches: Any = None
         env = jinja2.Environment(
             loader=jinja2.PackageLoader("hpsearch.server", "templates"),
             autoescape=True,
@@ -70,6 +71,20 @@ class ServerContext:
                 # an optimize loop in this process.
                 self._storage = open_storage(self.storage_url, heartbeat=False)
             return self._storage
+
+    def study_storage(self, name: str) -> Any:
+        """The storage to load study ``name`` with: Optuna's trial cache, kept across requests.
+
+        See :mod:`hpsearch.server._trial_cache` for why and how it stays correct.
+        """
+        storage = self.storage()
+        with self._lock:
+            if self._caches is None:
+                from hpsearch.server._trial_cache import TrialCaches
+
+                self._caches = TrialCaches(storage)
+            caches = self._caches
+        return caches.for_study(name)
 
     def plotly_js(self) -> str:
         """The plotly.js bundle of the installed plotly package (read once)."""

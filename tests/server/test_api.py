@@ -193,3 +193,25 @@ def test_study_without_hpsearch_spec_is_a_clear_4xx(client, storage_url):
     assert r.status_code == 422 and "spec" in r.json()["error"]
     summary = client.get("/api/studies/plain").json()
     assert summary["direction"] == "minimize" and summary["sampler"] is None
+
+
+def test_study_deleted_and_recreated_under_a_running_server(client, storage_url):
+    """SQLite reuses the ids of deleted rows; the server's trial cache must not mistake the new study for the old."""
+    _create(client, grid_spec("other"))
+    _create(client, grid_spec("again"))
+    for value in (0.1, 0.2):
+        t = client.post("/api/studies/again/ask").json()["trial"]
+        assert client.post("/api/studies/again/tell", json={"trial": t, "value": value}).status_code == 200
+    client.post("/api/studies/other/ask")  # takes the next trial id, so the new study's trial ids differ
+    old_id = optuna.load_study(study_name="again", storage=storage_url)._study_id
+    optuna.delete_study(study_name="again", storage=storage_url)
+    _create(client, grid_spec("again"))
+    assert optuna.load_study(study_name="again", storage=storage_url)._study_id == old_id  # the hazard is real
+    answer = client.post("/api/studies/again/ask").json()
+    assert answer["trial"] == 0
+    r = client.post("/api/studies/again/tell", json={"trial": 1, "value": 0.5})
+    assert r.status_code == 404, r.text  # the old study's trial 1 is gone with it
+    r = client.post("/api/studies/again/tell", json={"trial": 0, "value": 0.9})
+    assert r.status_code == 200, r.text
+    summary = client.get("/api/studies/again").json()
+    assert summary["n_trials"] == 1 and summary["best_value"] == 0.9
