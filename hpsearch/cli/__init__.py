@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         code = cli.main(args=argv, prog_name="hpsearch", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo(_INTERRUPTED, err=True)
+            return 130
         click.echo("aborted", err=True)
         return 1
     except click.UsageError as exc:
@@ -80,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: {_one_line(str(exc))}", err=True)
         return 2
     except KeyboardInterrupt:
-        click.echo("interrupted: the running trial was marked failed; run the same command again to resume",
-                   err=True)
+        click.echo(_INTERRUPTED, err=True)
         return 130
     except Exception as exc:
         from hpsearch.search import TooManyCrashes, WorkerFailed
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         return 1
     return code if isinstance(code, int) else 0
+
+
+_INTERRUPTED = "interrupted: the running trial was marked failed; run the same command again to resume"
 
 
 def _one_line(message: str) -> str:

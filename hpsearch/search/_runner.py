@@ -15,12 +15,21 @@ from typing import Any
 import optuna
 from rich.console import Console
 
-from hpsearch.errors import UserError
+from hpsearch.errors import StudyNotFound, UserError
 from hpsearch.search._display import StudyProgress, print_summary
 from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import budget, make_sampler
 from hpsearch.search._workers import run_pool, work
-from hpsearch.storage import SPEC_ATTR, engine_of, SlotStatus, load_study_spec, open_storage, save_spec, slot_statuses
+from hpsearch.storage import (
+    SPEC_ATTR,
+    SlotStatus,
+    engine_of,
+    load_study_spec,
+    open_storage,
+    save_spec,
+    slot_statuses,
+    storage_exists,
+)
 
 
 def with_overrides(spec: Any, **study: Any) -> Any:
@@ -98,6 +107,8 @@ def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | N
                progress: bool = True, console: Console | None = None) -> optuna.Study:
     """Work on an existing study as more workers (``hpsearch worker``); the spec comes from the DB."""
     _check_counts(jobs=jobs, timeout=timeout)
+    if not storage_exists(storage_url):  # do not create an empty database for a typo
+        raise StudyNotFound(f"no study named {name!r} (storage {storage_url} does not exist)")
     storage = open_storage(storage_url)
     spec = load_study_spec(storage, name)
     sampler, _ = make_sampler(spec)

@@ -1,0 +1,91 @@
+"""Crash safety with real `hpsearch run` processes: kill -9 and Ctrl-C mid-study, then resume at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+STORAGE = "sqlite:///hpsearch.db"
+ALL_POINTS = sorted((a, b) for a in "pqr" for b in (1, 2, 3))
+
+
+def _trials(workdir):
+    try:
+        return optuna.load_study(study_name="grid9", storage=f"sqlite:///{workdir / 'hpsearch.db'}").trials
+    except KeyError:
+        return []
+
+
+def _wait_mid_study(workdir, proc, timeout=60):
+    """Until >= 2 trials completed and one is running (the moment to pull the plug)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited early"
+        try:
+            trials = _trials(workdir)
+        except Exception:  # the database is being created
+            trials = []
+        states = [t.state for t in trials]
+        if states.count(TrialState.COMPLETE) >= 2 and TrialState.RUNNING in states:
+            return
+        time.sleep(0.05)
+    pytest.fail("the study never got going")
+
+
+def _check_complete_once(workdir):
+    trials = _trials(workdir)
+    assert [t.number for t in trials if t.state == TrialState.RUNNING] == []
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted((t.params["a"], t.params["b"]) for t in done) == ALL_POINTS  # each point exactly once
+    crashed = [t for t in trials if t.state == TrialState.FAIL]
+    assert all("diverged" not in t.user_attrs for t in crashed)
+    assert len(trials) == 9 + len(crashed)
+    return crashed
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_kill_9_mid_study_then_rerun_resumes_to_exactly_n_trials(workdir, hp, hp_cmd, jobs):
+    cmd = [*hp_cmd, "run", "grid9.toml", "--jobs", jobs, "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        _wait_mid_study(workdir, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the parent and its workers, like a power cut
+        proc.wait()
+    killed = [t.number for t in _trials(workdir) if t.state == TrialState.RUNNING]
+    assert killed  # the kill really interrupted trials
+    started = time.monotonic()
+    again = hp("run", "grid9.toml", "--jobs", jobs, "--quiet", env={"HP_TEST_SLEEP": "0.05"})
+    assert again.returncode == 0, again.stdout + again.stderr
+    # Dead local pids are detected at once: no waiting for the 20 s heartbeat grace period.
+    assert time.monotonic() - started < 15
+    crashed = _check_complete_once(workdir)
+    assert sorted(t.number for t in crashed) == killed
+
+
+def test_ctrl_c_fails_the_running_trial_and_rerun_resumes(workdir, hp, hp_cmd):
+    proc = subprocess.Popen([*hp_cmd, "run", "grid9.toml", "--quiet"], cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HP_TEST_SLEEP": "1.0"})
+    try:
+        _wait_mid_study(workdir, proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    interrupted = [t for t in _trials(workdir) if t.state == TrialState.FAIL]
+    assert len(interrupted) == 1 and "interrupted" in interrupted[0].system_attrs["fail_reason"]
+    assert not [t for t in _trials(workdir) if t.state == TrialState.RUNNING]
+    again = hp("run", "grid9.toml", "--quiet", env={"HP_TEST_SLEEP": "0.05"})
+    assert again.returncode == 0, again.stderr
+    _check_complete_once(workdir)
