@@ -19,7 +19,7 @@ from hpsearch.report import _compare_figures as cf
 from hpsearch.report._collect import StudyData
 from hpsearch.report._html import fmt, render
 from hpsearch.report._importance import importances
-from hpsearch.report._study import _short, test_score_items
+from hpsearch.report._study import _short, test_items
 
 _ORDER = ["grid", "random", "qmc", "tpe"]
 
@@ -149,10 +149,13 @@ def comparison_page(name: str, studies: list[StudyData], *, seed: int = 0) -> st
     tests = []
     for a, ss in arms.items():
         for s in ss:
-            if "test_score" in s.attrs:
-                b = s.best()
-                tests.append({"arm": a, "study": s.name, "trial": b.number if b else "",
-                              "valid": fmt(b.value, 6) if b else "", "items": test_score_items(s.attrs["test_score"])})
+            items = test_items(s.attrs)
+            if items:
+                num = s.attrs.get("test_trial")
+                tr = next((t for t in s.trials if t.number == num), None) or s.best()
+                tests.append({"arm": a, "study": s.name, "trial": tr.number if tr else "",
+                              "valid": fmt(tr.value, 6) if tr else "",
+                              "rows": [kv for kv in items if kv[0] != "evaluated trial"]})
     prov = [[s.sampler, s.name, fmt(s.seed), str(s.attrs.get("optuna_version", "–")),
              _short(s.attrs.get("sampler_args", "–"))] for ss in arms.values() for s in ss]
     return render(

@@ -19,11 +19,29 @@ def _short(x: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + " …"
 
 
-def test_score_items(value: Any) -> list[tuple[str, str]]:
-    """The stored ``test_score`` attr (a number or a dict) as table rows."""
-    if isinstance(value, dict):
-        return [(str(k), fmt(v) if isinstance(v, float) else _short(v)) for k, v in value.items()]
-    return [("test score", fmt(value) if isinstance(value, float) else _short(value))]
+def test_items(attrs: dict[str, Any]) -> list[tuple[str, str]]:
+    """Held-out test results stored with a study, as table rows ([] if none).
+
+    Reads ``test_metrics`` (dict), ``test_score`` (number or dict),
+    ``test_score_std`` and ``test_seeds`` / ``test_trial`` when present; any
+    other shape is shown as text rather than dropped.
+    """
+    rows: list[tuple[str, str]] = []
+    std = attrs.get("test_score_std")
+    seeds = attrs.get("test_seeds")
+    pm = f" ± {fmt(std)} (std over {len(seeds)} training seeds)" if isinstance(std, float) and seeds else ""
+    metrics = attrs.get("test_metrics")
+    score = attrs.get("test_score")
+    if isinstance(metrics, dict) and metrics:
+        for i, (k, v) in enumerate(metrics.items()):
+            rows.append((str(k), (fmt(v) if isinstance(v, float) else _short(v)) + (pm if i == 0 else "")))
+    elif isinstance(score, dict):
+        rows += [(str(k), fmt(v) if isinstance(v, float) else _short(v)) for k, v in score.items()]
+    elif "test_score" in attrs:
+        rows.append(("test score", (fmt(score) if isinstance(score, float) else _short(score)) + pm))
+    if rows and "test_trial" in attrs:
+        rows.append(("evaluated trial", _short(attrs["test_trial"])))
+    return rows
 
 
 def provenance(study: StudyData) -> list[tuple[str, str]]:
@@ -78,7 +96,7 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         best=best,
         best_params=[(k, fmt(v, 6)) for k, v in (best.params.items() if best else [])],
         best_value=fmt(best.value, 6) if best else "",
-        test_score=test_score_items(study.attrs["test_score"]) if "test_score" in study.attrs else [],
+        test_score=test_items(study.attrs),
         importance_note=imp_note,
         provenance=provenance(study),
         params=params,

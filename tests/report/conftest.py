@@ -58,5 +58,30 @@ def make_comparison(storage, name: str = "demo", samplers=("grid", "random", "tp
 
 
 @pytest.fixture
-def storage(tmp_path):
+def storage():
+    """In memory: the report reads any BaseStorage the same way (SQLite writes are slow)."""
+    return optuna.storages.InMemoryStorage()
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path):
     return optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'r.db'}")
+
+
+@pytest.fixture(name="make_comparison")
+def _make_comparison_fixture():
+    """The helper above (tests run with --import-mode=importlib, so conftest is not importable)."""
+    return make_comparison
+
+
+@pytest.fixture(name="synthetic")
+def _synthetic_fixture():
+    return synthetic
+
+
+@pytest.fixture(scope="session")
+def demo_storage():
+    """A 3-sampler x 2-seed x 6-trial comparison "demo", in memory, built once per run."""
+    st = optuna.storages.InMemoryStorage()
+    make_comparison(st, name="demo", n_trials=6)
+    return st

@@ -1,0 +1,126 @@
+"""Report files: escaping, foreign studies, name resolution, size, plotly embedded once."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import optuna
+import plotly.offline
+import pytest
+
+from hpsearch.errors import StudyNotFound
+from hpsearch.report import comparison_report_html, report_html, study_report_html, write_report
+
+HOSTILE_SCRIPT = "</script><script>alert(1)</script>"
+HOSTILE_IMG = '"><img src=x onerror=alert(1)>'
+PLOTLY_HEAD = plotly.offline.get_plotlyjs()[:300]
+
+
+def hostile_study(storage) -> str:
+    name = f"evil{HOSTILE_SCRIPT}{HOSTILE_IMG}<!--"
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.set_user_attr("sampler", HOSTILE_IMG)
+    study.set_user_attr("sampler_args", {HOSTILE_SCRIPT: HOSTILE_IMG})
+    study.set_user_attr("test_score", HOSTILE_SCRIPT)
+
+    def objective(trial):
+        x = trial.suggest_float(HOSTILE_IMG, 0, 1)
+        c = trial.suggest_categorical("choice", [HOSTILE_SCRIPT, "<b>bold</b>", "plain"])
+        trial.set_user_attr("learning_curve", [x / 2, x])
+        return x + (c == "plain")
+
+    study.optimize(objective, n_trials=10)
+    return name
+
+
+def _assert_inert(html: str) -> None:
+    for bad in ("<script>alert(1)", "<img src=x", "<b>bold</b>", "<!--"):
+        assert bad not in html, bad
+    # exactly our two script elements: plotly.js and the page script
+    assert html.count("<script") == 2 and html.count("</script>") == 2
+
+
+def test_hostile_names_params_and_attrs_cannot_inject_markup(storage):
+    name = hostile_study(storage)
+    html = study_report_html(storage, name)
+    _assert_inert(html)
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
+    # the figure JSON still decodes to the original text (escaped only for the parser)
+    payload = html.split("var figures = ", 1)[1].split(";\n", 1)[0]
+    figs = json.loads(payload)
+    assert any("img src=x" in json.dumps(f) for f in figs)
+
+
+def test_hostile_comparison_name(storage, make_comparison):
+    make_comparison(storage, name=HOSTILE_SCRIPT + HOSTILE_IMG, samplers=("random", "tpe"), seeds=(0,), n_trials=4)
+    html = comparison_report_html(storage, HOSTILE_SCRIPT + HOSTILE_IMG)
+    _assert_inert(html)
+
+
+def test_foreign_study_without_hpsearch_attrs(storage):
+    study = optuna.create_study(study_name="foreign", storage=storage, direction="minimize")
+
+    def objective(trial):
+        x = trial.suggest_float("x", -3, 3)
+        y = trial.suggest_int("y", 0, 4)
+        if x > 2.5:
+            raise ValueError("crash")  # a FAIL trial without the diverged attr
+        return (x - 1) ** 2 + y
+
+    study.optimize(objective, n_trials=25, catch=(ValueError,))
+    kind, html = report_html(storage, "foreign")
+    assert kind == "study"
+    for fig in ("fig-history", "fig-parallel", "fig-slice", "fig-contour", "fig-states"):
+        assert f'id="{fig}"' in html
+    assert "fig-curves" not in html  # no learning curves recorded: left out, not fatal
+    assert "Not evaluated on the test split yet" in html
+    best = study.best_trial
+    assert f"Trial #{best.number} reached" in html
+
+
+def test_single_study_sections_and_table(make_comparison):
+    storage = optuna.storages.InMemoryStorage()
+    make_comparison(storage, samplers=("random",), seeds=(0,), n_trials=12)
+    html = study_report_html(storage, "demo-random-s0")
+    for fig in ("history", "importance", "contour", "parallel", "slice", "curves", "states"):
+        assert f'id="fig-{fig}"' in html, fig
+    rows = re.findall(r"<tr><td data-v=\"(\d+)\"", html)
+    assert rows == [str(i) for i in range(12)]  # every trial in the sortable table
+    assert "DIVERGED" in html or "diverged" not in html
+
+
+def test_comparison_sections(demo_storage):
+    kind, html = report_html(demo_storage, "demo")
+    assert kind == "comparison"
+    for fig in ("best-trials", "best-seconds", "best-epochs", "expected-max", "final", "coverage"):
+        assert f'id="fig-{fig}"' in html, fig
+    assert "grid − random" in html and "random − tpe" in html
+    assert "Trials needed to match grid search" in html
+    assert "each TPE trial depends on the earlier ones" in html
+    assert optuna.__version__ in html
+
+
+def test_plotly_embedded_once_and_size_limit_3x2x6(demo_storage, tmp_path):
+    path = write_report(demo_storage, "demo", tmp_path / "c.html")
+    html = path.read_text()
+    assert html.count(PLOTLY_HEAD) == 1
+    assert path.stat().st_size <= 8 * 1024 * 1024
+    # no resources from the network in our markup (plotly.js itself is inline)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html.replace(plotly.offline.get_plotlyjs(), ""))
+
+
+def test_name_resolution_and_default_paths(sqlite_storage, tmp_path, monkeypatch, make_comparison, synthetic):
+    storage = sqlite_storage
+    make_comparison(storage, name="demo", samplers=("random",), seeds=(0,), n_trials=3)
+    optuna.create_study(study_name="demo", storage=storage).optimize(synthetic, n_trials=2)
+    monkeypatch.chdir(tmp_path)
+    assert report_html(storage, "demo")[0] == "study"  # the study of that name wins
+    assert report_html(storage, "demo-comparison")[0] == "comparison"
+    assert write_report(storage, "demo").as_posix() == "reports/demo.html"
+    assert write_report(storage, "demo-comparison").as_posix() == "reports/demo-comparison.html"
+    with pytest.raises(StudyNotFound, match="did you mean"):
+        report_html(storage, "dem")
+    with pytest.raises(StudyNotFound):
+        comparison_report_html(storage, "nothing")
