@@ -25,7 +25,22 @@ from hpsearch.spec.catalog import BUILTIN_OBJECTIVES, EXTERNAL_OBJECTIVE
 Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], float]
 
 __all__ = ["Objective", "build_objective", "evaluate_best", "gradient_check_sample", "load_objective",
-           "sample_configuration"]
+           "preflight", "sample_configuration"]
+
+
+def preflight(spec: Any) -> None:
+    """Raise the UserError a run would hit at its start: a broken CSV, an unimportable objective.
+
+    Called by ``load_spec`` for spec files, so ``hpsearch run`` and ``check``
+    report such problems before the database is touched. Built-in datasets
+    need no check (they cannot be malformed).
+    """
+    kind = spec.study.objective
+    if kind not in BUILTIN_OBJECTIVES:
+        if kind != EXTERNAL_OBJECTIVE:
+            load_objective(kind)
+    elif spec.data is not None and spec.data.path is not None:
+        build_objective(spec)
 
 
 def build_objective(spec: Any) -> Objective:

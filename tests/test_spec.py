@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.errors import SpecError
+from hpsearch.errors import SpecError, UserError
 from hpsearch.spec import load_spec, spec_from_dict, spec_json_schema
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
@@ -166,7 +166,7 @@ def test_csv_path_must_exist_relative_to_spec(tmp_path):
 
 def test_csv_path_resolved_relative_to_spec_file(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "x.csv").write_text("a,y\n1,0\n")
+    (tmp_path / "data" / "x.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(12)))
     d = edit(data__dataset="csv", data__path="data/x.csv", data__target="y")
     (tmp_path / "s.toml").write_text(to_toml(d))
     monkeypatch.chdir("/")
@@ -239,3 +239,25 @@ def test_every_bundled_study_loads(path):
     spec = load_spec(path)
     assert spec.study.name == path.stem
     assert spec.study.direction in ("maximize", "minimize")
+
+
+def test_load_spec_finds_data_and_code_problems_before_anything_runs(tmp_path):
+    lines = ["a,b,y"] + [f"{i},{i},{i % 2}" for i in range(12)]
+    lines[5] = "1,2"
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    csv_spec = edit(data__dataset="csv", data__path="d.csv", data__target="y")
+    (tmp_path / "c.toml").write_text(to_toml(csv_spec))
+    with pytest.raises(UserError, match=rf"^{re.escape(str(tmp_path / 'd.csv'))}:6: expected 3 comma-separated"):
+        load_spec(tmp_path / "c.toml")
+    assert load_spec(tmp_path / "c.toml", preflight=False).data.dataset == "csv"
+    user = {"study": {"name": "u", "objective": "no_such_pkg_hps.mod:fn", "direction": "maximize"},
+            "space": {"x": {"type": "float", "low": 0, "high": 1}}}
+    (tmp_path / "u.toml").write_text(to_toml(user))
+    with pytest.raises(SpecError, match=rf"^{re.escape(str(tmp_path / 'u.toml'))}: study\.objective: expected"):
+        load_spec(tmp_path / "u.toml")
+
+
+def test_toml_error_at_end_of_file(tmp_path):
+    (tmp_path / "eof.toml").write_text('[study]\nname = "x"\nspace = [1,\n')
+    with pytest.raises(SpecError, match=r"eof\.toml: end of file: expected valid TOML"):
+        load_spec(tmp_path / "eof.toml")

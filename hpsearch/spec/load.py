@@ -10,20 +10,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hpsearch.errors import SpecError
+from hpsearch.errors import SpecError, UserError
 from hpsearch.spec import catalog
 from hpsearch.spec.checks import check_keys, check_spec
 from hpsearch.spec.messages import NOTHING, from_validation_error, spec_error
 from hpsearch.spec.models import Spec
 
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_KEY_PATH = re.compile(r"^(study|data|training|space)[.:]")
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(path: str | Path, *, preflight: bool = True) -> Spec:
     """Load and validate a TOML study spec.
 
     ``study.name`` defaults to the file's stem and ``data.path`` is resolved
     relative to the spec file, so a spec works from any current directory.
+    With ``preflight`` (the default) the problems only the data or the user's
+    code reveal are found now too: a CSV's ragged row (UserError naming its
+    line) or an unimportable ``study.objective``.
     """
     path = Path(path)
     source = str(path)
@@ -38,14 +42,34 @@ def load_spec(path: str | Path) -> Spec:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_POSITION.search(message)
-        where = f"line {match.group(1)}, column {match.group(2)}" if match else "TOML syntax"
+        if match and match.group(1):
+            where = f"line {match.group(1)}, column {match.group(2)}"
+        else:
+            where = "end of file" if match else "TOML syntax"
         reason = _TOML_POSITION.sub("", message)
         raise SpecError(f"{source}: {where}: expected valid TOML, got {reason}") from None
     study = raw.get("study")
     if isinstance(study, dict):
         study.setdefault("name", path.stem)
         study.setdefault("objective", "mlp")
-    return _build(raw, source, base_dir=path.resolve().parent, check_files=True)
+    spec = _build(raw, source, base_dir=path.resolve().parent, check_files=True)
+    if preflight:
+        _preflight(spec, source)
+    return spec
+
+
+def _preflight(spec: Spec, source: str) -> None:
+    from objectives import preflight
+
+    try:
+        preflight(spec)
+    except SpecError:
+        raise
+    except UserError as exc:  # "study.objective: ..." gets the spec file; CSV errors name their own file
+        message = str(exc)
+        if _KEY_PATH.match(message):
+            raise SpecError(f"{source}: {message}") from None
+        raise
 
 
 def spec_from_dict(d: Any, source: str = "<api>", *, base_dir: str | Path | None = None,
