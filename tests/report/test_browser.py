@@ -1,0 +1,90 @@
+"""Reports in a real headless Chromium: drawn, offline, no console errors, inert names."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import optuna
+import pytest
+
+from hpsearch.report import write_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOSTILE = '</script><script>alert(1)</script>"><img src=x onerror=alert(1)>'
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {CHROMIUM} is missing (.ci/system-deps.sh installs it)")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); CI unset")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path):
+    """Load a report; return (page, console errors, requested URLs, dialogs)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    requests: list[str] = []
+    dialogs: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function("document.querySelectorAll('div.plot').length > 0 && "
+                           "Array.from(document.querySelectorAll('div.plot')).every(d => d.querySelector('.main-svg'))",
+                           timeout=30_000)
+    return page, errors, requests, dialogs
+
+
+def _check_drawn(page, path, errors, requests, dialogs, n_min: int) -> None:
+    plots = page.locator("div.plot")
+    assert plots.count() >= n_min
+    for i in range(plots.count()):
+        div = plots.nth(i)
+        assert div.locator(".main-svg").count() >= 1, div.get_attribute("id")
+        # something was drawn: traces, bars, boxes, contours or parcoords lines
+        assert div.locator("g.trace, g.plot path, canvas").count() >= 1, div.get_attribute("id")
+    assert errors == []
+    assert requests == [path.resolve().as_uri()]
+    assert dialogs == []
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+
+
+def test_comparison_report_draws_offline(browser, demo_storage, tmp_path):
+    path = write_report(demo_storage, "demo", tmp_path / "demo-comparison.html")
+    page, errors, requests, dialogs = _open(browser, path)
+    _check_drawn(page, path, errors, requests, dialogs, n_min=6)
+    page.screenshot(path=str(tmp_path / "comparison.png"), full_page=True)
+    page.close()
+
+
+def test_study_report_with_hostile_names_draws_and_sorts(browser, tmp_path, make_comparison):
+    storage = optuna.storages.InMemoryStorage()
+    make_comparison(storage, name=HOSTILE, samplers=("random",), seeds=(0,), n_trials=12)
+    name = next(s.study_name for s in storage.get_all_studies())
+    storage.set_study_user_attr(storage.get_study_id_from_name(name), "test_score", HOSTILE)
+    path = write_report(storage, name, tmp_path / "study.html")
+    page, errors, requests, dialogs = _open(browser, path)
+    _check_drawn(page, path, errors, requests, dialogs, n_min=7)
+    assert HOSTILE in page.locator("h1").inner_text()  # shown as text, not run
+    # the trial table sorts by value with plain JS: descending after two clicks
+    header = page.locator("#trials th", has_text="value")
+    header.click()
+    header.click()
+    cells = page.locator("#trials tbody tr td:nth-child(3)").all_inner_texts()
+    values = [float(c) for c in cells if c not in ("–", "")]
+    assert len(values) >= 5 and values == sorted(values, reverse=True)
+    page.close()
