@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
+import pytest
 
+from hpsearch.errors import UserError
 from hpsearch.spec import spec_from_dict
 from objectives import build_objective
+from objectives.datasets import load_problem
 from objectives.text import bag_of_words, make_corpus, tokenize
 
 
@@ -43,3 +46,19 @@ def test_text_objective_reaches_sensible_accuracy_and_bigrams_help():
         values[ngram] = objective(optuna.trial.FixedTrial(params), params)
     assert values[2] >= 0.8  # chance is 0.5
     assert values[2] > values[1] + 0.03  # negations ("not good") need bigrams
+
+
+def test_text_dataset_from_a_csv_file(tmp_path):
+    docs, labels = make_corpus(60, seed=3)
+    lines = ["review,liked"] + [f'"{d}",{y}' for d, y in zip(docs, labels)]
+    (tmp_path / "reviews.csv").write_text("\n".join(lines) + "\n")
+    spec = spec_from_dict({"study": {"name": "t", "objective": "text"},
+                           "data": {"dataset": "text", "path": str(tmp_path / "reviews.csv"),
+                                    "text_column": "review", "target": "liked"},
+                           "space": {"ngram": {"type": "int", "low": 1, "high": 2}}})
+    p = load_problem(spec.data, spec.split_seed)
+    assert p.classes == ("no", "yes") and len(p.y) == 60
+    assert p.inputs[0] == tokenize(docs[0])
+    bad = spec.model_copy(update={"data": spec.data.model_copy(update={"text_column": "text"})})
+    with pytest.raises(UserError, match=r"reviews\.csv:1: expected a column named 'text'"):
+        load_problem(bad.data, 0)
