@@ -10,6 +10,7 @@ be re-run exactly.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from hpsearch.nn import EpochRecord, Network, TrainResult, train
 from hpsearch.spec.catalog import hyperparameters
 from objectives.datasets import Problem, load_problem
 from objectives.metrics import greater_is_better, score, task_metrics
+
+_CACHED_DESIGNS = 4
 
 
 def trial_seeds(study_seed: int, trial_number: int) -> tuple[int, int]:
@@ -96,18 +99,26 @@ class MLPObjective:
             raise UserError(f"study.metric: expected one of {', '.join(task_metrics(self.problem.task))} "
                             f"for this {self.problem.task} dataset, got {self.metric!r}")
         self.defaults = {name: h.default for name, h in hyperparameters(spec.study.objective).items()}
-        self._features: dict[tuple, list[np.ndarray]] = {}
+        self._features: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
 
     def config(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults, then the spec's fixed [training] settings, then the trial's params."""
         return {**self.defaults, **self.spec.training, **params}
 
     def features(self, config: Mapping[str, Any], fit_rows: np.ndarray, row_sets: Sequence[np.ndarray]) -> list:
-        """Design matrices, cached per feature-affecting settings (text vocabularies are not free)."""
+        """Design matrices, cached per feature-affecting settings (text vocabularies are not free).
+
+        The cache keeps the few most recent designs only: a searched vocab_size
+        makes nearly every trial's design different, and each is n x vocab.
+        """
         key_names = ("vocab_size", "min_count", "ngram", "features") if self.problem.is_text else ()
         key = (tuple(config.get(k) for k in key_names), fit_rows.tobytes(), tuple(r.tobytes() for r in row_sets))
-        if key not in self._features:
+        if key in self._features:
+            self._features.move_to_end(key)
+        else:
             self._features[key] = self.problem.design(config, fit_rows, row_sets)
+            while len(self._features) > _CACHED_DESIGNS:
+                self._features.popitem(last=False)
         return self._features[key]
 
     def __call__(self, trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float:
