@@ -88,10 +88,19 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStor
         raise UserError(f"storage {url!r}: cannot open the database ({_first_line(exc)})") from None
     except sqlalchemy.exc.ArgumentError as exc:
         raise UserError(f"storage {url!r}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        sqlalchemy.event.listen(storage.engine, "connect", _sqlite_connection_setup)
+        storage.engine.dispose()  # connections made so far lack the setting
     from hpsearch.storage._claims import ensure_claims_table
 
     ensure_claims_table(storage.engine)
     return storage
+
+
+def _sqlite_connection_setup(dbapi_connection, _record) -> None:
+    """synchronous=NORMAL: in WAL mode a commit then skips an fsync (safe against corruption;
+    only a power cut can lose the last commits), which halves the cost of a trial's writes."""
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def engine_of(storage: optuna.storages.BaseStorage) -> sqlalchemy.Engine:
