@@ -127,6 +127,10 @@ def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: boo
         if n_informative > n_features:
             raise spec_error(source, "data.n_informative", f"at most n_features ({n_features})", n_informative)
         n_classes = data.n_classes or 3
+        if 2 * n_classes > 2 ** n_informative:  # scikit-learn: 2 clusters per class in 2^informative corners
+            raise spec_error(source, "data.n_classes",
+                             f"at most {2 ** n_informative // 2} classes for n_informative = {n_informative}",
+                             n_classes)
     if task is None:  # csv: from the spec, else from the metric, else classification
         metric_task = catalog.METRICS.get(spec.study.metric or "", (None, None))[1]
         task = data.task or metric_task or "classification"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.errors import UserError
+from hpsearch.errors import SpecError, UserError
 from hpsearch.spec import load_spec, spec_from_dict
 from objectives.datasets import load_problem, split_indices
 
@@ -58,8 +58,8 @@ def test_synthetic_datasets_follow_options_and_seed():
     assert np.array_equal(a.inputs, b.inputs) and not np.array_equal(a.inputs, c.inputs)
     mc = load_problem(data("make_classification", n_samples=300, n_features=8, n_informative=4, n_classes=4), 0)
     assert mc.inputs.shape == (300, 8) and mc.n_classes == 4
-    with pytest.raises(UserError, match="data.n_classes"):
-        load_problem(data("make_classification", n_informative=2, n_classes=5), 0)
+    with pytest.raises(SpecError, match="data.n_classes: expected at most 2 classes"):
+        data("make_classification", n_informative=2, n_classes=5)  # caught by the spec, before loading
 
 
 def test_standardized_on_training_rows_only():
