@@ -240,6 +240,7 @@ def test_every_bundled_study_loads(path):
     spec = load_spec(path)
     assert spec.study.name == path.stem
     assert spec.study.direction in ("maximize", "minimize")
+    assert spec_from_dict(json.loads(json.dumps(spec.to_dict())), source=str(path)) == spec
 
 
 def test_load_spec_finds_data_and_code_problems_before_anything_runs(tmp_path):
