@@ -22,6 +22,8 @@ from hpsearch.report._html import Figure, plain
 
 MAX_CURVES = 300  # learning curves drawn in the pruned-vs-complete plot
 TOP_CURVES = 10
+MAX_POINTS = 1500  # markers per slice / contour overlay (SVG slows down past a few thousand)
+MAX_LINES = 1000  # parallel-coordinate lines (WebGL; slow without a GPU past that)
 MIN_CONTOUR = 8  # fewer trials: an interpolated surface would be mostly invented
 
 
@@ -49,6 +51,19 @@ def _axis(study: StudyData, name: str, trials: list[TrialData]) -> tuple[np.ndar
     return x, dict(title=plain(name))
 
 
+def _subsample(trials: list[TrialData], direction: str, seed: int = 0,
+               limit: int = MAX_POINTS) -> tuple[list[TrialData], str]:
+    """At most ``limit`` trials: the best 100 always, the rest drawn at random."""
+    if len(trials) <= limit:
+        return trials, ""
+    sign = -1 if direction == "maximize" else 1
+    ranked = sorted(trials, key=lambda t: sign * t.value)
+    rest = ranked[100:]
+    idx = np.random.default_rng(seed).choice(len(rest), limit - 100, replace=False)
+    keep = sorted(ranked[:100] + [rest[i] for i in idx], key=lambda t: t.number)
+    return keep, f" Showing {limit} of {len(trials)} trials (the best 100 and a random sample)."
+
+
 def history(study: StudyData) -> Figure:
     fin = study.finished
     n = np.arange(1, len(fin) + 1)
@@ -68,6 +83,7 @@ def parallel(study: StudyData, params: list[str]) -> Figure | None:
     done = [t for t in study.trials if math.isfinite(t.value)]
     if len(done) < 2 or not params:
         return None
+    done, note = _subsample(done, study.direction, limit=MAX_LINES)
     dims = []
     for p in params:
         x, ax = _axis(study, p, done)
@@ -81,13 +97,14 @@ def parallel(study: StudyData, params: list[str]) -> Figure | None:
                                                             reversescale=study.direction == "minimize")))
     fig.update_layout(margin=dict(l=70, r=40, t=70, b=40))
     return Figure("parallel", "Parallel coordinates", fig,
-                  "One line per complete trial, coloured by objective value; drag along an axis to filter.")
+                  "One line per complete trial, coloured by objective value; drag along an axis to filter." + note)
 
 
 def slices(study: StudyData, params: list[str]) -> Figure | None:
     done = [t for t in study.trials if math.isfinite(t.value)]
     if not done or not params:
         return None
+    done, note = _subsample(done, study.direction)
     cols = min(3, len(params))
     rows = math.ceil(len(params) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plain(p) for p in params],
@@ -107,7 +124,7 @@ def slices(study: StudyData, params: list[str]) -> Figure | None:
             fig.update_xaxes(type="category", row=r, col=c)
     fig.update_layout(height=max(320, 260 * rows))
     return Figure("slice", "Slice plots", fig,
-                  "Objective value against each hyperparameter; darker dots are later trials.")
+                  "Objective value against each hyperparameter; darker dots are later trials." + note)
 
 
 def contour(study: StudyData, pair: list[str], bins: int = 20) -> Figure | None:
@@ -129,12 +146,14 @@ def contour(study: StudyData, pair: list[str], bins: int = 20) -> Figure | None:
     fig = go.Figure()
     fig.add_contour(x=(ex[:-1] + ex[1:]) / 2, y=(ey[:-1] + ey[1:]) / 2, z=z, connectgaps=True,
                     colorscale="Viridis", reversescale=study.direction == "minimize", name="mean value")
-    fig.add_scatter(x=x, y=y, mode="markers", name="trials", showlegend=False,
+    shown = np.sort(np.random.default_rng(0).choice(len(v), min(len(v), MAX_POINTS), replace=False))
+    fig.add_scatter(x=x[shown], y=y[shown], mode="markers", name="trials", showlegend=False,
                     marker=dict(size=4, color="white", line=dict(width=0.5, color="black")))
     fig.update_xaxes(**_ticks(ax))
     fig.update_yaxes(**_ticks(ay))
-    return Figure("contour", f"Contour of the two most important parameters", fig,
-                  "Mean objective value per cell (gaps interpolated); dots are complete trials.")
+    return Figure("contour", "Contour of the two most important parameters", fig,
+                  "Mean objective value per cell (gaps interpolated) over all complete trials; dots are "
+                  + (f"{len(shown)} of them." if len(shown) < len(v) else "the trials."))
 
 
 def _edges(x: np.ndarray, ax: dict, bins: int) -> np.ndarray:
