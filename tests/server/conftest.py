@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -58,9 +59,22 @@ class LiveServer:
         assert not self._thread.is_alive(), "uvicorn did not stop"
 
 
+@pytest.fixture(scope="session")
+def _empty_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialised, empty study database, made once (creating Optuna's tables is the slow part)."""
+    from hpsearch.storage import open_storage
+
+    path = tmp_path_factory.mktemp("template") / "empty.db"
+    open_storage(f"sqlite:///{path}", heartbeat=False).engine.dispose()
+    return path
+
+
 @pytest.fixture
-def storage_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'studies.db'}"
+def storage_url(tmp_path: Path, _empty_db: Path) -> str:
+    """A fresh database per test: a copy of the empty template."""
+    path = tmp_path / "studies.db"
+    shutil.copyfile(_empty_db, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
