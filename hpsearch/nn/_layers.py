@@ -39,7 +39,7 @@ class Layer:
         key = (n, dtype)
         bufs = self._buffers.get(key)
         if bufs is None:
-            if len(self._buffers) >= 8:  # full batch, last batch, dx buffers, spares
+            if len(self._buffers) >= 12:  # full batch, last batch, dx / ones buffers, spares
                 self._buffers.clear()
             bufs = self._buffers[key] = [np.empty((n, width), dtype) for _ in range(count)]
         return bufs
@@ -66,11 +66,18 @@ class Dense(Layer):
     def backward(self, dz, need_dx=True):
         np.matmul(self.x.T, dz, out=self.g["W"])  # dL/dW = x^T dz
         if "b" in self.g:
-            np.sum(dz, axis=0, out=self.g["b"])
+            np.matmul(self._ones(dz.shape[0], dz.dtype), dz, out=self.g["b"])  # column sums; BLAS beats np.sum
         if not need_dx:
             return None
         dx = self._dx_buf(dz.shape[0], dz.dtype)
         return np.matmul(dz, self.p["W"].T, out=dx)  # dL/dx = dz W^T
+
+    def _ones(self, n, dtype):
+        key = ("ones", n, dtype)
+        ones = self._buffers.get(key)
+        if ones is None:
+            ones = self._buffers[key] = np.ones(n, dtype)
+        return ones
 
     def _dx_buf(self, n, dtype):
         key = ("dx", n, dtype)

@@ -25,18 +25,24 @@ def _log_softmax_parts(z):
 class SoftmaxCrossEntropy:
     """Multi-class: p = softmax(z), loss = -mean log p[y]."""
 
+    def __init__(self) -> None:
+        self._rows: dict[int, np.ndarray] = {}
+
     def loss_grad(self, z, y, dz):
         n = z.shape[0]
-        rows = np.arange(n)
+        rows = self._rows.get(n)
+        if rows is None:
+            rows = self._rows[n] = np.arange(n)
         m = z.max(axis=1, keepdims=True)
         np.subtract(z, m, out=dz)
         picked = dz[rows, y]  # z_y - max, before exp overwrites it
         np.exp(dz, out=dz)
         s = dz.sum(axis=1, keepdims=True)
-        loss = float(np.log(s).sum() - picked.sum(dtype=np.float64)) / n
-        dz /= s
-        dz[rows, y] -= 1
-        dz *= 1.0 / n
+        loss = (float(np.log(s).sum()) - float(picked.sum())) / n
+        s *= n
+        np.reciprocal(s, out=s)
+        dz *= s  # p / n
+        dz[rows, y] -= 1.0 / n
         return loss
 
     def loss(self, z, y):

@@ -1,9 +1,10 @@
 """The training loop: shuffled mini-batches, epochs, and the rules that stop them.
 
-The per-batch path (``_run_epoch``) is the hot loop of every trial: a batch is a
-contiguous slice of a once-per-epoch shuffled copy of the data, gradients land
-in the network's flat gradient vector, clipping is one dot product, and the
-optimizer updates the flat parameter vector in place.
+``train`` checks its input, then hands a ``_Fit`` (the run's fixed set-up) to
+the epoch loop. The per-batch path (``_Fit.run_epoch``) is the hot loop of
+every trial: a batch is a contiguous slice of a once-per-epoch shuffled copy of
+the data, gradients land in the network's flat gradient vector, clipping is
+one dot product, and the optimizer updates the flat parameter vector in place.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from hpsearch.nn._callbacks import BestTracker, EpochRecord, TargetLoss, TrainResult
 from hpsearch.nn._network import Network
-from hpsearch.nn._optimizers import make_optimizer
+from hpsearch.nn._optimizers import Optimizer, make_optimizer
 from hpsearch.nn._schedules import Schedule, make_schedule
 from hpsearch.nn._validation import as_generator, check_float, check_int, check_X, check_y
 
@@ -30,35 +32,86 @@ def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
     return norm
 
 
-def _run_epoch(net, X, y, *, batch_size, optimizer, lr, clip_norm, l2, l1, rng, deadline, dlogits):
-    """One pass over (X, y), already shuffled. Returns (mean loss, timed_out)."""
-    n, total = X.shape[0], 0.0
-    params, grads = net.params, net.grads
-    for start in range(0, n, batch_size):
-        xb, yb = X[start : start + batch_size], y[start : start + batch_size]
-        m = xb.shape[0]
-        buf = dlogits.get(m)
+@dataclass
+class _Fit:
+    """One training run's fixed set-up, and the loop over epochs and batches."""
+
+    net: Network
+    X: np.ndarray
+    y: np.ndarray
+    optimizer: Optimizer
+    schedule: Schedule
+    rng: np.random.Generator
+    batch_size: int
+    max_epochs: int
+    l2: float
+    l1: float
+    clip_norm: float | None
+    deadline: float | None
+    validation: tuple[np.ndarray, np.ndarray] | None
+    val_metric: Callable | None
+    rules: list[tuple[str, Callable[[EpochRecord], bool]]]
+    _dlogits: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def loop(self, result: TrainResult) -> None:
+        """Epochs: shuffle, run the batches, validate, record, ask the stopping rules."""
+        Xs, ys = np.empty_like(self.X), np.empty_like(self.y)
+        for epoch in range(1, self.max_epochs + 1):
+            t_epoch = time.perf_counter()
+            lr = self.schedule.lr(epoch - 1)
+            perm = self.rng.permutation(self.X.shape[0])
+            np.take(self.X, perm, axis=0, out=Xs)
+            np.take(self.y, perm, axis=0, out=ys)
+            train_loss, timed_out = self.run_epoch(Xs, ys, lr)
+            val_loss = metric = None
+            if self.validation is not None and math.isfinite(train_loss):
+                val_loss, metric = self.validate()
+            record = EpochRecord(epoch, train_loss, val_loss, metric, time.perf_counter() - t_epoch, lr)
+            result.history.append(record)
+            if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+                result.diverged, result.stop_reason = True, "diverged"
+                return
+            self.schedule.observe(val_loss if val_loss is not None else train_loss)
+            reason = next((name for name, rule in self.rules if rule(record)), None)
+            if reason is None and timed_out:
+                reason = "time_budget"
+            if reason is not None:
+                result.stop_reason = reason
+                return
+
+    def run_epoch(self, X: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, bool]:
+        """One pass over (X, y), already shuffled: (mean batch loss, whether time ran out)."""
+        net, step, bs, deadline = self.net, self.optimizer.step, self.batch_size, self.deadline
+        params, grads = net.params, net.grads
+        n, total = X.shape[0], 0.0
+        for start in range(0, n, bs):
+            xb, yb = X[start : start + bs], y[start : start + bs]
+            m = xb.shape[0]
+            loss = net.loss_grad(xb, yb, self._dlogits_buffer(m), rng=self.rng, weight_decay=self.l2, l1=self.l1)
+            if not math.isfinite(loss):
+                return math.nan, False
+            if self.clip_norm is not None:
+                clip_by_global_norm(grads, self.clip_norm)
+            step(params, grads, lr)
+            total += loss * m
+            if deadline is not None and time.perf_counter() > deadline:
+                return total / (start + m), True
+        return total / n, False
+
+    def _dlogits_buffer(self, m: int) -> np.ndarray:
+        buf = self._dlogits.get(m)
         if buf is None:
-            buf = dlogits[m] = np.empty((m, net.layers[-1].n_out), net.dtype)
-        loss = net.loss_grad(xb, yb, buf, rng=rng, weight_decay=l2, l1=l1)
-        if not math.isfinite(loss):
-            return math.nan, False
-        if clip_norm is not None:
-            clip_by_global_norm(grads, clip_norm)
-        optimizer.step(params, grads, lr)
-        total += loss * m
-        if deadline is not None and time.perf_counter() > deadline:
-            return total / (start + m), True
-    return total / n, False
+            buf = self._dlogits[m] = np.empty((m, self.net.layers[-1].n_out), self.net.dtype)
+        return buf
 
-
-def _validate(net, X_val, y_val, val_metric):
-    """(val loss, val metric) in inference mode; the default metric is minus the loss."""
-    logits = net.forward(X_val)
-    loss = net.head.loss(logits, y_val)
-    if val_metric is None:
-        return loss, -loss
-    return loss, float(val_metric(y_val, net.head.output(logits)))
+    def validate(self) -> tuple[float, float]:
+        """(val loss, val metric) in inference mode; the default metric is minus the loss."""
+        X_val, y_val = self.validation
+        logits = self.net.forward(X_val)
+        loss = self.net.head.loss(logits, y_val)
+        if self.val_metric is None:
+            return loss, -loss
+        return loss, float(self.val_metric(y_val, self.net.head.output(logits)))
 
 
 def train(
@@ -93,55 +146,54 @@ def train(
     every batch), after ``patience`` epochs without a better validation metric
     (then, with ``restore_best``, the best epoch's weights are put back), or
     when a callback returns True. A non-finite loss stops training with
-    ``diverged=True``: a result, never an exception.
+    ``diverged=True``: a result, never an exception (nor a warning).
 
     ``weight_decay`` is an L2 penalty (weight_decay/2 ||W||^2) except with
     ``adamw``, where it is decoupled decay; ``l1`` adds l1 ||W||_1. Neither
-    touches biases or batch-norm parameters. ``val_metric(y_val, outputs)``
-    receives what ``net.predict`` would return; ``greater_is_better`` refers
-    to it (the default metric, minus the validation loss, is always
-    maximised). ``random_state`` seeds shuffling and dropout masks.
+    touches biases or batch-norm parameters. ``schedule`` is a name (see
+    ``make_schedule`` for the defaults) or a ``Schedule`` instance, which then
+    sets the learning rate itself. ``val_metric(y_val, outputs)`` receives what
+    ``net.predict`` would return; ``greater_is_better`` refers to it (the
+    default metric, minus the validation loss, is always maximised).
+    ``random_state`` seeds shuffling and dropout masks. Exceptions raised by a
+    callback (e.g. ``optuna.TrialPruned``) propagate.
     """
-    cfg = _check_config(
-        net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss, time_budget, patience
-    )
+    callbacks = list(callbacks)
+    cfg = _check_config(net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss,
+                        time_budget, patience, val_metric, callbacks)
     X = check_X(X, net.n_inputs, net.dtype, "X")
     y = check_y(y, X.shape[0], net.task, net.n_outputs, net.dtype, "y")
-    has_val = X_val is not None or y_val is not None
-    if has_val:
+    validation = None
+    if X_val is not None or y_val is not None:
         if X_val is None or y_val is None:
             raise ValueError("X_val, y_val: expected both validation arrays or neither")
         X_val = check_X(X_val, net.n_inputs, net.dtype, "X_val")
-        y_val = check_y(y_val, X_val.shape[0], net.task, net.n_outputs, net.dtype, "y_val")
+        validation = (X_val, check_y(y_val, X_val.shape[0], net.task, net.n_outputs, net.dtype, "y_val"))
     elif patience is not None:
         raise ValueError("patience: early stopping needs validation data; pass X_val and y_val or patience=None")
-    if val_metric is not None and not callable(val_metric):
-        raise ValueError(f"val_metric: expected a callable (y_true, outputs) -> float; got {val_metric!r}")
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        if not callable(cb):
-            raise ValueError(f"callbacks: expected callables taking an EpochRecord; got {cb!r}")
     rng = as_generator(random_state)
-    opt = make_optimizer(
-        optimizer, net.params.size, net.dtype, momentum=momentum, weight_decay=weight_decay, n_decayed=net.n_decayed
-    )
-    sched = make_schedule(schedule, cfg["learning_rate"], cfg["max_epochs"])
-    l2 = 0.0 if optimizer == "adamw" else cfg["weight_decay"]
+    opt = make_optimizer(optimizer, net.params.size, net.dtype, momentum=momentum, weight_decay=weight_decay,
+                         n_decayed=net.n_decayed)
 
     tracker = BestTracker(net, greater_is_better or val_metric is None, patience, restore_best and patience is not None)
     rules: list[tuple[str, Callable[[EpochRecord], bool]]] = []
-    if has_val:
+    if validation is not None:
         rules.append(("early_stopping", tracker))
     if target_loss is not None:
         rules.append(("target_loss", TargetLoss(target_loss)))
     rules += [("callback", cb) for cb in callbacks]
 
-    result = TrainResult()
     t0 = time.perf_counter()
-    deadline = None if time_budget is None else t0 + time_budget
+    fit = _Fit(
+        net, X, y, opt, make_schedule(schedule, cfg["learning_rate"], cfg["max_epochs"]), rng,
+        batch_size=cfg["batch_size"], max_epochs=cfg["max_epochs"],
+        l2=0.0 if optimizer == "adamw" else cfg["weight_decay"], l1=cfg["l1"], clip_norm=cfg["clip_norm"],
+        deadline=None if time_budget is None else t0 + time_budget,
+        validation=validation, val_metric=val_metric, rules=rules,
+    )
+    result = TrainResult()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported, not warned
-        _loop(net, X, y, X_val, y_val, has_val, cfg, opt, sched, rng, l2, clip_norm, val_metric, rules, deadline,
-              result)
+        fit.loop(result)
     tracker.restore()
     result.epochs_run = len(result.history)
     result.best_epoch, result.best_val_metric = tracker.best_epoch, tracker.best
@@ -149,42 +201,15 @@ def train(
     return result
 
 
-def _loop(net, X, y, X_val, y_val, has_val, cfg, opt, sched, rng, l2, clip_norm, val_metric, rules, deadline,
-          result):
-    """The epochs: shuffle, run the batches, validate, record, ask the stopping rules."""
-    Xs, ys = np.empty_like(X), np.empty_like(y)
-    dlogits: dict[int, np.ndarray] = {}
-    for epoch in range(1, cfg["max_epochs"] + 1):
-        t_epoch = time.perf_counter()
-        lr = sched.lr(epoch - 1)
-        perm = rng.permutation(X.shape[0])
-        np.take(X, perm, axis=0, out=Xs)
-        np.take(y, perm, axis=0, out=ys)
-        train_loss, timed_out = _run_epoch(
-            net, Xs, ys, batch_size=cfg["batch_size"], optimizer=opt, lr=lr, clip_norm=clip_norm,
-            l2=l2, l1=cfg["l1"], rng=rng, deadline=deadline, dlogits=dlogits,
-        )
-        val_loss = metric = None
-        if has_val and math.isfinite(train_loss):
-            val_loss, metric = _validate(net, X_val, y_val, val_metric)
-        record = EpochRecord(epoch, train_loss, val_loss, metric, time.perf_counter() - t_epoch, lr)
-        result.history.append(record)
-        if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
-            result.diverged, result.stop_reason = True, "diverged"
-            break
-        sched.observe(val_loss if val_loss is not None else train_loss)
-        reason = next((name for name, rule in rules if rule(record)), None)
-        if reason is None and timed_out:
-            reason = "time_budget"
-        if reason is not None:
-            result.stop_reason = reason
-            break
-
-
 def _check_config(net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss,
-                  time_budget, patience) -> dict:
+                  time_budget, patience, val_metric, callbacks) -> dict:
     if not isinstance(net, Network):
         raise ValueError(f"net: expected a hpsearch.nn.Network; got {type(net).__name__}")
+    if val_metric is not None and not callable(val_metric):
+        raise ValueError(f"val_metric: expected a callable (y_true, outputs) -> float; got {val_metric!r}")
+    for cb in callbacks:
+        if not callable(cb):
+            raise ValueError(f"callbacks: expected callables taking an EpochRecord; got {cb!r}")
     return {
         "learning_rate": check_float("learning_rate", learning_rate, low=0.0, low_open=True),
         "weight_decay": check_float("weight_decay", weight_decay),

@@ -1,0 +1,144 @@
+"""Training speed: hpsearch.nn against scikit-learn's MLPClassifier and PyTorch (CPU).
+
+Every framework trains the same architecture on the same standardized split with
+the same optimizer (Adam), learning rate, batch size and number of epochs, and
+no regularisation. Runs are interleaved (hpsearch, sklearn, torch, hpsearch,
+...) so background load hits all of them alike, and the best of ``--repeats``
+wall times is reported with the test accuracy of that run. Only ``fit`` is
+timed (for hpsearch: ``Network`` construction + ``train``).
+
+    python benchmarks/bench_mlp.py [--repeats 7] [--threads N] [--case digits|synthetic|all]
+
+PyTorch is optional: without it the column is skipped. This is a benchmark,
+not a test; the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+
+from hpsearch.nn import Network, train
+
+try:
+    import torch
+except ImportError:  # the benchmark still runs without PyTorch
+    torch = None
+
+CASES = {
+    "digits": dict(hidden=(256, 256), lr=1e-3, batch=128, epochs=20),
+    "synthetic": dict(hidden=(256, 256), lr=1e-3, batch=256, epochs=5),
+}
+
+
+def load_case(name: str):
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+    else:
+        X, y = make_classification(
+            n_samples=20000, n_features=100, n_informative=40, n_classes=5, random_state=0
+        )
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(X_tr)
+    f32 = np.float32
+    return scaler.transform(X_tr).astype(f32), scaler.transform(X_te).astype(f32), y_tr, y_te
+
+
+def run_hpsearch(data, cfg, seed):
+    X_tr, X_te, y_tr, y_te = data
+    t = time.perf_counter()
+    net = Network(X_tr.shape[1], cfg["hidden"], int(y_tr.max()) + 1, task="multiclass", init="glorot",
+                  random_state=seed)
+    train(net, X_tr, y_tr, optimizer="adam", learning_rate=cfg["lr"], batch_size=cfg["batch"],
+          max_epochs=cfg["epochs"], random_state=seed)
+    seconds = time.perf_counter() - t
+    return seconds, float((net.predict(X_te).argmax(1) == y_te).mean())
+
+
+def run_sklearn(data, cfg, seed):
+    X_tr, X_te, y_tr, y_te = data
+    clf = MLPClassifier(cfg["hidden"], solver="adam", learning_rate_init=cfg["lr"], batch_size=cfg["batch"],
+                        max_iter=cfg["epochs"], alpha=0.0, tol=0.0, n_iter_no_change=10**9, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t = time.perf_counter()
+        clf.fit(X_tr, y_tr)
+        seconds = time.perf_counter() - t
+    return seconds, float(clf.score(X_te, y_te))
+
+
+def run_torch(data, cfg, seed):
+    X_tr, X_te, y_tr, y_te = data
+    torch.manual_seed(seed)
+    t = time.perf_counter()
+    Xt, yt = torch.from_numpy(X_tr), torch.from_numpy(y_tr.astype(np.int64))
+    layers, width = [], X_tr.shape[1]
+    for h in cfg["hidden"]:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(width, int(y_tr.max()) + 1))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n, bs = len(Xt), cfg["batch"]
+    for _ in range(cfg["epochs"]):
+        perm = torch.randperm(n)
+        Xs, ys = Xt[perm], yt[perm]
+        for i in range(0, n, bs):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(Xs[i : i + bs]), ys[i : i + bs])
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - t
+    with torch.no_grad():
+        acc = float((model(torch.from_numpy(X_te)).argmax(1).numpy() == y_te).mean())
+    return seconds, acc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--case", choices=[*CASES, "all"], default="all")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS / torch threads (default: library default)")
+    args = parser.parse_args()
+    runners = {"hpsearch": run_hpsearch, "sklearn": run_sklearn}
+    if torch is not None:
+        runners["torch"] = run_torch
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    limits = None
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(args.threads)
+    cases = list(CASES) if args.case == "all" else [args.case]
+    print(f"best of {args.repeats} interleaved runs; seconds (test accuracy)")
+    for case in cases:
+        cfg, data = CASES[case], load_case(case)
+        for name, run in runners.items():  # warm-up: imports, BLAS thread pools, torch kernels
+            run(data, dict(cfg, epochs=1), 0)
+        best = {name: (np.inf, np.nan) for name in runners}
+        for rep in range(args.repeats):
+            for name, run in runners.items():
+                seconds, acc = run(data, cfg, rep)
+                if seconds < best[name][0]:
+                    best[name] = (seconds, acc)
+        shape = f"{data[0].shape[0]}x{data[0].shape[1]}"
+        print(f"\n{case} ({shape} train, hidden {cfg['hidden']}, Adam lr {cfg['lr']}, "
+              f"batch {cfg['batch']}, {cfg['epochs']} epochs)")
+        base = best["sklearn"][0]
+        for name, (seconds, acc) in best.items():
+            print(f"  {name:9s} {seconds:7.3f} s  acc {acc:.3f}  ({base / seconds:4.2f}x scikit-learn)")
+    if limits is not None:
+        limits.unregister()
+
+
+if __name__ == "__main__":
+    main()
