@@ -30,6 +30,8 @@ from hpsearch.nn._validation import (
     check_y,
 )
 
+PREDICT_CHUNK = 16384
+
 
 class Network:
     """A dense feed-forward network: [Dense -> (BatchNorm) -> act -> (Dropout)] * depth -> Dense -> head.
@@ -174,7 +176,9 @@ class Network:
     def predict(self, X: Any) -> np.ndarray:
         """Inference-mode outputs: class probabilities (n, K), P(y=1) (n,), or values (n, k)."""
         X = check_X(X, self.n_inputs, self.dtype)
-        return self.head.output(self.forward(X))
+        # in chunks, so a million-row X does not need a million-row buffer per layer
+        chunks = [self.head.output(self.forward(X[i : i + PREDICT_CHUNK])) for i in range(0, len(X), PREDICT_CHUNK)]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def loss(self, X: Any, y: Any) -> float:
         """Mean data loss in inference mode (no dropout, batch-norm running statistics)."""

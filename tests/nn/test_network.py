@@ -73,6 +73,16 @@ def test_predict_shapes_and_ranges(rng):
     assert Network(4, (5,), 2, task="regression", random_state=0).predict(X).shape == (7, 2)
 
 
+def test_predict_in_chunks_matches_one_pass(rng, monkeypatch):
+    from hpsearch.nn import _network
+
+    X = rng.normal(size=(25, 4))
+    net = Network(4, (5,), 3, task="multiclass", random_state=0, dtype=np.float64)
+    whole = net.predict(X)
+    monkeypatch.setattr(_network, "PREDICT_CHUNK", 7)
+    np.testing.assert_allclose(net.predict(X), whole, rtol=1e-12)
+
+
 def test_predict_is_deterministic_with_dropout(rng):
     X = rng.normal(size=(7, 4))
     net = Network(4, (50,), 3, task="multiclass", dropout=0.5, random_state=0)
