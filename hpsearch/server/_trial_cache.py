@@ -18,7 +18,6 @@ it changes.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import optuna
 import sqlalchemy as sa

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.conftest import LiveServer, free_port
+from tests.server.conftest import free_port
 
 X = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
 GRID = set(itertools.product(X, ["a", "b", "c"], ["p", "q"]))  # 36 points
@@ -154,3 +154,56 @@ def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
         assert summary["states"]["complete"] == 12 and summary["n_trials"] == 12
     finally:
         _stop(second, signal.SIGTERM)
+
+
+QOBJ = '''
+import time
+
+def objective(trial, params):
+    time.sleep(0.02)
+    return params["x"] + {"a": 0.0, "b": 1.0, "c": 2.0}[params["c"]] + (params["d"] == "q") * 0.01
+'''
+
+
+def test_cli_worker_and_api_clients_share_one_study(live_server, storage_url, tmp_path):
+    """`hpsearch worker` (its own process) and API clients work the same grid study at once."""
+    import optuna
+
+    from hpsearch.search import prepare_study
+    from hpsearch.spec import spec_from_dict
+    from hpsearch.storage import open_storage
+
+    (tmp_path / "qobj.py").write_text(QOBJ)
+    spec = _spec("mixed")
+    spec["study"]["objective"] = "qobj:objective"
+    prepare_study(open_storage(storage_url, heartbeat=False), spec_from_dict(spec, source="test"))
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    worker = subprocess.Popen([sys.executable, "-m", "hpsearch.cli", "worker", "mixed", "--quiet",
+                               "--storage", storage_url], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{live_server.url}/api/studies/mixed").json()["n_trials"] == 0:
+            assert worker.poll() is None and time.monotonic() < deadline, worker.stderr.read()
+            time.sleep(0.05)
+        handed, errors = [], []
+        threads = [threading.Thread(target=_client_loop, args=(live_server.url, "mixed", handed, errors))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        out, err = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert worker.returncode == 0, err
+    assert errors == []
+    trials = optuna.load_study(study_name="mixed", storage=storage_url).trials
+    points = [(t.params["x"], t.params["c"], t.params["d"]) for t in trials]
+    assert len(trials) == 36 and set(points) == GRID and all(t.state.name == "COMPLETE" for t in trials)
+    by_api = {n for n, _ in handed}
+    assert 0 < len(by_api) < 36  # both the worker and the API clients ran some of the 36 points
+    for t in trials:
+        assert t.value == pytest.approx(_objective(t.params))
