@@ -126,7 +126,7 @@ def _trial(t: optuna.trial.FrozenTrial, obj: int) -> TrialData:
 
 def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> StudyData:
     """One study (a FrozenStudy from ``storage.get_all_studies()``) as plain data."""
-    sid = frozen_study._study_id
+    sid = storage.get_study_id_from_name(frozen_study.study_name)
     trials = storage.get_all_trials(sid, deepcopy=False)
     trials = sorted(trials, key=lambda t: t.number)
     directions = frozen_study.directions

@@ -53,22 +53,23 @@ def summary(arms: cf.Arms, direction: str) -> tuple[list[int], list[list[str]]]:
     return budgets, rows
 
 
+def _samples(arms: cf.Arms, a: str, b: str) -> tuple[list[float], list[float], bool]:
+    """Final bests of arms a and b, paired by seed when both arms ran the same seeds."""
+    sa = {s.seed: final_best(s) for s in arms[a]}
+    sb = {s.seed: final_best(s) for s in arms[b]}
+    same_seeds = None not in sa and set(sa) == set(sb) and len(sa) == len(arms[a]) == len(arms[b])
+    if same_seeds and all(math.isfinite(v) for v in [*sa.values(), *sb.values()]):
+        keys = sorted(sa, key=str)
+        return [sa[k] for k in keys], [sb[k] for k in keys], True
+    va = [v for v in (final_best(s) for s in arms[a]) if math.isfinite(v)]
+    vb = [v for v in (final_best(s) for s in arms[b]) if math.isfinite(v)]
+    return va, vb, False
+
+
 def _pairs(arms: cf.Arms, direction: str, seed: int) -> list[dict[str, Any]]:
     out = []
     for a, b in itertools.combinations(arms, 2):
-        sa = {s.seed: final_best(s) for s in arms[a]}
-        sb = {s.seed: final_best(s) for s in arms[b]}
-        paired = None not in sa and set(sa) == set(sb) and len(sa) == len(arms[a]) == len(arms[b])
-        if paired:
-            keys = sorted(sa, key=str)
-            va, vb = [sa[k] for k in keys], [sb[k] for k in keys]
-        else:
-            va, vb = [final_best(s) for s in arms[a]], [final_best(s) for s in arms[b]]
-        va = [v for v in va if math.isfinite(v)] if not paired else va
-        vb = [v for v in vb if math.isfinite(v)] if not paired else vb
-        if paired and not all(math.isfinite(v) for v in va + vb):
-            paired = False
-            va, vb = [v for v in va if math.isfinite(v)], [v for v in vb if math.isfinite(v)]
+        va, vb, paired = _samples(arms, a, b)
         if len(va) < 2 or len(vb) < 2:
             out.append({"a": a, "b": b, "text": "Not tested: fewer than 2 repeats with a result.",
                         "test": "", "p": "", "ci": ""})

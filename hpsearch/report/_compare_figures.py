@@ -62,7 +62,8 @@ def _steps(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def _band(fig: go.Figure, x, med, lo, hi, name: str, c: str, dash: str = "solid", step: bool = True) -> None:
+def _band(fig: go.Figure, x, med, lo, hi, name: str, c: str, dash: str = "solid", step: bool = True,
+          fill: bool = True) -> None:
     x, med, lo, hi = (np.asarray(a, dtype=float) for a in (x, med, lo, hi))
     ok = np.isfinite(med)  # leading budgets where no repeat has a value yet
     x, med, lo, hi = x[ok], med[ok], lo[ok], hi[ok]
@@ -74,11 +75,29 @@ def _band(fig: go.Figure, x, med, lo, hi, name: str, c: str, dash: str = "solid"
     if step and x.size > 1:
         (xs, med), (_, lo), (_, hi) = _steps(x, med), _steps(x, lo), _steps(x, hi)
         x = xs
-    fig.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
-                    mode="lines", fillcolor=_rgba(c, 0.18), line=dict(width=0), hoverinfo="skip",
-                    showlegend=False, legendgroup=name)
+    if fill:
+        fig.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
+                        mode="lines", fillcolor=_rgba(c, 0.18), line=dict(width=0), hoverinfo="skip",
+                        showlegend=False, legendgroup=name)
     fig.add_scatter(x=x, y=med, mode="lines" if step else "lines+markers", name=plain(name),
                     line=dict(color=c, width=2, dash=dash), legendgroup=name)
+
+
+def _focus(fig: go.Figure, arrays: list[np.ndarray]) -> None:
+    """Zoom the y-axis onto the curves after their first quarter.
+
+    Early trials (a diverging learning rate, an untrained first guess) can sit
+    far below where the samplers actually differ; autoscaling would squash the
+    interesting part into a line. Double-clicking the plot shows everything.
+    """
+    tails = [a[len(a) // 4:] for a in arrays if len(a)]
+    vals = np.concatenate(tails) if tails else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if vals.size < 2 or np.ptp(vals) == 0:
+        return
+    lo, hi = float(vals.min()), float(vals.max())
+    pad = 0.08 * (hi - lo)
+    fig.update_yaxes(range=[lo - pad, hi + pad])
 
 
 _AXIS_TITLE = {
@@ -95,16 +114,19 @@ def best_so_far(arms: Arms, direction: str, axis: str) -> Figure | None:
     fig = go.Figure()
     for i, (name, (med, lo, hi)) in enumerate(curves.items()):
         _band(fig, grid, med, lo, hi, name, color(name, i))
+    _focus(fig, [a for m in curves.values() for a in m])
     fig.update_layout(xaxis_title=_AXIS_TITLE[axis], yaxis_title="best value so far")
     k = max(len(a) for a in arms.values())
     return Figure(f"best-{axis}", f"Best so far against {_AXIS_TITLE[axis].split(' (')[0]}", fig,
-                  f"Median over repeats (line) and interquartile band, up to {k} repeats per sampler.")
+                  f"Median over repeats (line) and interquartile band, up to {k} repeats per sampler. "
+                  "The y-axis is zoomed past the first quarter of the budget; double-click to see all.")
 
 
 def expected_max(arms: Arms, direction: str, budget: int) -> tuple[Figure | None, list[str]]:
     """Expected best of n (Tang et al.) for independent samplers; others as repeated curves."""
     fig = go.Figure()
     notes = []
+    shown: list[np.ndarray] = []
     drawn = False
     for i, (name, studies) in enumerate(arms.items()):
         c = color(name, i)
@@ -120,6 +142,7 @@ def expected_max(arms: Arms, direction: str, budget: int) -> tuple[Figure | None
             lo = np.clip(mean - std, finite.min(), finite.max())
             hi = np.clip(mean + std, finite.min(), finite.max())
             _band(fig, ns[keep], mean[keep], lo[keep], hi[keep], f"{name}: expected best of n", c, step=False)
+            shown += [mean[keep], lo[keep], hi[keep]]
             dropped = int(v.size - finite.size)
             notes.append(f"{name}: {finite.size} trial values pooled over {len(studies)} repeats"
                          + (f"; {dropped} pruned/diverged trials have no value and are not in the estimate"
@@ -129,7 +152,9 @@ def expected_max(arms: Arms, direction: str, budget: int) -> tuple[Figure | None
             grid, curves = arm_curves({name: studies}, direction, "trials")
             if grid.size:
                 med, lo, hi = curves[name]
-                _band(fig, grid, med, lo, hi, f"{name}: median best of repeated studies", c, dash="dot")
+                _band(fig, grid, med, lo, hi, f"{name}: median best of repeated studies", c, dash="dot",
+                      fill=False)  # its IQR band is in the best-so-far plot above
+                shown += [med]
                 notes.append(f"{name}: trials are not independent draws ("
                              + ("each TPE trial depends on the earlier ones" if name == "tpe"
                                 else "a truncated grid is not a random sample")
@@ -138,6 +163,7 @@ def expected_max(arms: Arms, direction: str, budget: int) -> tuple[Figure | None
                 drawn = True
     if not drawn:
         return None, notes
+    _focus(fig, shown)
     fig.update_layout(xaxis_title="budget n (trials)", yaxis_title="expected best value")
     return Figure("expected-max", "Expected best validation score against budget", fig,
                   "Solid: unbiased expected maximum of n trials drawn without replacement from the "

@@ -11,6 +11,7 @@ from hpsearch.report._collect import StudyData
 from hpsearch.report._html import fmt, render
 from hpsearch.report._importance import importances
 
+FANOVA_MAX = 1000  # complete trials; past that the random forest takes several seconds
 _KNOWN_ATTRS = ("sampler", "sampler_args", "seed", "optuna_version", "comparison")
 
 
@@ -73,7 +74,10 @@ def _trial_rows(study: StudyData, params: list[str]) -> list[list[dict]]:
 def study_page(study: StudyData, *, seed: int = 0) -> str:
     """HTML of one study's report (see module docstring)."""
     params = list(study.distributions)
-    imp, imp_note = importances(study.frozen, study.direction, "ped-anova")
+    # fANOVA suits independent (random / quasi-random) trials; PED-ANOVA is fast at any size
+    n_done = sum(1 for t in study.trials if t.state == "COMPLETE")
+    method = "fanova" if study.sampler in ("random", "qmc") and n_done <= FANOVA_MAX else "ped-anova"
+    imp, imp_note = importances(study.frozen, study.direction, method, seed=seed)
     ranked = list(imp) or params
     figures = [
         sf.history(study),
@@ -99,6 +103,7 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         test_score=test_items(study.attrs),
         importance_note=imp_note,
         provenance=provenance(study),
+        spec_json=json.dumps(study.attrs["hpsearch_spec"], indent=2, default=str) if "hpsearch_spec" in study.attrs else "",
         params=params,
         trial_rows=_trial_rows(study, params),
     )
