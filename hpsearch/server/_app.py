@@ -22,6 +22,7 @@ from hpsearch.errors import UserError
 from hpsearch.server import _api, _dashboard
 from hpsearch.server._auth import TokenAuthMiddleware
 from hpsearch.server._errors import install_error_handlers
+from hpsearch.server._limits import BodySizeLimitMiddleware
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -44,6 +45,7 @@ class ServerContext:
         self._lock = threading.Lock()
         self._storage: Any = None
         self._caches: Any = None
+        self._plotly_js: str | None = None
         env = jinja2.Environment(
             loader=jinja2.PackageLoader("hpsearch.server", "templates"),
             autoescape=True,
@@ -89,7 +91,7 @@ class ServerContext:
     def plotly_js(self) -> str:
         """The plotly.js bundle of the installed plotly package (read once)."""
         with self._lock:
-            if not hasattr(self, "_plotly_js"):
+            if self._plotly_js is None:
                 from plotly.offline import get_plotlyjs
 
                 self._plotly_js = get_plotlyjs()
@@ -109,6 +111,7 @@ def create_app(storage_url: str, token: str | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(_api.router)
     app.include_router(_dashboard.router)
-    if token:
+    app.add_middleware(BodySizeLimitMiddleware)
+    if token:  # added last = runs first: no body is read before the token is checked
         app.add_middleware(TokenAuthMiddleware, token=token)
     return app

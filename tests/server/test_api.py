@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import httpx
 import optuna
 import pytest
 
@@ -215,3 +216,17 @@ def test_study_deleted_and_recreated_under_a_running_server(client, storage_url)
     assert r.status_code == 200, r.text
     summary = client.get("/api/studies/again").json()
     assert summary["n_trials"] == 1 and summary["best_value"] == 0.9
+
+
+def test_oversized_bodies_are_refused_with_413(client, live_server):
+    big = b'{"study": {"name": "' + b"x" * 2_000_000 + b'"}}'
+    r = client.post("/api/studies", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "larger than" in r.json()["error"]
+
+    def chunks():  # no Content-Length: the limit must hold while streaming
+        for _ in range(40):
+            yield b" " * 100_000
+
+    r = httpx.post(f"{live_server.url}/api/studies", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "larger than" in r.json()["error"]
+    assert httpx.get(f"{live_server.url}/api/studies").json() == []
