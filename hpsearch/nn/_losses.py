@@ -26,22 +26,30 @@ class SoftmaxCrossEntropy:
     """Multi-class: p = softmax(z), loss = -mean log p[y]."""
 
     def __init__(self) -> None:
-        self._rows: dict[int, np.ndarray] = {}
+        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def loss_grad(self, z, y, dz):
-        n = z.shape[0]
-        rows = self._rows.get(n)
-        if rows is None:
-            rows = self._rows[n] = np.arange(n)
-        m = z.max(axis=1, keepdims=True)
-        np.subtract(z, m, out=dz)
-        picked = dz[rows, y]  # z_y - max, before exp overwrites it
+        n, k = z.shape
+        key = (n, k, z.dtype)
+        if key not in self._cache:
+            self._cache[key] = (np.arange(n), np.ones(k, z.dtype))
+        rows, ones = self._cache[key]
+        # Shift by the batch's largest logit (one fast reduction) rather than each
+        # row's (a slow reduction over a short axis); if that underflows a row,
+        # fall back to per-row shifts.
+        np.subtract(z, z.max(), out=dz)
+        picked = dz[rows, y]  # z_y - shift, before exp overwrites it
         np.exp(dz, out=dz)
-        s = dz.sum(axis=1, keepdims=True)
+        s = dz @ ones
+        if s.min() < 1e-30:
+            np.subtract(z, z.max(axis=1, keepdims=True), out=dz)
+            picked = dz[rows, y]
+            np.exp(dz, out=dz)
+            s = dz @ ones
         loss = (float(np.log(s).sum()) - float(picked.sum())) / n
         s *= n
         np.reciprocal(s, out=s)
-        dz *= s  # p / n
+        dz *= s[:, None]  # p / n
         dz[rows, y] -= 1.0 / n
         return loss
 
