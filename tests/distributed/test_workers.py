@@ -235,21 +235,24 @@ def test_worker_for_unknown_study_exits_2_with_one_line(pg_url, workers):
     assert not _study_exists(pg_url, "no-such-study")
 
 
-def test_many_workers_opening_a_fresh_database_at_once(pg_url):
-    """Machines started together all create the schema of an empty database: none may crash.
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_many_workers_opening_a_fresh_database_at_once(backend, request, tmp_path):
+    """Workers started together all create the schema of an empty database: none may fail.
 
-    PostgreSQL answers a concurrent CREATE TYPE/TABLE of the same name with a
-    unique violation instead of waiting, so whoever loses must retry.
+    Both servers answer a concurrent CREATE of the same table or type with an
+    error ("already exists", a unique violation) instead of waiting, so
+    whoever loses the race must retry, not crash or report bad input.
     """
     from hpsearch.storage import open_storage
 
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'new.db'}"
     n = 4
     barrier = threading.Barrier(n)
 
     def open_at_once(_: int) -> str:
         barrier.wait()
         try:
-            open_storage(pg_url).engine.dispose()
+            open_storage(url).engine.dispose()
             return "ok"
         except Exception as exc:  # the assertion below shows every failure
             return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
