@@ -57,8 +57,10 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> "Heartbeat":
-        interval = getattr(self._storage, "heartbeat_interval", None)
+        interval = self._storage.get_heartbeat_interval()
         if interval:
+            # Beat once now: Optuna never counts a trial without any heartbeat as stale.
+            self._storage.record_heartbeat(self._trial_id)
             self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
             self._thread.start()
         return self
@@ -69,10 +71,8 @@ class Heartbeat:
             self._thread.join()
 
     def _beat(self, interval: float) -> None:
-        while True:
+        while not self._stop.wait(interval):
             try:
                 self._storage.record_heartbeat(self._trial_id)
             except Exception:  # a transient DB error must not kill the trial; next beat retries
                 pass
-            if self._stop.wait(interval):
-                return

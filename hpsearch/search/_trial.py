@@ -40,11 +40,14 @@ class TrialAlreadyFinished(UserError):
     """The trial was told already (HTTP 409)."""
 
 
-def ask_trial(study: optuna.Study, spec: Any) -> tuple[optuna.Trial, dict]:
+def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False) -> tuple[optuna.Trial, dict]:
     """Claim a slot, start its trial and suggest its parameters: (trial, params).
 
     Raises StudyComplete when all slots are done, SlotsBusy when the rest are running.
     Trials of dead workers are failed first, so their slots are free again.
+    ``heartbeat=True`` (workers that then keep a Heartbeat running) records the
+    first heartbeat at once, so a worker killed even before its first beat
+    leaves a trial that other hosts can see go stale.
     """
     _ensure_slot_sampler(study, spec)
     recover_study(study)
@@ -58,6 +61,8 @@ def ask_trial(study: optuna.Study, spec: Any) -> tuple[optuna.Trial, dict]:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
         trial_id = storage.create_new_trial(study._study_id, template_trial=_template(study, claim))
         if attach_trial(engine_of(storage), claim, trial_id):
+            if heartbeat and storage.get_heartbeat_interval():
+                storage.record_heartbeat(trial_id)
             break
         storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     else:

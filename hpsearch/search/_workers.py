@@ -71,7 +71,7 @@ def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: 
                 return ran
             job = jobs.get(name) or jobs.setdefault(name, _load_job(storage, name, worker))
             try:
-                trial, params = ask_trial(job.study, job.spec)
+                trial, params = ask_trial(job.study, job.spec, heartbeat=True)
             except SlotsBusy:
                 continue
             except StudyComplete:

@@ -29,6 +29,21 @@ OBJECTIVES = textwrap.dedent('''
             return math.nan
         return params["x"]
 
+    def heartbeats(trial, params):
+        """Records the trial's heartbeat time at its start and after 2.2 s."""
+        from optuna.storages._rdb.models import TrialHeartbeatModel
+        import sqlalchemy as sa
+        engine = trial.study._storage._backend.engine
+        table = TrialHeartbeatModel.__table__
+        query = sa.select(table.c.heartbeat).where(table.c.trial_id == trial._trial_id)
+        beats = []
+        for _ in range(2):
+            with engine.connect() as con:
+                beats.append(str(con.execute(query).scalar()))
+            time.sleep(2.2)
+        trial.set_user_attr("beats", beats)
+        return 1.0
+
     def per_epoch(trial, params):
         value = 0.0
         for epoch in range(1, 6):

@@ -134,3 +134,12 @@ def test_progress_and_summary_show_the_best_trial(url, spec_factory, objectives_
     out = console.file.getvalue()
     best = optuna.load_study(study_name="s", storage=url).best_trial
     assert f"#{best.number}: {best.value:.6g}" in out and "complete 3" in out
+
+
+def test_workers_heartbeat_their_running_trial_from_its_start(url, spec_factory, objectives_module,
+                                                             monkeypatch):
+    monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
+    run_study(spec_factory(n_trials=1, objective="hp_test_objectives:heartbeats"), url, progress=False)
+    first, later = _trials(url, "s")[0].user_attrs["beats"]
+    assert first != "None"  # beating before the objective even started
+    assert later > first
