@@ -10,6 +10,7 @@ Batch-norm running statistics live in a second flat vector, ``net.state``.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,20 @@ from hpsearch.nn._validation import (
 )
 
 PREDICT_CHUNK = 16384
+
+
+def _carve(entries, dtype) -> tuple[np.ndarray, defaultdict]:
+    """One flat array for (layer, name, shape, initial value, ...) entries, and per-layer views into it."""
+    flat = np.empty(sum(int(np.prod(e[2])) for e in entries), dtype)
+    views: defaultdict = defaultdict(dict)
+    offset = 0
+    for layer, name, shape, value, *_ in entries:
+        size = int(np.prod(shape))
+        view = flat[offset : offset + size].reshape(shape)
+        view[...] = value
+        views[layer][name] = view
+        offset += size
+    return flat, views
 
 
 class Network:
@@ -97,30 +112,20 @@ class Network:
         return layers
 
     def _pack(self) -> None:
-        specs = [(layer, name, spec) for layer in self.layers for name, spec in layer.params.items()]
-        specs.sort(key=lambda item: not item[2][1])  # decayed weights first (stable sort)
-        sizes = [int(np.prod(spec[0])) for _, _, spec in specs]
-        self.params = np.empty(sum(sizes), self.dtype)
-        self.grads = np.zeros_like(self.params)
-        self.n_decayed = sum(n for n, (_, _, spec) in zip(sizes, specs) if spec[1])
-        views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
-        offset = 0
-        for n, (layer, name, (shape, _, value)) in zip(sizes, specs):
-            p = self.params[offset : offset + n].reshape(shape)
-            p[...] = value
-            views[id(layer)][0][name] = p
-            views[id(layer)][1][name] = self.grads[offset : offset + n].reshape(shape)
-            offset += n
-        state_specs = [(layer, name, spec) for layer in self.layers for name, spec in layer.state.items()]
-        self.state = np.empty(sum(int(np.prod(s[0])) for _, _, s in state_specs), self.dtype)
-        offset, states = 0, {id(layer): {} for layer in self.layers}
-        for layer, name, (shape, value) in state_specs:
-            n = int(np.prod(shape))
-            states[id(layer)][name] = self.state[offset : offset + n].reshape(shape)
-            states[id(layer)][name][...] = value
-            offset += n
+        """Lay all parameters out in one flat vector (weights first) and bind views to the layers."""
+        entries = [
+            (layer, name, shape, value, decayed)
+            for layer in self.layers
+            for name, (shape, decayed, value) in layer.params.items()
+        ]
+        entries.sort(key=lambda e: not e[4])  # decayed weights first; the sort is stable
+        self.n_decayed = sum(int(np.prod(e[2])) for e in entries if e[4])
+        self.params, param_views = _carve(entries, self.dtype)
+        self.grads, grad_views = _carve([e[:3] + (0.0,) for e in entries], self.dtype)
+        states = [(layer, name, shape, value) for layer in self.layers for name, (shape, value) in layer.state.items()]
+        self.state, state_views = _carve(states, self.dtype)
         for layer in self.layers:
-            layer.bind(*views[id(layer)], states[id(layer)])
+            layer.bind(param_views[layer], grad_views[layer], state_views[layer])
 
     # -- passes -----------------------------------------------------------------
     @property
