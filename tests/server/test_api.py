@@ -230,3 +230,15 @@ def test_oversized_bodies_are_refused_with_413(client, live_server):
     r = httpx.post(f"{live_server.url}/api/studies", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413 and "larger than" in r.json()["error"]
     assert httpx.get(f"{live_server.url}/api/studies").json() == []
+
+
+def test_ask_while_the_last_trials_run_is_409_then_a_failed_point_is_handed_out_again(client):
+    spec = grid_spec("two")
+    spec["space"] = {"c": {"type": "categorical", "choices": ["a", "b"]}}
+    _create(client, spec)
+    first, second = client.post("/api/studies/two/ask").json(), client.post("/api/studies/two/ask").json()
+    r = client.post("/api/studies/two/ask")
+    assert r.status_code == 409 and "running" in r.json()["error"]
+    client.post("/api/studies/two/tell", json={"trial": first["trial"], "state": "fail"})  # a crash: re-run
+    again = client.post("/api/studies/two/ask").json()
+    assert again["params"] == first["params"] and again["trial"] not in (first["trial"], second["trial"])
