@@ -12,13 +12,16 @@ Two adjustments make ``ask_trial`` fit a stateless server:
   remote client, not this process: we clear the pid after the ask, so
   restarting the server does not fail the trials clients are still training.
 * TPE draws its start-up trials from a seeded RNG; a sampler built per request
-  with the spec's seed would propose the same point every time. Each ask gets
-  its own worker offset (the study's trial count), as CLI workers do.
+  with the spec's seed would propose the same point every time, and two
+  concurrent asks seeded alike would get the same point. Each TPE ask gets a
+  fresh random worker offset (CLI workers get seed + worker index). Grid,
+  random and QMC stay reproducible: their point depends only on the slot.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import warnings
 from typing import Any
 
@@ -78,9 +81,7 @@ def ask(storage: Any, name: str) -> tuple[int, dict[str, Any]]:
     from hpsearch.search import ask_trial
 
     spec = _spec(storage, name)
-    worker = 0
-    if spec.study.sampler == "tpe":
-        worker = API_WORKER_BASE + storage.get_n_trials(storage.get_study_id_from_name(name))
+    worker = API_WORKER_BASE + secrets.randbelow(2**30) if spec.study.sampler == "tpe" else 0
     study = _load(storage, name, spec, worker=worker)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here

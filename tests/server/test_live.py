@@ -207,3 +207,25 @@ def test_cli_worker_and_api_clients_share_one_study(live_server, storage_url, tm
     assert 0 < len(by_api) < 36  # both the worker and the API clients ran some of the 36 points
     for t in trials:
         assert t.value == pytest.approx(_objective(t.params))
+
+
+def test_concurrent_tpe_asks_get_distinct_startup_points(live_server):
+    """TPE's first trials are random draws: asks arriving together must not share a seed."""
+    spec = {"study": {"name": "tpe", "direction": "minimize", "sampler": "tpe", "n_trials": 40},
+            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}}
+    assert httpx.post(f"{live_server.url}/api/studies", json=spec).status_code == 201
+    barrier = threading.Barrier(6)
+    xs: list[float] = []
+
+    def asker() -> None:
+        with httpx.Client(base_url=live_server.url, timeout=60) as http:
+            for _ in range(2):
+                barrier.wait()
+                xs.append(http.post("/api/studies/tpe/ask").json()["params"]["x"])
+
+    threads = [threading.Thread(target=asker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(xs) == 12 and len(set(xs)) == 12
