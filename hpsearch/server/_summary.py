@@ -13,6 +13,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import StudyNotFound
+from hpsearch.search import is_finished
 
 STATE_KEYS = ("complete", "pruned", "fail", "running", "waiting")
 
@@ -38,13 +39,14 @@ def _is_diverged(trial: FrozenTrial) -> bool:
 def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
     """Trials per state, plus ``diverged`` (FAIL with user attr diverged) and ``finished``.
 
-    "Finished" follows docs/architecture.md: COMPLETE + PRUNED + diverged.
+    "Finished" is hpsearch.search's definition (COMPLETE + PRUNED + diverged),
+    the count the budget is measured in.
     """
     counts = dict.fromkeys(STATE_KEYS, 0)
     for trial in trials:
         counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
     counts["diverged"] = sum(_is_diverged(t) for t in trials)
-    counts["finished"] = counts["complete"] + counts["pruned"] + counts["diverged"]
+    counts["finished"] = sum(is_finished(t) for t in trials)
     return counts
 
 
