@@ -144,8 +144,10 @@ def _full_report(request: Request, function: str, name: str) -> HTMLResponse:
 
 @router.get("/poll")
 def poll(request: Request, study: list[str] = Query(default=[])) -> JSONResponse:
-    """A fingerprint of the trials of ``study`` (all studies if none): changes when a trial starts or ends."""
+    """A fingerprint of the trials of ``study`` (all studies if none): changes when a trial starts
+    or ends, or when a watched study appears or disappears."""
     storage = request.app.state.hpsearch.storage()
+    studies = models.StudyModel.__table__
     trials = models.TrialModel.__table__
     query = sa.select(
         sa.func.count(trials.c.trial_id),
@@ -160,9 +162,14 @@ def poll(request: Request, study: list[str] = Query(default=[])) -> JSONResponse
             except (KeyError, UserError):
                 continue
         query = query.where(trials.c.study_id.in_(ids))
+        which = sa.select(sa.literal(",".join(map(str, ids))))
+    else:
+        which = sa.select(sa.func.count(studies.c.study_id), sa.func.max(studies.c.study_id))
     with storage.engine.connect() as con:
         count, finished, last = con.execute(query).one()
-    return JSONResponse({"version": f"{count}:{finished or 0}:{last}"}, headers={"Cache-Control": "no-store"})
+        present = ":".join(str(v) for v in con.execute(which).one())
+    version = f"{present}:{count}:{finished or 0}:{last}"
+    return JSONResponse({"version": version}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/static/plotly.min.js")

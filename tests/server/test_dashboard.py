@@ -83,6 +83,9 @@ def test_poll_version_changes_when_a_trial_starts_or_ends(client):
     assert v1 != v0
     client.post("/api/studies/s/tell", json={"trial": t, "value": 0.1})
     assert client.get("/poll?study=s").json()["version"] not in (v0, v1)
+    everything = client.get("/poll").json()["version"]
+    _study_with_trials(client, "new", [])  # the study list page must notice a new, empty study
+    assert client.get("/poll").json()["version"] != everything
 
 
 def test_comparison_page_groups_studies_by_user_attr(client, storage_url):
