@@ -4,8 +4,9 @@ Every trial carries the slot it claimed (system attr ``hpsearch_slot``, see
 hpsearch.storage's claims table). Grid, random and QMC draw the trial's point
 from the slot alone, which makes a slot's configuration independent of which
 worker runs it, of how many workers there are and of crashes (a re-run slot gets
-the same configuration). TPE depends on the history by design; each worker gets
-its own seed (seed + worker index) so two workers do not propose in lock-step.
+the same configuration). TPE depends on the history by design, but its random
+numbers for a trial are seeded by (seed, slot), so two workers never propose
+in lock-step (its start-up trials are random search's points).
 
 ``sampler_args`` (every argument, including Optuna's defaults) is stored with
 the study: SCIENCE.md asks for it because Optuna 5.0 changed TPE's defaults.
@@ -70,6 +71,27 @@ class SlotRandomSampler(RandomSampler):
             self._rng.rng.seed(_slot_seed(self._base_seed, int(slot)))
 
 
+class SlotTPESampler(TPESampler):
+    """TPE whose randomness for slot k is seeded by (seed, k).
+
+    Its start-up trials are then exactly random search's points for those
+    slots, and two independent processes (two ``run``s, or ``run`` +
+    ``worker``) never propose in lock-step, while one process stays
+    reproducible: a proposal depends only on the seed, the slot and the history.
+    """
+
+    def __init__(self, seed: int, **kwargs: Any) -> None:
+        super().__init__(seed=seed, **kwargs)
+        self._base_seed = seed
+        self._random_sampler = SlotRandomSampler(seed)
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        slot = trial.system_attrs.get(SLOT_ATTR)
+        if slot is not None:
+            self._rng.rng.seed(_slot_seed(self._base_seed + 1, int(slot)))
+        super().before_trial(study, trial)
+
+
 class SlotQMCSampler(QMCSampler):
     """Scrambled Sobol: slot k gets point k of the seeded sequence, over the whole space.
 
@@ -114,8 +136,10 @@ def make_sampler(spec: Any, seed: int | None = None, *, worker: int = 0) -> tupl
         args = {"seed": seed, "per_slot_seed": "SeedSequence([seed, slot])"}
     elif kind == "tpe":
         given = {"multivariate": True, "constant_liar": True, "seed": seed + worker}
-        sampler = TPESampler(**given)
-        args = _all_args(TPESampler, given) | {"seed": seed, "worker_seed": "seed + worker index"}
+        sampler = SlotTPESampler(**given)
+        args = _all_args(TPESampler, given) | {
+            "seed": seed, "rng_per_trial": "SeedSequence([seed + worker + 1, slot])",
+            "startup_trials": "random search's point of the slot"}
     elif kind == "qmc":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

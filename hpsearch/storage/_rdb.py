@@ -17,7 +17,9 @@ Heartbeats are on, so a trial whose worker died is failed after the grace period
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 import warnings
 from pathlib import Path
 
@@ -79,9 +81,7 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStor
         engine_kwargs["pool_pre_ping"] = True
     hb = _heartbeat_settings() if heartbeat else {}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **hb)
+        storage = _create_rdb_storage(url, engine_kwargs, hb)
     except ImportError as exc:
         raise UserError(f"storage {url!r}: the database driver is not installed ({exc})") from None
     except (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
@@ -101,6 +101,27 @@ def _sqlite_connection_setup(dbapi_connection, _record) -> None:
     """synchronous=NORMAL: in WAL mode a commit then skips an fsync (safe against corruption;
     only a power cut can lose the last commits), which halves the cost of a trial's writes."""
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def _create_rdb_storage(url: str, engine_kwargs: dict, hb: dict) -> optuna.storages.RDBStorage:
+    """RDBStorage(url), retried when another process is creating the same tables right now.
+
+    Two workers starting together on a fresh PostgreSQL database both run
+    CREATE TYPE/TABLE; the loser gets a duplicate-key error although the schema
+    is now complete, so a second attempt (checkfirst) succeeds.
+    """
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **hb)
+        except (sqlalchemy.exc.DBAPIError, optuna.exceptions.StorageInternalError) as exc:
+            text = str(exc).lower()
+            racing = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in text or "duplicate" in text
+            if not racing or attempt == 5:
+                raise
+            time.sleep(0.2 + 0.3 * random.random())
+    raise AssertionError("unreachable")
 
 
 def engine_of(storage: optuna.storages.BaseStorage) -> sqlalchemy.Engine:

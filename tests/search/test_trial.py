@@ -146,3 +146,12 @@ def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monk
     time.sleep(2.5)
     recover_study(study)
     assert study.trials[0].state == TrialState.FAIL
+
+
+def test_two_tpe_processes_with_the_same_seed_never_propose_in_lock_step(url, spec_factory):
+    """Two `run`s of one spec (same seed, both worker 0) share a study: no repeated points."""
+    spec = spec_factory(sampler="tpe", n_trials=6)
+    a = _study(url, spec)
+    b = optuna.load_study(study_name="s", storage=open_storage(url), sampler=make_sampler(spec)[0])
+    xs = [ask_trial(study, spec)[1]["x"] for _ in range(3) for study in (a, b)]
+    assert len(set(xs)) == 6
