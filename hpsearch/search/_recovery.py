@@ -29,22 +29,52 @@ PID_ATTR = "hpsearch_pid"
 def recover_study(study: optuna.Study) -> list[int]:
     """Fail the study's RUNNING trials whose process is dead; returns their numbers."""
     storage = study._storage
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    failed = _fail_stale(study)
     host, me = socket.gethostname(), os.getpid()
-    failed = []
     for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.system_attrs.get(PID_ATTR)
         if t.system_attrs.get(HOST_ATTR) != host or pid is None or pid == me or pid_alive(pid):
             continue
-        try:
-            if storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
-                storage.set_trial_system_attr(t._trial_id, "hpsearch_fail_reason", "worker died")
-                failed.append(t.number)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # another process got there first
+        if _fail(storage, t._trial_id, "worker died (its process no longer exists)"):
+            failed.append(t.number)
     return failed
+
+
+def fail_own_trials(study: optuna.Study, reason: str) -> list[int]:
+    """Fail this process's RUNNING trials (after Ctrl-C, wherever it struck)."""
+    storage = study._storage
+    host, me = socket.gethostname(), os.getpid()
+    failed = []
+    for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.system_attrs.get(HOST_ATTR) == host and t.system_attrs.get(PID_ATTR) == me:
+            if _fail(storage, t._trial_id, reason):
+                failed.append(t.number)
+    return failed
+
+
+def _fail_stale(study: optuna.Study) -> list[int]:
+    """Optuna's fail_stale_trials, but recording why (system attr fail_reason)."""
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)
+    if not storage.get_heartbeat_interval() or not hasattr(backend, "_get_stale_trial_ids"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        return []
+    failed = []
+    for trial_id in backend._get_stale_trial_ids(study._study_id):
+        if _fail(storage, trial_id, "heartbeat expired (its worker stopped beating)"):
+            failed.append(storage.get_trial_number_from_id(trial_id))
+    return failed
+
+
+def _fail(storage: optuna.storages.BaseStorage, trial_id: int, reason: str) -> bool:
+    """FAIL a RUNNING trial with system attr fail_reason (set first: finished trials are read-only)."""
+    try:
+        storage.set_trial_system_attr(trial_id, "fail_reason", reason)
+        return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # another process got there first
 
 
 class Heartbeat:

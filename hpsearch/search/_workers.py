@@ -24,7 +24,7 @@ import optuna
 
 from hpsearch.errors import UserError
 from hpsearch.search._pruners import make_pruner
-from hpsearch.search._recovery import Heartbeat
+from hpsearch.search._recovery import Heartbeat, fail_own_trials
 from hpsearch.search._samplers import make_sampler
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
 from hpsearch.storage import load_study_spec, open_storage
@@ -62,6 +62,17 @@ def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: 
     because a slot frees up again if its worker dies. Returns trials run.
     """
     jobs: dict[str, _Job] = {}
+    try:
+        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid)
+    except KeyboardInterrupt:
+        # Ctrl-C may strike between creating a trial and running it: fail whatever we hold.
+        for job in jobs.values():
+            fail_own_trials(job.study, "interrupted (Ctrl-C)")
+        raise
+
+
+def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | None,
+          on_trial: Callable[[], None] | None, parent_pid: int | None) -> int:
     pending = list(names)
     crashes, ran = 0, 0
     while pending:

@@ -131,6 +131,7 @@ def test_dead_local_worker_trial_is_failed_and_its_slot_reclaimed(url, spec_fact
     again, params2 = ask_trial(study, spec)  # recovery runs first: the slot is free again
     assert study.trials[0].state == TrialState.FAIL
     assert "diverged" not in study.trials[0].user_attrs
+    assert study.trials[0].system_attrs["fail_reason"].startswith("worker died")
     assert again.number == 1 and params2 == params
 
 
@@ -144,8 +145,9 @@ def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monk
     study._storage.record_heartbeat(trial._trial_id)
     assert recover_study(study) == [] and study.trials[0].state == TrialState.RUNNING
     time.sleep(2.5)
-    recover_study(study)
+    assert recover_study(study) == [0]
     assert study.trials[0].state == TrialState.FAIL
+    assert study.trials[0].system_attrs["fail_reason"].startswith("heartbeat expired")
 
 
 def test_two_tpe_processes_with_the_same_seed_never_propose_in_lock_step(url, spec_factory):
