@@ -34,7 +34,8 @@ def check(spec_path: str) -> None:
         if isinstance(p, CategoricalParam):
             table.add_row(name, "categorical", ", ".join(map(str, p.choices)), "")
         else:
-            step = f" step {fmt(p.step)}" if p.step not in (None, 1) or p.type == "float" and p.step else ""
+            has_step = p.step is not None and not (p.type == "int" and p.step == 1)
+            step = f" step {fmt(p.step)}" if has_step else ""
             table.add_row(name, p.type, f"{fmt(p.low)} .. {fmt(p.high)}{step}", "log" if p.log else "linear")
     console.print(table)
     _print_grid(console, spec)
