@@ -143,3 +143,15 @@ def test_workers_heartbeat_their_running_trial_from_its_start(url, spec_factory,
     first, later = _trials(url, "s")[0].user_attrs["beats"]
     assert first != "None"  # beating before the objective even started
     assert later > first
+
+
+def test_one_pool_of_two_processes_runs_several_grid_studies_exactly(url, spec_factory, objectives_module,
+                                                                     monkeypatch):
+    """compare's shape: many arms, one pool of worker processes."""
+    monkeypatch.setenv("HP_TEST_SLEEP", "0.05")
+    specs = [spec_factory(name=f"arm{k}", sampler="grid", n_trials=9, seed=k) for k in range(2)]
+    run_studies(specs, url, jobs=2, progress=False)
+    for k in range(2):
+        trials = _trials(url, f"arm{k}")
+        assert len(trials) == 9 and all(t.state == TrialState.COMPLETE for t in trials)
+        assert len({(t.params["a"], t.params["b"]) for t in trials}) == 9
