@@ -22,6 +22,7 @@ from hpsearch.report._html import Figure, plain
 
 MAX_CURVES = 300  # learning curves drawn in the pruned-vs-complete plot
 TOP_CURVES = 10
+_LATER = [[0.0, "#9ecae1"], [1.0, "#08306b"]]  # trial number: light (early) to dark (late), never white
 MAX_POINTS = 1500  # markers per slice / contour overlay (SVG slows down past a few thousand)
 MAX_LINES = 1000  # parallel-coordinate lines (WebGL; slow without a GPU past that)
 MIN_CONTOUR = 8  # fewer trials: an interpolated surface would be mostly invented
@@ -70,7 +71,8 @@ def history(study: StudyData) -> Figure:
     v = study.values()
     ok = np.isfinite(v)
     fig = go.Figure()
-    fig.add_scatter(x=n[ok], y=v[ok], mode="markers", name="trial value", marker=dict(size=5, opacity=0.6))
+    size = 7 if len(fin) <= 500 else 4
+    fig.add_scatter(x=n[ok], y=v[ok], mode="markers", name="trial value", marker=dict(size=size, opacity=0.7))
     fig.add_scatter(x=n, y=stats.incumbent(v, study.direction), mode="lines", name="best so far",
                     line=dict(shape="hv", width=2))
     fig.update_layout(xaxis_title="finished trials", yaxis_title="objective value")
@@ -117,7 +119,7 @@ def slices(study: StudyData, params: list[str]) -> Figure | None:
         raw = [t.params.get(p) for t in done]
         x = [plain(x) if isinstance(x, str) else x for x in raw]
         fig.add_scatter(x=x, y=v, mode="markers", row=r, col=c, showlegend=False,
-                        marker=dict(size=4, color=num, colorscale="Blues", opacity=0.7))
+                        marker=dict(size=7 if len(done) <= 500 else 4, color=num, colorscale=_LATER, opacity=0.8))
         if _is_log(d):
             fig.update_xaxes(type="log", row=r, col=c)
         if _is_cat(d):
@@ -207,7 +209,7 @@ def states(study: StudyData, seed: int = 0) -> Figure:
         idx = np.random.default_rng(seed).choice(len(with_curve), MAX_CURVES, replace=False)
         with_curve = [with_curve[i] for i in sorted(idx)]
         note += f" (curves of {MAX_CURVES} randomly chosen trials drawn)"
-    for state, color in (("COMPLETE", "#1a7f37"), ("PRUNED", "#d4a72c")):
+    for state, color in (("COMPLETE", "#1a7f37"), ("PRUNED", "#e8590c")):
         xs: list = []
         ys: list = []
         for t in with_curve:

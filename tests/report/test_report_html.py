@@ -124,3 +124,44 @@ def test_name_resolution_and_default_paths(sqlite_storage, tmp_path, monkeypatch
         report_html(storage, "dem")
     with pytest.raises(StudyNotFound):
         comparison_report_html(storage, "nothing")
+
+
+def _quadratic_diverging_at_3(trial):
+    x = trial.suggest_float("x", -1, 1)
+    if trial.number == 3:
+        trial.set_user_attr("diverged", True)  # how hpsearch marks a NaN loss
+        return float("nan")
+    return (x - 0.2) ** 2
+
+
+def test_comparison_in_progress_minimize_unpaired(storage):
+    """An arm with no trial yet, unequal seeds (unpaired test), a NaN trial: still a report."""
+    for sampler, seeds, n in (("random", (0, 1, 2), 8), ("tpe", (0, 1), 8), ("grid", (5,), 0)):
+        for sd in seeds:
+            s = optuna.create_study(study_name=f"m-{sampler}-{sd}", storage=storage, direction="minimize",
+                                    sampler=optuna.samplers.RandomSampler(sd))
+            for k, v in {"comparison": "m", "sampler": sampler, "seed": sd}.items():
+                s.set_user_attr(k, v)
+            s.optimize(_quadratic_diverging_at_3, n_trials=n)
+    html = comparison_report_html(storage, "m")
+    assert "Mann-Whitney U" in html and "(paired by seed)" not in html
+    assert "random − tpe" in html and "grid − random" in html
+    assert "Not tested: fewer than 2 repeats with a result." in html  # the empty grid arm
+    assert "3 pruned/diverged trials have no value" in html  # one per random repeat, counted
+    assert re.search(r"<tr><td>random</td><td>3</td><td>21</td><td>0</td><td>3</td>", html)
+
+
+def test_empty_failed_and_multi_objective_studies(storage):
+    optuna.create_study(study_name="empty", storage=storage)
+    failed = optuna.create_study(study_name="failed", storage=storage)
+
+    def crash(trial):
+        trial.suggest_float("x", 0, 1)
+        raise RuntimeError("boom")
+
+    failed.optimize(crash, n_trials=3, catch=(RuntimeError,))
+    mo = optuna.create_study(study_name="mo", storage=storage, directions=["minimize", "maximize"])
+    mo.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=5)
+    assert "No complete trial yet." in study_report_html(storage, "empty")
+    assert "No complete trial yet." in study_report_html(storage, "failed")
+    assert "multi-objective study: the first objective is shown" in study_report_html(storage, "mo")
