@@ -70,7 +70,7 @@ dataset = "moons"
 n_samples = 1500
 
 [training]
-max_epochs = 20
+max_epochs = {epochs}
 batch_size = 32
 
 [space]
@@ -188,19 +188,22 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
     assert {t.user_attrs["worker"] for t in finished} >= {"runner", "survivor"}
 
 
-@pytest.mark.parametrize(("sampler", "second"), [
-    ("random", "run"),  # `run` on two machines at once: both create-or-resume the study
-    ("tpe", "worker"),  # `worker` joins with the study name only; the spec file is gone
-    ("tpe", "run"),
+@pytest.mark.parametrize(("sampler", "jobs", "second"), [
+    ("random", 2, "run"),  # `run` on two machines at once, one with --jobs 2
+    ("tpe", 1, "worker"),  # `worker` joins with the study name only; the spec file is gone
+    ("tpe", 1, "run"),
 ])
-def test_two_workers_reach_exactly_n_trials(pg_url, workers, tmp_path, sampler, second):
-    """Two processes on one study: exactly n_trials finished trials between them, none repeated."""
+def test_two_workers_reach_exactly_n_trials(pg_url, workers, tmp_path, sampler, jobs, second):
+    """Two machines on one study: exactly n_trials finished trials between them, none repeated."""
     name = f"dist-{sampler}-{second}"
     n_trials = 16
     spec = tmp_path / "spec.toml"
-    spec.write_text(MLP_SPEC.format(name=name, sampler=sampler, n_trials=n_trials))
+    # Trials long enough that `other` arrives (and --jobs' spawned children
+    # start up, which takes seconds) before the first machine has done it all.
+    epochs = 20 * jobs ** 2
+    spec.write_text(MLP_SPEC.format(name=name, sampler=sampler, n_trials=n_trials, epochs=epochs))
 
-    first = workers.start("run", str(spec), "--storage", pg_url)
+    first = workers.start("run", str(spec), "--storage", pg_url, "--jobs", str(jobs))
     if second == "run":
         other = workers.start("run", str(spec), "--storage", pg_url)
     else:
@@ -216,10 +219,14 @@ def test_two_workers_reach_exactly_n_trials(pg_url, workers, tmp_path, sampler, 
     trials = _trials(pg_url, name)
     assert len(trials) == n_trials, _state(pg_url, name)  # no crashed or surplus trials
     assert all(t.state == TrialState.COMPLETE and 0.0 <= t.value <= 1.0 for t in trials), _state(pg_url, name)
-    # Both processes took part, and no configuration was tried twice: two
-    # samplers drawing in lock-step would waste half the budget on repeats.
+    # Both machines took part (with --jobs 2 the trials run in first's child
+    # processes), and no configuration was tried twice: two samplers drawing
+    # in lock-step would waste half the budget on repeats.
     pids = {t.system_attrs["hpsearch_pid"] for t in trials}
-    assert pids == {first.pid, other.pid}, _state(pg_url, name)
+    assert other.pid in pids, _state(pg_url, name)
+    first_pids = pids - {other.pid}
+    assert first_pids, _state(pg_url, name)
+    assert (first.pid in first_pids) == (jobs == 1), _state(pg_url, name)
     configs = [(t.params["learning_rate"], t.params["width"]) for t in trials]
     assert len(set(configs)) == n_trials, _state(pg_url, name)
 
