@@ -16,7 +16,9 @@ import traceback
 import click
 
 from hpsearch.cli._check_cmd import check
+from hpsearch.cli._report_cmds import compare, report
 from hpsearch.cli._run_cmds import run, worker
+from hpsearch.cli._serve_cmd import serve
 from hpsearch.cli._study_cmds import best, delete, show, studies
 from hpsearch.errors import UserError
 
@@ -39,26 +41,8 @@ def cli() -> None:
     """
 
 
-for _command in (run, worker, studies, show, check, delete, best):
+for _command in (run, worker, studies, show, check, delete, best, compare, report, serve):
     cli.add_command(_command)
-
-# The lead removes this guard once both modules exist; until then their
-# absence must not break the other commands.
-try:
-    from hpsearch.cli._report_cmds import compare, report
-
-    cli.add_command(compare)
-    cli.add_command(report)
-except ImportError as exc:  # pragma: no cover - only while the module is missing
-    if exc.name != "hpsearch.cli._report_cmds":
-        raise
-try:
-    from hpsearch.cli._serve_cmd import serve
-
-    cli.add_command(serve)
-except ImportError as exc:  # pragma: no cover - only while the module is missing
-    if exc.name != "hpsearch.cli._serve_cmd":
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,12 +28,7 @@ from hpsearch.nn._schedules import (
 )
 from hpsearch.nn._training import clip_by_global_norm, train
 
-# The estimators live in their own module (written separately); the lead will
-# drop this guard once hpsearch/nn/_estimators.py exists.
-try:
-    from hpsearch.nn._estimators import MLPClassifier, MLPRegressor
-except ImportError:  # pragma: no cover - transitional
-    pass
+from hpsearch.nn._estimators import MLPClassifier, MLPRegressor
 
 __all__ = [
     "ACTIVATIONS", "HEADS", "INITS", "OPTIMIZERS", "SCHEDULES",
