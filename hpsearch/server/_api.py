@@ -6,7 +6,7 @@ database write never stalls the event loop. Each handler reads and writes the
 storage directly; the server keeps nothing of its own, so it can be restarted
 mid-study and CLI workers can feed the same study at the same time.
 
-Study names may contain ``/`` (compare arms are ``NAME/<sampler>/seed<k>``),
+Study names may contain ``/`` (studies made by other Optuna tools may use them),
 hence the ``{name:path}`` converters; a study whose name itself ends in
 ``/ask`` or ``/tell`` is therefore not addressable by the POST routes.
 """

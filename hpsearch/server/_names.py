@@ -1,7 +1,7 @@
 """Study names arriving in URLs and bodies are checked before any use.
 
-Names may contain ``/`` because ``hpsearch compare`` names its arms
-``NAME/<sampler>/seed<k>``; they are only ever looked up in the database, never
+Names may contain ``/``, since studies made by other Optuna tools may use it;
+names are only ever looked up in the database, never
 joined to a filesystem path, but we still refuse anything that looks like a path
 trick or would render badly: empty, ``.``/``..`` segments, backslashes,
 control characters, or more than 200 characters.
