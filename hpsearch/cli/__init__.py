@@ -21,6 +21,7 @@ from hpsearch.cli._run_cmds import run, worker
 from hpsearch.cli._serve_cmd import serve
 from hpsearch.cli._study_cmds import best, delete, show, studies
 from hpsearch.errors import UserError
+from hpsearch.search import quiet_pool_resets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,6 +94,7 @@ def _quiet_libraries() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    quiet_pool_resets()
 
 
 if __name__ == "__main__":  # pragma: no cover

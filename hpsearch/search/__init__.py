@@ -22,12 +22,12 @@ from hpsearch.search._trial import (
     ask_trial,
     tell_trial,
 )
-from hpsearch.search._workers import TooManyCrashes, WorkerFailed, run_pool, work
+from hpsearch.search._workers import TooManyCrashes, WorkerFailed, quiet_pool_resets, run_pool, work
 
 __all__ = [
     "Heartbeat", "PRUNERS", "SAMPLERS", "SlotGridSampler", "SlotsBusy", "StudyComplete",
     "TooManyCrashes", "TrialAlreadyFinished", "TrialNotFound", "WorkerFailed", "ask_trial",
     "best_trial", "budget", "grid_axes", "is_complete", "is_finished", "join_study", "make_pruner",
-    "make_sampler", "prepare_study", "recover_study", "run_pool", "run_studies", "run_study",
+    "make_sampler", "prepare_study", "recover_study", "quiet_pool_resets", "run_pool", "run_studies", "run_study",
     "state_counts", "tell_trial", "with_overrides", "work",
 ]

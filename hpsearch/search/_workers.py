@@ -164,13 +164,35 @@ def _should_stop(deadline: float | None, parent_pid: int | None) -> bool:
     return parent_pid is not None and os.getppid() != parent_pid  # our parent died: stop
 
 
+def _interrupt_once(signum, frame) -> None:
+    """SIGINT in a worker: interrupt once, then ignore repeats.
+
+    A terminal's Ctrl-C reaches the workers directly and again through the
+    parent; a second KeyboardInterrupt would break off the clean-up that marks
+    the running trial failed.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def quiet_pool_resets() -> None:
+    """Keep SQLAlchemy's pool from printing a traceback when Ctrl-C lands in a connection reset.
+
+    SQLAlchemy logs that case at ERROR and then re-raises the interrupt, which
+    we handle; the log line would only show the user a traceback.
+    """
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
+
+
 def _process_main(url: str, names: list[str], worker: int, deadline: float | None, parent_pid: int) -> None:
     """Entry point of a spawned worker process: one BLAS thread, its own storage connection."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    signal.signal(signal.SIGINT, _interrupt_once)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    quiet_pool_resets()
     try:
         work(open_storage(url), names, worker=worker, deadline=deadline, parent_pid=parent_pid)
     except KeyboardInterrupt:
