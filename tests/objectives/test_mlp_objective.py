@@ -71,6 +71,17 @@ def test_early_stopping_keeps_best_epoch_value():
     assert curve[trial.user_attrs["best_epoch"] - 1] == pytest.approx(trial.value)
 
 
+def test_without_a_pruner_no_per_epoch_reports_are_written_but_the_curve_is_kept():
+    """Reports cost two storage round trips per epoch; under a NopPruner nobody reads them."""
+    spec = make_spec(training={"depth": 1})
+    study = run(spec, 1, optuna.samplers.RandomSampler(seed=0), pruner=optuna.pruners.NopPruner())
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert trial.intermediate_values == {}
+    assert len(trial.user_attrs["learning_curve"]) == 15
+    assert trial.user_attrs["learning_curve"][-1] == pytest.approx(trial.value)
+
+
 def test_pruned_trial_raises_and_records_work_done():
     spec = make_spec()
     study = run(spec, 2, optuna.samplers.RandomSampler(seed=0), pruner=PruneAfter(3))
