@@ -72,6 +72,7 @@ n_samples = 1500
 [training]
 max_epochs = {epochs}
 batch_size = 32
+patience = 0  # every trial trains all its epochs, so its length is known
 
 [space]
 learning_rate = {{ type = "float", low = 1e-3, high = 1e-1, log = true }}
@@ -104,6 +105,16 @@ def _wait_for_study(url: str, name: str, workers, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"study {name!r} not created within {timeout}s:\n{workers.output()}", pytrace=False)
         time.sleep(0.2)
+
+
+def _wait_for_trial(url: str, name: str, workers, timeout: float = 60) -> None:
+    """Until the study holds a trial, i.e. some worker process is at work on it."""
+    _wait_for_study(url, name, workers, timeout)
+    deadline = time.monotonic() + timeout
+    while not _trials(url, name):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no trial of {name!r} started within {timeout}s:\n{workers.output()}", pytrace=False)
+        time.sleep(0.1)
 
 
 def _trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -198,13 +209,15 @@ def test_two_workers_reach_exactly_n_trials(pg_url, workers, tmp_path, sampler, 
     name = f"dist-{sampler}-{second}"
     n_trials = 16
     spec = tmp_path / "spec.toml"
-    # Trials long enough that `other` arrives (and --jobs' spawned children
-    # start up, which takes seconds) before the first machine has done it all.
-    epochs = 20 * jobs ** 2
+    # Trials long enough (~0.5 s) that neither machine can do the whole budget
+    # alone in the seconds the other one takes to start.
+    epochs = 400
     spec.write_text(MLP_SPEC.format(name=name, sampler=sampler, n_trials=n_trials, epochs=epochs))
 
     first = workers.start("run", str(spec), "--storage", pg_url, "--jobs", str(jobs))
     if second == "run":
+        if jobs > 1:  # spawned children take seconds to start: let them begin before the other machine
+            _wait_for_trial(pg_url, name, workers)
         other = workers.start("run", str(spec), "--storage", pg_url)
     else:
         _wait_for_study(pg_url, name, workers)
