@@ -37,7 +37,7 @@ def studies(storage: str | None) -> None:
         study = optuna.load_study(study_name=fs.study_name, storage=st)
         trials = st.get_all_trials(fs._study_id, deepcopy=False)
         counts = state_counts(trials)
-        best = best_trial(study, trials)
+        best = best_trial(trials, study.direction)
         table.add_row(fs.study_name, str(fs.user_attrs.get("sampler", "?")), fs.direction.name.lower(),
                       ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
                       "-" if best is None else fmt(best.value))
@@ -61,7 +61,7 @@ def show(name: str, top: int, storage: str | None) -> None:
     _, st, study, spec = load_named_study(storage, name)
     trials = study.get_trials(deepcopy=False)
     console = Console()
-    best = best_trial(study, trials)
+    best = best_trial(trials, study.direction)
     counts = state_counts(trials)
     console.print(f"study {name}: {spec.study.sampler} sampler, {sum(map(is_finished, trials))} of "
                   f"{spec.study.n_trials} trials finished ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
@@ -132,7 +132,7 @@ def best(name: str, evaluate: bool, storage: str | None) -> None:
     from hpsearch.search import best_trial
 
     _, st, study, spec = load_named_study(storage, name)
-    top = best_trial(study, study.get_trials(deepcopy=False))
+    top = best_trial(study.get_trials(deepcopy=False), study.direction)
     if top is None:
         raise UserError(f"study {name!r} has no completed trial yet; run it first")
     console = Console()

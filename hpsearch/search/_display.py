@@ -7,43 +7,15 @@ machines.
 
 from __future__ import annotations
 
-import math
 import time
-from collections import Counter
 from collections.abc import Sequence
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-
-def is_finished(t: FrozenTrial) -> bool:
-    """COMPLETE, PRUNED, or FAIL with diverged: a real result (docs/architecture.md)."""
-    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
-        t.state == TrialState.FAIL and bool(t.user_attrs.get("diverged"))
-    )
-
-
-def state_counts(trials: Sequence[FrozenTrial]) -> dict[str, int]:
-    """Counts by state, with diverged FAILs apart from crashed ones."""
-    c: Counter[str] = Counter()
-    for t in trials:
-        if t.state == TrialState.FAIL:
-            c["diverged" if t.user_attrs.get("diverged") else "crashed"] += 1
-        else:
-            c[t.state.name.lower()] += 1
-    return dict(c)
-
-
-def best_trial(study: optuna.Study, trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None
-            and math.isfinite(t.value)]
-    if not done:
-        return None
-    pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-    return pick(done, key=lambda t: t.value)
+from hpsearch.search._outcomes import best_trial, is_finished, state_counts
 
 
 class StudyProgress:
@@ -82,7 +54,7 @@ class StudyProgress:
         self._last = time.monotonic()
         for study, task in zip(self._studies, self._tasks):
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-            best = best_trial(study, trials)
+            best = best_trial(trials, study.direction)
             self._progress.update(task, completed=sum(map(is_finished, trials)),
                                   best="-" if best is None else f"{best.value:.4g}")
 
@@ -92,7 +64,7 @@ def print_summary(console: Console, studies: Sequence[optuna.Study], seconds: fl
     for study in studies:
         trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
         counts = state_counts(trials)
-        best = best_trial(study, trials)
+        best = best_trial(trials, study.direction)
         table = Table(title=f"study {study.study_name}", show_header=False, title_justify="left")
         table.add_column("key", style="bold")
         table.add_column("value")

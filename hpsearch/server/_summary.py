@@ -10,10 +10,10 @@ import math
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from hpsearch.errors import StudyNotFound
-from hpsearch.search import is_finished
+from hpsearch.search import best_trial, is_diverged, is_finished
 
 STATE_KEYS = ("complete", "pruned", "fail", "running", "waiting")
 
@@ -32,10 +32,6 @@ def _finite(value: float | None) -> float | None:
     return float(value)
 
 
-def _is_diverged(trial: FrozenTrial) -> bool:
-    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get("diverged"))
-
-
 def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
     """Trials per state, plus ``diverged`` (FAIL with user attr diverged) and ``finished``.
 
@@ -45,18 +41,9 @@ def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
     counts = dict.fromkeys(STATE_KEYS, 0)
     for trial in trials:
         counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
-    counts["diverged"] = sum(_is_diverged(t) for t in trials)
+    counts["diverged"] = sum(is_diverged(t) for t in trials)
     counts["finished"] = sum(is_finished(t) for t in trials)
     return counts
-
-
-def best_trial(trials: list[FrozenTrial], direction: optuna.study.StudyDirection) -> FrozenTrial | None:
-    """The best COMPLETE trial with a finite value (None if there is none)."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
-    if not done:
-        return None
-    pick = max if direction == optuna.study.StudyDirection.MAXIMIZE else min
-    return pick(done, key=lambda t: t.value)
 
 
 def trial_dict(trial: FrozenTrial) -> dict[str, Any]:
@@ -68,7 +55,7 @@ def trial_dict(trial: FrozenTrial) -> dict[str, Any]:
         "value": _finite(trial.value) if trial.values is not None and len(trial.values) == 1 else None,
         "params": dict(trial.params),
         "duration": duration,
-        "diverged": _is_diverged(trial),
+        "diverged": is_diverged(trial),
     }
 
 
