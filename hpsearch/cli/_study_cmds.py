@@ -30,14 +30,12 @@ def studies(storage: str | None) -> None:
     if not frozen:
         console.print(f"no studies in {url}")
         return
-    import optuna
 
     table = Table("name", "sampler", "direction", "trials by state", "best")
     for fs in sorted(frozen, key=lambda s: s.study_name):
-        study = optuna.load_study(study_name=fs.study_name, storage=st)
         trials = st.get_all_trials(fs._study_id, deepcopy=False)
         counts = state_counts(trials)
-        best = best_trial(trials, study.direction)
+        best = best_trial(trials, fs.direction)
         table.add_row(fs.study_name, str(fs.user_attrs.get("sampler", "?")), fs.direction.name.lower(),
                       ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
                       "-" if best is None else fmt(best.value))
@@ -56,7 +54,7 @@ def show(name: str, top: int, storage: str | None) -> None:
       hpsearch show digits
       hpsearch show digits --top 3
     """
-    from hpsearch.search import best_trial, is_finished, state_counts
+    from hpsearch.search import best_trial, budget, is_finished, state_counts
 
     _, st, study, spec = load_named_study(storage, name)
     trials = study.get_trials(deepcopy=False)
@@ -64,7 +62,7 @@ def show(name: str, top: int, storage: str | None) -> None:
     best = best_trial(trials, study.direction)
     counts = state_counts(trials)
     console.print(f"study {name}: {spec.study.sampler} sampler, {sum(map(is_finished, trials))} of "
-                  f"{spec.study.n_trials} trials finished ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
+                  f"{budget(spec)} trials finished ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
     if best is None:
         console.print("no completed trial yet")
         return

@@ -12,8 +12,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpsearch.errors import StudyNotFound
-from hpsearch.search import best_trial, is_diverged, is_finished
+from hpsearch.errors import StudyNotFound, UserError
+from hpsearch.search import best_trial, budget, is_diverged, is_finished
+from hpsearch.spec import spec_from_dict
+from hpsearch.storage import SPEC_ATTR
 
 STATE_KEYS = ("complete", "pruned", "fail", "running", "waiting")
 
@@ -60,12 +62,14 @@ def trial_dict(trial: FrozenTrial) -> dict[str, Any]:
 
 
 def _budget(attrs: dict[str, Any]) -> int | None:
-    spec = attrs.get("hpsearch_spec")
-    if isinstance(spec, dict):
-        study = spec.get("study")
-        if isinstance(study, dict) and isinstance(study.get("n_trials"), int):
-            return study["n_trials"]
-    return None
+    """The study's budget in finished trials (grid search: capped at the grid size), if hpsearch made it."""
+    raw = attrs.get(SPEC_ATTR)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return budget(spec_from_dict(raw, source="<stored spec>"))
+    except UserError:  # a spec stored by another version or tool: show no budget rather than fail
+        return None
 
 
 def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool = False) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool =
     }
     if detail:
         summary["best_trial"] = trial_dict(best) if best is not None else None
-        summary["user_attrs"] = {k: v for k, v in attrs.items() if k != "hpsearch_spec"}
+        summary["user_attrs"] = {k: v for k, v in attrs.items() if k != SPEC_ATTR}
     return summary
 
 

@@ -30,6 +30,12 @@ def test_create_then_duplicate_is_409(client):
     assert listed[0]["n_trials"] == 0 and listed[0]["best_value"] is None and listed[0]["budget"] == 12
 
 
+def test_a_grid_smaller_than_n_trials_reports_the_grid_size_as_its_budget(client):
+    """Grid search runs each of its 12 points once; asking for 50 trials must not show 50."""
+    _create(client, grid_spec("big", n_trials=50))
+    assert client.get("/api/studies/big").json()["budget"] == 12
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
