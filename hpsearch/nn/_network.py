@@ -122,6 +122,7 @@ class Network:
         self.n_decayed = sum(int(np.prod(e[2])) for e in entries if e[4])
         self.params, param_views = _carve(entries, self.dtype)
         self.grads, grad_views = _carve([e[:3] + (0.0,) for e in entries], self.dtype)
+        self._l1_grad = np.empty(self.n_decayed, self.dtype)  # sign(W) buffer: L1 allocates nothing per batch
         states = [(layer, name, shape, value) for layer in self.layers for name, (shape, value) in layer.state.items()]
         self.state, state_views = _carve(states, self.dtype)
         for layer in self.layers:
@@ -170,7 +171,9 @@ class Network:
             if weight_decay:
                 gw += weight_decay * w
             if l1:
-                gw += l1 * np.sign(w)
+                np.sign(w, out=self._l1_grad)
+                self._l1_grad *= l1
+                gw += self._l1_grad
         return loss
 
     def penalty(self, weight_decay: float = 0.0, l1: float = 0.0) -> float:

@@ -175,12 +175,12 @@ def train(
     opt = make_optimizer(optimizer, net.params.size, net.dtype, momentum=momentum, weight_decay=weight_decay,
                          n_decayed=net.n_decayed)
 
-    tracker = BestTracker(net, greater_is_better or val_metric is None, patience, restore_best and patience is not None)
+    tracker = BestTracker(net, greater_is_better or val_metric is None, cfg["patience"], restore_best and patience is not None)
     rules: list[tuple[str, Callable[[EpochRecord], bool]]] = []
     if validation is not None:
         rules.append(("early_stopping", tracker))
     if target_loss is not None:
-        rules.append(("target_loss", TargetLoss(target_loss)))
+        rules.append(("target_loss", TargetLoss(cfg["target_loss"])))
     rules += [("callback", cb) for cb in callbacks]
 
     t0 = time.perf_counter()
@@ -188,7 +188,7 @@ def train(
         net, X, y, opt, make_schedule(schedule, cfg["learning_rate"], cfg["max_epochs"]), rng,
         batch_size=cfg["batch_size"], max_epochs=cfg["max_epochs"],
         l2=0.0 if optimizer == "adamw" else cfg["weight_decay"], l1=cfg["l1"], clip_norm=cfg["clip_norm"],
-        deadline=None if time_budget is None else t0 + time_budget,
+        deadline=None if cfg["time_budget"] is None else t0 + cfg["time_budget"],
         validation=validation, val_metric=val_metric, rules=rules,
     )
     result = TrainResult()
