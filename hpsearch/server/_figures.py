@@ -13,21 +13,23 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.search import is_finished
+from hpsearch.stats import incumbent
+
 _SAMPLER_COLOURS = {"grid": "#1f77b4", "random": "#ff7f0e", "tpe": "#2ca02c", "qmc": "#9467bd"}
 
 
-def best_so_far(trials: list[FrozenTrial], maximize: bool) -> tuple[list[int], list[float]]:
-    """Incumbent curve over COMPLETE trials with finite values, in trial-number order."""
-    xs, ys = [], []
-    best: float | None = None
-    for trial in sorted(trials, key=lambda t: t.number):
-        if trial.state != TrialState.COMPLETE or trial.value is None or not math.isfinite(trial.value):
-            continue
-        if best is None or (trial.value > best if maximize else trial.value < best):
-            best = trial.value
-        xs.append(trial.number)
-        ys.append(best)
-    return xs, ys
+def best_so_far(trials: list[FrozenTrial], maximize: bool) -> list[tuple[int, int, float]]:
+    """(finished count, trial number, best so far) after each finished trial, in trial-number order.
+
+    Pruned and diverged trials spend budget (they advance the count) but have no
+    value, so they never move the curve; the curve is hpsearch.stats.incumbent,
+    as in the reports. Points before the first value are left out.
+    """
+    done = sorted((t for t in trials if is_finished(t)), key=lambda t: t.number)
+    values = [t.value if t.state == TrialState.COMPLETE and t.value is not None else math.nan for t in done]
+    best = incumbent(values, "maximize" if maximize else "minimize")
+    return [(i + 1, t.number, float(b)) for i, (t, b) in enumerate(zip(done, best)) if math.isfinite(b)]
 
 
 def _layout(xtitle: str, ytitle: str) -> dict[str, Any]:
@@ -42,14 +44,14 @@ def _layout(xtitle: str, ytitle: str) -> dict[str, Any]:
 def history_figure(trials: list[FrozenTrial], maximize: bool) -> dict[str, Any]:
     """Each complete trial's value, and the best value so far."""
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
-    xs, ys = best_so_far(trials, maximize)
+    curve = best_so_far(trials, maximize)
     return {
         "data": [
             {"type": "scatter", "mode": "markers", "name": "trial value",
              "x": [t.number for t in done], "y": [float(t.value) for t in done],
              "marker": {"color": "#888", "size": 6}},
             {"type": "scatter", "mode": "lines", "name": "best so far", "line": {"shape": "hv"},
-             "x": xs, "y": [float(y) for y in ys]},
+             "x": [number for _, number, _ in curve], "y": [b for _, _, b in curve]},
         ],
         "layout": _layout("trial number", "value"),
     }
@@ -64,13 +66,13 @@ def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], max
     """
     data, seen = [], set()
     for name, sampler, trials in arms:
-        _, ys = best_so_far(trials, maximize)
+        curve = best_so_far(trials, maximize)
         key = sampler if sampler in _SAMPLER_COLOURS else "other"
         data.append({
             "type": "scatter", "mode": "lines", "name": key, "legendgroup": key,
             "showlegend": key not in seen, "line": {"shape": "hv",
             "color": _SAMPLER_COLOURS.get(key, "#7f7f7f")}, "opacity": 0.75,
-            "x": list(range(1, len(ys) + 1)), "y": [float(y) for y in ys],
+            "x": [n for n, _, _ in curve], "y": [b for _, _, b in curve],
         })
         seen.add(key)
-    return {"data": data, "layout": _layout("complete trials", "best value so far")}
+    return {"data": data, "layout": _layout("finished trials", "best value so far")}
