@@ -14,7 +14,6 @@ comparison (that is also compare's default file name).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import optuna
 from hpsearch.errors import StudyNotFound
 from hpsearch.report._collect import StudyData, find_studies, study_data
 from hpsearch.report._compare import comparison_page
+from hpsearch.report._run_compare import safe_name
 from hpsearch.report._study import study_page
 
 __all__ = [
@@ -42,11 +42,6 @@ def _storage(storage: Any) -> optuna.storages.BaseStorage:
 
         return open_storage(storage, heartbeat=False)
     return storage
-
-
-def safe_name(name: str) -> str:
-    """A file- and URL-safe version of a study name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "study"
 
 
 def _not_found(storage: optuna.storages.BaseStorage, name: str) -> StudyNotFound:

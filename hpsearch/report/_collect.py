@@ -20,6 +20,8 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch.search import is_diverged, is_finished
+
 
 @dataclass
 class TrialData:
@@ -30,12 +32,9 @@ class TrialData:
     seconds: float  # trial duration (train_seconds, else wall clock), NaN if unknown
     epochs: float  # epochs trained (also by pruned trials), NaN if unknown
     curve: list[float]  # learning curve (user attr, else intermediate values)
-    diverged: bool
+    diverged: bool  # hpsearch.search.is_diverged
+    finished: bool  # hpsearch.search.is_finished: counts toward the budget
     user_attrs: dict[str, Any]
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("COMPLETE", "PRUNED") or (self.state == "FAIL" and self.diverged)
 
 
 @dataclass
@@ -119,7 +118,8 @@ def _trial(t: optuna.trial.FrozenTrial, obj: int) -> TrialData:
         seconds=seconds,
         epochs=epochs,
         curve=curve,
-        diverged=bool(attrs.get("diverged", False)),
+        diverged=is_diverged(t),
+        finished=is_finished(t),
         user_attrs=attrs,
     )
 

@@ -30,10 +30,14 @@ def parse_samplers(text: str) -> list[str]:
     return names
 
 
+def safe_name(name: str) -> str:
+    """A file- and URL-safe version of a study name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "study"
+
+
 def arm_name(name: str, sampler: str, seed: int) -> str:
     """URL-safe study name of one arm and repeat: ``<name>-<sampler>-s<seed>``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "study"
-    return f"{safe}-{sampler}-s{seed}"
+    return f"{safe_name(name)}-{sampler}-s{seed}"
 
 
 def arm_specs(spec: Any, samplers: Sequence[str], n_seeds: int, n_trials: int | None = None) -> list[Any]:
