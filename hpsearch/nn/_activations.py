@@ -4,10 +4,16 @@ Each activation is a pair of functions over preallocated buffers:
 
 * ``forward(z, out, tmp)`` writes ``a = f(z)`` into ``out`` (which may be ``z`` itself),
 * ``backward(da, z, a, tmp)`` turns the upstream gradient ``da`` into
-  ``dz = da * f'(z)`` *in place*, reading whichever of ``z`` / ``a`` it needs.
+  ``dz = da * f'(z)`` *in place*, reading whichever of ``z`` / ``a`` / ``tmp`` it needs.
 
-``IN_PLACE`` lists the activations whose derivative can be written in terms of
-the output alone, so the layer may overwrite its input and save a buffer.
+``tmp`` is the layer's own scratch buffer and survives from forward to backward,
+so the piecewise-linear activations keep their slope mask there: forward is
+"mask, multiply" and backward a single multiply. (``np.maximum`` is about twice
+as slow as a compare plus a multiply, and the mask would be needed again anyway.)
+
+``IN_PLACE`` lists the activations whose backward never reads ``z`` (it uses
+the output or the mask in ``tmp``), so the layer may overwrite its input and
+save a buffer.
 """
 
 from __future__ import annotations
@@ -22,26 +28,23 @@ _GELU_A = 0.044715
 
 
 def _relu(z, out, tmp):
-    return np.maximum(z, 0, out=out)
+    np.greater(z, 0, out=tmp)  # f'(z) = [z > 0], kept for backward
+    return np.multiply(z, tmp, out=out)
 
 
 def _relu_back(da, z, a, tmp):
-    # a > 0 exactly where z > 0, so the output is enough.
-    np.greater(a, 0, out=tmp)
     return np.multiply(da, tmp, out=da)
 
 
 def _leaky(z, out, tmp):
-    # max(z, s*z) is relu's leaky cousin for 0 < s < 1.
-    np.multiply(z, LEAKY_SLOPE, out=tmp)
-    return np.maximum(z, tmp, out=out)
+    # f'(z) = 1 where z > 0 else s  ==  s + (1 - s) [z > 0], kept for backward; f(z) = f'(z) z
+    np.greater(z, 0, out=tmp)
+    tmp *= 1.0 - LEAKY_SLOPE
+    tmp += LEAKY_SLOPE
+    return np.multiply(z, tmp, out=out)
 
 
 def _leaky_back(da, z, a, tmp):
-    # f'(z) = 1 where a > 0 else s  ==  s + (1 - s) * [a > 0]
-    np.greater(a, 0, out=tmp)
-    tmp *= 1.0 - LEAKY_SLOPE
-    tmp += LEAKY_SLOPE
     return np.multiply(da, tmp, out=da)
 
 
