@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine", "plateau")
-INITS = ("auto", "he", "glorot")
+from hpsearch.nn._activations import ACTIVATIONS
+from hpsearch.nn._init import INITS
+from hpsearch.nn._optimizers import OPTIMIZERS
+from hpsearch.nn._schedules import SCHEDULES
+from hpsearch.nn._validation import check_choice, check_dtype, check_float, check_int
+
+# The core checks, with the allowed values written as the Python literals a
+# scikit-learn user types ('adam', 0, None).
+_choice = partial(check_choice, literal=True)
+_real = partial(check_float, literal=True)
 
 
 @dataclass(frozen=True)
@@ -51,33 +58,6 @@ def _fail(name: str, expected: str, value: Any) -> ValueError:
     return ValueError(f"{name}: expected {expected}; got {value!r}")
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise _fail(name, "one of " + ", ".join(repr(a) for a in allowed), value)
-    return value
-
-
-def _int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
-        raise _fail(name, f"an integer >= {low}", value)
-    return int(value)
-
-
-def _real(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
-          high_open: bool = False, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    if ok:
-        v = float(value)
-        ok = bool(np.isfinite(v)) and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        expected = f"a number in {interval}" + (" or None" if allow_none else "")
-        raise _fail(name, expected, value)
-    return float(value)
-
-
 def _bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise _fail(name, "True or False", value)
@@ -96,16 +76,6 @@ def _hidden(value: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in layers)
 
 
-def _dtype(value: Any) -> type:
-    try:
-        dt = np.dtype(value).type
-    except TypeError:
-        dt = None
-    if dt not in (np.float32, np.float64):
-        raise _fail("dtype", "one of 'float32', 'float64'", value)
-    return dt
-
-
 def validate_hyperparameters(params: dict[str, Any]) -> Hyper:
     """Check every hyperparameter of an MLP estimator (``get_params(deep=False)``)."""
     p = params
@@ -113,25 +83,24 @@ def validate_hyperparameters(params: dict[str, Any]) -> Hyper:
         hidden=_hidden(p["hidden_layer_sizes"]),
         activation=_choice("activation", p["activation"], ACTIVATIONS),
         optimizer=_choice("optimizer", p["optimizer"], OPTIMIZERS),
-        learning_rate=_real("learning_rate", p["learning_rate"], 0.0, np.inf, low_open=True, high_open=True),
-        momentum=_real("momentum", p["momentum"], 0.0, 1.0, high_open=True),
-        batch_size=_int("batch_size", p["batch_size"], 1),
-        max_epochs=_int("max_epochs", p["max_epochs"], 1),
+        learning_rate=_real("learning_rate", p["learning_rate"], low_open=True, high_open=True),
+        momentum=_real("momentum", p["momentum"], high=1.0, high_open=True),
+        batch_size=check_int("batch_size", p["batch_size"]),
+        max_epochs=check_int("max_epochs", p["max_epochs"]),
         schedule=_choice("schedule", p["schedule"], SCHEDULES),
-        dropout=_real("dropout", p["dropout"], 0.0, 1.0, high_open=True),
+        dropout=_real("dropout", p["dropout"], high=1.0, high_open=True),
         batch_norm=_bool("batch_norm", p["batch_norm"]),
         init=_choice("init", p["init"], INITS),
-        weight_decay=_real("weight_decay", p["weight_decay"], 0.0, np.inf, high_open=True),
-        l1=_real("l1", p["l1"], 0.0, np.inf, high_open=True),
-        clip_norm=_real("clip_norm", p["clip_norm"], 0.0, np.inf, low_open=True, high_open=True,
-                        allow_none=True),
+        weight_decay=_real("weight_decay", p["weight_decay"], high_open=True),
+        l1=_real("l1", p["l1"], high_open=True),
+        clip_norm=_real("clip_norm", p["clip_norm"], low_open=True, high_open=True, allow_none=True),
         early_stopping=_bool("early_stopping", p["early_stopping"]),
-        patience=_int("patience", p["patience"], 1),
-        validation_fraction=_real("validation_fraction", p["validation_fraction"], 0.0, 1.0,
+        patience=check_int("patience", p["patience"]),
+        validation_fraction=_real("validation_fraction", p["validation_fraction"], high=1.0,
                                   low_open=True, high_open=True),
-        target_loss=_real("target_loss", p["target_loss"], 0.0, np.inf, high_open=True, allow_none=True),
-        dtype=_dtype(p["dtype"]),
-        verbose=_int("verbose", p["verbose"], 0),
+        target_loss=_real("target_loss", p["target_loss"], high_open=True, allow_none=True),
+        dtype=check_dtype(p["dtype"], literal=True),
+        verbose=check_int("verbose", p["verbose"], low=0),
     )
 
 

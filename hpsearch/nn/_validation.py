@@ -3,11 +3,14 @@
 Every check raises ``ValueError`` naming the parameter and what is allowed, so a
 bad configuration fails at once with one readable line instead of deep inside
 NumPy (``hpsearch.nn`` imports nothing from the rest of hpsearch, so the CLI
-translates these into its own ``UserError``).
+translates these into its own ``UserError``). With ``literal=True`` the allowed
+values are written the way a Python caller types them ('adam', 0, None): the
+scikit-learn estimators use that, their users pass Python values.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,11 +20,15 @@ TASKS = ("multiclass", "binary", "regression")
 DTYPES = (np.float32, np.float64)
 
 
-def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+def _one_of(allowed: tuple[str, ...], literal: bool) -> str:
+    return "one of " + ", ".join(repr(a) if literal else a for a in allowed)
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[str], *, literal: bool = False) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise listing them."""
     allowed = tuple(allowed)
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}: expected one of {', '.join(allowed)}; got {value!r}")
+        raise ValueError(f"{name}: expected {_one_of(allowed, literal)}; got {value!r}")
     return value
 
 
@@ -43,11 +50,12 @@ def check_float(
     low_open: bool = False,
     high_open: bool = False,
     allow_none: bool = False,
+    literal: bool = False,
 ) -> float | None:
-    """A finite real number in the given interval."""
+    """A finite real number in the given interval (any ``numbers.Real`` but a bool)."""
     if value is None and allow_none:
         return None
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
         v = float(value)
         ok = np.isfinite(v) or (v == high == np.inf)
@@ -55,18 +63,20 @@ def check_float(
     if not ok:
         lb = "(" if low_open else "["
         rb = ")" if high_open else "]"
-        raise ValueError(f"{name}: expected a number in {lb}{low}, {high}{rb}; got {value!r}")
+        bounds = f"{low:g}, {high:g}" if literal else f"{low}, {high}"
+        none = " or None" if literal and allow_none else ""
+        raise ValueError(f"{name}: expected a number in {lb}{bounds}{rb}{none}; got {value!r}")
     return float(value)
 
 
-def check_dtype(dtype: Any) -> type:
+def check_dtype(dtype: Any, *, literal: bool = False) -> type:
     """float32 (fast default) or float64 (for gradient checks and paranoia)."""
     try:
         dt = np.dtype(dtype).type
     except TypeError:
         dt = None
     if dt not in DTYPES:
-        raise ValueError(f"dtype: expected one of float32, float64; got {dtype!r}")
+        raise ValueError(f"dtype: expected {_one_of(tuple(t.__name__ for t in DTYPES), literal)}; got {dtype!r}")
     return dt
 
 

@@ -172,6 +172,19 @@ def test_allowed_values_are_listed_in_the_message():
         MLPClassifier(optimizer="adamx").fit(X, y)
 
 
+@pytest.mark.parametrize("param", ["activation", "optimizer", "schedule", "init"])
+def test_choices_listed_are_the_ones_the_core_accepts(param):
+    """The estimator lists the owning module's choices, so a new optimizer (say) needs no second edit."""
+    import hpsearch.nn as nn
+
+    allowed = {"activation": nn.ACTIVATIONS, "optimizer": nn.OPTIMIZERS, "schedule": nn.SCHEDULES,
+               "init": nn.INITS}[param]
+    expected = ", ".join(repr(a) for a in allowed)
+    X, y = _blobs(n=40)
+    with pytest.raises(ValueError, match=rf"^{param}: expected one of {expected}; got 'nope'$"):
+        MLPClassifier(max_epochs=1, **{param: "nope"}).fit(X, y)
+
+
 def test_single_class_and_sparse_input_are_rejected_clearly():
     X, _ = _blobs(n=40)
     with pytest.raises(ValueError, match="at least 2 classes.*got 1 class"):

@@ -108,3 +108,20 @@ def test_regression_and_binary_targets(rng):
         train(binary, X, np.arange(10), max_epochs=1)
     train(binary, X, np.arange(10) % 2 == 0, max_epochs=1)  # booleans are 0/1 labels
     train(Network(4, (), 1, task="regression"), X, rng.normal(size=10), max_epochs=1)  # 1-D y for one output
+
+
+def test_literal_messages_write_allowed_values_as_python_literals():
+    """The scikit-learn estimators' form of the same checks: quoted choices, short bounds, None when allowed."""
+    from hpsearch.nn._validation import check_choice, check_dtype, check_float
+
+    with pytest.raises(ValueError, match=r"^init: expected one of 'auto', 'he'; got 'x'$"):
+        check_choice("init", "x", ("auto", "he"), literal=True)
+    with pytest.raises(ValueError, match=r"^dtype: expected one of 'float32', 'float64'; got 'int32'$"):
+        check_dtype("int32", literal=True)
+    with pytest.raises(ValueError, match=r"^clip_norm: expected a number in \(0, inf\) or None; got 0.0$"):
+        check_float("clip_norm", 0.0, low_open=True, high_open=True, allow_none=True, literal=True)
+    with pytest.raises(ValueError, match=r"^dropout: expected a number in \[0, 1\); got 1.0$"):
+        check_float("dropout", 1.0, high=1.0, high_open=True, literal=True)
+    # the default form is the core's (unchanged) one
+    with pytest.raises(ValueError, match=r"^dropout: expected a number in \[0.0, 1.0\); got 1.0$"):
+        check_float("dropout", 1.0, high=1.0, high_open=True)
