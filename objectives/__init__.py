@@ -145,8 +145,8 @@ def gradient_check_sample(spec: Any, n_rows: int = 8, max_checks: int = 400) -> 
     """
     if spec.study.objective not in BUILTIN_OBJECTIVES:
         return None
-    from hpsearch.nn import Network, gradient_check
-    from objectives.mlp import MLPObjective
+    from hpsearch.nn import gradient_check
+    from objectives.mlp import MLPObjective, build_network
 
     objective = MLPObjective(spec)
     p = objective.problem
@@ -156,10 +156,6 @@ def gradient_check_sample(spec: Any, n_rows: int = 8, max_checks: int = 400) -> 
     y = p.y[rows]
     if p.task == "regression":
         y = ((y - p.y[p.train].mean()) / (p.y[p.train].std() or 1.0)).reshape(-1, 1)
-    n_outputs = p.n_classes if p.task == "multiclass" else 1
-    net = Network(X.shape[1], [int(config["width"])] * int(config["depth"]), n_outputs, task=p.task,
-                  activation=config["activation"], dropout=float(config["dropout"]),
-                  batch_norm=bool(config["batch_norm"]), init=config["init"], dtype=np.float64,
-                  random_state=spec.study.seed)
+    net = build_network(config, p, X.shape[1], seed=spec.study.seed, dtype=np.float64)
     return float(gradient_check(net, X, y, weight_decay=float(config["weight_decay"]),
                                 l1=float(config["l1"]), max_checks=max_checks, seed=spec.study.seed))

@@ -48,17 +48,29 @@ class Fitted:
         return out * self.y_std + self.y_mean if self.net.task == "regression" else out
 
 
+def build_network(config: Mapping[str, Any], problem: Problem, n_inputs: int, *, seed: int,
+                  dtype: type | None = None) -> Network:
+    """The untrained network ``config`` describes for ``problem``.
+
+    One builder for training and for ``hpsearch check``'s gradient check, so
+    the check verifies the architecture trials actually train. ``dtype``
+    overrides config["dtype"] (the gradient check needs float64).
+    """
+    task = problem.task
+    n_outputs = problem.n_classes if task == "multiclass" else 1
+    hidden = [int(config["width"])] * int(config["depth"])
+    return Network(n_inputs, hidden, n_outputs, task=task, activation=config["activation"],
+                   dropout=float(config["dropout"]), batch_norm=bool(config["batch_norm"]), init=config["init"],
+                   dtype=dtype or np.dtype(config["dtype"]).type, random_state=seed)
+
+
 def fit_network(config: Mapping[str, Any], problem: Problem, X: np.ndarray, y: np.ndarray, *,
                 X_val: np.ndarray | None, y_val: np.ndarray | None, metric: str, seeds: tuple[int, int],
                 callbacks: Sequence[Callable[[EpochRecord], bool]] = (),
                 max_epochs: int | None = None) -> Fitted:
     """Build the network ``config`` describes and train it (early stopping needs X_val)."""
     task = problem.task
-    n_outputs = problem.n_classes if task == "multiclass" else 1
-    hidden = [int(config["width"])] * int(config["depth"])
-    net = Network(X.shape[1], hidden, n_outputs, task=task, activation=config["activation"],
-                  dropout=float(config["dropout"]), batch_norm=bool(config["batch_norm"]), init=config["init"],
-                  dtype=np.dtype(config["dtype"]).type, random_state=seeds[0])
+    net = build_network(config, problem, X.shape[1], seed=seeds[0])
     y_mean, y_std = 0.0, 1.0
     if task == "regression":  # train on a standardized target; metrics in the target's own units
         y_mean, y_std = float(np.mean(y)), float(np.std(y)) or 1.0
