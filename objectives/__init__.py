@@ -94,6 +94,11 @@ def _import(module_name: str):
         return importlib.import_module(module_name)
 
 
+# The trial number evaluate_best's re-training draws its seeds as (trial_seeds):
+# fixed, so an evaluation is reproducible; far from the first trials' numbers.
+_EVALUATION_TRIAL = 0x7E57
+
+
 def evaluate_best(spec: Any, params: Mapping[str, Any], seed: int | None = None) -> dict[str, float]:
     """Re-train ``params`` on train+validation and score it on the test split.
 
@@ -108,13 +113,13 @@ def evaluate_best(spec: Any, params: Mapping[str, Any], seed: int | None = None)
         raise UserError(f"study.objective: expected a built-in objective ('mlp' or 'text') to evaluate, "
                         f"got {spec.study.objective!r}")
     from objectives.metrics import score, task_metrics
-    from objectives.mlp import MLPObjective, fit_network
+    from objectives.mlp import MLPObjective, fit_network, trial_seeds
 
     objective = MLPObjective(spec)
     p, metric = objective.problem, objective.metric
     config = objective.config(params)
     seed = spec.study.seed if seed is None else seed
-    seeds = tuple(int(s) for s in np.random.SeedSequence([seed, 0x7E57]).generate_state(2))
+    seeds = trial_seeds(seed, _EVALUATION_TRIAL)
     epochs = int(config["max_epochs"])
     if int(config["patience"]):
         X_train, X_val = objective.features(config, p.train, [p.train, p.val])
