@@ -30,15 +30,12 @@ def open_existing(storage: str | None) -> tuple[str, optuna.storages.RDBStorage 
 
 def load_named_study(storage: str | None, name: str) -> tuple[str, Any, optuna.Study, Any]:
     """(url, storage, study, spec) of an existing hpsearch study; StudyNotFound otherwise."""
-    from hpsearch.search import make_pruner, make_sampler
-    from hpsearch.storage import load_study_spec
+    from hpsearch.search import load_study
 
     url, st = open_existing(storage)
     if st is None:
         raise StudyNotFound(f"no study named {name!r} (storage {url} does not exist)")
-    spec = load_study_spec(st, name)
-    sampler, _ = make_sampler(spec)
-    study = optuna.load_study(study_name=name, storage=st, sampler=sampler, pruner=make_pruner(spec))
+    study, spec = load_study(st, name)
     return url, st, study, spec
 
 

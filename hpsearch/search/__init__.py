@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._outcomes import best_trial, is_diverged, is_finished, state_counts
 from hpsearch.search._pruners import PRUNERS, make_pruner
 from hpsearch.search._recovery import Heartbeat, recover_study
@@ -27,7 +28,7 @@ from hpsearch.search._workers import TooManyCrashes, WorkerFailed, quiet_pool_re
 __all__ = [
     "Heartbeat", "PRUNERS", "SAMPLERS", "SlotGridSampler", "SlotsBusy", "StudyComplete",
     "TooManyCrashes", "TrialAlreadyFinished", "TrialNotFound", "WorkerFailed", "ask_trial",
-    "best_trial", "budget", "grid_axes", "is_complete", "is_diverged", "is_finished", "join_study", "make_pruner",
-    "make_sampler", "prepare_study", "recover_study", "quiet_pool_resets", "run_pool", "run_studies", "run_study",
-    "state_counts", "tell_trial", "with_overrides", "work",
+    "best_trial", "budget", "grid_axes", "is_complete", "is_diverged", "is_finished", "join_study", "load_study",
+    "make_pruner", "make_sampler", "prepare_study", "recover_study", "quiet_pool_resets", "run_pool", "run_studies",
+    "run_study", "state_counts", "stored_spec", "tell_trial", "with_overrides", "work",
 ]

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from hpsearch.errors import StudyNotFound, UserError
 from hpsearch.search._display import StudyProgress, print_summary
+from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import budget, make_sampler
 from hpsearch.search._workers import run_pool, work
@@ -24,7 +25,6 @@ from hpsearch.storage import (
     SPEC_ATTR,
     SlotStatus,
     engine_of,
-    load_study_spec,
     open_storage,
     save_spec,
     slot_statuses,
@@ -67,14 +67,12 @@ def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
         else:
             save_spec(study, spec, sampler_args=args)
             return study, spec
-    stored = _stored_spec(storage, name)
+    stored = stored_spec(storage, name, wait=10.0)  # another process may have just created it
     _check_same(stored, spec)
     if n_trials is not None and n_trials != stored.study.n_trials:
         stored = with_overrides(stored, n_trials=n_trials)
         storage.set_study_user_attr(storage.get_study_id_from_name(name), SPEC_ATTR, stored.to_dict())
-    sampler, _ = make_sampler(stored)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(stored))
-    return study, stored
+    return load_study(storage, name, spec=stored)
 
 
 def run_study(spec: Any, storage_url: str, *, n_trials: int | None = None, jobs: int = 1,
@@ -110,9 +108,7 @@ def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | N
     if not storage_exists(storage_url):  # do not create an empty database for a typo
         raise StudyNotFound(f"no study named {name!r} (storage {storage_url} does not exist)")
     storage = open_storage(storage_url)
-    spec = load_study_spec(storage, name)
-    sampler, _ = make_sampler(spec)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
+    study, spec = load_study(storage, name)
     _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress,
          console=console, first_worker=1)
     return study
@@ -148,16 +144,6 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
             run_pool(url, names, jobs, deadline=deadline, on_poll=bar.refresh, first_worker=first_worker)
     if progress:
         print_summary(console, [st for st, _ in todo], time.monotonic() - start)
-
-
-def _stored_spec(storage, name: str, wait: float = 10.0):
-    """The stored spec; waits briefly if another process has just created the study."""
-    end = time.monotonic() + wait
-    while True:
-        attrs = storage.get_study_user_attrs(storage.get_study_id_from_name(name))
-        if SPEC_ATTR in attrs or time.monotonic() > end:
-            return load_study_spec(storage, name)
-        time.sleep(0.1)
 
 
 def _check_same(stored: Any, spec: Any) -> None:

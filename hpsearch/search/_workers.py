@@ -23,11 +23,10 @@ from typing import Any
 import optuna
 
 from hpsearch.errors import UserError
-from hpsearch.search._pruners import make_pruner
+from hpsearch.search._load import load_study
 from hpsearch.search._recovery import Heartbeat, fail_own_trials
-from hpsearch.search._samplers import make_sampler
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
-from hpsearch.storage import load_study_spec, open_storage
+from hpsearch.storage import open_storage
 
 log = logging.getLogger("hpsearch.search")
 
@@ -108,9 +107,7 @@ def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | 
 def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _Job:
     from objectives import build_objective
 
-    spec = load_study_spec(storage, name)
-    sampler, _ = make_sampler(spec, worker=worker)
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
+    study, spec = load_study(storage, name, worker=worker)
     return _Job(study, spec, build_objective(spec))
 
 

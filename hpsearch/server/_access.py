@@ -1,9 +1,13 @@
 """The API's writes: create a study, ask, tell, report, all through hpsearch.search.
 
-Each call loads what it needs from the storage (the spec stored with the study,
-then an Optuna study with the spec's sampler and pruner), so the server holds
-no study state: a restarted server, CLI workers and other API servers on the
-same database all see the same study.
+Each call loads what it needs from the storage (``hpsearch.search.load_study``:
+the spec stored with the study, then an Optuna study with the spec's sampler
+and pruner), so the server holds no study state: a restarted server, CLI
+workers and other API servers on the same database all see the same study.
+``storage`` may be the server's long-lived Optuna trial cache (see
+ServerContext.study_storage): it keeps finished trials, which never change,
+and re-reads every unfinished one from the database, exactly as a
+long-running Optuna worker does, so asks do not reload the whole history.
 
 Two adjustments make ``ask_trial`` fit a stateless server:
 
@@ -35,26 +39,6 @@ API_WORKER_BASE = 1_000_000  # TPE seed offsets for API asks, far from CLI worke
 _PID_ATTR = "hpsearch_pid"  # hpsearch.search's recovery key (see module docstring)
 
 
-def _spec(storage: Any, name: str) -> Any:
-    from hpsearch.storage import load_study_spec
-
-    return load_study_spec(storage, name)
-
-
-def _load(storage: Any, name: str, spec: Any, *, worker: int = 0) -> optuna.Study:
-    """The study with the spec's sampler and pruner, over ``storage``.
-
-    ``storage`` may be the server's long-lived Optuna trial cache (see
-    ServerContext.study_storage): it keeps finished trials, which never change,
-    and re-reads every unfinished one from the database, exactly as a
-    long-running Optuna worker does, so asks do not reload the whole history.
-    """
-    from hpsearch.search import make_pruner, make_sampler
-
-    sampler, _ = make_sampler(spec, worker=worker)
-    return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
-
-
 def create_study(storage: Any, body: dict[str, Any]) -> str:
     """Validate ``body`` as a spec and create its study; returns the name (409 if taken)."""
     from hpsearch.search import make_sampler
@@ -78,11 +62,11 @@ def create_study(storage: Any, body: dict[str, Any]) -> str:
 
 def ask(storage: Any, name: str) -> tuple[int, dict[str, Any]]:
     """Claim the next trial of study ``name``: (trial number, params)."""
-    from hpsearch.search import ask_trial
+    from hpsearch.search import ask_trial, load_study, stored_spec
 
-    spec = _spec(storage, name)
+    spec = stored_spec(storage, name)
     worker = API_WORKER_BASE + secrets.randbelow(2**30) if spec.study.sampler == "tpe" else 0
-    study = _load(storage, name, spec, worker=worker)
+    study, _ = load_study(storage, name, spec=spec, worker=worker)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here
         trial, params = ask_trial(study, spec)
@@ -92,10 +76,9 @@ def ask(storage: Any, name: str) -> tuple[int, dict[str, Any]]:
 
 def tell(storage: Any, name: str, number: int, *, value: float | None, state: str | None) -> str:
     """Finish trial ``number``; returns its final state ("complete", "fail", "pruned")."""
-    from hpsearch.search import tell_trial
+    from hpsearch.search import load_study, tell_trial
 
-    spec = _spec(storage, name)
-    study = _load(storage, name, spec)
+    study, _ = load_study(storage, name)
     frozen = tell_trial(study, number, value=value, state=state)
     return frozen.state.name.lower()
 
@@ -106,8 +89,9 @@ def report(storage: Any, name: str, number: int, step: int, value: float) -> boo
     Mirrors ``optuna.Trial.report`` + ``should_prune`` without building a Trial
     (which would run the sampler): the first value reported for a step wins.
     """
-    spec = _spec(storage, name)
-    study = _load(storage, name, spec)
+    from hpsearch.search import load_study
+
+    study, _ = load_study(storage, name)
     try:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     except KeyError:
