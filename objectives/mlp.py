@@ -43,9 +43,10 @@ class Fitted:
     y_std: float = 1.0
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
+        # A diverged network's outputs overflow, in predict and in the rescale.
         with np.errstate(over="ignore", invalid="ignore"):
             out = self.net.predict(X)
-        return out * self.y_std + self.y_mean if self.net.task == "regression" else out
+            return out * self.y_std + self.y_mean if self.net.task == "regression" else out
 
 
 def build_network(config: Mapping[str, Any], problem: Problem, n_inputs: int, *, seed: int,

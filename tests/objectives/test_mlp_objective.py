@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import optuna
 import pytest
@@ -102,6 +103,21 @@ def test_divergence_returns_nan_and_is_recorded():
     study = run(spec, 1, optuna.samplers.RandomSampler(seed=0))
     assert study.trials[0].state == optuna.trial.TrialState.FAIL
     assert study.trials[0].user_attrs["diverged"] is True
+
+
+@pytest.mark.parametrize("dataset, patience", [("diabetes", 3), ("digits", 0)])
+def test_divergence_lets_no_floating_point_warning_escape(dataset, patience):
+    """A diverged run is a result (NaN, diverged=True), never a numpy RuntimeWarning the CLI would print."""
+    spec = make_spec(dataset, training={"optimizer": "sgd", "momentum": 0.0, "patience": patience},
+                     space={"learning_rate": {"type": "float", "low": 5.0, "high": 10.0}, "width": SPACE["width"]})
+    params = {"learning_rate": 10.0 if dataset == "digits" else 8.0, "width": 16}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trial = optuna.trial.FixedTrial(params)
+        value = build_objective(spec)(trial, params)
+        scores = evaluate_best(spec, params)
+    assert math.isnan(value) and trial.user_attrs["diverged"] is True
+    assert all(math.isnan(v) for v in scores.values())  # the re-training diverged too
 
 
 @pytest.mark.parametrize("sampler", ["random", "tpe"])
