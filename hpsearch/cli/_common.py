@@ -7,8 +7,6 @@ from typing import Any
 import click
 import optuna
 
-from hpsearch.errors import StudyNotFound
-
 storage_option = click.option(
     "--storage", default=None, metavar="URL",
     help="Database URL (default: env HPSEARCH_STORAGE, else sqlite:///hpsearch.db in the current directory).",
@@ -31,10 +29,11 @@ def open_existing(storage: str | None) -> tuple[str, optuna.storages.RDBStorage 
 def load_named_study(storage: str | None, name: str) -> tuple[str, Any, optuna.Study, Any]:
     """(url, storage, study, spec) of an existing hpsearch study; StudyNotFound otherwise."""
     from hpsearch.search import load_study
+    from hpsearch.storage import missing_storage
 
     url, st = open_existing(storage)
     if st is None:
-        raise StudyNotFound(f"no study named {name!r} (storage {url} does not exist)")
+        raise missing_storage(url, name)
     study, spec = load_study(st, name)
     return url, st, study, spec
 

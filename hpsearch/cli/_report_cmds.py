@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from hpsearch.cli._common import storage_option
-from hpsearch.errors import StudyNotFound
 
 
 @click.command("compare")
@@ -111,10 +110,11 @@ def report(name: str, output: str | None, open_browser: bool, storage: str | Non
     """
     from hpsearch.cli._common import open_existing
     from hpsearch.report import write_report
+    from hpsearch.storage import missing_storage
 
     url, st = open_existing(storage)
     if st is None:
-        raise StudyNotFound(f"no study or comparison named {name!r} (storage {url} does not exist)")
+        raise missing_storage(url, name, what="study or comparison")
     path = write_report(st, name, output)
     click.echo(f"report written to {path}")
     if open_browser:

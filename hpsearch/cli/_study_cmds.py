@@ -94,12 +94,11 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
     """
     import optuna
 
-    from hpsearch.errors import StudyNotFound
-    from hpsearch.storage import delete_claims, engine_of, find_study_id
+    from hpsearch.storage import delete_claims, engine_of, find_study_id, missing_storage
 
     url, st = open_existing(storage)
     if st is None:
-        raise StudyNotFound(f"no study named {name!r} (storage {url} does not exist)")
+        raise missing_storage(url, name)
     study_id = find_study_id(st, name)
     n = len(st.get_all_trials(study_id, deepcopy=False))
     if not yes and not click.confirm(f"delete study {name!r} and its {n} trials from {url}?", default=False):

@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 from rich.console import Console
 
-from hpsearch.errors import StudyNotFound, UserError
+from hpsearch.errors import UserError
 from hpsearch.search._display import StudyProgress, print_summary
 from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._pruners import make_pruner
@@ -25,6 +25,7 @@ from hpsearch.storage import (
     SPEC_ATTR,
     SlotStatus,
     engine_of,
+    missing_storage,
     open_storage,
     save_spec,
     slot_statuses,
@@ -106,7 +107,7 @@ def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | N
     """Work on an existing study as more workers (``hpsearch worker``); the spec comes from the DB."""
     _check_counts(jobs=jobs, timeout=timeout)
     if not storage_exists(storage_url):  # do not create an empty database for a typo
-        raise StudyNotFound(f"no study named {name!r} (storage {storage_url} does not exist)")
+        raise missing_storage(storage_url, name)
     storage = open_storage(storage_url)
     study, spec = load_study(storage, name)
     _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress,

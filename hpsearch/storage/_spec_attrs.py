@@ -48,6 +48,15 @@ def not_found(storage: optuna.storages.BaseStorage, name: str) -> StudyNotFound:
     return StudyNotFound(f"no study named {name!r}{hint}")
 
 
+def missing_storage(url: str, name: str, *, what: str = "study") -> StudyNotFound:
+    """The error for a study (``what``) looked up in a SQLite file that does not exist.
+
+    Commands that only read check storage_exists first, so a typo in the URL
+    does not leave an empty database behind; this is what they say instead.
+    """
+    return StudyNotFound(f"no {what} named {name!r} (storage {url} does not exist)")
+
+
 def load_study_spec(storage: optuna.storages.BaseStorage, name: str):
     """The Spec stored with study ``name`` (StudyNotFound / UserError when missing)."""
     from hpsearch.spec import spec_from_dict
