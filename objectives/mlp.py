@@ -84,20 +84,19 @@ def fit_network(config: Mapping[str, Any], problem: Problem, X: np.ndarray, y: n
         return score(metric, y_true, outputs, task)
 
     has_val = X_val is not None
-    # A diverging run overflows; train() detects and records it, so numpy's
-    # overflow warnings would only be noise in the CLI output.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = train(
-            net, X, y, X_val=X_val, y_val=y_val,
-            optimizer=config["optimizer"], learning_rate=float(config["learning_rate"]),
-            momentum=float(config["momentum"]), weight_decay=float(config["weight_decay"]),
-            l1=float(config["l1"]), clip_norm=float(config["clip_norm"]) or None,
-            batch_size=int(config["batch_size"]), max_epochs=int(max_epochs or config["max_epochs"]),
-            schedule=config["schedule"], time_budget=float(config["time_budget"]) or None,
-            patience=(int(config["patience"]) or None) if has_val else None,
-            val_metric=val_metric if has_val else None, greater_is_better=greater_is_better(metric),
-            callbacks=callbacks, random_state=seeds[1],
-        )
+    # A diverging run overflows; train() records it and keeps numpy's warnings
+    # (noise in the CLI output) quiet itself, val_metric calls included.
+    result = train(
+        net, X, y, X_val=X_val, y_val=y_val,
+        optimizer=config["optimizer"], learning_rate=float(config["learning_rate"]),
+        momentum=float(config["momentum"]), weight_decay=float(config["weight_decay"]),
+        l1=float(config["l1"]), clip_norm=float(config["clip_norm"]) or None,
+        batch_size=int(config["batch_size"]), max_epochs=int(max_epochs or config["max_epochs"]),
+        schedule=config["schedule"], time_budget=float(config["time_budget"]) or None,
+        patience=(int(config["patience"]) or None) if has_val else None,
+        val_metric=val_metric if has_val else None, greater_is_better=greater_is_better(metric),
+        callbacks=callbacks, random_state=seeds[1],
+    )
     return Fitted(net, result, y_mean, y_std)
 
 

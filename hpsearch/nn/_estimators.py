@@ -103,17 +103,17 @@ class _BaseMLP(BaseEstimator):
             dropout=hp.dropout, batch_norm=hp.batch_norm, init=hp.init, dtype=hp.dtype,
             random_state=init_rng,
         )
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
-            result = train(
-                net, X_tr, t_tr, X_val=X_val, y_val=t_val,
-                optimizer=hp.optimizer, learning_rate=hp.learning_rate, momentum=hp.momentum,
-                weight_decay=hp.weight_decay, l1=hp.l1, clip_norm=hp.clip_norm,
-                batch_size=min(hp.batch_size, X_tr.shape[0]), max_epochs=hp.max_epochs,
-                schedule=hp.schedule, target_loss=hp.target_loss,
-                patience=hp.patience if hp.early_stopping else None,
-                callbacks=(self._print_epoch,) if hp.verbose else (),
-                random_state=train_rng,
-            )
+        # A divergence is reported below; train() keeps numpy's overflow warnings quiet itself.
+        result = train(
+            net, X_tr, t_tr, X_val=X_val, y_val=t_val,
+            optimizer=hp.optimizer, learning_rate=hp.learning_rate, momentum=hp.momentum,
+            weight_decay=hp.weight_decay, l1=hp.l1, clip_norm=hp.clip_norm,
+            batch_size=min(hp.batch_size, X_tr.shape[0]), max_epochs=hp.max_epochs,
+            schedule=hp.schedule, target_loss=hp.target_loss,
+            patience=hp.patience if hp.early_stopping else None,
+            callbacks=(self._print_epoch,) if hp.verbose else (),
+            random_state=train_rng,
+        )
 
         self.network_ = net
         self.n_outputs_ = n_outputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -191,6 +192,26 @@ def test_single_class_and_sparse_input_are_rejected_clearly():
         MLPClassifier(max_epochs=1).fit(X, np.zeros(40))
     with pytest.raises(TypeError, match="[Ss]parse"):
         MLPRegressor(max_epochs=1).fit(sp.csr_matrix(X), np.zeros(40))
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_divergence_gives_a_convergence_warning_and_no_floating_point_one(early_stopping):
+    """train() silences the overflow of a diverging run itself: only the ConvergenceWarning reaches the user."""
+    X, y = make_regression(n_samples=200, n_features=5, random_state=0)
+    Xc, yc = _blobs(n=200)
+    fits = [
+        (MLPRegressor(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=10.0, max_epochs=50,
+                      early_stopping=early_stopping, random_state=0), X * 100, y * 100),
+        (MLPClassifier(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=1e4, max_epochs=50,
+                       early_stopping=early_stopping, random_state=0), Xc, yc),
+    ]
+    for est, X_fit, y_fit in fits:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est.fit(X_fit, y_fit)
+            est.predict(X_fit)
+        assert est.diverged_ is True
+        assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
 
 
 def test_divergence_warns_and_predictions_stay_defined():
