@@ -15,16 +15,9 @@ from optuna.trial import FrozenTrial
 from hpsearch.errors import StudyNotFound, UserError
 from hpsearch.search import best_trial, budget, is_diverged, is_finished
 from hpsearch.spec import spec_from_dict
-from hpsearch.storage import SPEC_ATTR
+from hpsearch.storage import SPEC_ATTR, find_study_id
 
 STATE_KEYS = ("complete", "pruned", "fail", "running", "waiting")
-
-
-def _study_id(storage: optuna.storages.BaseStorage, name: str) -> int:
-    try:
-        return storage.get_study_id_from_name(name)
-    except KeyError:
-        raise StudyNotFound(f"no study named {name!r} in this storage") from None
 
 
 def _finite(value: float | None) -> float | None:
@@ -77,7 +70,7 @@ def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool =
 
     Raises StudyNotFound for an unknown name.
     """
-    study_id = _study_id(storage, name)
+    study_id = find_study_id(storage, name)
     directions = storage.get_study_directions(study_id)
     attrs = storage.get_study_user_attrs(study_id)
     trials = storage.get_all_trials(study_id, deepcopy=False)
@@ -115,4 +108,4 @@ def list_studies(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
 
 def study_trials(storage: optuna.storages.BaseStorage, name: str) -> list[FrozenTrial]:
     """All trials of study ``name`` (StudyNotFound if unknown)."""
-    return storage.get_all_trials(_study_id(storage, name), deepcopy=False)
+    return storage.get_all_trials(find_study_id(storage, name), deepcopy=False)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from optuna.storages._cached_storage import _CachedStorage
 from optuna.storages._rdb import models
 
-from hpsearch.errors import StudyNotFound
+from hpsearch.storage import find_study_id
 
 
 class TrialCaches:
@@ -46,10 +46,7 @@ class TrialCaches:
             return known[1]
 
     def _identity(self, name: str) -> tuple:
-        try:
-            study_id = self._storage.get_study_id_from_name(name)
-        except KeyError:
-            raise StudyNotFound(f"no study named {name!r}") from None
+        study_id = find_study_id(self._storage, name)
         trials = models.TrialModel.__table__
         query = (sa.select(trials.c.trial_id, trials.c.datetime_start)
                  .where(trials.c.study_id == study_id).order_by(trials.c.trial_id).limit(1))
