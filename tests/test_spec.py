@@ -263,3 +263,19 @@ def test_toml_error_at_end_of_file(tmp_path):
     (tmp_path / "eof.toml").write_text('[study]\nname = "x"\nspace = [1,\n')
     with pytest.raises(SpecError, match=r"eof\.toml: end of file: expected valid TOML"):
         load_spec(tmp_path / "eof.toml")
+
+
+def test_catalog_choices_match_what_the_network_accepts():
+    """The spec repeats hpsearch.nn's names (to stay a light import); they must not drift apart."""
+    import numpy as np
+
+    from hpsearch import nn
+    from hpsearch.nn._validation import check_dtype
+    from hpsearch.spec import catalog
+
+    hyper = catalog.MLP_HYPERPARAMETERS
+    assert hyper["activation"].choices == tuple(nn.ACTIVATIONS)
+    assert hyper["optimizer"].choices == nn.OPTIMIZERS
+    assert hyper["init"].choices == nn.INITS
+    assert hyper["schedule"].choices == nn.SCHEDULES
+    assert {np.dtype(check_dtype(d)) for d in hyper["dtype"].choices} == {np.dtype(np.float32), np.dtype(np.float64)}
