@@ -159,7 +159,6 @@ class MLPObjective:
         attrs = {
             "train_seconds": result.train_seconds,
             "epochs_run": result.epochs_run,
-            "epochs_trained": result.epochs_run,
             "n_parameters": fitted.net.n_parameters,
             "learning_curve": [_json_float(r.val_metric) for r in result.history],
             "best_epoch": result.best_epoch,
