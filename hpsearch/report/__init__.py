@@ -24,6 +24,7 @@ from hpsearch.report._collect import StudyData, find_studies, study_data
 from hpsearch.report._compare import comparison_page
 from hpsearch.report._run_compare import safe_name
 from hpsearch.report._study import study_page
+from hpsearch.storage import not_found
 
 __all__ = [
     "StudyData",
@@ -44,22 +45,13 @@ def _storage(storage: Any) -> optuna.storages.BaseStorage:
     return storage
 
 
-def _not_found(storage: optuna.storages.BaseStorage, name: str) -> StudyNotFound:
-    try:
-        from hpsearch.storage import not_found
-
-        return not_found(storage, name)
-    except ImportError:  # pragma: no cover - storage package always present in the product
-        return StudyNotFound(f"no study or comparison named {name!r}")
-
-
 def study_report_html(storage: Any, name: str) -> str:
     """The single-study report of study ``name``."""
     st = _storage(storage)
     for fs in st.get_all_studies():
         if fs.study_name == name:
             return study_page(study_data(st, fs))
-    raise _not_found(st, name)
+    raise not_found(st, name)
 
 
 def comparison_report_html(storage: Any, name: str) -> str:
@@ -82,7 +74,7 @@ def report_html(storage: Any, name: str) -> tuple[str, str]:
         arms = find_studies(st, name)[1]
     if arms:
         return "comparison", comparison_page(name, arms)
-    raise _not_found(st, name)
+    raise not_found(st, name)
 
 
 def default_report_path(name: str, kind: str) -> Path:

@@ -104,18 +104,7 @@ def comparison_page(request: Request, group: str) -> HTMLResponse:
                    poll_url=_poll_url(request, [s["name"] for s in studies]))
 
 
-def _report_module() -> Any:
-    """hpsearch.report if installed (it is optional for the dashboard), else None."""
-    try:
-        import hpsearch.report as report
-    except ImportError:
-        return None
-    return report
-
-
-def _report_url(request: Request, kind: str, name: str) -> str | None:
-    if _report_module() is None:
-        return None
+def _report_url(request: Request, kind: str, name: str) -> str:
     return request.scope.get("root_path", "") + f"/reports/{kind}/" + urlpath(name)
 
 
@@ -132,9 +121,8 @@ def comparison_report(request: Request, group: str) -> HTMLResponse:
 
 
 def _full_report(request: Request, function: str, name: str) -> HTMLResponse:
-    report = _report_module()
-    if report is None:
-        return _error_page(request, ApiError(404, "reports are not available (hpsearch.report is missing)"))
+    import hpsearch.report as report  # here: it loads plotly (~1 s), which the other pages do not need
+
     try:
         html = getattr(report, function)(request.app.state.hpsearch.storage(), check_study_name(name))
     except UserError as exc:
