@@ -24,7 +24,7 @@ from hpsearch.errors import StudyNotFound, UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._figures import comparison_figure, history_figure
 from hpsearch.server._names import check_study_name
-from hpsearch.server._summary import list_studies, study_trials, summarize, trial_dict
+from hpsearch.server._summary import comparison_studies, list_studies, summary_and_trials, trial_dict
 
 router = APIRouter()
 
@@ -67,10 +67,9 @@ def study_page(request: Request, name: str) -> HTMLResponse:
     """One study: counts, best trial, history figure and the trial table."""
     storage = request.app.state.hpsearch.storage()
     try:
-        summary = summarize(storage, check_study_name(name), detail=True)
+        summary, trials = summary_and_trials(storage, check_study_name(name), detail=True)
     except UserError as exc:
         return _error_page(request, exc)
-    trials = study_trials(storage, name)
     rows = [trial_dict(t) for t in sorted(trials, key=lambda t: -t.number)[:MAX_TRIAL_ROWS]]
     param_names = sorted({p for t in trials for p in t.params})
     figure = history_figure(trials, summary["direction"] == "maximize")
@@ -84,11 +83,12 @@ def study_page(request: Request, name: str) -> HTMLResponse:
 def comparison_page(request: Request, group: str) -> HTMLResponse:
     """The studies whose user attr ``comparison`` is ``group``: curves and per-sampler summary."""
     storage = request.app.state.hpsearch.storage()
-    studies = [s for s in list_studies(storage) if s["comparison"] == group]
-    if not studies:
+    views = comparison_studies(storage, group)
+    if not views:
         return _error_page(request, ApiError(404, f"no studies belong to comparison {group!r}"))
+    studies = [s for s, _ in views]
     maximize = studies[0]["direction"] == "maximize"
-    arms = [(s["name"], s["sampler"], study_trials(storage, s["name"])) for s in studies]
+    arms = [(s["name"], s["sampler"], trials) for s, trials in views]
     by_sampler = []
     for sampler in sorted({str(s["sampler"]) for s in studies}):
         bests = [s["best_value"] for s in studies if str(s["sampler"]) == sampler and s["best_value"] is not None]

@@ -7,6 +7,7 @@ server), so a CLI worker's trial shows up on the next request.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import optuna
@@ -70,6 +71,12 @@ def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool =
 
     Raises StudyNotFound for an unknown name.
     """
+    return summary_and_trials(storage, name, detail=detail)[0]
+
+
+def summary_and_trials(storage: optuna.storages.BaseStorage, name: str, *,
+                       detail: bool = False) -> tuple[dict[str, Any], list[FrozenTrial]]:
+    """(summarize(...), the study's trials): pages that show both read the trials once."""
     study_id = find_study_id(storage, name)
     directions = storage.get_study_directions(study_id)
     attrs = storage.get_study_user_attrs(study_id)
@@ -91,21 +98,30 @@ def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool =
     if detail:
         summary["best_trial"] = trial_dict(best) if best is not None else None
         summary["user_attrs"] = {k: v for k, v in attrs.items() if k != SPEC_ATTR}
-    return summary
+    return summary, trials
 
 
 def list_studies(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
     """Summaries of every study in the storage, ordered by name."""
-    names = sorted(s.study_name for s in storage.get_all_studies())
-    out = []
+    return [summary for summary, _ in _summaries(storage)]
+
+
+def comparison_studies(storage: optuna.storages.BaseStorage,
+                       group: str) -> list[tuple[dict[str, Any], list[FrozenTrial]]]:
+    """(summary, trials) of the studies whose user attr ``comparison`` is ``group``, ordered by name.
+
+    Only those studies' trials are read, each once.
+    """
+    return list(_summaries(storage, group))
+
+
+def _summaries(storage: optuna.storages.BaseStorage,
+               comparison: str | None = None) -> Iterator[tuple[dict[str, Any], list[FrozenTrial]]]:
+    """(summary, trials) per study (of group ``comparison`` if given), one study at a time."""
+    names = sorted(s.study_name for s in storage.get_all_studies()
+                   if comparison is None or s.user_attrs.get("comparison") == comparison)
     for name in names:
         try:
-            out.append(summarize(storage, name))
+            yield summary_and_trials(storage, name)
         except StudyNotFound:  # deleted between the two queries
             continue
-    return out
-
-
-def study_trials(storage: optuna.storages.BaseStorage, name: str) -> list[FrozenTrial]:
-    """All trials of study ``name`` (StudyNotFound if unknown)."""
-    return storage.get_all_trials(find_study_id(storage, name), deepcopy=False)

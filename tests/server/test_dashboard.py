@@ -106,6 +106,26 @@ def test_comparison_page_groups_studies_by_user_attr(client, storage_url):
     assert client.get("/comparisons/none-such").status_code == 404
 
 
+def test_pages_read_only_the_trials_they_show_and_each_once(client, storage_url, monkeypatch):
+    for name in ("a", "b", "other"):
+        _study_with_trials(client, name, [0.5])
+        if name != "other":
+            optuna.load_study(study_name=name, storage=storage_url).set_user_attr("comparison", "g")
+    reads: list[int] = []
+    real = optuna.storages.RDBStorage.get_all_trials
+
+    def counting(self, study_id, *args, **kwargs):
+        reads.append(study_id)
+        return real(self, study_id, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "get_all_trials", counting)
+    assert client.get("/studies/a").status_code == 200
+    assert len(reads) == 1
+    reads.clear()
+    assert client.get("/comparisons/g").status_code == 200
+    assert len(reads) == 2 and len(set(reads)) == 2  # the two arms, not "other"
+
+
 def test_plotly_is_served_locally(client):
     r = client.get("/static/plotly.min.js")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/javascript")
