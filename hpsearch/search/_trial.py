@@ -40,7 +40,8 @@ class TrialAlreadyFinished(UserError):
     """The trial was told already (HTTP 409)."""
 
 
-def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False) -> tuple[optuna.Trial, dict]:
+def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
+              record_pid: bool = True) -> tuple[optuna.Trial, dict]:
     """Claim a slot, start its trial and suggest its parameters: (trial, params).
 
     Raises StudyComplete when all slots are done, SlotsBusy when the rest are running.
@@ -50,6 +51,9 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False) -> tup
     ``heartbeat=True`` (workers that then keep a Heartbeat running) records the
     first heartbeat at once, so a worker killed even before its first beat
     leaves a trial that other hosts can see go stale.
+    ``record_pid=False`` (the HTTP API, whose trials remote clients run) leaves
+    out this process's pid, by which crash recovery fails a trial at once when
+    that process is gone: a restarted server must not fail its clients' trials.
     """
     _ensure_slot_sampler(study, spec)
     storage = study._storage
@@ -62,7 +66,7 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False) -> tup
             continue  # dead workers' slots are free again
         if claim is SlotStatus.BUSY:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
-        trial_id = storage.create_new_trial(study._study_id, template_trial=_template(study, claim))
+        trial_id = storage.create_new_trial(study._study_id, template_trial=_template(study, claim, record_pid))
         if attach_trial(engine_of(storage), claim, trial_id):
             if heartbeat and storage.get_heartbeat_interval():
                 storage.record_heartbeat(trial_id)
@@ -123,8 +127,10 @@ def _parse_state(state: str | TrialState | None, value: float | None) -> TrialSt
     return state
 
 
-def _template(study: optuna.Study, claim: Claim) -> FrozenTrial:
-    attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid()}
+def _template(study: optuna.Study, claim: Claim, record_pid: bool) -> FrozenTrial:
+    attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname()}
+    if record_pid:
+        attrs[PID_ATTR] = os.getpid()
     if isinstance(study.sampler, SlotGridSampler):
         attrs["grid_id"] = claim.slot
         attrs["search_space"] = study.sampler.search_space

@@ -13,7 +13,7 @@ Two adjustments make ``ask_trial`` fit a stateless server:
 
 * ask_trial marks a trial with the asking process's host and pid so crash
   recovery can fail trials of dead workers at once. Here the "worker" is a
-  remote client, not this process: we clear the pid after the ask, so
+  remote client, not this process: we ask with ``record_pid=False``, so
   restarting the server does not fail the trials clients are still training.
 * TPE draws its start-up trials from a seeded RNG; a sampler built per request
   with the spec's seed would propose the same point every time, and two
@@ -36,7 +36,6 @@ from hpsearch.server._errors import ApiError
 from hpsearch.server._names import check_study_name
 
 API_WORKER_BASE = 1_000_000  # TPE seed offsets for API asks, far from CLI worker indices
-_PID_ATTR = "hpsearch_pid"  # hpsearch.search's recovery key (see module docstring)
 
 
 def create_study(storage: Any, body: dict[str, Any]) -> str:
@@ -69,8 +68,7 @@ def ask(storage: Any, name: str) -> tuple[int, dict[str, Any]]:
     study, _ = load_study(storage, name, spec=spec, worker=worker)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here
-        trial, params = ask_trial(study, spec)
-    storage.set_trial_system_attr(trial._trial_id, _PID_ATTR, None)
+        trial, params = ask_trial(study, spec, record_pid=False)
     return trial.number, _jsonable(params)
 
 

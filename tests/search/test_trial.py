@@ -68,7 +68,7 @@ def test_tell_errors_for_the_http_api(url, spec_factory):
 def test_nan_is_a_diverged_result_and_a_crash_is_rerun_with_the_same_params(url, spec_factory):
     spec = spec_factory(n_trials=2)
     study = _study(url, spec)
-    (t0, p0), (t1, p1) = ask_trial(study, spec), ask_trial(study, spec)
+    (t0, _), (t1, p1) = ask_trial(study, spec), ask_trial(study, spec)
     tell_trial(study, t0.number, math.nan)
     tell_trial(study, t1.number, state="fail")
     first = study.trials[0]
@@ -133,6 +133,17 @@ def test_dead_local_worker_trial_is_failed_and_its_slot_reclaimed(url, spec_fact
     assert "diverged" not in study.trials[0].user_attrs
     assert study.trials[0].system_attrs["fail_reason"].startswith("worker died")
     assert again.number == 1 and params2 == params
+
+
+def test_a_trial_asked_without_pid_is_not_tied_to_the_asking_process(url, spec_factory):
+    """The HTTP API's trials run in remote clients: recovery must not judge them by the server's pid."""
+    spec = spec_factory(n_trials=2)
+    study = _study(url, spec)
+    trial, _ = ask_trial(study, spec, record_pid=False)
+    attrs = study._storage.get_trial(trial._trial_id).system_attrs
+    assert "hpsearch_pid" not in attrs and "hpsearch_host" in attrs
+    mine, _ = ask_trial(study, spec)
+    assert study._storage.get_trial(mine._trial_id).system_attrs["hpsearch_pid"] > 0
 
 
 def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monkeypatch):
