@@ -85,26 +85,34 @@ def tell_trial(study: optuna.Study, trial_number: int, value: float | None = Non
     """Finish trial ``trial_number`` with a value, or with state "fail" / "pruned".
 
     A non-finite value records the trial as diverged (FAIL with user attr
-    ``diverged=True``), a real outcome that is not re-run.
+    ``diverged=True``), a real outcome that is not re-run. Whether the trial is
+    still running is left to ``study.tell``, which reads the trial anyway; only
+    when that (or the input) fails do we read it to say it is already finished.
     """
     storage = study._storage
     try:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, int(trial_number))
     except KeyError:
         raise TrialNotFound(f"study {study.study_name!r} has no trial {trial_number}") from None
-    frozen = storage.get_trial(trial_id)
-    if frozen.state.is_finished():
-        raise TrialAlreadyFinished(f"trial {trial_number} is already finished ({frozen.state.name.lower()})")
-    state = _parse_state(state, value)
-    if state == TrialState.COMPLETE and not math.isfinite(value):
-        storage.set_trial_user_attr(trial_id, "diverged", True)
-        value, state = None, TrialState.FAIL
     try:
+        state = _parse_state(state, value)
+    except UserError:
+        _check_unfinished(storage, trial_id, trial_number)  # "already finished" comes first
+        raise
+    try:
+        if state == TrialState.COMPLETE and not math.isfinite(value):
+            storage.set_trial_user_attr(trial_id, "diverged", True)
+            value, state = None, TrialState.FAIL
         return study.tell(int(trial_number), value if state == TrialState.COMPLETE else None, state=state)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
-        if storage.get_trial(trial_id).state.is_finished():
-            raise TrialAlreadyFinished(f"trial {trial_number} is already finished") from None
+        _check_unfinished(storage, trial_id, trial_number)
         raise
+
+
+def _check_unfinished(storage: optuna.storages.BaseStorage, trial_id: int, trial_number: int) -> None:
+    frozen = storage.get_trial(trial_id)
+    if frozen.state.is_finished():
+        raise TrialAlreadyFinished(f"trial {trial_number} is already finished ({frozen.state.name.lower()})") from None
 
 
 def _parse_state(state: str | TrialState | None, value: float | None) -> TrialState:

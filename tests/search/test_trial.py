@@ -59,9 +59,13 @@ def test_tell_errors_for_the_http_api(url, spec_factory):
     with pytest.raises(UserError, match="state"):
         tell_trial(study, trial.number, state="done")
     tell_trial(study, trial.number, 0.5)
-    with pytest.raises(TrialAlreadyFinished):
+    with pytest.raises(TrialAlreadyFinished, match=r"already finished \(complete\)"):
         tell_trial(study, trial.number, 0.7)
-    assert study.trials[0].value == 0.5
+    with pytest.raises(TrialAlreadyFinished):  # not marked diverged after the fact
+        tell_trial(study, trial.number, math.nan)
+    with pytest.raises(TrialAlreadyFinished):  # "finished" is said before "bad input"
+        tell_trial(study, trial.number, state="done")
+    assert study.trials[0].value == 0.5 and "diverged" not in study.trials[0].user_attrs
     assert issubclass(TrialAlreadyFinished, UserError) and issubclass(TrialNotFound, UserError)
 
 
