@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import warnings
 
 import optuna
@@ -78,20 +79,31 @@ def _fail(storage: optuna.storages.BaseStorage, trial_id: int, reason: str) -> b
 
 
 class Heartbeat:
-    """Record a trial's heartbeat in a thread while it runs (we do not use study.optimize)."""
+    """Record a trial's heartbeat in a thread while it runs (we do not use study.optimize).
 
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+    ``beaten_at``: the ``time.monotonic()`` before a heartbeat was recorded
+    already (``ask_trial(heartbeat=True)``); the next one is then due an
+    interval after it, instead of a second beat right away.
+    """
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int, *,
+                 beaten_at: float | None = None) -> None:
         self._storage = storage
         self._trial_id = trial_id
+        self._beaten_at = beaten_at
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> "Heartbeat":
         interval = self._storage.get_heartbeat_interval()
         if interval:
-            # Beat once now: Optuna never counts a trial without any heartbeat as stale.
-            self._storage.record_heartbeat(self._trial_id)
-            self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
+            if self._beaten_at is None:
+                # Beat once now: Optuna never counts a trial without any heartbeat as stale.
+                self._storage.record_heartbeat(self._trial_id)
+                first = float(interval)
+            else:
+                first = max(0.0, self._beaten_at + interval - time.monotonic())
+            self._thread = threading.Thread(target=self._beat, args=(first, interval), daemon=True)
             self._thread.start()
         return self
 
@@ -100,9 +112,11 @@ class Heartbeat:
         if self._thread is not None:
             self._thread.join()
 
-    def _beat(self, interval: float) -> None:
-        while not self._stop.wait(interval):
+    def _beat(self, first: float, interval: float) -> None:
+        wait = first
+        while not self._stop.wait(wait):
             try:
                 self._storage.record_heartbeat(self._trial_id)
             except Exception:  # a transient DB error must not kill the trial; next beat retries
                 pass
+            wait = interval

@@ -80,6 +80,7 @@ def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | 
             if _should_stop(deadline, parent_pid):
                 return ran
             job = jobs.get(name) or jobs.setdefault(name, _load_job(storage, name, worker))
+            asked = time.monotonic()
             try:
                 trial, params = ask_trial(job.study, job.spec, heartbeat=True)
             except SlotsBusy:
@@ -88,7 +89,7 @@ def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | 
                 pending.remove(name)
                 continue
             all_busy = False
-            crashed = _run_trial(job, trial, params)
+            crashed = _run_trial(job, trial, params, asked)
             ran += 1
             crashes = crashes + 1 if crashed else 0
             if crashes >= MAX_CONSECUTIVE_CRASHES:
@@ -111,11 +112,14 @@ def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _
     return _Job(study, spec, build_objective(spec))
 
 
-def _run_trial(job: _Job, trial: optuna.Trial, params: dict) -> str | None:
-    """Train one trial and tell its outcome; returns a one-line crash message, or None."""
+def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> str | None:
+    """Train one trial and tell its outcome; returns a one-line crash message, or None.
+
+    ``asked``: time.monotonic() before ask_trial, which recorded the first heartbeat.
+    """
     study, number = job.study, trial.number
     storage = study._storage
-    with Heartbeat(storage, trial._trial_id):
+    with Heartbeat(storage, trial._trial_id, beaten_at=asked):
         try:
             value = job.objective(trial, params)
         except optuna.TrialPruned:

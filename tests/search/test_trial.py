@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
 from hpsearch.search import (
+    Heartbeat,
     SlotsBusy,
     StudyComplete,
     TrialAlreadyFinished,
@@ -163,6 +164,32 @@ def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monk
     assert recover_study(study) == [0]
     assert study.trials[0].state == TrialState.FAIL
     assert study.trials[0].system_attrs["fail_reason"].startswith("heartbeat expired")
+
+
+class _BeatLog:
+    """A storage stand-in that logs when heartbeats are recorded."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval, self.times = interval, []
+
+    def get_heartbeat_interval(self) -> float:
+        return self.interval
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.times.append(time.monotonic())
+
+
+def test_heartbeat_after_the_asks_beat_is_due_an_interval_later():
+    plain = _BeatLog(0.5)
+    with Heartbeat(plain, 1):
+        assert len(plain.times) == 1  # no beat recorded yet: beat at once
+    log = _BeatLog(0.5)
+    asked = time.monotonic()  # ask_trial(heartbeat=True) beat just after this
+    with Heartbeat(log, 1, beaten_at=asked):
+        time.sleep(0.2)
+        assert log.times == []  # not a second beat right away
+        time.sleep(0.8)
+    assert 1 <= len(log.times) <= 2 and log.times[0] - asked >= 0.45
 
 
 def test_two_tpe_processes_with_the_same_seed_never_propose_in_lock_step(url, spec_factory):
