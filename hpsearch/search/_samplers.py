@@ -15,7 +15,6 @@ the study: SCIENCE.md asks for it because Optuna 5.0 changed TPE's defaults.
 from __future__ import annotations
 
 import inspect
-import math
 import warnings
 from typing import Any
 
@@ -30,21 +29,13 @@ SAMPLERS = ("grid", "random", "tpe", "qmc")
 class SlotGridSampler(GridSampler):
     """Optuna's GridSampler where slot k is grid point k of its seeded shuffle.
 
-    ask_trial writes ``grid_id`` = slot (and ``search_space``) into the new
-    trial's system attrs, which GridSampler itself honours; here we only stop
-    it from choosing on its own and from calling ``study.stop()`` (which raises
-    outside ``study.optimize``) or rescanning all trials after each one.
+    ask_trial creates every trial with ``grid_id`` = slot (and ``search_space``)
+    in its system attrs, which GridSampler's own ``before_trial`` honours, so it
+    never chooses a point for them (a trial started by plain Optuna code, with
+    no slot, gets GridSampler's choice). Here we only stop it from calling
+    ``study.stop()`` (which raises outside ``study.optimize``) or rescanning
+    all trials after each one.
     """
-
-    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
-            return
-        slot = trial.system_attrs.get(SLOT_ATTR)
-        if slot is None:  # a trial started by plain Optuna code: let GridSampler choose
-            super().before_trial(study, trial)
-            return
-        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
-        study._storage.set_trial_system_attr(trial._trial_id, "grid_id", int(slot))
 
     def after_trial(self, study, trial, state, values) -> None:  # noqa: D102 - see class doc
         return None
@@ -158,15 +149,13 @@ def grid_axes(spec: Any) -> dict[str, list]:
     return grid_values(spec.space, spec.study.n_trials)
 
 
-def grid_size(axes: dict[str, list]) -> int:
-    return math.prod(len(v) for v in axes.values())
-
-
 def budget(spec: Any) -> int:
     """Number of slots: n_trials, capped at the grid's size for grid search."""
+    from hpsearch.space import grid_size
+
     n = int(spec.study.n_trials)
     if spec.study.sampler == "grid":
-        n = min(n, grid_size(grid_axes(spec)))
+        n = min(n, grid_size(spec.space, n))  # the size of grid_axes(spec)
     return n
 
 
