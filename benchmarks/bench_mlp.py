@@ -3,9 +3,12 @@
 Every framework trains the same architecture on the same standardized split with
 the same optimizer (Adam), learning rate, batch size and number of epochs, and
 no regularisation. Runs are interleaved (hpsearch, sklearn, torch, hpsearch,
-...) so background load hits all of them alike. The best and the median of
-``--repeats`` wall times are reported, with the mean test accuracy over all
-runs (each run uses another seed, and one seed's accuracy says little). Only ``fit`` is
+...) so background load hits all of them alike. Reported: the best and the median
+of ``--repeats`` wall times; the median (and range) of the paired speed-ups,
+each repeat's scikit-learn time over the library's time in that same repeat,
+which is the figure least moved by a shared machine's slow spells; and the
+mean (+- sd) test accuracy over all runs, seeds 0..repeats-1 (one seed's
+accuracy says little). Only ``fit`` is
 timed (for hpsearch: ``Network`` construction + ``train``).
 
     python benchmarks/bench_mlp.py [--repeats 7] [--threads N] [--case digits|synthetic|all]
@@ -138,9 +141,13 @@ def main() -> None:
         best = {name: min(t) for name, t in times.items()}
         median = {name: float(np.median(t)) for name, t in times.items()}
         for name in runners:
+            # Paired: each repeat's scikit-learn time over this library's time in the same repeat. The runs of
+            # one repeat are seconds apart, so a slow spell of a shared machine hits both sides of a pair.
+            paired = np.array(times["sklearn"]) / np.array(times[name])
             print(f"  {name:9s} best {best[name]:6.3f} s ({best['sklearn'] / best[name]:4.2f}x scikit-learn)  "
                   f"median {median[name]:6.3f} s ({median['sklearn'] / median[name]:4.2f}x)  "
-                  f"acc {np.mean(accs[name]):.3f} +- {np.std(accs[name]):.3f} (seeds 0..{args.repeats - 1})")
+                  f"paired {np.median(paired):4.2f}x [{paired.min():4.2f}-{paired.max():4.2f}]  "
+                  f"acc {np.mean(accs[name]):.3f} +- {np.std(accs[name]):.3f}")
     if limits is not None:
         limits.unregister()
 
