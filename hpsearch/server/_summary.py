@@ -29,7 +29,8 @@ def _finite(value: float | None) -> float | None:
 
 
 def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
-    """Trials per state, plus ``diverged`` (FAIL with user attr diverged) and ``finished``.
+    """Trials per Optuna state, plus ``diverged`` (FAIL with user attr diverged), ``crashed``
+    (the other FAILs) and ``finished``.
 
     "Finished" is hpsearch.search's definition (COMPLETE + PRUNED + diverged),
     the count the budget is measured in.
@@ -38,6 +39,7 @@ def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
     for trial in trials:
         counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
     counts["diverged"] = sum(is_diverged(t) for t in trials)
+    counts["crashed"] = counts["fail"] - counts["diverged"]  # the CLI's word for a FAIL that runs again
     counts["finished"] = sum(is_finished(t) for t in trials)
     return counts
 

@@ -129,6 +129,7 @@ def test_tell_states_fail_pruned_and_diverged(client):
     assert r.status_code == 200 and r.json()["state"] == "fail"
     states = client.get("/api/studies/g").json()["states"]
     assert (states["pruned"], states["fail"], states["diverged"], states["finished"]) == (1, 3, 2, 3)
+    assert states["crashed"] == 1  # fail = diverged + crashed, as `hpsearch show` splits them
 
 
 def test_report_asks_the_studys_pruner(client):
