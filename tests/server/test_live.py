@@ -73,7 +73,7 @@ def test_concurrent_clients_never_share_a_grid_point(live_server):
     assert sorted(n for n, _ in handed) == list(range(len(GRID)))
     summary = httpx.get(f"{base}/api/studies/conc").json()
     assert summary["states"] == {"complete": 36, "pruned": 0, "fail": 0, "running": 0, "waiting": 0,
-                                 "diverged": 0, "finished": 36}
+                                 "diverged": 0, "crashed": 0, "finished": 36}
     assert summary["best_value"] == 0.0 and summary["best_trial"]["params"] == {"x": 0.0, "c": "a", "d": "p"}
 
 
