@@ -52,3 +52,51 @@ def test_directions(metric, expected):
 def test_metrics_per_task():
     assert "roc_auc" in task_metrics("binary") and "roc_auc" not in task_metrics("multiclass")
     assert task_metrics("regression") == ["r2", "rmse", "mae"]
+
+
+def _random_case(rng, task, n):
+    """(y, outputs) as the objective produces them, including confident and degenerate outputs."""
+    if task == "regression":
+        y = rng.standard_normal(n) * rng.choice([1e-3, 1.0, 1e3])
+        return y, (y + rng.standard_normal(n) * rng.choice([0.0, 0.1, 10.0])).reshape(-1, 1)
+    k = 2 if task == "binary" else int(rng.integers(3, 8))
+    y = rng.integers(0, k, n)
+    proba = rng.dirichlet(np.full(k, rng.choice([0.05, 1.0, 20.0])), n)
+    proba[rng.random(n) < 0.1] = np.eye(k)[rng.integers(0, k)]  # exact 0 and 1 probabilities
+    return y, proba[:, 1] if task == "binary" else proba
+
+
+@pytest.mark.parametrize("task, metrics", [
+    ("multiclass", ["accuracy", "log_loss"]),
+    ("binary", ["accuracy", "log_loss"]),
+    ("regression", ["r2", "rmse", "mae"]),
+])
+def test_numpy_metrics_equal_scikit_learns(task, metrics):
+    """score() computes these without scikit-learn (per-epoch speed); they must stay its numbers."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(2, 60))
+        y, out = _random_case(rng, task, n)
+        for metric in metrics:
+            if task == "regression":
+                pred = out.reshape(-1)
+                expected = {"r2": skm.r2_score(y, pred), "mae": skm.mean_absolute_error(y, pred),
+                            "rmse": np.sqrt(skm.mean_squared_error(y, pred))}[metric]
+            else:
+                proba = np.column_stack([1 - out, out]) if task == "binary" else out
+                clipped = np.clip(proba, 1e-15, 1.0)
+                expected = {"accuracy": skm.accuracy_score(y, proba.argmax(axis=1)),
+                            "log_loss": skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True),
+                                                     labels=np.arange(proba.shape[1]))}[metric]
+            assert score(metric, y, out, task) == pytest.approx(expected, rel=1e-9, abs=1e-12), (metric, n)
+
+
+def test_r2_edge_cases_follow_scikit_learn():
+    from sklearn.metrics import r2_score
+
+    const = np.array([2.0, 2.0, 2.0])
+    for pred in (const, const + [0.0, 0.0, 1.0]):
+        assert score("r2", const, pred.reshape(-1, 1), "regression") == r2_score(const, pred)  # 1.0, then 0.0
+    assert math.isnan(score("r2", np.array([1.0]), np.array([[1.5]]), "regression"))
