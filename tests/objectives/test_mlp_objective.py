@@ -143,7 +143,8 @@ def test_trial_seed_depends_on_trial_number():
     first = optuna.trial.FixedTrial(params, number=0)
     again = optuna.trial.FixedTrial(params, number=0)
     other = optuna.trial.FixedTrial(params, number=1)
-    v0, v0b, v1 = objective(first, params), objective(again, params), objective(other, params)
+    v0, v0b = objective(first, params), objective(again, params)
+    objective(other, params)
     assert v0 == v0b
     assert first.user_attrs["learning_curve"] == again.user_attrs["learning_curve"]
     assert first.user_attrs["learning_curve"] != other.user_attrs["learning_curve"]
