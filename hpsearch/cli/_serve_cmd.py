@@ -44,9 +44,19 @@ def check_bind(host: str, token: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--token", envvar="HPSEARCH_TOKEN", default=None, show_envvar=True,
               help="Require 'Authorization: Bearer TOKEN' on every API call (and on the dashboard).")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Fail a trial whose client sends no report or tell for this long, and hand its configuration "
+                   "out again (default: trials wait for their client forever).")
 @storage_option
-def serve(host: str, port: int, token: str | None, storage: str | None) -> None:
-    """Dashboard and ask/tell HTTP API over the study database."""
+def serve(host: str, port: int, token: str | None, trial_timeout: float | None, storage: str | None) -> None:
+    """Dashboard and ask/tell HTTP API over the study database.
+
+    \b
+    Examples:
+      hpsearch serve                          # http://127.0.0.1:8000/
+      hpsearch serve --trial-timeout 600      # reclaim trials of clients silent for 10 minutes
+      hpsearch serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+    """
     import uvicorn
 
     from hpsearch.server import create_app
@@ -54,7 +64,7 @@ def serve(host: str, port: int, token: str | None, storage: str | None) -> None:
 
     check_bind(host, token)
     url = resolve_storage_url(storage)
-    app = create_app(url, token or None)
+    app = create_app(url, token or None, trial_timeout=trial_timeout)
     app.state.hpsearch.storage()  # open now: a bad URL is exit 2 before we bind
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"hpsearch: serving {app.state.hpsearch.storage_label} on http://{shown}:{port}/"

@@ -21,6 +21,7 @@ from hpsearch.search._trial import (
     TrialAlreadyFinished,
     TrialNotFound,
     ask_trial,
+    renew_lease,
     tell_trial,
 )
 from hpsearch.search._workers import TooManyCrashes, WorkerFailed, quiet_pool_resets, run_pool, work
@@ -29,6 +30,7 @@ __all__ = [
     "Heartbeat", "PRUNERS", "SAMPLERS", "SlotGridSampler", "SlotsBusy", "StudyComplete",
     "TooManyCrashes", "TrialAlreadyFinished", "TrialNotFound", "WorkerFailed", "ask_trial",
     "best_trial", "budget", "grid_axes", "is_complete", "is_diverged", "is_finished", "join_study", "load_study",
-    "make_pruner", "make_sampler", "prepare_study", "recover_study", "quiet_pool_resets", "run_pool", "run_studies",
+    "make_pruner", "make_sampler", "prepare_study", "recover_study", "quiet_pool_resets", "renew_lease", "run_pool",
+    "run_studies",
     "run_study", "state_counts", "stored_spec", "tell_trial", "with_overrides", "work",
 ]

@@ -7,7 +7,12 @@ Two ways to know a worker is gone:
   ``kill -9`` resumes immediately instead of waiting for a heartbeat to expire);
 * any host: the worker heartbeats its running trial every few seconds and
   Optuna's ``fail_stale_trials`` fails trials silent for longer than the grace
-  period.
+  period;
+* trials handed to HTTP clients by a server started with ``--trial-timeout``
+  carry a lease (``hpsearch_lease_until``, wall-clock seconds), renewed by each
+  report; a trial whose lease ran out is failed, so a vanished client's slot
+  runs again. The server cannot tell a slow client from a dead one, so leases
+  are opt-in.
 """
 
 from __future__ import annotations
@@ -25,14 +30,20 @@ from hpsearch.storage import pid_alive
 
 HOST_ATTR = "hpsearch_host"
 PID_ATTR = "hpsearch_pid"
+LEASE_ATTR = "hpsearch_lease_until"
 
 
 def recover_study(study: optuna.Study) -> list[int]:
-    """Fail the study's RUNNING trials whose process is dead; returns their numbers."""
+    """Fail the study's RUNNING trials whose process is dead or whose lease ran out; returns their numbers."""
     storage = study._storage
     failed = _fail_stale(study)
-    host, me = socket.gethostname(), os.getpid()
+    host, me, now = socket.gethostname(), os.getpid(), time.time()
     for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        lease = t.system_attrs.get(LEASE_ATTR)
+        if lease is not None and lease < now:
+            if _fail(storage, t._trial_id, "lease expired (its client sent no report or tell in time)"):
+                failed.append(t.number)
+            continue
         pid = t.system_attrs.get(PID_ATTR)
         if t.system_attrs.get(HOST_ATTR) != host or pid is None or pid == me or pid_alive(pid):
             continue

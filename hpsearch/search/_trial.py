@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import time
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import UserError
-from hpsearch.search._recovery import HOST_ATTR, PID_ATTR, recover_study
+from hpsearch.search._recovery import HOST_ATTR, LEASE_ATTR, PID_ATTR, recover_study
 from hpsearch.search._samplers import SLOT_ATTR, SlotGridSampler, budget, make_sampler
 from hpsearch.storage import Claim, SlotStatus, attach_trial, claim_slot, engine_of
 
@@ -41,7 +42,7 @@ class TrialAlreadyFinished(UserError):
 
 
 def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
-              record_pid: bool = True) -> tuple[optuna.Trial, dict]:
+              record_pid: bool = True, lease: float | None = None) -> tuple[optuna.Trial, dict]:
     """Claim a slot, start its trial and suggest its parameters: (trial, params).
 
     Raises StudyComplete when all slots are done, SlotsBusy when the rest are running.
@@ -54,6 +55,9 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
     ``record_pid=False`` (the HTTP API, whose trials remote clients run) leaves
     out this process's pid, by which crash recovery fails a trial at once when
     that process is gone: a restarted server must not fail its clients' trials.
+    ``lease`` (seconds; the HTTP API with ``--trial-timeout``) gives the trial a
+    lease, renewed by ``renew_lease``: once it runs out, crash recovery fails the
+    trial and its slot runs again.
     """
     _ensure_slot_sampler(study, spec)
     storage = study._storage
@@ -66,7 +70,7 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
             continue  # dead workers' slots are free again
         if claim is SlotStatus.BUSY:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
-        trial_id = storage.create_new_trial(study._study_id, template_trial=_template(study, claim, record_pid))
+        trial_id = storage.create_new_trial(study._study_id, template_trial=_template(study, claim, record_pid, lease))
         if attach_trial(engine_of(storage), claim, trial_id):
             if heartbeat and storage.get_heartbeat_interval():
                 storage.record_heartbeat(trial_id)
@@ -135,10 +139,17 @@ def _parse_state(state: str | TrialState | None, value: float | None) -> TrialSt
     return state
 
 
-def _template(study: optuna.Study, claim: Claim, record_pid: bool) -> FrozenTrial:
+def renew_lease(storage: optuna.storages.BaseStorage, trial_id: int, lease: float) -> None:
+    """Extend a running trial's lease to ``lease`` seconds from now (a client showed it is alive)."""
+    storage.set_trial_system_attr(trial_id, LEASE_ATTR, time.time() + lease)
+
+
+def _template(study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None) -> FrozenTrial:
     attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname()}
     if record_pid:
         attrs[PID_ATTR] = os.getpid()
+    if lease is not None:
+        attrs[LEASE_ATTR] = time.time() + lease
     if isinstance(study.sampler, SlotGridSampler):
         attrs["grid_id"] = claim.slot
         attrs["search_space"] = study.sampler.search_space

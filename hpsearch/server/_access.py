@@ -59,8 +59,12 @@ def create_study(storage: Any, body: dict[str, Any]) -> str:
     return name
 
 
-def ask(storage: Any, name: str) -> tuple[int, dict[str, Any]]:
-    """Claim the next trial of study ``name``: (trial number, params)."""
+def ask(storage: Any, name: str, *, lease: float | None = None) -> tuple[int, dict[str, Any]]:
+    """Claim the next trial of study ``name``: (trial number, params).
+
+    ``lease``: the server's --trial-timeout; the trial is failed (and its slot
+    handed out again) if its client sends no report or tell for that long.
+    """
     from hpsearch.search import ask_trial, load_study, stored_spec
 
     spec = stored_spec(storage, name)
@@ -68,7 +72,7 @@ def ask(storage: Any, name: str) -> tuple[int, dict[str, Any]]:
     study, _ = load_study(storage, name, spec=spec, worker=worker)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here
-        trial, params = ask_trial(study, spec, record_pid=False)
+        trial, params = ask_trial(study, spec, record_pid=False, lease=lease)
     return trial.number, _jsonable(params)
 
 
@@ -81,13 +85,15 @@ def tell(storage: Any, name: str, number: int, *, value: float | None, state: st
     return frozen.state.name.lower()
 
 
-def report(storage: Any, name: str, number: int, step: int, value: float) -> bool:
+def report(storage: Any, name: str, number: int, step: int, value: float, *, lease: float | None = None) -> bool:
     """Record an intermediate value of a running trial; True if the pruner says stop.
 
     Mirrors ``optuna.Trial.report`` + ``should_prune`` without building a Trial
     (which would run the sampler): the first value reported for a step wins.
+    A report shows the client is alive: with ``lease`` it renews a leased trial's lease.
     """
-    from hpsearch.search import load_study
+    from hpsearch.search import load_study, renew_lease
+    from hpsearch.search._recovery import LEASE_ATTR
 
     study, _ = load_study(storage, name)
     try:
@@ -97,6 +103,8 @@ def report(storage: Any, name: str, number: int, step: int, value: float) -> boo
     frozen = storage.get_trial(trial_id)
     if frozen.state.is_finished():
         raise ApiError(409, f"trial {number} is already finished ({frozen.state.name.lower()})")
+    if lease is not None and LEASE_ATTR in frozen.system_attrs:
+        renew_lease(storage, trial_id, lease)
     if step not in frozen.intermediate_values:
         storage.set_trial_intermediate_value(trial_id, step, value)
         frozen = storage.get_trial(trial_id)

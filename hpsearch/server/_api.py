@@ -81,7 +81,7 @@ def get_study(request: Request, name: str) -> dict[str, Any]:
 @router.post("/studies/{name:path}/ask")
 def ask(request: Request, name: str) -> dict[str, Any]:
     """Start a trial and hand out its hyperparameters; 409 once the budget is used up."""
-    number, params = _access.ask(_study_storage(request, name), name)
+    number, params = _access.ask(_study_storage(request, name), name, lease=request.app.state.hpsearch.trial_timeout)
     return {"trial": number, "params": params}
 
 
@@ -108,6 +108,7 @@ def report(request: Request, name: str, number: str, body: ReportBody) -> dict[s
     if not number.isdigit() or len(number) > 12:
         raise ApiError(400, f"trial number must be a non-negative integer, got {number[:40]!r}")
     prune = _access.report(
-        _study_storage(request, name), name, int(number), body.step, _finite(body.value, "value")
+        _study_storage(request, name), name, int(number), body.step, _finite(body.value, "value"),
+        lease=request.app.state.hpsearch.trial_timeout,
     )
     return {"prune": prune}

@@ -39,9 +39,10 @@ def _num(value: Any, digits: int = 4) -> str:
 class ServerContext:
     """What every request needs: the storage (opened once, lazily) and the templates."""
 
-    def __init__(self, storage_url: str, token: str | None) -> None:
+    def __init__(self, storage_url: str, token: str | None, trial_timeout: float | None = None) -> None:
         self.storage_url = storage_url
         self.token = token
+        self.trial_timeout = trial_timeout  # lease of API trials in seconds; None: they never expire
         self._lock = threading.Lock()
         self._storage: Any = None
         self._caches: Any = None
@@ -98,16 +99,21 @@ class ServerContext:
             return self._plotly_js
 
 
-def create_app(storage_url: str, token: str | None = None) -> FastAPI:
+def create_app(storage_url: str, token: str | None = None, *, trial_timeout: float | None = None) -> FastAPI:
     """The hpsearch service over ``storage_url``; with ``token``, every request needs it.
+
+    ``trial_timeout`` (seconds): a trial whose client sends no report or tell
+    for that long is failed and its configuration handed out again.
 
     Opens nothing yet (the storage is opened by the first request), so creating
     the app is cheap; call :meth:`ServerContext.storage` to fail early on a bad URL.
     """
     if token is not None and not token:
         raise UserError("--token: the token must not be empty")
+    if trial_timeout is not None and not trial_timeout > 0:
+        raise UserError(f"--trial-timeout: expected a number of seconds > 0, got {trial_timeout!r}")
     app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.hpsearch = ServerContext(storage_url, token)
+    app.state.hpsearch = ServerContext(storage_url, token, trial_timeout)
     install_error_handlers(app)
     app.include_router(_api.router)
     app.include_router(_dashboard.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import httpx
 import optuna
@@ -249,3 +250,65 @@ def test_ask_while_the_last_trials_run_is_409_then_a_failed_point_is_handed_out_
     client.post("/api/studies/two/tell", json={"trial": first["trial"], "state": "fail"})  # a crash: re-run
     again = client.post("/api/studies/two/ask").json()
     assert again["params"] == first["params"] and again["trial"] not in (first["trial"], second["trial"])
+
+
+def _one_point_study(client, name: str) -> None:
+    spec = grid_spec(name)
+    spec["space"] = {"c": {"type": "categorical", "choices": ["a"]}}
+    _create(client, spec)
+
+
+def test_with_trial_timeout_a_silent_clients_trial_is_failed_and_handed_out_again(storage_url):
+    from fastapi.testclient import TestClient
+
+    from hpsearch.server import create_app
+
+    with TestClient(create_app(storage_url, trial_timeout=0.5), raise_server_exceptions=False) as client:
+        _one_point_study(client, "lease")
+        first = client.post("/api/studies/lease/ask").json()
+        r = client.post("/api/studies/lease/ask")
+        assert r.status_code == 409 and "running" in r.json()["error"]  # the lease still holds
+        time.sleep(0.7)
+        again = client.post("/api/studies/lease/ask").json()
+        assert again["params"] == first["params"] and again["trial"] != first["trial"]
+        late = client.post("/api/studies/lease/tell", json={"trial": first["trial"], "value": 1.0})
+        assert late.status_code == 409 and "already finished (fail)" in late.json()["error"]
+        assert client.post("/api/studies/lease/tell", json={"trial": again["trial"], "value": 1.0}).status_code == 200
+    study = optuna.load_study(study_name="lease", storage=storage_url)
+    failed = study.trials[first["trial"]]
+    assert failed.state == optuna.trial.TrialState.FAIL and "lease expired" in failed.system_attrs["fail_reason"]
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+
+
+def test_reports_renew_the_lease(storage_url):
+    from fastapi.testclient import TestClient
+
+    from hpsearch.server import create_app
+
+    with TestClient(create_app(storage_url, trial_timeout=0.6), raise_server_exceptions=False) as client:
+        _one_point_study(client, "alive")
+        trial = client.post("/api/studies/alive/ask").json()["trial"]
+        for step in range(4):  # 4 x 0.25 s: longer than the lease, but never silent for that long
+            time.sleep(0.25)
+            assert client.post(f"/api/studies/alive/trials/{trial}/report", json={"step": step, "value": 0.5}).json() \
+                == {"prune": False}
+        r = client.post("/api/studies/alive/ask")
+        assert r.status_code == 409 and "running" in r.json()["error"]
+        assert client.post("/api/studies/alive/tell", json={"trial": trial, "value": 0.5}).status_code == 200
+
+
+def test_without_trial_timeout_trials_wait_for_their_client(client):
+    _one_point_study(client, "patient")
+    first = client.post("/api/studies/patient/ask").json()
+    time.sleep(0.3)
+    assert client.post("/api/studies/patient/ask").status_code == 409
+    assert client.post("/api/studies/patient/tell", json={"trial": first["trial"], "value": 1.0}).status_code == 200
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("nan")])
+def test_trial_timeout_must_be_positive(storage_url, timeout):
+    from hpsearch.errors import UserError
+    from hpsearch.server import create_app
+
+    with pytest.raises(UserError, match="--trial-timeout"):
+        create_app(storage_url, trial_timeout=timeout)

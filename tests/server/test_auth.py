@@ -86,3 +86,9 @@ def test_serve_refuses_non_loopback_without_token_exit_2(storage_url, monkeypatc
     err = capsys.readouterr().err
     assert "non-loopback" in err and "--token" in err and "Traceback" not in err
     assert main(["serve", "--port", "70000", "--storage", storage_url]) == 2
+
+
+def test_serve_refuses_a_non_positive_trial_timeout_exit_2(storage_url, capsys):
+    assert main(["serve", "--trial-timeout", "0", "--storage", storage_url]) == 2
+    err = capsys.readouterr().err
+    assert "--trial-timeout" in err and "Traceback" not in err
