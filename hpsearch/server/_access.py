@@ -9,23 +9,22 @@ ServerContext.study_storage): it keeps finished trials, which never change,
 and re-reads every unfinished one from the database, exactly as a
 long-running Optuna worker does, so asks do not reload the whole history.
 
-Two adjustments make ``ask_trial`` fit a stateless server:
+One adjustment makes ``ask_trial`` fit a stateless server: ask_trial marks a
+trial with the asking process's host and pid, so crash recovery can fail the
+trials of dead workers at once. Here the "worker" is a remote client, not this
+process: we ask with ``record_pid=False``, so restarting the server does not
+fail the trials clients are still training.
 
-* ask_trial marks a trial with the asking process's host and pid so crash
-  recovery can fail trials of dead workers at once. Here the "worker" is a
-  remote client, not this process: we ask with ``record_pid=False``, so
-  restarting the server does not fail the trials clients are still training.
-* TPE draws its start-up trials from a seeded RNG; a sampler built per request
-  with the spec's seed would propose the same point every time, and two
-  concurrent asks seeded alike would get the same point. Each TPE ask gets a
-  fresh random worker offset (CLI workers get seed + worker index). Grid,
-  random and QMC stay reproducible: their point depends only on the slot.
+The sampler is built per request with the spec's seed, and that is enough:
+every sampler seeds its randomness for a trial by (seed, slot), and concurrent
+asks claim different slots, so they never get the same point, while a client
+that asks and tells in turn gets the same proposals on every run (TPE's depend
+on the history too, which such a client reproduces).
 """
 
 from __future__ import annotations
 
 import math
-import secrets
 import warnings
 from typing import Any
 
@@ -35,7 +34,6 @@ from hpsearch.errors import UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._names import check_study_name
 
-API_WORKER_BASE = 1_000_000  # TPE seed offsets for API asks, far from CLI worker indices
 
 
 def create_study(storage: Any, body: dict[str, Any]) -> str:
@@ -65,11 +63,9 @@ def ask(storage: Any, name: str, *, lease: float | None = None) -> tuple[int, di
     ``lease``: the server's --trial-timeout; the trial is failed (and its slot
     handed out again) if its client sends no report or tell for that long.
     """
-    from hpsearch.search import ask_trial, load_study, stored_spec
+    from hpsearch.search import ask_trial, load_study
 
-    spec = stored_spec(storage, name)
-    worker = API_WORKER_BASE + secrets.randbelow(2**30) if spec.study.sampler == "tpe" else 0
-    study, _ = load_study(storage, name, spec=spec, worker=worker)
+    study, spec = load_study(storage, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here
         trial, params = ask_trial(study, spec, record_pid=False, lease=lease)

@@ -312,3 +312,32 @@ def test_trial_timeout_must_be_positive(storage_url, timeout):
 
     with pytest.raises(UserError, match="--trial-timeout"):
         create_app(storage_url, trial_timeout=timeout)
+
+
+def test_tpe_over_the_api_is_reproducible_for_a_client_that_asks_and_tells_in_turn(tmp_path, _empty_db):
+    """Same spec and seed, same client loop: the same proposals, past TPE's random start-up trials."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from hpsearch.server import create_app
+
+    spec = {"study": {"name": "tpe", "direction": "minimize", "sampler": "tpe", "n_trials": 14, "seed": 3},
+            "space": {"x": {"type": "float", "low": -2.0, "high": 2.0},
+                      "k": {"type": "categorical", "choices": ["a", "b"]}}}
+    runs = []
+    for run in range(2):
+        db = tmp_path / f"run{run}.db"
+        shutil.copyfile(_empty_db, db)
+        with TestClient(create_app(f"sqlite:///{db}"), raise_server_exceptions=False) as client:
+            _create(client, spec)
+            asked = []
+            for _ in range(14):
+                a = client.post("/api/studies/tpe/ask").json()
+                asked.append(a["params"])
+                value = (a["params"]["x"] - 0.5) ** 2 + (a["params"]["k"] == "b")
+                assert client.post("/api/studies/tpe/tell", json={"trial": a["trial"], "value": value}).status_code \
+                    == 200
+        runs.append(asked)
+    assert runs[0] == runs[1]
+    assert len({p["x"] for p in runs[0]}) == 14  # and they are 14 different points
