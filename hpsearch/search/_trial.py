@@ -139,9 +139,13 @@ def _parse_state(state: str | TrialState | None, value: float | None) -> TrialSt
     return state
 
 
-def renew_lease(storage: optuna.storages.BaseStorage, trial_id: int, lease: float) -> None:
-    """Extend a running trial's lease to ``lease`` seconds from now (a client showed it is alive)."""
-    storage.set_trial_system_attr(trial_id, LEASE_ATTR, time.time() + lease)
+def renew_lease(storage: optuna.storages.BaseStorage, trial: FrozenTrial, lease: float) -> None:
+    """Extend a leased running trial's lease to ``lease`` seconds from now (its client showed it is alive).
+
+    Trials asked without a lease (CLI workers, a server without --trial-timeout) are left alone.
+    """
+    if LEASE_ATTR in trial.system_attrs:
+        storage.set_trial_system_attr(trial._trial_id, LEASE_ATTR, time.time() + lease)
 
 
 def _template(study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None) -> FrozenTrial:

@@ -89,7 +89,6 @@ def report(storage: Any, name: str, number: int, step: int, value: float, *, lea
     A report shows the client is alive: with ``lease`` it renews a leased trial's lease.
     """
     from hpsearch.search import load_study, renew_lease
-    from hpsearch.search._recovery import LEASE_ATTR
 
     study, _ = load_study(storage, name)
     try:
@@ -99,8 +98,8 @@ def report(storage: Any, name: str, number: int, step: int, value: float, *, lea
     frozen = storage.get_trial(trial_id)
     if frozen.state.is_finished():
         raise ApiError(409, f"trial {number} is already finished ({frozen.state.name.lower()})")
-    if lease is not None and LEASE_ATTR in frozen.system_attrs:
-        renew_lease(storage, trial_id, lease)
+    if lease is not None:
+        renew_lease(storage, frozen, lease)
     if step not in frozen.intermediate_values:
         storage.set_trial_intermediate_value(trial_id, step, value)
         frozen = storage.get_trial(trial_id)
