@@ -60,8 +60,10 @@ class _Fit:
             t_epoch = time.perf_counter()
             lr = self.schedule.lr(epoch - 1)
             perm = self.rng.permutation(self.X.shape[0])
-            np.take(self.X, perm, axis=0, out=Xs)
-            np.take(self.y, perm, axis=0, out=ys)
+            # mode="clip": the indices are valid by construction, and the default
+            # mode="raise" with out= gathers into a temporary first (about 4x slower)
+            np.take(self.X, perm, axis=0, out=Xs, mode="clip")
+            np.take(self.y, perm, axis=0, out=ys, mode="clip")
             train_loss, timed_out = self.run_epoch(Xs, ys, lr)
             val_loss = metric = None
             if self.validation is not None and math.isfinite(train_loss):
