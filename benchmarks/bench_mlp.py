@@ -11,6 +11,10 @@ mean (+- sd) test accuracy over all runs, seeds 0..repeats-1 (one seed's
 accuracy says little). Only ``fit`` is
 timed (for hpsearch: ``Network`` construction + ``train``).
 
+A fourth row, ``matmuls``, times only the matrix products of the same run (see
+``run_matmuls``): the floor under hpsearch and scikit-learn, which call the same
+GEMMs. scikit-learn's time over it is the largest speed-up possible here.
+
     python benchmarks/bench_mlp.py [--repeats 7] [--threads N] [--case digits|synthetic|all]
 
 PyTorch is optional: without it the column is skipped. This is a benchmark,
@@ -106,6 +110,46 @@ def run_torch(data, cfg, seed):
     return seconds, acc
 
 
+def run_matmuls(data, cfg, seed):
+    """The floor: only the matrix products of the same training run, and nothing else.
+
+    The same batches, layer shapes and epochs as the others: per batch the
+    forward products, the weight gradients and the input gradients (the first
+    layer's skipped, as hpsearch and scikit-learn skip it), with NumPy's BLAS
+    into preallocated buffers. No bias, activation, loss, optimizer or shuffle.
+    hpsearch and scikit-learn spend at least this long (they
+    call the very same float32 GEMMs), so scikit-learn's time over this one
+    bounds the speed-up that anything built on NumPy's BLAS could show here.
+    """
+    X_tr, _, y_tr, _ = data
+    rng = np.random.default_rng(seed)
+    widths = [X_tr.shape[1], *cfg["hidden"], int(y_tr.max()) + 1]
+    # scaled so that activations and gradients stay O(1): no overflow, no denormals
+    weights = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32) for a, b in zip(widths, widths[1:])]
+    weight_grads = [np.empty_like(w) for w in weights]
+    buffers = {}
+    n, bs = len(X_tr), cfg["batch"]
+    t = time.perf_counter()
+    for _ in range(cfg["epochs"]):
+        for start in range(0, n, bs):
+            x = X_tr[start : start + bs]
+            m = x.shape[0]
+            if m not in buffers:
+                acts = [np.empty((m, w.shape[1]), np.float32) for w in weights]
+                grads = [np.empty((m, w.shape[0]), np.float32) for w in weights[1:]]
+                dlogits = (0.01 * rng.standard_normal((m, widths[-1]))).astype(np.float32)
+                buffers[m] = acts, grads, dlogits
+            acts, grads, g = buffers[m]
+            a = x
+            for w, out in zip(weights, acts):
+                a = np.matmul(a, w, out=out)
+            for i in range(len(weights) - 1, -1, -1):
+                np.matmul((x if i == 0 else acts[i - 1]).T, g, out=weight_grads[i])
+                if i > 0:
+                    g = np.matmul(g, weights[i].T, out=grads[i - 1])
+    return time.perf_counter() - t, float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -117,6 +161,7 @@ def main() -> None:
         runners["torch"] = run_torch
         if args.threads:
             torch.set_num_threads(args.threads)
+    runners["matmuls"] = run_matmuls
     limits = None
     if args.threads:
         from threadpoolctl import threadpool_limits
@@ -144,10 +189,13 @@ def main() -> None:
             # Paired: each repeat's scikit-learn time over this library's time in the same repeat. The runs of
             # one repeat are seconds apart, so a slow spell of a shared machine hits both sides of a pair.
             paired = np.array(times["sklearn"]) / np.array(times[name])
+            acc = "--" if name == "matmuls" else f"{np.mean(accs[name]):.3f} +- {np.std(accs[name]):.3f}"
             print(f"  {name:9s} best {best[name]:6.3f} s ({best['sklearn'] / best[name]:4.2f}x scikit-learn)  "
                   f"median {median[name]:6.3f} s ({median['sklearn'] / median[name]:4.2f}x)  "
-                  f"paired {np.median(paired):4.2f}x [{paired.min():4.2f}-{paired.max():4.2f}]  "
-                  f"acc {np.mean(accs[name]):.3f} +- {np.std(accs[name]):.3f}")
+                  f"paired {np.median(paired):4.2f}x [{paired.min():4.2f}-{paired.max():4.2f}]  acc {acc}")
+        print(f"  (matmuls: the same matrix products and nothing else, {best['matmuls'] / best['hpsearch']:.0%} of "
+              f"hpsearch's best time: with NumPy's BLAS, nothing can beat scikit-learn by more than "
+              f"{best['sklearn'] / best['matmuls']:.2f}x here)")
     if limits is not None:
         limits.unregister()
 
