@@ -62,3 +62,15 @@ def test_binary_cross_entropy_is_stable_on_huge_logits(dtype):
         loss = SigmoidBinaryCrossEntropy().loss_grad(z.copy(), y, dz)
     assert loss == pytest.approx(1e4 / 3, rel=1e-6)
     np.testing.assert_allclose(dz[:, 0], [0, 0, 1 / 3], atol=1e-7)
+
+
+def test_softmax_gradient_is_written_into_the_callers_buffer(rng):
+    # loss_grad writes through a flat view of dz, so a strided dz is refused, not silently copied
+    z, y = rng.normal(size=(5, 3)), rng.integers(0, 3, 5)
+    dz = np.full((5, 3), np.nan)
+    SoftmaxCrossEntropy().loss_grad(z.copy(), y, dz)
+    p = SoftmaxCrossEntropy().output(z)
+    np.testing.assert_allclose(dz, (p - np.eye(3)[y]) / 5, rtol=1e-12)
+    strided = np.empty((5, 6))[:, ::2]
+    with pytest.raises(ValueError, match="dz: expected a C-contiguous"):
+        SoftmaxCrossEntropy().loss_grad(z.copy(), y, strided)
