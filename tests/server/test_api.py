@@ -258,17 +258,40 @@ def _one_point_study(client, name: str) -> None:
     _create(client, spec)
 
 
-def test_with_trial_timeout_a_silent_clients_trial_is_failed_and_handed_out_again(storage_url):
+class _WallClock:
+    """The wall clock that leases are read against, moved by hand: no test waits for a lease to run out,
+    so a slow machine cannot let one expire early."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name):  # monotonic, sleep, ...: the real ones
+        return getattr(time, name)
+
+
+@pytest.fixture
+def wall_clock(monkeypatch) -> _WallClock:
+    clock = _WallClock()
+    monkeypatch.setattr("hpsearch.search._trial.time", clock)  # where leases are granted and renewed
+    monkeypatch.setattr("hpsearch.search._recovery.time", clock)  # where they are checked
+    return clock
+
+
+def test_with_trial_timeout_a_silent_clients_trial_is_failed_and_handed_out_again(storage_url, wall_clock):
     from fastapi.testclient import TestClient
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=0.5), raise_server_exceptions=False) as client:
+    with TestClient(create_app(storage_url, trial_timeout=60), raise_server_exceptions=False) as client:
         _one_point_study(client, "lease")
         first = client.post("/api/studies/lease/ask").json()
+        wall_clock.now += 59
         r = client.post("/api/studies/lease/ask")
         assert r.status_code == 409 and "running" in r.json()["error"]  # the lease still holds
-        time.sleep(0.7)
+        wall_clock.now += 2
         again = client.post("/api/studies/lease/ask").json()
         assert again["params"] == first["params"] and again["trial"] != first["trial"]
         late = client.post("/api/studies/lease/tell", json={"trial": first["trial"], "value": 1.0})
@@ -280,16 +303,16 @@ def test_with_trial_timeout_a_silent_clients_trial_is_failed_and_handed_out_agai
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
 
 
-def test_reports_renew_the_lease(storage_url):
+def test_reports_renew_the_lease(storage_url, wall_clock):
     from fastapi.testclient import TestClient
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=0.6), raise_server_exceptions=False) as client:
+    with TestClient(create_app(storage_url, trial_timeout=60), raise_server_exceptions=False) as client:
         _one_point_study(client, "alive")
         trial = client.post("/api/studies/alive/ask").json()["trial"]
-        for step in range(4):  # 4 x 0.25 s: longer than the lease, but never silent for that long
-            time.sleep(0.25)
+        for step in range(4):  # 4 x 45 s: three times the lease, but never silent for that long
+            wall_clock.now += 45
             assert client.post(f"/api/studies/alive/trials/{trial}/report", json={"step": step, "value": 0.5}).json() \
                 == {"prune": False}
         r = client.post("/api/studies/alive/ask")
@@ -297,10 +320,10 @@ def test_reports_renew_the_lease(storage_url):
         assert client.post("/api/studies/alive/tell", json={"trial": trial, "value": 0.5}).status_code == 200
 
 
-def test_without_trial_timeout_trials_wait_for_their_client(client):
+def test_without_trial_timeout_trials_wait_for_their_client(client, wall_clock):
     _one_point_study(client, "patient")
     first = client.post("/api/studies/patient/ask").json()
-    time.sleep(0.3)
+    wall_clock.now += 365 * 86400
     assert client.post("/api/studies/patient/ask").status_code == 409
     assert client.post("/api/studies/patient/tell", json={"trial": first["trial"], "value": 1.0}).status_code == 200
 
