@@ -1,9 +1,10 @@
 """Optimizers: small objects that own their state and update one flat vector in place.
 
 ``step(params, grads, lr)`` applies one update. Everything is fused into a
-handful of in-place NumPy calls over the whole parameter vector (the network
-keeps all parameters in one array), using one scratch buffer, so a step costs
-a few passes over memory and allocates nothing.
+handful of in-place passes over the whole parameter vector (the network keeps
+all parameters in one array), using one scratch buffer, so a step costs a few
+passes over memory and allocates nothing. The scaled adds (``y = a x + b y``)
+are one BLAS call each instead of two NumPy passes (see ``_blas``).
 
 Conventions follow PyTorch: momentum keeps v = mu v + g and steps lr * v;
 Adam/AdamW use bias-corrected moments; AdamW decays the weights (the first
@@ -16,6 +17,7 @@ import math
 
 import numpy as np
 
+from hpsearch.nn._blas import VectorOps
 from hpsearch.nn._validation import check_choice, check_float
 
 
@@ -30,8 +32,9 @@ class Optimizer:
 
     FLUSH_EVERY = 128
 
-    def __init__(self, size: int, dtype) -> None:
+    def __init__(self, size: int, dtype, use_blas: bool = True) -> None:
         self.t = 0
+        self._ops = VectorOps(dtype, use_blas)
         self._tmp = np.empty(size, dtype)
         self._tiny = np.finfo(dtype).tiny
         self._state: list[np.ndarray] = []
@@ -58,50 +61,43 @@ class SGD(Optimizer):
     """p -= lr g."""
 
     def _update(self, params, grads, lr):
-        np.multiply(grads, lr, out=self._tmp)
-        params -= self._tmp
+        self._ops.axpy(-lr, grads, params)
 
 
 class Momentum(Optimizer):
     """Heavy ball: v = mu v + g; p -= lr v (Nesterov: p -= lr (g + mu v))."""
 
-    def __init__(self, size, dtype, momentum: float = 0.9, nesterov: bool = False) -> None:
-        super().__init__(size, dtype)
+    def __init__(self, size, dtype, momentum: float = 0.9, nesterov: bool = False, use_blas: bool = True) -> None:
+        super().__init__(size, dtype, use_blas)
         self.momentum, self.nesterov = momentum, nesterov
         self.v = self._zeros(size, dtype)
 
     def _update(self, params, grads, lr):
-        v, tmp = self.v, self._tmp
-        v *= self.momentum
-        v += grads
+        ops, v = self._ops, self.v
+        ops.axpby(1.0, grads, self.momentum, v)
         if self.nesterov:
-            np.multiply(v, self.momentum, out=tmp)
-            tmp += grads
-            tmp *= lr
+            ops.axpy(-lr, grads, params)
+            ops.axpy(-lr * self.momentum, v, params)
         else:
-            np.multiply(v, lr, out=tmp)
-        params -= tmp
+            ops.axpy(-lr, v, params)
 
 
 class RMSprop(Optimizer):
     """s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)."""
 
-    def __init__(self, size, dtype, rho: float = 0.9, eps: float = 1e-8) -> None:
-        super().__init__(size, dtype)
+    def __init__(self, size, dtype, rho: float = 0.9, eps: float = 1e-8, use_blas: bool = True) -> None:
+        super().__init__(size, dtype, use_blas)
         self.rho, self.eps = rho, eps
         self.s = self._zeros(size, dtype)
 
     def _update(self, params, grads, lr):
         s, tmp = self.s, self._tmp
         np.multiply(grads, grads, out=tmp)
-        tmp -= s
-        tmp *= 1 - self.rho  # s += (1 - rho)(g^2 - s)
-        s += tmp
+        self._ops.axpby(1 - self.rho, tmp, self.rho, s)
         np.sqrt(s, out=tmp)
         tmp += self.eps
         np.divide(grads, tmp, out=tmp)
-        tmp *= lr
-        params -= tmp
+        self._ops.axpy(-lr, tmp, params)
 
 
 class Adam(Optimizer):
@@ -112,15 +108,15 @@ class Adam(Optimizer):
 
     Implementation: the moments are kept unnormalised, m' = m / (1 - b1) and
     v' = v / (1 - b2), so their updates are m' = b1 m' + g and v' = b2 v' + g^2
-    (five array operations instead of seven); every constant, including the
+    (one BLAS axpby each); every constant, including the
     bias corrections, folds into two scalars of the final step.
     """
 
     def __init__(
         self, size, dtype, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-        decoupled_decay: float = 0.0, n_decayed: int = 0,
+        decoupled_decay: float = 0.0, n_decayed: int = 0, use_blas: bool = True,
     ) -> None:
-        super().__init__(size, dtype)
+        super().__init__(size, dtype, use_blas)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.decay, self.n_decayed = decoupled_decay, n_decayed
         self.m = self._zeros(size, dtype)  # m / (1 - beta1)
@@ -130,19 +126,16 @@ class Adam(Optimizer):
         m, v, tmp, b1, b2, t = self.m, self.v, self._tmp, self.beta1, self.beta2, self.t
         if self.decay:
             params[: self.n_decayed] *= 1 - lr * self.decay
-        m *= b1
-        m += grads
+        self._ops.axpby(1.0, grads, b1, m)
         np.multiply(grads, grads, out=tmp)
-        v *= b2
-        v += tmp
+        self._ops.axpby(1.0, tmp, b2, v)
         # p -= lr m_hat / (sqrt(v_hat) + eps), with m_hat = (1-b1) m' / (1-b1^t),
         # sqrt(v_hat) = r sqrt(v'), r = sqrt((1-b2) / (1-b2^t)).
         r = math.sqrt((1 - b2) / (1 - b2**t))
         np.sqrt(v, out=tmp)
         tmp += self.eps / r
         np.divide(m, tmp, out=tmp)
-        tmp *= lr * (1 - b1) / ((1 - b1**t) * r)
-        params -= tmp
+        self._ops.axpy(-lr * (1 - b1) / ((1 - b1**t) * r), tmp, params)
 
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
