@@ -83,6 +83,12 @@ class VectorOps:
     def uses_blas(self) -> bool:
         return self._blas is not None
 
+    def __getstate__(self) -> dict:  # C function handles and addresses do not pickle: bind again on load
+        return {"dtype": self.dtype, "use_blas": self._blas is not None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["dtype"], state["use_blas"])
+
     def _address(self, arr: np.ndarray) -> int | None:
         entry = self._addresses.get(id(arr))
         if entry is None:

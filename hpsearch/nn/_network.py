@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hpsearch.nn._activations import ACTIVATIONS, RELU_FAMILY
+from hpsearch.nn._blas import VectorOps
 from hpsearch.nn._init import INITS, init_weight
 from hpsearch.nn._layers import Activation, BatchNorm, Dense, Dropout, Layer
 from hpsearch.nn._losses import HEADS
@@ -34,18 +35,24 @@ from hpsearch.nn._validation import (
 PREDICT_CHUNK = 16384
 
 
-def _carve(entries, dtype) -> tuple[np.ndarray, defaultdict]:
-    """One flat array for (layer, name, shape, initial value, ...) entries, and per-layer views into it."""
-    flat = np.empty(sum(int(np.prod(e[2])) for e in entries), dtype)
+def _views(flat: np.ndarray, entries) -> defaultdict:
+    """Per-layer views into ``flat`` for (layer, name, shape, ...) entries, laid out one after another."""
     views: defaultdict = defaultdict(dict)
     offset = 0
-    for layer, name, shape, value, *_ in entries:
+    for layer, name, shape, *_ in entries:
         size = int(np.prod(shape))
-        view = flat[offset : offset + size].reshape(shape)
-        view[...] = value
-        views[layer][name] = view
+        views[layer][name] = flat[offset : offset + size].reshape(shape)
         offset += size
-    return flat, views
+    return views
+
+
+def _carve(entries, dtype) -> np.ndarray:
+    """One flat array holding the initial values of (layer, name, shape, initial value, ...) entries."""
+    flat = np.empty(sum(int(np.prod(e[2])) for e in entries), dtype)
+    views = _views(flat, entries)
+    for layer, name, _, value, *_ in entries:
+        views[layer][name][...] = value
+    return flat
 
 
 class Network:
@@ -111,22 +118,42 @@ class Network:
         layers.append(Dense(width, n_logits, init_weight(rng, width, n_logits, scheme)))
         return layers
 
-    def _pack(self) -> None:
-        """Lay all parameters out in one flat vector (weights first) and bind views to the layers."""
-        entries = [
+    def _layout(self) -> tuple[list, list]:
+        """(parameter entries, weights first; state entries): the order of the flat vectors."""
+        params = [
             (layer, name, shape, value, decayed)
             for layer in self.layers
             for name, (shape, decayed, value) in layer.params.items()
         ]
-        entries.sort(key=lambda e: not e[4])  # decayed weights first; the sort is stable
-        self.n_decayed = sum(int(np.prod(e[2])) for e in entries if e[4])
-        self.params, param_views = _carve(entries, self.dtype)
-        self.grads, grad_views = _carve([e[:3] + (0.0,) for e in entries], self.dtype)
-        self._l1_grad = np.empty(self.n_decayed, self.dtype)  # sign(W) buffer: L1 allocates nothing per batch
+        params.sort(key=lambda e: not e[4])  # decayed weights first; the sort is stable
         states = [(layer, name, shape, value) for layer in self.layers for name, (shape, value) in layer.state.items()]
-        self.state, state_views = _carve(states, self.dtype)
+        return params, states
+
+    def _pack(self) -> None:
+        """Lay all parameters out in one flat vector (weights first), then bind views to the layers."""
+        params, states = self._layout()
+        self.n_decayed = sum(int(np.prod(e[2])) for e in params if e[4])
+        self.params = _carve(params, self.dtype)
+        self.grads = _carve([e[:3] + (0.0,) for e in params], self.dtype)
+        self.state = _carve(states, self.dtype)
+        self._l1_grad = np.empty(self.n_decayed, self.dtype)  # sign(W) buffer: L1 allocates nothing per batch
+        self._ops = VectorOps(self.dtype)
+        self._bind()
+
+    def _bind(self) -> None:
+        """Point every layer's parameters, gradients and state at views into the flat vectors."""
+        params, states = self._layout()
+        param_views, grad_views = _views(self.params, params), _views(self.grads, params)
+        state_views = _views(self.state, states)
         for layer in self.layers:
             layer.bind(param_views[layer], grad_views[layer], state_views[layer])
+        self._weights, self._weight_grads = self.params[: self.n_decayed], self.grads[: self.n_decayed]
+
+    def __setstate__(self, state: dict) -> None:
+        # pickle and deepcopy store views as separate arrays: point the layers back into the flat vectors,
+        # or training a loaded network would update params that no layer reads
+        self.__dict__.update(state)
+        self._bind()
 
     # -- passes -----------------------------------------------------------------
     @property
@@ -167,13 +194,12 @@ class Network:
         loss = self.head.loss_grad(z, y, dlogits)
         self.backward(dlogits)
         if weight_decay or l1:
-            w, gw = self.params[: self.n_decayed], self.grads[: self.n_decayed]
+            w, gw = self._weights, self._weight_grads
             if weight_decay:
-                gw += weight_decay * w
+                self._ops.axpy(weight_decay, w, gw)
             if l1:
                 np.sign(w, out=self._l1_grad)
-                self._l1_grad *= l1
-                gw += self._l1_grad
+                self._ops.axpy(l1, self._l1_grad, gw)
         return loss
 
     def penalty(self, weight_decay: float = 0.0, l1: float = 0.0) -> float:

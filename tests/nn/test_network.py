@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -107,6 +110,27 @@ def test_set_weights_round_trip():
     net.set_weights(saved)
     np.testing.assert_array_equal(net.params, saved[0])
     np.testing.assert_array_equal(net.state, saved[1])
+
+
+@pytest.mark.parametrize("copy_net", [lambda n: pickle.loads(pickle.dumps(n)), copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_a_pickled_or_copied_network_still_trains(copy_net, rng):
+    # pickle stores the layers' views as separate arrays: a loaded network must point them back into
+    # its flat vectors, or training would update parameters (and batch-norm state) that no layer reads
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    net = copy_net(Network(4, (8,), 2, task="multiclass", batch_norm=True, random_state=0))
+    for layer in net.layers:
+        for view in (*layer.p.values(), *layer.g.values()):
+            assert np.shares_memory(view, net.params) or np.shares_memory(view, net.grads)
+        for view in layer.s.values():
+            assert np.shares_memory(view, net.state)
+    before = net.loss(X, y)
+    train(net, X, y, max_epochs=20, learning_rate=1e-2, weight_decay=1e-3, l1=1e-4, random_state=0)
+    assert net.loss(X, y) < 0.5 * before
+    saved = net.get_weights()
+    net.params[:] = 0
+    net.set_weights(saved)  # through the flat vectors only
+    assert net.loss(X, y) < 0.5 * before
 
 
 def test_astype_copies_weights():
