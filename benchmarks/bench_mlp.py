@@ -117,9 +117,9 @@ def run_matmuls(data, cfg, seed):
     forward products, the weight gradients and the input gradients (the first
     layer's skipped, as hpsearch and scikit-learn skip it), with NumPy's BLAS
     into preallocated buffers. No bias, activation, loss, optimizer or shuffle.
-    hpsearch and scikit-learn spend at least this long (they
-    call the very same float32 GEMMs), so scikit-learn's time over this one
-    bounds the speed-up that anything built on NumPy's BLAS could show here.
+    hpsearch and scikit-learn spend at least this long (they call the very
+    same float32 GEMMs), so scikit-learn's time over this one bounds the
+    speed-up that anything built on NumPy's BLAS could show here.
     """
     X_tr, _, y_tr, _ = data
     rng = np.random.default_rng(seed)
