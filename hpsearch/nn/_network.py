@@ -138,11 +138,10 @@ class Network:
         self.state = _carve(states, self.dtype)
         self._l1_grad = np.empty(self.n_decayed, self.dtype)  # sign(W) buffer: L1 allocates nothing per batch
         self._ops = VectorOps(self.dtype)
-        self._bind()
+        self._bind(params, states)
 
-    def _bind(self) -> None:
+    def _bind(self, params: list, states: list) -> None:
         """Point every layer's parameters, gradients and state at views into the flat vectors."""
-        params, states = self._layout()
         param_views, grad_views = _views(self.params, params), _views(self.grads, params)
         state_views = _views(self.state, states)
         for layer in self.layers:
@@ -153,7 +152,7 @@ class Network:
         # pickle and deepcopy store views as separate arrays: point the layers back into the flat vectors,
         # or training a loaded network would update params that no layer reads
         self.__dict__.update(state)
-        self._bind()
+        self._bind(*self._layout())
 
     # -- passes -----------------------------------------------------------------
     @property
