@@ -8,7 +8,7 @@ GridSampler hands the same grid point to several workers (SCIENCE.md measured
 
 * a worker claims the lowest free slot by INSERT (a unique-key violation means
   another worker won it; try the next one);
-* a slot whose trial crashed (FAIL without user attr ``diverged``) or whose
+* a slot whose trial crashed (FAIL without user attr ``diverged`` or ``error``) or whose
   claim was abandoned before its trial existed is taken over by
   compare-and-swap on the claim's random token (UPDATE ... WHERE token=old;
   exactly one worker sees rowcount 1);
@@ -49,7 +49,7 @@ claims_table = sa.Table(
 class SlotStatus(Enum):
     FREE = "free"  # never claimed, or its trial crashed / its claim was abandoned
     BUSY = "busy"  # a trial is running on it
-    DONE = "done"  # its trial finished: COMPLETE, PRUNED or FAIL with diverged
+    DONE = "done"  # its trial finished: COMPLETE, PRUNED or FAIL with diverged or error
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def delete_claims(engine: sa.Engine, study_id: int) -> None:
 def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
     trials = models.TrialModel.__table__
     attrs = models.TrialUserAttributeModel.__table__
+    errors = attrs.alias("error_attrs")
     query = (
         sa.select(
             claims_table.c.slot,
@@ -157,11 +158,15 @@ def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
             claims_table.c.claimed_at,
             trials.c.state,
             attrs.c.value_json.label("diverged"),
+            errors.c.value_json.label("error"),
         )
         .select_from(claims_table)
         .outerjoin(trials, trials.c.trial_id == claims_table.c.trial_id)
         .outerjoin(
             attrs, sa.and_(attrs.c.trial_id == claims_table.c.trial_id, attrs.c.key == "diverged")
+        )
+        .outerjoin(
+            errors, sa.and_(errors.c.trial_id == claims_table.c.trial_id, errors.c.key == "error")
         )
         .where(claims_table.c.study_id == study_id)
         .where(claims_table.c.slot < n_slots)
@@ -177,7 +182,9 @@ def _status(row) -> SlotStatus:
     if state in (TrialState.COMPLETE, TrialState.PRUNED):
         return SlotStatus.DONE
     if state == TrialState.FAIL:
-        return SlotStatus.DONE if row.diverged == "true" else SlotStatus.FREE
+        # The SQL form of hpsearch.search._outcomes.is_finished: diverged or an objective error is a result.
+        result = row.diverged == "true" or row.error not in (None, "null")
+        return SlotStatus.DONE if result else SlotStatus.FREE
     if state is None:  # the trial row is gone (should not happen); re-run the slot
         return SlotStatus.FREE
     return SlotStatus.BUSY
