@@ -1,15 +1,17 @@
 """Pure statistics behind the comparison report: plain arrays in, arrays out.
 
 Everything here is a function of NumPy arrays (no Optuna, no plotting), so each
-formula can be checked by hand on small inputs. The rules follow SCIENCE.md:
+formula can be checked by hand on small inputs. The rules follow docs/science.md:
 
 * the unit is a study *repeat*: curves are summarised by median and IQR over
   repeats on a common x-grid;
 * the expected maximum of n draws (Dodge et al. 2019) uses the unbiased
   without-replacement estimator of Tang et al. 2020, and is only meaningful for
   independent draws (random / quasi-random search), never for TPE or a grid;
-* significance is pairwise on final best values: a rank test plus a seeded
-  bootstrap interval on the difference of medians.
+* significance is pairwise on final best values: an exact rank test (Wilcoxon
+  signed-rank where two arms share randomness and pair by seed, else
+  Mann-Whitney), Holm's correction over all pairs, and the Hodges-Lehmann shift
+  with a seeded bootstrap interval.
 
 ``direction`` is ``"maximize"`` or ``"minimize"`` throughout. Missing values
 (pruned or diverged trials) are NaN: they use up budget but never improve the
@@ -186,31 +188,235 @@ def bootstrap_median_diff(
     return diff, float(lo), float(hi)
 
 
-@dataclass(frozen=True)
-class RankTest:
-    """Result of a two-sample rank test on final best values."""
+# --- Pairwise tests on final bests (docs/science.md, "Statistics for the comparison") ---------
 
-    name: str  # "Wilcoxon signed-rank" or "Mann-Whitney U"
-    statistic: float
-    p_value: float
+#: Samplers whose repeats pair by seed: TPE's start-up trials are random search's points when
+#: both are seeded alike, so repeat k of random and of TPE share their first draws (and the
+#: trials' training seeds). A grid's seeded shuffle and QMC's scrambled sequence share nothing
+#: with them, so pairs involving grid or qmc are unpaired.
+SHARED_RANDOMNESS = frozenset({"random", "tpe"})
+
+ALPHA = 0.05
 
 
-def rank_test(a: Sequence[float], b: Sequence[float], *, paired: bool) -> RankTest:
-    """Wilcoxon signed-rank when repeats pair by seed, else Mann-Whitney U (two-sided).
+def shares_randomness(sampler_a: str, sampler_b: str) -> bool:
+    """Whether repeats of two arms with the same seed share random draws (and may be paired)."""
+    return sampler_a != sampler_b and sampler_a in SHARED_RANDOMNESS and sampler_b in SHARED_RANDOMNESS
 
-    Identical paired samples (all differences zero) have no evidence of a
-    difference: p = 1 rather than scipy's error.
+
+def _units(values: np.ndarray, scale: float) -> np.ndarray:
+    """Values as integers in units of 1e-9 * scale, so float noise neither breaks ties nor hides zeros.
+
+    Why: accuracies are multiples of 1/n_val, but 0.97 - 0.96 and 0.98 - 0.97 differ in
+    the last bits; a rank test must see them as tied.
+    """
+    return np.round(values / (1e-9 * scale))
+
+
+def _scale(*arrays: np.ndarray) -> float:
+    m = max((float(np.max(np.abs(x))) for x in arrays if x.size), default=0.0)
+    return m if m > 0 else 1.0
+
+
+def wilcoxon_exact(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """(T+, two-sided p) of the exact Wilcoxon signed-rank test on pairs (a_i, b_i).
+
+    Zero differences are dropped (Wilcoxon's rule); tied |differences| get mid-ranks
+    and the null distribution is enumerated exactly over all 2^n sign assignments of
+    those ranks (a dynamic programme over half-rank sums), so ties cost no accuracy.
+    p = min(1, 2 * min(P(T >= t), P(T <= t))): 2 / 2^n at best, whatever the data.
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError("paired samples must have equal length")
+    d = _units(a - b, _scale(a, b))
+    d = d[d != 0]
+    if d.size == 0:
+        return 0.0, 1.0
+    ranks2 = np.rint(2 * _sps.rankdata(np.abs(d))).astype(int)  # half-ranks as integers
+    t2 = int(ranks2[d > 0].sum())
+    counts = np.zeros(int(ranks2.sum()) + 1)
+    counts[0] = 1.0
+    for r in ranks2:
+        counts[r:] = counts[r:] + counts[: counts.size - r].copy()
+    total = counts.sum()
+    upper = counts[t2:].sum() / total
+    lower = counts[: t2 + 1].sum() / total
+    return t2 / 2, float(min(1.0, 2 * min(upper, lower)))
+
+
+def mann_whitney_exact(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """(U of a, two-sided p) of the exact Mann-Whitney U (rank-sum permutation) test.
+
+    Ties get mid-ranks; the null distribution of a's rank sum is enumerated exactly
+    over all C(n_a + n_b, n_a) ways to choose a's positions (a dynamic programme over
+    half-rank sums), so ties are handled exactly too. Best possible p: 2 / C(n_a + n_b, n_a).
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("both samples need at least one value")
+    pooled = _units(np.concatenate([a, b]), _scale(a, b))
+    ranks2 = np.rint(2 * _sps.rankdata(pooled)).astype(int)
+    n1 = a.size
+    r2 = int(ranks2[:n1].sum())
+    size = int(ranks2.sum()) + 1
+    ways = np.zeros((n1 + 1, size))  # ways[k, s]: k items chosen with half-rank sum s
+    ways[0, 0] = 1.0
+    for r in ranks2:
+        ways[1:, r:] = ways[1:, r:] + ways[:-1, : size - r].copy()
+    dist = ways[n1]
+    total = dist.sum()
+    upper = dist[r2:].sum() / total
+    lower = dist[: r2 + 1].sum() / total
+    u = r2 / 2 - n1 * (n1 + 1) / 2
+    return float(u), float(min(1.0, 2 * min(upper, lower)))
+
+
+def min_p_value(n_a: int, n_b: int, *, paired: bool) -> float:
+    """The smallest two-sided p the exact test can give with these repeats.
+
+    Paired (Wilcoxon, n pairs): 2 / 2^n, e.g. 0.0625 at n = 5 and 0.002 at n = 10.
+    Unpaired (Mann-Whitney): 2 / C(n_a + n_b, n_a), e.g. 0.0079 at 5 + 5.
+    """
+    if paired:
+        return min(1.0, 2.0 / 2.0 ** n_a)
+    return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's (1979) step-down adjusted p-values, in the input order.
+
+    The k-th smallest of m p-values is multiplied by (m - k + 1), then made
+    non-decreasing in that order and capped at 1: the family-wise error rate
+    over all pairs stays at the nominal level without Bonferroni's cost.
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = p.size
+    out = np.empty(m)
+    running = 0.0
+    for k, i in enumerate(np.argsort(p, kind="stable")):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def hodges_lehmann(a: Sequence[float], b: Sequence[float], *, paired: bool) -> float:
+    """Hodges-Lehmann shift of a over b: the estimate that matches the rank test used.
+
+    Paired: median of the Walsh averages (d_i + d_j) / 2, i <= j, of d = a - b.
+    Unpaired: median of all differences a_i - b_j.
+    """
+    return float(_hl_rows(np.asarray(a, dtype=float)[None, :], np.asarray(b, dtype=float)[None, :], paired)[0])
+
+
+def _hl_rows(a: np.ndarray, b: np.ndarray, paired: bool) -> np.ndarray:
+    """Hodges-Lehmann shift of each row pair (a[r], b[r])."""
     if paired:
         d = a - b
-        if not np.any(d != 0):
-            return RankTest("Wilcoxon signed-rank", 0.0, 1.0)
-        r = _sps.wilcoxon(a, b, zero_method="zsplit", alternative="two-sided")
-        return RankTest("Wilcoxon signed-rank", float(r.statistic), float(r.pvalue))
-    r = _sps.mannwhitneyu(a, b, alternative="two-sided")
-    return RankTest("Mann-Whitney U", float(r.statistic), float(r.pvalue))
+        i, j = np.triu_indices(d.shape[1])
+        return np.median((d[:, i] + d[:, j]) / 2, axis=1)
+    diffs = a[:, :, None] - b[:, None, :]
+    return np.median(diffs.reshape(a.shape[0], -1), axis=1)
+
+
+def bootstrap_hl_interval(
+    a: Sequence[float], b: Sequence[float], *, paired: bool, n_boot: int = 4000,
+    level: float = 0.95, seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the Hodges-Lehmann shift (seeded: reports are reproducible).
+
+    Paired repeats are resampled together, so the luck a seed shares between arms
+    cancels; unpaired ones independently.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("both samples need at least one value")
+    if paired and a.size != b.size:
+        raise ValueError("paired samples must have equal length")
+    rng = np.random.default_rng(seed)
+    ia = rng.integers(0, a.size, size=(n_boot, a.size))
+    ib = ia if paired else rng.integers(0, b.size, size=(n_boot, b.size))
+    boots = _hl_rows(a[ia], b[ib], paired)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class PairTest:
+    """One pair of arms compared on final bests; ``diff > 0`` means a is better.
+
+    ``wins`` counts repeats where a beat b (paired), or repeat pairings (a_i, b_j)
+    where a beat b, ties counting one half (unpaired); ``out_of`` is their number.
+    """
+
+    diff: float
+    ci: tuple[float, float]
+    method: str  # "wilcoxon" (paired by seed) | "mann-whitney" (unpaired)
+    p: float
+    min_p: float
+    wins: float
+    out_of: int
+
+    @property
+    def paired(self) -> bool:
+        return self.method == "wilcoxon"
+
+
+def compare_pair(
+    a: Sequence[float], b: Sequence[float], *, paired: bool, direction: Direction, seed: int = 0,
+) -> PairTest:
+    """Exact rank test, Hodges-Lehmann shift and bootstrap interval for arms a and b.
+
+    Values are oriented by ``direction`` first, so a positive shift always means a
+    is better (for a loss: a is lower).
+    """
+    sign = _sign(direction)
+    xa = np.asarray(a, dtype=float) * sign
+    xb = np.asarray(b, dtype=float) * sign
+    if xa.size < 1 or xb.size < 1:
+        raise ValueError("both arms need at least one repeat with a result")
+    if paired:
+        _, p = wilcoxon_exact(xa, xb)
+        d = _units(xa - xb, _scale(xa, xb))
+        wins, out_of = float(np.sum(d > 0)), int(d.size)
+    else:
+        _, p = mann_whitney_exact(xa, xb)
+        u = _units(np.concatenate([xa, xb]), _scale(xa, xb))
+        ua, ub = u[: xa.size, None], u[None, xa.size:]
+        wins, out_of = float(np.sum(ua > ub) + 0.5 * np.sum(ua == ub)), int(xa.size * xb.size)
+    lo, hi = bootstrap_hl_interval(xa, xb, paired=paired, seed=seed)
+    return PairTest(
+        diff=hodges_lehmann(xa, xb, paired=paired), ci=(lo, hi), method="wilcoxon" if paired else "mann-whitney",
+        p=p, min_p=min_p_value(xa.size, xb.size, paired=paired), wins=wins, out_of=out_of,
+    )
+
+
+def better_arm(p_holm: float, ci: Sequence[float], alpha: float = ALPHA) -> str | None:
+    """"a" or "b" only with evidence (Holm p below alpha AND an interval excluding 0), else None."""
+    if not p_holm < alpha:
+        return None
+    lo, hi = ci
+    if lo > 0:
+        return "a"
+    if hi < 0:
+        return "b"
+    return None
+
+
+def repeats_needed(n_pairs: int, *, alpha: float = ALPHA) -> int:
+    """Fewest paired repeats n at which an exact Wilcoxon can reach p_holm < alpha over n_pairs pairs.
+
+    Holm multiplies the smallest p by the number of pairs, so the design needs
+    n_pairs * 2 / 2^n < alpha.
+    """
+    n = 1
+    while max(1, n_pairs) * min_p_value(n, n, paired=True) >= alpha:
+        n += 1
+    return n
 
 
 def trials_to_match(values: Sequence[float], target: float, direction: Direction) -> int | None:
@@ -218,92 +424,3 @@ def trials_to_match(values: Sequence[float], target: float, direction: Direction
     best = incumbent(values, direction) * _sign(direction)
     hit = np.nonzero(best >= target * _sign(direction))[0]
     return int(hit[0]) + 1 if hit.size else None
-
-
-def verdict(
-    name_a: str,
-    name_b: str,
-    diff: float,
-    lo: float,
-    hi: float,
-    direction: Direction,
-    n_repeats: int,
-    p_value: float | None = None,
-) -> str:
-    """One plain-words sentence on a pairwise difference of median final bests.
-
-    "No evidence" whenever the bootstrap interval covers 0. An interval that
-    excludes 0 while the rank test is not significant (common with 2-5 repeats,
-    where a paired Wilcoxon test cannot reach p < 0.05) is called weak evidence.
-    """
-    ci = f"median difference {diff:+.4g}, 95% bootstrap interval [{lo:.4g}, {hi:.4g}]"
-    few = f" With only {n_repeats} repeats per arm, treat this as anecdotal." if n_repeats < 5 else ""
-    if lo <= 0 <= hi:
-        return f"No evidence that {name_a} and {name_b} differ ({ci} covers 0).{few}"
-    better = (diff > 0) == (direction == "maximize")
-    winner, loser = (name_a, name_b) if better else (name_b, name_a)
-    if p_value is not None and p_value >= 0.05:
-        return (f"Weak evidence that {winner} found better configurations than {loser}: the {ci} "
-                f"excludes 0, but the rank test does not (p = {p_value:.3g}).{few}")
-    return f"{winner} found better configurations than {loser} ({ci} excludes 0).{few}"
-
-
-def fill_worst(values: Sequence[float], worst: float) -> np.ndarray:
-    """``values`` with every non-finite entry (pruned, diverged) replaced by ``worst``.
-
-    Why not drop them: a pruned or diverged trial used one trial of the budget.
-    Dropping it would make "n trials" mean "n trials that happened to finish",
-    and flatter exactly the sampler that wastes most trials.
-    """
-    v = np.asarray(values, dtype=float)
-    return np.where(np.isfinite(v), v, float(worst))
-
-
-def expected_max_repeats(
-    repeats: Sequence[Sequence[float]],
-    direction: Direction = "maximize",
-    *,
-    n_boot: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For n = 1..min N_r: (n, mean over repeats of E[best of n], bootstrap low, high).
-
-    Each repeat's curve is Tang et al.'s estimator on that repeat's own values
-    (all finite: fill pruned/diverged trials with :func:`fill_worst` first). It
-    is exact wherever the first n trials are a uniform without-replacement draw
-    from the repeat's values: random search, and a grid run in a seeded
-    shuffle of its points. The curves are averaged over repeats (a mean of
-    unbiased estimates stays unbiased), and the band is a percentile bootstrap
-    over repeats, i.e. how much that average moves with the search luck of
-    which repeats were run; unlike +-1 SD of a pooled set it does not shrink to
-    nothing at the full budget.
-    """
-    rows = [np.asarray(r, dtype=float) for r in repeats]
-    if not rows or any(r.size == 0 for r in rows):
-        raise ValueError("every repeat needs at least one value")
-    if not all(np.all(np.isfinite(r)) for r in rows):
-        raise ValueError("values must be finite: fill pruned/diverged trials with fill_worst first")
-    n_max = min(r.size for r in rows)
-    ns = np.arange(1, n_max + 1)
-    curves = np.array([[expected_max(r, int(n), direction) for n in ns] for r in rows])
-    center = curves.mean(axis=0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(rows), size=(n_boot, len(rows)))
-    boots = curves[idx].mean(axis=1)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boots, [alpha, 1 - alpha], axis=0)
-    return ns, center, lo, hi
-
-
-def match_summary(counts: Sequence[int | None]) -> tuple[float, int]:
-    """(median trials to match, how many repeats reached the target at all).
-
-    A repeat that never matched counts as infinitely many trials, so the median
-    is ``inf`` ("not reached") when fewer than half of the repeats matched,
-    instead of a median over the lucky ones only.
-    """
-    if not counts:
-        return math.nan, 0
-    v = np.array([math.inf if c is None else float(c) for c in counts])
-    return float(np.median(v)), int(np.sum(np.isfinite(v)))
