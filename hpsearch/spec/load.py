@@ -16,6 +16,7 @@ from hpsearch.spec.checks import check_keys, check_spec
 from hpsearch.spec.messages import NOTHING, from_validation_error, spec_error
 from hpsearch.spec.models import Spec
 
+MAX_DEPTH = 32  # a real spec nests 4 deep (space.x.grid[0]); deeper input is refused before it is copied
 _KEY_PATH = re.compile(r"^(study|data|training|space)[.:]")
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
@@ -39,6 +40,9 @@ def load_spec(path: str | Path, *, preflight: bool = True) -> Spec:
         raise SpecError(f"{source}: expected a readable UTF-8 spec file, got {exc}") from None
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise SpecError(f"{source}: expected a spec nested at most {MAX_DEPTH} levels deep, "
+                        "got arrays or tables nested too deep to read") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_POSITION.search(message)
@@ -52,6 +56,7 @@ def load_spec(path: str | Path, *, preflight: bool = True) -> Spec:
     if isinstance(study, dict):
         study.setdefault("name", path.stem)
         study.setdefault("objective", "mlp")
+    check_depth(raw, source)
     spec = _build(raw, source, base_dir=path.resolve().parent, check_files=True)
     if preflight:
         _preflight(spec, source)
@@ -82,10 +87,30 @@ def spec_from_dict(d: Any, source: str = "<api>", *, base_dir: str | Path | None
     and [space]. Files are checked for existence only when asked, so a study
     whose CSV moved can still be reported on.
     """
+    check_depth(d, source)
     d = copy.deepcopy(d)
     if isinstance(d, dict) and isinstance(d.get("study"), dict) and "objective" not in d["study"]:
         d["study"]["objective"] = "mlp" if "data" in d else catalog.EXTERNAL_OBJECTIVE
     return _build(d, source, base_dir=Path(base_dir) if base_dir else None, check_files=check_files)
+
+
+def check_depth(d: Any, source: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse lists and dicts nested deeper than ``limit`` (SpecError), without recursion.
+
+    Copying or validating a 1000-deep body would overflow Python's stack.
+    """
+    stack = [(d, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            raise SpecError(f"{source}: expected a spec nested at most {limit} levels deep, got deeper nesting")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _build(d: Any, source: str, *, base_dir: Path | None, check_files: bool) -> Spec:

@@ -65,7 +65,7 @@ def _expected(err: dict[str, Any]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     simple = {
         "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-        "float_type": "a number", "float_parsing": "a number",
+        "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
         "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
         "list_type": "a list", "dict_type": "a table", "model_type": "a table",
         "model_attributes_type": "a table",

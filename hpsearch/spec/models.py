@@ -9,11 +9,20 @@ an error rather than a silently ignored setting.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-Scalar = Union[bool, int, float, str]
+
+# Bounds on every number a spec carries, so nothing accepted here can fail later in
+# storage or sampling (a 4xx / exit 2 now rather than a 500 at the first ask):
+MAX_TRIALS = 1_000_000  # n_trials: far beyond any real budget, small enough to count slots
+MAX_SEED = 2**32 - 1  # numpy's seeds (every sampler) must be < 2**32
+MAX_INT_VALUE = 2**53  # int params travel as floats inside Optuna: exact up to 2**53
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Scalar = Union[bool, int, Finite, str]
 
 
 class _Section(BaseModel):
@@ -29,8 +38,8 @@ class StudySection(_Section):
     metric: str | None = Field(None, description="validation metric; sets the direction")
     direction: Literal["maximize", "minimize"] | None = None
     sampler: Literal["grid", "random", "tpe", "qmc"] = "tpe"
-    n_trials: int = Field(20, ge=1)
-    seed: int = Field(0, ge=0)
+    n_trials: int = Field(20, ge=1, le=MAX_TRIALS)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     pruner: Literal["none", "median", "hyperband"] = "none"
 
 
@@ -47,35 +56,45 @@ class DataSection(_Section):
     task: Literal["classification", "regression"] | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1)
-    seed: int | None = Field(None, ge=0, description="split seed; default: study.seed")
-    n_samples: int | None = Field(None, ge=20)
-    noise: float | None = Field(None, ge=0)
-    n_features: int | None = Field(None, ge=1)
-    n_informative: int | None = Field(None, ge=1)
-    n_classes: int | None = Field(None, ge=2)
-    class_sep: float | None = Field(None, gt=0)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="split seed; default: study.seed")
+    n_samples: int | None = Field(None, ge=20, le=1_000_000)
+    noise: float | None = Field(None, ge=0, allow_inf_nan=False)
+    n_features: int | None = Field(None, ge=1, le=10_000)
+    n_informative: int | None = Field(None, ge=1, le=10_000)
+    n_classes: int | None = Field(None, ge=2, le=1_000)
+    class_sep: float | None = Field(None, gt=0, allow_inf_nan=False)
 
 
 class FloatParam(_Section):
     """A real-valued hyperparameter in [low, high]."""
 
     type: Literal["float"]
-    low: float
-    high: float
+    low: Finite
+    high: Finite
     log: bool = False
-    step: float | None = Field(None, gt=0)
-    grid: list[float] | None = Field(None, min_length=1)
+    step: float | None = Field(None, gt=0, allow_inf_nan=False)
+    grid: list[Finite] | None = Field(None, min_length=1)
+
+    @field_validator("high")
+    @classmethod
+    def _width_is_finite(cls, high: float, info: ValidationInfo) -> float:
+        """[-1e308, 1e308] has finite ends but an infinite width, which no sampler can draw from."""
+        low = info.data.get("low")
+        if low is not None and not math.isfinite(high - low):
+            raise PydanticCustomError(
+                "finite_width", "a value with a finite width high - low (low = {low})", {"low": low})
+        return high
 
 
 class IntParam(_Section):
     """An integer hyperparameter in [low, high] (both included)."""
 
     type: Literal["int"]
-    low: int
-    high: int
+    low: int = Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)
+    high: int = Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)
     log: bool = False
-    step: int = Field(1, ge=1)
-    grid: list[int] | None = Field(None, min_length=1)
+    step: int = Field(1, ge=1, le=MAX_INT_VALUE)
+    grid: list[Annotated[int, Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)]] | None = Field(None, min_length=1)
 
 
 class CategoricalParam(_Section):
