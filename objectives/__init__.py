@@ -9,10 +9,12 @@ See docs/architecture.md ("objectives").
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,11 +23,12 @@ import optuna
 from hpsearch.errors import UserError
 from hpsearch.space import suggest
 from hpsearch.spec.catalog import BUILTIN_OBJECTIVES, EXTERNAL_OBJECTIVE
+from hpsearch.spec.command import COMMAND_OBJECTIVE
 
 Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], float]
 
-__all__ = ["Objective", "build_objective", "evaluate_best", "gradient_check_sample", "load_objective",
-           "preflight", "sample_configuration"]
+__all__ = ["Objective", "build_objective", "cannot_evaluate", "describe_data", "evaluate_best",
+           "gradient_check_sample", "load_objective", "preflight", "sample_configuration"]
 
 
 def preflight(spec: Any) -> None:
@@ -37,8 +40,8 @@ def preflight(spec: Any) -> None:
     """
     kind = spec.study.objective
     if kind not in BUILTIN_OBJECTIVES:
-        if kind != EXTERNAL_OBJECTIVE:
-            load_objective(kind)
+        if kind not in (EXTERNAL_OBJECTIVE, COMMAND_OBJECTIVE):
+            load_objective(kind, spec.study.workdir)
     elif spec.data is not None and spec.data.path is not None:
         build_objective(spec)
 
@@ -53,7 +56,11 @@ def build_objective(spec: Any) -> Objective:
     if kind == EXTERNAL_OBJECTIVE:
         raise UserError("study.objective: expected an objective hpsearch can run, got 'external' "
                         "(its trials are evaluated by an HTTP client through ask/tell)")
-    function = load_objective(kind)
+    if kind == COMMAND_OBJECTIVE:
+        from objectives.command import CommandObjective
+
+        return CommandObjective(spec)
+    function = load_objective(kind, spec.study.workdir)
     fixed = dict(spec.training)
 
     def user_objective(trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float:
@@ -63,17 +70,28 @@ def build_objective(spec: Any) -> Objective:
     return user_objective
 
 
-def load_objective(reference: str) -> Callable[..., float]:
+def load_objective(reference: str, workdir: str | None = None) -> Callable[..., float]:
     """Import ``"package.module:function"``; failures name the key study.objective.
 
-    The current directory is tried as well (the console script does not put
-    it on sys.path), so a user's ``my_objective.py`` next to the spec works.
+    The module is looked for in ``workdir`` (study.workdir: the spec file's
+    folder unless the spec says otherwise), then in the current directory
+    (the console script does not put it on sys.path), then on sys.path.
     """
     module_name, _, attr = reference.partition(":")
     if not module_name or not attr:
         raise UserError(f"study.objective: expected 'package.module:function', got {reference!r}")
+    folders = _search_folders(workdir)
     try:
-        module = _import(module_name)
+        module = _import(module_name, folders)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name.split(".")[0]:
+            raise UserError(f"study.objective: expected an importable module {module_name!r}, "
+                            f"got ModuleNotFoundError: {exc}") from None
+        where = " or ".join(folders) or "sys.path"
+        top = module_name.split(".")[0]
+        raise UserError(f"study.objective: expected a module {module_name!r} in {where}, got none "
+                        f"(put {top}.py or a package folder {top}/ next to the spec file, "
+                        "or set study.workdir to the folder that has it)") from None
     except Exception as exc:  # any import-time failure is the user's code
         raise UserError(f"study.objective: expected an importable module {module_name!r}, "
                         f"got {type(exc).__name__}: {exc}") from None
@@ -84,14 +102,51 @@ def load_objective(reference: str) -> Callable[..., float]:
     return function
 
 
-def _import(module_name: str):
+def _search_folders(workdir: str | None) -> list[str]:
+    folders = [str(Path(workdir).resolve())] if workdir else []
+    cwd = os.getcwd()
+    return folders + ([cwd] if cwd not in folders else [])
+
+
+def _import(module_name: str, folders: list[str]):
+    """Import with ``folders`` first on sys.path (they stay there: the module may import its neighbours)."""
+    for folder in reversed(folders):
+        if folder in sys.path:
+            sys.path.remove(folder)
+        sys.path.insert(0, folder)
+    importlib.invalidate_caches()
+    return importlib.import_module(module_name)
+
+
+def _accepts_split(function: Callable[..., Any]) -> bool:
     try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name.split(".")[0] or os.getcwd() in sys.path:
-            raise
-        sys.path.insert(0, os.getcwd())
-        return importlib.import_module(module_name)
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "split" and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD
+               for p in parameters)
+
+
+def cannot_evaluate(spec: Any) -> str | None:
+    """Why ``evaluate_best`` cannot score this study's objective on a test split; None if it can.
+
+    Built-in objectives hold out a test split. A user function can score one
+    when it accepts ``split`` (it is then called with ``split="test"``). A
+    command or an external (ask/tell) objective has no test split hpsearch
+    knows of.
+    """
+    kind = spec.study.objective
+    if kind in BUILTIN_OBJECTIVES:
+        return None
+    if kind == COMMAND_OBJECTIVE:
+        return ("a command objective has no test split hpsearch knows of; score the best parameters "
+                "(hpsearch best NAME) on your test data with your own program")
+    if kind == EXTERNAL_OBJECTIVE:
+        return "an external objective is evaluated by its HTTP client; hpsearch cannot retrain it"
+    if not _accepts_split(load_objective(kind, spec.study.workdir)):
+        return (f"{kind} takes no 'split' argument; give it one (def {kind.partition(':')[2]}"
+                "(trial, params, split=\"validation\")) and return the test score when split == \"test\"")
+    return None
 
 
 # The trial number evaluate_best's re-training draws its seeds as (trial_seeds):
@@ -109,9 +164,12 @@ def evaluate_best(spec: Any, params: Mapping[str, Any], seed: int | None = None)
     Returns ``{"test_<metric>": value, ...}``, the study's metric first, then
     every other metric of the task.
     """
+    reason = cannot_evaluate(spec)
+    if reason is not None:
+        raise UserError(f"study.objective: expected an objective that can score a test split, "
+                        f"got {spec.study.objective!r}: {reason}")
     if spec.study.objective not in BUILTIN_OBJECTIVES:
-        raise UserError(f"study.objective: expected a built-in objective ('mlp' or 'text') to evaluate, "
-                        f"got {spec.study.objective!r}")
+        return _evaluate_user_function(spec, params, seed)
     from objectives.metrics import score, task_metrics
     from objectives.mlp import MLPObjective, fit_network, trial_seeds
 
@@ -134,6 +192,25 @@ def evaluate_best(spec: Any, params: Mapping[str, Any], seed: int | None = None)
     names = [metric] + [m for m in task_metrics(p.task) if m != metric]
     nan = fitted.result.diverged
     return {f"test_{m}": math.nan if nan else score(m, p.y[p.test], outputs, p.task) for m in names}
+
+
+def _evaluate_user_function(spec: Any, params: Mapping[str, Any], seed: int | None) -> dict[str, float]:
+    """Call the user's function once with ``split="test"`` on a FixedTrial of ``params``."""
+    function = load_objective(spec.study.objective, spec.study.workdir)
+    seed = spec.study.seed if seed is None else seed
+    trial = optuna.trial.FixedTrial(dict(params), number=_EVALUATION_TRIAL + seed)
+    value = float(function(trial, {**spec.training, **params}, split="test"))
+    return {f"test_{spec.study.metric or 'value'}": value}
+
+
+def describe_data(spec: Any) -> list[str]:
+    """Lines for ``hpsearch check`` on what loading the data does (CSV: columns, imputation, one-hot)."""
+    data = spec.data
+    if data is None or data.dataset != "csv":
+        return []
+    from objectives.csvfile import describe_csv
+
+    return describe_csv(data)
 
 
 def sample_configuration(spec: Any) -> dict[str, Any]:

@@ -229,7 +229,7 @@ def test_text_objective_defaults_to_text_dataset():
 
 def test_json_schema_describes_sections():
     schema = spec_json_schema()
-    assert set(schema["properties"]) == {"study", "data", "training", "space"}
+    assert set(schema["properties"]) == {"study", "data", "training", "space", "command"}
     assert "learning_rate" in schema["properties"]["space"]["description"]
     assert schema["properties"]["study"]["$ref"].endswith("StudySection")
     json.dumps(schema)

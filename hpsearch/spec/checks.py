@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.spec import catalog
+from hpsearch.spec.command import COMMAND_OBJECTIVE, check_user_code
 from hpsearch.spec.messages import NOTHING, spec_error, unknown_key_error
 from hpsearch.spec.models import (
     PARAM_TYPES,
     CategoricalParam,
+    CommandSection,
     DataSection,
     FloatParam,
     IntParam,
@@ -35,7 +37,7 @@ def check_keys(d: Any, source: str) -> None:
     if not isinstance(d, dict):
         raise spec_error(source, "(top level)", "a table", d)
     _known(d, [], Spec.model_fields, source)
-    for section, model in (("study", StudySection), ("data", DataSection)):
+    for section, model in (("study", StudySection), ("data", DataSection), ("command", CommandSection)):
         if isinstance(d.get(section), dict):
             _known(d[section], [section], model.model_fields, source)
     objective = d["study"].get("objective") if isinstance(d.get("study"), dict) else None
@@ -62,10 +64,11 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
     """Validate relations between keys and fill in derived values (in place)."""
     study = spec.study
     builtin = study.objective in catalog.BUILTIN_OBJECTIVES
-    if not builtin and study.objective != catalog.EXTERNAL_OBJECTIVE:
+    if not builtin and study.objective not in (catalog.EXTERNAL_OBJECTIVE, COMMAND_OBJECTIVE):
         if not _USER_OBJECTIVE.match(study.objective):
             raise spec_error(source, "study.objective",
-                             "'mlp', 'text', 'external' or 'package.module:function'", study.objective)
+                             "'mlp', 'text', 'external', 'command' or 'package.module:function'",
+                             study.objective)
     if not spec.space:
         raise spec_error(source, "space", "at least one searched hyperparameter", "an empty table")
     if builtin:
@@ -82,6 +85,7 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
                              "(the client trains)", spec.training)
         hypers = None
     _check_direction(spec, source)
+    check_user_code(spec, source, base_dir, check_files)
     for name, param in spec.space.items():
         _check_param(name, param, hypers.get(name) if hypers else None, source)
     return spec

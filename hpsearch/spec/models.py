@@ -41,6 +41,9 @@ class StudySection(_Section):
     n_trials: int = Field(20, ge=1, le=MAX_TRIALS)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     pruner: Literal["none", "median", "hyperband"] = "none"
+    workdir: str | None = Field(
+        None, description="folder a user objective is imported from and a command runs in; "
+                          "default: the spec file's folder")
 
 
 class DataSection(_Section):
@@ -63,6 +66,8 @@ class DataSection(_Section):
     n_informative: int | None = Field(None, ge=1, le=10_000)
     n_classes: int | None = Field(None, ge=2, le=1_000)
     class_sep: float | None = Field(None, gt=0, allow_inf_nan=False)
+    drop: list[str] | None = Field(None, description="csv: columns to leave out")
+    categorical: list[str] | None = Field(None, description="csv: columns to one-hot encode even if numeric")
 
 
 class FloatParam(_Section):
@@ -109,6 +114,18 @@ Param = Annotated[Union[FloatParam, IntParam, CategoricalParam], Field(discrimin
 PARAM_TYPES = {"float": FloatParam, "int": IntParam, "categorical": CategoricalParam}
 
 
+# A command's timeout is bounded so a typo (600000 for 600) is caught: one week.
+MAX_COMMAND_TIMEOUT = 7 * 24 * 3600
+
+
+class CommandSection(_Section):
+    """[command]: the user's own training program, for ``objective = "command"``."""
+
+    run: str = Field(min_length=1, description="command line; {name} is a parameter; split like a shell, "
+                                                "run without one")
+    timeout: float = Field(3600, gt=0, le=MAX_COMMAND_TIMEOUT, description="seconds per trial, then it fails")
+
+
 class Spec(_Section):
     """A whole study spec. Build it with ``load_spec`` or ``spec_from_dict``."""
 
@@ -116,6 +133,7 @@ class Spec(_Section):
     data: DataSection | None = None
     training: dict[str, Scalar] = Field(default_factory=dict)
     space: dict[str, Param]
+    command: CommandSection | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict; ``spec_from_dict(spec.to_dict()) == spec``."""
