@@ -424,3 +424,64 @@ def trials_to_match(values: Sequence[float], target: float, direction: Direction
     best = incumbent(values, direction) * _sign(direction)
     hit = np.nonzero(best >= target * _sign(direction))[0]
     return int(hit[0]) + 1 if hit.size else None
+
+
+def fill_worst(values: Sequence[float], worst: float) -> np.ndarray:
+    """``values`` with every non-finite entry (pruned, diverged) replaced by ``worst``.
+
+    Why not drop them: a pruned or diverged trial used one trial of the budget.
+    Dropping it would make "n trials" mean "n trials that happened to finish",
+    and flatter exactly the sampler that wastes most trials.
+    """
+    v = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(v), v, float(worst))
+
+
+def expected_max_repeats(
+    repeats: Sequence[Sequence[float]],
+    direction: Direction = "maximize",
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For n = 1..min N_r: (n, mean over repeats of E[best of n], bootstrap low, high).
+
+    Each repeat's curve is Tang et al.'s estimator on that repeat's own values
+    (all finite: fill pruned/diverged trials with :func:`fill_worst` first). It
+    is exact wherever the first n trials are a uniform without-replacement draw
+    from the repeat's values: random search, and a grid run in a seeded
+    shuffle of its points. The curves are averaged over repeats (a mean of
+    unbiased estimates stays unbiased), and the band is a percentile bootstrap
+    over repeats, i.e. how much that average moves with the search luck of
+    which repeats were run; unlike +-1 SD of a pooled set it does not shrink to
+    nothing at the full budget.
+    """
+    rows = [np.asarray(r, dtype=float) for r in repeats]
+    if not rows or any(r.size == 0 for r in rows):
+        raise ValueError("every repeat needs at least one value")
+    if not all(np.all(np.isfinite(r)) for r in rows):
+        raise ValueError("values must be finite: fill pruned/diverged trials with fill_worst first")
+    n_max = min(r.size for r in rows)
+    ns = np.arange(1, n_max + 1)
+    curves = np.array([[expected_max(r, int(n), direction) for n in ns] for r in rows])
+    center = curves.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(rows), size=(n_boot, len(rows)))
+    boots = curves[idx].mean(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha], axis=0)
+    return ns, center, lo, hi
+
+
+def match_summary(counts: Sequence[int | None]) -> tuple[float, int]:
+    """(median trials to match, how many repeats reached the target at all).
+
+    A repeat that never matched counts as infinitely many trials, so the median
+    is ``inf`` ("not reached") when fewer than half of the repeats matched,
+    instead of a median over the lucky ones only.
+    """
+    if not counts:
+        return math.nan, 0
+    v = np.array([math.inf if c is None else float(c) for c in counts])
+    return float(np.median(v)), int(np.sum(np.isfinite(v)))
