@@ -39,7 +39,7 @@ DATASETS: dict[str, tuple[str | None, int | None, tuple[str, ...]]] = {
         None,
         ("n_samples", "n_features", "n_informative", "n_classes", "class_sep"),
     ),
-    "csv": (None, None, _FILE_OPTIONS + ("task",)),
+    "csv": (None, None, _FILE_OPTIONS + ("task", "drop", "categorical")),
     "text": ("classification", 2, ("n_samples", "noise") + _FILE_OPTIONS + ("text_column",)),
 }
 
