@@ -1,4 +1,4 @@
-"""The FastAPI application: the JSON API, the dashboard, auth and error shapes.
+"""The FastAPI application: the JSON API, the dashboard, auth, Host/Origin checks and error shapes.
 
 :func:`create_app` builds a fresh app per call (no module-level state); the
 storage URL and token live on ``app.state.hpsearch``. Kept in memory: the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -23,6 +24,15 @@ from hpsearch.server import _api, _dashboard
 from hpsearch.server._auth import TokenAuthMiddleware
 from hpsearch.server._errors import install_error_handlers
 from hpsearch.server._limits import BodySizeLimitMiddleware
+from hpsearch.server._security import (
+    LOOPBACK_HOSTS,
+    HostAllowlistMiddleware,
+    OriginCheckMiddleware,
+    SecurityHeadersMiddleware,
+    check_host_patterns,
+    csp_nonce,
+    is_loopback,
+)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -54,6 +64,7 @@ class ServerContext:
         )
         env.filters["num"] = _num
         env.filters["urlpath"] = _dashboard.urlpath
+        env.globals["csp_nonce"] = csp_nonce  # inline scripts carry the response's nonce (see _security)
         self.templates = env
 
     @cached_property
@@ -99,11 +110,17 @@ class ServerContext:
             return self._plotly_js
 
 
-def create_app(storage_url: str, token: str | None = None, *, trial_timeout: float | None = None) -> FastAPI:
+def create_app(storage_url: str, token: str | None = None, *, trial_timeout: float | None = None,
+               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The hpsearch service over ``storage_url``; with ``token``, every request needs it.
 
     ``trial_timeout`` (seconds): a trial whose client sends no report or tell
     for that long is failed and its configuration handed out again.
+
+    ``allowed_hosts``: the names the server answers to in the Host header
+    (default: the loopback names ``localhost``, ``127.0.0.1``, ``[::1]``;
+    ``"*"``: any, ``"*.example.org"``: subdomains). Names other than loopback
+    need a token. See :mod:`hpsearch.server._security`.
 
     Opens nothing yet (the storage is opened by the first request), so creating
     the app is cheap; call :meth:`ServerContext.storage` to fail early on a bad URL.
@@ -112,12 +129,28 @@ def create_app(storage_url: str, token: str | None = None, *, trial_timeout: flo
         raise UserError("--token: the token must not be empty")
     if trial_timeout is not None and not trial_timeout > 0:
         raise UserError(f"--trial-timeout: expected a number of seconds > 0, got {trial_timeout!r}")
+    hosts = list(LOOPBACK_HOSTS if allowed_hosts is None else allowed_hosts)
+    try:
+        check_host_patterns(hosts)
+    except ValueError as exc:
+        raise UserError(f"--allowed-host: {exc}") from None
+    exposed = [h for h in hosts if not is_loopback(h)]
+    if exposed and not token:
+        raise UserError(f"--allowed-host {exposed[0]}: only loopback names are served without a token "
+                        "(any web page could otherwise reach the API under that name); pass --token T "
+                        "(or set HPSEARCH_TOKEN)")
     app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.hpsearch = ServerContext(storage_url, token, trial_timeout)
     install_error_handlers(app)
     app.include_router(_api.router)
     app.include_router(_dashboard.router)
+    # Added last = runs first. Outermost: headers on every answer (refusals too), then
+    # Host and Origin (a foreign page learns nothing, not even whether a token is set),
+    # then the token (before any body is read), then the body size limit.
     app.add_middleware(BodySizeLimitMiddleware)
-    if token:  # added last = runs first: no body is read before the token is checked
+    if token:
         app.add_middleware(TokenAuthMiddleware, token=token)
+    app.add_middleware(OriginCheckMiddleware, hosts=hosts)
+    app.add_middleware(HostAllowlistMiddleware, hosts=hosts)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

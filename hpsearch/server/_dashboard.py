@@ -24,6 +24,7 @@ from hpsearch.errors import StudyNotFound, UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._figures import comparison_figure, history_figure
 from hpsearch.server._names import check_study_name
+from hpsearch.server._security import nonce_scripts
 from hpsearch.server._summary import comparison_studies, list_studies, summary_and_trials, trial_dict
 
 router = APIRouter()
@@ -127,7 +128,7 @@ def _full_report(request: Request, function: str, name: str) -> HTMLResponse:
         html = getattr(report, function)(request.app.state.hpsearch.storage(), check_study_name(name))
     except UserError as exc:
         return _error_page(request, exc)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(nonce_scripts(html), headers={"Cache-Control": "no-store"})  # the page's CSP
 
 
 @router.get("/poll")

@@ -80,7 +80,7 @@ def storage_url(tmp_path: Path, _empty_db: Path) -> str:
 @pytest.fixture
 def client(storage_url: str) -> Iterator[TestClient]:
     """In-process client; server exceptions become 500 answers (as in production), not test errors."""
-    with TestClient(create_app(storage_url), raise_server_exceptions=False) as c:
+    with TestClient(create_app(storage_url), base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
         yield c
 
 

@@ -285,7 +285,8 @@ def test_with_trial_timeout_a_silent_clients_trial_is_failed_and_handed_out_agai
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=60), raise_server_exceptions=False) as client:
+    with TestClient(create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1",
+                    raise_server_exceptions=False) as client:
         _one_point_study(client, "lease")
         first = client.post("/api/studies/lease/ask").json()
         wall_clock.now += 59
@@ -308,7 +309,8 @@ def test_reports_renew_the_lease(storage_url, wall_clock):
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=60), raise_server_exceptions=False) as client:
+    with TestClient(create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1",
+                    raise_server_exceptions=False) as client:
         _one_point_study(client, "alive")
         trial = client.post("/api/studies/alive/ask").json()["trial"]
         for step in range(4):  # 4 x 45 s: three times the lease, but never silent for that long
@@ -320,12 +322,42 @@ def test_reports_renew_the_lease(storage_url, wall_clock):
         assert client.post("/api/studies/alive/tell", json={"trial": trial, "value": 0.5}).status_code == 200
 
 
-def test_without_trial_timeout_trials_wait_for_their_client(client, wall_clock):
+def test_without_trial_timeout_api_trials_get_a_one_hour_lease(client, wall_clock):
     _one_point_study(client, "patient")
     first = client.post("/api/studies/patient/ask").json()
-    wall_clock.now += 365 * 86400
-    assert client.post("/api/studies/patient/ask").status_code == 409
-    assert client.post("/api/studies/patient/tell", json={"trial": first["trial"], "value": 1.0}).status_code == 200
+    wall_clock.now += 3599
+    assert client.post("/api/studies/patient/ask").status_code == 409  # the client may still be training
+    wall_clock.now += 2
+    again = client.post("/api/studies/patient/ask").json()
+    assert again["trial"] != first["trial"] and again["params"] == first["params"]
+    assert client.post("/api/studies/patient/tell", json={"trial": first["trial"], "value": 1.0}).status_code == 409
+
+
+def test_a_heartbeat_extends_the_lease(client, wall_clock):
+    _one_point_study(client, "beat")
+    trial = client.post("/api/studies/beat/ask").json()["trial"]
+    for _ in range(3):
+        wall_clock.now += 3000
+        r = client.post(f"/api/studies/beat/trials/{trial}/heartbeat")
+        assert r.json() == {"trial": trial, "lease_seconds": 3600.0}
+    assert client.post("/api/studies/beat/ask").status_code == 409
+    assert client.post("/api/studies/beat/tell", json={"trial": trial, "value": 1.0}).status_code == 200
+    r = client.post(f"/api/studies/beat/trials/{trial}/heartbeat")
+    assert r.status_code == 409 and "already finished" in r.json()["error"]
+    assert client.post("/api/studies/beat/trials/7/heartbeat").status_code == 404
+
+
+def test_an_expired_lease_is_handed_out_before_fresh_slots(storage_url, wall_clock):
+    from fastapi.testclient import TestClient
+
+    from hpsearch.server import create_app
+
+    with TestClient(create_app(storage_url, trial_timeout=60), raise_server_exceptions=False) as client:
+        _create(client, grid_spec("early"))  # 12 slots
+        first = client.post("/api/studies/early/ask").json()
+        wall_clock.now += 61
+        again = client.post("/api/studies/early/ask").json()  # 11 fresh slots are free: slot 0 comes first anyway
+        assert again["params"] == first["params"] and again["trial"] == first["trial"] + 1
 
 
 @pytest.mark.parametrize("timeout", [0, -1.0, float("nan")])
@@ -352,7 +384,8 @@ def test_tpe_over_the_api_is_reproducible_for_a_client_that_asks_and_tells_in_tu
     for run in range(2):
         db = tmp_path / f"run{run}.db"
         shutil.copyfile(_empty_db, db)
-        with TestClient(create_app(f"sqlite:///{db}"), raise_server_exceptions=False) as client:
+        with TestClient(create_app(f"sqlite:///{db}"), base_url="http://127.0.0.1",
+                        raise_server_exceptions=False) as client:
             _create(client, spec)
             asked = []
             for _ in range(14):

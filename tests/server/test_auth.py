@@ -17,7 +17,7 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture
 def secured(storage_url):
-    with TestClient(create_app(storage_url, TOKEN), raise_server_exceptions=False) as c:
+    with TestClient(create_app(storage_url, TOKEN), base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
         yield c
 
 
