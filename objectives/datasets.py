@@ -6,7 +6,9 @@ splits its rows (stratified for classification) with the split seed
 shares the seed sees the same rows. Features are built by
 :meth:`Problem.design`, which standardizes with statistics of the rows the
 model is fitted on only (the training split during search; train+validation
-for the final test score). The test rows are never touched during search.
+for the final test score). A CSV's own preprocessing (imputing empty cells,
+one-hot text columns: see :mod:`objectives.csvfile`) is fitted on those rows
+too. The test rows are never touched during search.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from hpsearch.errors import UserError
 from objectives import text as textlib
-from objectives.csvfile import read_csv
+from objectives.csvfile import CsvTable, read_csv
 
 _SKLEARN = {
     "digits": skd.load_digits,
@@ -51,6 +53,7 @@ class Problem:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    preprocess: Any = None  # an unfitted scikit-learn transformer of ``inputs`` (CSV files), or None
 
     @property
     def n_classes(self) -> int:
@@ -63,6 +66,11 @@ class Problem:
     def design(self, config: Mapping[str, Any], fit_rows: np.ndarray,
                row_sets: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Feature matrices for ``row_sets``, standardized with ``fit_rows`` statistics only."""
+        if self.preprocess is not None:
+            from sklearn.base import clone
+
+            transformer = clone(self.preprocess).fit(self.inputs[fit_rows])
+            return [np.asarray(transformer.transform(self.inputs[rows]), dtype=np.float64) for rows in row_sets]
         if self.is_text:
             matrices = textlib.bag_of_words(
                 self.inputs, fit_rows, [fit_rows, *row_sets], vocab_size=config["vocab_size"],
@@ -78,6 +86,9 @@ class Problem:
 def load_problem(data: Any, seed: int) -> Problem:
     """Load ``data`` (a spec's DataSection) and split it with ``seed``."""
     inputs, labels, task = _load(data, seed)
+    preprocess = None
+    if isinstance(inputs, CsvTable):
+        inputs, preprocess = inputs.X, inputs.preprocessor()
     if task == "regression":
         y, classes, net_task = np.asarray(labels, dtype=np.float64), (), "regression"
     else:
@@ -88,7 +99,7 @@ def load_problem(data: Any, seed: int) -> Problem:
             raise UserError(f"data.target: expected at least 2 classes, got only {classes[0]!r}")
         net_task = "binary" if len(classes) == 2 else "multiclass"
     train, val, test = split_indices(y, net_task, data.val_fraction, data.test_fraction, seed)
-    return Problem(data.dataset, inputs, y, net_task, tuple(classes), train, val, test)
+    return Problem(data.dataset, inputs, y, net_task, tuple(classes), train, val, test, preprocess)
 
 
 def split_indices(y: np.ndarray, task: str, val_fraction: float, test_fraction: float,
@@ -126,13 +137,14 @@ def _load(data: Any, seed: int) -> tuple[Any, Sequence, str]:
     if name == "make_classification":
         return _make_classification(data, seed)
     if name == "csv":
-        X, y, _ = read_csv(data.path, data.target, data.task or "classification")
         task = data.task or "classification"
+        table = read_csv(data.path, data.target, task, drop=data.drop or (), categorical=data.categorical or ())
+        y = table.y
         if task == "classification" and len(set(y)) > max(20, len(y) // 2):
             raise UserError(f"{data.path}: column {data.target!r}: expected class labels, got "
                             f"{len(set(y))} distinct values in {len(y)} rows "
                             "(set data.task = \"regression\" or a regression metric)")
-        return X, y, task
+        return table, y, task
     if name == "text":
         docs, labels = _text_rows(data)
         return [textlib.tokenize(d) for d in docs], labels, "classification"
