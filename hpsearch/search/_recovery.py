@@ -8,11 +8,15 @@ Two ways to know a worker is gone:
 * any host: the worker heartbeats its running trial every few seconds and
   Optuna's ``fail_stale_trials`` fails trials silent for longer than the grace
   period;
-* trials handed to HTTP clients by a server started with ``--trial-timeout``
-  carry a lease (``hpsearch_lease_until``, wall-clock seconds), renewed by each
-  report; a trial whose lease ran out is failed, so a vanished client's slot
-  runs again. The server cannot tell a slow client from a dead one, so leases
-  are opt-in.
+* trials handed to HTTP clients carry a lease (``hpsearch_lease_until``,
+  wall-clock seconds; one hour unless the server says otherwise with
+  ``--trial-timeout``), renewed by each report, heartbeat or repeated ask; a
+  trial whose lease ran out is failed, so a vanished client's slot runs again.
+  Expired leases are looked for on every ask, before a slot is claimed.
+
+And one way to know a trial is orphaned: once every slot of the study is done,
+a RUNNING trial that was given a slot (``hpsearch_slot``) can only be one
+whose slot was taken over after a crash; ``fail_orphans`` fails those.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.storage import pid_alive
+from hpsearch.storage import engine_of, pid_alive, running_attr_values, slot_trial_ids
 
 HOST_ATTR = "hpsearch_host"
 PID_ATTR = "hpsearch_pid"
@@ -50,6 +54,47 @@ def recover_study(study: optuna.Study) -> list[int]:
         if _fail(storage, t._trial_id, "worker died (its process no longer exists)"):
             failed.append(t.number)
     return failed
+
+
+def fail_expired_leases(study: optuna.Study) -> list[int]:
+    """Fail the study's RUNNING trials whose lease ran out (one query when there are none)."""
+    storage = study._storage
+    now = time.time()
+    failed = []
+    for trial_id, until in running_attr_values(engine_of(storage), study._study_id, LEASE_ATTR).items():
+        if isinstance(until, (int, float)) and until < now:
+            if _fail(storage, trial_id, "lease expired (its client sent no report or tell in time)"):
+                failed.append(storage.get_trial_number_from_id(trial_id))
+    return failed
+
+
+def fail_orphans(study: optuna.Study, n_slots: int) -> list[int]:
+    """Fail RUNNING trials of slots 0..n_slots-1 that their slot's claim does not name.
+
+    Called once every slot is done: such a trial was created for a slot that
+    was then taken over (its server died before recording it), and no tell of
+    it can count any more.
+    """
+    from hpsearch.search._samplers import SLOT_ATTR
+
+    storage = study._storage
+    engine = engine_of(storage)
+    running = running_attr_values(engine, study._study_id, SLOT_ATTR)
+    if not running:
+        return []
+    owners = slot_trial_ids(engine, study._study_id)
+    failed = []
+    for trial_id, slot in running.items():
+        if not isinstance(slot, int) or slot >= n_slots or owners.get(slot) == trial_id:
+            continue
+        if _fail(storage, trial_id, "orphaned (its slot finished with another trial after a crash)"):
+            failed.append(storage.get_trial_number_from_id(trial_id))
+    return failed
+
+
+def fail_trial(storage: optuna.storages.BaseStorage, trial_id: int, reason: str) -> bool:
+    """FAIL a RUNNING trial with system attr fail_reason; False if it was finished already."""
+    return _fail(storage, trial_id, reason)
 
 
 def fail_own_trials(study: optuna.Study, reason: str) -> list[int]:

@@ -20,9 +20,27 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import UserError
-from hpsearch.search._recovery import HOST_ATTR, LEASE_ATTR, PID_ATTR, recover_study
+from hpsearch.search._recovery import (
+    HOST_ATTR,
+    LEASE_ATTR,
+    PID_ATTR,
+    fail_expired_leases,
+    fail_orphans,
+    fail_trial,
+    recover_study,
+)
 from hpsearch.search._samplers import SLOT_ATTR, SlotGridSampler, budget, make_sampler
-from hpsearch.storage import Claim, SlotStatus, attach_trial, claim_slot, engine_of
+from hpsearch.storage import (
+    Claim,
+    SlotStatus,
+    attach_trial,
+    claim_slot,
+    engine_of,
+    running_trial_with_attr,
+)
+
+KEY_ATTR = "hpsearch_ask_key"  # the Idempotency-Key of the ask that created the trial
+TOKEN_ATTR = "hpsearch_claim_token"  # the token of its slot's claim, to re-attach it after a crash
 
 
 class StudyComplete(UserError):
@@ -42,13 +60,16 @@ class TrialAlreadyFinished(UserError):
 
 
 def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
-              record_pid: bool = True, lease: float | None = None) -> tuple[optuna.Trial, dict]:
+              record_pid: bool = True, lease: float | None = None,
+              key: str | None = None) -> tuple[optuna.Trial, dict]:
     """Claim a slot, start its trial and suggest its parameters: (trial, params).
 
     Raises StudyComplete when all slots are done, SlotsBusy when the rest are running.
-    Only when no slot is free are the trials of dead workers looked for (and
-    failed, which frees their slots): that scan costs a third of an ask's SQL,
-    and a dead worker's slot is re-run just as well after the free ones.
+    Expired leases are failed before any slot is claimed (one small query), so
+    a vanished client's slot is re-run before fresh ones. Only when no slot is
+    free are the trials of dead workers looked for (and failed, which frees
+    their slots): that scan costs a third of an ask's SQL, and a dead worker's
+    slot is re-run just as well after the free ones.
     ``heartbeat=True`` (workers that then keep a Heartbeat running) records the
     first heartbeat at once, so a worker killed even before its first beat
     leaves a trial that other hosts can see go stale.
@@ -58,19 +79,33 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
     ``lease`` (seconds; the HTTP API with ``--trial-timeout``) gives the trial a
     lease, renewed by ``renew_lease``: once it runs out, crash recovery fails the
     trial and its slot runs again.
+    ``key`` (the HTTP API's Idempotency-Key): while a trial asked with the same
+    key is still running, that trial is returned again (its lease renewed)
+    instead of a new one, so a client whose answer was lost, or whose server
+    was restarted, gets the same trial and parameters by asking again.
+
+    An ask that fails after its trial was created (e.g. a space that cannot be
+    sampled) fails that trial, so its slot is free again and nothing stays RUNNING.
     """
     _ensure_slot_sampler(study, spec)
     storage = study._storage
+    if key is not None:
+        trial_id = _trial_of_key(study, key, lease)
+        if trial_id is not None:
+            return _suggest(study, spec, trial_id)
     n_slots = budget(spec)
+    fail_expired_leases(study)
     for _ in range(5):  # a lost race for a slot means another worker was faster: retry
         claim = claim_slot(engine_of(storage), study._study_id, n_slots)
         if claim is SlotStatus.DONE:
+            fail_orphans(study, n_slots)  # every slot finished with another trial: nothing may stay RUNNING
             raise StudyComplete(f"study {study.study_name!r} is complete ({n_slots} trials finished)")
         if claim is SlotStatus.BUSY and recover_study(study):
             continue  # dead workers' slots are free again
         if claim is SlotStatus.BUSY:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
-        trial_id = storage.create_new_trial(study._study_id, template_trial=_template(study, claim, record_pid, lease))
+        template = _template(study, claim, record_pid, lease, key)
+        trial_id = storage.create_new_trial(study._study_id, template_trial=template)
         if attach_trial(engine_of(storage), claim, trial_id):
             if heartbeat and storage.get_heartbeat_interval():
                 storage.record_heartbeat(trial_id)
@@ -78,10 +113,57 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
         storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     else:
         raise SlotsBusy(f"study {study.study_name!r}: could not claim a slot, try again")
+    return _suggest(study, spec, trial_id)
+
+
+def _suggest(study: optuna.Study, spec: Any, trial_id: int) -> tuple[optuna.Trial, dict]:
+    """The trial's parameters: suggested now, or (a trial asked before) the stored ones.
+
+    Optuna's suggest_* returns a parameter already stored with the trial, so
+    calling this again for a trial whose first ask was cut short completes its
+    parameters without changing those it has. If suggesting fails, the trial
+    is failed (its slot is free again) and a UserError says why.
+    """
     from hpsearch.space import suggest
 
-    trial = optuna.Trial(study, trial_id)
-    return trial, suggest(trial, spec.space)
+    try:
+        trial = optuna.Trial(study, trial_id)
+        return trial, suggest(trial, spec.space)
+    except Exception as exc:
+        try:
+            fail_trial(study._storage, trial_id, f"could not suggest parameters: {exc}"[:500])
+        except Exception:  # the database is gone too: the trial's lease or recovery will fail it
+            pass
+        if isinstance(exc, (ValueError, ArithmeticError)):
+            raise UserError(f"study {study.study_name!r}: could not suggest parameters from its space: {exc}") from exc
+        raise
+
+
+def _trial_of_key(study: optuna.Study, key: str, lease: float | None) -> int | None:
+    """The running trial an earlier ask with ``key`` created, if it still holds its slot (else None).
+
+    A server killed between creating the trial and recording it in the claims
+    table leaves the claim unattached: it is attached now (by the claim's token,
+    kept with the trial), unless another ask took the slot over meanwhile, in
+    which case the trial is failed and a fresh one is asked.
+    """
+    storage = study._storage
+    engine = engine_of(storage)
+    trial_id = running_trial_with_attr(engine, study._study_id, KEY_ATTR, key)
+    if trial_id is None:
+        return None
+    attrs = storage.get_trial_system_attrs(trial_id)
+    slot, token = attrs.get(SLOT_ATTR), attrs.get(TOKEN_ATTR)
+    if slot is not None and token is not None and not attach_trial(
+            engine, Claim(study._study_id, int(slot), token), trial_id):
+        fail_trial(storage, trial_id, "its slot was taken over after a crash")
+        return None
+    if lease is not None:
+        try:
+            storage.set_trial_system_attr(trial_id, LEASE_ATTR, time.time() + lease)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return None  # told or failed a moment ago
+    return trial_id
 
 
 def tell_trial(study: optuna.Study, trial_number: int, value: float | None = None,
@@ -92,6 +174,10 @@ def tell_trial(study: optuna.Study, trial_number: int, value: float | None = Non
     ``diverged=True``), a real outcome that is not re-run. Whether the trial is
     still running is left to ``study.tell``, which reads the trial anyway; only
     when that (or the input) fails do we read it to say it is already finished.
+
+    Telling a finished trial the outcome it already has (a client repeating a
+    tell whose answer it lost) returns the trial as it is; any other outcome
+    raises TrialAlreadyFinished.
     """
     storage = study._storage
     try:
@@ -109,8 +195,23 @@ def tell_trial(study: optuna.Study, trial_number: int, value: float | None = Non
             value, state = None, TrialState.FAIL
         return study.tell(int(trial_number), value if state == TrialState.COMPLETE else None, state=state)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+        frozen = storage.get_trial(trial_id)
+        if frozen.state.is_finished() and _same_outcome(frozen, state, value):
+            return frozen
         _check_unfinished(storage, trial_id, trial_number)
         raise
+
+
+def _same_outcome(frozen: FrozenTrial, state: TrialState, value: float | None) -> bool:
+    """Whether a finished trial already holds the outcome being told."""
+    diverged = frozen.user_attrs.get("diverged") is True
+    if state == TrialState.COMPLETE and value is not None and not math.isfinite(float(value)):
+        return frozen.state == TrialState.FAIL and diverged
+    if state == TrialState.COMPLETE:
+        return frozen.state == TrialState.COMPLETE and frozen.values == [float(value)]
+    if state == TrialState.FAIL:
+        return frozen.state == TrialState.FAIL and not diverged
+    return frozen.state == state
 
 
 def _check_unfinished(storage: optuna.storages.BaseStorage, trial_id: int, trial_number: int) -> None:
@@ -148,15 +249,17 @@ def renew_lease(storage: optuna.storages.BaseStorage, trial: FrozenTrial, lease:
         storage.set_trial_system_attr(trial._trial_id, LEASE_ATTR, time.time() + lease)
 
 
-def _template(study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None) -> FrozenTrial:
-    attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname()}
+def _template(study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None,
+              key: str | None = None) -> FrozenTrial:
+    attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname(), TOKEN_ATTR: claim.token}
     if record_pid:
         attrs[PID_ATTR] = os.getpid()
     if lease is not None:
         attrs[LEASE_ATTR] = time.time() + lease
+    if key is not None:
+        attrs[KEY_ATTR] = key
     if isinstance(study.sampler, SlotGridSampler):
-        attrs["grid_id"] = claim.slot
-        attrs["search_space"] = study.sampler.search_space
+        attrs["grid_id"] = claim.slot  # the point itself follows from the slot; no grid is copied
     return FrozenTrial(
         number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(),
         datetime_complete=None, params={}, distributions={}, user_attrs={},

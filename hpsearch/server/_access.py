@@ -25,6 +25,7 @@ on the history too, which such a client reproduces).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from typing import Any
 
@@ -34,7 +35,11 @@ from hpsearch.errors import UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._names import check_study_name
 
-
+DEFAULT_TRIAL_LEASE = 3600.0  # seconds an API trial's client may stay silent (serve --trial-timeout changes it)
+MAX_KEY_LENGTH = 200
+# Asks with the same Idempotency-Key run one at a time (a client that timed out and
+# asked again must not get a second trial while the first ask is still being served).
+_KEY_LOCKS = [threading.Lock() for _ in range(64)]
 
 def create_study(storage: Any, body: dict[str, Any]) -> str:
     """Validate ``body`` as a spec and create its study; returns the name (409 if taken)."""
@@ -57,18 +62,38 @@ def create_study(storage: Any, body: dict[str, Any]) -> str:
     return name
 
 
-def ask(storage: Any, name: str, *, lease: float | None = None) -> tuple[int, dict[str, Any]]:
+def check_key(key: str | None) -> str | None:
+    """An Idempotency-Key header: 1 to 200 printable characters (400 otherwise)."""
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise ApiError(400, f"Idempotency-Key: expected 1 to {MAX_KEY_LENGTH} printable characters, "
+                            f"got {key[:40]!r}{'...' if len(key) > 40 else ''}")
+    return key
+
+
+def ask(storage: Any, name: str, *, lease: float | None = None, key: str | None = None) -> tuple[int, dict[str, Any]]:
     """Claim the next trial of study ``name``: (trial number, params).
 
-    ``lease``: the server's --trial-timeout; the trial is failed (and its slot
-    handed out again) if its client sends no report or tell for that long.
+    ``lease``: seconds (the server's --trial-timeout, else DEFAULT_TRIAL_LEASE);
+    the trial is failed (and its slot handed out again) if its client sends no
+    report, heartbeat or tell for that long. ``key``: the ask's Idempotency-Key;
+    while the trial an earlier ask with this key created is running, that
+    trial and its parameters are returned again.
     """
     from hpsearch.search import ask_trial, load_study
 
-    study, spec = load_study(storage, name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here
-        trial, params = ask_trial(study, spec, record_pid=False, lease=lease)
+    lock = _KEY_LOCKS[hash((name, key)) % len(_KEY_LOCKS)] if key is not None else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        study, spec = load_study(storage, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna warns about ask() outside optimize(); expected here
+            trial, params = ask_trial(study, spec, record_pid=False, lease=lease, key=key)
+    finally:
+        if lock is not None:
+            lock.release()
     return trial.number, _jsonable(params)
 
 
@@ -91,6 +116,26 @@ def report(storage: Any, name: str, number: int, step: int, value: float, *, lea
     from hpsearch.search import load_study, renew_lease
 
     study, _ = load_study(storage, name)
+    frozen = _running_trial(storage, study, name, number)
+    trial_id = frozen._trial_id
+    if lease is not None:
+        renew_lease(storage, frozen, lease)
+    if step not in frozen.intermediate_values:
+        storage.set_trial_intermediate_value(trial_id, step, value)
+        frozen = storage.get_trial(trial_id)
+    return bool(study.pruner.prune(study, frozen))
+
+
+def heartbeat(storage: Any, name: str, number: int, *, lease: float) -> None:
+    """A client training trial ``number`` is alive: extend its lease to ``lease`` seconds from now."""
+    from hpsearch.search import load_study, renew_lease
+
+    study, _ = load_study(storage, name)
+    renew_lease(storage, _running_trial(storage, study, name, number), lease)
+
+
+def _running_trial(storage: Any, study: Any, name: str, number: int) -> Any:
+    """Trial ``number`` of the study, which must still be running (404 / 409 otherwise)."""
     try:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     except KeyError:
@@ -98,12 +143,7 @@ def report(storage: Any, name: str, number: int, step: int, value: float, *, lea
     frozen = storage.get_trial(trial_id)
     if frozen.state.is_finished():
         raise ApiError(409, f"trial {number} is already finished ({frozen.state.name.lower()})")
-    if lease is not None:
-        renew_lease(storage, frozen, lease)
-    if step not in frozen.intermediate_values:
-        storage.set_trial_intermediate_value(trial_id, step, value)
-        frozen = storage.get_trial(trial_id)
-    return bool(study.pruner.prune(study, frozen))
+    return frozen
 
 
 def _refuse_local_references(spec: Any) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,11 @@ from hpsearch.server._summary import list_studies, summarize
 
 router = APIRouter(prefix="/api")
 
-_Number = Annotated[int, Field(strict=True, ge=0)]
+MAX_INT32 = 2**31 - 1  # trial numbers and steps are INTEGER columns (PostgreSQL: 32 bits)
+_Number = Annotated[int, Field(strict=True, ge=0, le=MAX_INT32)]
+_TrialPath = Annotated[int, Path(ge=0, le=MAX_INT32, description="the trial's number")]
+_Key = Annotated[str | None, Header(alias="Idempotency-Key", description="ask again with the same key: "
+                                    "the same trial, until it is told")]
 
 
 class _Body(BaseModel):
@@ -59,6 +63,11 @@ def _study_storage(request: Request, name: str) -> Any:
     return request.app.state.hpsearch.study_storage(check_study_name(name))
 
 
+def _lease(request: Request) -> float:
+    """Seconds an API trial's client may stay silent: serve --trial-timeout, else the default (one hour)."""
+    return request.app.state.hpsearch.trial_timeout or _access.DEFAULT_TRIAL_LEASE
+
+
 @router.get("/studies")
 def get_studies(request: Request) -> list[dict[str, Any]]:
     """Every study: name, direction, trial counts by state, best value."""
@@ -79,9 +88,14 @@ def get_study(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.post("/studies/{name:path}/ask")
-def ask(request: Request, name: str) -> dict[str, Any]:
-    """Start a trial and hand out its hyperparameters; 409 once the budget is used up."""
-    number, params = _access.ask(_study_storage(request, name), name, lease=request.app.state.hpsearch.trial_timeout)
+def ask(request: Request, name: str, idempotency_key: _Key = None) -> dict[str, Any]:
+    """Start a trial and hand out its hyperparameters; 409 once the budget is used up.
+
+    With ``Idempotency-Key: K``, asking again with K returns the same trial
+    and parameters until that trial is told (also across server restarts).
+    """
+    key = _access.check_key(idempotency_key)
+    number, params = _access.ask(_study_storage(request, name), name, lease=_lease(request), key=key)
     return {"trial": number, "params": params}
 
 
@@ -103,12 +117,18 @@ def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
 
 
 @router.post("/studies/{name:path}/trials/{number}/report")
-def report(request: Request, name: str, number: str, body: ReportBody) -> dict[str, bool]:
-    """Record an intermediate value; answer whether the study's pruner stops the trial."""
-    if not number.isdigit() or len(number) > 12:
-        raise ApiError(400, f"trial number must be a non-negative integer, got {number[:40]!r}")
+def report(request: Request, name: str, number: _TrialPath, body: ReportBody) -> dict[str, bool]:
+    """Record an intermediate value; answer whether the study's pruner stops the trial. Extends its lease."""
     prune = _access.report(
-        _study_storage(request, name), name, int(number), body.step, _finite(body.value, "value"),
-        lease=request.app.state.hpsearch.trial_timeout,
+        _study_storage(request, name), name, number, body.step, _finite(body.value, "value"),
+        lease=_lease(request),
     )
     return {"prune": prune}
+
+
+@router.post("/studies/{name:path}/trials/{number}/heartbeat")
+def heartbeat(request: Request, name: str, number: _TrialPath) -> dict[str, Any]:
+    """The client is still training trial ``number``: extend its lease. 409 if it is finished."""
+    lease = _lease(request)
+    _access.heartbeat(_study_storage(request, name), name, number, lease=lease)
+    return {"trial": number, "lease_seconds": lease}

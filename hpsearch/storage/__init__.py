@@ -9,6 +9,8 @@ from hpsearch.storage._claims import (
     claim_slot,
     delete_claims,
     pid_alive,
+    running_attr_values,
+    running_trial_with_attr,
     slot_statuses,
     slot_trial_ids,
 )
@@ -50,6 +52,8 @@ __all__ = [
     "open_storage",
     "pid_alive",
     "resolve_storage_url",
+    "running_attr_values",
+    "running_trial_with_attr",
     "save_spec",
     "slot_statuses",
     "slot_trial_ids",

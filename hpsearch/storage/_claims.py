@@ -19,6 +19,7 @@ Plain SQLAlchemy Core, so it works on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -142,6 +143,48 @@ def delete_claims(engine: sa.Engine, study_id: int) -> None:
     """Forget a study's claims (when the study itself is deleted)."""
     with engine.begin() as con:
         con.execute(claims_table.delete().where(claims_table.c.study_id == study_id))
+
+
+def running_trial_with_attr(engine: sa.Engine, study_id: int, key: str, value: object) -> int | None:
+    """The id of a RUNNING trial of the study whose system attr ``key`` equals ``value`` (the newest), else None.
+
+    One indexed query: how an ask with an idempotency key finds the trial it created before.
+    """
+    trials = models.TrialModel.__table__
+    attrs = models.TrialSystemAttributeModel.__table__
+    query = (
+        sa.select(trials.c.trial_id)
+        .select_from(trials)
+        .join(attrs, attrs.c.trial_id == trials.c.trial_id)
+        .where(trials.c.study_id == study_id)
+        .where(trials.c.state == TrialState.RUNNING)
+        .where(attrs.c.key == key)
+        .where(attrs.c.value_json == json.dumps(value))
+        .order_by(trials.c.trial_id.desc())
+        .limit(1)
+    )
+    with engine.connect() as con:
+        row = con.execute(query).first()
+    return None if row is None else row.trial_id
+
+
+def running_attr_values(engine: sa.Engine, study_id: int, key: str) -> dict[int, object]:
+    """trial_id -> value of system attr ``key``, for the study's RUNNING trials that have it.
+
+    One query, however long the study: crash recovery reads leases this way on every ask.
+    """
+    trials = models.TrialModel.__table__
+    attrs = models.TrialSystemAttributeModel.__table__
+    query = (
+        sa.select(trials.c.trial_id, attrs.c.value_json)
+        .select_from(trials)
+        .join(attrs, attrs.c.trial_id == trials.c.trial_id)
+        .where(trials.c.study_id == study_id)
+        .where(trials.c.state == TrialState.RUNNING)
+        .where(attrs.c.key == key)
+    )
+    with engine.connect() as con:
+        return {row.trial_id: json.loads(row.value_json) for row in con.execute(query)}
 
 
 def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:

@@ -352,7 +352,8 @@ def test_an_expired_lease_is_handed_out_before_fresh_slots(storage_url, wall_clo
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=60), raise_server_exceptions=False) as client:
+    with TestClient(create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1",
+                    raise_server_exceptions=False) as client:
         _create(client, grid_spec("early"))  # 12 slots
         first = client.post("/api/studies/early/ask").json()
         wall_clock.now += 61
