@@ -1,27 +1,62 @@
 """Search spaces: spec [space] -> Optuna distributions, suggestions and grids.
 
 ``suggest`` goes through ``trial.suggest_*`` so that every Optuna sampler
-(random, TPE, QMC and GridSampler) sees the same distributions.
+(random, TPE, QMC and our slot-keyed grid sampler) sees the same distributions.
 
-Grid rule (what grid search tries), per axis:
+The grid (what grid search tries)
+---------------------------------
 
-1. an explicit ``grid = [...]`` always wins;
-2. a categorical axis takes all its choices;
-3. a numeric axis takes 3 evenly spaced values from low to high (log-evenly
-   when ``log = true``; integers rounded and de-duplicated, ``step`` respected).
+Points per axis. An explicit ``grid = [...]`` is used exactly as given. The
+other ("free") axes share the study's budget (its n_trials):
 
-With a ``budget`` (the study's n_trials) the free axes (those without an
-explicit grid) share it: every free axis gets the same number of points ``s``
-(a categorical axis at most its number of choices, spread over the list), the
-largest ``s`` whose grid still fits the budget; then, in the space's order,
-axes get one more point each while the grid still fits. So 8 axes and a
-budget of 256 give 2 values per axis, the regime where random search shines
-(Bergstra & Bengio 2012). If the explicit grids alone exceed the budget, free
-axes get one point (their middle) and the grid is larger than the budget.
+1. **Even share.** Every free axis gets the same number of points ``s``, the
+   largest ``s`` whose grid fits the budget (an axis never gets more points
+   than it has distinct values: a categorical its choices, an int range its
+   integers on the step).
+2. **Categoricals complete.** Then, in the space's order, each categorical
+   axis is raised to as many of its choices as the budget allows, up to all of
+   them. Choices often matter (the optimizer); a numeric axis already has its
+   even share.
+3. **Top-up.** Then, in the space's order, each numeric axis gets one more
+   point while the grid still fits. Axes never differ by more than one point
+   from the even share, except completed categoricals.
+
+If the explicit grids alone exceed the budget, free axes get one point each
+(the middle of the range) and grid search runs a seeded random subset of the
+grid. Without a budget a numeric axis gets 3 points and a categorical all its
+choices. So 6 axes and a budget of 64 give 2 points per axis, the regime in
+which Bergstra & Bengio (2012) showed random search beating grid search.
+
+Where the points go on a numeric axis with k points: at the centres of k equal
+cells of the range, never at its ends (an endpoint grid is a strawman: with 2
+points it tries only the extremes).
+
+* float: cells of [low, high]; log cells when ``log = true`` (centres
+  ``low^(1-t) * high^t`` for t = (i + 1/2) / k). Interior values are rounded
+  just enough to read well and stay distinct (a hundredth of the spacing).
+* int, or float with ``step``: the range is its n values low + j*step, each
+  the centre of a unit cell; k cells over those n unit cells take the values
+  j = floor((2i + 1) * n / (2k)), i = 0..k-1. They are always distinct; with
+  k = n they are all the values, and the ends appear only when k > n / 2.
+* int with ``log = true``: log cells of [low, high], centres rounded to
+  integers, duplicates dropped (an axis may then have fewer than k points).
+* categorical with fewer points than choices: choices spread over the list
+  (2 of 4: the first and the last); 1 point: the middle choice.
+
+Grids are never listed. A grid point is computed from its index by mixed radix
+over the axes (the last axis varies fastest, as in ``itertools.product``) and
+the grid's size is the product of the per-axis counts, counted arithmetically
+(a ``step`` of 1e-300 costs nothing). Grid search is capped at
+:data:`GRID_CAP` points; the spec checks refuse larger grids before anything
+is stored. The order in which grid search visits the points is a seeded
+random permutation of the indices (:class:`GridOrder`), computed per index.
+See docs/science.md for why the grid is built this way.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +67,8 @@ import optuna
 from hpsearch.spec.models import CategoricalParam, FloatParam, IntParam
 
 DEFAULT_POINTS = 3
+GRID_CAP = 100_000  # most points a grid search may have
+MAX_STEPS = 10**15  # most steps a stepped float range may have (exact indices, Optuna's Decimal checks)
 
 
 def distributions(space: Mapping[str, Any]) -> dict[str, optuna.distributions.BaseDistribution]:
@@ -60,84 +97,263 @@ def suggest(trial: optuna.trial.BaseTrial, space: Mapping[str, Any]) -> dict[str
     return params
 
 
-def grid_values(space: Mapping[str, Any], budget: int | None = None) -> dict[str, list]:
-    """The axes grid search uses (see the module docstring for the rule)."""
-    if budget is None:
-        return {name: axis_values(p, None) for name, p in space.items()}
-    if budget < 1:
+# ---------------------------------------------------------------------------
+# points per axis
+
+
+def grid_counts(space: Mapping[str, Any], budget: int | None = None) -> dict[str, int]:
+    """The number of points the rule asks of each axis (before log-int duplicates are dropped).
+
+    Pure arithmetic: time O(axes x log budget), whatever the ranges.
+    """
+    if budget is not None and budget < 1:
         raise ValueError("budget must be >= 1")
-    fixed = {n: list(p.grid) for n, p in space.items() if p.grid is not None}
-    free = {n: p for n, p in space.items() if p.grid is None}
-    base = math.prod(len(v) for v in fixed.values())
-    caps = {n: _max_points(p) for n, p in free.items()}
-    counts = {n: 1 for n in free}
-    s = 1
-    while True:  # largest common s whose grid fits the budget
-        trial = {n: min(s + 1, caps[n]) for n in free}
-        if trial == counts or base * math.prod(trial.values()) > budget:
-            break
-        counts, s = trial, s + 1
-    for n in free:  # then one more point per axis, in order, while it fits
-        bumped = dict(counts, **{n: min(counts[n] + 1, caps[n])})
-        if base * math.prod(bumped.values()) <= budget:
-            counts = bumped
-    out = {}
+    caps = {n: axis_capacity(p) for n, p in space.items()}
+    counts: dict[str, int] = {}
+    free = []
     for name, p in space.items():
-        out[name] = fixed[name] if name in fixed else axis_values(p, counts[name])
-    return out
+        if p.grid is not None:
+            counts[name] = len(p.grid)
+        elif budget is None:
+            counts[name] = caps[name] if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, caps[name])
+        else:
+            free.append(name)
+            counts[name] = 1
+    if budget is None or not free:
+        return counts
+    base = math.prod(counts[n] for n in counts if n not in free)
+    room = budget // base  # 0 when the explicit grids alone exceed the budget: free axes keep 1 point
+
+    def size(s: int) -> int:  # free-axis grid size with s points per axis (stops early past room)
+        out = 1
+        for n in free:
+            out *= min(s, caps[n])
+            if out > room:
+                break
+        return out
+
+    lo, hi = 1, max(1, room)  # 1. even share: the largest s with size(s) <= room (binary search)
+    if size(1) <= room:
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if size(mid) <= room else (lo, mid - 1)
+    for n in free:
+        counts[n] = min(lo, caps[n])
+    product = math.prod(counts[n] for n in free)
+    for n in free:  # 2. categoricals: as many choices as fit, up to all
+        if isinstance(space[n], CategoricalParam) and room:
+            others = product // counts[n]
+            k = min(caps[n], max(counts[n], room // others))
+            product, counts[n] = others * k, k
+    for n in free:  # 3. numeric axes: one more point each, in order, while the grid fits
+        if not isinstance(space[n], CategoricalParam) and counts[n] < caps[n]:
+            bumped = product // counts[n] * (counts[n] + 1)
+            if bumped <= room:
+                product, counts[n] = bumped, counts[n] + 1
+    return counts
+
+
+def axis_capacity(p: Any) -> int | float:
+    """Most distinct grid points an axis can have (math.inf for a float range without step)."""
+    if p.grid is not None:
+        return len(p.grid)
+    if isinstance(p, CategoricalParam):
+        return len(p.choices)
+    n = _n_steps(p)
+    return math.inf if n is None else n
+
+
+def grid_axes(space: Mapping[str, Any], budget: int | None = None) -> dict[str, Axis]:
+    """One :class:`Axis` per hyperparameter: its point count and its i-th value, never a listing."""
+    return {name: Axis(p, k) for (name, p), k in zip(space.items(), grid_counts(space, budget).values())}
+
+
+def grid_points_per_axis(space: Mapping[str, Any], budget: int | None = None) -> dict[str, int]:
+    """Distinct grid values per axis, e.g. {"learning_rate": 2, "optimizer": 2, ...} (for reports)."""
+    return {name: axis.count for name, axis in grid_axes(space, budget).items()}
 
 
 def grid_size(space: Mapping[str, Any], budget: int | None = None) -> int:
-    """Number of points of the grid ``grid_values(space, budget)``."""
-    return math.prod(len(v) for v in grid_values(space, budget).values())
+    """Number of points of the grid (the product of the per-axis counts; nothing is listed)."""
+    return math.prod(grid_points_per_axis(space, budget).values())
+
+
+def grid_values(space: Mapping[str, Any], budget: int | None = None) -> dict[str, list]:
+    """Each axis's values as a list (for display; the grid itself is their product)."""
+    return {name: axis.values() for name, axis in grid_axes(space, budget).items()}
 
 
 def axis_values(p: Any, n: int | None) -> list:
-    """``n`` values of one axis (default: explicit grid, else the default count)."""
+    """``n`` grid values of one axis (None: its explicit grid, else the default count)."""
     if n is None:
+        n = len(p.grid) if p.grid is not None else (
+            len(p.choices) if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, axis_capacity(p)))
+    return Axis(p, n).values()
+
+
+class Axis:
+    """One grid axis: ``count`` distinct values, ``value(i)`` computed on demand in O(1).
+
+    ``count`` may be below the k asked for only on a log-scaled int axis
+    (rounded centres that coincide are dropped; only up to GRID_CAP points).
+    """
+
+    def __init__(self, p: Any, k: int) -> None:
+        if k < 1:
+            raise ValueError("an axis needs at least one point")
+        self.param, self.k = p, int(k)
+        self._ints: tuple[int, ...] | None = None
+        if p.grid is None and isinstance(p, IntParam) and p.log and p.step == 1 and self.k <= GRID_CAP:
+            self._ints = _log_int_values(p.low, p.high, min(self.k, _n_steps(p)))
+        self.count = len(self._ints) if self._ints is not None else self.k
+
+    def __len__(self) -> int:
+        return self.count
+
+    def value(self, i: int) -> Any:
+        """The i-th value (0 <= i < count), ascending for numeric axes."""
+        p, k = self.param, self.k
+        if not 0 <= i < self.count:
+            raise IndexError(i)
         if p.grid is not None:
-            return list(p.grid)
-        n = len(p.choices) if isinstance(p, CategoricalParam) else DEFAULT_POINTS
-    if isinstance(p, CategoricalParam):
-        return [p.choices[i] for i in _spread(len(p.choices), n)]
-    if n == 1:
-        raw = np.array([math.sqrt(p.low * p.high) if p.log else (p.low + p.high) / 2])
-    elif p.log:
-        raw = np.geomspace(p.low, p.high, n)
-    else:
-        raw = np.linspace(p.low, p.high, n)
-    if isinstance(p, IntParam):
-        values = sorted({int(p.low + round((v - p.low) / p.step) * p.step) for v in raw})
-        return [min(v, p.high) for v in values]
-    if p.step is not None:
-        k_max = math.floor((p.high - p.low) / p.step + 1e-9)
-        ks = sorted({min(round((v - p.low) / p.step), k_max) for v in raw})
-        return [_tidy(p.low + k * p.step, p) for k in ks]
-    return [_tidy(float(v), p) for v in raw]
+            return p.grid[i]
+        if isinstance(p, CategoricalParam):
+            return p.choices[_spread_index(len(p.choices), k, i)]
+        if self._ints is not None:
+            return self._ints[i]
+        if isinstance(p, IntParam) and p.log:  # beyond GRID_CAP points: not de-duplicated
+            t = (i + 0.5) / k
+            v = round(math.exp(math.log(p.low) * (1 - t) + math.log(p.high) * t))
+            return min(max(v, p.low), p.high)
+        n = _n_steps(p)
+        if n is not None:  # int, or float with step: the centre of cell i over the n unit cells
+            j = ((2 * i + 1) * n) // (2 * k)
+            if isinstance(p, IntParam):
+                return p.low + j * p.step
+            return _tidy_step(p.low + j * p.step, p)
+        t = (i + 0.5) / k
+        if p.log:
+            v = math.exp(math.log(p.low) * (1 - t) + math.log(p.high) * t)
+            return _tidy_log(v, p, k)
+        return _tidy_linear(p.low * (1 - t) + p.high * t, p, k)
+
+    def values(self) -> list:
+        return [self.value(i) for i in range(self.count)]
 
 
-def _max_points(p: Any) -> int:
-    """Most distinct points an axis can take (unbounded floats: effectively many)."""
-    if isinstance(p, CategoricalParam):
-        return len(p.choices)
+def _n_steps(p: Any) -> int | None:
+    """Number of values low + j*step in an int or stepped float range; None for a continuous one."""
     if isinstance(p, IntParam):
         return (p.high - p.low) // p.step + 1
-    if p.step is not None:
-        return math.floor((p.high - p.low) / p.step + 1e-9) + 1
-    return 10**6
+    if p.step is None:
+        return None
+    ratio = (p.high - p.low) / p.step
+    if not math.isfinite(ratio) or ratio > MAX_STEPS:
+        return None  # steps finer than floats resolve (refused by the spec checks): treat as continuous
+    return math.floor(ratio + 1e-9) + 1
 
 
-def _spread(n_choices: int, n: int) -> list[int]:
-    """Indices of ``n`` choices spread over the list (n=1: the middle one)."""
+@functools.lru_cache(maxsize=64)
+def _log_int_values(low: int, high: int, k: int) -> tuple[int, ...]:
+    t = (np.arange(k) + 0.5) / k
+    raw = np.exp(math.log(low) * (1 - t) + math.log(high) * t)
+    return tuple(int(v) for v in np.unique(np.clip(np.rint(raw), low, high)))
+
+
+def _spread_index(n_choices: int, n: int, i: int) -> int:
+    """Index of the i-th of ``n`` choices spread over the list (n = 1: the middle one)."""
     if n >= n_choices:
-        return list(range(n_choices))
+        return i
     if n == 1:
-        return [(n_choices - 1) // 2]
-    return sorted({round(i) for i in np.linspace(0, n_choices - 1, n)})
+        return (n_choices - 1) // 2
+    return math.floor(i * (n_choices - 1) / (n - 1) + 0.5)  # distinct: the spacing is >= 1
 
 
-def _tidy(v: float, p: Any) -> float:
-    """Round interior points to 4 significant digits, so grids read well; ends exact."""
-    if v <= p.low or v >= p.high:
-        return float(min(max(v, p.low), p.high))
-    return float(f"{v:.4g}") if p.step is None else round(v, 12)
+def _tidy_linear(v: float, p: Any, k: int) -> float:
+    """Round to a hundredth of the spacing between centres: distinct, inside the range, readable."""
+    spacing = p.high / k - p.low / k
+    if not (spacing > 0 and math.isfinite(spacing)):
+        return float(v)
+    return float(round(v, 2 - math.floor(math.log10(spacing))))
+
+
+def _tidy_log(v: float, p: Any, k: int) -> float:
+    """Round to enough significant digits (at least 3) that neighbouring log centres stay distinct."""
+    r = (math.log(p.high) - math.log(p.low)) / k
+    digits = max(3, 2 - math.floor(math.log10(r))) if r > 0 else 17
+    return float(f"{v:.{min(digits, 17)}g}")
+
+
+def _tidy_step(v: float, p: Any) -> float:
+    """Remove float noise (0.30000000000000004) well below the step."""
+    return float(round(v, max(0, 6 - math.floor(math.log10(p.step)))))
+
+
+# ---------------------------------------------------------------------------
+# points from indices, and the seeded order
+
+
+def grid_point(axes: Mapping[str, Axis], index: int) -> dict[str, Any]:
+    """Grid point number ``index`` in ``itertools.product`` order (mixed radix, last axis fastest)."""
+    size = math.prod(a.count for a in axes.values())
+    if not 0 <= index < size:
+        raise IndexError(f"grid index {index} outside 0..{size - 1}")
+    digits = {}
+    for name in reversed(list(axes)):
+        index, digits[name] = divmod(index, axes[name].count)
+    return {name: axes[name].value(digits[name]) for name in axes}
+
+
+def grid_digit(axes: Mapping[str, Axis], index: int, name: str) -> int:
+    """The index along axis ``name`` of grid point ``index`` (one division, one modulo)."""
+    stride = 1
+    for other in reversed(list(axes)):
+        if other == name:
+            return (index // stride) % axes[name].count
+        stride *= axes[other].count
+    raise KeyError(name)
+
+
+class GridOrder:
+    """A seeded random permutation of 0..size-1, computed one index at a time.
+
+    A 4-round Feistel network (round function: BLAKE2b keyed by the seed and
+    the round) permutes the integers below the smallest even power of two
+    >= size; an index whose image falls outside 0..size-1 is mapped again
+    ("cycle walking") until it falls inside. The result is a permutation of
+    0..size-1 (Black & Rogaway 2002), pseudo-random by Luby & Rackoff (1988),
+    with an expected < 4 network evaluations per index, whatever the size.
+    Slot k of a grid study runs grid point ``order(k)``: a truncated grid is a
+    seeded random subset, and every point runs once however many workers ask.
+    """
+
+    ROUNDS = 4
+
+    def __init__(self, size: int, seed: int) -> None:
+        if size < 1:
+            raise ValueError("size must be >= 1")
+        self.size = int(size)
+        bits = max(2, (self.size - 1).bit_length())
+        self._half = (bits + 1) // 2
+        self._mask = (1 << self._half) - 1
+        self._nbytes = (self._half + 7) // 8 or 1
+        self._keys = [hashlib.blake2b(f"hpsearch-grid:{int(seed)}:{r}".encode(), digest_size=16).digest()
+                      for r in range(self.ROUNDS)]
+
+    def _round(self, key: bytes, x: int) -> int:
+        digest = hashlib.blake2b(x.to_bytes(self._nbytes, "little"), digest_size=8, key=key).digest()
+        return int.from_bytes(digest, "little") & self._mask
+
+    def _network(self, x: int) -> int:
+        left, right = x >> self._half, x & self._mask
+        for key in self._keys:
+            left, right = right, left ^ self._round(key, right)
+        return (left << self._half) | right
+
+    def __call__(self, i: int) -> int:
+        if not 0 <= i < self.size:
+            raise IndexError(f"index {i} outside 0..{self.size - 1}")
+        x = self._network(i)
+        while x >= self.size:
+            x = self._network(x)
+        return x

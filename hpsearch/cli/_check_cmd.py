@@ -43,18 +43,34 @@ def check(spec_path: str) -> None:
 
 
 def _print_grid(console: Console, spec) -> None:
-    from hpsearch.space import grid_values
+    """The grid grid search would run: points per axis and their values (never the grid listed)."""
+    from hpsearch.space import GRID_CAP, grid_axes, grid_counts
 
-    axes = grid_values(spec.space, spec.study.n_trials)
-    size = math.prod(len(v) for v in axes.values())
-    grid = Table("hyperparameter", "grid values", title=f"grid for a budget of {spec.study.n_trials}: {size} points")
-    for name, values in axes.items():
-        grid.add_row(name, ", ".join(fmt(v) for v in values))
+    budget = spec.study.n_trials
+    nominal = math.prod(grid_counts(spec.space, budget).values())
+    if nominal > GRID_CAP:
+        console.print(f"grid: for a budget of {budget} the grid would have {nominal} points; grid search "
+                      f"is capped at {GRID_CAP} (lower n_trials or give the axes grid = [...])")
+        return
+    axes = grid_axes(spec.space, budget)
+    size = math.prod(a.count for a in axes.values())
+    grid = Table("hyperparameter", "points", "grid values",
+                 title=f"grid for a budget of {budget}: {size} points")
+    for name, axis in axes.items():
+        shown = [fmt(axis.value(i)) for i in range(min(axis.count, _SHOWN))]
+        more = f", ... ({axis.count - _SHOWN} more), {fmt(axis.value(axis.count - 1))}" \
+            if axis.count > _SHOWN + 1 else (f", {fmt(axis.value(_SHOWN))}" if axis.count == _SHOWN + 1 else "")
+        grid.add_row(name, str(axis.count), ", ".join(shown) + more)
     console.print(grid)
-    if size > spec.study.n_trials:
-        console.print(f"grid search would run a random subset of {spec.study.n_trials} of these {size} points")
-    elif size < spec.study.n_trials:
+    console.print(f"points per axis: {' x '.join(str(a.count) for a in axes.values())} = {size}; numbers at "
+                  "the centres of equal (log) cells of their ranges, grid = [...] as given")
+    if size > budget:
+        console.print(f"grid search would run a seeded random subset of {budget} of these {size} points")
+    elif size < budget:
         console.print(f"grid search would stop after all {size} points (fewer than n_trials)")
+
+
+_SHOWN = 12  # grid values printed per axis before "..."
 
 
 def _print_gradient_check(console: Console, spec) -> None:

@@ -28,6 +28,7 @@ from hpsearch.spec.models import (
     StudySection,
 )
 
+MAX_STEPS = 10**15  # most steps in a stepped float range (as hpsearch.space.MAX_STEPS)
 _USER_OBJECTIVE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DATA_COMMON = {"dataset", "val_fraction", "test_fraction", "seed", "task"}
 
@@ -88,7 +89,24 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
     check_user_code(spec, source, base_dir, check_files)
     for name, param in spec.space.items():
         _check_param(name, param, hypers.get(name) if hypers else None, source)
+    if study.sampler == "grid":
+        _check_grid_size(spec, source)
     return spec
+
+
+def _check_grid_size(spec: Spec, source: str) -> None:
+    """Refuse a grid of more than GRID_CAP points (counted arithmetically, nothing listed)."""
+    from hpsearch.space import GRID_CAP, grid_counts
+
+    explicit = math.prod(len(p.grid) for p in spec.space.values() if p.grid is not None)
+    if explicit > GRID_CAP:
+        raise spec_error(source, "space", f"explicit grids of at most {GRID_CAP} points in all "
+                         f"(grid = [...] lists multiply to {explicit})", NOTHING)
+    size = math.prod(grid_counts(spec.space, spec.study.n_trials).values())
+    if size > GRID_CAP:
+        raise spec_error(source, "study.n_trials",
+                         f"at most {GRID_CAP} for grid search (the grid for this budget would have "
+                         f"{size} points; grid search is capped at {GRID_CAP})", spec.study.n_trials)
 
 
 def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: bool) -> int | None:
@@ -214,6 +232,9 @@ def _check_param(name: str, param, hyper: catalog.Hyper | None, source: str) -> 
         raise spec_error(source, f"{path}.step", "no step with log = true", step)
     if step is not None and step > param.high - param.low:
         raise spec_error(source, f"{path}.step", f"a step <= high - low ({param.high - param.low:g})", step)
+    if isinstance(param, FloatParam) and step is not None and not (param.high - param.low) / step <= MAX_STEPS:
+        raise spec_error(source, f"{path}.step", f"a step >= (high - low) / {MAX_STEPS:.0e} "
+                         f"({(param.high - param.low) / MAX_STEPS:g}; finer steps are not representable)", step)
     if hyper is not None:
         for key in ("low", "high"):
             if not hyper.in_range(getattr(param, key)):
