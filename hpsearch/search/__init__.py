@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from hpsearch.search._load import load_study, stored_spec
-from hpsearch.search._outcomes import best_trial, is_diverged, is_finished, state_counts
+from hpsearch.search._outcomes import (
+    ERROR_ATTR,
+    best_trial,
+    is_crashed,
+    is_diverged,
+    is_error,
+    is_finished,
+    last_error,
+    state_counts,
+)
 from hpsearch.search._pruners import PRUNERS, make_pruner
 from hpsearch.search._recovery import Heartbeat, recover_study
 from hpsearch.search._runner import (
+    BudgetNotLowered,
+    finished_count,
     is_complete,
     join_study,
     prepare_study,
@@ -24,9 +35,19 @@ from hpsearch.search._trial import (
     renew_lease,
     tell_trial,
 )
-from hpsearch.search._workers import TooManyCrashes, WorkerFailed, quiet_pool_resets, run_pool, work
+from hpsearch.search._workers import (
+    MAX_FAILURES,
+    ObjectiveFailing,
+    TooManyCrashes,
+    WorkerFailed,
+    quiet_pool_resets,
+    run_pool,
+    work,
+)
 
 __all__ = [
+    "BudgetNotLowered", "ERROR_ATTR", "MAX_FAILURES", "ObjectiveFailing", "finished_count", "is_crashed", "is_error",
+    "last_error",
     "Heartbeat", "PRUNERS", "SAMPLERS", "SlotGridSampler", "SlotsBusy", "StudyComplete",
     "TooManyCrashes", "TrialAlreadyFinished", "TrialNotFound", "WorkerFailed", "ask_trial",
     "best_trial", "budget", "grid_axes", "is_complete", "is_diverged", "is_finished", "join_study", "load_study",

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 import optuna
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hpsearch.search._outcomes import best_trial, is_finished, state_counts
+from hpsearch.search._outcomes import ERROR_ATTR, best_trial, is_finished, last_error, state_counts
 
 
 class StudyProgress:
@@ -70,6 +71,10 @@ def print_summary(console: Console, studies: Sequence[optuna.Study], seconds: fl
         table.add_column("value")
         table.add_row("finished", str(sum(map(is_finished, trials))))
         table.add_row("by state", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-")
+        failed = last_error(trials)
+        if failed is not None:  # "failed": the objective raised; each such trial keeps its error
+            text = " ".join(str(failed.user_attrs[ERROR_ATTR]).split())
+            table.add_row("last error", escape(f"#{failed.number}: {text[:200]}"))
         if best is not None:
             table.add_row("best trial", f"#{best.number}: {best.value:.6g}")
             for k, v in best.params.items():

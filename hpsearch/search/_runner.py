@@ -1,9 +1,11 @@
 """run_study / run_studies / join_study: create or resume studies and run them to their budget.
 
 A study is "done" when every slot of its budget holds a finished trial
-(COMPLETE, PRUNED or diverged), which the claims table makes exact even with
-many workers. Resuming is the same call as starting: free slots (never run,
-or crashed) are simply claimed again.
+(COMPLETE, PRUNED, diverged, or failed by an objective error; see _outcomes),
+which the claims table makes exact even with many workers. Resuming is the
+same call as starting: free slots (never run, or crashed) are simply claimed
+again. A budget only grows: ``n_trials`` below the stored budget is refused
+(or, when the study already holds that many finished trials, nothing is run).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from rich.console import Console
 from hpsearch.errors import UserError
 from hpsearch.search._display import StudyProgress, print_summary
 from hpsearch.search._load import load_study, stored_spec
+from hpsearch.search._outcomes import is_finished
 from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import budget, make_sampler
-from hpsearch.search._workers import run_pool, work
+from hpsearch.search._workers import MAX_FAILURES, clock, run_pool, work
 from hpsearch.storage import (
     SPEC_ATTR,
     SlotStatus,
@@ -46,13 +49,18 @@ def with_overrides(spec: Any, **study: Any) -> Any:
     return spec_from_dict(d, source=f"{spec.study.name} (with {flags})")
 
 
+class BudgetNotLowered(UserError):
+    """``--n-trials`` below a resumed study's budget: budgets only grow."""
+
+
 def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
                   n_trials: int | None = None) -> tuple[optuna.Study, Any]:
     """Create the study (saving its spec) or load it; returns (study, the spec it runs with).
 
-    A resumed study keeps its stored spec; ``n_trials`` changes its budget. A
-    different spec under the same name is an error: results of two studies
-    must not mix.
+    A resumed study keeps its stored spec; ``n_trials`` above its budget raises
+    the budget, below it changes nothing (budgets only grow; run_study says
+    so). A different spec under the same name is an error: results of two
+    studies must not mix.
     """
     name = spec.study.name
     try:
@@ -70,48 +78,72 @@ def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
             return study, spec
     stored = stored_spec(storage, name, wait=10.0)  # another process may have just created it
     _check_same(stored, spec)
-    if n_trials is not None and n_trials != stored.study.n_trials:
+    if n_trials is not None and n_trials > stored.study.n_trials:
         stored = with_overrides(stored, n_trials=n_trials)
         storage.set_study_user_attr(storage.get_study_id_from_name(name), SPEC_ATTR, stored.to_dict())
     return load_study(storage, name, spec=stored)
 
 
+def finished_count(study: optuna.Study) -> int:
+    """How many finished trials (COMPLETE, PRUNED, diverged, failed by an error) the study holds."""
+    return sum(map(is_finished, study._storage.get_all_trials(study._study_id, deepcopy=False)))
+
+
 def run_study(spec: Any, storage_url: str, *, n_trials: int | None = None, jobs: int = 1,
               timeout: float | None = None, study_name: str | None = None, sampler: str | None = None,
-              seed: int | None = None, progress: bool = True, console: Console | None = None) -> optuna.Study:
-    """Create or resume the study and run trials until it holds its budget of finished trials."""
-    _check_counts(n_trials=n_trials, jobs=jobs, timeout=timeout)
+              seed: int | None = None, progress: bool = True, console: Console | None = None,
+              max_failures: int = MAX_FAILURES) -> optuna.Study:
+    """Create or resume the study and run trials until it holds its budget of finished trials.
+
+    ``max_failures``: stop (ObjectiveFailing) when the objective fails this many trials in a row.
+    """
+    _check_counts(n_trials=n_trials, jobs=jobs, timeout=timeout, max_failures=max_failures)
     spec = with_overrides(spec, name=study_name, sampler=sampler, seed=seed)  # validate before any write
     storage = open_storage(storage_url)
     study, spec = prepare_study(storage, spec, n_trials=n_trials)
-    _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress, console=console)
+    if n_trials is not None and n_trials < spec.study.n_trials:  # budgets only grow
+        finished = finished_count(study)
+        if finished < n_trials:
+            raise BudgetNotLowered(
+                f"study {study.study_name!r} has a budget of {spec.study.n_trials} trials ({finished} finished); "
+                f"--n-trials {n_trials} would lower it, and budgets only grow. Leave out --n-trials to "
+                f"finish the {spec.study.n_trials}, use --timeout to stop earlier, or --study-name for a new study")
+        if progress:
+            (console or Console()).print(
+                f"study {study.study_name!r} already holds {finished} finished trials (>= --n-trials {n_trials}); "
+                f"nothing to do. Its budget stays {spec.study.n_trials}: budgets only grow")
+        return study
+    _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress, console=console,
+         max_failures=max_failures)
     return study
 
 
 def run_studies(specs: Sequence[Any], storage_url: str, *, jobs: int = 1, timeout: float | None = None,
-                progress: bool = True, console: Console | None = None) -> list[optuna.Study]:
+                progress: bool = True, console: Console | None = None,
+                max_failures: int = MAX_FAILURES) -> list[optuna.Study]:
     """Create or resume many studies (e.g. compare's arms) and run them with one pool of workers."""
-    _check_counts(jobs=jobs, timeout=timeout)
+    _check_counts(jobs=jobs, timeout=timeout, max_failures=max_failures)
     names = [s.study.name for s in specs]
     if len(set(names)) != len(names):
         raise UserError(f"run_studies: study names must differ, got {names}")
     storage = open_storage(storage_url)
     prepared = [prepare_study(storage, s) for s in specs]
     _run(storage, storage_url, [p[0] for p in prepared], [p[1] for p in prepared],
-         jobs=jobs, timeout=timeout, progress=progress, console=console)
+         jobs=jobs, timeout=timeout, progress=progress, console=console, max_failures=max_failures)
     return [p[0] for p in prepared]
 
 
 def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | None = None,
-               progress: bool = True, console: Console | None = None) -> optuna.Study:
+               progress: bool = True, console: Console | None = None,
+               max_failures: int = MAX_FAILURES) -> optuna.Study:
     """Work on an existing study as more workers (``hpsearch worker``); the spec comes from the DB."""
-    _check_counts(jobs=jobs, timeout=timeout)
+    _check_counts(jobs=jobs, timeout=timeout, max_failures=max_failures)
     if not storage_exists(storage_url):  # do not create an empty database for a typo
         raise missing_storage(storage_url, name)
     storage = open_storage(storage_url)
     study, spec = load_study(storage, name)
     _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress,
-         console=console, first_worker=1)
+         console=console, first_worker=1, max_failures=max_failures)
     return study
 
 
@@ -120,16 +152,17 @@ def is_complete(storage: optuna.storages.BaseStorage, study: optuna.Study, spec:
 
 
 def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jobs: int,
-         timeout: float | None, progress: bool, console: Console | None, first_worker: int = 0) -> None:
+         timeout: float | None, progress: bool, console: Console | None, first_worker: int = 0,
+         max_failures: int = MAX_FAILURES) -> None:
     console = console or Console()
     todo = [(st, sp) for st, sp in zip(studies, specs) if not is_complete(storage, st, sp)]
     for st, sp in zip(studies, specs):
         if (st, sp) not in todo and progress:
-            console.print(f"study {st.study_name!r} is already complete ({budget(sp)} finished trials); "
+            console.print(f"study {st.study_name!r} is already complete ({finished_count(st)} finished trials); "
                           "nothing to do")
     if not todo:
         return
-    deadline = None if timeout is None else time.time() + timeout
+    deadline = None if timeout is None else clock() + timeout
     start = time.monotonic()
     names = [st.study_name for st, _ in todo]
     with StudyProgress([st for st, _ in todo], [budget(sp) for _, sp in todo],
@@ -140,9 +173,11 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
             # One BLAS thread in-process too: the networks are small, and a multi-threaded
             # BLAS on a busy 2-core machine measured 8x slower (12 vs 95 trials/minute).
             with threadpool_limits(1):
-                work(storage, names, worker=first_worker, deadline=deadline, on_trial=bar.refresh)
+                work(storage, names, worker=first_worker, deadline=deadline, on_trial=bar.refresh,
+                     max_failures=max_failures)
         else:
-            run_pool(url, names, jobs, deadline=deadline, on_poll=bar.refresh, first_worker=first_worker)
+            run_pool(url, names, jobs, deadline=deadline, on_poll=bar.refresh, first_worker=first_worker,
+                     max_failures=max_failures)
     if progress:
         print_summary(console, [st for st, _ in todo], time.monotonic() - start)
 
@@ -169,7 +204,10 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def _check_counts(*, n_trials: int | None = None, jobs: int = 1, timeout: float | None = None) -> None:
+def _check_counts(*, n_trials: int | None = None, jobs: int = 1, timeout: float | None = None,
+                  max_failures: int = MAX_FAILURES) -> None:
+    if max_failures < 1:
+        raise UserError(f"--max-failures: expected a whole number >= 1, got {max_failures}")
     if n_trials is not None and n_trials < 1:
         raise UserError(f"--n-trials: expected a whole number >= 1, got {n_trials}")
     if jobs < 1:

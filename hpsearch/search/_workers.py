@@ -21,23 +21,34 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
 from hpsearch.search._load import load_study
+from hpsearch.search._outcomes import DIVERGED_ATTR, ERROR_ATTR
 from hpsearch.search._recovery import Heartbeat, fail_own_trials
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
 from hpsearch.storage import open_storage
 
 log = logging.getLogger("hpsearch.search")
 
-MAX_CONSECUTIVE_CRASHES = 5  # a user objective that always raises must not loop forever
+# An objective that raises fails that trial only (user attr "error"; the slot is done, see
+# _outcomes). The run stops, with exit 1 and the last error, only when the objective fails
+# every time (the study's first FIRST_FAILURES trials) or max_failures trials in a row
+# (`hpsearch run/worker/compare --max-failures N`).
+FIRST_FAILURES = 5
+MAX_FAILURES = 10
 POLL_SECONDS = 0.5  # how often an idle worker looks for a freed slot
+ERROR_CHARS = 2000  # how much of an error's text is kept with its trial
 _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
              "NUMEXPR_NUM_THREADS")
 
 
-class TooManyCrashes(RuntimeError):
-    """The objective raised on several trials in a row: a bug, not bad luck."""
+class ObjectiveFailing(RuntimeError):
+    """The objective failed on every trial so far, or on many in a row: a bug, not bad luck."""
+
+
+TooManyCrashes = ObjectiveFailing  # its former name
 
 
 class WorkerFailed(RuntimeError):
@@ -49,20 +60,29 @@ class _Job:
     study: optuna.Study
     spec: Any
     objective: Callable
+    streak: int = 0  # this worker's trials of the study that failed in a row
+    succeeded: bool = False  # the study holds a trial that did not fail: "every time" is ruled out
+
+
+def clock() -> float:
+    """Wall-clock seconds, as --timeout's deadline is measured (tests replace it)."""
+    return time.time()
 
 
 def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: int = 0,
          deadline: float | None = None, on_trial: Callable[[], None] | None = None,
-         parent_pid: int | None = None) -> int:
+         parent_pid: int | None = None, max_failures: int = MAX_FAILURES) -> int:
     """Run trials of the named studies until all are complete or the deadline passes.
 
     Studies are worked in order; a worker whose study has only running slots
     left moves to the next one, and waits (polling) when every study is busy,
     because a slot frees up again if its worker dies. Returns trials run.
+    Raises ObjectiveFailing when a study's objective fails every time or
+    ``max_failures`` times in a row.
     """
     jobs: dict[str, _Job] = {}
     try:
-        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid)
+        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures)
     except KeyboardInterrupt:
         # Ctrl-C may strike between creating a trial and running it: fail whatever we hold.
         for job in jobs.values():
@@ -71,9 +91,9 @@ def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: 
 
 
 def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | None,
-          on_trial: Callable[[], None] | None, parent_pid: int | None) -> int:
+          on_trial: Callable[[], None] | None, parent_pid: int | None, max_failures: int) -> int:
     pending = list(names)
-    crashes, ran = 0, 0
+    ran = 0
     while pending:
         all_busy = True
         for name in list(pending):
@@ -89,20 +109,48 @@ def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | 
                 pending.remove(name)
                 continue
             all_busy = False
-            crashed = _run_trial(job, trial, params, asked)
+            error = _run_trial(job, trial, params, asked)
             ran += 1
-            crashes = crashes + 1 if crashed else 0
-            if crashes >= MAX_CONSECUTIVE_CRASHES:
-                raise TooManyCrashes(
-                    f"study {name!r}: the objective raised on {crashes} trials in a row "
-                    f"(last: {crashed}); stopping. Fix the objective and re-run to resume."
-                )
+            if error is None:
+                job.streak, job.succeeded = 0, True
+            else:
+                job.streak += 1
+                _check_failing(job, trial.number, error, max_failures)
             if on_trial is not None:
                 on_trial()
             break  # back to the first pending study: finish studies in order
         if pending and all_busy:
             time.sleep(POLL_SECONDS)
     return ran
+
+
+def _check_failing(job: _Job, number: int, error: str, max_failures: int) -> None:
+    """Raise ObjectiveFailing if the objective failed every time so far, or max_failures times in a row."""
+    name = job.study.study_name
+    last = f"last error, trial #{number}: {_one_line(error)}"
+    fix = "Fix the objective, then run the same command again to go on."
+    if job.streak >= max_failures:
+        raise ObjectiveFailing(f"study {name!r}: the objective failed on {job.streak} trials in a row "
+                               f"({last}); stopping (--max-failures {max_failures}). {fix}")
+    if job.succeeded:
+        return
+    from hpsearch.search._outcomes import is_error
+    from hpsearch.search._samplers import budget
+
+    trials = job.study._storage.get_all_trials(
+        job.study._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    if any(t.state != TrialState.FAIL or t.user_attrs.get(DIVERGED_ATTR) for t in trials):
+        job.succeeded = True
+        return
+    failed = sum(map(is_error, trials))
+    if failed >= min(FIRST_FAILURES, budget(job.spec)):
+        raise ObjectiveFailing(f"study {name!r}: the objective failed on every trial so far ({failed}; "
+                               f"{last}); stopping. {fix}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _Job:
@@ -113,9 +161,12 @@ def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _
 
 
 def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> str | None:
-    """Train one trial and tell its outcome; returns a one-line crash message, or None.
+    """Train one trial and tell its outcome; returns the objective's error text if it failed, else None.
 
-    ``asked``: time.monotonic() before ask_trial, which recorded the first heartbeat.
+    An objective that raises (or returns something that is not a number) fails
+    this trial only: FAIL with user attr ``error``, a finished trial whose
+    configuration is not re-run. ``asked``: time.monotonic() before ask_trial,
+    which recorded the first heartbeat.
     """
     study, number = job.study, trial.number
     storage = study._storage
@@ -129,16 +180,16 @@ def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> st
             _fail(study, trial, "interrupted (Ctrl-C)")
             raise
         except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            log.warning("trial %d of %s crashed: %s", number, study.study_name, message)
-            _fail(study, trial, traceback.format_exc())
+            message = f"{type(exc).__name__}: {exc}".strip()
+            log.info("trial %d of %s failed: %s", number, study.study_name, _one_line(message))
+            _fail(study, trial, traceback.format_exc(), error=message)
             return message
         try:
             _tell(study, number, value=value)
         except UserError:
-            message = f"the objective returned {value!r}, expected a number"
-            log.warning("trial %d of %s crashed: %s", number, study.study_name, message)
-            _fail(study, trial, message)
+            message = f"the objective returned {_one_line(repr(value), 100)}, expected a number"
+            log.info("trial %d of %s failed: %s", number, study.study_name, message)
+            _fail(study, trial, message, error=message)
             return message
     return None
 
@@ -151,16 +202,33 @@ def _tell(study: optuna.Study, number: int, **kw) -> None:
         log.warning("trial %d of %s was failed by another worker meanwhile", number, study.study_name)
 
 
-def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+def _fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, error: str | None = None) -> None:
+    """FAIL the trial, keeping ``reason`` (system attr fail_reason).
+
+    With ``error`` (the objective's own failure) the text is also kept as user
+    attr ``error``, which makes the trial a finished one (see _outcomes); set
+    before the state, since a finished trial is read-only.
+    """
+    storage = study._storage
     try:
-        study._storage.set_trial_system_attr(trial._trial_id, "fail_reason", reason[-2000:])
+        storage.set_trial_system_attr(trial._trial_id, "fail_reason", reason[-ERROR_CHARS:])
+        if error is not None:
+            storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, _clip(error))
         tell_trial(study, trial.number, state="fail")
     except (TrialAlreadyFinished, optuna.exceptions.UpdateFinishedTrialError):
         pass
 
 
+def _clip(text: str) -> str:
+    """At most ERROR_CHARS characters: the head and the tail (a traceback's or stderr's end matters most)."""
+    if len(text) <= ERROR_CHARS:
+        return text
+    half = ERROR_CHARS // 2 - 3
+    return text[:half] + "\n...\n" + text[-half:]
+
+
 def _should_stop(deadline: float | None, parent_pid: int | None) -> bool:
-    if deadline is not None and time.time() >= deadline:
+    if deadline is not None and clock() >= deadline:
         return True
     return parent_pid is not None and os.getppid() != parent_pid  # our parent died: stop
 
@@ -185,8 +253,13 @@ def quiet_pool_resets() -> None:
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
-def _process_main(url: str, names: list[str], worker: int, deadline: float | None, parent_pid: int) -> None:
-    """Entry point of a spawned worker process: one BLAS thread, its own storage connection."""
+def _process_main(url: str, names: list[str], worker: int, deadline: float | None, parent_pid: int,
+                  max_failures: int = MAX_FAILURES, errors: Any = None) -> None:
+    """Entry point of a spawned worker process: one BLAS thread, its own storage connection.
+
+    Why it stopped, if for a reason the user must read (a failing objective, bad
+    input), goes to the parent through ``errors`` (a queue), which says it once.
+    """
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
@@ -195,12 +268,28 @@ def _process_main(url: str, names: list[str], worker: int, deadline: float | Non
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     quiet_pool_resets()
     try:
-        work(open_storage(url), names, worker=worker, deadline=deadline, parent_pid=parent_pid)
+        work(open_storage(url), names, worker=worker, deadline=deadline, parent_pid=parent_pid,
+             max_failures=max_failures)
     except KeyboardInterrupt:
         sys.exit(130)
-    except (TooManyCrashes, UserError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ObjectiveFailing, UserError) as exc:
+        if errors is None:
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            errors.put((isinstance(exc, UserError), str(exc)))
         sys.exit(3)
+
+
+def _stop_workers(procs: Sequence[Any]) -> None:
+    """SIGINT each live worker (it fails its running trial, whose slot then runs again) and wait."""
+    for p in procs:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGINT)
+    for p in procs:
+        p.join(30)
+        if p.is_alive():
+            p.terminate()
+            p.join()
 
 
 @contextmanager
@@ -219,35 +308,39 @@ def _single_thread_blas_env():
 
 
 def run_pool(url: str, names: Sequence[str], jobs: int, *, deadline: float | None = None,
-             on_poll: Callable[[], None] | None = None, first_worker: int = 0) -> None:
+             on_poll: Callable[[], None] | None = None, first_worker: int = 0,
+             max_failures: int = MAX_FAILURES) -> None:
     """Run ``jobs`` worker processes (spawned) over the studies and wait for them.
 
     Ctrl-C is passed on to the workers, which fail their running trial and
-    exit; a re-run resumes.
+    exit; a re-run resumes. When a worker stops because the objective keeps
+    failing (or on bad input), the others are stopped the same way and its
+    reason is raised here (ObjectiveFailing / UserError), once.
     """
     ctx = multiprocessing.get_context("spawn")
+    errors = ctx.SimpleQueue()
     procs = []
     with _single_thread_blas_env():
         for w in range(jobs):
-            p = ctx.Process(target=_process_main, args=(url, list(names), first_worker + w, deadline, os.getpid()),
+            p = ctx.Process(target=_process_main,
+                            args=(url, list(names), first_worker + w, deadline, os.getpid(), max_failures, errors),
                             name=f"hpsearch-worker-{w}")
             p.start()
             procs.append(p)
     try:
-        while any(p.is_alive() for p in procs):
+        while any(p.is_alive() for p in procs) and errors.empty():
             if on_poll is not None:
                 on_poll()
             procs[0].join(POLL_SECONDS) if procs[0].is_alive() else time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
-        for p in procs:
-            if p.is_alive():
-                os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            p.join(30)
-            if p.is_alive():
-                p.terminate()
-                p.join()
+        _stop_workers(procs)
         raise
+    if not errors.empty():
+        bad_input, message = errors.get()
+        _stop_workers(procs)
+        if on_poll is not None:
+            on_poll()
+        raise UserError(message) if bad_input else ObjectiveFailing(message)
     if on_poll is not None:
         on_poll()
     failed = [p.exitcode for p in procs if p.exitcode != 0]

@@ -23,6 +23,21 @@ OBJECTIVES = textwrap.dedent('''
     def crash(trial, params):
         raise ValueError("boom")
 
+    def raise_above(trial, params):
+        """Fails for part of the space, as real objectives do (e.g. out of memory for wide nets)."""
+        if params["x"] > 0.6:
+            raise ValueError(f"x = {params['x']:.3f} is too big")
+        return params["x"]
+
+    def fail_from_trial_3(trial, params):
+        """Works for trials 0-2, then fails every time (a resource that ran out)."""
+        if trial.number >= 3:
+            raise RuntimeError("disk full")
+        return params["x"]
+
+    def bad_value(trial, params):
+        return "not a number"
+
     def nan_above_half(trial, params):
         if params["x"] > 0.5:
             trial.set_user_attr("diverged", True)

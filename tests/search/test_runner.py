@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from hpsearch.errors import UserError
-from hpsearch.search import TooManyCrashes, is_finished, make_pruner, run_studies, run_study
-from hpsearch.search._workers import MAX_CONSECUTIVE_CRASHES
+from hpsearch.search import MAX_FAILURES, ObjectiveFailing, is_finished, make_pruner, run_studies, run_study
+from hpsearch.search._workers import FIRST_FAILURES
 from hpsearch.spec import spec_from_dict
 
 
@@ -77,13 +77,73 @@ def test_a_different_spec_under_the_same_name_is_refused_before_any_write(url, s
     assert len(_trials(url, "s")) == 2
 
 
-def test_an_objective_that_always_raises_stops_after_a_few_crashes(url, spec_factory, objectives_module):
+def test_an_objective_that_raises_for_part_of_the_space_fails_those_trials_only(url, spec_factory,
+                                                                               objectives_module):
+    spec = spec_factory(n_trials=20, objective="hp_test_objectives:raise_above")
+    console = _console()
+    run_study(spec, url, console=console)
+    trials = _trials(url, "s")
+    assert len(trials) == 20 and all(is_finished(t) for t in trials)  # the budget, no re-runs
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert failed and all(t.params["x"] > 0.6 for t in failed)
+    assert all(t.user_attrs["error"] == f"ValueError: x = {t.params['x']:.3f} is too big" for t in failed)
+    assert all("Traceback" in t.system_attrs["fail_reason"] for t in failed)
+    assert all(t.state == TrialState.COMPLETE and t.params["x"] <= 0.6 for t in trials if t not in failed)
+    assert len({t.params["x"] for t in trials}) == 20  # no configuration was tried twice
+    out = console.file.getvalue()
+    assert f"failed {len(failed)}" in out and "is too big" in out  # the summary shows them
+    run_study(spec, url, progress=False)  # a re-run has nothing left to do
+    assert len(_trials(url, "s")) == 20
+
+
+def test_an_objective_that_always_raises_stops_after_the_first_five(url, spec_factory, objectives_module):
     spec = spec_factory(n_trials=20, objective="hp_test_objectives:crash")
-    with pytest.raises(TooManyCrashes, match="ValueError: boom"):
+    with pytest.raises(ObjectiveFailing, match=r"failed on every trial so far \(5; last error, trial #4: "
+                                               r"ValueError: boom\)"):
         run_study(spec, url, progress=False)
-    states = Counter(t.state for t in _trials(url, "s"))
-    assert states == {TrialState.FAIL: MAX_CONSECUTIVE_CRASHES}
-    assert all("boom" in t.system_attrs["fail_reason"] for t in _trials(url, "s"))
+    trials = _trials(url, "s")
+    assert Counter(t.state for t in trials) == {TrialState.FAIL: FIRST_FAILURES}
+    assert all(t.user_attrs["error"] == "ValueError: boom" for t in trials)
+    # A re-run of the still-broken objective stops after one more trial, not five.
+    with pytest.raises(ObjectiveFailing, match="every trial so far \\(6;"):
+        run_study(spec, url, progress=False)
+    assert len(_trials(url, "s")) == FIRST_FAILURES + 1
+
+
+def test_a_budget_smaller_than_five_that_all_fails_stops_too(url, spec_factory, objectives_module):
+    with pytest.raises(ObjectiveFailing, match="every trial so far \\(3;"):
+        run_study(spec_factory(n_trials=3, objective="hp_test_objectives:crash"), url, progress=False)
+
+
+def test_many_failures_in_a_row_stop_the_run_at_max_failures(url, spec_factory, objectives_module):
+    spec = spec_factory(n_trials=30, objective="hp_test_objectives:fail_from_trial_3")
+    with pytest.raises(ObjectiveFailing, match=r"failed on 4 trials in a row \(last error, trial #6: "
+                                               r"RuntimeError: disk full\); stopping \(--max-failures 4\)"):
+        run_study(spec, url, progress=False, max_failures=4)
+    states = [t.state for t in _trials(url, "s")]
+    assert states == [TrialState.COMPLETE] * 3 + [TrialState.FAIL] * 4
+    with pytest.raises(ObjectiveFailing, match="in a row"):  # the default limit, MAX_FAILURES
+        run_study(spec, url, progress=False)
+    assert len(_trials(url, "s")) == 7 + MAX_FAILURES
+    with pytest.raises(UserError, match="--max-failures: expected a whole number >= 1, got 0"):
+        run_study(spec, url, progress=False, max_failures=0)
+
+
+def test_a_value_that_is_not_a_number_fails_the_trial_with_that_error(url, spec_factory, objectives_module):
+    with pytest.raises(ObjectiveFailing):
+        run_study(spec_factory(n_trials=8, objective="hp_test_objectives:bad_value"), url, progress=False)
+    trials = _trials(url, "s")
+    assert len(trials) == 5
+    assert "'not a number'" in trials[0].user_attrs["error"]
+
+
+def test_in_a_pool_the_failing_objective_is_reported_once(url, spec_factory, objectives_module):
+    spec = spec_factory(n_trials=20, objective="hp_test_objectives:crash")
+    with pytest.raises(ObjectiveFailing, match="ValueError: boom"):
+        run_study(spec, url, jobs=2, progress=False)
+    trials = _trials(url, "s")
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert sum(is_finished(t) for t in trials) >= FIRST_FAILURES
 
 
 def test_diverged_trials_count_as_finished_and_are_not_rerun(url, spec_factory, objectives_module):
