@@ -152,6 +152,9 @@ def _trial_of_key(study: optuna.Study, key: str, lease: float | None) -> int | N
     trial_id = running_trial_with_attr(engine, study._study_id, KEY_ATTR, key)
     if trial_id is None:
         return None
+    # Optuna's trial cache (the server's, or a study's) knows only the trials it saw
+    # created or read; this one may come from another process: read it in first.
+    storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
     attrs = storage.get_trial_system_attrs(trial_id)
     slot, token = attrs.get(SLOT_ATTR), attrs.get(TOKEN_ATTR)
     if slot is not None and token is not None and not attach_trial(
