@@ -27,7 +27,7 @@ from hpsearch.spec.command import COMMAND_OBJECTIVE
 
 Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], float]
 
-__all__ = ["Objective", "build_objective", "cannot_evaluate", "describe_data", "evaluate_best",
+__all__ = ["Objective", "build_objective", "cannot_evaluate", "describe_objective", "evaluate_best",
            "gradient_check_sample", "load_objective", "preflight", "sample_configuration"]
 
 
@@ -203,8 +203,20 @@ def _evaluate_user_function(spec: Any, params: Mapping[str, Any], seed: int | No
     return {f"test_{spec.study.metric or 'value'}": value}
 
 
-def describe_data(spec: Any) -> list[str]:
-    """Lines for ``hpsearch check`` on what loading the data does (CSV: columns, imputation, one-hot)."""
+def describe_objective(spec: Any) -> list[str]:
+    """Lines for ``hpsearch check`` on what a trial will do beyond the space.
+
+    A CSV: its columns as typed, which empty cells are imputed and how, which
+    text columns are one-hot encoded. A command: the program, where it runs,
+    its timeout and where each trial's folder goes.
+    """
+    if spec.study.objective == COMMAND_OBJECTIVE:
+        from objectives.command import TRIALS_FOLDER
+
+        workdir = spec.study.workdir or os.getcwd()
+        return [f"command: {spec.command.run}",
+                f"  runs in {workdir} (no shell), timeout {spec.command.timeout:g} s per trial; "
+                f"each trial's folder: {Path(workdir) / TRIALS_FOLDER / spec.study.name}/<trial number>"]
     data = spec.data
     if data is None or data.dataset != "csv":
         return []

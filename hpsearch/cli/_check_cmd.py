@@ -29,6 +29,10 @@ def check(spec_path: str) -> None:
     console.print(f"{spec_path}: valid. study {s.name!r}: objective {s.objective}, "
                   f"{s.direction or '?'} {s.metric or 'value'}, sampler {s.sampler}, "
                   f"{s.n_trials} trials, seed {s.seed}, pruner {s.pruner}")
+    from objectives import describe_objective  # a CSV's imputation and one-hot columns; a command's program
+
+    for line in describe_objective(spec):
+        console.print(line, markup=False, highlight=False)
     table = Table("hyperparameter", "type", "values", "scale", title="search space")
     for name, p in spec.space.items():
         if isinstance(p, CategoricalParam):

@@ -10,7 +10,7 @@ import pytest
 
 from hpsearch.errors import SpecError, UserError
 from hpsearch.spec import load_spec
-from objectives import describe_data
+from objectives import describe_objective
 from objectives.csvfile import read_csv
 from objectives.datasets import load_problem
 
@@ -190,7 +190,7 @@ def test_a_text_target_is_a_class_label_through_the_spec(tmp_path):
     X_train, X_val = problem.design({}, problem.train, [problem.train, problem.val])
     assert X_train.shape[1] == X_val.shape[1] == 4  # a, b, side=north, side=south
     assert not np.isnan(X_train).any() and not np.isnan(X_val).any()
-    lines = "\n".join(describe_data(spec))
+    lines = "\n".join(describe_objective(spec))
     assert "target 'grade': a class label, 3 classes" in lines
     assert "empty cells imputed with the training split's median: b (7)" in lines
     assert "text, one-hot encoded (1): side (2 categories)" in lines
