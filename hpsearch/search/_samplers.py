@@ -9,44 +9,76 @@ numbers for a trial are seeded by (seed, slot), so two workers never propose
 in lock-step (its start-up trials are random search's points).
 
 ``sampler_args`` (every argument, including Optuna's defaults) is stored with
-the study: SCIENCE.md asks for it because Optuna 5.0 changed TPE's defaults.
+the study: docs/science.md asks for it because Optuna 5.0 changed TPE's defaults.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.samplers import GridSampler, QMCSampler, RandomSampler, TPESampler
+from optuna.samplers import QMCSampler, RandomSampler, TPESampler
 
 SLOT_ATTR = "hpsearch_slot"
 SAMPLERS = ("grid", "random", "tpe", "qmc")
 
 
-class SlotGridSampler(GridSampler):
-    """Optuna's GridSampler where slot k is grid point k of its seeded shuffle.
+class SlotGridSampler(optuna.samplers.BaseSampler):
+    """Grid search where slot k runs grid point ``order(k)``, computed, never listed.
 
-    ask_trial creates every trial with ``grid_id`` = slot (and ``search_space``)
-    in its system attrs, which GridSampler's own ``before_trial`` honours, so it
-    never chooses a point for them (a trial started by plain Optuna code, with
-    no slot, gets GridSampler's choice). Here we only stop it from calling
-    ``study.stop()`` (which raises outside ``study.optimize``) or rescanning
-    all trials after each one.
+    ``axes`` are hpsearch.space Axis objects (a count and an i-th value each);
+    ``order`` is the seeded permutation hpsearch.space.GridOrder. A trial's
+    point is found from its slot (system attr ``hpsearch_slot``; a trial started
+    by plain Optuna code, without one, uses its number): index = order(slot),
+    then one division and one modulo per axis (mixed radix). Nothing about the
+    grid is copied into trials, and no step costs time or memory that grows
+    with the grid's size. A parameter outside the grid (none for hpsearch's
+    own specs) is drawn at random, seeded by (seed, slot).
     """
 
-    def after_trial(self, study, trial, state, values) -> None:  # noqa: D102 - see class doc
-        return None
+    def __init__(self, axes: dict[str, Any], seed: int) -> None:
+        from hpsearch.space import GridOrder
+
+        self._axes = dict(axes)
+        self._seed = int(seed)
+        self.grid_size = math.prod(a.count for a in self._axes.values())
+        self._order = GridOrder(self.grid_size, self._seed)
+        self._fallback = SlotRandomSampler(self._seed)
+        self._last: tuple[int, int] | None = None  # (slot, grid index) of the last trial
+
+    def reseed_rng(self) -> None:
+        self._fallback.reseed_rng()
+
+    def infer_relative_search_space(self, study, trial) -> dict:
+        return {}
+
+    def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
+        return {}
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self._fallback.before_trial(study, trial)
+
+    def sample_independent(self, study, trial, param_name, param_distribution) -> Any:
+        if param_name not in self._axes:
+            return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+        from hpsearch.space import grid_digit
+
+        index = self.grid_index(int(trial.system_attrs.get(SLOT_ATTR, trial.number)))
+        return self._axes[param_name].value(grid_digit(self._axes, index, param_name))
+
+    def grid_index(self, slot: int) -> int:
+        """The grid point (index in itertools.product order) that slot ``slot`` runs."""
+        if self._last is None or self._last[0] != slot:
+            self._last = (slot, self._order(slot % self.grid_size))
+        return self._last[1]
 
     @property
-    def grid_size(self) -> int:
-        return len(self._all_grids)
-
-    @property
-    def search_space(self) -> dict[str, list]:
-        return {k: list(v) for k, v in self._search_space.items()}
+    def points_per_axis(self) -> dict[str, int]:
+        return {name: a.count for name, a in self._axes.items()}
 
 
 class SlotRandomSampler(RandomSampler):
@@ -118,10 +150,12 @@ def make_sampler(spec: Any, seed: int | None = None, *, worker: int = 0) -> tupl
     kind = spec.study.sampler
     seed = spec.study.seed if seed is None else int(seed)
     if kind == "grid":
-        axes = grid_axes(spec)
-        sampler = SlotGridSampler(axes, seed=seed)
-        args = {"search_space": sampler.search_space, "seed": seed, "grid_size": sampler.grid_size,
-                "order": "slot k = grid point k of GridSampler's seeded shuffle"}
+        from hpsearch.space import grid_axes as space_grid_axes
+
+        sampler = SlotGridSampler(space_grid_axes(spec.space, spec.study.n_trials), seed=seed)
+        args = {"points_per_axis": sampler.points_per_axis, "seed": seed, "grid_size": sampler.grid_size,
+                "points": "cell centres of each range (docs/science.md)",
+                "order": "slot k = grid point GridOrder(grid_size, seed)(k): a seeded Feistel permutation"}
     elif kind == "random":
         sampler = SlotRandomSampler(seed)
         args = {"seed": seed, "per_slot_seed": "SeedSequence([seed, slot])"}
@@ -143,7 +177,7 @@ def make_sampler(spec: Any, seed: int | None = None, *, worker: int = 0) -> tupl
 
 
 def grid_axes(spec: Any) -> dict[str, list]:
-    """The grid's axes for this spec's budget (hpsearch.space.grid_values)."""
+    """The grid's axis values for this spec's budget (hpsearch.space.grid_values; for display)."""
     from hpsearch.space import grid_values
 
     return grid_values(spec.space, spec.study.n_trials)
@@ -155,7 +189,7 @@ def budget(spec: Any) -> int:
 
     n = int(spec.study.n_trials)
     if spec.study.sampler == "grid":
-        n = min(n, grid_size(spec.space, n))  # the size of grid_axes(spec)
+        n = min(n, grid_size(spec.space, n))  # counted from the axes' counts, never listed
     return n
 
 
