@@ -1,6 +1,6 @@
 """Figures of a comparison: one arm = one sampler, repeated over seeds.
 
-The unit is a study repeat (SCIENCE.md): every curve is a median over repeats
+The unit is a study repeat (docs/science.md): every curve is a median over repeats
 with an interquartile band, on a common x-grid so repeats with different costs
 line up.
 """
@@ -15,7 +15,8 @@ from plotly.subplots import make_subplots
 
 from hpsearch import stats
 from hpsearch.report._collect import StudyData
-from hpsearch.report._html import Figure, plain
+from hpsearch.report._html import Figure, fmt, plain
+from hpsearch.report._importance import worst_value
 
 COLORS = {"grid": "#d62728", "random": "#1f77b4", "qmc": "#17becf", "tpe": "#2ca02c"}
 _PALETTE = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
@@ -122,53 +123,74 @@ def best_so_far(arms: Arms, direction: str, axis: str) -> Figure | None:
                   "The y-axis is zoomed past the first quarter of the budget; double-click to see all.")
 
 
-def expected_max(arms: Arms, direction: str, budget: int) -> tuple[Figure | None, list[str]]:
-    """Expected best of n (Tang et al.) for independent samplers; others as repeated curves."""
+EXACT = ("grid", "random", "qmc")  # first n trials = a uniform draw without replacement
+
+
+def _expected_max_arm(fig: go.Figure, name: str, studies: list[StudyData], direction: str, worst: float,
+                      c: str, seed: int) -> tuple[list[np.ndarray], str]:
+    """Draw one arm's expected best of n; return the arrays shown and a note for the reader."""
+    used = [s for s in studies if len(s.finished) >= MIN_EXPECTED_MAX]
+    if not used:
+        return [], (f"{name}: no repeat has {MIN_EXPECTED_MAX} finished trials yet, too few for an "
+                    "expected-best curve.")
+    repeats = [stats.fill_worst(s.values(), worst) for s in used]
+    ns, mean, lo, hi = stats.expected_max_repeats(repeats, direction, seed=seed)
+    _band(fig, ns, mean, lo, hi, f"{name}: expected best of n", c, step=False)
+    n_worst = sum(int(np.sum(~np.isfinite(s.values()))) for s in used)
+    how = ("its first n trials are a uniform draw from the grid, because the grid runs in a seeded "
+           "shuffle of its points" if name == "grid" else "its trials are independent draws")
+    if name == "qmc":
+        how = "quasi-random points are treated as a uniform draw (an approximation)"
+    note = (f"{name}: mean over {len(used)} repeats of each repeat's exact expected best of its first n "
+            f"trials ({how})")
+    if n_worst:
+        note += f"; {n_worst} pruned or diverged trials count as the worst value, {fmt(worst, 4)}"
+    if len(used) < len(studies):
+        note += f"; {len(studies) - len(used)} repeats with fewer than {MIN_EXPECTED_MAX} trials left out"
+    return [mean, lo, hi], note + "."
+
+
+def expected_max(arms: Arms, direction: str, budget: int, seed: int = 0) -> tuple[Figure | None, list[str]]:
+    """Expected best of n against budget for every arm that allows it; TPE as repeated-study curves.
+
+    docs/science.md ("Expected max vs budget"): pruned and diverged trials stay
+    in as the worst value any trial of the comparison reached, so every arm's n
+    counts the same thing, and the band is a bootstrap over repeats.
+    """
     fig = go.Figure()
-    notes = []
+    notes: list[str] = []
     shown: list[np.ndarray] = []
-    drawn = False
+    worst = worst_value([s for ss in arms.values() for s in ss])
+    if not math.isfinite(worst):
+        return None, ["No trial has a value yet."]
     for i, (name, studies) in enumerate(arms.items()):
         c = color(name, i)
-        if name in INDEPENDENT:
-            v = np.concatenate([s.values() for s in studies])
-            finite = v[np.isfinite(v)]
-            if finite.size < MIN_EXPECTED_MAX:
-                notes.append(f"{name}: only {finite.size} complete trials, too few for an expected-max "
-                             f"curve (needs {MIN_EXPECTED_MAX}).")
-                continue
-            ns, mean, std = stats.expected_max_curve(finite, direction)
-            keep = ns <= max(budget, 1)
-            lo = np.clip(mean - std, finite.min(), finite.max())
-            hi = np.clip(mean + std, finite.min(), finite.max())
-            _band(fig, ns[keep], mean[keep], lo[keep], hi[keep], f"{name}: expected best of n", c, step=False)
-            shown += [mean[keep], lo[keep], hi[keep]]
-            dropped = int(v.size - finite.size)
-            notes.append(f"{name}: {finite.size} trial values pooled over {len(studies)} repeats"
-                         + (f"; {dropped} pruned/diverged trials have no value and are not in the estimate"
-                            if dropped else "") + ".")
-            drawn = True
-        else:
-            grid, curves = arm_curves({name: studies}, direction, "trials")
-            if grid.size:
-                med, lo, hi = curves[name]
-                _band(fig, grid, med, lo, hi, f"{name}: median best of repeated studies", c, dash="dot",
-                      fill=False)  # its IQR band is in the best-so-far plot above
-                shown += [med]
-                notes.append(f"{name}: trials are not independent draws ("
-                             + ("each TPE trial depends on the earlier ones" if name == "tpe"
-                                else "a truncated grid is not a random sample")
-                             + "), so no expected maximum; the dotted line is the median best-so-far "
-                               "of its repeated studies.")
-                drawn = True
-    if not drawn:
+        if name in EXACT:
+            arrays, note = _expected_max_arm(fig, name, studies, direction, worst, c, seed)
+            shown += arrays
+            notes.append(note)
+            continue
+        n = min((len(s.finished) for s in studies), default=0)
+        if n < MIN_EXPECTED_MAX:
+            continue
+        curves = np.array([stats.incumbent(stats.fill_worst(s.values()[:n], worst), direction) for s in studies])
+        med, lo, hi = stats.median_iqr(curves, direction)
+        _band(fig, np.arange(1, n + 1), med, lo, hi, f"{name}: median best of repeated studies", c,
+              dash="dot", fill=False)  # its IQR band is in the best-so-far plot above
+        shown.append(med)
+        notes.append(f"{name}: trials are not independent draws"
+                     + (" (each TPE trial depends on the earlier ones)" if name == "tpe" else "")
+                     + ", so no expected best; the dotted line is the median best-so-far of its "
+                       f"{len(studies)} repeated studies.")
+    if not shown:
         return None, notes
     _focus(fig, shown)
-    fig.update_layout(xaxis_title="budget n (trials)", yaxis_title="expected best value")
+    fig.update_layout(xaxis_title="budget n (trials, pruned and diverged included)",
+                      yaxis_title="expected best value")
     return Figure("expected-max", "Expected best validation score against budget", fig,
-                  "Solid: unbiased expected maximum of n trials drawn without replacement from the "
-                  "sampler's pooled trial values (Dodge et al. 2019; Tang et al. 2020), band = ± one "
-                  "standard deviation of the best of n, clipped to the observed range."), notes
+                  "Solid: expected best of n trials, estimated exactly per repeat without replacement "
+                  "(Dodge et al. 2019; Tang et al. 2020) and averaged over repeats; band = 95 % bootstrap "
+                  "interval over repeats. A pruned or diverged trial counts as the worst value."), notes
 
 
 def final_distribution(finals: dict[str, list[float]], seeds: dict[str, list]) -> Figure:
@@ -207,3 +229,31 @@ def coverage(arms: Arms, params: list[str], log_params: set[str]) -> Figure | No
     return Figure("coverage", "Coverage: the values each sampler tried", fig,
                   "Every finished trial of every repeat, per hyperparameter. A grid tries only a few "
                   "distinct values per axis; random search tries a new value in every trial.")
+
+
+def cost(arms: Arms) -> Figure | None:
+    """Seconds each arm spent: per repeat (the whole study) and per trial.
+
+    A sampler that wins on trials can still lose on time (TPE's own overhead,
+    a grid that lands on wide networks); the reader needs both views.
+    """
+    if not any(s.has("seconds") for ss in arms.values() for s in ss):
+        return None
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=["seconds per repeat (whole study)", "seconds per trial"])
+    for i, (name, studies) in enumerate(arms.items()):
+        c = color(name, i)
+        totals = [float(s.cumulative("seconds")[-1]) for s in studies if s.finished]
+        per_trial = [t.seconds for s in studies for t in s.finished if math.isfinite(t.seconds)]
+        fig.add_box(y=totals, name=plain(name), boxpoints="all", jitter=0.4, pointpos=0, marker=dict(color=c),
+                    text=[f"seed {plain(s.seed)}" for s in studies if s.finished], row=1, col=1,
+                    legendgroup=name)
+        fig.add_box(y=per_trial, name=plain(name), boxpoints="outliers", marker=dict(color=c), row=1, col=2,
+                    legendgroup=name)
+    fig.update_yaxes(title_text="seconds", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_layout(showlegend=False, margin=dict(l=60, r=20, t=40, b=50))
+    return Figure("cost", "Cost in seconds per sampler", fig,
+                  "Left: total trial seconds of each repeat (one point per study; trials timed one after "
+                  "another, so workers running in parallel do not hide cost). Right: seconds per finished "
+                  "trial, pruned and diverged included, on a log scale.")
