@@ -203,33 +203,6 @@ def final_distribution(finals: dict[str, list[float]], seeds: dict[str, list]) -
                   "One point per repeat (study); box = median and quartiles.")
 
 
-def coverage(arms: Arms, params: list[str], log_params: set[str]) -> Figure | None:
-    """Values each sampler tried, per hyperparameter (pooled over repeats)."""
-    if not params:
-        return None
-    cols = min(3, len(params))
-    rows = math.ceil(len(params) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plain(p) for p in params],
-                        horizontal_spacing=0.07, vertical_spacing=0.3 / rows)
-    rng = np.random.default_rng(0)
-    for j, p in enumerate(params):
-        r, c = j // cols + 1, j % cols + 1
-        for i, (name, studies) in enumerate(arms.items()):
-            vals = [t.params[p] for s in studies for t in s.finished if p in t.params]
-            if not vals:
-                continue
-            y = [plain(v) if isinstance(v, str) else v for v in vals]
-            x = i + rng.uniform(-0.25, 0.25, len(vals))
-            fig.add_scatter(x=x, y=y, mode="markers", row=r, col=c, name=plain(name), legendgroup=name,
-                            showlegend=j == 0, marker=dict(size=5, color=color(name, i), opacity=0.6))
-        fig.update_xaxes(tickvals=list(range(len(arms))), ticktext=[plain(a) for a in arms], row=r, col=c)
-        if p in log_params:
-            fig.update_yaxes(type="log", row=r, col=c)
-    fig.update_layout(height=max(340, 280 * rows))
-    return Figure("coverage", "Coverage: the values each sampler tried", fig,
-                  "Every finished trial of every repeat, per hyperparameter. A grid tries only a few "
-                  "distinct values per axis; random search tries a new value in every trial.")
-
 
 def cost(arms: Arms) -> Figure | None:
     """Seconds each arm spent: per repeat (the whole study) and per trial.
