@@ -24,6 +24,7 @@ from hpsearch.search._outcomes import is_finished
 from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import budget, make_sampler
 from hpsearch.search._workers import MAX_FAILURES, clock, run_pool, work
+from hpsearch.server._trust import check_may_run
 from hpsearch.storage import (
     SPEC_ATTR,
     SlotStatus,
@@ -142,6 +143,7 @@ def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | N
         raise missing_storage(storage_url, name)
     storage = open_storage(storage_url)
     study, spec = load_study(storage, name)
+    check_may_run(storage, study, spec)  # no user code from a study created over the HTTP API
     _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress,
          console=console, first_worker=1, max_failures=max_failures)
     return study

@@ -34,6 +34,7 @@ import optuna
 from hpsearch.errors import UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._names import check_study_name
+from hpsearch.server._trust import mark_created_by_api, refuse_remote_code, refuse_remote_spec
 
 DEFAULT_TRIAL_LEASE = 3600.0  # seconds an API trial's client may stay silent (serve --trial-timeout changes it)
 MAX_KEY_LENGTH = 200
@@ -47,9 +48,11 @@ def create_study(storage: Any, body: dict[str, Any]) -> str:
     from hpsearch.spec import spec_from_dict
     from hpsearch.storage import save_spec
 
+    refuse_remote_code(body)  # before validation: a [command] is refused as such (hpsearch.server._trust)
     spec = spec_from_dict(body, source="<api>")
     name = check_study_name(spec.study.name, status=422)
     _refuse_local_references(spec)
+    refuse_remote_spec(spec)
     sampler, sampler_args = make_sampler(spec)
     try:
         storage.get_study_id_from_name(name)
@@ -58,6 +61,7 @@ def create_study(storage: Any, body: dict[str, Any]) -> str:
         pass
     study = optuna.create_study(storage=storage, study_name=name, direction=spec.study.direction,
                                 sampler=sampler)
+    mark_created_by_api(study)  # before the spec: no worker sees the spec without the mark
     save_spec(study, spec, sampler_args=sampler_args)
     return name
 
