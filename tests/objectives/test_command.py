@@ -434,3 +434,48 @@ def test_readme_csv_check_describes_the_columns(tmp_path):
     assert "empty cells imputed with the training split's median: age (26), income (30)" in out
     assert "text, one-hot encoded (3): city (5 categories), plan (3 categories), region (4 categories)" in out
     assert "target 'churn': a class label, 2 classes" in out and "dropped (data.drop): customer_id" in out
+
+
+def test_best_evaluate_scores_a_user_function_and_explains_a_command(tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "tuned_fn.py").write_text(textwrap.dedent("""
+        def objective(trial, params, split="validation"):
+            score = 1.0 - (params["x"] - 0.3) ** 2
+            return score - (0.5 if split == "test" else 0.0)
+    """))
+    (tmp_path / "specs" / "fn.toml").write_text(textwrap.dedent("""
+        [study]
+        name = "fn"
+        objective = "tuned_fn:objective"
+        direction = "maximize"
+        sampler = "random"
+        n_trials = 3
+        [space]
+        x = { type = "float", low = 0.0, high = 1.0 }
+    """))
+    script(tmp_path / "specs", "print(0.5)", "prog.py")
+    (tmp_path / "specs" / "cmd.toml").write_text(textwrap.dedent(f"""
+        [study]
+        name = "cmd"
+        objective = "command"
+        direction = "maximize"
+        n_trials = 2
+        [command]
+        run = "{sys.executable} prog.py {{x}}"
+        [space]
+        x = {{ type = "float", low = 0.0, high = 1.0 }}
+    """))
+    storage = f"sqlite:///{tmp_path / 'h.db'}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("fn", "cmd"):
+        done = run_cli(f"hpsearch run {tmp_path / 'specs' / name}.toml", elsewhere, storage)
+        assert done.returncode == 0, done.stderr
+    done = run_cli("hpsearch best fn --evaluate", elsewhere, storage)  # imports tuned_fn from the spec's folder
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(study_name="fn", storage=storage)
+    assert study.user_attrs["test_score"] == pytest.approx(study.best_value - 0.5)
+    done = run_cli("hpsearch best cmd --evaluate", elsewhere, storage)
+    assert done.returncode == 2
+    assert "a command objective has no test split hpsearch knows of" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
