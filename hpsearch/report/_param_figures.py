@@ -64,7 +64,7 @@ def score_vs_param(arms: Arms, params: Sequence[str], log_params: set[str], wors
                 if not mask.any():
                     continue
                 fig.add_scatter(
-                    x=[v for v, m in zip(x, mask) if m], y=np.where(mask, y, worst)[mask],
+                    x=[v for v, m in zip(x, mask) if m], y=np.where(ok, y, worst)[mask],
                     text=[h for h, m in zip(text, mask) if m], mode="markers", row=r, col=c,
                     name=plain(name) + label, legendgroup=name + label, showlegend=j == 0,
                     marker=dict(size=5, color=color(name, i), opacity=0.55, symbol=symbol),
