@@ -73,7 +73,7 @@ def study_page(request: Request, name: str) -> HTMLResponse:
         return _error_page(request, exc)
     rows = [trial_dict(t) for t in sorted(trials, key=lambda t: -t.number)[:MAX_TRIAL_ROWS]]
     param_names = sorted({p for t in trials for p in t.params})
-    figure = history_figure(trials, summary["direction"] == "maximize")
+    figure = None if summary["unsupported"] else history_figure(trials, summary["direction"] == "maximize")
     return _render(request, "study.html", s=summary, trials=rows, truncated=len(trials) > len(rows),
                    param_names=param_names, figure=figure, plotly=True,
                    report_url=_report_url(request, "studies", name),

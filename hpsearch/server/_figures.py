@@ -27,7 +27,8 @@ def best_so_far(trials: list[FrozenTrial], maximize: bool) -> list[tuple[int, in
     as in the reports. Points before the first value are left out.
     """
     done = sorted((t for t in trials if is_finished(t)), key=lambda t: t.number)
-    values = [t.value if t.state == TrialState.COMPLETE and t.value is not None else math.nan for t in done]
+    values = [t.values[0] if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1
+              else math.nan for t in done]
     best = incumbent(values, "maximize" if maximize else "minimize")
     return [(i + 1, t.number, float(b)) for i, (t, b) in enumerate(zip(done, best)) if math.isfinite(b)]
 
@@ -43,7 +44,8 @@ def _layout(xtitle: str, ytitle: str) -> dict[str, Any]:
 
 def history_figure(trials: list[FrozenTrial], maximize: bool) -> dict[str, Any]:
     """Each complete trial's value, and the best value so far."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1
+            and math.isfinite(t.values[0])]
     curve = best_so_far(trials, maximize)
     return {
         "data": [

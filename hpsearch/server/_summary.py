@@ -68,6 +68,19 @@ def _budget(attrs: dict[str, Any]) -> int | None:
         return None
 
 
+def unsupported_reason(directions: list) -> str | None:
+    """Why hpsearch cannot draw or rank this study (None when it can).
+
+    Studies made by other Optuna tools share the database; they are listed
+    with what is known (counts by state), never allowed to break a listing.
+    """
+    if len(directions) != 1:
+        return (f"a multi-objective study ({len(directions)} objectives: "
+                f"{', '.join(d.name.lower() for d in directions)}); hpsearch draws and ranks "
+                "single-objective studies only, so it shows its trials without a best trial or history plot")
+    return None
+
+
 def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool = False) -> dict[str, Any]:
     """The summary of study ``name``: direction, counts by state, best value (and best trial).
 
@@ -83,12 +96,12 @@ def summary_and_trials(storage: optuna.storages.BaseStorage, name: str, *,
     directions = storage.get_study_directions(study_id)
     attrs = storage.get_study_user_attrs(study_id)
     trials = storage.get_all_trials(study_id, deepcopy=False)
-    direction = directions[0]
-    best = best_trial(trials, direction) if len(directions) == 1 else None
+    names = [d.name.lower() for d in directions]
+    best = best_trial(trials, directions[0]) if len(directions) == 1 else None
     counts = counts_by_state(trials)
     summary: dict[str, Any] = {
         "name": name,
-        "direction": direction.name.lower(),
+        "direction": ", ".join(names),  # one word, except for other tools' multi-objective studies
         "n_trials": len(trials),
         "finished": counts["finished"],
         "budget": _budget(attrs),
@@ -96,6 +109,8 @@ def summary_and_trials(storage: optuna.storages.BaseStorage, name: str, *,
         "sampler": attrs.get("sampler"),
         "comparison": attrs.get("comparison"),
         "states": counts,
+        "directions": names,
+        "unsupported": unsupported_reason(directions),
     }
     if detail:
         summary["best_trial"] = trial_dict(best) if best is not None else None

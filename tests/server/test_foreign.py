@@ -1,0 +1,48 @@
+"""Studies made by other Optuna tools in the same database never break the listings or their pages."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+
+@pytest.fixture
+def foreign(storage_url: str) -> str:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    multi = optuna.create_study(study_name="multi", storage=storage_url, directions=["minimize", "maximize"])
+    multi.optimize(lambda t: (t.suggest_float("a", 0, 1), t.suggest_int("b", 0, 3)), n_trials=3)
+    optuna.create_study(study_name="multi-empty", storage=storage_url, directions=["minimize", "minimize"])
+    odd = optuna.create_study(study_name="odd-spec", storage=storage_url)
+    odd.set_user_attr("hpsearch_spec", {"study": 5})  # a spec no version of hpsearch wrote
+    odd.optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=2)
+    return storage_url
+
+
+def test_the_study_list_shows_what_is_known_of_a_multi_objective_study(client, foreign):
+    r = client.get("/api/studies")
+    assert r.status_code == 200
+    by_name = {s["name"]: s for s in r.json()}
+    assert set(by_name) == {"multi", "multi-empty", "odd-spec"}
+    multi = by_name["multi"]
+    assert multi["directions"] == ["minimize", "maximize"] and multi["best_value"] is None
+    assert multi["states"]["complete"] == 3 and "multi-objective" in multi["unsupported"]
+    assert by_name["odd-spec"]["unsupported"] is None and by_name["odd-spec"]["budget"] is None
+    page = client.get("/")
+    assert page.status_code == 200 and "multi-empty" in page.text
+
+
+@pytest.mark.parametrize("name", ["multi", "multi-empty", "odd-spec"])
+def test_a_foreign_study_has_a_summary_and_a_page(client, foreign, name):
+    r = client.get(f"/api/studies/{name}")
+    assert r.status_code == 200 and r.json()["name"] == name
+    page = client.get(f"/studies/{name}")
+    assert page.status_code == 200
+    if name.startswith("multi"):
+        assert r.json()["best_trial"] is None
+        assert "multi-objective study (2 objectives" in page.text and 'id="history"' not in page.text
+    assert client.get(f"/reports/studies/{name}").status_code < 500
+
+
+def test_asking_a_foreign_study_is_a_clear_4xx(client, foreign):
+    r = client.post("/api/studies/multi/ask")
+    assert r.status_code == 422 and "no stored hpsearch spec" in r.json()["error"]
