@@ -3,13 +3,42 @@
 The public surface is small; submodules hold one concept each:
 ``hpsearch.nn`` (the MLP), ``hpsearch.spec`` (study specs), ``hpsearch.space``,
 ``hpsearch.search`` (running studies), ``hpsearch.storage``, ``hpsearch.stats``,
-``hpsearch.report``. See docs/architecture.md.
+``hpsearch.compare`` (comparing search strategies), ``hpsearch.report``.
+See docs/architecture.md.
+
+For notebooks::
+
+    study = hpsearch.run("studies/quickstart.toml", n_trials=20)        # -> optuna.Study
+    verdict = hpsearch.compare("studies/digits.toml", seeds=10, jobs=2)  # -> the verdict dict
+
+Both are imported lazily (on first use), so ``import hpsearch`` stays cheap.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
 from hpsearch.errors import SpecError, StudyNotFound, UserError
 
-__all__ = ["__version__", "SpecError", "StudyNotFound", "UserError"]
+__all__ = ["__version__", "SpecError", "StudyNotFound", "UserError", "compare", "run"]
+
+
+def run(spec: Any, *, storage: str | None = None, objective: Any = None, n_trials: int | None = None,
+        jobs: int = 1) -> Any:
+    """Create or resume the study of ``spec`` (a path or a dict of the TOML's shape) and run it to
+    its budget; returns the ``optuna.Study``. ``objective``: an optional callable
+    ``(trial, params) -> float`` replacing the spec's objective."""
+    from hpsearch._api import run as _run
+
+    return _run(spec, storage=storage, objective=objective, n_trials=n_trials, jobs=jobs)
+
+
+def __getattr__(name: str) -> Any:
+    # hpsearch.compare is a callable subpackage (see hpsearch/compare/__init__.py): import it on first use.
+    if name == "compare":
+        import importlib
+
+        return importlib.import_module("hpsearch.compare")
+    raise AttributeError(f"module 'hpsearch' has no attribute {name!r}")

@@ -349,8 +349,9 @@ def bootstrap_hl_interval(
 class PairTest:
     """One pair of arms compared on final bests; ``diff > 0`` means a is better.
 
-    ``wins`` counts repeats where a beat b (paired), or repeat pairings (a_i, b_j)
-    where a beat b, ties counting one half (unpaired); ``out_of`` is their number.
+    ``wins`` / ``losses`` count repeats where a beat / lost to b (paired), or repeat
+    pairings (a_i, b_j) where it did, ties counting one half each (unpaired);
+    ``out_of`` is the number of repeats (paired) or pairings (unpaired).
     """
 
     diff: float
@@ -359,11 +360,17 @@ class PairTest:
     p: float
     min_p: float
     wins: float
-    out_of: int
+    losses: float
+    n_a: int
+    n_b: int
 
     @property
     def paired(self) -> bool:
         return self.method == "wilcoxon"
+
+    @property
+    def out_of(self) -> int:
+        return self.n_a if self.paired else self.n_a * self.n_b
 
 
 def compare_pair(
@@ -382,16 +389,18 @@ def compare_pair(
     if paired:
         _, p = wilcoxon_exact(xa, xb)
         d = _units(xa - xb, _scale(xa, xb))
-        wins, out_of = float(np.sum(d > 0)), int(d.size)
+        wins, losses = float(np.sum(d > 0)), float(np.sum(d < 0))
     else:
         _, p = mann_whitney_exact(xa, xb)
         u = _units(np.concatenate([xa, xb]), _scale(xa, xb))
         ua, ub = u[: xa.size, None], u[None, xa.size:]
-        wins, out_of = float(np.sum(ua > ub) + 0.5 * np.sum(ua == ub)), int(xa.size * xb.size)
+        ties = 0.5 * float(np.sum(ua == ub))
+        wins, losses = float(np.sum(ua > ub)) + ties, float(np.sum(ua < ub)) + ties
     lo, hi = bootstrap_hl_interval(xa, xb, paired=paired, seed=seed)
     return PairTest(
         diff=hodges_lehmann(xa, xb, paired=paired), ci=(lo, hi), method="wilcoxon" if paired else "mann-whitney",
-        p=p, min_p=min_p_value(xa.size, xb.size, paired=paired), wins=wins, out_of=out_of,
+        p=p, min_p=min_p_value(xa.size, xb.size, paired=paired), wins=wins, losses=losses,
+        n_a=int(xa.size), n_b=int(xb.size),
     )
 
 

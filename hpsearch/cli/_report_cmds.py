@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import webbrowser
 from pathlib import Path
 
@@ -17,33 +19,38 @@ from hpsearch.cli._common import storage_option
 @click.option("--samplers", default="grid,random,tpe", show_default=True,
               help="Comma-separated samplers to compare (grid, random, tpe, qmc).")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Repeats per sampler (study seeds study.seed, study.seed+1, ...).")
+              help="Repeats per sampler (study seeds study.seed, study.seed+1, ...). An exact paired test "
+                   "needs 6 or more repeats to reach p < 0.05 at all; 10 is a good default.")
 @click.option("--n-trials", type=click.IntRange(min=1), default=None,
               help="Budget per study (default: the spec's n_trials). Grid search gets a grid of at most this size.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes shared by all studies.")
+              help="Worker processes shared by all studies (and by the retraining).")
 @click.option("--eval-seeds", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Training seeds when retraining each sampler's best on train+validation for its test "
+              help="Training seeds when retraining every repeat's best on train+validation for its test "
                    "score (0: skip the test evaluation).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Report file (default: reports/<name>-comparison.html).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print only the verdict as one JSON object on stdout (progress goes to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @storage_option
 def compare(spec_path: str, samplers: str, n_seeds: int, n_trials: int | None, jobs: int, eval_seeds: int,
-            output: str | None, quiet: bool, storage: str | None) -> None:
-    """Run one study per sampler and seed on the same data split and budget, then
-    write the comparison report.
+            output: str | None, as_json: bool, quiet: bool, storage: str | None) -> None:
+    """Run one study per sampler and seed on the same data split and budget,
+    retrain every repeat's best on train+validation and score it on test, then
+    write the comparison report and print the verdict.
 
     Studies are named <name>-<sampler>-s<seed> and grouped as the comparison
-    <name>; re-running the same command resumes them.
+    <name>; re-running the same command resumes them (nothing is retrained twice).
 
     \b
     Examples:
-      hpsearch compare studies/digits.toml --seeds 5
-      hpsearch compare studies/digits.toml --samplers grid,random --n-trials 16 --jobs 2
+      hpsearch compare studies/digits.toml --seeds 10 --jobs 2
+      hpsearch compare studies/digits.toml --samplers grid,random --n-trials 16 --json
     """
+    from hpsearch.compare import arm_specs, parse_samplers, retrain_bests, run_comparison
+    from hpsearch.compare._verdict import load_verdict
     from hpsearch.report import comparison_report_html, default_report_path
-    from hpsearch.report._run_compare import arm_specs, evaluate_arms, parse_samplers, run_comparison
     from hpsearch.spec import load_spec
     from hpsearch.storage import open_storage, resolve_storage_url
 
@@ -51,28 +58,58 @@ def compare(spec_path: str, samplers: str, n_seeds: int, n_trials: int | None, j
     spec = load_spec(spec_path)  # validated before the database is touched
     specs = arm_specs(spec, names, n_seeds, n_trials)
     url = resolve_storage_url(storage)
-    console = Console()
-    run_comparison(spec, url, specs, jobs=jobs, progress=not quiet)
+    console = Console(stderr=as_json)  # with --json, stdout holds the JSON object only
+    name = spec.study.name
+    run_comparison(spec, url, specs, jobs=jobs, progress=not quiet, console=console)
     st = open_storage(url)
-    _print_summary(console, st, spec.study.name)
+    if not as_json:
+        _print_summary(console, st, name)
     if eval_seeds:
-        from hpsearch.errors import UserError
-
-        try:
-            results = evaluate_arms(st, spec.study.name, n_seeds=eval_seeds, say=console.print)
-        except UserError as exc:  # e.g. an external objective: no built-in retraining
-            console.print(f"test evaluation skipped: {exc}")
-        else:
-            for sampler, r in results.items():
-                std = r.get("test_score_std")
-                pm = f" ± {std:.4g}" if isinstance(std, float) else ""
-                score = r.get("test_score")
-                shown = f"{score:.4g}" if isinstance(score, float) else str(score)
-                console.print(f"test score of {sampler}'s best (trial #{r['trial']} of {r['study']}): {shown}{pm}")
-    path = Path(output) if output else default_report_path(spec.study.name, "comparison")
+        retrain_bests(st, name, eval_seeds=eval_seeds, jobs=jobs, say=lambda m: _say(console, m))
+    verdict = load_verdict(st, name)
+    path = Path(output) if output else default_report_path(name, "comparison")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(comparison_report_html(st, spec.study.name), encoding="utf-8")
-    console.print(f"report written to {path}")
+    path.write_text(comparison_report_html(st, name, verdict=verdict), encoding="utf-8")
+    _say(console, f"report written to {path}")
+    if as_json:
+        click.echo(verdict_json(verdict))
+    else:
+        _print_verdict(console, verdict)
+
+
+def verdict_json(verdict: dict) -> str:
+    """The verdict as one line of strict JSON (NaN and infinities become null)."""
+    return json.dumps(_strict(verdict), allow_nan=False)
+
+
+def _strict(x: object) -> object:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict(v) for v in x]
+    return x
+
+
+def _print_verdict(console: Console, verdict: dict) -> None:
+    """The pairs as a table, then the verdict sentence: the last thing compare prints."""
+    _say(console, f"comparison {verdict['comparison']}: final best {verdict['metric']} per repeat, "
+                  f"{verdict['repeats']} repeats of {verdict['budget']} trials")
+    table = Table()
+    for h in ("pair", "a - b", "95% CI", "test", "p", "Holm p", "min p", "better"):
+        table.add_column(h)
+    for p in verdict["pairs"]:
+        table.add_row(f"{p['a']} vs {p['b']}", f"{p['diff']:+.4g}", f"[{p['ci'][0]:+.4g}, {p['ci'][1]:+.4g}]",
+                      p["method"], f"{p['p']:.3g}", f"{p['p_holm']:.3g}", f"{p['min_p']:.3g}",
+                      p[p["better"]] if p["better"] else "inconclusive")
+    console.print(table)
+    _say(console, f"verdict: {verdict['verdict']}")
+
+
+def _say(console: Console, message: str) -> None:
+    """One message as is: no line wrapping (it may be grepped or parsed), no markup."""
+    console.print(message, soft_wrap=True, markup=False, highlight=False)
 
 
 def _print_summary(console: Console, st, name: str) -> None:
@@ -83,7 +120,8 @@ def _print_summary(console: Console, st, name: str) -> None:
     if not studies:
         return
     budgets, rows = summary(group_arms(studies), studies[0].direction)
-    table = Table(title=f"comparison {name}: median best value over repeats")
+    console.print(f"comparison {name}: median best value over repeats", soft_wrap=True)
+    table = Table()
     for h in ["sampler", "repeats"] + [f"@ {b} trials" for b in budgets]:
         table.add_column(h)
     for row in rows:
@@ -96,17 +134,21 @@ def _print_summary(console: Console, st, name: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Report file (default: reports/<name>.html, or reports/<name>-comparison.html).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the web browser.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the comparison's verdict as one JSON object (read from the database; nothing is run).")
 @storage_option
-def report(name: str, output: str | None, open_browser: bool, storage: str | None) -> None:
+def report(name: str, output: str | None, open_browser: bool, as_json: bool, storage: str | None) -> None:
     """Write the HTML report of a study or of a comparison (one offline file).
 
     NAME is a study name or a comparison name (the [study] name given to
-    compare; `<name>-comparison` always means the comparison).
+    compare; `<name>-comparison` always means the comparison). With --json,
+    print the comparison's verdict, read from the database (nothing is run).
 
     \b
     Examples:
       hpsearch report digits --open
       hpsearch report digits-comparison -o /tmp/cmp.html
+      hpsearch report digits --json
     """
     from hpsearch.cli._common import open_existing
     from hpsearch.report import write_report
@@ -115,7 +157,39 @@ def report(name: str, output: str | None, open_browser: bool, storage: str | Non
     url, st = open_existing(storage)
     if st is None:
         raise missing_storage(url, name, what="study or comparison")
+    if as_json:
+        click.echo(verdict_json(_stored_verdict(st, name)))
+        return
+    _refuse_unsupported(st, name)
     path = write_report(st, name, output)
     click.echo(f"report written to {path}")
     if open_browser:
         webbrowser.open(path.resolve().as_uri())
+
+
+def _stored_verdict(st, name: str) -> dict:
+    """The verdict of comparison ``name`` (or ``<name>-comparison``); UserError if there is none."""
+    from hpsearch.compare import load_verdict
+    from hpsearch.errors import StudyNotFound, UserError
+
+    for candidate in dict.fromkeys((name, name.removesuffix("-comparison"))):
+        try:
+            return load_verdict(st, candidate)
+        except StudyNotFound:
+            continue
+    raise UserError(f"report --json: {name!r} is not a comparison (no study has user attr comparison={name!r}); "
+                    "`hpsearch studies` lists the studies, and `hpsearch compare SPEC` makes a comparison")
+
+
+def _refuse_unsupported(st, name: str) -> None:
+    """A study hpsearch cannot draw (e.g. multi-objective, made by other Optuna code): say why, exit 2."""
+    from hpsearch.cli._common import unsupported_reason
+    from hpsearch.errors import UserError
+
+    try:
+        study_id = st.get_study_id_from_name(name)
+    except KeyError:
+        return  # a comparison name, or unknown: the report says which
+    why = unsupported_reason(st, study_id)
+    if why is not None:
+        raise UserError(f"cannot draw a report of study {name!r}: it {why}")

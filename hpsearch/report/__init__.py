@@ -19,10 +19,10 @@ from typing import Any
 
 import optuna
 
+from hpsearch.compare._arms import safe_name
 from hpsearch.errors import StudyNotFound
 from hpsearch.report._collect import StudyData, find_studies, study_data
 from hpsearch.report._compare import comparison_page
-from hpsearch.report._run_compare import safe_name
 from hpsearch.report._study import study_page
 from hpsearch.storage import not_found
 
@@ -54,13 +54,17 @@ def study_report_html(storage: Any, name: str) -> str:
     raise not_found(st, name)
 
 
-def comparison_report_html(storage: Any, name: str) -> str:
-    """The comparison report of the studies grouped as comparison ``name``."""
+def comparison_report_html(storage: Any, name: str, *, verdict: dict[str, Any] | None = None) -> str:
+    """The comparison report of the studies grouped as comparison ``name``.
+
+    ``verdict``: the verdict the caller has just computed from the same studies
+    (compare does), so its importance is not computed twice.
+    """
     st = _storage(storage)
     _, arms = find_studies(st, name)
     if not arms:
         raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
-    return comparison_page(name, arms)
+    return comparison_page(name, arms, importance=verdict["importance"] if verdict else None)
 
 
 def report_html(storage: Any, name: str) -> tuple[str, str]:

@@ -56,7 +56,9 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
     d, spec, url, out, argv = compared
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "median best value over repeats" in text and "test score of random's best" in text
+    assert "median best value over repeats" in text
+    assert "retraining the best configuration of 4 repeats on train+validation with 2 training seeds" in text
+    assert text.rstrip().splitlines()[-1].startswith("verdict: ")  # the verdict ends the output
     counts = _finished(url)
     assert set(counts) == {"tiny-grid-s4", "tiny-grid-s5", "tiny-random-s4", "tiny-random-s5"}
     st = open_storage(url, heartbeat=False)
@@ -68,8 +70,14 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
         stored = load_study_spec(st, s.study_name)
         assert stored.split_seed == 11 and stored.study.seed in (4, 5)
     scored = [s for s in st.get_all_studies() if "test_score" in s.user_attrs]
-    assert {s.user_attrs["sampler"] for s in scored} == {"grid", "random"}
-    assert all(len(s.user_attrs["test_seeds"]) == 2 for s in scored)
+    assert len(scored) == 4  # every repeat's best, not one best of all repeats
+    for s in scored:
+        a = s.user_attrs
+        assert a["test_seeds"] == [0, 1] and len(a["test_scores"]) == 2 and a["test_metric"] == "accuracy"
+        assert a["test_score"] == pytest.approx(sum(a["test_scores"]) / 2)
+        best = max((t for t in st.get_all_trials(s._study_id) if t.value is not None), key=lambda t: (t.value, -t.number))
+        assert a["test_trial"] == best.number
+        assert a["n_val"] == 30 and a["n_test"] == 30  # iris: 150 rows, 20 % each
     html = out.read_text()
     assert "<h1>Comparison tiny</h1>" in html and "test_accuracy" in html
 
@@ -110,3 +118,43 @@ def test_bad_input_exits_2_with_one_line(compared, tmp_path, capsys, argv, needl
     assert needle in err and len(err.splitlines()) == 1
     if argv[0] == "compare":
         assert not db.exists()  # rejected before the database is touched
+
+
+VERDICT_KEYS = ["comparison", "metric", "direction", "budget", "repeats", "arms", "pairs", "importance", "verdict"]
+
+
+def test_compare_json_prints_only_the_verdict_and_report_json_repeats_it(compared, capsys):
+    import json
+
+    d, spec, url, out, argv = compared
+    assert main(argv + ["--json"]) == 0
+    captured = capsys.readouterr()
+    verdict = json.loads(captured.out)  # stdout holds exactly one JSON object
+    assert list(verdict) == VERDICT_KEYS
+    assert "report written to" in captured.err
+    assert (verdict["comparison"], verdict["metric"], verdict["direction"]) == ("tiny", "accuracy", "maximize")
+    assert verdict["budget"] == 3 and verdict["repeats"] == 2
+    assert [a["sampler"] for a in verdict["arms"]] == ["grid", "random"]
+    for arm in verdict["arms"]:
+        assert list(arm) == ["sampler", "repeats", "best", "test", "seconds"]
+        assert list(arm["test"]) == ["median", "q1", "q3", "per_repeat", "training_sd"]
+        assert len(arm["test"]["per_repeat"]) == 2
+    (pair,) = verdict["pairs"]
+    assert list(pair) == ["a", "b", "diff", "ci", "method", "p", "p_holm", "min_p", "better"]
+    assert (pair["a"], pair["b"], pair["method"]) == ("random", "grid", "mann-whitney")  # grid pairs with nothing
+    assert pair["min_p"] == pytest.approx(2 / 6) and pair["better"] is None  # 2 + 2 repeats: C(4, 2) = 6
+    assert "inconclusive" in verdict["verdict"] and "--seeds 10" in verdict["verdict"]
+    assert {r["param"] for r in verdict["importance"]} <= {"learning_rate", "width"}
+
+    assert main(["report", "tiny", "--json", "--storage", url]) == 0
+    assert json.loads(capsys.readouterr().out) == verdict  # read back from the database, nothing rerun
+
+
+def test_report_json_of_a_plain_study_exits_2(compared, capsys):
+    d, spec, url, out, argv = compared
+    if not out.exists():
+        assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["report", "tiny-random-s4", "--json", "--storage", url]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'tiny-random-s4' is not a comparison" in err and len(err.splitlines()) == 1

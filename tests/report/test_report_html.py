@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import optuna
@@ -94,11 +95,16 @@ def test_single_study_sections_and_table(make_comparison):
 def test_comparison_sections(demo_storage):
     kind, html = report_html(demo_storage, "demo")
     assert kind == "comparison"
-    for fig in ("best-trials", "best-seconds", "best-epochs", "expected-max", "final", "coverage"):
+    for fig in ("best-trials", "best-seconds", "best-epochs", "expected-max", "final", "importance",
+                "score-vs-param", "contour", "cost"):
         assert f'id="fig-{fig}"' in html, fig
-    assert "grid − random" in html and "random − tpe" in html
+    assert "random − grid" in html and "tpe − random" in html and "tpe − grid" in html
+    assert html.index('id="verdict"') < html.index("<h2>Summary</h2>")  # the verdict comes first
     assert "Trials needed to match grid search" in html
+    assert "<td>grid (its own median)</td><td>2</td>" in html and "of 2 reached</td>" in html
     assert "each TPE trial depends on the earlier ones" in html
+    assert "grid: mean over 2 repeats of each repeat&#39;s exact expected best" in html
+    assert "PED-ANOVA (top 10% vs all): median [IQR]" in html
     assert optuna.__version__ in html
 
 
@@ -144,11 +150,21 @@ def test_comparison_in_progress_minimize_unpaired(storage):
                 s.set_user_attr(k, v)
             s.optimize(_quadratic_diverging_at_3, n_trials=n)
     html = comparison_report_html(storage, "m")
-    assert "Mann-Whitney U" in html and "(paired by seed)" not in html
-    assert "random − tpe" in html and "grid − random" in html
-    assert "Not tested: fewer than 2 repeats with a result." in html  # the empty grid arm
-    assert "3 pruned/diverged trials have no value" in html  # one per random repeat, counted
+    assert "unpaired Mann-Whitney U" in html and "paired Wilcoxon" not in html  # unequal seeds: unpaired
+    assert "tpe − random" in html
+    assert "random vs grid not tested: grid has no repeat with a result yet" in html  # the empty grid arm
+    # one diverged trial per random repeat: counted at the worst value (the largest loss), not dropped
+    worst = max(t.value for st in ("random", "tpe") for sd in range(3)
+                for t in _trials_of(storage, f"m-{st}-{sd}") if t.value is not None)
+    assert f"3 pruned or diverged trials count as the worst value, {worst:.4g}" in html
     assert re.search(r"<tr><td>random</td><td>3</td><td>21</td><td>0</td><td>3</td>", html)
+
+
+def _trials_of(storage, name: str) -> list:
+    try:
+        return optuna.load_study(study_name=name, storage=storage).trials
+    except KeyError:
+        return []
 
 
 def test_empty_failed_and_multi_objective_studies(storage):
@@ -165,3 +181,38 @@ def test_empty_failed_and_multi_objective_studies(storage):
     assert "No complete trial yet." in study_report_html(storage, "empty")
     assert "No complete trial yet." in study_report_html(storage, "failed")
     assert "multi-objective study: the first objective is shown" in study_report_html(storage, "mo")
+
+
+def _six_params(trial) -> float:
+    lr = trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+    width = trial.suggest_int("width", 16, 512, log=True)
+    trial.suggest_int("depth", 1, 4)
+    trial.suggest_float("dropout", 0.0, 0.5)
+    opt = trial.suggest_categorical("optimizer", ["sgd", "momentum", "rmsprop", "adam"])
+    trial.suggest_int("batch_size", 16, 256, log=True)
+    trial.set_user_attr("train_seconds", 0.05 + width / 5000)
+    return 0.97 - 0.04 * abs(math.log10(lr) + 2.5) - 0.02 * (opt == "sgd")
+
+
+def test_full_size_comparison_stays_small_and_offers_the_contour_axes(tmp_path):
+    """4 arms x 5 repeats x 40 trials over 6 hyperparameters: every figure, well under 8 MB."""
+    storage = optuna.storages.InMemoryStorage()
+    grid = {"learning_rate": [1e-3, 3e-2], "width": [32, 256], "depth": [1, 3], "dropout": [0.1, 0.4],
+            "optimizer": ["sgd", "adam"], "batch_size": [32, 128]}
+    for sampler in ("grid", "random", "qmc", "tpe"):  # studies only need the attrs: random draws stand in
+        for seed in range(5):
+            s = optuna.create_study(study_name=f"big-{sampler}-{seed}", storage=storage, direction="maximize",
+                                    sampler=optuna.samplers.GridSampler(grid, seed=seed) if sampler == "grid"
+                                    else optuna.samplers.RandomSampler(seed=seed))
+            for k, v in {"comparison": "big", "sampler": sampler, "seed": seed}.items():
+                s.set_user_attr(k, v)
+            s.optimize(_six_params, n_trials=40)
+    path = write_report(storage, "big", tmp_path / "big.html")
+    html = path.read_text()
+    assert path.stat().st_size <= 8 * 1024 * 1024
+    assert len(html) - len(plotly.offline.get_plotlyjs()) < 2_000_000  # the data itself stays small
+    payload = json.loads(html.split("var figures = ", 1)[1].split(";\n", 1)[0])
+    contour = next(f["fig"] for f in payload if f["id"] == "fig-contour")
+    labels = [b["label"] for b in contour["layout"]["updatemenus"][0]["buttons"]]
+    assert len(labels) == 15 and "learning_rate × optimizer" in labels  # every pair of the 6 axes
+    assert "qmc: mean over 5 repeats" in html and "grid: mean over 5 repeats" in html

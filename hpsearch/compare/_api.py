@@ -1,0 +1,29 @@
+"""``hpsearch.compare(spec, ...)``: run the arms, retrain every repeat's best, return the verdict."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def compare(spec: Any, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
+            objective: Callable[..., float] | None = None, jobs: int = 1, n_trials: int | None = None,
+            eval_seeds: int = 3, progress: bool = False, console: Any = None,
+            say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare.compare)."""
+    from hpsearch._api import resolve_spec
+    from hpsearch.compare._arms import arm_specs, parse_samplers, run_comparison
+    from hpsearch.compare._retrain import retrain_bests
+    from hpsearch.compare._verdict import load_verdict
+    from hpsearch.errors import UserError
+    from hpsearch.storage import open_storage, resolve_storage_url
+
+    names = parse_samplers(samplers)
+    if eval_seeds < 0:
+        raise UserError(f"--eval-seeds: expected a whole number >= 0, got {eval_seeds}")
+    resolved = resolve_spec(spec, objective, jobs)  # validated before the database is touched
+    specs = arm_specs(resolved, names, seeds, n_trials)
+    url = resolve_storage_url(storage)
+    run_comparison(resolved, url, specs, jobs=jobs, progress=progress, console=console)
+    st = open_storage(url)
+    retrain_bests(st, resolved.study.name, eval_seeds=eval_seeds, jobs=jobs, say=say or (lambda _m: None))
+    return load_verdict(st, resolved.study.name)

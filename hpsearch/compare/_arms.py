@@ -1,0 +1,91 @@
+"""Running a comparison's arms: one study per sampler and seed, same split, same budget.
+
+Every arm study runs on the SAME data split (data.seed pinned to the base spec's
+split seed) and the same budget N; only the study seed varies per repeat, so
+differences between arms come from the samplers, not from the split. Studies are
+ordinary hpsearch studies (resumable like ``run``) tagged with user attr
+``comparison=<name>``, which is how reports find them. The split's sizes are
+stored with each arm (``n_val``, ``n_test``) so a verdict can give differences
+in examples without loading the data again.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from hpsearch.errors import UserError
+
+SAMPLERS = ("grid", "random", "tpe", "qmc")
+
+
+def parse_samplers(text: str | Sequence[str]) -> list[str]:
+    """``"grid,random,tpe"`` (or a sequence of names) -> a list; UserError naming the bad entry."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    names = [str(s).strip().lower() for s in items if str(s).strip()]
+    bad = [s for s in names if s not in SAMPLERS]
+    if bad or not names:
+        raise UserError(f"--samplers: expected a comma-separated subset of {', '.join(SAMPLERS)}, got {text!r}")
+    if len(set(names)) != len(names):
+        raise UserError(f"--samplers: each sampler may appear once, got {text!r}")
+    return names
+
+
+def safe_name(name: str) -> str:
+    """A file- and URL-safe version of a study name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "study"
+
+
+def arm_name(name: str, sampler: str, seed: int) -> str:
+    """URL-safe study name of one arm and repeat: ``<name>-<sampler>-s<seed>``."""
+    return f"{safe_name(name)}-{sampler}-s{seed}"
+
+
+def arm_specs(spec: Any, samplers: Sequence[str], n_seeds: int, n_trials: int | None = None) -> list[Any]:
+    """The specs of every arm study, in (sampler, seed) order."""
+    from hpsearch.spec import spec_from_dict
+
+    if n_seeds < 1:
+        raise UserError(f"--seeds: expected a positive number of repeats, got {n_seeds}")
+    n = int(n_trials or spec.study.n_trials)
+    if n < 1:
+        raise UserError(f"--n-trials: expected a positive budget, got {n}")
+    base = spec.to_dict()
+    out = []
+    for sampler in samplers:
+        for k in range(n_seeds):
+            seed = spec.study.seed + k
+            d = {**base, "study": {**base["study"], "name": arm_name(spec.study.name, sampler, seed),
+                                   "sampler": sampler, "seed": seed, "n_trials": n}}
+            if "data" in base:
+                d["data"] = {**base["data"], "seed": spec.split_seed}
+            out.append(spec_from_dict(d, source=f"{spec.study.name} (compare arm {sampler}, seed {seed})"))
+    return out
+
+
+def split_sizes(spec: Any) -> dict[str, int]:
+    """``{"n_val": ..., "n_test": ...}`` of the spec's data split; {} for user objectives (no split)."""
+    from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
+
+    if spec.study.objective not in BUILTIN_OBJECTIVES or spec.data is None:
+        return {}
+    from objectives.datasets import load_problem
+
+    problem = load_problem(spec.data, spec.split_seed)
+    return {"n_val": int(len(problem.val)), "n_test": int(len(problem.test))}
+
+
+def run_comparison(spec: Any, storage_url: str, specs: list[Any], *, jobs: int = 1, progress: bool = True,
+                   console: Any = None) -> None:
+    """Create (or resume) every arm study, tag it, and run them all in one worker pool."""
+    from hpsearch.search import prepare_study, run_studies
+    from hpsearch.storage import open_storage
+
+    storage = open_storage(storage_url)
+    sizes = split_sizes(spec)
+    for s in specs:
+        study, _ = prepare_study(storage, s, n_trials=s.study.n_trials)
+        study.set_user_attr("comparison", spec.study.name)
+        for key, value in sizes.items():
+            study.set_user_attr(key, value)
+    run_studies(specs, storage_url, jobs=jobs, progress=progress, console=console)

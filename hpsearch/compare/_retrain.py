@@ -1,0 +1,125 @@
+"""Search luck vs training noise: every repeat's best, retrained on train+validation, scored on test.
+
+The single best of all repeats is the luckiest draw (the winner's curse), so
+each repeat's best configuration is retrained with the same few training
+seeds (0, 1, ..., E-1, shared by every arm and repeat) and scored on the test
+split. Across repeats the scores show search luck; across the training seeds
+of one configuration they show training noise (docs/science.md). Results are
+stored with each arm study as user attrs, which is all a report reads:
+
+``test_score`` (mean over seeds), ``test_score_std`` (SD over seeds),
+``test_scores`` (one per seed), ``test_metrics`` (mean of every metric),
+``test_metric``, ``test_trial`` and ``test_seeds``.
+
+A resumed comparison retrains nothing already scored with enough seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import optuna
+
+
+@dataclass(frozen=True)
+class _Task:
+    study: str
+    trial: int
+    spec: Any
+    params: dict[str, Any]
+    seed: int
+
+
+def retrain_bests(storage: optuna.storages.BaseStorage, name: str, *, eval_seeds: int = 3, jobs: int = 1,
+                  say: Callable[[str], None] = print) -> int:
+    """Retrain the best trial of every arm study of comparison ``name``; returns how many were retrained.
+
+    Studies of objectives without a test split (user objectives) are skipped:
+    their verdict has ``test = null``.
+    """
+    from hpsearch.compare._stored import arm_studies, best_trial
+    from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
+    from hpsearch.storage import load_study_spec
+
+    if eval_seeds < 1:
+        return 0
+    seeds = list(range(eval_seeds))
+    tasks: list[_Task] = []
+    for arm in arm_studies(storage, name):
+        best = best_trial(arm)
+        if best is None:
+            continue
+        attrs = arm.attrs
+        if attrs.get("test_trial") == best.number and len(attrs.get("test_scores") or []) >= eval_seeds:
+            continue
+        spec = load_study_spec(storage, arm.name)
+        if spec.study.objective not in BUILTIN_OBJECTIVES:
+            continue
+        tasks += [_Task(arm.name, best.number, spec, dict(best.params), s) for s in seeds]
+    if not tasks:
+        return 0
+    n_studies = len({t.study for t in tasks})
+    say(f"retraining the best configuration of {n_studies} repeat{'s' * (n_studies > 1)} on train+validation "
+        f"with {eval_seeds} training seed{'s' * (eval_seeds > 1)} each, scored on test ...")
+    results = _evaluate(tasks, jobs)
+    by_study: dict[str, list[tuple[_Task, dict[str, float]]]] = {}
+    for task, result in zip(tasks, results):
+        by_study.setdefault(task.study, []).append((task, result))
+    for study_name, runs in by_study.items():
+        _store(storage, study_name, runs)
+    return n_studies
+
+
+def _evaluate(tasks: list[_Task], jobs: int) -> list[dict[str, float]]:
+    """evaluate_best for every task: in this process, or in ``jobs`` spawned processes."""
+    from objectives import evaluate_best
+
+    if jobs <= 1 or len(tasks) == 1:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # small networks: one BLAS thread is fastest on a busy machine
+            return [evaluate_best(t.spec, t.params, seed=t.seed) for t in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
+                             initializer=_one_blas_thread) as pool:
+        futures = [pool.submit(evaluate_best, t.spec, t.params, t.seed) for t in tasks]
+        return [f.result() for f in futures]
+
+
+def _one_blas_thread() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _store(storage: optuna.storages.BaseStorage, study_name: str, runs: list[tuple[_Task, dict[str, float]]]) -> None:
+    keys = list(runs[0][1])
+    scores = [_finite(r[keys[0]]) for _, r in runs]
+    ok = [s for s in scores if s is not None]
+    new = {
+        "test_metric": keys[0].removeprefix("test_"),
+        "test_score": statistics.fmean(ok) if ok else None,
+        "test_score_std": statistics.stdev(ok) if len(ok) > 1 else None,
+        "test_scores": scores,
+        "test_metrics": {k: _mean([r[k] for _, r in runs]) for k in keys},
+        "test_trial": runs[0][0].trial,
+        "test_seeds": [t.seed for t, _ in runs],
+    }
+    sid = storage.get_study_id_from_name(study_name)
+    for key, value in new.items():
+        storage.set_study_user_attr(sid, key, value)
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _mean(xs: list[Any]) -> float | None:
+    ok = [float(x) for x in xs if _finite(x) is not None]
+    return statistics.fmean(ok) if ok else None
