@@ -240,3 +240,21 @@ def test_a_step_finer_than_floats_resolve_is_refused():
             spec_from_dict(d)
     fine = spec_from_dict(_grid_spec(10, x=dict(tiny, step=1e-12))).space
     assert grid_values(fine, 10)["x"] == pytest.approx([(i + 0.5) / 10 for i in range(10)], abs=1e-11)
+
+
+def test_check_prints_the_grid_that_will_run(tmp_path, capsys, monkeypatch):
+    from hpsearch.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    spec = tmp_path / "s.toml"
+    spec.write_text('[study]\nname = "s"\nobjective = "external"\ndirection = "maximize"\nn_trials = 16\n'
+                    '[space]\nlr = { type = "float", low = 1e-4, high = 1e-1, log = true }\n'
+                    'opt = { type = "categorical", choices = ["sgd", "momentum", "rmsprop", "adam"] }\n'
+                    'd = { type = "float", low = 0.0, high = 0.5 }\n')
+    assert main(["check", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "grid for a budget of 16: 16 points" in out and "points per axis: 2 x 4 x 2 = 16" in out
+    assert "0.000562, 0.0178" in out and "sgd, momentum, rmsprop, adam" in out and "0.125, 0.375" in out
+    spec.write_text(spec.read_text().replace("n_trials = 16", "n_trials = 1000000"))
+    assert main(["check", str(spec)]) == 0
+    assert "grid search is capped at 100000" in capsys.readouterr().out
