@@ -48,7 +48,17 @@ def _check_drawn(page, path, errors, requests, dialogs, n_min: int) -> None:
 def test_comparison_report_draws_offline(browser, demo_storage, tmp_path):
     path = write_report(demo_storage, "demo", tmp_path / "demo-comparison.html")
     page, errors, requests, dialogs = _open(browser, path)
-    _check_drawn(page, path, errors, requests, dialogs, n_min=6)
+    _check_drawn(page, path, errors, requests, dialogs, n_min=9)
+    # the reader picks the contour's axes from its dropdown, offline
+    contour = page.locator("#fig-contour")
+    title = "document.getElementById('fig-contour').layout.%s.title.text"
+    before = (page.evaluate(title % "xaxis"), page.evaluate(title % "yaxis"))
+    contour.locator(".updatemenu-header-group").click()
+    contour.locator(".updatemenu-item-text").nth(2).click()
+    page.wait_for_function(f"({title % 'xaxis'}) + '|' + ({title % 'yaxis'}) !== {before[0] + '|' + before[1]!r}")
+    shown = page.evaluate("document.getElementById('fig-contour').data.filter(t => t.visible === true).length")
+    assert shown >= 2  # that pair's contour and trials
+    assert errors == [] and requests == [path.resolve().as_uri()]
     page.screenshot(path=str(tmp_path / "comparison.png"), full_page=True)
     page.close()
 
