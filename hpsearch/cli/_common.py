@@ -27,15 +27,33 @@ def open_existing(storage: str | None) -> tuple[str, optuna.storages.RDBStorage 
 
 
 def load_named_study(storage: str | None, name: str) -> tuple[str, Any, optuna.Study, Any]:
-    """(url, storage, study, spec) of an existing hpsearch study; StudyNotFound otherwise."""
+    """(url, storage, study, spec) of an existing hpsearch study; StudyNotFound otherwise.
+
+    A study hpsearch cannot show (multi-objective, or made by other Optuna
+    code without a spec) is a UserError that says why: exit 2, no traceback.
+    """
+    from hpsearch.errors import UserError
     from hpsearch.search import load_study
-    from hpsearch.storage import missing_storage
+    from hpsearch.storage import find_study_id, missing_storage
 
     url, st = open_existing(storage)
     if st is None:
         raise missing_storage(url, name)
+    why = unsupported_reason(st, find_study_id(st, name))
+    if why is not None:
+        raise UserError(f"study {name!r} {why}")
     study, spec = load_study(st, name)
     return url, st, study, spec
+
+
+def unsupported_reason(storage: Any, study_id: int) -> str | None:
+    """Why hpsearch cannot show or report this study (e.g. "is multi-objective ..."), or None."""
+    directions = storage.get_study_directions(study_id)
+    if len(directions) != 1:
+        names = ", ".join(d.name.lower() for d in directions)
+        return (f"is multi-objective ({len(directions)} objectives: {names}); hpsearch shows and reports "
+                "single-objective studies only (optuna-dashboard can open this one)")
+    return None
 
 
 def fmt(value: Any) -> str:

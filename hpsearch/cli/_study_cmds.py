@@ -7,6 +7,7 @@ import math
 import click
 from optuna.trial import TrialState
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.cli._common import fmt, load_named_study, open_existing, storage_option
@@ -17,13 +18,14 @@ from hpsearch.cli._common import fmt, load_named_study, open_existing, storage_o
 def studies(storage: str | None) -> None:
     """List studies: name, sampler, trials by state, best value.
 
+    Studies made by other Optuna code are listed too, with what is known
+    (e.g. "multi-objective" as their best value).
+
     \b
     Examples:
       hpsearch studies
       hpsearch studies --storage sqlite:///other.db
     """
-    from hpsearch.search import best_trial, state_counts
-
     url, st = open_existing(storage)
     console = Console()
     frozen = [] if st is None else st.get_all_studies()
@@ -33,13 +35,29 @@ def studies(storage: str | None) -> None:
 
     table = Table("name", "sampler", "direction", "trials by state", "best")
     for fs in sorted(frozen, key=lambda s: s.study_name):
-        trials = st.get_all_trials(fs._study_id, deepcopy=False)
-        counts = state_counts(trials)
-        best = best_trial(trials, fs.direction)
-        table.add_row(fs.study_name, str(fs.user_attrs.get("sampler", "?")), fs.direction.name.lower(),
-                      ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
-                      "-" if best is None else fmt(best.value))
+        table.add_row(*(escape(cell) for cell in _study_row(st, fs)))
     console.print(table)
+
+
+def _study_row(st, fs) -> list[str]:
+    """One row of `hpsearch studies`; a study hpsearch cannot fully read still gets a row."""
+    from hpsearch.search import best_trial, state_counts
+
+    sampler = str(fs.user_attrs.get("sampler", "-"))
+    directions = [d.name.lower() for d in fs.directions]
+    try:
+        trials = st.get_all_trials(fs._study_id, deepcopy=False)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(state_counts(trials).items())) or "-"
+    except Exception as exc:  # a listing must not fail for one odd study
+        return [fs.study_name, sampler, ", ".join(directions), f"unreadable ({type(exc).__name__})", "-"]
+    if len(directions) != 1:
+        return [fs.study_name, sampler, ", ".join(directions), counts, "multi-objective"]
+    try:
+        best = best_trial(trials, fs.directions[0])
+        shown = "-" if best is None else fmt(best.value)
+    except Exception as exc:
+        shown = f"unreadable ({type(exc).__name__})"
+    return [fs.study_name, sampler, directions[0], counts, shown]
 
 
 @click.command("show")
@@ -54,15 +72,20 @@ def show(name: str, top: int, storage: str | None) -> None:
       hpsearch show digits
       hpsearch show digits --top 3
     """
-    from hpsearch.search import best_trial, budget, is_finished, state_counts
+    from hpsearch.search import ERROR_ATTR, best_trial, budget, is_finished, last_error, state_counts
 
     _, st, study, spec = load_named_study(storage, name)
     trials = study.get_trials(deepcopy=False)
     console = Console()
     best = best_trial(trials, study.direction)
     counts = state_counts(trials)
-    console.print(f"study {name}: {spec.study.sampler} sampler, {sum(map(is_finished, trials))} of "
-                  f"{budget(spec)} trials finished ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
+    console.print(escape(f"study {name}: {spec.study.sampler} sampler, {sum(map(is_finished, trials))} of "
+                         f"{budget(spec)} trials finished "
+                         f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})"))
+    failed = last_error(trials)
+    if failed is not None:
+        text = " ".join(str(failed.user_attrs[ERROR_ATTR]).split())
+        console.print(escape(f"last error (trial #{failed.number}): {text[:300]}"), soft_wrap=True)
     if best is None:
         console.print("no completed trial yet")
         return

@@ -112,7 +112,7 @@ def run_study(spec: Any, storage_url: str, *, n_trials: int | None = None, jobs:
         if progress:
             (console or Console()).print(
                 f"study {study.study_name!r} already holds {finished} finished trials (>= --n-trials {n_trials}); "
-                f"nothing to do. Its budget stays {spec.study.n_trials}: budgets only grow")
+                f"nothing to do. Its budget stays {spec.study.n_trials}: budgets only grow", soft_wrap=True)
         return study
     _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress, console=console,
          max_failures=max_failures)
@@ -161,7 +161,7 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
     for st, sp in zip(studies, specs):
         if (st, sp) not in todo and progress:
             console.print(f"study {st.study_name!r} is already complete ({finished_count(st)} finished trials); "
-                          "nothing to do")
+                          "nothing to do", soft_wrap=True)
     if not todo:
         return
     deadline = None if timeout is None else clock() + timeout
