@@ -322,7 +322,7 @@ def _hl_rows(a: np.ndarray, b: np.ndarray, paired: bool) -> np.ndarray:
 
 
 def bootstrap_hl_interval(
-    a: Sequence[float], b: Sequence[float], *, paired: bool, n_boot: int = 4000,
+    a: Sequence[float], b: Sequence[float], *, paired: bool, n_boot: int = 2000,
     level: float = 0.95, seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the Hodges-Lehmann shift (seeded: reports are reproducible).

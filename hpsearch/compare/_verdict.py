@@ -87,7 +87,8 @@ def verdict_details(name: str, studies: Sequence[ArmLike], *, seed: int = 0,
     budget = max([_budget(s) for s in studies] or [0])
     units = _Units(metric, _first_attr(studies, "n_val"))
     arm_rows = [_arm_row(sampler, ss) for sampler, ss in arms.items()]
-    pairs, tests, untested = _pairs(arms, direction, seed)
+    finals = {n: [(s.seed, final_best(s)) for s in ss] for n, ss in arms.items()}
+    pairs, tests, untested = pairwise(finals, direction, seed=seed)
     if importance is None:
         importance = _importance(studies, seed)
     sentences = [_pair_sentence(p, t, units, len(pairs)) for p, t in zip(pairs, tests)] + untested
@@ -164,31 +165,34 @@ def _arm_row(sampler: str, studies: Sequence[ArmLike]) -> dict[str, Any]:
     }
 
 
-def _samples(arms: dict[str, list[ArmLike]], a: str, b: str) -> tuple[list[float], list[float], bool]:
+Finals = dict[str, list[tuple[Any, float]]]  # sampler -> [(seed, final best value or NaN)], arm order
+
+
+def _samples(finals: Finals, a: str, b: str) -> tuple[list[float], list[float], bool]:
     """Final bests of a and b: paired by seed when the arms share randomness and ran the same seeds."""
-    fa = {s.seed: final_best(s) for s in arms[a]}
-    fb = {s.seed: final_best(s) for s in arms[b]}
-    same = (None not in fa and set(fa) == set(fb) and len(fa) == len(arms[a]) == len(arms[b])
+    fa, fb = dict(finals[a]), dict(finals[b])
+    same = (None not in fa and set(fa) == set(fb) and len(fa) == len(finals[a]) == len(finals[b])
             and all(math.isfinite(fa[k]) == math.isfinite(fb[k]) for k in fa))
     if stats.shares_randomness(a, b) and same:
         keys = sorted((k for k in fa if math.isfinite(fa[k])), key=str)
         if keys:
             return [fa[k] for k in keys], [fb[k] for k in keys], True
-    va = [v for v in (final_best(s) for s in arms[a]) if math.isfinite(v)]
-    vb = [v for v in (final_best(s) for s in arms[b]) if math.isfinite(v)]
+    va = [v for _, v in finals[a] if math.isfinite(v)]
+    vb = [v for _, v in finals[b] if math.isfinite(v)]
     return va, vb, False
 
 
-def _pairs(arms: dict[str, list[ArmLike]], direction: str,
-           seed: int) -> tuple[list[dict], list[stats.PairTest], list[str]]:
-    """Every pair (later arm as a, earlier as b: random vs grid, tpe vs random), Holm over all.
+def pairwise(finals: Finals, direction: str, *,
+             seed: int = 0) -> tuple[list[dict[str, Any]], list[stats.PairTest], list[str]]:
+    """The verdict's ``pairs`` from each arm's final bests: every pair (the later arm as a, the
+    earlier as b: random vs grid, tpe vs random), exact test, Holm over all pairs, ``better``.
 
-    Also returns a sentence for each pair that could not be tested (an arm without results).
+    Pure (no storage), so calibration can run it on thousands of simulated comparisons.
+    Also returns the PairTests and a sentence per pair that could not be tested.
     """
     found, untested = [], []
-    names = list(arms)
-    for b, a in itertools.combinations(names, 2):
-        va, vb, paired = _samples(arms, a, b)
+    for b, a in itertools.combinations(list(finals), 2):
+        va, vb, paired = _samples(finals, a, b)
         if va and vb:
             found.append((a, b, stats.compare_pair(va, vb, paired=paired, direction=direction, seed=seed)))
         else:
