@@ -12,12 +12,22 @@ from pathlib import Path
 import pytest
 
 SLOW_OBJECTIVE = textwrap.dedent('''
-    """Records which process ran the trial, then takes a while (env HP_TEST_SLEEP)."""
+    """Records which process ran the trial, then takes a while (env HP_TEST_SLEEP).
+
+    With env HP_TEST_HOLD naming a file, trials from number 2 on wait (user
+    attr held=True) for as long as that file exists: a test can catch a run
+    mid-trial for certain, however slow the machine, and then let it go.
+    """
     import os
     import time
 
     def objective(trial, params):
         trial.set_user_attr("pid", os.getpid())
+        hold = os.environ.get("HP_TEST_HOLD")
+        if hold and trial.number >= 2 and os.path.exists(hold):
+            trial.set_user_attr("held", True)
+            while os.path.exists(hold):
+                time.sleep(0.02)
         time.sleep(float(os.environ.get("HP_TEST_SLEEP", "0.3")))
         return params["b"] + {"p": 0.0, "q": 0.1, "r": 0.2}[params["a"]]
 ''')
