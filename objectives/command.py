@@ -30,6 +30,7 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -44,6 +45,31 @@ STDERR_TAIL = 2000  # characters of stderr kept with a failed trial
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 TRIALS_FOLDER = ".hpsearch-trials"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _parent_death_signal():
+    """Linux: a preexec function asking the kernel to SIGTERM the program when hpsearch dies.
+
+    Without it a killed ``hpsearch run`` (the crash that resuming recovers
+    from) would leave the program training on, unwatched and past its timeout.
+    The libc function is looked up here, in the parent, so the child only calls it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_death_signal() -> None:
+        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+    return set_death_signal
+
+
+_PREEXEC = _parent_death_signal()
 
 
 class CommandFailed(RuntimeError):
@@ -187,7 +213,8 @@ class _Run:
             self.process = subprocess.Popen(
                 argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1,
-                start_new_session=True)  # its own process group: stop() reaches its children too
+                start_new_session=True,  # its own process group: stop() reaches its children too
+                preexec_fn=_PREEXEC)
         except OSError as exc:
             raise CommandFailed(f"could not start the command {_show(argv)} in {cwd}: "
                                 f"{exc.strerror or exc}") from None

@@ -49,11 +49,16 @@ class AlwaysPrune(optuna.pruners.BasePruner):
 
 
 def process_gone(pid: int) -> bool:
+    """No such process, or only a zombie left for its new parent to reap."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def wait_for_file(path: Path, deadline_s: float = 60.0) -> str:
@@ -479,3 +484,39 @@ def test_best_evaluate_scores_a_user_function_and_explains_a_command(tmp_path):
     assert done.returncode == 2
     assert "a command objective has no test split hpsearch knows of" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_killed_hpsearch_takes_its_program_down_with_it(tmp_path):
+    """After a crash (kill -9 of hpsearch) no program trains on unwatched; resuming re-runs its slot."""
+    import signal
+    import subprocess
+
+    name = script(tmp_path, """
+        import os, time
+        with open("pid.txt", "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(600)
+        print(1.0)
+    """)
+    runner = textwrap.dedent(f"""
+        import optuna
+        from hpsearch.spec import spec_from_dict
+        from objectives import build_objective
+        spec = spec_from_dict({{"study": {{"name": "c", "objective": "command", "direction": "maximize",
+                                          "workdir": {str(tmp_path)!r}}},
+                               "command": {{"run": {f"{sys.executable} {name}"!r}}},
+                               "space": {{"x": {{"type": "float", "low": 0.0, "high": 1.0}}}}}})
+        trial = optuna.create_study(direction="maximize").ask()
+        build_objective(spec)(trial, {{"x": 0.5}})
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", runner], cwd=ROOT)
+    try:
+        pid = int(wait_for_file(tmp_path / "pid.txt"))
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    end = time.monotonic() + 60
+    while not process_gone(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert process_gone(pid)
