@@ -68,11 +68,12 @@ def sections(arms: cf.Arms, direction: str, params: Sequence[str], log_params: s
         "coverage_head": ["hyperparameter", f"{FANOVA}: median [IQR]", f"{PED}: median [IQR]"]
                          + [f"distinct values: {a}" for a in arms],
         "coverage_rows": coverage_rows,
-        "importance_note": (f"importance computed per study: fANOVA ({FANOVA_TREES} trees, seed {seed}) on "
+        "importance_note": (f"computed per study: fANOVA ({FANOVA_TREES} trees, seed {seed}) on "
                             f"{len(fan)} of {len(studies)} studies, PED-ANOVA on {len(ped)}; median and "
                             "interquartile range across those studies. Pruned and diverged trials count as "
                             f"the worst value ({fmt(worst, 4)}); a hyperparameter a study could not rank "
                             "counts as 0 there"),
+        "importance_spread": spread([imp for _, imp in fan], params),  # = importance_spread(studies)
         "match_target": match.target,
         "match_summary": match.summary,
         "match_rows": match.rows,
