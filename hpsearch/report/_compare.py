@@ -61,7 +61,6 @@ def comparison_page(name: str, studies: list[StudyData], *, seed: int = 0,
     only) opens the page; ``importance`` may carry the verdict's importance
     when the caller has it already.
     """
-    details = verdict_details(name, studies, seed=seed, importance=importance)
     n_val = next((s.attrs["n_val"] for s in studies if isinstance(s.attrs.get("n_val"), int)), None)
     arms = group_arms(studies)
     direction = studies[0].direction
@@ -69,6 +68,9 @@ def comparison_page(name: str, studies: list[StudyData], *, seed: int = 0,
     log_params = {p for s in studies for p, d in s.distributions.items() if getattr(d, "log", False)}
     n = budget_of(arms)
     param_figs, panels = sections(arms, direction, params, log_params, seed=seed)
+    # the report's fANOVA spread is the verdict's importance: computed once, not twice
+    spread = panels.pop("importance_spread")
+    details = verdict_details(name, studies, seed=seed, importance=spread if importance is None else importance)
     em_fig, em_notes = cf.expected_max(arms, direction, n, seed=seed)
     finals = {a: [final_best(s) for s in ss] for a, ss in arms.items()}
     figures = [
