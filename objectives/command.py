@@ -41,7 +41,7 @@ import optuna
 
 from hpsearch.spec.command import PLACEHOLDER, split_command
 
-STDERR_TAIL = 2000  # characters of stderr kept with a failed trial
+STDERR_TAIL = 1500  # characters of stderr kept with a failed trial (with the message, under the 2000 a trial keeps)
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 TRIALS_FOLDER = ".hpsearch-trials"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
