@@ -3,7 +3,9 @@
 ``build_objective(spec)`` loads the data split once and returns
 ``objective(trial, params) -> float``; ``evaluate_best`` re-trains a
 configuration on train+validation and scores it on the held-out test split.
-See docs/architecture.md ("objectives").
+User objectives are a function (``"package.module:function"``, imported from
+study.workdir, the spec's folder) or a program (``objective = "command"``,
+:mod:`objectives.command`). See docs/architecture.md ("objectives").
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ word among thousands of numbers.
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -148,8 +149,10 @@ def _check_names(path: Path, header: list[str], target: str, drop: Sequence[str]
     for key, names in (("data.drop", drop), ("data.categorical", categorical)):
         for name in names:
             if name not in header:
+                close = difflib.get_close_matches(name, header, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UserError(f"{path}:1: expected a column named {name!r} ({key}), "
-                                f"got columns {', '.join(header)}")
+                                f"got columns {', '.join(header)}{hint}")
             if name == target:
                 raise UserError(f"{key}: expected feature columns, got the target {target!r} "
                                 "(remove it from the list)")
