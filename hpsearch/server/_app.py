@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 import jinja2
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from sqlalchemy.engine import make_url
 
 from hpsearch.errors import UserError
@@ -144,6 +144,8 @@ def create_app(storage_url: str, token: str | None = None, *, trial_timeout: flo
     install_error_handlers(app)
     app.include_router(_api.router)
     app.include_router(_dashboard.router)
+    # Browsers ask every site for /favicon.ico: an empty answer, not a 404 logged in the console.
+    app.add_api_route("/favicon.ico", lambda: Response(status_code=204), methods=["GET"], include_in_schema=False)
     # Added last = runs first. Outermost: headers on every answer (refusals too), then
     # Host and Origin (a foreign page learns nothing, not even whether a token is set),
     # then the token (before any body is read), then the body size limit.

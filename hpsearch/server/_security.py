@@ -6,8 +6,9 @@ Three ASGI middlewares, outermost first (see ``create_app``):
   ``Referrer-Policy: no-referrer`` and a Content-Security-Policy on every
   answer. HTML pages get a policy that runs only this server's scripts
   (``/static/plotly.min.js`` and inline scripts carrying this response's
-  nonce), fetches only from this server and cannot be framed; every other
-  answer gets ``default-src 'none'``.
+  nonce; the full reports may also eval, for plotly's WebGL figures), fetches
+  only from this server and cannot be framed; every other answer gets
+  ``default-src 'none'``.
 * :class:`HostAllowlistMiddleware` answers only requests whose ``Host`` header
   names this server: the loopback names (``localhost``, ``127.0.0.1``,
   ``[::1]``, any port) unless the operator allowed more. This is what defeats
@@ -45,11 +46,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The policy of HTML pages. plotly.js sets inline styles on what it draws, so
 # styles may be inline; scripts may not (but for this response's nonce).
 _HTML_POLICY = (
-    "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'none'; script-src 'self' 'nonce-{nonce}'{eval}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _OTHER_POLICY = "default-src 'none'; frame-ancestors 'none'"
+# The full reports draw WebGL figures (parallel coordinates), and plotly.js's WebGL
+# layer (regl) compiles its drawing code with Function(): those pages may eval what
+# their own scripts build. They still run no script but their own (nonce) and fetch nothing.
+_EVAL_PATHS = ("/reports/",)
 
 _nonce: contextvars.ContextVar[str] = contextvars.ContextVar("hpsearch_csp_nonce", default="")
 
@@ -100,8 +105,9 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 html = headers.get("content-type", "").startswith("text/html")
+                evals = " 'unsafe-eval'" if scope.get("path", "").startswith(_EVAL_PATHS) else ""
                 headers.setdefault("Content-Security-Policy",
-                                   _HTML_POLICY.format(nonce=nonce) if html else _OTHER_POLICY)
+                                   _HTML_POLICY.format(nonce=nonce, eval=evals) if html else _OTHER_POLICY)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "no-referrer")
                 headers.setdefault("X-Frame-Options", "DENY")
