@@ -91,7 +91,7 @@ def load_objective(reference: str, workdir: str | None = None) -> Callable[..., 
                             f"got ModuleNotFoundError: {exc}") from None
         where = " or ".join(folders) or "sys.path"
         top = module_name.split(".")[0]
-        raise UserError(f"study.objective: expected a module {module_name!r} in {where}, got none "
+        raise UserError(f"study.objective: expected a module {module_name!r} in {where}, got {exc} "
                         f"(put {top}.py or a package folder {top}/ next to the spec file, "
                         "or set study.workdir to the folder that has it)") from None
     except Exception as exc:  # any import-time failure is the user's code
