@@ -92,3 +92,32 @@ def test_serve_refuses_a_non_positive_trial_timeout_exit_2(storage_url, capsys):
     assert main(["serve", "--trial-timeout", "0", "--storage", storage_url]) == 2
     err = capsys.readouterr().err
     assert "--trial-timeout" in err and "Traceback" not in err
+
+
+def test_served_hosts():
+    from hpsearch.cli._serve_cmd import served_hosts
+
+    assert served_hosts("127.0.0.1", None, ()) == ["localhost", "127.0.0.1", "[::1]"]
+    assert served_hosts("127.5.6.7", None, ("localhost",))[-1] == "127.5.6.7"
+    assert served_hosts("::1", None, ()) == ["localhost", "127.0.0.1", "[::1]"]
+    assert served_hosts("192.168.1.10", "t", ())[-1] == "192.168.1.10"
+    assert served_hosts("0.0.0.0", "t", ("gpu1.lab", "10.0.0.7", "fe80::1"))[-3:] == ["gpu1.lab", "10.0.0.7",
+                                                                                      "[fe80::1]"]
+    assert served_hosts("::", "t", ("*",))[-1] == "*"
+    with pytest.raises(UserError, match="--allowed-host NAME"):
+        served_hosts("0.0.0.0", "t", ())  # every interface: which names? say it
+    with pytest.raises(UserError, match="token"):
+        served_hosts("127.0.0.1", None, ("hpsearch.example.org",))
+    with pytest.raises(UserError, match="token"):
+        served_hosts("127.0.0.1", None, ("*",))
+
+
+def test_serve_refuses_unclear_or_unsafe_host_names_exit_2(storage_url, monkeypatch, capsys):
+    monkeypatch.delenv("HPSEARCH_TOKEN", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--token", "t", "--storage", storage_url]) == 2
+    assert "--allowed-host" in capsys.readouterr().err
+    assert main(["serve", "--allowed-host", "evil.example.com", "--storage", storage_url]) == 2
+    err = capsys.readouterr().err
+    assert "without a token" in err and "Traceback" not in err
+    assert main(["serve", "--token", "t", "--allowed-host", "a*.example.org", "--storage", storage_url]) == 2
+    assert "wildcard" in capsys.readouterr().err

@@ -257,3 +257,36 @@ def test_check_may_run_leaves_studies_from_spec_files_alone(storage_url):
     with pytest.raises(UserError, match="created over the HTTP API"):
         check_may_run(storage, study, spec)
     storage.engine.dispose()
+
+
+def test_hpsearch_serve_answers_the_names_it_is_given(storage_url, tmp_path):
+    """The CLI end to end: a subprocess serving with a token and --allowed-host."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch.cli", "serve", "--port", str(port), "--storage", storage_url,
+         "--token", TOKEN, "--allowed-host", "hpsearch.example.org"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        url, bearer = f"http://127.0.0.1:{port}/api/studies", {"Authorization": f"Bearer {TOKEN}"}
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                r = httpx.get(url, headers=bearer)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "hpsearch serve did not start"
+                time.sleep(0.1)
+        assert r.status_code == 200
+        assert httpx.get(url, headers={**bearer, "Host": "hpsearch.example.org"}).status_code == 200
+        assert httpx.get(url, headers={**bearer, "Host": f"localhost:{port}"}).status_code == 200
+        assert httpx.get(url, headers={**bearer, "Host": EVIL}).status_code == 403
+        r = httpx.post(url, json=grid_spec("g"), headers={**bearer, "Origin": f"http://{EVIL}"})
+        assert r.status_code == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
