@@ -1,0 +1,61 @@
+"""hpsearch.run and hpsearch.compare from Python: specs as dicts or paths, objectives as callables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+import hpsearch
+from hpsearch.errors import UserError
+
+
+def _spec(name: str, objective: str = "unused:placeholder", n_trials: int = 3) -> dict:
+    return {"study": {"name": name, "objective": objective, "direction": "minimize", "n_trials": n_trials,
+                      "seed": 1, "sampler": "random"},
+            "space": {"x": {"type": "float", "low": -1.0, "high": 1.0}}}
+
+
+def test_run_with_a_notebook_callable_returns_the_study(tmp_path):
+    seen = []
+
+    def parabola(trial, params):  # a closure, as in a notebook: not importable by reference
+        seen.append(params["x"])
+        return (params["x"] - 0.25) ** 2
+
+    study = hpsearch.run(_spec("nb"), objective=parabola, storage=f"sqlite:///{tmp_path / 'a.db'}")
+    assert isinstance(study, optuna.Study) and study.study_name == "nb"
+    assert len(study.trials) == 3 and len(seen) == 3
+    assert study.best_value == pytest.approx(min((x - 0.25) ** 2 for x in seen))
+    with pytest.raises(UserError, match="jobs=1"):
+        hpsearch.run(_spec("nb2"), objective=lambda trial, params: 0.0, jobs=2,
+                     storage=f"sqlite:///{tmp_path / 'a.db'}")
+
+
+def test_run_with_an_importable_callable_stores_its_reference(cheap_objectives, tmp_path):
+    import importlib
+
+    sharp = importlib.import_module(cheap_objectives).sharp
+    spec = {**_spec("imp"), "space": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(6)}}
+    spec["study"]["direction"] = "maximize"
+    study = hpsearch.run(spec, objective=sharp, storage=f"sqlite:///{tmp_path / 'b.db'}", n_trials=2)
+    assert study.user_attrs["hpsearch_spec"]["study"]["objective"] == f"{cheap_objectives}:sharp"
+    assert len(study.trials) == 2
+
+
+def test_compare_rejects_bad_input_before_touching_the_database(tmp_path):
+    db = tmp_path / "c.db"
+    with pytest.raises(UserError, match="--samplers"):
+        hpsearch.compare(_spec("c"), samplers=("grid", "bayes"), storage=f"sqlite:///{db}")
+    with pytest.raises(UserError, match="spec"):
+        hpsearch.compare(42, storage=f"sqlite:///{db}")
+    assert not db.exists()
+
+
+def test_import_hpsearch_stays_cheap_and_compare_is_callable():
+    code = ("import sys, hpsearch; assert 'optuna' not in sys.modules and 'scipy' not in sys.modules; "
+            "assert callable(hpsearch.compare) and callable(hpsearch.run); "
+            "from hpsearch import compare; assert compare is hpsearch.compare")
+    subprocess.run([sys.executable, "-c", code], check=True)
