@@ -25,20 +25,44 @@ from optuna.trial import TrialState
 
 pytestmark = pytest.mark.postgres
 
-# A grid trial sleeps this long, so a worker is reliably caught mid-trial.
-TRIAL_SECONDS = 1.0
+# A grid trial takes this long (the doomed worker's never ends: it waits to be killed).
+TRIAL_SECONDS = 0.3
 
 SLOW_OBJECTIVE = f'''
-"""Test objective: records which worker ran the trial, then takes a while."""
+"""Test objective: records which worker ran the trial, then takes a while.
+
+No race between a kill and a trial's end: the "doomed" worker's trial never
+ends, and the others wait at their first trial while the file named by env
+HP_TEST_HOLD exists, so the doomed worker surely gets a trial however slowly
+it starts.
+"""
 import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 def objective(trial, params):
-    trial.set_user_attr("worker", os.environ["TEST_WORKER_LABEL"])
+    label = os.environ["TEST_WORKER_LABEL"]
+    trial.set_user_attr("worker", label)
+    while label == "doomed":
+        time.sleep(0.05)  # until SIGKILL
+    hold = os.environ.get("HP_TEST_HOLD")
+    while hold and os.path.exists(hold):
+        time.sleep(0.02)
     time.sleep({TRIAL_SECONDS})
     return params["b"] + {{"p": 0.0, "q": 0.1, "r": 0.2}}[params["a"]]
+'''
+
+HELD_OBJECTIVE = '''
+"""Test objective: waits while the file named by env HP_TEST_HOLD exists, then scores the config."""
+import math
+import os
+import time
+
+def objective(trial, params):
+    hold = os.environ["HP_TEST_HOLD"]
+    while os.path.exists(hold):
+        time.sleep(0.02)
+    time.sleep(0.02)
+    return 1.0 / (1.0 + abs(math.log10(params["learning_rate"]) + 2.0) + abs(params["width"] - 12) / 10.0)
 '''
 
 GRID_SPEC = """
@@ -55,23 +79,14 @@ a = {{ type = "categorical", choices = ["p", "q", "r"], grid = ["p", "q", "r"] }
 b = {{ type = "int", low = 1, high = 3, grid = [1, 2, 3] }}
 """
 
-MLP_SPEC = """
+HELD_SPEC = """
 [study]
 name = "{name}"
-objective = "mlp"
-metric = "accuracy"
+objective = "held_objective:objective"
+direction = "maximize"
 sampler = "{sampler}"
 n_trials = {n_trials}
 seed = 3
-
-[data]
-dataset = "moons"
-n_samples = 1500
-
-[training]
-max_epochs = {epochs}
-batch_size = 32
-patience = 0  # every trial trains all its epochs, so its length is known
 
 [space]
 learning_rate = {{ type = "float", low = 1e-3, high = 1e-1, log = true }}
@@ -116,6 +131,21 @@ def _wait_for_trial(url: str, name: str, workers, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+def _wait_until_both_machines_run_a_trial(url: str, name: str, workers, other_pid: int,
+                                          timeout: float = 120) -> None:
+    """Until the process ``other_pid`` and some other process each hold a RUNNING trial."""
+    _wait_for_study(url, name, workers, timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = {t.system_attrs.get("hpsearch_pid") for t in _trials(url, name) if t.state == TrialState.RUNNING}
+        if other_pid in pids and pids - {other_pid}:
+            return
+        if any(p.poll() is not None for p in workers.procs) or time.monotonic() > deadline:
+            pytest.fail(f"both machines never ran a trial at once:\n{workers.output()}\n{_state(url, name)}",
+                        pytrace=False)
+        time.sleep(0.1)
+
+
 def _trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
 
@@ -147,9 +177,11 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
     spec = tmp_path / "spec" / "grid.toml"
     spec.parent.mkdir()
     spec.write_text(GRID_SPEC.format(name=name))
+    hold = tmp_path / "hold"
+    hold.touch()  # the runner and the survivor wait at their first trial until the doomed one has its own
 
     def env(label: str) -> dict[str, str]:
-        return {**FAST_HEARTBEAT, "TEST_WORKER_LABEL": label}
+        return {**FAST_HEARTBEAT, "TEST_WORKER_LABEL": label, "HP_TEST_HOLD": str(hold)}
 
     runner = workers.start("run", str(spec), "--storage", pg_url, env=env("runner"))
     _wait_for_study(pg_url, name, workers)
@@ -159,7 +191,7 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
     doomed = workers.start(*worker_args, env=env("doomed"), prefix=elsewhere)
     survivor = workers.start(*worker_args, env=env("survivor"))
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     victim = None
     while victim is None:
         assert time.monotonic() < deadline, f"the doomed worker never ran a trial:\n{workers.output()}"
@@ -169,10 +201,11 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
         victim = running[0] if running else None
         time.sleep(0.05)
     workers.kill(doomed)  # SIGKILL to its whole process group: a dead machine
+    hold.unlink()
 
     for proc in (runner, survivor):
         try:
-            assert proc.wait(timeout=60) == 0, workers.output()
+            assert proc.wait(timeout=120) == 0, workers.output()
         except subprocess.TimeoutExpired:
             pytest.fail(f"workers did not finish after the kill:\n{workers.output()}\n"
                         f"{_state(pg_url, name)}", pytrace=False)
@@ -208,23 +241,28 @@ def test_two_workers_reach_exactly_n_trials(pg_url, workers, tmp_path, sampler, 
     name = f"dist-{sampler}-{second}"
     n_trials = 16
     spec = tmp_path / "spec.toml"
-    # Trials long enough (~0.5 s) that neither machine can do the whole budget
-    # alone in the seconds the other one takes to start.
-    epochs = 400
-    spec.write_text(MLP_SPEC.format(name=name, sampler=sampler, n_trials=n_trials, epochs=epochs))
+    spec.write_text(HELD_SPEC.format(name=name, sampler=sampler, n_trials=n_trials))
+    (tmp_path / "held_objective.py").write_text(HELD_OBJECTIVE)
+    # Every first trial waits while this file exists, so neither machine can do the
+    # whole budget alone in the seconds the other one takes to start, however slow.
+    hold = tmp_path / "hold"
+    hold.touch()
+    env = {"HP_TEST_HOLD": str(hold)}
 
-    first = workers.start("run", str(spec), "--storage", pg_url, "--jobs", str(jobs))
+    first = workers.start("run", str(spec), "--storage", pg_url, "--jobs", str(jobs), env=env)
     if second == "run":
         if jobs > 1:  # spawned children take seconds to start: let them begin before the other machine
             _wait_for_trial(pg_url, name, workers)
-        other = workers.start("run", str(spec), "--storage", pg_url)
+        other = workers.start("run", str(spec), "--storage", pg_url, env=env)
     else:
         _wait_for_study(pg_url, name, workers)
         spec.unlink()
-        other = workers.start("worker", name, "--storage", pg_url)
+        other = workers.start("worker", name, "--storage", pg_url, env=env)
+    _wait_until_both_machines_run_a_trial(pg_url, name, workers, other.pid)
+    hold.unlink()
     for proc in (first, other):
         try:
-            assert proc.wait(timeout=60) == 0, workers.output()
+            assert proc.wait(timeout=120) == 0, workers.output()
         except subprocess.TimeoutExpired:
             pytest.fail(f"workers did not finish:\n{workers.output()}\n{_state(pg_url, name)}", pytrace=False)
 
