@@ -37,7 +37,7 @@ def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
         pairs.append({
             "pair": f"{p['a']} − {p['b']}",
             "diff": diff(p["diff"]),
-            "examples": f"{abs(p['diff']) * n_val:.1f} of {n_val}" if counted else "–",
+            "examples": f"{p['diff'] * n_val:+.1f} of {n_val}" if counted else "–",
             "ci": f"[{diff(lo)}, {diff(hi)}]" if not percent else f"[{100 * lo:+.2f}, {100 * hi:+.2f}] points",
             "test": TEST_NAMES[p["method"]],
             "p": _num(p["p"], 3), "p_holm": _num(p["p_holm"], 3), "min_p": _num(p["min_p"], 3),
@@ -53,7 +53,7 @@ def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
             f"{value(t['median'])} [{value(t['q1'])} – {value(t['q3'])}]" if t else "no test split",
             (value(t["training_sd"]) if not percent or t["training_sd"] is None
              else f"{100 * t['training_sd']:.2f} points") if t else "–",
-            f"{a['seconds']:.1f}",
+            f"{a['seconds']:.3g}",
         ])
     return {
         "verdict_text": v["verdict"], "verdict_pairs": pairs, "verdict_arms": arms,
