@@ -6,6 +6,8 @@ import json
 import re
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -21,12 +23,45 @@ def _blocks(lang: str) -> list[str]:
 
 def test_python_loop_runs_a_whole_study(live_server):
     (code,) = _blocks("python")
-    assert len(code.strip().splitlines()) <= 20  # "a training loop in about 15 lines"
+    assert len(code.strip().splitlines()) <= 26  # a training loop that survives restarts, in about 25 lines
     exec(compile(code.replace(DOC_BASE, live_server.url), str(DOC), "exec"), {})
     summary = httpx.get(f"{live_server.url}/api/studies/quad").json()
     assert summary["states"]["complete"] == 20 and summary["states"]["running"] == 0
     best = summary["best_trial"]
     assert best["value"] == pytest.approx((best["params"]["x"] - 2.0) ** 2)  # what the client told, for its params
+
+
+def test_python_loop_waits_for_a_server_that_is_not_up_yet(storage_url, monkeypatch):
+    """The example's post() sends a request again when no answer comes (a server restarting)."""
+    from tests.server.conftest import LiveServer, free_port
+
+    (code,) = _blocks("python")
+    port = free_port()
+    tried, real_sleep, errors = threading.Event(), time.sleep, []
+
+    def sleep(seconds: float) -> None:  # the example waits after a lost connection: say so, wait less
+        tried.set()
+        real_sleep(min(seconds, 0.05))
+
+    monkeypatch.setattr(time, "sleep", sleep)
+
+    def client() -> None:
+        try:
+            exec(compile(code.replace(DOC_BASE, f"http://127.0.0.1:{port}"), str(DOC), "exec"), {})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    assert tried.wait(60), "the example never retried"
+    server = LiveServer(storage_url, port=port).start()  # only now does anything listen on the port
+    try:
+        thread.join(timeout=120)
+        assert not thread.is_alive() and errors == []
+        summary = httpx.get(f"{server.url}/api/studies/quad").json()
+        assert summary["states"]["complete"] == 20 and summary["states"]["running"] == 0
+    finally:
+        server.stop()
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
