@@ -157,38 +157,7 @@ def expected_max_curve(
     return ns, mean, std
 
 
-def bootstrap_median_diff(
-    a: Sequence[float],
-    b: Sequence[float],
-    *,
-    paired: bool = False,
-    n_boot: int = 5000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """(median(a) - median(b), low, high): percentile bootstrap interval.
-
-    Paired samples (same seeds) are resampled together, so the shared luck of a
-    seed cancels; unpaired samples are resampled independently. Seeded, so a
-    report is reproducible.
-    """
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.size == 0 or b.size == 0:
-        raise ValueError("both samples need at least one value")
-    if paired and a.size != b.size:
-        raise ValueError("paired samples must have equal length")
-    rng = np.random.default_rng(seed)
-    diff = float(np.median(a) - np.median(b))
-    ia = rng.integers(0, a.size, size=(n_boot, a.size))
-    ib = ia if paired else rng.integers(0, b.size, size=(n_boot, b.size))
-    boots = np.median(a[ia], axis=1) - np.median(b[ib], axis=1)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    return diff, float(lo), float(hi)
-
-
-# --- Pairwise tests on final bests (docs/science.md, "Statistics for the comparison") ---------
+# --- Pairwise tests on final bests (docs/science.md, "The comparison's statistics") ------------
 
 #: Samplers whose repeats pair by seed: TPE's start-up trials are random search's points when
 #: both are seeded alike, so repeat k of random and of TPE share their first draws (and the

@@ -86,23 +86,6 @@ def test_expected_max_ignores_nan_and_checks_n():
         stats.expected_max([1.0, 2.0], 3)
 
 
-def test_bootstrap_covers_zero_on_identical_samples():
-    a = [0.91, 0.93, 0.92, 0.95, 0.90]
-    for paired in (True, False):
-        diff, lo, hi = stats.bootstrap_median_diff(a, a, paired=paired, seed=3)
-        assert diff == 0.0
-        assert lo <= 0.0 <= hi
-
-
-def test_bootstrap_excludes_zero_on_separated_samples_and_is_seeded():
-    a = [0.95, 0.96, 0.97, 0.955, 0.965]
-    b = [0.80, 0.82, 0.81, 0.805, 0.815]
-    diff, lo, hi = stats.bootstrap_median_diff(a, b, seed=7)
-    assert diff == pytest.approx(0.15)
-    assert lo > 0
-    assert stats.bootstrap_median_diff(a, b, seed=7) == (diff, lo, hi)
-
-
 def test_trials_to_match_including_not_reached():
     v = [0.5, np.nan, 0.8, 0.95, 0.99]
     assert stats.trials_to_match(v, 0.8, "maximize") == 3
