@@ -5,7 +5,7 @@ This is the one place the verdict is made: ``hpsearch compare`` prints it,
 report opens with it. The dict follows the product's JSON schema:
 ``comparison, metric, direction, budget, repeats, arms, pairs, importance, verdict``.
 
-How (docs/science.md, "Statistics for the comparison"):
+How (docs/science.md, "The comparison's statistics" and its appendix):
 
 * the unit is one study repeat; each arm's repeats give final best validation values;
 * arms are paired by seed only where they share randomness (random and TPE:
