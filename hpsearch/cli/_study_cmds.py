@@ -163,6 +163,9 @@ def best(name: str, evaluate: bool, storage: str | None) -> None:
         return
     from objectives import evaluate_best
 
+    from hpsearch.server._trust import check_may_run
+
+    check_may_run(st, study, spec)  # no user code from a study created over the HTTP API
     metrics = evaluate_best(spec, top.params)
     first = next(iter(metrics))
     study.set_user_attr("test_metrics", {k: (None if math.isnan(v) else v) for k, v in metrics.items()})

@@ -223,6 +223,8 @@ def test_a_worker_never_runs_user_code_of_an_api_created_study(server, storage_u
 
     body = {"study": {"name": "api-made", "direction": "minimize", "objective": "external"}, "space": SPACE}
     assert httpx.post(f"{server.url}/api/studies", json=body).status_code == 201
+    trial = httpx.post(f"{server.url}/api/studies/api-made/ask").json()["trial"]
+    httpx.post(f"{server.url}/api/studies/api-made/tell", json={"trial": trial, "value": 0.5}).raise_for_status()
     marker = tmp_path / "ran"
     storage = open_storage(storage_url, heartbeat=False)
     study_id = storage.get_study_id_from_name("api-made")
@@ -237,8 +239,11 @@ def test_a_worker_never_runs_user_code_of_an_api_created_study(server, storage_u
     assert main(["worker", "api-made", "--storage", storage_url]) == 2
     err = capsys.readouterr().err
     assert "created over the HTTP API" in err and "spec files" in err and "Traceback" not in err
+    # Nor does `best --evaluate`, which retrains the best configuration with the spec's objective.
+    assert main(["best", "api-made", "--evaluate", "--storage", storage_url]) == 2
+    assert "created over the HTTP API" in capsys.readouterr().err
     assert not marker.exists()
-    assert httpx.get(f"{server.url}/api/studies/api-made").json()["n_trials"] == 0
+    assert httpx.get(f"{server.url}/api/studies/api-made").json()["n_trials"] == 1  # the one the client told
 
 
 def test_check_may_run_leaves_studies_from_spec_files_alone(storage_url):
