@@ -23,7 +23,8 @@ from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._outcomes import is_finished
 from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import budget, make_sampler
-from hpsearch.search._workers import MAX_FAILURES, clock, run_pool, work
+from hpsearch.search import _workers
+from hpsearch.search._workers import MAX_FAILURES, run_pool, work
 from hpsearch.server._trust import check_may_run
 from hpsearch.storage import (
     SPEC_ATTR,
@@ -164,7 +165,7 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
                           "nothing to do", soft_wrap=True)
     if not todo:
         return
-    deadline = None if timeout is None else clock() + timeout
+    deadline = None if timeout is None else _workers.clock() + timeout
     start = time.monotonic()
     names = [st.study_name for st, _ in todo]
     with StudyProgress([st for st, _ in todo], [budget(sp) for _, sp in todo],

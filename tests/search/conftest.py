@@ -45,17 +45,22 @@ OBJECTIVES = textwrap.dedent('''
         return params["x"]
 
     def heartbeats(trial, params):
-        """Records the trial's heartbeat time at its start and after 2.2 s."""
+        """Records the trial's heartbeat time at its start and once it has changed (polling, 120 s at most)."""
         from optuna.storages._rdb.models import TrialHeartbeatModel
         import sqlalchemy as sa
         engine = trial.study._storage._backend.engine
         table = TrialHeartbeatModel.__table__
         query = sa.select(table.c.heartbeat).where(table.c.trial_id == trial._trial_id)
-        beats = []
-        for _ in range(2):
+
+        def beat():
             with engine.connect() as con:
-                beats.append(str(con.execute(query).scalar()))
-            time.sleep(2.2)
+                return str(con.execute(query).scalar())
+
+        beats = [beat()]
+        deadline = time.monotonic() + 120
+        while beat() == beats[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        beats.append(beat())
         trial.set_user_attr("beats", beats)
         return 1.0
 

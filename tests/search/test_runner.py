@@ -12,6 +12,7 @@ from rich.console import Console
 
 from hpsearch.errors import UserError
 from hpsearch.search import MAX_FAILURES, ObjectiveFailing, is_finished, make_pruner, run_studies, run_study
+from hpsearch.search import _workers
 from hpsearch.search._workers import FIRST_FAILURES
 from hpsearch.spec import spec_from_dict
 
@@ -170,10 +171,12 @@ def test_hyperband_uses_epochs_as_the_resource(spec_factory):
 
 
 def test_timeout_stops_starting_trials(url, spec_factory, objectives_module, monkeypatch):
-    monkeypatch.setenv("HP_TEST_SLEEP", "0.3")
-    run_study(spec_factory(n_trials=50), url, timeout=0.5, progress=False)
+    """A clock that moves 1 s per look: the deadline (now + 2.5 s) passes after exactly two trials."""
+    ticks = iter(range(1000))
+    monkeypatch.setattr(_workers, "clock", lambda: float(next(ticks)))
+    run_study(spec_factory(n_trials=50), url, timeout=2.5, progress=False)
     trials = _trials(url, "s")
-    assert 1 <= len(trials) <= 3 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len(trials) == 2 and all(t.state == TrialState.COMPLETE for t in trials)
 
 
 def test_run_studies_runs_every_study_to_its_budget(url, spec_factory, objectives_module):

@@ -9,6 +9,7 @@ import time
 
 import optuna
 import pytest
+import sqlalchemy as sa
 from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
@@ -24,7 +25,7 @@ from hpsearch.search import (
     recover_study,
     tell_trial,
 )
-from hpsearch.storage import open_storage
+from hpsearch.storage import engine_of, open_storage
 
 
 def _study(url, spec, **storage_kw):
@@ -152,15 +153,18 @@ def test_a_trial_asked_without_pid_is_not_tied_to_the_asking_process(url, spec_f
 
 
 def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monkeypatch):
+    """The last heartbeat is moved an hour back by hand rather than waited for."""
     monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
-    monkeypatch.setenv("HPSEARCH_GRACE_PERIOD", "1")
+    monkeypatch.setenv("HPSEARCH_GRACE_PERIOD", "60")
     spec = spec_factory(n_trials=1)
     study = _study(url, spec)
     trial, _ = ask_trial(study, spec)
     study._storage.set_trial_system_attr(trial._trial_id, "hpsearch_host", "another-machine")
     study._storage.record_heartbeat(trial._trial_id)
     assert recover_study(study) == [] and study.trials[0].state == TrialState.RUNNING
-    time.sleep(2.5)
+    with engine_of(study._storage).begin() as con:
+        con.execute(sa.text("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour') "
+                            "WHERE trial_id = :t"), {"t": trial._trial_id})
     assert recover_study(study) == [0]
     assert study.trials[0].state == TrialState.FAIL
     assert study.trials[0].system_attrs["fail_reason"].startswith("heartbeat expired")
@@ -179,17 +183,24 @@ class _BeatLog:
         self.times.append(time.monotonic())
 
 
-def test_heartbeat_after_the_asks_beat_is_due_an_interval_later():
-    plain = _BeatLog(0.5)
+def test_heartbeat_after_the_asks_beat_is_due_an_interval_later(monkeypatch):
+    """What the beating thread is told to wait, read from its arguments instead of timed."""
+    plain = _BeatLog(30.0)
     with Heartbeat(plain, 1):
         assert len(plain.times) == 1  # no beat recorded yet: beat at once
-    log = _BeatLog(0.5)
+    waits = []
+    monkeypatch.setattr(Heartbeat, "_beat", lambda self, first, interval: waits.append((first, interval)))
+    with Heartbeat(_BeatLog(30.0), 1):
+        pass
+    log = _BeatLog(30.0)
     asked = time.monotonic()  # ask_trial(heartbeat=True) beat just after this
     with Heartbeat(log, 1, beaten_at=asked):
-        time.sleep(0.2)
-        assert log.times == []  # not a second beat right away
-        time.sleep(0.8)
-    assert 1 <= len(log.times) <= 2 and log.times[0] - asked >= 0.45
+        pass
+    assert log.times == []  # not a second beat right away
+    (first_plain, interval), (first_after_ask, _) = waits
+    assert first_plain == interval == 30.0
+    # Due an interval after the ask's beat, less the (any) time that has passed since.
+    assert 0.0 < first_after_ask <= 30.0 and first_after_ask > 30.0 - (time.monotonic() - asked) - 1e-6
 
 
 def test_two_tpe_processes_with_the_same_seed_never_propose_in_lock_step(url, spec_factory):
@@ -199,3 +210,30 @@ def test_two_tpe_processes_with_the_same_seed_never_propose_in_lock_step(url, sp
     b = optuna.load_study(study_name="s", storage=open_storage(url), sampler=make_sampler(spec)[0])
     xs = [ask_trial(study, spec)[1]["x"] for _ in range(3) for study in (a, b)]
     assert len(set(xs)) == 6
+
+
+def test_the_claims_table_and_is_finished_agree_on_every_outcome(url, spec_factory):
+    """What a finished trial is lives in _outcomes; the claims table's SQL must say the same."""
+    from hpsearch.search import is_crashed, is_error, is_finished
+    from hpsearch.storage import SlotStatus, slot_statuses
+
+    spec = spec_factory(n_trials=6)
+    study = _study(url, spec)
+    trials = [ask_trial(study, spec)[0] for _ in range(6)]
+    tell_trial(study, trials[0].number, 0.5)
+    tell_trial(study, trials[1].number, state="pruned")
+    tell_trial(study, trials[2].number, math.nan)  # diverged
+    study._storage.set_trial_user_attr(trials[3]._trial_id, "error", "ValueError: boom")
+    tell_trial(study, trials[3].number, state="fail")  # the objective raised
+    tell_trial(study, trials[4].number, state="fail")  # a crash
+    # trials[5] stays RUNNING
+    frozen = study.get_trials(deepcopy=False)
+    statuses = slot_statuses(engine_of(study._storage), study._study_id, 6)
+    slot = {t.number: t.system_attrs["hpsearch_slot"] for t in frozen}
+    assert [is_finished(t) for t in frozen] == [True, True, True, True, False, False]
+    assert [statuses[slot[t.number]] is SlotStatus.DONE for t in frozen] == [is_finished(t) for t in frozen]
+    assert [is_error(t) for t in frozen] == [False, False, False, True, False, False]
+    assert [is_crashed(t) for t in frozen] == [False, False, False, False, True, False]
+    assert statuses[slot[4]] is SlotStatus.FREE and statuses[slot[5]] is SlotStatus.BUSY
+    again, _ = ask_trial(study, spec)  # only the crashed slot runs again
+    assert study._storage.get_trial_system_attrs(again._trial_id)["hpsearch_slot"] == slot[4]
