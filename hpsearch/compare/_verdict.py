@@ -39,6 +39,7 @@ ORDER = ["grid", "random", "qmc", "tpe"]
 PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")  # in [0, 1]: shown in points
 COUNTED_METRICS = ("accuracy",)  # a difference times n_val is a number of examples
 TEST_NAMES = {"wilcoxon": "paired Wilcoxon signed-rank", "mann-whitney": "unpaired Mann-Whitney U"}
+DISPLAY = {"grid": "grid search", "random": "random search", "tpe": "TPE", "qmc": "quasi-random (QMC) search"}
 TRAINING_NOISE_FACTOR = 2.0  # arms differ beyond training noise when test medians differ by > 2 training SDs
 
 
@@ -99,9 +100,9 @@ def verdict_details(name: str, studies: Sequence[ArmLike], *, seed: int = 0,
         "comparison": name, "metric": metric, "direction": direction, "budget": budget,
         "repeats": max(len(ss) for ss in arms.values()),
         "arms": arm_rows, "pairs": pairs, "importance": importance,
-        "verdict": text[0].upper() + text[1:],
+        "verdict": _capital(text),
     }
-    return VerdictDetails(verdict, [w[0].upper() + w[1:] + "." for w in sentences], noise)
+    return VerdictDetails(verdict, [_capital(w) + "." for w in sentences], noise)
 
 
 def load_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:
@@ -196,8 +197,8 @@ def pairwise(finals: Finals, direction: str, *,
         if va and vb:
             found.append((a, b, stats.compare_pair(va, vb, paired=paired, direction=direction, seed=seed)))
         else:
-            empty = " and ".join(n for n, v in ((a, va), (b, vb)) if not v)
-            untested.append(f"{a} vs {b} not tested: {empty} has no repeat with a result yet")
+            empty = " and ".join(_shown(n) for n, v in ((a, va), (b, vb)) if not v)
+            untested.append(f"{_shown(a)} vs {_shown(b)} not tested: {empty} has no repeat with a result yet")
     adjusted = stats.holm([t.p for _, _, t in found])
     pairs = []
     for (a, b, t), p_holm in zip(found, adjusted):
@@ -241,8 +242,16 @@ class _Units:
         return f"[{lo:+.4g}, {hi:+.4g}]"
 
 
+def _shown(sampler: str) -> str:
+    return DISPLAY.get(sampler, sampler)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _pair_sentence(pair: dict[str, Any], test: stats.PairTest, units: _Units, n_pairs: int) -> str:
-    a, b = pair["a"], pair["b"]
+    a, b = _shown(pair["a"]), _shown(pair["b"])
     method = TEST_NAMES[test.method]
     p_txt = f"{method} p_holm={pair['p_holm']:.2g}"
     winner = pair["better"]
@@ -260,8 +269,8 @@ def _pair_sentence(pair: dict[str, Any], test: stats.PairTest, units: _Units, n_
     if test.min_p >= stats.ALPHA:
         need = max(10, stats.repeats_needed(n_pairs))
         n = test.n_a if test.paired else f"{test.n_a} and {test.n_b}"
-        return (f"{a} vs {b} inconclusive: with {n} repeats no {method} test can reach "
-                f"p < {test.min_p:.2g}; run --seeds {need}")
+        return (f"{a} vs {b} inconclusive: with {n} repeats no {method} test can give "
+                f"p below {test.min_p:.3g}; run --seeds {need}")
     return (f"{a} vs {b} inconclusive: {a} − {b} = {units.diff(pair['diff'])}{units.examples(pair['diff'])} "
             f"(95% CI {units.interval(*pair['ci'])}, {p_txt})")
 
@@ -274,7 +283,7 @@ def _noise_sentence(arm_rows: list[dict[str, Any]], units: _Units) -> str:
     medians = {r["sampler"]: r["test"]["median"] for r in tested}
     sds = [r["test"]["training_sd"] for r in tested if r["test"]["training_sd"] is not None]
     gap = max(medians.values()) - min(medians.values())
-    listing = ", ".join(f"{s} {units.value(m)}" for s, m in medians.items())
+    listing = ", ".join(f"{_shown(s)} {units.value(m)}" for s, m in medians.items())
     head = f"Test score (each repeat's best retrained on train+validation), median over repeats: {listing}."
     if not sds:
         return head

@@ -21,5 +21,5 @@ def test_random_beats_the_fair_grid_on_a_sharp_optimum(cheap_objectives, space, 
     grid, rand = v["arms"]
     assert grid["best"]["q1"] == grid["best"]["q3"]  # every grid repeat runs the same 8 points
     assert rand["best"]["median"] > grid["best"]["median"]
-    assert v["verdict"].startswith("Random beat grid in ")
+    assert v["verdict"].startswith("Random search beat grid search in ")
     assert v["importance"][0]["param"] == "x0"  # the one parameter that matters

@@ -63,7 +63,9 @@ def test_strong_effect_names_winners_with_holm_and_examples(store_comparison):
     assert pairs["random", "grid"]["diff"] == pytest.approx((hl[49] + hl[50]) / 2) == pytest.approx(4 / 360)
     assert pairs["random", "grid"]["min_p"] == pytest.approx(2 / math.comb(20, 10))
     assert pairs["tpe", "random"]["min_p"] == pytest.approx(2 / 2 ** 10)
-    assert v["verdict"].startswith("Random beat grid in 100 of 100 repeat pairings (+1.11 points, 4 of 360 validation")
+    assert v["verdict"].startswith(
+        "Random search beat grid search in 100 of 100 repeat pairings (+1.11 points, 4 of 360 validation examples, "
+        "95% CI [+0.83, +1.39], unpaired Mann-Whitney U p_holm=")
     assert "of 360 validation examples" in v["verdict"] and "points" in v["verdict"]
     assert v["importance"][0]["param"] == "x"  # x drives every study's value, y does not
     assert [a["sampler"] for a in v["arms"]] == ["grid", "random", "tpe"]
@@ -79,8 +81,8 @@ def test_five_repeats_say_the_design_cannot_reach_significance(store_comparison)
     (p,) = v["pairs"]
     assert (p["a"], p["b"], p["method"]) == ("tpe", "random", "wilcoxon")
     assert p["p"] == p["min_p"] == 0.0625 and p["better"] is None and p["diff"] < 0
-    assert v["verdict"] == ("Tpe vs random inconclusive: with 5 repeats no paired Wilcoxon signed-rank test can "
-                            "reach p < 0.062; run --seeds 10.")
+    assert v["verdict"] == ("TPE vs random search inconclusive: with 5 repeats no paired Wilcoxon signed-rank test "
+                            "can give p below 0.0625; run --seeds 10.")
 
 
 def test_pairing_needs_shared_randomness_and_the_same_seeds(store_comparison):
@@ -100,7 +102,7 @@ def test_minimize_orients_diff_so_positive_means_a_is_better(store_comparison):
     check_consistent(v)
     (p,) = v["pairs"]
     assert p["diff"] == pytest.approx(0.2) and p["better"] == "a"
-    assert v["verdict"].startswith("Random beat grid in 100 of 100 repeat pairings (+0.2,")
+    assert v["verdict"].startswith("Random search beat grid search in 100 of 100 repeat pairings (+0.2,")
 
 
 def test_test_scores_per_repeat_and_training_noise(store_comparison):

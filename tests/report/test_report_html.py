@@ -152,7 +152,7 @@ def test_comparison_in_progress_minimize_unpaired(storage):
     html = comparison_report_html(storage, "m")
     assert "unpaired Mann-Whitney U" in html and "paired Wilcoxon" not in html  # unequal seeds: unpaired
     assert "tpe − random" in html
-    assert "random vs grid not tested: grid has no repeat with a result yet" in html  # the empty grid arm
+    assert "random search vs grid search not tested: grid search has no repeat with a result yet" in html
     # one diverged trial per random repeat: counted at the worst value (the largest loss), not dropped
     worst = max(t.value for st in ("random", "tpe") for sd in range(3)
                 for t in _trials_of(storage, f"m-{st}-{sd}") if t.value is not None)
