@@ -157,9 +157,12 @@ def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
 
 
 QOBJ = '''
+import os
 import time
 
 def objective(trial, params):
+    while os.path.exists("hold"):  # the test lets the worker go once an API client has a trial
+        time.sleep(0.02)
     time.sleep(0.02)
     return params["x"] + {"a": 0.0, "b": 1.0, "c": 2.0}[params["c"]] + (params["d"] == "q") * 0.01
 '''
@@ -178,6 +181,7 @@ def test_cli_worker_and_api_clients_share_one_study(live_server, storage_url, tm
     spec["study"]["objective"] = "qobj:objective"
     prepare_study(open_storage(storage_url, heartbeat=False), spec_from_dict(spec, source="test"))
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    (tmp_path / "hold").touch()
     worker = subprocess.Popen([sys.executable, "-m", "hpsearch.cli", "worker", "mixed", "--quiet",
                                "--storage", storage_url], cwd=tmp_path, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -191,6 +195,9 @@ def test_cli_worker_and_api_clients_share_one_study(live_server, storage_url, tm
                    for _ in range(2)]
         for t in threads:
             t.start()
+        while not handed and not errors and time.monotonic() < deadline + 60:
+            time.sleep(0.02)
+        (tmp_path / "hold").unlink()  # so both the worker and the API clients surely run some points
         for t in threads:
             t.join(timeout=120)
         out, err = worker.communicate(timeout=60)
