@@ -105,3 +105,19 @@ def test_slots_are_per_study_and_deleted_with_it(env):
     delete_claims(engine, study._study_id)
     assert slot_trial_ids(engine, study._study_id) == {}
     assert slot_trial_ids(engine, other._study_id) == {0: None}
+
+
+def test_running_trials_are_found_by_a_system_attr_in_one_query(env):
+    from hpsearch.storage import running_attr_values, running_trial_with_attr
+
+    storage, engine, study = env
+    a, b, done = (storage.create_new_trial(study._study_id) for _ in range(3))
+    other = optuna.create_study(study_name="other", storage=storage)
+    elsewhere = storage.create_new_trial(other._study_id)
+    for trial_id, key in ((a, "k1"), (b, "k2"), (done, "k1"), (elsewhere, "k1")):
+        storage.set_trial_system_attr(trial_id, "hpsearch_ask_key", key)
+    storage.set_trial_state_values(done, state=TrialState.COMPLETE, values=[1.0])
+    assert running_trial_with_attr(engine, study._study_id, "hpsearch_ask_key", "k1") == a
+    assert running_trial_with_attr(engine, study._study_id, "hpsearch_ask_key", "k3") is None
+    assert running_attr_values(engine, study._study_id, "hpsearch_ask_key") == {a: "k1", b: "k2"}
+    assert running_attr_values(engine, study._study_id, "absent") == {}
