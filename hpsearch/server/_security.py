@@ -139,10 +139,18 @@ def allowed_hosts(bind: str | None = None, extra: Iterable[str] = ()) -> list[st
         hosts.append(f"[{name.strip('[]')}]" if ":" in name else name)
     for host in extra:
         name = host.strip().lower()
-        if ":" in name and not name.startswith("["):  # an IPv6 address: Host headers bracket it
+        if _is_ipv6(name):  # Host headers bracket IPv6 addresses
             name = f"[{name}]"
         hosts.append(name)
     return list(dict.fromkeys(hosts))
+
+
+def _is_ipv6(name: str) -> bool:
+    try:
+        ipaddress.IPv6Address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def check_host_patterns(hosts: Sequence[str]) -> None:
@@ -150,6 +158,8 @@ def check_host_patterns(hosts: Sequence[str]) -> None:
     for host in hosts:
         if not host or "/" in host or " " in host:
             raise ValueError(f"expected a host name such as hpsearch.example.org, got {host!r}")
+        if ":" in host and not (host.startswith("[") and host.endswith("]") and _is_ipv6(host[1:-1])):
+            raise ValueError(f"expected a host name without a port (ports are not compared), got {host!r}")
         if "*" in host[1:] or (host.startswith("*") and host != ANY_HOST and not host.startswith("*.")):
             raise ValueError(f"a wildcard must be '*' (any host) or '*.example.org', got {host!r}")
 
@@ -197,6 +207,9 @@ class HostAllowlistMiddleware:
         host = Headers(scope=scope).get("host")
         if self.matcher.any or await self.matcher.allows(host):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":  # (the service has none; refuse the handshake all the same)
+            await send({"type": "websocket.close", "code": 1008})
             return
         shown = "no Host header" if host is None else f"Host {host[:100]!r}"
         message = (f"{shown} is not a name of this server (it answers to {', '.join(self.matcher.hosts)}); "

@@ -121,3 +121,5 @@ def test_serve_refuses_unclear_or_unsafe_host_names_exit_2(storage_url, monkeypa
     assert "without a token" in err and "Traceback" not in err
     assert main(["serve", "--token", "t", "--allowed-host", "a*.example.org", "--storage", storage_url]) == 2
     assert "wildcard" in capsys.readouterr().err
+    assert main(["serve", "--token", "t", "--allowed-host", "hpsearch.example.org:443", "--storage", storage_url]) == 2
+    assert "without a port" in capsys.readouterr().err
