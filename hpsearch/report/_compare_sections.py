@@ -17,7 +17,7 @@ import numpy as np
 from hpsearch.report import _compare_figures as cf
 from hpsearch.report._contour import contour
 from hpsearch.report._html import Figure, fmt
-from hpsearch.report._importance import FANOVA_TREES, TOP_QUANTILE, per_study, spread, worst_value
+from hpsearch.report._importance import FANOVA_TREES, TOP_QUANTILE, per_study_methods, spread, worst_value
 from hpsearch.report._match import match_grid
 from hpsearch.report._param_figures import importance_figure, score_vs_param
 
@@ -46,8 +46,8 @@ def sections(arms: cf.Arms, direction: str, params: Sequence[str], log_params: s
     """(figures, template context) for importance, coverage, per-parameter plots, cost, trials to match."""
     studies = [s for ss in arms.values() for s in ss]
     worst = worst_value(studies)
-    fan = per_study(studies, "fanova", seed)
-    ped = per_study(studies, "ped-anova", seed)
+    both = per_study_methods(studies, ("fanova", "ped-anova"), seed)
+    fan, ped = both["fanova"], both["ped-anova"]
     fan_rows = {r["param"]: r for r in spread([imp for _, imp in fan], params)}
     ped_rows = {r["param"]: r for r in spread([imp for _, imp in ped], params)}
     order = sorted(params, key=lambda p: (-(fan_rows.get(p) or {}).get("median", -1.0),

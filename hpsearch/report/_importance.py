@@ -39,26 +39,42 @@ def _evaluator(method: str, seed: int) -> optuna.importance.BaseImportanceEvalua
     return optuna.importance.PedAnovaImportanceEvaluator(target_quantile=TOP_QUANTILE)
 
 
-def importances(
-    trials: Sequence[optuna.trial.FrozenTrial], direction: str, method: str = "ped-anova", seed: int = 0
-) -> tuple[dict[str, float], str]:
-    """(param -> importance, description or the reason it is unavailable)."""
-    label, _ = METHODS[method]
+def _evaluate(
+    trials: Sequence[optuna.trial.FrozenTrial], direction: str, methods: Sequence[str], seed: int
+) -> dict[str, tuple[dict[str, float], str]]:
+    """Each method's (param -> importance, description or reason), on one in-memory study.
+
+    One study for all methods: copying trials into it costs as much as PED-ANOVA itself.
+    """
     done = [
         t for t in trials
         if t.state == TrialState.COMPLETE and t.values and math.isfinite(t.values[0]) and len(t.values) == 1
     ]
     if len(done) < 3:
-        return {}, f"not computed: needs at least 3 complete trials, has {len(done)}"
+        return {m: ({}, f"not computed: needs at least 3 complete trials, has {len(done)}") for m in methods}
     study = optuna.create_study(direction=direction)
     try:
         study.add_trials(done)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            imp = optuna.importance.get_param_importances(study, evaluator=_evaluator(method, seed))
-    except Exception as exc:  # evaluators raise many kinds of errors on degenerate input
-        return {}, f"not computed: {type(exc).__name__}: {exc}"
-    return dict(imp), f"{label}, on {len(done)} complete trials"
+    except Exception as exc:  # e.g. a trial Optuna itself refuses
+        return {m: ({}, f"not computed: {type(exc).__name__}: {exc}") for m in methods}
+    out = {}
+    for m in methods:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                imp = optuna.importance.get_param_importances(study, evaluator=_evaluator(m, seed))
+        except Exception as exc:  # evaluators raise many kinds of errors on degenerate input
+            out[m] = ({}, f"not computed: {type(exc).__name__}: {exc}")
+            continue
+        out[m] = (dict(imp), f"{METHODS[m][0]}, on {len(done)} complete trials")
+    return out
+
+
+def importances(
+    trials: Sequence[optuna.trial.FrozenTrial], direction: str, method: str = "ped-anova", seed: int = 0
+) -> tuple[dict[str, float], str]:
+    """(param -> importance, description or the reason it is unavailable)."""
+    return _evaluate(trials, direction, (method,), seed)[method]
 
 
 def worst_value(studies: Sequence[StudyData]) -> float:
@@ -87,17 +103,27 @@ def scored_trials(study: StudyData, worst: float) -> list[optuna.trial.FrozenTri
     return out
 
 
+def per_study_methods(
+    studies: Sequence[StudyData], methods: Sequence[str] = ("fanova", "ped-anova"), seed: int = 0
+) -> dict[str, list[tuple[StudyData, dict[str, float]]]]:
+    """Per method, the importance of every study on its own (worst-value counting).
+
+    Studies a method fails on (too few trials, one value per parameter) are left out of that method's list.
+    """
+    worst = worst_value(studies)
+    out: dict[str, list[tuple[StudyData, dict[str, float]]]] = {m: [] for m in methods}
+    for s in studies:
+        for m, (imp, _) in _evaluate(scored_trials(s, worst), s.direction, methods, seed).items():
+            if imp:
+                out[m].append((s, imp))
+    return out
+
+
 def per_study(
     studies: Sequence[StudyData], method: str = "fanova", seed: int = 0
 ) -> list[tuple[StudyData, dict[str, float]]]:
     """Importance of every study on its own (worst-value counting); studies it fails on are left out."""
-    worst = worst_value(studies)
-    out = []
-    for s in studies:
-        imp, _ = importances(scored_trials(s, worst), s.direction, method, seed=seed)
-        if imp:
-            out.append((s, imp))
-    return out
+    return per_study_methods(studies, (method,), seed)[method]
 
 
 def spread(per: Sequence[dict[str, float]], params: Sequence[str] | None = None) -> list[dict[str, Any]]:

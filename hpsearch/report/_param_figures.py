@@ -34,6 +34,14 @@ def _choices(arms: Arms, p: str) -> list[Any] | None:
     return None
 
 
+def _repeat_ids(studies: Sequence[StudyData]) -> tuple[str, list[int]]:
+    """How the hover names each study of an arm: its seed when every seed is an int, else its position."""
+    seeds = [s.seed for s in studies]
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in seeds):
+        return "seed", seeds
+    return "repeat", list(range(len(studies)))
+
+
 def score_vs_param(arms: Arms, params: Sequence[str], log_params: set[str], worst: float) -> Figure | None:
     """Every finished trial of every repeat: score against each hyperparameter, coloured by arm."""
     if not params or not math.isfinite(worst):
@@ -48,34 +56,37 @@ def score_vs_param(arms: Arms, params: Sequence[str], log_params: set[str], wors
         choices = _choices(arms, p)
         # grid last, so its few columns are drawn on top of the many random/TPE points
         for i, (name, studies) in reversed(list(enumerate(arms.items()))):
-            pts = [(t.params[p], t.value, f"seed {plain(s.seed)}, trial {t.number}")
-                   for s in studies for t in s.finished if p in t.params]
+            id_label, ids = _repeat_ids(studies)
+            pts = [(t.params[p], t.value, ids[k], t.number)
+                   for k, s in enumerate(studies) for t in s.finished if p in t.params]
             if not pts:
                 continue
             if choices is not None:
                 shift = (i - (n_arms - 1) / 2) * ARM_OFFSET
-                x = [choices.index(v) + shift if v in choices else math.nan for v, _, _ in pts]
+                x = np.array([choices.index(v) + shift if v in choices else math.nan for v, *_ in pts])
             else:
-                x = [v for v, _, _ in pts]
-            y = np.array([v for _, v, _ in pts], dtype=float)
+                x = np.array([v for v, *_ in pts], dtype=float)
+            y = np.array([v for _, v, *_ in pts], dtype=float)
+            who = np.array([q[2:] for q in pts], dtype=np.int32)  # (seed or repeat, trial) for the hover
             ok = np.isfinite(y)
-            text = [h for _, _, h in pts]
+            y = np.where(ok, y, worst)
             for mask, symbol, label in ((ok, "circle", ""), (~ok, "x", " (pruned/diverged, at worst)")):
                 if not mask.any():
                     continue
                 fig.add_scatter(
-                    x=[v for v, m in zip(x, mask) if m], y=np.where(ok, y, worst)[mask],
-                    text=[h for h, m in zip(text, mask) if m], mode="markers", row=r, col=c,
-                    name=plain(name) + label, legendgroup=name + label, showlegend=j == 0,
-                    marker=dict(size=5, color=color(name, i), opacity=0.55, symbol=symbol),
-                    hovertemplate="%{x}: %{y}<br>%{text}<extra>" + plain(name) + "</extra>")
+                    x=x[mask].astype(np.float32), y=y[mask].astype(np.float32), customdata=who[mask],
+                    mode="markers", row=r, col=c, name=plain(name) + label, legendgroup=name + label,
+                    showlegend=j == 0, marker=dict(size=5, color=color(name, i), opacity=0.55, symbol=symbol),
+                    hovertemplate=f"%{{x}}: %{{y}}<br>{id_label} %{{customdata[0]}}, trial %{{customdata[1]}}"
+                                  f"<extra>{plain(name)}</extra>")
         if choices is not None:
             fig.update_xaxes(tickvals=list(range(len(choices))), ticktext=[plain(v) for v in choices],
                              row=r, col=c)
         elif p in log_params:
             fig.update_xaxes(type="log", row=r, col=c)
     fig.update_yaxes(title_text="value", col=1)
-    fig.update_layout(height=max(360, 300 * rows), legend=dict(orientation="h", y=-0.12 / rows, traceorder="reversed"))
+    fig.update_layout(height=max(360, 300 * rows),
+                      legend=dict(orientation="h", y=-0.12 / rows, traceorder="reversed"))
     return Figure("score-vs-param", "Score against each hyperparameter", fig,
                   "Every finished trial of every repeat, coloured by sampler; crosses are pruned or diverged "
                   "trials, drawn at the worst value. A grid shows a few columns per axis, random search a "
