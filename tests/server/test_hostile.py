@@ -117,3 +117,14 @@ def test_nan_and_infinity_in_a_spec_are_refused(client):
     r = client.post("/api/studies", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and "space.x.high: expected a finite number" in r.json()["error"]
     _no_studies(client)
+
+
+def test_the_depth_of_a_json_body_is_checked_before_it_is_parsed(client):
+    from hpsearch.server._limits import MAX_JSON_DEPTH, json_depth
+
+    assert json_depth(b'{"a": [1, {"b": "[[[[\\"]]"}]}') == 3  # brackets inside strings do not count
+    body = '{"study": {"name": "deep", "direction": "minimize"}, "space": {"x": ' + _nested(MAX_JSON_DEPTH) + "}}"
+    for headers in ({"Content-Type": "application/json"}, {}):
+        r = client.post("/api/studies", content=body, headers=headers)
+        assert r.status_code == 400 and r.json() == {"error": f"request body nested deeper than {MAX_JSON_DEPTH} levels"}
+    _no_studies(client)
