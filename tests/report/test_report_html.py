@@ -60,6 +60,26 @@ def test_hostile_comparison_name(storage, make_comparison):
     _assert_inert(html)
 
 
+def test_hostile_parameter_names_and_choices_in_comparison_figures(storage):
+    """Importance, score-vs-parameter and the contour's dropdown labels show such names as text."""
+    def objective(trial):
+        x = trial.suggest_float(HOSTILE_IMG, 0, 1)
+        c = trial.suggest_categorical("choice", [HOSTILE_SCRIPT, "<b>bold</b>", "plain"])
+        return x + (c == "plain")
+
+    for sampler in ("random", "tpe"):
+        for seed in (0, 1):
+            s = optuna.create_study(study_name=f"h-{sampler}-{seed}", storage=storage, direction="maximize",
+                                    sampler=optuna.samplers.RandomSampler(seed=seed))
+            for k, v in {"comparison": "h", "sampler": sampler, "seed": seed}.items():
+                s.set_user_attr(k, v)
+            s.optimize(objective, n_trials=8)
+    html = comparison_report_html(storage, "h")
+    _assert_inert(html)
+    for fig in ("importance", "score-vs-param", "contour"):
+        assert f'id="fig-{fig}"' in html, fig
+
+
 def test_foreign_study_without_hpsearch_attrs(storage):
     study = optuna.create_study(study_name="foreign", storage=storage, direction="minimize")
 
