@@ -12,6 +12,7 @@ from hpsearch.search._outcomes import (
     is_finished,
     last_error,
     state_counts,
+    state_name,
 )
 from hpsearch.search._pruners import PRUNERS, make_pruner
 from hpsearch.search._recovery import Heartbeat, recover_study
@@ -53,5 +54,5 @@ __all__ = [
     "best_trial", "budget", "grid_axes", "is_complete", "is_diverged", "is_finished", "join_study", "load_study",
     "make_pruner", "make_sampler", "prepare_study", "recover_study", "quiet_pool_resets", "renew_lease", "run_pool",
     "run_studies",
-    "run_study", "state_counts", "stored_spec", "tell_trial", "with_overrides", "work",
+    "run_study", "state_counts", "state_name", "stored_spec", "tell_trial", "with_overrides", "work",
 ]

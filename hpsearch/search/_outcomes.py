@@ -46,15 +46,16 @@ def is_finished(t: FrozenTrial) -> bool:
     return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or is_diverged(t) or is_error(t)
 
 
+def state_name(t: FrozenTrial) -> str:
+    """The trial's state in hpsearch's words: complete, pruned, diverged, failed, crashed, running, waiting."""
+    if t.state == TrialState.FAIL:
+        return "diverged" if is_diverged(t) else "failed" if is_error(t) else "crashed"
+    return t.state.name.lower()
+
+
 def state_counts(trials: Sequence[FrozenTrial]) -> dict[str, int]:
-    """Counts by state, with FAILs split into diverged, failed (objective error) and crashed."""
-    c: Counter[str] = Counter()
-    for t in trials:
-        if t.state == TrialState.FAIL:
-            c["diverged" if is_diverged(t) else "failed" if is_error(t) else "crashed"] += 1
-        else:
-            c[t.state.name.lower()] += 1
-    return dict(c)
+    """Counts by state_name: FAILs split into diverged, failed (objective error) and crashed."""
+    return dict(Counter(state_name(t) for t in trials))
 
 
 def last_error(trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
