@@ -1,0 +1,168 @@
+"""Every trial of a study as a table: CSV or JSON, for spreadsheets, pandas, R or other tools.
+
+The one home of the export; ``hpsearch export``, ``hpsearch best --json``, the
+HTML report's download link and the dashboard's ``trials.csv`` all call it::
+
+    from hpsearch.export import trial_rows, trial_records, to_csv, to_json
+    columns, rows = trial_rows(storage, "digits")   # one row per trial, by trial number
+    text = to_csv(columns, rows)                     # or to_json(trial_records(storage, "digits"))
+
+Columns: ``number, state, value, seconds``, then one column per parameter by
+its name (the stored spec's order first, then any other parameter in the order
+trials first used it; a parameter named like a fixed column is ``params_NAME``).
+
+- ``state``: hpsearch's words (:func:`hpsearch.search.state_name`): complete,
+  pruned, diverged, failed (the objective raised), crashed, running, waiting.
+- ``value``: the value stored with the trial (empty when none, e.g. failed or
+  running trials).
+- ``seconds``: user attr ``train_seconds`` when the trial has it (as the report
+  and ``show`` print), else the wall-clock time from start to end; empty while
+  a trial runs.
+- A parameter a trial did not use is an empty cell (``null`` in JSON).
+
+Numbers keep every digit: CSV cells are ``repr`` of the float (``float(cell)``
+gives the stored number back); JSON numbers likewise. JSON has no NaN or
+Infinity, so non-finite numbers are ``null`` there (CSV writes ``nan``/``inf``).
+
+Works on any Optuna study in the storage, hpsearch's or not. A multi-objective
+study has one column per objective, ``value_0, value_1, ...``, in place of
+``value`` (JSON: ``"values": [...]``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from hpsearch.search._outcomes import best_trial, state_name
+from hpsearch.storage import SPEC_ATTR, find_study_id
+
+FIXED = ("number", "state", "value", "seconds")
+FORMATS = ("csv", "json")
+
+
+def _study(storage: optuna.storages.BaseStorage, name: str) -> tuple[int, list, list[FrozenTrial]]:
+    """(study id, directions, trials by number); StudyNotFound for an unknown name."""
+    study_id = find_study_id(storage, name)
+    trials = sorted(storage.get_all_trials(study_id, deepcopy=False), key=lambda t: t.number)
+    return study_id, storage.get_study_directions(study_id), trials
+
+
+def param_names(storage: optuna.storages.BaseStorage, study_id: int, trials: Sequence[FrozenTrial]) -> list[str]:
+    """The stored spec's parameters in its order, then others in the order trials first used them."""
+    spec = storage.get_study_user_attrs(study_id).get(SPEC_ATTR)
+    space = spec.get("space") if isinstance(spec, dict) else None
+    names = dict.fromkeys(space if isinstance(space, dict) else ())
+    for t in trials:
+        names.update(dict.fromkeys(t.params))
+    used = {p for t in trials for p in t.params}
+    return [n for n in names if n in used]
+
+
+def trial_seconds(t: FrozenTrial) -> float | None:
+    """``train_seconds`` when the trial recorded it, else start to end; None while it runs."""
+    recorded = t.user_attrs.get("train_seconds")
+    if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and math.isfinite(recorded):
+        return float(recorded)
+    if t.datetime_start is not None and t.datetime_complete is not None:
+        return (t.datetime_complete - t.datetime_start).total_seconds()
+    return None
+
+
+def _value_columns(directions: Sequence[Any]) -> list[str]:
+    return ["value"] if len(directions) == 1 else [f"value_{i}" for i in range(len(directions))]
+
+
+def _record(t: FrozenTrial, n_objectives: int) -> dict[str, Any]:
+    values = list(t.values) if t.values is not None else [None] * n_objectives
+    out: dict[str, Any] = {"number": t.number, "state": state_name(t)}
+    if n_objectives == 1:
+        out["value"] = values[0]
+    else:
+        out["values"] = values
+    out["seconds"] = trial_seconds(t)
+    out["params"] = dict(t.params)
+    return out
+
+
+def trial_rows(storage: optuna.storages.BaseStorage, name: str) -> tuple[list[str], list[list[Any]]]:
+    """(columns, rows) of study ``name``: one row per trial, cells as Python values (None = empty)."""
+    study_id, directions, trials = _study(storage, name)
+    params = param_names(storage, study_id, trials)
+    fixed = ["number", "state", *_value_columns(directions), "seconds"]
+    columns = fixed + [f"params_{p}" if p in fixed else p for p in params]
+    rows = []
+    for t in trials:
+        r = _record(t, len(directions))
+        values = [r["value"]] if len(directions) == 1 else r["values"]
+        rows.append([r["number"], r["state"], *values, r["seconds"], *(t.params.get(p) for p in params)])
+    return columns, rows
+
+
+def trial_records(storage: optuna.storages.BaseStorage, name: str) -> list[dict[str, Any]]:
+    """Study ``name`` as a list of ``{"number", "state", "value", "seconds", "params": {...}}``."""
+    _, directions, trials = _study(storage, name)
+    return [_record(t, len(directions)) for t in trials]
+
+
+def best_record(storage: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
+    """The best trial of single-objective study ``name`` as a record plus ``study`` and ``direction``.
+
+    None when there is no complete trial with a finite value (hpsearch.search.best_trial).
+    """
+    _, directions, trials = _study(storage, name)
+    top = best_trial(trials, directions[0])
+    if top is None:
+        return None
+    return {"study": name, "direction": directions[0].name.lower(), **_record(top, 1)}
+
+
+def _cell(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return repr(x)
+    return str(x)
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV (``\\n`` line ends, cells quoted where needed); floats as ``repr``, None as empty."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_cell(x) for x in row] for row in rows)
+    return buf.getvalue()
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
+
+
+def to_json(records: Any) -> str:
+    """Strict JSON (non-finite numbers as null), one trial per line inside the list."""
+    if isinstance(records, list):
+        body = ",\n".join(" " + json.dumps(_finite(r), allow_nan=False, default=str) for r in records)
+        return "[\n" + body + "\n]\n" if records else "[]\n"
+    return json.dumps(_finite(records), allow_nan=False, default=str, indent=2) + "\n"
+
+
+def export_text(storage: optuna.storages.BaseStorage, name: str, fmt: str = "csv") -> str:
+    """Study ``name`` as CSV or JSON text (``fmt`` in FORMATS)."""
+    if fmt == "json":
+        return to_json(trial_records(storage, name))
+    if fmt == "csv":
+        return to_csv(*trial_rows(storage, name))
+    raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
