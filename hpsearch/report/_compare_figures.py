@@ -147,6 +147,8 @@ def _expected_max_arm(fig: go.Figure, name: str, studies: list[StudyData], direc
         note += f"; {n_worst} pruned or diverged trials count as the worst value, {fmt(worst, 4)}"
     if len(used) < len(studies):
         note += f"; {len(studies) - len(used)} repeats with fewer than {MIN_EXPECTED_MAX} trials left out"
+    if min(len(r) for r in repeats) < max(len(r) for r in repeats):
+        note += f"; drawn up to n = {ns[-1]}, the shortest repeat's trials"
     return [mean, lo, hi], note + "."
 
 

@@ -145,3 +145,25 @@ def test_contour_dropdown_offers_every_pair_and_shows_one_at_a_time(only_x):
     assert [t.visible for t in fig.data] == list(menu.buttons[0].args[0]["visible"])
     assert menu.buttons[1].args[1]["yaxis.title.text"] == "z"
     assert menu.buttons[2].args[1]["xaxis.title.text"] == "y (log10)"
+
+
+def test_expected_best_figure_covers_grid_random_not_tpe_and_says_what_it_left_out():
+    from hpsearch.report._compare_figures import expected_max
+
+    st = optuna.storages.InMemoryStorage()
+    grid = {"x": [0.1, 0.3, 0.6, 0.9], "y": [0.2, 0.8], "z": [0.5]}
+    _store(st, "grid", 0, x_diverges, 8, sampler=optuna.samplers.GridSampler(grid, seed=0))
+    for seed, n in ((0, 10), (1, 7), (2, 3)):
+        _store(st, "random", seed, x_diverges, n)
+    _store(st, "tpe", 0, x_diverges, 10)
+    fig, notes = expected_max(_arms(st), "maximize", 10)
+    names = [t.name for t in fig.fig.data if t.name]
+    assert names == ["grid: expected best of n", "random: expected best of n", "tpe: median best of repeated studies"]
+    grid_note, random_note, tpe_note = notes
+    assert "grid: mean over 1 repeats" in grid_note and "seeded shuffle" in grid_note
+    assert "count as the worst value" in grid_note  # x = 0.6 and 0.9 diverge: 4 of the 8 points
+    assert "1 repeats with fewer than 5 trials left out" in random_note
+    assert "drawn up to n = 7" in random_note
+    assert "each TPE trial depends on the earlier ones" in tpe_note
+    random_line = next(t for t in fig.fig.data if t.name == "random: expected best of n")
+    assert list(random_line.x) == list(range(1, 8))
