@@ -170,6 +170,7 @@ def _other_machine(host: str) -> list[str]:
     return ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', host]
 
 
+@pytest.mark.slow
 def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers, tmp_path):
     """`run` + 2 `worker`s on a 9-point grid; one worker SIGKILLed inside a trial."""
     name = "dist-grid"
@@ -236,6 +237,7 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
     ("tpe", 1, "worker"),  # `worker` joins with the study name only; the spec file is gone
     ("tpe", 1, "run"),
 ])
+@pytest.mark.slow
 def test_two_workers_reach_exactly_n_trials(pg_url, workers, tmp_path, sampler, jobs, second):
     """Two machines on one study: exactly n_trials finished trials between them, none repeated."""
     name = f"dist-{sampler}-{second}"

@@ -109,6 +109,7 @@ def _stop(proc: subprocess.Popen, sig: int) -> None:
         proc.stderr.close()
 
 
+@pytest.mark.slow
 def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
     token = "restart-token"
     headers = {"Authorization": f"Bearer {token}"}

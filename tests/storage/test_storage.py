@@ -118,6 +118,7 @@ HAMMER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_parallel_writers_never_see_database_is_locked(tmp_path):
     """Three processes creating and finishing trials as fast as they can."""
     url = f"sqlite:///{tmp_path / 'busy.db'}"
