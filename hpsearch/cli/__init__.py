@@ -16,6 +16,7 @@ import traceback
 import click
 
 from hpsearch.cli._check_cmd import check
+from hpsearch.cli._export_cmd import export
 from hpsearch.cli._report_cmds import compare, report
 from hpsearch.cli._run_cmds import run, worker
 from hpsearch.cli._serve_cmd import serve
@@ -44,6 +45,7 @@ def cli() -> None:
 
 for _command in (run, worker, studies, show, check, delete, best, compare, report, serve):
     cli.add_command(_command)
+cli.add_command(export)
 
 
 def main(argv: list[str] | None = None) -> int:
