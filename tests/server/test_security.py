@@ -7,6 +7,7 @@ with httpx, setting the Host and Origin headers a browser would send.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,12 +26,12 @@ EVIL = "evil.example.com"
 
 
 class Server:
-    """``create_app(...)`` on uvicorn in a thread, on 127.0.0.1 and a free port."""
+    """``create_app(...)`` on uvicorn in a thread, on 127.0.0.1 (or ``host``) and a free port."""
 
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+    def __init__(self, app, host: str = "127.0.0.1") -> None:
+        self.port = free_port() if host == "127.0.0.1" else _free_port6()
+        self.url = f"http://{host}:{self.port}" if ":" not in host else f"http://[{host}]:{self.port}"
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning",
                                 access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -44,6 +45,12 @@ class Server:
         self._server.should_exit = True
         self._thread.join(timeout=30)
         assert not self._thread.is_alive(), "uvicorn did not stop"
+
+
+def _free_port6() -> int:
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -90,6 +97,22 @@ def test_loopback_hosts_are_accepted_with_and_without_port(server):
         r = httpx.get(f"{server.url}/api/studies", headers={"Host": host})
         assert r.status_code == 200 and r.json() == [], host
         assert httpx.get(f"{server.url}/", headers={"Host": host}).status_code == 200, host
+
+
+def test_a_server_on_ipv6_loopback_answers_its_bracketed_host(storage_url):
+    try:
+        _free_port6()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    server = Server(create_app(storage_url), host="::1")
+    try:
+        # httpx sends what a browser does for http://[::1]:PORT/: "Host: [::1]:PORT" and that Origin.
+        r = httpx.post(f"{server.url}/api/studies", json=grid_spec("v6"), headers={"Origin": server.url})
+        assert r.status_code == 201 and r.request.headers["host"] == f"[::1]:{server.port}"
+        assert httpx.get(f"{server.url}/").status_code == 200
+        assert httpx.get(f"{server.url}/", headers={"Host": EVIL}).status_code == 403
+    finally:
+        server.stop()
 
 
 def test_a_foreign_origin_cannot_write_and_the_same_origin_can(server):
