@@ -16,6 +16,9 @@ OBJECTIVES = textwrap.dedent('''
 
     def quad(trial, params):
         trial.set_user_attr("pid", os.getpid())
+        hold = os.environ.get("HP_TEST_HOLD")  # a file: trials wait while it exists
+        while hold and os.path.exists(hold):
+            time.sleep(0.02)
         time.sleep(float(os.environ.get("HP_TEST_SLEEP", "0")))
         x = params.get("x", 0.5)
         return -(x - 0.3) ** 2 + 0.01 * params.get("b", 0) + {"p": 0.0, "q": 0.1, "r": 0.2}.get(params.get("a"), 0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections import Counter
 
 import optuna
@@ -26,10 +28,25 @@ def _trials(url, name):
 
 
 def test_two_worker_processes_on_a_grid_cover_every_point_once(url, spec_factory, objectives_module,
-                                                               monkeypatch):
-    monkeypatch.setenv("HP_TEST_SLEEP", "0.2")
+                                                               monkeypatch, tmp_path):
+    hold = tmp_path / "hold"  # the first trials wait until both workers hold one: both surely work
+    hold.touch()
+    monkeypatch.setenv("HP_TEST_HOLD", str(hold))
     spec = spec_factory(sampler="grid", n_trials=9)
-    run_study(spec, url, jobs=2, progress=False)
+    runner = threading.Thread(target=run_study, args=(spec, url), kwargs={"jobs": 2, "progress": False})
+    runner.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and runner.is_alive():
+        try:
+            running = [t for t in _trials(url, "s") if t.state == TrialState.RUNNING]
+        except KeyError:  # the study is not created yet
+            running = []
+        if len(running) == 2:
+            break
+        time.sleep(0.05)
+    hold.unlink()
+    runner.join(120)
+    assert not runner.is_alive()
     trials = _trials(url, "s")
     assert len(trials) == 9 and all(t.state == TrialState.COMPLETE for t in trials)
     assert sorted((t.params["a"], t.params["b"]) for t in trials) == sorted(
