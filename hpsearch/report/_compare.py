@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from hpsearch.compare._verdict import group_arms as _group_arms
 from hpsearch.compare._verdict import verdict_details
 from hpsearch.report import _compare_figures as cf
 from hpsearch.report._collect import StudyData
@@ -21,16 +22,10 @@ from hpsearch.report._compare_sections import sections
 from hpsearch.report._study import _short, test_items
 from hpsearch.report._verdict_section import verdict_view
 
-_ORDER = ["grid", "random", "qmc", "tpe"]
-
 
 def group_arms(studies: list[StudyData]) -> cf.Arms:
-    """Studies grouped by sampler, in a stable, readable order."""
-    arms: cf.Arms = {}
-    for s in studies:
-        arms.setdefault(s.sampler, []).append(s)
-    key = lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)  # noqa: E731
-    return {n: arms[n] for n in sorted(arms, key=key)}
+    """Studies grouped by sampler in the verdict's order (grid, random, qmc, tpe, others), repeats by seed."""
+    return _group_arms(studies)  # type: ignore[return-value]
 
 
 def final_best(s: StudyData) -> float:
