@@ -34,7 +34,7 @@ def cli() -> None:
     \b
     Examples:
       hpsearch run studies/quickstart.toml
-      hpsearch compare studies/digits.toml --seeds 5
+      hpsearch compare studies/digits.toml --seeds 10 --jobs 2
       hpsearch report digits --open
       hpsearch studies
 
