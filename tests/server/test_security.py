@@ -142,11 +142,14 @@ def test_a_foreign_origin_cannot_write_and_the_same_origin_can(server):
     assert r.status_code == 200
 
 
-def test_security_headers_on_pages_api_static_and_refusals(server):
+def test_security_headers_on_pages_api_static_and_refusals(server, storage_url):
+    import optuna
+
     base = server.url
     httpx.post(f"{base}/api/studies", json=grid_spec("g")).raise_for_status()
+    optuna.load_study(study_name="g", storage=storage_url).set_user_attr("comparison", "cmp")
     nonces = set()
-    for page in ("/", "/studies/g", "/studies/missing"):
+    for page in ("/", "/studies/g", "/comparisons/cmp", "/studies/missing"):
         r = httpx.get(base + page)
         assert r.headers["content-type"].startswith("text/html")
         assert r.headers["x-content-type-options"] == "nosniff"
@@ -160,7 +163,13 @@ def test_security_headers_on_pages_api_static_and_refusals(server):
         assert all(attrs == f' nonce="{nonce}"' for attrs in inline), inline
         assert inline or page == "/studies/missing"  # the error page has no script
         nonces.add(nonce)
-    assert len(nonces) == 3  # a fresh nonce per response
+    assert len(nonces) == 4  # a fresh nonce per response
+    # The full report embeds plotly.js inline: its scripts get the response's nonce, and eval for WebGL.
+    r = httpx.get(f"{base}/reports/studies/g")
+    nonce = re.search(r"'nonce-([\w-]+)' 'unsafe-eval';", r.headers["content-security-policy"]).group(1)
+    scripts = re.findall(r"<script[^>]*>", r.text)
+    assert "<script>" not in scripts and f'<script nonce="{nonce}">' in scripts
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     for path, method in (("/api/studies", "GET"), ("/api/studies/g", "GET"), ("/poll", "GET"),
                          ("/static/plotly.min.js", "GET"), ("/api/studies/nope/ask", "POST")):
         r = httpx.request(method, base + path)
