@@ -8,7 +8,11 @@ its JSON parsed), and no route can forget to declare it.
   cross-site request can ride on a browser session).
 * Dashboard pages accept the same header, or a cookie that a first visit to
   ``/?token=T`` sets (HttpOnly, SameSite=Strict), so people can use a browser.
-* ``/static/...`` (the bundled plotly.js) is public library code.
+* ``/static/...`` (the bundled plotly.js) is public library code, and
+  ``/favicon.ico`` is empty.
+* The Host and Origin checks (:mod:`hpsearch.server._security`) run before
+  this one: a request for a name the server does not answer to is refused
+  before its token is looked at.
 
 Tokens are compared with :func:`hmac.compare_digest` so timing reveals nothing.
 """
@@ -72,7 +76,7 @@ class TokenAuthMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if path.startswith("/static/") or _same(_bearer(scope), self.token):
+        if path.startswith("/static/") or path == "/favicon.ico" or _same(_bearer(scope), self.token):
             await self.app(scope, receive, send)
             return
         if path == "/api" or path.startswith("/api/"):

@@ -53,6 +53,7 @@ def test_dashboard_login_by_query_token_sets_cookie(secured):
     secured.cookies.clear()
     assert secured.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert secured.get("/static/plotly.min.js").status_code == 200  # library code, public
+    assert secured.get("/favicon.ico").status_code == 204  # empty, so the login page logs no error
 
 
 def test_login_redirect_stays_on_this_site():
