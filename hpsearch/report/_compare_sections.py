@@ -48,7 +48,8 @@ def sections(arms: cf.Arms, direction: str, params: Sequence[str], log_params: s
     worst = worst_value(studies)
     both = per_study_methods(studies, ("fanova", "ped-anova"), seed)
     fan, ped = both["fanova"], both["ped-anova"]
-    fan_rows = {r["param"]: r for r in spread([imp for _, imp in fan], params)}
+    fan_spread = spread([imp for _, imp in fan], params)  # = importance_spread(studies): the JSON's numbers
+    fan_rows = {r["param"]: r for r in fan_spread}
     ped_rows = {r["param"]: r for r in spread([imp for _, imp in ped], params)}
     order = sorted(params, key=lambda p: (-(fan_rows.get(p) or {}).get("median", -1.0),
                                           -(ped_rows.get(p) or {}).get("median", -1.0), p))
@@ -73,7 +74,7 @@ def sections(arms: cf.Arms, direction: str, params: Sequence[str], log_params: s
                             "interquartile range across those studies. Pruned and diverged trials count as "
                             f"the worst value ({fmt(worst, 4)}); a hyperparameter a study could not rank "
                             "counts as 0 there"),
-        "importance_spread": spread([imp for _, imp in fan], params),  # = importance_spread(studies)
+        "importance_spread": fan_spread,
         "match_target": match.target,
         "match_summary": match.summary,
         "match_rows": match.rows,

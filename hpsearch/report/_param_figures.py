@@ -127,7 +127,8 @@ def importance_figure(per: dict[str, list[tuple[StudyData, dict[str, float]]]], 
                             hovertemplate=f"median %{{x:.3f}} [IQR {q1:.3f}-{q3:.3f}]<extra></extra>")
         fig.update_xaxes(range=[-0.02, 1.02], title_text="importance (share, per study)", row=1, col=col)
     fig.update_yaxes(tickvals=list(ypos.values()), ticktext=[plain(p) for p in ypos], row=1, col=1)
-    fig.update_layout(height=max(320, 60 * len(order) + 140), legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(height=max(320, 60 * len(order) + 140),
+                      legend=dict(orientation="h", y=-0.12 - 0.6 / (len(order) + 2)))
     return Figure("importance", "Importance per study", fig,
                   "Each dot is one study (one repeat of one sampler); the black bar spans the interquartile "
                   "range across studies and the tick marks the median. fANOVA explains the variance over the "
