@@ -25,8 +25,9 @@ from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
 from hpsearch.search._load import load_study
-from hpsearch.search._outcomes import DIVERGED_ATTR, ERROR_ATTR
+from hpsearch.search._outcomes import DIVERGED_ATTR, ERROR_ATTR, is_error
 from hpsearch.search._recovery import Heartbeat, fail_own_trials
+from hpsearch.search._samplers import budget
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
 from hpsearch.storage import open_storage
 
@@ -35,7 +36,7 @@ log = logging.getLogger("hpsearch.search")
 # An objective that raises fails that trial only (user attr "error"; the slot is done, see
 # _outcomes). The run stops, with exit 1 and the last error, only when the objective fails
 # every time (the study's first FIRST_FAILURES trials) or max_failures trials in a row
-# (`hpsearch run/worker/compare --max-failures N`).
+# (`hpsearch run/worker --max-failures N`; compare uses the default).
 FIRST_FAILURES = 5
 MAX_FAILURES = 10
 POLL_SECONDS = 0.5  # how often an idle worker looks for a freed slot
@@ -134,9 +135,6 @@ def _check_failing(job: _Job, number: int, error: str, max_failures: int) -> Non
                                f"({last}); stopping (--max-failures {max_failures}). {fix}")
     if job.succeeded:
         return
-    from hpsearch.search._outcomes import is_error
-    from hpsearch.search._samplers import budget
-
     trials = job.study._storage.get_all_trials(
         job.study._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     if any(t.state != TrialState.FAIL or t.user_attrs.get(DIVERGED_ATTR) for t in trials):
