@@ -77,7 +77,7 @@ def served_hosts(host: str, token: str | None, extra: Sequence[str]) -> list[str
                    "subdomains). Needs a token. Default: only localhost, 127.0.0.1, [::1] and the --host address.")
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Fail a trial whose client sends no report or tell for this long, and hand its configuration "
-                   "out again (default: trials wait for their client forever).")
+                   "out again (default: 3600, one hour; reports and heartbeats renew it).")
 @storage_option
 def serve(host: str, port: int, token: str | None, allowed: tuple[str, ...], trial_timeout: float | None,
           storage: str | None) -> None:
