@@ -27,21 +27,25 @@ def open_existing(storage: str | None) -> tuple[str, optuna.storages.RDBStorage 
 
 
 def load_named_study(storage: str | None, name: str) -> tuple[str, Any, optuna.Study, Any]:
-    """(url, storage, study, spec) of an existing hpsearch study; StudyNotFound otherwise.
+    """(url, storage, study, spec) of an existing study; StudyNotFound otherwise.
 
-    A study hpsearch cannot show (multi-objective, or made by other Optuna
-    code without a spec) is a UserError that says why: exit 2, no traceback.
+    A study hpsearch cannot show (multi-objective) is a UserError that says
+    why: exit 2, no traceback. A single-objective study made by other Optuna
+    code has no stored spec: spec is None then.
     """
     from hpsearch.errors import UserError
     from hpsearch.search import load_study
-    from hpsearch.storage import find_study_id, missing_storage
+    from hpsearch.storage import SPEC_ATTR, find_study_id, missing_storage
 
     url, st = open_existing(storage)
     if st is None:
         raise missing_storage(url, name)
-    why = unsupported_reason(st, find_study_id(st, name))
+    study_id = find_study_id(st, name)
+    why = unsupported_reason(st, study_id)
     if why is not None:
         raise UserError(f"study {name!r} {why}")
+    if SPEC_ATTR not in st.get_study_user_attrs(study_id):  # a plain Optuna study: read as it is
+        return url, st, optuna.load_study(study_name=name, storage=st), None
     study, spec = load_study(st, name)
     return url, st, study, spec
 

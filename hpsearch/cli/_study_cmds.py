@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import click
 from optuna.trial import TrialState
@@ -72,6 +73,7 @@ def show(name: str, top: int, storage: str | None) -> None:
       hpsearch show digits
       hpsearch show digits --top 3
     """
+    from hpsearch.export import param_names
     from hpsearch.search import ERROR_ATTR, best_trial, budget, is_finished, last_error, state_counts
 
     _, st, study, spec = load_named_study(storage, name)
@@ -79,8 +81,10 @@ def show(name: str, top: int, storage: str | None) -> None:
     console = Console()
     best = best_trial(trials, study.direction)
     counts = state_counts(trials)
-    console.print(escape(f"study {name}: {spec.study.sampler} sampler, {sum(map(is_finished, trials))} of "
-                         f"{budget(spec)} trials finished "
+    sampler = spec.study.sampler if spec is not None else study.user_attrs.get("sampler", "unknown")
+    of_budget = f" of {budget(spec)}" if spec is not None else ""  # a plain Optuna study has no budget
+    console.print(escape(f"study {name}: {sampler} sampler, {sum(map(is_finished, trials))}{of_budget} "
+                         f"trials finished "
                          f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})"))
     failed = last_error(trials)
     if failed is not None:
@@ -89,17 +93,19 @@ def show(name: str, top: int, storage: str | None) -> None:
     if best is None:
         console.print("no completed trial yet")
         return
-    console.print(f"best: trial #{best.number}, {spec.study.metric or 'value'} = {fmt(best.value)}")
+    console.print(f"best: trial #{best.number}, {_metric(spec)} = {fmt(best.value)}")
     if "test_score" in study.user_attrs:
         console.print(f"test score of the best configuration: {fmt(study.user_attrs['test_score'])}")
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
     reverse = study.direction.name == "MAXIMIZE"
     done.sort(key=lambda t: t.value, reverse=reverse)
-    names = list(spec.space)
+    names = list(spec.space) if spec is not None else param_names(st, st.get_study_id_from_name(name), trials)
     table = Table("#", "value", *names, "epochs", "seconds", title=f"top {min(top, len(done))} trials")
     for t in done[:top]:
         table.add_row(str(t.number), fmt(t.value), *(fmt(t.params.get(n)) for n in names),
                       fmt(t.user_attrs.get("epochs_run", "")), _seconds(t.user_attrs.get("train_seconds")))
+    if console.measure(table, options=console.options.update_width(10**4)).maximum > console.width:
+        table = _narrow_table(done[:top], names, table.title)  # too wide: name=value, wrapped, never cut
     console.print(table)
 
 
@@ -135,8 +141,10 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
 @click.command("best")
 @click.argument("name")
 @click.option("--evaluate", is_flag=True, help="Retrain the best configuration on train+validation and score it on the test split.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the best trial as one JSON object (number, state, value, seconds, params; with --evaluate: test).")
 @storage_option
-def best(name: str, evaluate: bool, storage: str | None) -> None:
+def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) -> None:
     """The best configuration; with --evaluate, its score on the held-out test split.
 
     The test split is never used during the search. --evaluate stores the
@@ -147,19 +155,29 @@ def best(name: str, evaluate: bool, storage: str | None) -> None:
     Examples:
       hpsearch best digits
       hpsearch best digits --evaluate
+      hpsearch best digits --json
     """
     from hpsearch.errors import UserError
+    from hpsearch.export import best_record, to_json
     from hpsearch.search import best_trial
 
     _, st, study, spec = load_named_study(storage, name)
     top = best_trial(study.get_trials(deepcopy=False), study.direction)
     if top is None:
         raise UserError(f"study {name!r} has no completed trial yet; run it first")
-    console = Console()
-    console.print(f"best trial #{top.number}: {spec.study.metric or 'value'} = {fmt(top.value)} (validation)")
-    for k, v in top.params.items():
-        console.print(f"  {k} = {fmt(v)}")
+    if evaluate and spec is None:
+        raise UserError(f"study {name!r} has no stored hpsearch spec (made by other Optuna code), so there is "
+                        "no objective and data split to retrain with; --evaluate needs a study hpsearch ran")
+    console = Console(file=sys.stderr) if as_json else Console()  # --json: stdout holds the JSON only
+    if as_json:
+        record = {**best_record(st, name), "metric": _metric(spec)}
+    else:
+        console.print(f"best trial #{top.number}: {_metric(spec)} = {fmt(top.value)} (validation)")
+        for k, v in top.params.items():
+            console.print(f"  {k} = {fmt(v)}")
     if not evaluate:
+        if as_json:
+            click.echo(to_json(record), nl=False)
         return
     from objectives import evaluate_best
 
@@ -171,8 +189,28 @@ def best(name: str, evaluate: bool, storage: str | None) -> None:
     study.set_user_attr("test_metrics", {k: (None if math.isnan(v) else v) for k, v in metrics.items()})
     study.set_user_attr("test_score", None if math.isnan(metrics[first]) else metrics[first])
     study.set_user_attr("test_trial", top.number)
+    if as_json:
+        click.echo(to_json({**record, "test": metrics}), nl=False)
+        return
     for k, v in metrics.items():
         console.print(f"{k} = {fmt(v)}")
+
+
+def _metric(spec) -> str:
+    """What the value is called: the spec's metric, else "value" (also for plain Optuna studies)."""
+    return (spec.study.metric if spec is not None else None) or "value"
+
+
+def _narrow_table(trials, names: list[str], title) -> Table:
+    """The top trials for a narrow terminal: parameters as one wrapped ``name=value`` cell."""
+    table = Table("#", "value", "epochs", "seconds", "parameters", title=title)
+    for column in table.columns:
+        column.overflow = "fold"
+    for t in trials:
+        params = "  ".join(f"{n}={fmt(t.params.get(n))}" for n in names if n in t.params)
+        table.add_row(str(t.number), fmt(t.value), fmt(t.user_attrs.get("epochs_run", "")),
+                      _seconds(t.user_attrs.get("train_seconds")), escape(params))
+    return table
 
 
 def _seconds(value) -> str:

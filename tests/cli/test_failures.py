@@ -153,6 +153,8 @@ def test_a_multi_objective_study_is_refused_with_the_reason(foreign, capsys, com
 
 
 @pytest.mark.parametrize("command", ["show", "best"])
-def test_a_study_without_a_spec_is_refused_with_the_reason(foreign, capsys, command):
-    code, _, err = _run(capsys, command, "plain")
+def test_a_study_without_a_spec_is_shown_but_not_evaluated(foreign, capsys, command):
+    code, out, err = _run(capsys, command, "plain")
+    assert code == 0 and err == "" and "value = " in out  # any single-objective Optuna study (issue 13)
+    code, _, err = _run(capsys, "best", "plain", "--evaluate")
     assert code == 2 and err.count("\n") == 1 and "no stored hpsearch spec" in err
