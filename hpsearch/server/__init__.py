@@ -1,7 +1,7 @@
 """The HTTP service: a live dashboard and an ask/tell JSON API over the study storage.
 
 ``create_app(storage_url, token)`` builds the FastAPI app; ``hpsearch serve``
-runs it on uvicorn. Routes: docs/service.md and DESIGN.md ("HTTP service").
+runs it on uvicorn. Routes: docs/service.md.
 
 ``create_app`` is imported on first use, so light helpers of this package
 (``hpsearch.server._trust``, ``_security``) can be imported by the CLI and the

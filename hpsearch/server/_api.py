@@ -1,6 +1,6 @@
 """The JSON API: create studies, ask for hyperparameters, tell results.
 
-Routes and status codes are fixed by DESIGN.md ("HTTP service"). Handlers are
+Routes and status codes are those of docs/service.md ("Routes"). Handlers are
 plain ``def`` functions, so FastAPI runs them in its thread pool and a slow
 database write never stalls the event loop. Each handler reads and writes the
 storage directly; the server keeps nothing of its own, so it can be restarted

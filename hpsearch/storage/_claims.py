@@ -2,8 +2,8 @@
 
 Optuna alone cannot say "run exactly N trials" across processes: every worker
 counts trials and starts one more, so parallel workers overshoot, and
-GridSampler hands the same grid point to several workers (SCIENCE.md measured
-25 duplicates in 100 trials). Here the budget is the set of slots
+GridSampler hands the same grid point to several workers (we measured 25
+duplicates in 100 trials). Here the budget is the set of slots
 0..n_slots-1 of a study, with a unique key (study_id, slot) in the database:
 
 * a worker claims the lowest free slot by INSERT (a unique-key violation means
