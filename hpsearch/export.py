@@ -55,12 +55,13 @@ def _study(storage: optuna.storages.BaseStorage, name: str) -> tuple[int, list, 
     return study_id, storage.get_study_directions(study_id), trials
 
 
-def param_names(storage: optuna.storages.BaseStorage, study_id: int, trials: Sequence[FrozenTrial]) -> list[str]:
-    """The stored spec's parameters in its order, then others in the order trials first used them."""
-    spec = storage.get_study_user_attrs(study_id).get(SPEC_ATTR)
+def param_names(trials: Sequence[FrozenTrial], attrs: dict[str, Any] | None = None) -> list[str]:
+    """The used parameters: the stored spec's (in study user ``attrs``) in its order, then others in
+    the order trials (by number) first used them."""
+    spec = (attrs or {}).get(SPEC_ATTR)
     space = spec.get("space") if isinstance(spec, dict) else None
     names = dict.fromkeys(space if isinstance(space, dict) else ())
-    for t in trials:
+    for t in sorted(trials, key=lambda t: t.number):
         names.update(dict.fromkeys(t.params))
     used = {p for t in trials for p in t.params}
     return [n for n in names if n in used]
@@ -95,13 +96,20 @@ def _record(t: FrozenTrial, n_objectives: int) -> dict[str, Any]:
 def trial_rows(storage: optuna.storages.BaseStorage, name: str) -> tuple[list[str], list[list[Any]]]:
     """(columns, rows) of study ``name``: one row per trial, cells as Python values (None = empty)."""
     study_id, directions, trials = _study(storage, name)
-    params = param_names(storage, study_id, trials)
-    fixed = ["number", "state", *_value_columns(directions), "seconds"]
+    return rows_of(trials, n_objectives=len(directions), attrs=storage.get_study_user_attrs(study_id))
+
+
+def rows_of(trials: Sequence[FrozenTrial], *, n_objectives: int = 1,
+            attrs: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+    """(columns, rows) of trials already read (a report's), with the study's user ``attrs``."""
+    trials = sorted(trials, key=lambda t: t.number)
+    params = param_names(trials, attrs)
+    fixed = ["number", "state", *_value_columns([None] * n_objectives), "seconds"]
     columns = fixed + [f"params_{p}" if p in fixed else p for p in params]
     rows = []
     for t in trials:
-        r = _record(t, len(directions))
-        values = [r["value"]] if len(directions) == 1 else r["values"]
+        r = _record(t, n_objectives)
+        values = [r["value"]] if n_objectives == 1 else r["values"]
         rows.append([r["number"], r["state"], *values, r["seconds"], *(t.params.get(p) for p in params)])
     return columns, rows
 
@@ -166,3 +174,13 @@ def export_text(storage: optuna.storages.BaseStorage, name: str, fmt: str = "csv
     if fmt == "csv":
         return to_csv(*trial_rows(storage, name))
     raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def csv_data_uri(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The CSV as a ``data:`` URI for ``<a download href=...>``: works offline, needs no server.
+
+    Percent-encoded throughout, so the URI is plain ASCII and safe in an HTML attribute.
+    """
+    from urllib.parse import quote
+
+    return "data:text/csv;charset=utf-8," + quote(to_csv(columns, rows), safe="")

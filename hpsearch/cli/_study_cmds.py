@@ -99,7 +99,7 @@ def show(name: str, top: int, storage: str | None) -> None:
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
     reverse = study.direction.name == "MAXIMIZE"
     done.sort(key=lambda t: t.value, reverse=reverse)
-    names = list(spec.space) if spec is not None else param_names(st, st.get_study_id_from_name(name), trials)
+    names = list(spec.space) if spec is not None else param_names(trials, study.user_attrs)
     table = Table("#", "value", *names, "epochs", "seconds", title=f"top {min(top, len(done))} trials")
     for t in done[:top]:
         table.add_row(str(t.number), fmt(t.value), *(fmt(t.params.get(n)) for n in names),

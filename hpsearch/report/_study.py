@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+from hpsearch.compare._arms import safe_name
+from hpsearch.export import csv_data_uri, rows_of
 from hpsearch.report import _study_figures as sf
 from hpsearch.report._collect import StudyData
 from hpsearch.report._html import fmt, render
@@ -106,4 +108,12 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         spec_json=json.dumps(study.attrs["hpsearch_spec"], indent=2, default=str) if "hpsearch_spec" in study.attrs else "",
         params=params,
         trial_rows=_trial_rows(study, params),
+        csv_name=safe_name(study.name) + ".csv",
+        csv_href=_csv_href(study),
     )
+
+
+def _csv_href(study: StudyData) -> str:
+    """Every trial as the CSV of ``hpsearch export`` (hpsearch.export), as a data: URI."""
+    n_objectives = max((len(t.values) for t in study.frozen if t.values), default=1)
+    return csv_data_uri(*rows_of(study.frozen, n_objectives=n_objectives, attrs=study.attrs))
