@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from hpsearch.errors import UserError
 from hpsearch.server import _api, _dashboard
+from hpsearch.server import _export as _export_routes
 from hpsearch.server._auth import TokenAuthMiddleware
 from hpsearch.server._errors import install_error_handlers
 from hpsearch.server._limits import BodySizeLimitMiddleware
@@ -143,6 +144,7 @@ def create_app(storage_url: str, token: str | None = None, *, trial_timeout: flo
     app.state.hpsearch = ServerContext(storage_url, token, trial_timeout)
     install_error_handlers(app)
     app.include_router(_api.router)
+    app.include_router(_export_routes.router)
     app.include_router(_dashboard.router)
     # Browsers ask every site for /favicon.ico: an empty answer, not a 404 logged in the console.
     app.add_api_route("/favicon.ico", lambda: Response(status_code=204), methods=["GET"], include_in_schema=False)
