@@ -96,14 +96,14 @@ def _print_verdict(console: Console, verdict: dict) -> None:
     """The pairs as a table, then the verdict sentence: the last thing compare prints."""
     _say(console, f"comparison {verdict['comparison']}: final best {verdict['metric']} per repeat, "
                   f"{verdict['repeats']} repeats of {verdict['budget']} trials")
-    table = Table()
-    for h in ("pair", "a - b", "95% CI", "test", "p", "Holm p", "min p", "better"):
-        table.add_column(h)
+    rows = [("pair", "a - b", "95% CI", "test", "p", "Holm p", "min p", "better")]
     for p in verdict["pairs"]:
-        table.add_row(f"{p['a']} vs {p['b']}", f"{p['diff']:+.4g}", f"[{p['ci'][0]:+.4g}, {p['ci'][1]:+.4g}]",
-                      p["method"], f"{p['p']:.3g}", f"{p['p_holm']:.3g}", f"{p['min_p']:.3g}",
-                      p[p["better"]] if p["better"] else "inconclusive")
-    console.print(table)
+        rows.append((f"{p['a']} vs {p['b']}", f"{p['diff']:+.3g}", f"[{p['ci'][0]:.2g}, {p['ci'][1]:.2g}]",
+                     p["method"], f"{p['p']:.2g}", f"{p['p_holm']:.2g}", f"{p['min_p']:.2g}",
+                     p[p["better"]] if p["better"] else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:  # plain aligned text: fits 80 columns where a boxed table would truncate
+        _say(console, "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     _say(console, f"verdict: {verdict['verdict']}")
 
 
