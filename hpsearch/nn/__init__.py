@@ -4,7 +4,9 @@
 output head); ``train`` fits it with mini-batch optimizers, schedules and
 stopping rules and returns a ``TrainResult``; ``gradient_check`` verifies the
 backpropagation. ``MLPClassifier`` / ``MLPRegressor`` wrap them as
-scikit-learn estimators.
+scikit-learn estimators; they are imported on first use (PEP 562), so
+``import hpsearch.nn`` and the training path (``Network``, ``train``) never
+import scikit-learn or SciPy.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from hpsearch.nn._schedules import (
 )
 from hpsearch.nn._training import clip_by_global_norm, train
 
-from hpsearch.nn._estimators import MLPClassifier, MLPRegressor
+_LAZY = frozenset({"MLPClassifier", "MLPRegressor"})
 
 __all__ = [
     "ACTIVATIONS", "HEADS", "INITS", "OPTIMIZERS", "SCHEDULES",
@@ -40,3 +42,19 @@ __all__ = [
     "BestTracker", "TargetLoss", "clip_by_global_norm",
     "MLPClassifier", "MLPRegressor",
 ]
+
+
+def __getattr__(name: str):
+    # The estimators subclass scikit-learn's BaseEstimator: importing them costs
+    # scikit-learn and SciPy (about a second), which a trial never needs.
+    if name in _LAZY:
+        from hpsearch.nn import _estimators
+
+        value = getattr(_estimators, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY)
