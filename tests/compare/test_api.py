@@ -59,3 +59,12 @@ def test_import_hpsearch_stays_cheap_and_compare_is_callable():
             "assert callable(hpsearch.compare) and callable(hpsearch.run); "
             "from hpsearch import compare; assert compare is hpsearch.compare")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_run_from_a_spec_file(cheap_objectives, tmp_path):
+    spec = tmp_path / "sharp.toml"
+    spec.write_text(f'[study]\nobjective = "{cheap_objectives}:sharp"\ndirection = "maximize"\nn_trials = 2\n'
+                    "sampler = \"random\"\n[space]\n"
+                    + "".join(f'x{i} = {{ type = "float", low = 0.0, high = 1.0 }}\n' for i in range(6)))
+    study = hpsearch.run(spec, storage=f"sqlite:///{tmp_path / 'f.db'}")
+    assert study.study_name == "sharp" and len(study.trials) == 2  # the name defaults to the file's stem
