@@ -32,6 +32,23 @@ def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
     return norm
 
 
+def batch_bounds(n: int, batch_size: int, batch_norm: bool = False) -> list[tuple[int, int]]:
+    """(start, stop) of each mini-batch over ``n`` shuffled rows.
+
+    Batches hold ``batch_size`` rows; the last one holds what is left. With
+    batch norm, a left-over smaller than half a batch joins the batch before it
+    instead: batch statistics of a handful of rows are mostly noise (2 rows
+    normalise every feature to +-1), and that last step of every epoch, taken
+    on them with the full learning rate, undoes the epoch (measured: digits,
+    (64, 64), sigmoid, SGD 0.5, a 3-row tail: test accuracy 0.46-0.97 over 10
+    splits, 0.75 on average; without it 0.95-0.98).
+    """
+    starts = list(range(0, n, batch_size))
+    if batch_norm and len(starts) > 1 and n - starts[-1] < batch_size / 2:
+        starts.pop()
+    return list(zip(starts, starts[1:] + [n]))
+
+
 @dataclass
 class _Fit:
     """One training run's fixed set-up, and the loop over epochs and batches."""
@@ -83,11 +100,11 @@ class _Fit:
 
     def run_epoch(self, X: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, bool]:
         """One pass over (X, y), already shuffled: (mean batch loss, whether time ran out)."""
-        net, step, bs, deadline = self.net, self.optimizer.step, self.batch_size, self.deadline
+        net, step, deadline = self.net, self.optimizer.step, self.deadline
         params, grads = net.params, net.grads
         n, total = X.shape[0], 0.0
-        for start in range(0, n, bs):
-            xb, yb = X[start : start + bs], y[start : start + bs]
+        for start, stop in batch_bounds(n, self.batch_size, net.batch_norm):
+            xb, yb = X[start:stop], y[start:stop]
             m = xb.shape[0]
             loss = net.loss_grad(xb, yb, self._dlogits_buffer(m), rng=self.rng, weight_decay=self.l2, l1=self.l1)
             if not math.isfinite(loss):
@@ -157,7 +174,9 @@ def train(
     sets the learning rate itself. ``val_metric(y_val, outputs)`` receives what
     ``net.predict`` would return; ``greater_is_better`` refers to it (the
     default metric, minus the validation loss, is always maximised).
-    ``random_state`` seeds shuffling and dropout masks. Exceptions raised by a
+    ``random_state`` seeds shuffling and dropout masks. With batch norm, a last
+    batch of fewer than ``batch_size / 2`` rows joins the one before it (see
+    ``batch_bounds``). Exceptions raised by a
     callback (e.g. ``optuna.TrialPruned``) propagate.
     """
     callbacks = list(callbacks)
