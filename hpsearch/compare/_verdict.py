@@ -94,7 +94,8 @@ def verdict_details(name: str, studies: Sequence[ArmLike], *, seed: int = 0,
         importance = _importance(studies, seed)
     sentences = [_pair_sentence(p, t, units, len(pairs)) for p, t in zip(pairs, tests)] + untested
     noise = _noise_sentence(arm_rows, units)
-    words = sentences or ["no pair of arms to compare (a comparison needs two samplers)"]
+    words = _summary_words(pairs, tests, sentences, len(pairs)) or [
+        "no pair of arms to compare (a comparison needs two samplers)"]
     text = "; ".join(words) + "." + (f" {noise}" if noise else "")
     verdict = {
         "comparison": name, "metric": metric, "direction": direction, "budget": budget,
@@ -273,6 +274,21 @@ def _pair_sentence(pair: dict[str, Any], test: stats.PairTest, units: _Units, n_
                 f"p below {test.min_p:.3g}; run --seeds {need}")
     return (f"{a} vs {b} inconclusive: {a} − {b} = {units.diff(pair['diff'])}{units.examples(pair['diff'])} "
             f"(95% CI {units.interval(*pair['ci'])}, {p_txt})")
+
+
+def _summary_words(pairs: list[dict[str, Any]], tests: list[stats.PairTest], sentences: list[str],
+                   n_pairs: int) -> list[str]:
+    """The verdict's sentences, with pairs that the design alone leaves inconclusive said once."""
+    limited = [i for i, t in enumerate(tests) if pairs[i]["better"] is None and t.min_p >= stats.ALPHA]
+    if len(limited) < 2:
+        return sentences
+    names = [f"{_shown(pairs[i]['a'])} vs {_shown(pairs[i]['b'])}" for i in limited]
+    floors = ", ".join(f"{tests[i].min_p:.3g}" for i in limited)
+    joined = ", ".join(names[:-1]) + " and " + names[-1]
+    need = max(10, stats.repeats_needed(n_pairs))
+    merged = (f"{joined} inconclusive: with {max(tests[i].n_a for i in limited)} repeats no test can give p below "
+              f"0.05 (the smallest p each can give: {floors}); run --seeds {need}")
+    return [merged] + [w for i, w in enumerate(sentences) if i not in limited]
 
 
 def _noise_sentence(arm_rows: list[dict[str, Any]], units: _Units) -> str:

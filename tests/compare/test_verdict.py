@@ -128,3 +128,14 @@ def test_unknown_comparison_is_a_user_error():
 
     with pytest.raises(StudyNotFound, match="no comparison named 'nope'"):
         load_verdict(optuna.storages.InMemoryStorage(), "nope")
+
+
+def test_pairs_the_design_cannot_decide_are_said_once(store_comparison):
+    st = optuna.storages.InMemoryStorage()
+    store_comparison(st, "two", {"grid": [0.8, 0.81], "random": [0.9, 0.91], "tpe": [0.92, 0.93]})
+    v = load_verdict(st, "two")
+    check_consistent(v)
+    assert [p["min_p"] for p in v["pairs"]] == pytest.approx([1 / 3, 1 / 3, 0.5])
+    assert v["verdict"] == ("Random search vs grid search, TPE vs grid search and TPE vs random search inconclusive: "
+                            "with 2 repeats no test can give p below 0.05 (the smallest p each can give: 0.333, "
+                            "0.333, 0.5); run --seeds 10.")
