@@ -44,7 +44,6 @@ from optuna.trial import FrozenTrial
 from hpsearch.search._outcomes import best_trial, state_name
 from hpsearch.storage import SPEC_ATTR, find_study_id
 
-FIXED = ("number", "state", "value", "seconds")
 FORMATS = ("csv", "json")
 
 

@@ -142,7 +142,8 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
 @click.argument("name")
 @click.option("--evaluate", is_flag=True, help="Retrain the best configuration on train+validation and score it on the test split.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print the best trial as one JSON object (number, state, value, seconds, params; with --evaluate: test).")
+              help="Print the best trial as one JSON object (number, state, value, seconds, params; "
+                   "with --evaluate: test).")
 @storage_option
 def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) -> None:
     """The best configuration; with --evaluate, its score on the held-out test split.

@@ -155,3 +155,13 @@ def test_show_fits_80_columns_without_eliding_numbers(wide, capsys, monkeypatch)
 def test_export_help_has_examples(capsys):
     code, out, _ = _run(capsys, "export", "--help")
     assert code == 0 and "hpsearch export digits --format json -o digits.json" in out
+
+
+def test_best_evaluate_json_adds_the_test_metrics(workdir, capsys):
+    assert _run(capsys, "run", "tiny.toml", "--quiet")[0] == 0  # 3 small MLPs on iris (tests/cli/conftest.py)
+    code, out, err = _run(capsys, "best", "tiny", "--evaluate", "--json")
+    assert code == 0, err
+    best = json.loads(out)
+    study = optuna.load_study(study_name="tiny", storage=URL)
+    assert best["metric"] == "accuracy" and best["params"] == study.best_params
+    assert best["test"] == study.user_attrs["test_metrics"] and 0 <= best["test"]["test_accuracy"] <= 1
