@@ -53,7 +53,7 @@ class ServerContext:
     def __init__(self, storage_url: str, token: str | None, trial_timeout: float | None = None) -> None:
         self.storage_url = storage_url
         self.token = token
-        self.trial_timeout = trial_timeout  # lease of API trials in seconds; None: they never expire
+        self.trial_timeout = trial_timeout  # lease of API trials in seconds; None: the default (_access.DEFAULT_TRIAL_LEASE)
         self._lock = threading.Lock()
         self._storage: Any = None
         self._caches: Any = None
@@ -116,7 +116,7 @@ def create_app(storage_url: str, token: str | None = None, *, trial_timeout: flo
     """The hpsearch service over ``storage_url``; with ``token``, every request needs it.
 
     ``trial_timeout`` (seconds): a trial whose client sends no report or tell
-    for that long is failed and its configuration handed out again.
+    for that long is failed and its configuration handed out again (None: one hour).
 
     ``allowed_hosts``: the names the server answers to in the Host header
     (default: the loopback names ``localhost``, ``127.0.0.1``, ``[::1]``;
