@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from hpsearch.errors import StudyNotFound, UserError
-from hpsearch.search import best_trial, budget, is_diverged, is_finished
+from hpsearch.search import best_trial, budget, is_crashed, is_diverged, is_finished
 from hpsearch.spec import spec_from_dict
 from hpsearch.storage import SPEC_ATTR, find_study_id
 
@@ -30,16 +30,16 @@ def _finite(value: float | None) -> float | None:
 
 def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
     """Trials per Optuna state, plus ``diverged`` (FAIL with user attr diverged), ``crashed``
-    (the other FAILs) and ``finished``.
+    (FAILs that run again: neither diverged nor an objective error) and ``finished``.
 
-    "Finished" is hpsearch.search's definition (COMPLETE + PRUNED + diverged),
-    the count the budget is measured in.
+    "Finished" is hpsearch.search's definition (COMPLETE + PRUNED + diverged +
+    objective error), the count the budget is measured in.
     """
     counts = dict.fromkeys(STATE_KEYS, 0)
     for trial in trials:
         counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
     counts["diverged"] = sum(is_diverged(t) for t in trials)
-    counts["crashed"] = counts["fail"] - counts["diverged"]  # the CLI's word for a FAIL that runs again
+    counts["crashed"] = sum(is_crashed(t) for t in trials)  # the CLI's word for a FAIL that runs again
     counts["finished"] = sum(is_finished(t) for t in trials)
     return counts
 
