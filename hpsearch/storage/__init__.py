@@ -1,4 +1,5 @@
-"""Where studies live: Optuna's RDB storage, the spec stored with each study, the claims table."""
+"""Where studies live: Optuna's RDB storage, the spec stored with each study, the claims table,
+and study summaries from aggregate SQL."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ from hpsearch.storage._rdb import (
     sqlite_path,
     storage_exists,
 )
+from hpsearch.storage._summaries import (
+    SORT_KEYS,
+    StudyOverview,
+    TrialPoint,
+    history_points,
+    param_names,
+    sql_engine,
+    study_overview,
+    study_overviews,
+    trial_page,
+    trials_fingerprint,
+)
 from hpsearch.storage._spec_attrs import (
     SPEC_ATTR,
     find_study_id,
@@ -39,17 +52,22 @@ __all__ = [
     "DEFAULT_STORAGE",
     "GRACE_PERIOD",
     "HEARTBEAT_INTERVAL",
+    "SORT_KEYS",
     "SPEC_ATTR",
     "SlotStatus",
+    "StudyOverview",
+    "TrialPoint",
     "attach_trial",
     "claim_slot",
     "delete_claims",
     "engine_of",
     "find_study_id",
+    "history_points",
     "load_study_spec",
     "missing_storage",
     "not_found",
     "open_storage",
+    "param_names",
     "pid_alive",
     "resolve_storage_url",
     "running_attr_values",
@@ -57,7 +75,12 @@ __all__ = [
     "save_spec",
     "slot_statuses",
     "slot_trial_ids",
+    "sql_engine",
     "sqlite_path",
     "storage_exists",
     "study_names",
+    "study_overview",
+    "study_overviews",
+    "trial_page",
+    "trials_fingerprint",
 ]
