@@ -10,27 +10,28 @@ offline.
 
 from __future__ import annotations
 
+import math
 import statistics
+import threading
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from optuna.storages._rdb import models
-from optuna.trial import TrialState
 
 from hpsearch.errors import StudyNotFound, UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._figures import comparison_figure, history_figure
 from hpsearch.server._names import check_study_name
 from hpsearch.server._security import nonce_scripts
-from hpsearch.server._summary import comparison_studies, list_studies, summary_and_trials, trial_dict
+from hpsearch.server._summary import comparison_studies, list_studies, summarize
+from hpsearch.storage import SORT_KEYS, engine_of, param_names, study_presence, trial_page, trials_fingerprint
 
 router = APIRouter()
 
-MAX_TRIAL_ROWS = 1000
+PAGE_SIZE = 100  # rows of the trial table per page (sorted and cut in SQL)
 POLL_MS = 3000
+_caches_lock = threading.Lock()
 
 
 def _render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
@@ -63,21 +64,60 @@ def index(request: Request) -> HTMLResponse:
                    poll_url=_poll_url(request, []))
 
 
+def _points(request: Request, name: str) -> list:
+    """Every trial of ``name`` as history rows, from the server's cache of finished ones."""
+    from hpsearch.server._trial_cache import PointCaches
+
+    ctx = request.app.state.hpsearch
+    storage = ctx.storage()
+    with _caches_lock:
+        caches = getattr(ctx, "dashboard_points", None)
+        if caches is None:
+            caches = ctx.dashboard_points = PointCaches(storage)
+    return caches.points(name)
+
+
 @router.get("/studies/{name:path}", response_class=HTMLResponse)
-def study_page(request: Request, name: str) -> HTMLResponse:
-    """One study: counts, best trial, history figure and the trial table."""
+def study_page(request: Request, name: str, page: int = Query(default=1, ge=1, le=10**7),
+               sort: str = Query(default="number"), order: str = Query(default="desc")) -> HTMLResponse:
+    """One study: counts, best trial, history figure and one page of the trial table.
+
+    Never loads the study's trials: the summary is aggregate SQL, the history
+    comes from one narrow query (finished trials cached), the table page is
+    sorted and cut in SQL (``?page=N&sort=number|value|duration|state&order=asc|desc``).
+    """
     storage = request.app.state.hpsearch.storage()
     try:
-        summary, trials = summary_and_trials(storage, check_study_name(name), detail=True)
+        name = check_study_name(name)
+        if sort not in SORT_KEYS:
+            raise ApiError(400, f"sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
+        if order not in ("asc", "desc"):
+            raise ApiError(400, f"order must be asc or desc, got {order!r}")
+        summary = summarize(storage, name, detail=True)
+        engine = engine_of(storage)
+        study_id = storage.get_study_id_from_name(name)
+        points = None if summary["unsupported"] else _points(request, name)
     except UserError as exc:
         return _error_page(request, exc)
-    rows = [trial_dict(t) for t in sorted(trials, key=lambda t: -t.number)[:MAX_TRIAL_ROWS]]
-    param_names = sorted({p for t in trials for p in t.params})
-    figure = None if summary["unsupported"] else history_figure(trials, summary["direction"] == "maximize")
-    return _render(request, "study.html", s=summary, trials=rows, truncated=len(trials) > len(rows),
-                   param_names=param_names, figure=figure, plotly=True,
+    except KeyError:  # deleted meanwhile
+        return _error_page(request, StudyNotFound(f"no study named {name!r}"))
+    pages = max(1, math.ceil(summary["n_trials"] / PAGE_SIZE))
+    page = min(page, pages)
+    rows = [_row(p) for p in trial_page(engine, study_id, sort=sort, descending=order == "desc",
+                                         offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)]
+    figure = None if points is None else history_figure(points, summary["direction"] == "maximize")
+    return _render(request, "study.html", s=summary, trials=rows, page=page, pages=pages, sort=sort, order=order,
+                   sort_keys=SORT_KEYS, page_size=PAGE_SIZE, param_names=param_names(engine, study_id),
+                   figure=figure, plotly=True,
                    report_url=_report_url(request, "studies", name),
                    poll_url=_poll_url(request, [name]))
+
+
+def _row(p) -> dict[str, Any]:
+    """A table row (hpsearch.storage.TrialPoint) in trial_dict's shape."""
+    value = p.value if p.value is not None and math.isfinite(p.value) else None
+    return {"number": p.number, "state": p.state.name.lower(), "value": value, "params": p.params,
+            "duration": p.duration, "diverged": bool(p.user_attrs.get("diverged")) and p.state.name == "FAIL"}
 
 
 @router.get("/comparisons/{group:path}", response_class=HTMLResponse)
@@ -136,13 +176,7 @@ def poll(request: Request, study: list[str] = Query(default=[])) -> JSONResponse
     """A fingerprint of the trials of ``study`` (all studies if none): changes when a trial starts
     or ends, or when a watched study appears or disappears."""
     storage = request.app.state.hpsearch.storage()
-    studies = models.StudyModel.__table__
-    trials = models.TrialModel.__table__
-    query = sa.select(
-        sa.func.count(trials.c.trial_id),
-        sa.func.sum(sa.case((trials.c.state == TrialState.RUNNING, 0), else_=1)),
-        sa.func.max(trials.c.datetime_complete),
-    )
+    ids: list[int] | None = None
     if study:
         ids = []
         for name in study[:200]:
@@ -150,14 +184,11 @@ def poll(request: Request, study: list[str] = Query(default=[])) -> JSONResponse
                 ids.append(storage.get_study_id_from_name(check_study_name(name)))
             except (KeyError, UserError):
                 continue
-        query = query.where(trials.c.study_id.in_(ids))
-        which = sa.select(sa.literal(",".join(map(str, ids))))
+        present = ",".join(map(str, ids))
     else:
-        which = sa.select(sa.func.count(studies.c.study_id), sa.func.max(studies.c.study_id))
-    with storage.engine.connect() as con:
-        count, finished, last = con.execute(query).one()
-        present = ":".join(str(v) for v in con.execute(which).one())
-    version = f"{present}:{count}:{finished or 0}:{last}"
+        present = ":".join(str(v) for v in study_presence(engine_of(storage)))
+    count, finished, last = trials_fingerprint(engine_of(storage), ids)
+    version = f"{present}:{count}:{finished}:{last}"
     return JSONResponse({"version": version}, headers={"Cache-Control": "no-store"})
 
 

@@ -1,7 +1,9 @@
 """Read-only views of studies: the numbers the API and the dashboard show.
 
-Everything is read from the storage on each call (nothing is cached in the
-server), so a CLI worker's trial shows up on the next request.
+Everything is read from the storage on each call, so a CLI worker's trial
+shows up on the next request. Summaries and listings never load trials: on an
+RDB storage they come from aggregate SQL (hpsearch.storage.study_overviews);
+other storages fall back to the trials, with the same results.
 """
 
 from __future__ import annotations
@@ -14,9 +16,18 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from hpsearch.errors import StudyNotFound, UserError
-from hpsearch.search import best_trial, budget, is_crashed, is_diverged, is_finished
+from hpsearch.search import budget, is_diverged, state_counts
 from hpsearch.spec import spec_from_dict
-from hpsearch.storage import SPEC_ATTR, find_study_id
+from hpsearch.storage import (
+    SPEC_ATTR,
+    StudyOverview,
+    TrialPoint,
+    find_study_id,
+    history_points,
+    sql_engine,
+    study_overview,
+    study_overviews,
+)
 
 STATE_KEYS = ("complete", "pruned", "fail", "running", "waiting")
 
@@ -29,18 +40,25 @@ def _finite(value: float | None) -> float | None:
 
 
 def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
-    """Trials per Optuna state, plus ``diverged`` (FAIL with user attr diverged), ``crashed``
-    (FAILs that run again: neither diverged nor an objective error) and ``finished``.
+    """Trials per Optuna state, plus ``diverged``, ``crashed`` and ``finished`` (see counts_from_names)."""
+    return counts_from_names(state_counts(trials))
 
-    "Finished" is hpsearch.search's definition (COMPLETE + PRUNED + diverged +
-    objective error), the count the budget is measured in.
+
+def counts_from_names(names: dict[str, int]) -> dict[str, int]:
+    """The API's ``states`` from counts by hpsearch.search.state_name.
+
+    Per Optuna state, plus ``diverged`` (FAIL with user attr diverged),
+    ``crashed`` (a FAIL whose slot runs again) and ``finished`` (complete,
+    pruned, diverged and objective errors: the count the budget is measured
+    in). ``fail`` - ``diverged`` - ``crashed`` are objective errors.
     """
     counts = dict.fromkeys(STATE_KEYS, 0)
-    for trial in trials:
-        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
-    counts["diverged"] = sum(is_diverged(t) for t in trials)
-    counts["crashed"] = sum(is_crashed(t) for t in trials)  # the CLI's word for a FAIL that runs again
-    counts["finished"] = sum(is_finished(t) for t in trials)
+    for key in ("complete", "pruned", "running", "waiting"):
+        counts[key] = names.get(key, 0)
+    counts["fail"] = names.get("diverged", 0) + names.get("failed", 0) + names.get("crashed", 0)
+    counts["diverged"] = names.get("diverged", 0)
+    counts["crashed"] = names.get("crashed", 0)
+    counts["finished"] = counts["complete"] + counts["pruned"] + counts["diverged"] + names.get("failed", 0)
     return counts
 
 
@@ -84,61 +102,65 @@ def unsupported_reason(directions: list) -> str | None:
 def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool = False) -> dict[str, Any]:
     """The summary of study ``name``: direction, counts by state, best value (and best trial).
 
+    Never loads the study's trials (with ``detail``, the best trial alone).
     Raises StudyNotFound for an unknown name.
     """
-    return summary_and_trials(storage, name, detail=detail)[0]
-
-
-def summary_and_trials(storage: optuna.storages.BaseStorage, name: str, *,
-                       detail: bool = False) -> tuple[dict[str, Any], list[FrozenTrial]]:
-    """(summarize(...), the study's trials): pages that show both read the trials once."""
     study_id = find_study_id(storage, name)
-    directions = storage.get_study_directions(study_id)
-    attrs = storage.get_study_user_attrs(study_id)
-    trials = storage.get_all_trials(study_id, deepcopy=False)
-    names = [d.name.lower() for d in directions]
-    best = best_trial(trials, directions[0]) if len(directions) == 1 else None
-    counts = counts_by_state(trials)
+    return _summary(storage, study_overview(storage, study_id, name), detail=detail)
+
+
+def _summary(storage: optuna.storages.BaseStorage, o: StudyOverview, *, detail: bool = False) -> dict[str, Any]:
+    names = [d.name.lower() for d in o.directions]
+    counts = counts_from_names(o.states)
     summary: dict[str, Any] = {
-        "name": name,
+        "name": o.name,
         "direction": ", ".join(names),  # one word, except for other tools' multi-objective studies
-        "n_trials": len(trials),
+        "n_trials": o.n_trials,
         "finished": counts["finished"],
-        "budget": _budget(attrs),
-        "best_value": _finite(best.value) if best is not None else None,
-        "sampler": attrs.get("sampler"),
-        "comparison": attrs.get("comparison"),
+        "budget": _budget(o.user_attrs),
+        "best_value": _finite(o.best.value) if o.best is not None else None,
+        "sampler": o.user_attrs.get("sampler"),
+        "comparison": o.user_attrs.get("comparison"),
         "states": counts,
         "directions": names,
-        "unsupported": unsupported_reason(directions),
+        "unsupported": unsupported_reason(o.directions),
+        "last_change": o.last_change.isoformat() if o.last_change is not None else None,
     }
     if detail:
-        summary["best_trial"] = trial_dict(best) if best is not None else None
-        summary["user_attrs"] = {k: v for k, v in attrs.items() if k != SPEC_ATTR}
-    return summary, trials
+        best = None
+        if o.best is not None and o.best.trial_id is not None:
+            best = trial_dict(storage.get_trial(o.best.trial_id))  # one trial, not the study's
+        summary["best_trial"] = best
+        summary["user_attrs"] = {k: v for k, v in o.user_attrs.items() if k != SPEC_ATTR}
+    return summary
 
 
 def list_studies(storage: optuna.storages.BaseStorage) -> list[dict[str, Any]]:
-    """Summaries of every study in the storage, ordered by name."""
-    return [summary for summary, _ in _summaries(storage)]
+    """Summaries of every study in the storage, ordered by name (no trial is loaded)."""
+    return [_summary(storage, o) for o in study_overviews(storage)]
+
+
+def study_points(storage: optuna.storages.BaseStorage, study_id: int) -> list[TrialPoint] | list[FrozenTrial]:
+    """What the history and best-so-far figures need of every trial: one narrow query on RDB storages
+    (number, state, value, duration, diverged/error), else the trials themselves."""
+    engine = sql_engine(storage)
+    if engine is None:
+        return sorted(storage.get_all_trials(study_id, deepcopy=False), key=lambda t: t.number)
+    return history_points(engine, study_id)
 
 
 def comparison_studies(storage: optuna.storages.BaseStorage,
-                       group: str) -> list[tuple[dict[str, Any], list[FrozenTrial]]]:
-    """(summary, trials) of the studies whose user attr ``comparison`` is ``group``, ordered by name.
+                       group: str) -> list[tuple[dict[str, Any], list]]:
+    """(summary, trial points) of the studies whose user attr ``comparison`` is ``group``, ordered by name.
 
-    Only those studies' trials are read, each once.
+    The points are study_points: enough for best-so-far curves, never whole trials on RDB storages.
     """
     return list(_summaries(storage, group))
 
 
-def _summaries(storage: optuna.storages.BaseStorage,
-               comparison: str | None = None) -> Iterator[tuple[dict[str, Any], list[FrozenTrial]]]:
-    """(summary, trials) per study (of group ``comparison`` if given), one study at a time."""
-    names = sorted(s.study_name for s in storage.get_all_studies()
-                   if comparison is None or s.user_attrs.get("comparison") == comparison)
-    for name in names:
+def _summaries(storage: optuna.storages.BaseStorage, comparison: str | None = None) -> Iterator[tuple[dict, list]]:
+    for o in study_overviews(storage, comparison=comparison):
         try:
-            yield summary_and_trials(storage, name)
-        except StudyNotFound:  # deleted between the two queries
+            yield _summary(storage, o), study_points(storage, o.study_id)
+        except (StudyNotFound, KeyError):  # deleted meanwhile
             continue

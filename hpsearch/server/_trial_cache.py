@@ -1,4 +1,4 @@
-"""Optuna's cache of finished trials, kept across API requests, per study.
+"""Caches of finished trials, kept across requests, per study: Optuna's (for asks) and the dashboard's.
 
 Why: ``optuna.load_study`` wraps the storage in a fresh ``_CachedStorage``
 each time, so every ask would reload the study's whole history (crash recovery
@@ -18,6 +18,7 @@ it changes.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import optuna
 import sqlalchemy as sa
@@ -46,10 +47,57 @@ class TrialCaches:
             return known[1]
 
     def _identity(self, name: str) -> tuple:
-        study_id = find_study_id(self._storage, name)
-        trials = models.TrialModel.__table__
-        query = (sa.select(trials.c.trial_id, trials.c.datetime_start)
-                 .where(trials.c.study_id == study_id).order_by(trials.c.trial_id).limit(1))
-        with self._storage.engine.connect() as con:
-            first = con.execute(query).first()
-        return (study_id, *(tuple(first) if first is not None else (None, None)))
+        return _identity(self._storage, name)
+
+
+class PointCaches:
+    """The dashboard's history rows (hpsearch.storage.TrialPoint) per study, finished ones kept.
+
+    A finished trial never changes, so each request reads only trials newer
+    than the newest one seen and those that were unfinished last time: on a
+    10,000-trial study the first page view reads 10,000 narrow rows, the next
+    ones a handful. Identity as in TrialCaches (a study deleted and created
+    again starts afresh).
+    """
+
+    def __init__(self, storage: optuna.storages.RDBStorage) -> None:
+        self._storage = storage
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[tuple, dict[int, Any], set[int], int]] = {}
+
+    def points(self, name: str) -> list[Any]:
+        """Every trial of study ``name`` as a TrialPoint, in number order (StudyNotFound if unknown)."""
+        from hpsearch.storage import history_points
+
+        identity = _identity(self._storage, name)
+        study_id = identity[0]
+        with self._lock:
+            known = self._known.get(name)
+        if known is None or known[0] != identity:
+            by_id, pending, newest = {}, set(), -1
+            fresh = history_points(self._storage.engine, study_id)
+        else:
+            _, by_id, pending, newest = known
+            by_id = dict(by_id)
+            fresh = history_points(self._storage.engine, study_id, after_id=newest, also_ids=sorted(pending))
+        pending = set()
+        for p in fresh:
+            by_id[p.trial_id] = p
+        for trial_id, p in by_id.items():
+            if p.state.name in ("RUNNING", "WAITING"):  # every other state is final
+                pending.add(trial_id)
+        newest = max([newest, *by_id]) if by_id else newest
+        with self._lock:
+            self._known[name] = (identity, by_id, pending, newest)
+        return sorted(by_id.values(), key=lambda p: p.number)
+
+
+def _identity(storage: optuna.storages.RDBStorage, name: str) -> tuple:
+    """(study id, id and start of its first trial): changes when the study is deleted and created again."""
+    study_id = find_study_id(storage, name)
+    trials = models.TrialModel.__table__
+    query = (sa.select(trials.c.trial_id, trials.c.datetime_start)
+             .where(trials.c.study_id == study_id).order_by(trials.c.trial_id).limit(1))
+    with storage.engine.connect() as con:
+        first = con.execute(query).first()
+    return (study_id, *(tuple(first) if first is not None else (None, None)))

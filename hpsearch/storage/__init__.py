@@ -34,6 +34,7 @@ from hpsearch.storage._summaries import (
     sql_engine,
     study_overview,
     study_overviews,
+    study_presence,
     trial_page,
     trials_fingerprint,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "study_names",
     "study_overview",
     "study_overviews",
+    "study_presence",
     "trial_page",
     "trials_fingerprint",
 ]

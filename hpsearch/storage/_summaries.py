@@ -279,9 +279,17 @@ def _point(row) -> TrialPoint:
                       attrs, row.trial_id)
 
 
-def history_points(engine: sa.Engine, study_id: int) -> list[TrialPoint]:
-    """Every trial's number, state, first value and duration, in number order: one narrow query."""
+def history_points(engine: sa.Engine, study_id: int, *, after_id: int | None = None,
+                   also_ids: Sequence[int] = ()) -> list[TrialPoint]:
+    """Every trial's number, state, first value and duration, in number order: one narrow query.
+
+    With ``after_id``: only trials with a larger id, plus those in ``also_ids``
+    (how a cache of finished trials reads just what may have changed).
+    """
     query, trials, _ = _point_query(engine, study_id)
+    if after_id is not None:
+        newer = trials.c.trial_id > after_id
+        query = query.where(sa.or_(newer, trials.c.trial_id.in_(list(also_ids))) if also_ids else newer)
     with engine.connect() as con:
         return [_point(row) for row in con.execute(query.order_by(trials.c.number))]
 
@@ -361,3 +369,11 @@ def trials_fingerprint(engine: sa.Engine, study_ids: Sequence[int] | None) -> tu
     with engine.connect() as con:
         count, finished, last = con.execute(query).one()
     return count, finished or 0, last
+
+
+def study_presence(engine: sa.Engine) -> tuple:
+    """(number of studies, largest study id): changes when a study appears or disappears."""
+    studies = models.StudyModel.__table__
+    with engine.connect() as con:
+        return tuple(con.execute(sa.select(sa.func.count(studies.c.study_id),
+                                           sa.func.max(studies.c.study_id))).one())
