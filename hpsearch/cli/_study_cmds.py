@@ -35,26 +35,39 @@ def studies(storage: str | None) -> None:
         return
 
     table = Table("name", "sampler", "direction", "trials by state", "best")
+    overviews = _overviews(st)
     for fs in sorted(frozen, key=lambda s: s.study_name):
-        table.add_row(*(escape(cell) for cell in _study_row(st, fs)))
+        table.add_row(*(escape(cell) for cell in _study_row(st, fs, overviews.get(fs.study_name))))
     console.print(table)
 
 
-def _study_row(st, fs) -> list[str]:
+def _overviews(st) -> dict:
+    """name -> hpsearch.storage.StudyOverview (counts and best from aggregate SQL, no trial loaded);
+    {} if that fails, so each study falls back to its trials."""
+    from hpsearch.storage import study_overviews
+
+    try:
+        return {o.name: o for o in study_overviews(st)}
+    except Exception:  # a listing must not fail: the per-study path below still answers
+        return {}
+
+
+def _study_row(st, fs, overview=None) -> list[str]:
     """One row of `hpsearch studies`; a study hpsearch cannot fully read still gets a row."""
     from hpsearch.search import best_trial, state_counts
 
     sampler = str(fs.user_attrs.get("sampler", "-"))
     directions = [d.name.lower() for d in fs.directions]
     try:
-        trials = st.get_all_trials(fs._study_id, deepcopy=False)
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(state_counts(trials).items())) or "-"
+        trials = None if overview is not None else st.get_all_trials(fs._study_id, deepcopy=False)
+        states = overview.states if overview is not None else state_counts(trials)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "-"
     except Exception as exc:  # a listing must not fail for one odd study
         return [fs.study_name, sampler, ", ".join(directions), f"unreadable ({type(exc).__name__})", "-"]
     if len(directions) != 1:
         return [fs.study_name, sampler, ", ".join(directions), counts, "multi-objective"]
     try:
-        best = best_trial(trials, fs.directions[0])
+        best = overview.best if overview is not None else best_trial(trials, fs.directions[0])
         shown = "-" if best is None else fmt(best.value)
     except Exception as exc:
         shown = f"unreadable ({type(exc).__name__})"
