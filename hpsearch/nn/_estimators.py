@@ -30,6 +30,13 @@ class _BaseMLP(BaseEstimator):
     Every parameter is keyword-only and stored unchanged (scikit-learn clones
     estimators by re-calling ``__init__`` with ``get_params()``); checks happen
     in :meth:`fit`, each error naming the parameter and the allowed values.
+
+    The defaults are scikit-learn's where they matter for accuracy: one
+    100-unit layer, Adam at 1e-3, batches of 200 rows (of at most n_samples),
+    200 epochs, Glorot-uniform weights (``init="auto"``). Measured against
+    scikit-learn's MLPs at their defaults in benchmarks/bench_defaults.py; with
+    batches of 64, 200 epochs took three times as many steps and over-fitted
+    small sets (diabetes R^2 0.27 against scikit-learn's 0.30; 0.34 at 200).
     """
 
     def __init__(
@@ -40,7 +47,7 @@ class _BaseMLP(BaseEstimator):
         optimizer: str = "adam",
         learning_rate: float = 1e-3,
         momentum: float = 0.9,
-        batch_size: int = 64,
+        batch_size: int = 200,
         max_epochs: int = 200,
         schedule: str = "constant",
         dropout: float = 0.0,

@@ -3,15 +3,17 @@
 Random (not zero) weights break the symmetry between hidden units; the scale
 keeps activations from exploding or vanishing with depth:
 
-* He (Kaiming) normal, std = sqrt(2 / fan_in), for the relu family,
-* Glorot (Xavier) uniform, limit = sqrt(6 / (fan_in + fan_out)), for tanh/sigmoid.
+* He (Kaiming) normal, std = sqrt(2 / fan_in),
+* Glorot (Xavier) uniform, limit = sqrt(6 / (fan_in + fan_out)).
 
-"auto" picks He for the relu family and Glorot otherwise. Measured (3 seeds,
-test accuracy), neither wins everywhere: on make_classification 20000x100,
-(256, 256), Adam, 5 epochs Glorot 0.796 vs He 0.731; on digits with four
-128-unit layers and momentum He 0.884 vs Glorot 0.824, and with one 64-unit
-layer and SGD He 0.856 vs Glorot 0.840. So "auto" keeps the textbook rule, and
-``init`` is a hyperparameter a study may search.
+"auto" (the default) is Glorot uniform for every activation, as in
+scikit-learn and Keras. It was He for the relu family until measured against
+scikit-learn at defaults (benchmarks/bench_defaults.py, 3 seeds, test accuracy
+or R^2): He lost on most cases and by up to 6 points (make_classification
+20000 x 100, (256, 256), Adam, 5 epochs: He 0.770, Glorot 0.834, scikit-learn
+0.830; friedman1 with SGD: He 0.862, Glorot 0.908; three 128-unit layers on
+friedman1: He 0.877, Glorot 0.910), and won clearly only on moons with SGD
+(0.866 vs 0.833). ``init`` stays a hyperparameter a study may search.
 
 Draws are made in float64 and cast, so float32 and float64 networks built with
 the same seed start from the same weights (up to rounding).

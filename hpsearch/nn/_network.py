@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.nn._activations import ACTIVATIONS, RELU_FAMILY
+from hpsearch.nn._activations import ACTIVATIONS
 from hpsearch.nn._blas import VectorOps
 from hpsearch.nn._init import INITS, init_weight
 from hpsearch.nn._layers import Activation, BatchNorm, Dense, Dropout, Layer
@@ -96,7 +96,7 @@ class Network:
         self.batch_norm = bool(batch_norm)
         self.init = check_choice("init", init, INITS)
         self.dtype = check_dtype(dtype)
-        scheme = init if init != "auto" else ("he" if activation in RELU_FAMILY else "glorot")
+        scheme = "glorot" if init == "auto" else init  # measured: see _init
         rng = as_generator(random_state)
         self.layers = self._build(scheme, rng)
         self.head = HEADS[task]()
