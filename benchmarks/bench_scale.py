@@ -155,6 +155,7 @@ def views(sizes) -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_up(base)
+            print(f"server RSS idle: {_rss_mb(server.pid):.0f} MB", flush=True)
             with httpx.Client(timeout=120) as client:
                 for label, path in (("GET /api/studies", "/api/studies"),
                                     ("GET /api/studies/NAME", f"/api/studies/{name}"),
@@ -162,13 +163,15 @@ def views(sizes) -> None:
                                     ("dashboard /studies/NAME", f"/studies/{name}"),
                                     ("dashboard /studies/NAME?sort=value", f"/studies/{name}?sort=value&page=3"),
                                     ("/poll", f"/poll?study={name}")):
+                    t = time.perf_counter()
                     client.get(base + path).raise_for_status()  # warm
+                    cold = time.perf_counter() - t
                     times = []
                     for _ in range(5):
                         t = time.perf_counter()
                         client.get(base + path).raise_for_status()
                         times.append(time.perf_counter() - t)
-                    print(f"{label}: {_fmt(times)}", flush=True)
+                    print(f"{label}: {_fmt(times)}; first request {cold:.3f} s", flush=True)
             print(f"server RSS after the requests: {_rss_mb(server.pid):.0f} MB", flush=True)
         finally:
             server.terminate()
