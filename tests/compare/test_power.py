@@ -8,9 +8,12 @@ This is Bergstra & Bengio's argument (docs/science.md), run end to end.
 
 from __future__ import annotations
 
+import pytest
+
 import hpsearch
 
 
+@pytest.mark.slow
 def test_random_beats_the_fair_grid_on_a_sharp_optimum(cheap_objectives, space, tmp_path):
     spec = {"study": {"name": "sharp", "objective": f"{cheap_objectives}:sharp", "direction": "maximize",
                       "n_trials": 8, "seed": 0}, "space": space(6)}
