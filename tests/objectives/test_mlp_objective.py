@@ -48,7 +48,10 @@ def run(spec, n_trials, sampler, pruner=None):
 
 
 def test_value_is_the_validation_metric_and_attrs_are_recorded():
-    spec = make_spec(training={"depth": 1})
+    # The one trial drawn below is plain SGD at lr 0.0125 for 60 steps; its threshold was set with He
+    # weights (0.889). Under the Glorot default this seed draws 0.667, though Glorot averages higher
+    # on that configuration (0.864 vs 0.839 over 20 seeds), so the init is pinned, not the threshold moved.
+    spec = make_spec(training={"depth": 1, "init": "he"})
     study = run(spec, 1, optuna.samplers.RandomSampler(seed=0))
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.COMPLETE
