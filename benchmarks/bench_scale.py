@@ -210,12 +210,213 @@ def report(sizes) -> None:
         print(f"hpsearch report, {n} trials: {took:.1f} s wall, {out.stat().st_size / 1e6:.1f} MB", flush=True)
 
 
+# --- ask + tell latency late in a study -----------------------------------------------------
+
+GRID = {"learning_rate": [1e-4 * 1.6 ** i for i in range(10)], "width": [16 * (i + 1) for i in range(10)],
+        "dropout": [i / 20 for i in range(10)], "batch_size": [16 + 24 * i for i in range(11)],
+        "optimizer": ["sgd", "momentum", "adam"] * 0 + ["sgd", "momentum", "adam", "rmsprop", "adamw",
+                                                       "nesterov", "adagrad", "lion", "sophia", "lamb"]}
+# 10 x 10 x 10 x 11 x 10 = 11,000 grid points: room for 10,000 prefilled trials and the measured ones
+
+
+def _space_spec(name: str, sampler: str, n_trials: int) -> dict:
+    space = {
+        "learning_rate": {"type": "float", "low": 1e-4, "high": 0.1, "log": True},
+        "width": {"type": "int", "low": 16, "high": 512},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+        "batch_size": {"type": "int", "low": 16, "high": 256},
+        "optimizer": {"type": "categorical", "choices": GRID["optimizer"]},
+    }
+    if sampler == "grid":
+        for k in ("learning_rate", "width", "dropout", "batch_size"):
+            space[k]["grid"] = GRID[k]
+    return {"study": {"name": name, "direction": "maximize", "sampler": sampler, "n_trials": n_trials,
+                      "seed": 1}, "space": space}
+
+
+def _distributions(sampler: str):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if sampler == "grid":
+        return {k: CategoricalDistribution(v) for k, v in GRID.items()}
+    return {"learning_rate": FloatDistribution(1e-4, 0.1, log=True), "width": IntDistribution(16, 512),
+            "dropout": FloatDistribution(0.0, 0.5), "batch_size": IntDistribution(16, 256),
+            "optimizer": CategoricalDistribution(GRID["optimizer"])}
+
+
+def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: bool) -> None:
+    """``n`` finished trials (1 in 7 pruned, 10 intermediate values) in bulk; with ``claims`` also
+    the hpsearch claims rows and slot attrs an hpsearch run would have left."""
+    import uuid
+
+    import optuna
+    import sqlalchemy as sa
+    from optuna.distributions import distribution_to_json
+    from optuna.storages._rdb import models
+
+    from hpsearch.storage._claims import claims_table
+
+    rng = np.random.default_rng(n)
+    with storage.engine.connect() as con:
+        first = 1 + (con.execute(sa.select(sa.func.max(models.TrialModel.trial_id))).scalar() or 0)
+    t0 = dt.datetime.now() - dt.timedelta(seconds=3 * n + 60)
+    trials, params, values, inter, sys_attrs, claim_rows = [], [], [], [], [], []
+    grid_points = list(np.ndindex(*(len(v) for v in GRID.values()))) if sampler == "grid" else None
+    dist_json = {p: distribution_to_json(d) for p, d in dists.items()}
+    for k in range(n):
+        tid, pruned = first + k, k % 7 == 6
+        start = t0 + dt.timedelta(seconds=3 * k)
+        trials.append({"trial_id": tid, "number": k, "study_id": study_id, "state": "PRUNED" if pruned else "COMPLETE",
+                       "datetime_start": start, "datetime_complete": start + dt.timedelta(seconds=2)})
+        for j, (p, d) in enumerate(dists.items()):
+            if grid_points is not None:
+                external = GRID[p][grid_points[k][j]]
+            elif hasattr(d, "choices"):
+                external = d.choices[int(rng.integers(0, len(d.choices)))]
+            elif d.log:
+                external = float(math.exp(rng.uniform(math.log(d.low), math.log(d.high))))
+            elif isinstance(d, optuna.distributions.IntDistribution):
+                external = int(rng.integers(d.low, d.high + 1))
+            else:
+                external = float(rng.uniform(d.low, d.high))
+            params.append({"trial_id": tid, "param_name": p, "param_value": float(d.to_internal_repr(external)),
+                           "distribution_json": dist_json[p]})
+        score = float(rng.normal(0.9, 0.03))
+        if not pruned:
+            values.append({"trial_id": tid, "objective": 0, "value": score, "value_type": "FINITE"})
+        inter += [{"trial_id": tid, "step": s, "intermediate_value": score * (1 - 0.5 ** (s + 1)),
+                   "intermediate_value_type": "FINITE"} for s in range(10)]
+        if claims:
+            token = str(uuid.uuid4())
+            sys_attrs += [{"trial_id": tid, "key": "hpsearch_slot", "value_json": json.dumps(k)},
+                          {"trial_id": tid, "key": "hpsearch_claim_token", "value_json": json.dumps(token)}]
+            if sampler == "grid":
+                sys_attrs.append({"trial_id": tid, "key": "grid_id", "value_json": json.dumps(k)})
+            claim_rows.append({"study_id": study_id, "slot": k, "token": token, "trial_id": tid,
+                               "host": "bench", "pid": 1, "claimed_at": time.time()})
+        elif sampler == "grid":
+            sys_attrs.append({"trial_id": tid, "key": "grid_id", "value_json": json.dumps(k)})
+            sys_attrs.append({"trial_id": tid, "key": "search_space", "value_json": json.dumps(GRID)})
+    with storage.engine.begin() as con:
+        con.execute(models.TrialModel.__table__.insert(), trials)
+        con.execute(models.TrialParamModel.__table__.insert(), params)
+        if values:
+            con.execute(models.TrialValueModel.__table__.insert(), values)
+        con.execute(models.TrialIntermediateValueModel.__table__.insert(), inter)
+        if sys_attrs:
+            con.execute(models.TrialSystemAttributeModel.__table__.insert(), sys_attrs)
+        if claim_rows:
+            con.execute(claims_table.insert(), claim_rows)
+
+
+def _plain_sampler(sampler: str):
+    import optuna
+
+    if sampler == "random":
+        return optuna.samplers.RandomSampler(seed=1)
+    if sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=1)
+    return optuna.samplers.GridSampler(GRID, seed=1)
+
+
+def _time_cycles(ask_tell, repeat: int) -> list[float]:
+    times = []
+    for i in range(repeat):
+        t = time.perf_counter()
+        ask_tell(i)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def _ask_case(url: str, n: int, sampler: str, repeat: int) -> tuple[list[float], list[float]]:
+    """(hpsearch ask+tell seconds, plain Optuna ask+tell seconds) after ``n`` finished trials."""
+    import warnings
+
+    import optuna
+
+    from hpsearch.search import ask_trial, load_study, tell_trial
+    from hpsearch.space import distributions
+    from hpsearch.server._access import create_study
+    from hpsearch.storage import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore")
+    storage = open_storage(url, heartbeat=False)
+    name = f"hp-{sampler}-{n}"
+    create_study(storage, _space_spec(name, sampler, n + repeat + 5))
+    study, spec = load_study(storage, name)
+    _prefill(storage, study._study_id, n, sampler, distributions(spec.space), claims=True)
+    study, spec = load_study(storage, name)  # a worker's study: Optuna's cache of finished trials inside
+
+    def hp(i):
+        trial, params = ask_trial(study, spec, lease=3600.0)
+        tell_trial(study, trial.number, value=0.5 + 1e-4 * i)
+
+    hp(-1)  # warm the cache (a worker's first ask reads the study once)
+    ours = _time_cycles(hp, repeat)
+
+    plain = optuna.create_study(study_name=f"plain-{sampler}-{n}", storage=storage, direction="maximize",
+                                sampler=_plain_sampler(sampler))
+    dists = _distributions(sampler)
+    _prefill(storage, plain._study_id, n, sampler, dists, claims=False)
+
+    def op(i):
+        trial = plain.ask(dists)
+        plain.tell(trial, 0.5 + 1e-4 * i)
+
+    op(-1)
+    theirs = _time_cycles(op, repeat)
+    storage.engine.dispose()
+    return ours, theirs
+
+
+def ask_bench(sizes, samplers, pg: bool, repeat: int) -> None:
+    urls = [("sqlite", lambda: f"sqlite:///{tempfile.mkdtemp(prefix='hps-ask-')}/ask.db")]
+    cluster = None
+    if pg:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.distributed.conftest import _server_bindir, _ThrowawayCluster
+
+        bindir = _server_bindir()
+        if bindir is None:
+            print("no PostgreSQL server binaries: PostgreSQL skipped")
+        else:
+            cluster = _ThrowawayCluster(bindir)
+            base = cluster.start()
+            import sqlalchemy as sa
+
+            def fresh_pg():
+                db = f"bench_{time.time_ns()}"
+                eng = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+                with eng.connect() as con:
+                    con.execute(sa.text(f"CREATE DATABASE {db}"))
+                eng.dispose()
+                return base.rsplit("/", 1)[0] + "/" + db
+
+            urls.append(("postgresql", fresh_pg))
+    try:
+        print("median ask+tell in ms (min) after n finished trials; hpsearch = claims, attrs, recovery, "
+              "Optuna's storage and sampler; plain = study.ask(distributions) + study.tell", flush=True)
+        for backend, make_url in urls:
+            for sampler in samplers:
+                for n in sizes:
+                    reps = repeat if sampler != "tpe" or n < 5000 else max(3, repeat // 2)
+                    ours, theirs = _ask_case(make_url(), n, sampler, reps)
+                    print(f"{backend:10s} {sampler:6s} n={n:>6}: hpsearch {statistics.median(ours) * 1e3:8.1f} "
+                          f"({min(ours) * 1e3:.1f})  plain optuna {statistics.median(theirs) * 1e3:8.1f} "
+                          f"({min(theirs) * 1e3:.1f})", flush=True)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["build", "views", "ask", "report"])
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
     ap.add_argument("--pg", action="store_true", help="ask: also on a throwaway PostgreSQL cluster")
     ap.add_argument("--samplers", default="random,tpe,grid")
+    ap.add_argument("--repeat", type=int, default=10, help="ask: ask+tell cycles measured per case")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.what == "build":
@@ -225,9 +426,7 @@ def main() -> None:
     elif args.what == "report":
         report(sizes)
     else:
-        from bench_scale_ask import ask_bench  # noqa: PLC0415 (kept apart: it is long)
-
-        ask_bench(sizes, args.samplers.split(","), args.pg)
+        ask_bench(sizes, args.samplers.split(","), args.pg, args.repeat)
 
 
 if __name__ == "__main__":

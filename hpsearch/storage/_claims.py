@@ -79,40 +79,80 @@ def slot_statuses(engine: sa.Engine, study_id: int, n_slots: int) -> list[SlotSt
 
 
 def claim_slot(engine: sa.Engine, study_id: int, n_slots: int) -> Claim | SlotStatus:
-    """Claim the lowest free slot; else return DONE (all slots done) or BUSY (some still running)."""
-    rows = {row.slot: row for row in _claim_rows(engine, study_id, n_slots)}
+    """Claim the lowest free slot; else return DONE (all slots done) or BUSY (some still running).
+
+    O(1) in the study's length for Python: done claims are filtered out in SQL
+    (the rule of _status, mirrored), and the lowest never-claimed slot comes
+    from an aggregate over the primary key, so an ask late in a 10,000-trial
+    study reads only the running or crashed claims.
+    """
     host, pid = socket.gethostname(), os.getpid()
     any_busy = False
-    for slot in range(n_slots):
-        row = rows.get(slot)
-        token = str(uuid.uuid4())
-        values = {"token": token, "trial_id": None, "host": host, "pid": pid, "claimed_at": time.time()}
-        if row is None:
+    rows = _open_claim_rows(engine, study_id, n_slots)
+    unclaimed = _lowest_unclaimed(engine, study_id, n_slots)
+    for _ in range(n_slots + 1):
+        row = rows[0] if rows else None
+        if unclaimed is not None and (row is None or unclaimed < row.slot):
+            values = {"token": str(uuid.uuid4()), "trial_id": None, "host": host, "pid": pid,
+                      "claimed_at": time.time()}
             try:
                 with engine.begin() as con:
-                    con.execute(claims_table.insert().values(study_id=study_id, slot=slot, **values))
-                return Claim(study_id, slot, token)
+                    con.execute(claims_table.insert().values(study_id=study_id, slot=unclaimed, **values))
+                return Claim(study_id, unclaimed, values["token"])
             except sa.exc.IntegrityError:
                 any_busy = True  # someone else just took it; it is running now
+                unclaimed = _lowest_unclaimed(engine, study_id, n_slots, above=unclaimed)
                 continue
+        if row is None:
+            break
+        rows.pop(0)
         status = _status(row)
         if status is SlotStatus.DONE:
             continue
         if status is SlotStatus.BUSY:
             any_busy = True
             continue
+        token = str(uuid.uuid4())
+        values = {"token": token, "trial_id": None, "host": host, "pid": pid, "claimed_at": time.time()}
         with engine.begin() as con:
             result = con.execute(
                 claims_table.update()
                 .where(claims_table.c.study_id == study_id)
-                .where(claims_table.c.slot == slot)
+                .where(claims_table.c.slot == row.slot)
                 .where(claims_table.c.token == row.token)
                 .values(**values)
             )
         if result.rowcount == 1:
-            return Claim(study_id, slot, token)
+            return Claim(study_id, row.slot, token)
         any_busy = True
     return SlotStatus.BUSY if any_busy else SlotStatus.DONE
+
+
+def _lowest_unclaimed(engine: sa.Engine, study_id: int, n_slots: int, above: int = -1) -> int | None:
+    """The lowest slot in (above, n_slots) without a claim row, or None.
+
+    Slots are claimed lowest first, so normally the claimed ones are 0..max:
+    one aggregate over the primary key says so (count == max + 1); only when
+    there is a gap is it looked for (first slot whose successor is unclaimed).
+    """
+    c = claims_table.c
+    mine = sa.and_(c.study_id == study_id, c.slot > above, c.slot < n_slots)
+    with engine.connect() as con:
+        count, top = con.execute(sa.select(sa.func.count(), sa.func.max(c.slot)).where(mine)).one()
+        if not count:
+            candidate = above + 1
+        elif top - above == count:  # above+1 .. top all claimed
+            candidate = top + 1
+        else:
+            first = con.execute(sa.select(sa.func.min(c.slot)).where(mine)).scalar()
+            if first > above + 1:
+                candidate = above + 1
+            else:
+                nxt = claims_table.alias("nxt")
+                gap = (sa.select(sa.func.min(c.slot + 1)).where(mine)
+                       .where(~sa.exists().where(nxt.c.study_id == study_id).where(nxt.c.slot == c.slot + 1)))
+                candidate = con.execute(gap).scalar()
+    return candidate if candidate is not None and candidate < n_slots else None
 
 
 def attach_trial(engine: sa.Engine, claim: Claim, trial_id: int) -> bool:
@@ -187,7 +227,12 @@ def running_attr_values(engine: sa.Engine, study_id: int, key: str) -> dict[int,
         return {row.trial_id: json.loads(row.value_json) for row in con.execute(query)}
 
 
-def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
+def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
+    """The claims of slots 0..n_slots-1 that are not certainly done, by slot (_status decides)."""
+    return sorted(_claim_rows(engine, study_id, n_slots, open_only=True), key=lambda r: r.slot)
+
+
+def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int, *, open_only: bool = False) -> list:
     trials = models.TrialModel.__table__
     attrs = models.TrialUserAttributeModel.__table__
     errors = attrs.alias("error_attrs")
@@ -214,6 +259,14 @@ def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
         .where(claims_table.c.study_id == study_id)
         .where(claims_table.c.slot < n_slots)
     )
+    if open_only:  # leave out claims whose trial is done (the SQL form of _status's DONE)
+        done = sa.or_(
+            trials.c.state.in_([TrialState.COMPLETE, TrialState.PRUNED]),
+            sa.and_(trials.c.state == TrialState.FAIL,
+                    sa.or_(sa.func.coalesce(attrs.c.value_json, "") == "true",
+                           sa.func.coalesce(errors.c.value_json, "null") != "null")),
+        )
+        query = query.where(sa.or_(claims_table.c.trial_id.is_(None), trials.c.state.is_(None), ~done))
     with engine.connect() as con:
         return list(con.execute(query))
 
