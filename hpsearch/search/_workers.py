@@ -72,18 +72,18 @@ def clock() -> float:
 
 def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: int = 0,
          deadline: float | None = None, on_trial: Callable[[], None] | None = None,
-         parent_pid: int | None = None, max_failures: int = MAX_FAILURES) -> int:
+         parent_pid: int | None = None, max_failures: int = MAX_FAILURES, stop: Any = None) -> int:
     """Run trials of the named studies until all are complete or the deadline passes.
 
     Studies are worked in order; a worker whose study has only running slots
     left moves to the next one, and waits (polling) when every study is busy,
     because a slot frees up again if its worker dies. Returns trials run.
     Raises ObjectiveFailing when a study's objective fails every time or
-    ``max_failures`` times in a row.
+    ``max_failures`` times in a row. ``stop`` (an Event): start no new trial once it is set.
     """
     jobs: dict[str, _Job] = {}
     try:
-        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures)
+        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop)
     except KeyboardInterrupt:
         # Ctrl-C may strike between creating a trial and running it: fail whatever we hold.
         for job in jobs.values():
@@ -92,13 +92,13 @@ def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: 
 
 
 def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | None,
-          on_trial: Callable[[], None] | None, parent_pid: int | None, max_failures: int) -> int:
+          on_trial: Callable[[], None] | None, parent_pid: int | None, max_failures: int, stop: Any) -> int:
     pending = list(names)
     ran = 0
     while pending:
         all_busy = True
         for name in list(pending):
-            if _should_stop(deadline, parent_pid):
+            if _should_stop(deadline, parent_pid, stop):
                 return ran
             job = jobs.get(name) or jobs.setdefault(name, _load_job(storage, name, worker))
             asked = time.monotonic()
@@ -225,8 +225,10 @@ def _clip(text: str) -> str:
     return text[:half] + "\n...\n" + text[-half:]
 
 
-def _should_stop(deadline: float | None, parent_pid: int | None) -> bool:
+def _should_stop(deadline: float | None, parent_pid: int | None, stop: Any = None) -> bool:
     if deadline is not None and clock() >= deadline:
+        return True
+    if stop is not None and stop.is_set():
         return True
     return parent_pid is not None and os.getppid() != parent_pid  # our parent died: stop
 
@@ -252,7 +254,7 @@ def quiet_pool_resets() -> None:
 
 
 def _process_main(url: str, names: list[str], worker: int, deadline: float | None, parent_pid: int,
-                  max_failures: int = MAX_FAILURES, errors: Any = None) -> None:
+                  max_failures: int = MAX_FAILURES, errors: Any = None, stop: Any = None) -> None:
     """Entry point of a spawned worker process: one BLAS thread, its own storage connection.
 
     Why it stopped, if for a reason the user must read (a failing objective, bad
@@ -267,7 +269,7 @@ def _process_main(url: str, names: list[str], worker: int, deadline: float | Non
     quiet_pool_resets()
     try:
         work(open_storage(url), names, worker=worker, deadline=deadline, parent_pid=parent_pid,
-             max_failures=max_failures)
+             max_failures=max_failures, stop=stop)
     except KeyboardInterrupt:
         sys.exit(130)
     except (ObjectiveFailing, UserError) as exc:
@@ -278,8 +280,10 @@ def _process_main(url: str, names: list[str], worker: int, deadline: float | Non
         sys.exit(3)
 
 
-def _stop_workers(procs: Sequence[Any]) -> None:
-    """SIGINT each live worker (it fails its running trial, whose slot then runs again) and wait."""
+def _stop_workers(procs: Sequence[Any], stop: Any) -> None:
+    """Stop the workers and wait: ``stop`` keeps them from starting a trial, and SIGINT
+    interrupts the one running (failed as interrupted; its slot runs again)."""
+    stop.set()
     for p in procs:
         if p.is_alive():
             os.kill(p.pid, signal.SIGINT)
@@ -288,6 +292,24 @@ def _stop_workers(procs: Sequence[Any]) -> None:
         if p.is_alive():
             p.terminate()
             p.join()
+
+
+@contextmanager
+def _children_ignore_sigint():
+    """Spawn children with SIGINT ignored, until _process_main installs its handler.
+
+    A SIGINT reaching a child still importing would otherwise print a
+    KeyboardInterrupt traceback; the ``stop`` event covers a child that misses it.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to change
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
@@ -316,12 +338,13 @@ def run_pool(url: str, names: Sequence[str], jobs: int, *, deadline: float | Non
     reason is raised here (ObjectiveFailing / UserError), once.
     """
     ctx = multiprocessing.get_context("spawn")
-    errors = ctx.SimpleQueue()
+    errors, stop = ctx.SimpleQueue(), ctx.Event()
     procs = []
-    with _single_thread_blas_env():
+    with _single_thread_blas_env(), _children_ignore_sigint():
         for w in range(jobs):
             p = ctx.Process(target=_process_main,
-                            args=(url, list(names), first_worker + w, deadline, os.getpid(), max_failures, errors),
+                            args=(url, list(names), first_worker + w, deadline, os.getpid(), max_failures, errors,
+                                  stop),
                             name=f"hpsearch-worker-{w}")
             p.start()
             procs.append(p)
@@ -331,11 +354,11 @@ def run_pool(url: str, names: Sequence[str], jobs: int, *, deadline: float | Non
                 on_poll()
             procs[0].join(POLL_SECONDS) if procs[0].is_alive() else time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
-        _stop_workers(procs)
+        _stop_workers(procs, stop)
         raise
     if not errors.empty():
         bad_input, message = errors.get()
-        _stop_workers(procs)
+        _stop_workers(procs, stop)
         if on_poll is not None:
             on_poll()
         raise UserError(message) if bad_input else ObjectiveFailing(message)
