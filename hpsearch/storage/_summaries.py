@@ -377,3 +377,77 @@ def study_presence(engine: sa.Engine) -> tuple:
     with engine.connect() as con:
         return tuple(con.execute(sa.select(sa.func.count(studies.c.study_id),
                                            sa.func.max(studies.c.study_id))).one())
+
+
+# --- every trial, for reports ----------------------------------------------------------------
+
+def read_trials(storage: Any, study_id: int) -> list[FrozenTrial]:
+    """Every trial of the study, in number order, equal to ``storage.get_all_trials(study_id)``.
+
+    On an RDB storage: six Core queries (trials, values, params, intermediate
+    values, user and system attrs) and FrozenTrials built directly, about 4x
+    faster than Optuna's ORM path, which builds an ORM object per row first (a
+    10,000-trial study with 10 intermediate values each: ~170,000 objects).
+    Distributions are parsed once per distinct JSON. Other storages: their
+    get_all_trials.
+    """
+    engine = sql_engine(storage)
+    if engine is None:
+        return sorted(storage.get_all_trials(study_id, deepcopy=False), key=lambda t: t.number)
+    T = models.TrialModel.__table__
+    V = models.TrialValueModel.__table__
+    P = models.TrialParamModel.__table__
+    IV = models.TrialIntermediateValueModel.__table__
+    UA = models.TrialUserAttributeModel.__table__
+    SA = models.TrialSystemAttributeModel.__table__
+    mine = sa.select(T.c.trial_id).where(T.c.study_id == study_id).scalar_subquery()
+    ids_of = lambda table: table.c.trial_id.in_(mine)  # noqa: E731
+    value_of = models.TrialValueModel.stored_repr_to_value
+    inter_of = models.TrialIntermediateValueModel.stored_repr_to_intermediate_value
+    with engine.connect() as con:
+        base = con.execute(sa.select(T).where(T.c.study_id == study_id).order_by(T.c.number)).all()
+        values: dict[int, list] = {}
+        for tid, objective, value, kind in con.execute(
+                sa.select(V.c.trial_id, V.c.objective, V.c.value, V.c.value_type).where(ids_of(V))):
+            values.setdefault(tid, []).append((objective, value_of(value, kind)))
+        params: dict[int, list] = {}
+        for tid, name, value, dist in con.execute(
+                sa.select(P.c.trial_id, P.c.param_name, P.c.param_value, P.c.distribution_json)
+                .where(ids_of(P)).order_by(P.c.param_id)):
+            params.setdefault(tid, []).append((name, value, dist))
+        inter: dict[int, dict] = {}
+        for tid, step, value, kind in con.execute(
+                sa.select(IV.c.trial_id, IV.c.step, IV.c.intermediate_value, IV.c.intermediate_value_type)
+                .where(ids_of(IV)).order_by(IV.c.trial_intermediate_value_id)):
+            inter.setdefault(tid, {})[step] = inter_of(value, kind)
+        user: dict[int, dict] = {}
+        for tid, key, value in con.execute(sa.select(UA.c.trial_id, UA.c.key, UA.c.value_json)
+                                           .where(ids_of(UA)).order_by(UA.c.trial_user_attribute_id)):
+            user.setdefault(tid, {})[key] = json.loads(value)
+        system: dict[int, dict] = {}
+        for tid, key, value in con.execute(sa.select(SA.c.trial_id, SA.c.key, SA.c.value_json)
+                                           .where(ids_of(SA)).order_by(SA.c.trial_system_attribute_id)):
+            system.setdefault(tid, {})[key] = json.loads(value)
+    dists: dict[str, Any] = {}
+    out = []
+    for row in base:
+        tid = row.trial_id
+        ps = params.get(tid, [])
+        for _, _, d in ps:
+            if d not in dists:
+                dists[d] = json_to_distribution(d)
+        vs = values.get(tid)
+        vals = None
+        if vs:
+            vals = [0.0] * (max(o for o, _ in vs) + 1)
+            for o, v in vs:
+                vals[o] = v
+        out.append(FrozenTrial(
+            number=row.number, state=_state(row.state), value=None, values=vals,
+            datetime_start=row.datetime_start, datetime_complete=row.datetime_complete,
+            params={name: dists[d].to_external_repr(v) for name, v, d in ps},
+            distributions={name: dists[d] for name, _, d in ps},
+            user_attrs=user.get(tid, {}), system_attrs=system.get(tid, {}),
+            intermediate_values=inter.get(tid, {}), trial_id=tid,
+        ))
+    return out

@@ -22,6 +22,7 @@ from hpsearch.storage import (
     history_points,
     open_storage,
     param_names,
+    read_trials,
     sql_engine,
     study_overview,
     study_overviews,
@@ -155,9 +156,16 @@ def _check_pages(storage, study, trials):
         trial_page(engine, sid, sort="params")
 
 
+def _check_read_trials(storage):
+    for s in storage.get_all_studies():
+        slow = sorted(storage.get_all_trials(s._study_id, deepcopy=False), key=lambda t: t.number)
+        assert read_trials(storage, s._study_id) == slow
+
+
 def test_sqlite_summary_equals_trial_summary(sqlite_storage, monkeypatch):
     maxi, _, expected = _check_equal(sqlite_storage, monkeypatch)
     monkeypatch.undo()
+    _check_read_trials(sqlite_storage)
     _check_points(sqlite_storage, maxi, expected["maxi"][1])
     _check_pages(sqlite_storage, maxi, expected["maxi"][1])
 
@@ -181,6 +189,7 @@ def test_in_memory_storage_falls_back_to_trials():
     (o,) = study_overviews(storage)
     assert o.states == state_counts(trials) and o.best.number == best_trial(trials, study.direction).number
     assert study_overview(storage, study._study_id, "mem").states == o.states
+    assert read_trials(storage, study._study_id) == trials
 
 
 @pytest.mark.postgres
@@ -189,6 +198,7 @@ def test_postgresql_summary_equals_trial_summary(pg_url, monkeypatch):  # noqa: 
     try:
         maxi, _, expected = _check_equal(storage, monkeypatch)
         monkeypatch.undo()
+        _check_read_trials(storage)
         _check_points(storage, maxi, expected["maxi"][1])
         _check_pages(storage, maxi, expected["maxi"][1])
     finally:
