@@ -314,8 +314,8 @@ def _plain_sampler(sampler: str):
 
     if sampler == "random":
         return optuna.samplers.RandomSampler(seed=1)
-    if sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=1)
+    if sampler == "tpe":  # hpsearch's TPE arguments (hpsearch.search._samplers), so only the overhead differs
+        return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=1)
     return optuna.samplers.GridSampler(GRID, seed=1)
 
 
