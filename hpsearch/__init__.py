@@ -3,7 +3,7 @@
 The public surface is small; submodules hold one concept each:
 ``hpsearch.nn`` (the MLP), ``hpsearch.spec`` (study specs), ``hpsearch.space``,
 ``hpsearch.search`` (running studies), ``hpsearch.storage``, ``hpsearch.stats``,
-``hpsearch.compare`` (comparing search strategies), ``hpsearch.report``.
+``hpsearch.comparison`` (comparing search strategies), ``hpsearch.report``.
 See docs/architecture.md.
 
 For notebooks::
@@ -35,10 +35,17 @@ def run(spec: Any, *, storage: str | None = None, objective: Any = None, n_trial
     return _run(spec, storage=storage, objective=objective, n_trials=n_trials, jobs=jobs)
 
 
-def __getattr__(name: str) -> Any:
-    # hpsearch.compare is a callable subpackage (see hpsearch/compare/__init__.py): import it on first use.
-    if name == "compare":
-        import importlib
+def compare(spec: Any, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
+            objective: Any = None, jobs: int = 1, n_trials: int | None = None, eval_seeds: int = 3,
+            progress: bool = False) -> dict[str, Any]:
+    """Run one study per sampler and seed, retrain every repeat's best, and return the verdict dict.
 
-        return importlib.import_module("hpsearch.compare")
-    raise AttributeError(f"module 'hpsearch' has no attribute {name!r}")
+    ``spec``: a spec file path or a dict of the TOML's shape; ``objective``: an
+    optional callable ``(trial, params) -> float`` replacing the spec's
+    objective (for notebooks); ``storage``: a database URL (default: env
+    HPSEARCH_STORAGE, else sqlite:///hpsearch.db). Re-running resumes.
+    """
+    from hpsearch.comparison._api import compare as _compare
+
+    return _compare(spec, samplers=samplers, seeds=seeds, storage=storage, objective=objective, jobs=jobs,
+                    n_trials=n_trials, eval_seeds=eval_seeds, progress=progress)

@@ -48,8 +48,8 @@ def compare(spec_path: str, samplers: str, n_seeds: int, n_trials: int | None, j
       hpsearch compare studies/digits.toml --seeds 10 --jobs 2
       hpsearch compare studies/digits.toml --samplers grid,random --n-trials 16 --json
     """
-    from hpsearch.compare import arm_specs, parse_samplers, retrain_bests, run_comparison
-    from hpsearch.compare._verdict import load_verdict
+    from hpsearch.comparison import arm_specs, parse_samplers, retrain_bests, run_comparison
+    from hpsearch.comparison._verdict import load_verdict
     from hpsearch.report import comparison_report_html, default_report_path
     from hpsearch.spec import load_spec
     from hpsearch.storage import open_storage, resolve_storage_url
@@ -169,7 +169,7 @@ def report(name: str, output: str | None, open_browser: bool, as_json: bool, sto
 
 def _stored_verdict(st, name: str) -> dict:
     """The verdict of comparison ``name`` (or ``<name>-comparison``); UserError if there is none."""
-    from hpsearch.compare import load_verdict
+    from hpsearch.comparison import load_verdict
     from hpsearch.errors import StudyNotFound, UserError
 
     for candidate in dict.fromkeys((name, name.removesuffix("-comparison"))):

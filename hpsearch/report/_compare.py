@@ -1,7 +1,7 @@
 """The comparison report: arms (samplers) x repeats (seeds), statistics and tables.
 
 Follows docs/science.md: repeats are the unit, the verdict first (computed by
-hpsearch.compare._verdict from the stored studies: exact tests paired only where
+hpsearch.comparison._verdict from the stored studies: exact tests paired only where
 arms share randomness, Holm over all pairs, Hodges-Lehmann shift with a bootstrap
 interval, test scores against training noise), expected max only for independent
 samplers, trials-to-match grid, coverage next to importance, diverged trials
@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hpsearch.compare._verdict import group_arms as _group_arms
-from hpsearch.compare._verdict import verdict_details
+from hpsearch.comparison._verdict import group_arms as _group_arms
+from hpsearch.comparison._verdict import verdict_details
 from hpsearch.report import _compare_figures as cf
 from hpsearch.report._collect import StudyData
 from hpsearch.report._html import fmt, render
@@ -52,7 +52,7 @@ def comparison_page(name: str, studies: list[StudyData], *, seed: int = 0,
                     importance: list[dict[str, Any]] | None = None) -> str:
     """HTML of the comparison ``name`` built from its arm studies.
 
-    The verdict (hpsearch.compare._verdict, computed from the stored studies
+    The verdict (hpsearch.comparison._verdict, computed from the stored studies
     only) opens the page; ``importance`` may carry the verdict's importance
     when the caller has it already.
     """

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from hpsearch.compare._arms import safe_name
+from hpsearch.comparison._arms import safe_name
 from hpsearch.export import csv_data_uri, rows_of
 from hpsearch.report import _study_figures as sf
 from hpsearch.report._collect import StudyData

@@ -1,6 +1,6 @@
 """The comparison report's first section: the verdict, as a reader scans it.
 
-Reads the verdict computed by hpsearch.compare._verdict from stored studies
+Reads the verdict computed by hpsearch.comparison._verdict from stored studies
 (nothing is run here) and turns it into table rows: per pair the difference in
 the metric's units (and in validation examples for accuracy), the 95 %
 interval, the test and whether it paired the repeats, p, Holm's p, the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpsearch.compare._verdict import COUNTED_METRICS, PERCENT_METRICS, TEST_NAMES, VerdictDetails
+from hpsearch.comparison._verdict import COUNTED_METRICS, PERCENT_METRICS, TEST_NAMES, VerdictDetails
 
 
 def _num(x: Any, digits: int = 4) -> str:

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import hpsearch
-from hpsearch.compare import retrain_bests
+from hpsearch.comparison import retrain_bests
 from hpsearch.storage import open_storage
 
 TEST_KEYS = ("test_score", "test_score_std", "test_scores", "test_metrics", "test_metric", "test_trial", "test_seeds")

@@ -9,11 +9,11 @@ def compare(spec: Any, *, samplers: Any = ("grid", "random", "tpe"), seeds: int 
             objective: Callable[..., float] | None = None, jobs: int = 1, n_trials: int | None = None,
             eval_seeds: int = 3, progress: bool = False, console: Any = None,
             say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare.compare)."""
+    """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare)."""
     from hpsearch._api import resolve_spec
-    from hpsearch.compare._arms import arm_specs, parse_samplers, run_comparison
-    from hpsearch.compare._retrain import retrain_bests
-    from hpsearch.compare._verdict import load_verdict
+    from hpsearch.comparison._arms import arm_specs, parse_samplers, run_comparison
+    from hpsearch.comparison._retrain import retrain_bests
+    from hpsearch.comparison._verdict import load_verdict
     from hpsearch.errors import UserError
     from hpsearch.storage import open_storage, resolve_storage_url
 

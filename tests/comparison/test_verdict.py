@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from hpsearch import stats
-from hpsearch.compare import load_verdict
+from hpsearch.comparison import load_verdict
 
 KEYS = ["comparison", "metric", "direction", "budget", "repeats", "arms", "pairs", "importance", "verdict"]
 ARM_KEYS = ["sampler", "repeats", "best", "test", "seconds"]

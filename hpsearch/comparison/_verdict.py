@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hpsearch import stats
-from hpsearch.compare._stored import ArmLike, best_trial, seconds_of, value_of
+from hpsearch.comparison._stored import ArmLike, best_trial, seconds_of, value_of
 
 ORDER = ["grid", "random", "qmc", "tpe"]
 PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")  # in [0, 1]: shown in points

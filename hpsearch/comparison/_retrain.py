@@ -40,7 +40,7 @@ def retrain_bests(storage: optuna.storages.BaseStorage, name: str, *, eval_seeds
     Studies of objectives without a test split (user objectives) are skipped:
     their verdict has ``test = null``.
     """
-    from hpsearch.compare._stored import arm_studies, best_trial
+    from hpsearch.comparison._stored import arm_studies, best_trial
     from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
     from hpsearch.storage import load_study_spec
 

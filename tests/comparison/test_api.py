@@ -57,7 +57,7 @@ def test_compare_rejects_bad_input_before_touching_the_database(tmp_path):
 def test_import_hpsearch_stays_cheap_and_compare_is_callable():
     code = ("import sys, hpsearch; assert 'optuna' not in sys.modules and 'scipy' not in sys.modules; "
             "assert callable(hpsearch.compare) and callable(hpsearch.run); "
-            "from hpsearch import compare; assert compare is hpsearch.compare")
+            "from hpsearch import compare; import hpsearch.comparison; assert compare is hpsearch.compare")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
