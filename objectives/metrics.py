@@ -14,7 +14,7 @@ digits trial with accuracy and about 20 % with log loss. The labels are
 checked once, when the data is loaded. tests/objectives/test_metrics.py holds
 each formula equal to scikit-learn's on random and edge-case inputs; the
 metrics with more rules to them (balanced accuracy, f1, roc_auc) call
-scikit-learn.
+scikit-learn, imported on first use (importing it costs a worker over a second).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn import metrics as skm
 
 from hpsearch.spec.catalog import METRICS
 
@@ -73,8 +72,12 @@ def score(metric: str, y_true: np.ndarray, outputs: np.ndarray, task: str) -> fl
     if metric == "accuracy":
         return float(np.mean(pred == y))
     if metric == "balanced_accuracy":
+        from sklearn import metrics as skm
+
         return float(skm.balanced_accuracy_score(y, pred))
     if metric == "f1":
+        from sklearn import metrics as skm
+
         average = "binary" if task == "binary" else "macro"
         return float(skm.f1_score(y, pred, average=average, labels=labels if average == "macro" else None,
                                   zero_division=0.0))
@@ -88,6 +91,8 @@ def score(metric: str, y_true: np.ndarray, outputs: np.ndarray, task: str) -> fl
             raise ValueError("roc_auc needs a binary task")
         if len(np.unique(y)) < 2:
             return math.nan
+        from sklearn import metrics as skm
+
         return float(skm.roc_auc_score(y, proba[:, 1]))
     raise ValueError(f"metric {metric!r} does not apply to classification")
 

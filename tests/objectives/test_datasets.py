@@ -94,3 +94,52 @@ def test_bundled_csv_example_loads():
     spec = load_spec(Path(__file__).resolve().parents[2] / "studies" / "csv-example.toml")
     p = load_problem(spec.data, spec.split_seed)
     assert p.n_classes == 3 and len(p.y) == 150
+
+
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "wine", "iris", "diabetes"])
+def test_bundled_datasets_equal_scikit_learns_loaders(name):
+    from sklearn import datasets as skd
+
+    from objectives.datasets import load_bundled
+
+    X, y = load_bundled(name)
+    X_sk, y_sk = getattr(skd, f"load_{name}")(return_X_y=True)
+    assert X.dtype == np.float64 and X.flags.c_contiguous
+    assert np.array_equal(X, X_sk) and np.array_equal(y, y_sk) and y.dtype == y_sk.dtype
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 12345])
+def test_numpy_split_is_scikit_learns_train_test_split(seed):
+    from sklearn.model_selection import train_test_split
+
+    from objectives.datasets import _shuffle_split
+
+    rng = np.random.default_rng(seed)
+    for n, k, size in [(200, 4, 0.2), (97, 3, 0.25), (31, 5, 0.3), (12, 2, 0.5), (50, 7, 0.1)]:
+        y = rng.integers(0, k, n)
+        rows = np.arange(n) + 1000  # not 0..n-1: the split must index the rows it is given
+        for stratify in (y, None):
+            try:
+                expected = train_test_split(rows, test_size=size, random_state=seed, stratify=stratify)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    _shuffle_split(rows, size, seed, stratify)
+                continue
+            got = _shuffle_split(rows, size, seed, stratify)
+            assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+
+
+def test_the_trial_path_imports_neither_scikit_learn_nor_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from hpsearch.spec import spec_from_dict\n"
+            "from objectives import build_objective\n"
+            "spec = spec_from_dict({'study': {'name': 'd', 'metric': 'accuracy'}, 'data': {'dataset': 'digits'},\n"
+            "    'space': {'learning_rate': {'type': 'float', 'low': 1e-3, 'high': 1e-1, 'log': True}}})\n"
+            "build_objective(spec)\n"
+            "import hpsearch.search, hpsearch.nn, objectives.mlp\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
