@@ -28,6 +28,8 @@ import numpy as np
 from scipy import stats as _sps
 from scipy.special import gammaln
 
+from hpsearch import samplers
+
 Direction = Literal["maximize", "minimize"]
 
 
@@ -159,18 +161,18 @@ def expected_max_curve(
 
 # --- Pairwise tests on final bests (docs/science.md, "The comparison's statistics") ------------
 
-#: Samplers whose repeats pair by seed: TPE's start-up trials are random search's points when
-#: both are seeded alike, so repeat k of random and of TPE share their first draws (and the
-#: trials' training seeds). A grid's seeded shuffle and QMC's scrambled sequence share nothing
-#: with them, so pairs involving grid or qmc are unpaired.
-SHARED_RANDOMNESS = frozenset({"random", "tpe"})
 
 ALPHA = 0.05
 
 
 def shares_randomness(sampler_a: str, sampler_b: str) -> bool:
-    """Whether repeats of two arms with the same seed share random draws (and may be paired)."""
-    return sampler_a != sampler_b and sampler_a in SHARED_RANDOMNESS and sampler_b in SHARED_RANDOMNESS
+    """Whether repeats of two arms with the same seed share random draws (and may be paired).
+
+    The pairing rule: TPE's start-up trials are random search's points when both are seeded
+    alike, so repeat k of random and of TPE share their first draws (and the trials' training
+    seeds); grid and QMC share nothing with them. Each sampler's flag is in hpsearch.samplers.
+    """
+    return samplers.shares_randomness(sampler_a, sampler_b)
 
 
 def _units(values: np.ndarray, scale: float) -> np.ndarray:

@@ -12,12 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hpsearch.cli._common import storage_option
+from hpsearch.samplers import SAMPLERS
 
 
 @click.command("compare")
 @click.argument("spec_path", metavar="SPEC")
 @click.option("--samplers", default="grid,random,tpe", show_default=True,
-              help="Comma-separated samplers to compare (grid, random, tpe, qmc).")
+              help=f"Comma-separated samplers to compare ({', '.join(SAMPLERS)}).")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Repeats per sampler (study seeds study.seed, study.seed+1, ...). An exact paired test "
                    "needs 6 or more repeats to reach p < 0.05 at all; 10 is a good default.")

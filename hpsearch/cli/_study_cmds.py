@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.cli._common import fmt, load_named_study, open_existing, storage_option
+from hpsearch.storage import study_id_of
 
 
 @click.command("studies")
@@ -59,7 +60,7 @@ def _study_row(st, fs, overview=None) -> list[str]:
     sampler = str(fs.user_attrs.get("sampler", "-"))
     directions = [d.name.lower() for d in fs.directions]
     try:
-        trials = None if overview is not None else st.get_all_trials(fs._study_id, deepcopy=False)
+        trials = None if overview is not None else st.get_all_trials(study_id_of(fs), deepcopy=False)
         states = overview.states if overview is not None else state_counts(trials)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "-"
     except Exception as exc:  # a listing must not fail for one odd study

@@ -11,12 +11,11 @@ in examples without loading the data again.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
+from hpsearch._names import safe_name
 from hpsearch.errors import UserError
-
-SAMPLERS = ("grid", "random", "tpe", "qmc")
+from hpsearch.samplers import SAMPLERS
 
 
 def parse_samplers(text: str | Sequence[str]) -> list[str]:
@@ -29,11 +28,6 @@ def parse_samplers(text: str | Sequence[str]) -> list[str]:
     if len(set(names)) != len(names):
         raise UserError(f"--samplers: each sampler may appear once, got {text!r}")
     return names
-
-
-def safe_name(name: str) -> str:
-    """A file- and URL-safe version of a study name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "study"
 
 
 def arm_name(name: str, sampler: str, seed: int) -> str:

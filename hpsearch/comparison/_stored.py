@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.storage import study_id_of
+
 
 class ArmLike(Protocol):
     """What the verdict reads of one arm study (one sampler, one repeat)."""
@@ -52,7 +54,7 @@ def arm_studies(storage: optuna.storages.BaseStorage, name: str) -> list[StoredA
     for fs in storage.get_all_studies():
         if fs.user_attrs.get("comparison") != name:
             continue
-        trials = sorted(storage.get_all_trials(fs._study_id, deepcopy=False), key=lambda t: t.number)
+        trials = sorted(storage.get_all_trials(study_id_of(fs), deepcopy=False), key=lambda t: t.number)
         direction = "minimize" if fs.directions[0] == optuna.study.StudyDirection.MINIMIZE else "maximize"
         out.append(StoredArm(fs.study_name, direction, dict(fs.user_attrs), trials))
     out.sort(key=lambda s: (s.sampler, str(s.seed), s.name))

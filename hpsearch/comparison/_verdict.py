@@ -32,14 +32,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hpsearch import stats
+from hpsearch import samplers, stats
 from hpsearch.comparison._stored import ArmLike, best_trial, seconds_of, value_of
 
-ORDER = ["grid", "random", "qmc", "tpe"]
 PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")  # in [0, 1]: shown in points
 COUNTED_METRICS = ("accuracy",)  # a difference times n_val is a number of examples
 TEST_NAMES = {"wilcoxon": "paired Wilcoxon signed-rank", "mann-whitney": "unpaired Mann-Whitney U"}
-DISPLAY = {"grid": "grid search", "random": "random search", "tpe": "TPE", "qmc": "quasi-random (QMC) search"}
 TRAINING_NOISE_FACTOR = 2.0  # arms differ beyond training noise when test medians differ by > 2 training SDs
 
 
@@ -48,8 +46,7 @@ def group_arms(studies: Sequence[ArmLike]) -> dict[str, list[ArmLike]]:
     arms: dict[str, list[ArmLike]] = {}
     for s in studies:
         arms.setdefault(s.sampler, []).append(s)
-    key = lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)  # noqa: E731
-    return {n: sorted(arms[n], key=lambda s: (str(s.seed), s.name)) for n in sorted(arms, key=key)}
+    return {n: sorted(arms[n], key=lambda s: (str(s.seed), s.name)) for n in sorted(arms, key=samplers.display_key)}
 
 
 def final_best(study: ArmLike) -> float:
@@ -244,7 +241,7 @@ class _Units:
 
 
 def _shown(sampler: str) -> str:
-    return DISPLAY.get(sampler, sampler)
+    return samplers.label(sampler)
 
 
 def _capital(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import optuna
 
-from hpsearch.comparison._arms import safe_name
+from hpsearch._names import safe_name
 from hpsearch.errors import StudyNotFound
 from hpsearch.report._collect import StudyData, find_studies, study_data
 from hpsearch.report._compare import comparison_page

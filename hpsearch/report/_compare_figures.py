@@ -13,21 +13,19 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hpsearch import stats
+from hpsearch import samplers, stats
 from hpsearch.report._collect import StudyData
 from hpsearch.report._html import Figure, fmt, plain
 from hpsearch.report._importance import worst_value
 
-COLORS = {"grid": "#d62728", "random": "#1f77b4", "qmc": "#17becf", "tpe": "#2ca02c"}
-_PALETTE = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
-INDEPENDENT = ("random", "qmc")  # samplers whose trials are independent draws
 MIN_EXPECTED_MAX = 5  # fewer values: do not draw an expected-max curve
 
 Arms = dict[str, list[StudyData]]
 
 
 def color(sampler: str, i: int = 0) -> str:
-    return COLORS.get(sampler, _PALETTE[i % len(_PALETTE)])
+    """The sampler's colour (hpsearch.samplers), the same in reports and on the dashboard."""
+    return samplers.colour(sampler, i)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -123,9 +121,6 @@ def best_so_far(arms: Arms, direction: str, axis: str) -> Figure | None:
                   "The y-axis is zoomed past the first quarter of the budget; double-click to see all.")
 
 
-EXACT = ("grid", "random", "qmc")  # first n trials = a uniform draw without replacement
-
-
 def _expected_max_arm(fig: go.Figure, name: str, studies: list[StudyData], direction: str, worst: float,
                       c: str, seed: int) -> tuple[list[np.ndarray], str]:
     """Draw one arm's expected best of n; return the arrays shown and a note for the reader."""
@@ -167,7 +162,7 @@ def expected_max(arms: Arms, direction: str, budget: int, seed: int = 0) -> tupl
         return None, ["No trial has a value yet."]
     for i, (name, studies) in enumerate(arms.items()):
         c = color(name, i)
-        if name in EXACT:
+        if samplers.is_exchangeable(name):  # first n trials = a uniform draw without replacement
             arrays, note = _expected_max_arm(fig, name, studies, direction, worst, c, seed)
             shown += arrays
             notes.append(note)

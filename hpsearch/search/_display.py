@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hpsearch.search._outcomes import ERROR_ATTR, best_trial, is_finished, last_error, state_counts
+from hpsearch.storage import storage_of, study_id_of
 
 
 class StudyProgress:
@@ -54,7 +55,7 @@ class StudyProgress:
             return
         self._last = time.monotonic()
         for study, task in zip(self._studies, self._tasks):
-            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+            trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)
             best = best_trial(trials, study.direction)
             self._progress.update(task, completed=sum(map(is_finished, trials)),
                                   best="-" if best is None else f"{best.value:.4g}")
@@ -63,7 +64,7 @@ class StudyProgress:
 def print_summary(console: Console, studies: Sequence[optuna.Study], seconds: float) -> None:
     """Best trial (value, params), counts by state and wall time, per study."""
     for study in studies:
-        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)
         counts = state_counts(trials)
         best = best_trial(trials, study.direction)
         table = Table(title=f"study {study.study_name}", show_header=False, title_justify="left")

@@ -30,7 +30,16 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.storage import engine_of, pid_alive, running_attr_values, slot_trial_ids
+from hpsearch.storage import (
+    engine_of,
+    pid_alive,
+    running_attr_values,
+    slot_trial_ids,
+    stale_trial_ids,
+    storage_of,
+    study_id_of,
+    trial_id_of,
+)
 
 HOST_ATTR = "hpsearch_host"
 PID_ATTR = "hpsearch_pid"
@@ -39,29 +48,29 @@ LEASE_ATTR = "hpsearch_lease_until"
 
 def recover_study(study: optuna.Study) -> list[int]:
     """Fail the study's RUNNING trials whose process is dead or whose lease ran out; returns their numbers."""
-    storage = study._storage
+    storage = storage_of(study)
     failed = _fail_stale(study)
     host, me, now = socket.gethostname(), os.getpid(), time.time()
-    for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+    for t in storage.get_all_trials(study_id_of(study), deepcopy=False, states=(TrialState.RUNNING,)):
         lease = t.system_attrs.get(LEASE_ATTR)
         if lease is not None and lease < now:
-            if _fail(storage, t._trial_id, "lease expired (its client sent no report or tell in time)"):
+            if _fail(storage, trial_id_of(t), "lease expired (its client sent no report or tell in time)"):
                 failed.append(t.number)
             continue
         pid = t.system_attrs.get(PID_ATTR)
         if t.system_attrs.get(HOST_ATTR) != host or pid is None or pid == me or pid_alive(pid):
             continue
-        if _fail(storage, t._trial_id, "worker died (its process no longer exists)"):
+        if _fail(storage, trial_id_of(t), "worker died (its process no longer exists)"):
             failed.append(t.number)
     return failed
 
 
 def fail_expired_leases(study: optuna.Study) -> list[int]:
     """Fail the study's RUNNING trials whose lease ran out (one query when there are none)."""
-    storage = study._storage
+    storage = storage_of(study)
     now = time.time()
     failed = []
-    for trial_id, until in running_attr_values(engine_of(storage), study._study_id, LEASE_ATTR).items():
+    for trial_id, until in running_attr_values(engine_of(storage), study_id_of(study), LEASE_ATTR).items():
         if isinstance(until, (int, float)) and until < now:
             if _fail(storage, trial_id, "lease expired (its client sent no report or tell in time)"):
                 failed.append(storage.get_trial_number_from_id(trial_id))
@@ -77,12 +86,12 @@ def fail_orphans(study: optuna.Study, n_slots: int) -> list[int]:
     """
     from hpsearch.search._samplers import SLOT_ATTR
 
-    storage = study._storage
+    storage = storage_of(study)
     engine = engine_of(storage)
-    running = running_attr_values(engine, study._study_id, SLOT_ATTR)
+    running = running_attr_values(engine, study_id_of(study), SLOT_ATTR)
     if not running:
         return []
-    owners = slot_trial_ids(engine, study._study_id)
+    owners = slot_trial_ids(engine, study_id_of(study))
     failed = []
     for trial_id, slot in running.items():
         if not isinstance(slot, int) or slot >= n_slots or owners.get(slot) == trial_id:
@@ -99,27 +108,27 @@ def fail_trial(storage: optuna.storages.BaseStorage, trial_id: int, reason: str)
 
 def fail_own_trials(study: optuna.Study, reason: str) -> list[int]:
     """Fail this process's RUNNING trials (after Ctrl-C, wherever it struck)."""
-    storage = study._storage
+    storage = storage_of(study)
     host, me = socket.gethostname(), os.getpid()
     failed = []
-    for t in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+    for t in storage.get_all_trials(study_id_of(study), deepcopy=False, states=(TrialState.RUNNING,)):
         if t.system_attrs.get(HOST_ATTR) == host and t.system_attrs.get(PID_ATTR) == me:
-            if _fail(storage, t._trial_id, reason):
+            if _fail(storage, trial_id_of(t), reason):
                 failed.append(t.number)
     return failed
 
 
 def _fail_stale(study: optuna.Study) -> list[int]:
     """Optuna's fail_stale_trials, but recording why (system attr fail_reason)."""
-    storage = study._storage
-    backend = getattr(storage, "_backend", storage)
-    if not storage.get_heartbeat_interval() or not hasattr(backend, "_get_stale_trial_ids"):
+    storage = storage_of(study)
+    stale = stale_trial_ids(storage, study_id_of(study))
+    if stale is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
         return []
     failed = []
-    for trial_id in backend._get_stale_trial_ids(study._study_id):
+    for trial_id in stale:
         if _fail(storage, trial_id, "heartbeat expired (its worker stopped beating)"):
             failed.append(storage.get_trial_number_from_id(trial_id))
     return failed

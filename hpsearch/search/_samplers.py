@@ -23,8 +23,9 @@ import numpy as np
 import optuna
 from optuna.samplers import QMCSampler, RandomSampler, TPESampler
 
+from hpsearch.samplers import SAMPLERS
+
 SLOT_ATTR = "hpsearch_slot"
-SAMPLERS = ("grid", "random", "tpe", "qmc")
 
 
 class SlotGridSampler(optuna.samplers.BaseSampler):

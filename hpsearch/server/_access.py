@@ -35,6 +35,7 @@ from hpsearch.errors import UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._names import check_study_name
 from hpsearch.server._trust import mark_created_by_api, refuse_remote_code, refuse_remote_spec
+from hpsearch.storage import study_id_of, trial_id_of
 
 DEFAULT_TRIAL_LEASE = 3600.0  # seconds an API trial's client may stay silent (serve --trial-timeout changes it)
 MAX_KEY_LENGTH = 200
@@ -121,7 +122,7 @@ def report(storage: Any, name: str, number: int, step: int, value: float, *, lea
 
     study, _ = load_study(storage, name)
     frozen = _running_trial(storage, study, name, number)
-    trial_id = frozen._trial_id
+    trial_id = trial_id_of(frozen)
     if lease is not None:
         renew_lease(storage, frozen, lease)
     if step not in frozen.intermediate_values:
@@ -141,7 +142,7 @@ def heartbeat(storage: Any, name: str, number: int, *, lease: float) -> None:
 def _running_trial(storage: Any, study: Any, name: str, number: int) -> Any:
     """Trial ``number`` of the study, which must still be running (404 / 409 otherwise)."""
     try:
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id_of(study), number)
     except KeyError:
         raise ApiError(404, f"study {name!r} has no trial {number}") from None
     frozen = storage.get_trial(trial_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from hpsearch.comparison._arms import safe_name
+from hpsearch._names import safe_name
 from hpsearch.export import to_csv, to_json, trial_records, trial_rows
 from hpsearch.server._names import check_study_name
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpsearch.errors import UserError
+from hpsearch.storage import study_id_of
 
 CREATED_BY_ATTR = "created_by"
 CREATED_BY_API = "api"
@@ -96,7 +97,7 @@ def mark_created_by_api(study: Any) -> None:
 
 def check_may_run(storage: Any, study: Any, spec: Any) -> None:
     """UserError if a worker must not run ``spec``: an API-created study naming user code or files."""
-    attrs = storage.get_study_user_attrs(study._study_id)
+    attrs = storage.get_study_user_attrs(study_id_of(study))
     if attrs.get(CREATED_BY_ATTR) != CREATED_BY_API:
         return
     key = user_code_in(spec)

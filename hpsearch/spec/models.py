@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from hpsearch.samplers import SamplerName
+
 
 # Bounds on every number a spec carries, so nothing accepted here can fail later in
 # storage or sampling (a 4xx / exit 2 now rather than a 500 at the first ask):
@@ -37,7 +39,7 @@ class StudySection(_Section):
     objective: str = Field("mlp", description="mlp | text | external | package.module:function")
     metric: str | None = Field(None, description="validation metric; sets the direction")
     direction: Literal["maximize", "minimize"] | None = None
-    sampler: Literal["grid", "random", "tpe", "qmc"] = "tpe"
+    sampler: SamplerName = "tpe"
     n_trials: int = Field(20, ge=1, le=MAX_TRIALS)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     pruner: Literal["none", "median", "hyperband"] = "none"

@@ -15,6 +15,7 @@ from hpsearch.storage._claims import (
     slot_statuses,
     slot_trial_ids,
 )
+from hpsearch.storage._optuna import backend_of, stale_trial_ids, storage_of, study_id_of, trial_id_of
 from hpsearch.storage._rdb import (
     DEFAULT_STORAGE,
     GRACE_PERIOD,
@@ -60,6 +61,7 @@ __all__ = [
     "StudyOverview",
     "TrialPoint",
     "attach_trial",
+    "backend_of",
     "claim_slot",
     "delete_claims",
     "engine_of",
@@ -80,11 +82,15 @@ __all__ = [
     "slot_trial_ids",
     "sql_engine",
     "sqlite_path",
+    "stale_trial_ids",
     "storage_exists",
+    "storage_of",
+    "study_id_of",
     "study_names",
     "study_overview",
     "study_overviews",
     "study_presence",
     "trial_page",
+    "trial_id_of",
     "trials_fingerprint",
 ]
