@@ -307,6 +307,9 @@ def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: 
             con.execute(models.TrialSystemAttributeModel.__table__.insert(), sys_attrs)
         if claim_rows:
             con.execute(claims_table.insert(), claim_rows)
+        if storage.engine.dialect.name == "postgresql":  # explicit ids do not advance the serial
+            con.execute(sa.text("SELECT setval(pg_get_serial_sequence('trials', 'trial_id'), "
+                                "(SELECT max(trial_id) FROM trials))"))
 
 
 def _plain_sampler(sampler: str):
@@ -370,8 +373,8 @@ def _ask_case(url: str, n: int, sampler: str, repeat: int) -> tuple[list[float],
     return ours, theirs
 
 
-def ask_bench(sizes, samplers, pg: bool, repeat: int) -> None:
-    urls = [("sqlite", lambda: f"sqlite:///{tempfile.mkdtemp(prefix='hps-ask-')}/ask.db")]
+def ask_bench(sizes, samplers, pg: bool, repeat: int, sqlite: bool = True) -> None:
+    urls = [("sqlite", lambda: f"sqlite:///{tempfile.mkdtemp(prefix='hps-ask-')}/ask.db")] if sqlite else []
     cluster = None
     if pg:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -415,6 +418,7 @@ def main() -> None:
     ap.add_argument("what", choices=["build", "views", "ask", "report"])
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
     ap.add_argument("--pg", action="store_true", help="ask: also on a throwaway PostgreSQL cluster")
+    ap.add_argument("--no-sqlite", action="store_true", help="ask: PostgreSQL only (with --pg)")
     ap.add_argument("--samplers", default="random,tpe,grid")
     ap.add_argument("--repeat", type=int, default=10, help="ask: ask+tell cycles measured per case")
     args = ap.parse_args()
@@ -426,7 +430,7 @@ def main() -> None:
     elif args.what == "report":
         report(sizes)
     else:
-        ask_bench(sizes, args.samplers.split(","), args.pg, args.repeat)
+        ask_bench(sizes, args.samplers.split(","), args.pg, args.repeat, sqlite=not args.no_sqlite)
 
 
 if __name__ == "__main__":

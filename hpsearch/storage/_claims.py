@@ -45,6 +45,12 @@ claims_table = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("claimed_at", sa.Float, nullable=False),
 )
+# claim_slot finds the open claims from the trials side: the study's RUNNING, WAITING and FAIL
+# trials (an index of ours on Optuna's trials table; Optuna indexes study_id alone), then their
+# claims by trial id. Without these two indexes every ask scans every trial and claim of the study.
+_trial_index = sa.Index("ix_hpsearch_claims_study_trial", claims_table.c.study_id, claims_table.c.trial_id)
+_state_index = sa.Index("ix_hpsearch_trials_study_state", models.TrialModel.__table__.c.study_id,
+                        models.TrialModel.__table__.c.state)
 
 
 class SlotStatus(Enum):
@@ -68,6 +74,11 @@ def ensure_claims_table(engine: sa.Engine) -> None:
         # Another process created it between our check and our CREATE.
         if not sa.inspect(engine).has_table(claims_table.name):
             raise
+    for index in (_trial_index, _state_index):  # also on databases made before they existed
+        try:
+            index.create(engine, checkfirst=True)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            pass  # another process made it meanwhile (or cannot: an index only speeds asks up)
 
 
 def slot_statuses(engine: sa.Engine, study_id: int, n_slots: int) -> list[SlotStatus]:
@@ -228,11 +239,55 @@ def running_attr_values(engine: sa.Engine, study_id: int, key: str) -> dict[int,
 
 
 def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
-    """The claims of slots 0..n_slots-1 that are not certainly done, by slot (_status decides)."""
-    return sorted(_claim_rows(engine, study_id, n_slots, open_only=True), key=lambda r: r.slot)
+    """The claims of slots 0..n_slots-1 that are not certainly done, by slot (_status decides).
+
+    Queries that never touch a done claim: the unattached claims (index
+    (study_id, trial_id)), the study's RUNNING, WAITING or FAIL trials (index
+    (study_id, state)), then those trials' claims, less diverged and error FAILs.
+    Crashed FAILs whose slot was re-run stay in the second list (their claim
+    names the new trial, so they add no row).
+    """
+    trials = models.TrialModel.__table__
+    attrs = models.TrialUserAttributeModel.__table__
+    errors = attrs.alias("error_attrs")
+    c = claims_table.c
+    columns = (c.slot, c.token, c.trial_id, c.host, c.pid, c.claimed_at, trials.c.state,
+               attrs.c.value_json.label("diverged"), errors.c.value_json.label("error"))
+    mine = c.study_id == study_id  # slots >= n_slots are dropped below: a slot range here would
+    # steer the query planner to the primary key, i.e. to every claim of the study
+    nothing = sa.null()
+    unattached = (sa.select(c.slot, c.token, c.trial_id, c.host, c.pid, c.claimed_at, nothing.label("state"),
+                            nothing.label("diverged"), nothing.label("error"))
+                  .where(mine).where(c.trial_id.is_(None)))
+    result = sa.or_(sa.func.coalesce(attrs.c.value_json, "") == "true",
+                    sa.func.coalesce(errors.c.value_json, "null") != "null")
+    open_trials = (
+        sa.select(trials.c.trial_id)
+        .select_from(
+            trials.outerjoin(attrs, sa.and_(attrs.c.trial_id == trials.c.trial_id, attrs.c.key == "diverged"))
+            .outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error")))
+        .where(trials.c.study_id == study_id)
+        .where(trials.c.state.in_([TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL]))
+        .where(sa.or_(trials.c.state != TrialState.FAIL, ~result))
+    )
+    with engine.connect() as con:
+        rows = list(con.execute(unattached))
+        ids = [r[0] for r in con.execute(open_trials)]  # first, alone: the (study_id, state) index
+        for start in range(0, len(ids), 500):
+            unfinished = (
+                sa.select(*columns)
+                .select_from(
+                    claims_table.join(trials, c.trial_id == trials.c.trial_id)
+                    .outerjoin(attrs, sa.and_(attrs.c.trial_id == trials.c.trial_id, attrs.c.key == "diverged"))
+                    .outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error")))
+                .where(mine).where(c.trial_id.in_(ids[start:start + 500]))
+                .where(sa.or_(trials.c.state != TrialState.FAIL, ~result))
+            )
+            rows += list(con.execute(unfinished))
+    return sorted((r for r in rows if r.slot < n_slots), key=lambda r: r.slot)
 
 
-def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int, *, open_only: bool = False) -> list:
+def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
     trials = models.TrialModel.__table__
     attrs = models.TrialUserAttributeModel.__table__
     errors = attrs.alias("error_attrs")
@@ -259,14 +314,6 @@ def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int, *, open_only: bo
         .where(claims_table.c.study_id == study_id)
         .where(claims_table.c.slot < n_slots)
     )
-    if open_only:  # leave out claims whose trial is done (the SQL form of _status's DONE)
-        done = sa.or_(
-            trials.c.state.in_([TrialState.COMPLETE, TrialState.PRUNED]),
-            sa.and_(trials.c.state == TrialState.FAIL,
-                    sa.or_(sa.func.coalesce(attrs.c.value_json, "") == "true",
-                           sa.func.coalesce(errors.c.value_json, "null") != "null")),
-        )
-        query = query.where(sa.or_(claims_table.c.trial_id.is_(None), trials.c.state.is_(None), ~done))
     with engine.connect() as con:
         return list(con.execute(query))
 

@@ -82,14 +82,19 @@ def test_an_ask_late_in_a_long_study_reads_only_open_claims(env, monkeypatch):
         _claim_row(engine, study._study_id, slot, trial_id)
         ids.append(trial_id)
     seen = []
-    real = _claims._claim_rows
+    real = _claims._open_claim_rows
 
     def counting(*args, **kwargs):
         rows = real(*args, **kwargs)
         seen.append(len(rows))
         return rows
 
-    monkeypatch.setattr(_claims, "_claim_rows", counting)
+    monkeypatch.setattr(_claims, "_open_claim_rows", counting)
+    monkeypatch.setattr(_claims, "_claim_rows", None)  # the read of every claim is not used by an ask
     claim = claim_slot(engine, study._study_id, 1000)
     assert claim.slot == 300 and seen == [0]
     assert claim_slot(engine, study._study_id, 300) is SlotStatus.DONE
+    trial_id = storage.create_new_trial(study._study_id)  # slot 300 running: the one open claim
+    assert attach_trial(engine, claim, trial_id)
+    seen.clear()
+    assert claim_slot(engine, study._study_id, 301) is SlotStatus.BUSY and seen == [1]
