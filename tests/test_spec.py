@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from pathlib import Path
 
@@ -279,3 +280,25 @@ def test_catalog_choices_match_what_the_network_accepts():
     assert hyper["init"].choices == nn.INITS
     assert hyper["schedule"].choices == nn.SCHEDULES
     assert {np.dtype(check_dtype(d)) for d in hyper["dtype"].choices} == {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "momentum", "dropout", "weight_decay", "l1", "clip_norm",
+                                  "time_budget", "batch_size", "max_epochs", "patience"])
+def test_catalog_limits_match_what_the_network_accepts(name):
+    """One set of limits: the spec accepts a training setting exactly when hpsearch.nn does
+    (plus 0 where the spec documents "0 = off"); learning rates have no upper cap in either."""
+    from hpsearch.nn._validation import check_param
+    from hpsearch.spec import catalog
+
+    setting = catalog.MLP_HYPERPARAMETERS[name]
+    off_at_zero = "0 = " in setting.doc
+    probes = [-1, 0, 1, 2, 8, 10, 1e4] if setting.kind == "int" else [
+        -1.0, 0.0, 1e-9, 0.5, 0.999, 1.0, 10.0, 1e4, math.inf, -math.inf, math.nan]
+    for v in probes:
+        try:
+            check_param(name, v)
+            nn_accepts = True
+        except ValueError:
+            nn_accepts = False
+        expected = nn_accepts or (off_at_zero and v == 0)
+        assert setting.accepts(v) == expected, (name, v)

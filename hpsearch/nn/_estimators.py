@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hpsearch.nn._network import Network
-from hpsearch.nn._sk_validation import Hyper, seed_streams, validate_hyperparameters
+from hpsearch.nn._validation import EstimatorParams, seed_streams, validate_estimator_params
 from hpsearch.nn._training import train
 
 
@@ -99,7 +99,7 @@ class _BaseMLP(BaseEstimator):
     # --- fitting --------------------------------------------------------
     def fit(self, X: Any, y: Any) -> "_BaseMLP":
         """Train a fresh network on (X, y); a diverged run warns instead of raising."""
-        hp = validate_hyperparameters(self.get_params(deep=False))
+        hp = validate_estimator_params(self.get_params(deep=False))
         X, y = self._validate_Xy(X, y, hp.dtype)
         targets, task, n_outputs = self._encode_targets(y)
         init_rng, split_rng, train_rng = seed_streams(self.random_state, 3)
@@ -150,7 +150,7 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _split(
-        self, hp: Hyper, X: np.ndarray, t: np.ndarray, rng: np.random.Generator
+        self, hp: EstimatorParams, X: np.ndarray, t: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Hold out ``validation_fraction`` for early stopping (stratified for classifiers)."""
         if not hp.early_stopping:

@@ -26,8 +26,8 @@ from hpsearch.nn._validation import (
     as_generator,
     check_choice,
     check_dtype,
-    check_float,
     check_int,
+    check_param,
     check_X,
     check_y,
 )
@@ -90,7 +90,7 @@ class Network:
         if task == "binary" and self.n_outputs > 2:
             raise ValueError(f"n_outputs: expected 1 or 2 for task='binary'; got {n_outputs}")
         self.activation = check_choice("activation", activation, ACTIVATIONS)
-        self.dropout = check_float("dropout", dropout, low=0.0, high=1.0, high_open=True)
+        self.dropout = check_param("dropout", dropout)
         if not isinstance(batch_norm, (bool, np.bool_)):
             raise ValueError(f"batch_norm: expected True or False; got {batch_norm!r}")
         self.batch_norm = bool(batch_norm)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from hpsearch.nn._blas import VectorOps
-from hpsearch.nn._validation import check_choice, check_float
+from hpsearch.nn._validation import check_choice, check_param
 
 
 class Optimizer:
@@ -147,7 +147,7 @@ def make_optimizer(
     """Build the optimizer called ``name`` for a parameter vector of ``size`` entries."""
     check_choice("optimizer", name, OPTIMIZERS)
     if name in ("momentum", "nesterov"):
-        momentum = check_float("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        momentum = check_param("momentum", momentum)
         return Momentum(size, dtype, momentum, nesterov=name == "nesterov")
     if name == "rmsprop":
         return RMSprop(size, dtype)

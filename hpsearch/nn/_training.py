@@ -21,7 +21,7 @@ from hpsearch.nn._callbacks import BestTracker, EpochRecord, TargetLoss, TrainRe
 from hpsearch.nn._network import Network
 from hpsearch.nn._optimizers import Optimizer, make_optimizer
 from hpsearch.nn._schedules import Schedule, make_schedule
-from hpsearch.nn._validation import as_generator, check_float, check_int, check_X, check_y
+from hpsearch.nn._validation import as_generator, check_param, check_X, check_y
 
 
 def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
@@ -232,13 +232,13 @@ def _check_config(net, learning_rate, weight_decay, l1, clip_norm, batch_size, m
         if not callable(cb):
             raise ValueError(f"callbacks: expected callables taking an EpochRecord; got {cb!r}")
     return {
-        "learning_rate": check_float("learning_rate", learning_rate, low=0.0, low_open=True),
-        "weight_decay": check_float("weight_decay", weight_decay),
-        "l1": check_float("l1", l1),
-        "clip_norm": check_float("clip_norm", clip_norm, low=0.0, low_open=True, allow_none=True),
-        "batch_size": check_int("batch_size", batch_size),
-        "max_epochs": check_int("max_epochs", max_epochs),
-        "target_loss": check_float("target_loss", target_loss, low=-np.inf, allow_none=True),
-        "time_budget": check_float("time_budget", time_budget, low=0.0, low_open=True, allow_none=True),
-        "patience": check_int("patience", patience, allow_none=True),
+        "learning_rate": check_param("learning_rate", learning_rate),
+        "weight_decay": check_param("weight_decay", weight_decay),
+        "l1": check_param("l1", l1),
+        "clip_norm": check_param("clip_norm", clip_norm, allow_none=True),
+        "batch_size": check_param("batch_size", batch_size),
+        "max_epochs": check_param("max_epochs", max_epochs),
+        "target_loss": check_param("target_loss", target_loss, allow_none=True),
+        "time_budget": check_param("time_budget", time_budget, allow_none=True),
+        "patience": check_param("patience", patience, allow_none=True),
     }

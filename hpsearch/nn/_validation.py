@@ -10,14 +10,55 @@ scikit-learn estimators use that, their users pass Python values.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 TASKS = ("multiclass", "binary", "regression")
 DTYPES = (np.float32, np.float64)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Where a real hyperparameter may lie: [low, high], either end open."""
+
+    low: float = 0.0
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = True  # an infinite value is never a setting
+
+
+#: The one set of limits for the training hyperparameters, read by train(), Network, the
+#: optimizers and the scikit-learn estimators. hpsearch/spec/catalog.py repeats them, NumPy-free,
+#: and tests/test_spec.py keeps the copies equal (the spec adds "0 = off" where it says so).
+#: A learning rate has no upper limit: too large a one makes training diverge, a result
+#: (``TrainResult.diverged``), not an input error.
+REAL_LIMITS: dict[str, Interval] = {
+    "learning_rate": Interval(low_open=True),
+    "momentum": Interval(high=1.0),
+    "dropout": Interval(high=1.0),
+    "weight_decay": Interval(),
+    "l1": Interval(),
+    "clip_norm": Interval(low_open=True),
+    "target_loss": Interval(),
+    "time_budget": Interval(low_open=True),
+    "validation_fraction": Interval(high=1.0, low_open=True),
+}
+#: Integer hyperparameters: the least value allowed.
+INT_LIMITS: dict[str, int] = {"batch_size": 1, "max_epochs": 1, "patience": 1, "verbose": 0}
+
+
+def check_param(name: str, value: Any, *, allow_none: bool = False, literal: bool = False) -> Any:
+    """A training hyperparameter checked against its limits (REAL_LIMITS or INT_LIMITS)."""
+    if name in INT_LIMITS:
+        return check_int(name, value, low=INT_LIMITS[name], allow_none=allow_none)
+    r = REAL_LIMITS[name]
+    return check_float(name, value, low=r.low, high=r.high, low_open=r.low_open, high_open=r.high_open,
+                       allow_none=allow_none, literal=literal)
 
 
 def _one_of(allowed: tuple[str, ...], literal: bool) -> str:
@@ -127,3 +168,113 @@ def as_generator(random_state: Any, name: str = "random_state") -> np.random.Gen
     if random_state is None or (isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)):
         return np.random.default_rng(random_state)
     raise ValueError(f"{name}: expected None, an int seed or a numpy Generator; got {random_state!r}")
+
+
+# --- The scikit-learn estimators' parameters ------------------------------------------------------
+# scikit-learn requires ``__init__`` to store its arguments untouched, so every check happens at
+# the start of ``fit``, all up front: a typo fails before any data is converted, with one line that
+# names the parameter, the allowed values (as the Python literals a scikit-learn user types:
+# 'adam', 0, None) and what was given. The limits are the core's (REAL_LIMITS, INT_LIMITS).
+
+
+@dataclass(frozen=True)
+class EstimatorParams:
+    """An MLP estimator's parameters after validation, in the types the core expects."""
+
+    hidden: tuple[int, ...]
+    activation: str
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    batch_size: int
+    max_epochs: int
+    schedule: str
+    dropout: float
+    batch_norm: bool
+    init: str
+    weight_decay: float
+    l1: float
+    clip_norm: float | None
+    early_stopping: bool
+    patience: int
+    validation_fraction: float
+    target_loss: float | None
+    dtype: type
+    verbose: int
+
+
+def _fail(name: str, expected: str, value: Any) -> ValueError:
+    return ValueError(f"{name}: expected {expected}; got {value!r}")
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise _fail(name, "True or False", value)
+    return bool(value)
+
+
+def _hidden(value: Any) -> tuple[int, ...]:
+    """An int (one layer) or a sequence of positive ints; empty means no hidden layer."""
+    layers = (value,) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
+    try:
+        layers = tuple(layers)
+    except TypeError:
+        raise _fail("hidden_layer_sizes", "a sequence of positive integers such as (100,)", value) from None
+    if any(isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1 for n in layers):
+        raise _fail("hidden_layer_sizes", "a sequence of positive integers such as (100,)", value)
+    return tuple(int(n) for n in layers)
+
+
+def validate_estimator_params(p: dict[str, Any]) -> EstimatorParams:
+    """Check every parameter of an MLP estimator (``get_params(deep=False)``)."""
+    # the modules that own these names import this one: read them when called
+    from hpsearch.nn._activations import ACTIVATIONS
+    from hpsearch.nn._init import INITS
+    from hpsearch.nn._optimizers import OPTIMIZERS
+    from hpsearch.nn._schedules import SCHEDULES
+
+    def real(name: str, allow_none: bool = False) -> Any:
+        return check_param(name, p[name], allow_none=allow_none, literal=True)
+
+    return EstimatorParams(
+        hidden=_hidden(p["hidden_layer_sizes"]),
+        activation=check_choice("activation", p["activation"], ACTIVATIONS, literal=True),
+        optimizer=check_choice("optimizer", p["optimizer"], OPTIMIZERS, literal=True),
+        learning_rate=real("learning_rate"),
+        momentum=real("momentum"),
+        batch_size=check_param("batch_size", p["batch_size"]),
+        max_epochs=check_param("max_epochs", p["max_epochs"]),
+        schedule=check_choice("schedule", p["schedule"], SCHEDULES, literal=True),
+        dropout=real("dropout"),
+        batch_norm=_bool("batch_norm", p["batch_norm"]),
+        init=check_choice("init", p["init"], INITS, literal=True),
+        weight_decay=real("weight_decay"),
+        l1=real("l1"),
+        clip_norm=real("clip_norm", allow_none=True),
+        early_stopping=_bool("early_stopping", p["early_stopping"]),
+        patience=check_param("patience", p["patience"]),
+        validation_fraction=real("validation_fraction"),
+        target_loss=real("target_loss", allow_none=True),
+        dtype=check_dtype(p["dtype"], literal=True),
+        verbose=check_param("verbose", p["verbose"]),
+    )
+
+
+def seed_streams(random_state: Any, n: int) -> list[np.random.Generator]:
+    """``n`` independent generators (init, split, training) from one ``random_state``.
+
+    Accepts what scikit-learn users pass: None, an int, a ``RandomState`` or a
+    ``Generator``. Independent streams keep, say, the early-stopping split from
+    shifting when the network's initialisation draws more numbers.
+    """
+    if isinstance(random_state, np.random.RandomState):
+        random_state = int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return [np.random.default_rng(s) for s in random_state.integers(2**63, size=n)]
+    if random_state is not None and (
+        isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral)
+    ):
+        raise _fail("random_state", "None, an int, a numpy RandomState or Generator", random_state)
+    if random_state is not None and random_state < 0:
+        raise _fail("random_state", "None or a non-negative int seed", random_state)
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(random_state).spawn(n)]

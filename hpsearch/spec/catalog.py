@@ -8,6 +8,7 @@ can never disagree about a metric's direction or a hyperparameter's domain.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ EXTERNAL_OBJECTIVE = "external"
 
 
 @dataclass(frozen=True)
-class Hyper:
+class Setting:
     """One hyperparameter a built-in objective understands.
 
     ``kind`` is float, int, bool or choice; ``low``/``high`` bound numbers
@@ -92,6 +93,8 @@ class Hyper:
         return self.in_range(float(value))
 
     def in_range(self, x: float) -> bool:
+        if not math.isfinite(x):  # no setting is infinite (hpsearch.nn's limits say the same)
+            return False
         if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
             return False
         if self.high is not None and (x > self.high or (self.high_open and x == self.high)):
@@ -99,46 +102,48 @@ class Hyper:
         return True
 
 
-# hpsearch.nn owns these names. They are repeated here, not imported, so that
-# validating a spec stays a 0.2 s import (no NumPy, no scikit-learn: importing
-# hpsearch.nn costs about 0.8 s more); tests/test_spec.py keeps the copies equal.
+# hpsearch.nn owns these names and the numeric limits below (hpsearch/nn/_validation.py,
+# REAL_LIMITS and INT_LIMITS). They are repeated here, not imported, so that validating a
+# spec stays a 0.2 s import (no NumPy, no scikit-learn: importing hpsearch.nn costs about
+# 0.8 s more); tests/test_spec.py keeps the copies equal. Where a setting says "0 = off",
+# the spec also accepts 0 and the objective passes None to hpsearch.nn.
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 INITS = ("auto", "he", "glorot")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 
-MLP_HYPERPARAMETERS: dict[str, Hyper] = {
-    "max_epochs": Hyper("int", 50, low=1, doc="passes over the training split"),
-    "batch_size": Hyper("int", 64, low=1),
-    "patience": Hyper("int", 8, low=0, doc="early stopping on the validation metric; 0 = off"),
-    "activation": Hyper("choice", "relu", choices=ACTIVATIONS),
-    "optimizer": Hyper("choice", "adam", choices=OPTIMIZERS),
-    "learning_rate": Hyper("float", 1e-3, low=0, low_open=True, high=10),
-    "momentum": Hyper("float", 0.9, low=0, high=1, high_open=True),
-    "weight_decay": Hyper("float", 0.0, low=0),
-    "l1": Hyper("float", 0.0, low=0),
-    "clip_norm": Hyper("float", 0.0, low=0, doc="gradient norm clipping; 0 = off"),
-    "depth": Hyper("int", 1, low=0, high=16, doc="hidden layers; 0 = a linear model"),
-    "width": Hyper("int", 64, low=1, high=8192, doc="units per hidden layer"),
-    "dropout": Hyper("float", 0.0, low=0, high=1, high_open=True),
-    "batch_norm": Hyper("bool", False),
-    "init": Hyper("choice", "auto", choices=INITS),
-    "schedule": Hyper("choice", "constant", choices=SCHEDULES),
-    "dtype": Hyper("choice", "float32", choices=("float32", "float64")),
-    "time_budget": Hyper("float", 0.0, low=0, doc="seconds per trial; 0 = unlimited"),
+MLP_HYPERPARAMETERS: dict[str, Setting] = {
+    "max_epochs": Setting("int", 50, low=1, doc="passes over the training split"),
+    "batch_size": Setting("int", 64, low=1),
+    "patience": Setting("int", 8, low=0, doc="early stopping on the validation metric; 0 = off"),
+    "activation": Setting("choice", "relu", choices=ACTIVATIONS),
+    "optimizer": Setting("choice", "adam", choices=OPTIMIZERS),
+    "learning_rate": Setting("float", 1e-3, low=0, low_open=True),
+    "momentum": Setting("float", 0.9, low=0, high=1, high_open=True),
+    "weight_decay": Setting("float", 0.0, low=0),
+    "l1": Setting("float", 0.0, low=0),
+    "clip_norm": Setting("float", 0.0, low=0, doc="gradient norm clipping; 0 = off"),
+    "depth": Setting("int", 1, low=0, high=16, doc="hidden layers; 0 = a linear model"),
+    "width": Setting("int", 64, low=1, high=8192, doc="units per hidden layer"),
+    "dropout": Setting("float", 0.0, low=0, high=1, high_open=True),
+    "batch_norm": Setting("bool", False),
+    "init": Setting("choice", "auto", choices=INITS),
+    "schedule": Setting("choice", "constant", choices=SCHEDULES),
+    "dtype": Setting("choice", "float32", choices=("float32", "float64")),
+    "time_budget": Setting("float", 0.0, low=0, doc="seconds per trial; 0 = unlimited"),
 }
 
-TEXT_HYPERPARAMETERS: dict[str, Hyper] = {
+TEXT_HYPERPARAMETERS: dict[str, Setting] = {
     **MLP_HYPERPARAMETERS,
-    "depth": Hyper("int", 0, low=0, high=16, doc="0 = logistic regression on bag-of-words"),
-    "vocab_size": Hyper("int", 2000, low=2, doc="most frequent tokens kept"),
-    "min_count": Hyper("int", 1, low=1, doc="tokens seen fewer times are dropped"),
-    "ngram": Hyper("int", 1, low=1, high=3, doc="1 = words, 2 = words and bigrams"),
-    "features": Hyper("choice", "binary", choices=("binary", "count", "tfidf")),
+    "depth": Setting("int", 0, low=0, high=16, doc="0 = logistic regression on bag-of-words"),
+    "vocab_size": Setting("int", 2000, low=2, doc="most frequent tokens kept"),
+    "min_count": Setting("int", 1, low=1, doc="tokens seen fewer times are dropped"),
+    "ngram": Setting("int", 1, low=1, high=3, doc="1 = words, 2 = words and bigrams"),
+    "features": Setting("choice", "binary", choices=("binary", "count", "tfidf")),
 }
 
 
-def hyperparameters(objective: str) -> dict[str, Hyper] | None:
+def hyperparameters(objective: str) -> dict[str, Setting] | None:
     """The hyperparameters a built-in objective knows; None for user/external ones."""
     if objective == "mlp":
         return MLP_HYPERPARAMETERS

@@ -195,7 +195,7 @@ def _check_direction(spec: Spec, source: str) -> None:
     study.direction = derived
 
 
-def _check_training(spec: Spec, hypers: dict[str, catalog.Hyper], source: str) -> None:
+def _check_training(spec: Spec, hypers: dict[str, catalog.Setting], source: str) -> None:
     for name, value in spec.training.items():
         hyper = hypers[name]
         if not hyper.accepts(value):
@@ -205,7 +205,7 @@ def _check_training(spec: Spec, hypers: dict[str, catalog.Hyper], source: str) -
                              f"a setting not also searched in [space] (space.{name})", value)
 
 
-def _check_param(name: str, param, hyper: catalog.Hyper | None, source: str) -> None:
+def _check_param(name: str, param, hyper: catalog.Setting | None, source: str) -> None:
     path = f"space.{name}"
     if isinstance(param, CategoricalParam):
         _unique(param.choices, f"{path}.choices", source)

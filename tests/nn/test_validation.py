@@ -61,9 +61,12 @@ def test_bad_data(net, data, make, message):
         (dict(batch_size=-5), "batch_size: expected an integer >= 1"),
         (dict(batch_size=2.5), "batch_size: expected an integer >= 1"),
         (dict(max_epochs=0), "max_epochs: expected an integer >= 1"),
-        (dict(learning_rate=0.0), r"learning_rate: expected a number in \(0.0, inf\]"),
+        (dict(learning_rate=0.0), r"learning_rate: expected a number in \(0.0, inf\)"),
+        (dict(learning_rate=float("inf")), r"learning_rate: expected a number in \(0.0, inf\)"),
         (dict(learning_rate=float("nan")), "learning_rate: expected a number"),
-        (dict(weight_decay=-1.0), r"weight_decay: expected a number in \[0.0, inf\]"),
+        (dict(weight_decay=-1.0), r"weight_decay: expected a number in \[0.0, inf\)"),
+        (dict(weight_decay=float("inf")), r"weight_decay: expected a number in \[0.0, inf\)"),
+        (dict(target_loss=-1.0), r"target_loss: expected a number in \[0.0, inf\)"),
         (dict(l1=-0.1), "l1: expected a number"),
         (dict(clip_norm=0.0), "clip_norm: expected a number"),
         (dict(time_budget=-1.0), "time_budget: expected a number"),
@@ -125,3 +128,26 @@ def test_literal_messages_write_allowed_values_as_python_literals():
     # the default form is the core's (unchanged) one
     with pytest.raises(ValueError, match=r"^dropout: expected a number in \[0.0, 1.0\); got 1.0$"):
         check_float("dropout", 1.0, high=1.0, high_open=True)
+
+
+def test_estimator_and_core_share_one_set_of_limits(data):
+    """The estimators' checks are the core's (REAL_LIMITS): the same values pass and fail,
+    the estimator writing its bounds as Python literals."""
+    from hpsearch.nn import MLPClassifier
+
+    X, y = data
+    for kw, core, literal in [
+        (dict(learning_rate=0.0), r"\(0.0, inf\)", r"\(0, inf\)"),
+        (dict(momentum=1.0), r"\[0.0, 1.0\)", r"\[0, 1\)"),
+        (dict(weight_decay=float("inf")), r"\[0.0, inf\)", r"\[0, inf\)"),
+    ]:
+        name = next(iter(kw))
+        net = Network(4, (5,), 3, task="multiclass", random_state=0)
+        with pytest.raises(ValueError, match=rf"^{name}: expected a number in {core}"):
+            train(net, X, y, max_epochs=1, optimizer="momentum", **kw)
+        with pytest.raises(ValueError, match=rf"^{name}: expected a number in {literal}"):
+            MLPClassifier(hidden_layer_sizes=(5,), max_epochs=1, optimizer="momentum", **kw).fit(X, y)
+    # a learning rate has no upper limit anywhere: too large a one diverges, a result
+    net = Network(4, (5,), 3, task="multiclass", random_state=0)
+    result = train(net, X * 1e3, y, optimizer="sgd", learning_rate=1e6, max_epochs=20, random_state=0)
+    assert result.diverged
