@@ -3,8 +3,10 @@
 One :class:`MLPObjective` is built per study (the data are loaded and split
 once); calling it runs one trial. Every epoch's validation metric goes to
 ``trial.report`` so Optuna's pruners can stop hopeless trials early. The
-network and shuffling seeds come from (study seed, trial number): a trial can
-be re-run exactly.
+network and shuffling seeds come from (study seed, trial slot): a slot's
+configuration and its training seeds do not depend on which worker runs it or
+on how many run (a trial's number does), so a run is reproducible from its
+spec at any ``--jobs``, and a re-run slot trains exactly as before.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ import optuna
 from hpsearch.errors import UserError
 from hpsearch.nn import EpochRecord, Network, TrainResult, train
 from hpsearch.spec.catalog import hyperparameters
+from hpsearch.storage._attrs import set_user_attrs, trial_slot
 from objectives.datasets import Problem, load_problem
 from objectives.metrics import greater_is_better, score, task_metrics
 
 _CACHED_DESIGNS = 4
 
 
-def trial_seeds(study_seed: int, trial_number: int) -> tuple[int, int]:
-    """(network init seed, training seed) for one trial: reproducible and distinct per trial."""
-    a, b = np.random.SeedSequence([study_seed, trial_number]).generate_state(2)
+def trial_seeds(study_seed: int, slot: int) -> tuple[int, int]:
+    """(network init seed, training seed) for one trial slot: reproducible and distinct per slot.
+
+    Keyed by the slot (hpsearch.storage.trial_slot; a trial's number when it has
+    none), never by the trial number, which depends on how many workers ran.
+    """
+    a, b = np.random.SeedSequence([study_seed, slot]).generate_state(2)
     return int(a), int(b)
 
 
@@ -152,7 +159,7 @@ class MLPObjective:
         y_val = p.y[p.val]
         state = {"pruned": False}
         fitted = fit_network(config, p, X_train, p.y[p.train], X_val=X_val, y_val=y_val, metric=self.metric,
-                             seeds=trial_seeds(self.spec.study.seed, trial.number),
+                             seeds=trial_seeds(self.spec.study.seed, trial_slot(trial)),
                              callbacks=self._callbacks(trial, state))
         result = fitted.result
         value = math.nan if result.diverged else score(self.metric, y_val, fitted.outputs(X_val), p.task)
@@ -165,8 +172,7 @@ class MLPObjective:
             "stop_reason": "pruned" if state["pruned"] else result.stop_reason,
             "diverged": bool(result.diverged or not math.isfinite(value)),
         }
-        for key, val in attrs.items():
-            trial.set_user_attr(key, val)
+        set_user_attrs(trial, attrs)  # one write, not seven
         if state["pruned"]:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run}")
         return math.nan if attrs["diverged"] else float(value)

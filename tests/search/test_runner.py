@@ -75,6 +75,34 @@ def test_same_spec_and_seed_give_the_same_trials_end_to_end(tmp_path):
     assert len(runs[0]) == 12 and len({tuple(p.items()) for p, _ in runs[0]}) == 12
 
 
+def test_random_search_gives_the_same_trials_at_jobs_1_and_jobs_2(tmp_path):
+    """A slot's parameters and its training seeds depend on the slot, not on the trial number
+    (which depends on which worker created its trial first): same spec, same results, any --jobs."""
+    spec = spec_from_dict({
+        "study": {"name": "rep", "metric": "accuracy", "sampler": "random", "n_trials": 10, "seed": 3},
+        "data": {"dataset": "iris"},
+        "training": {"max_epochs": 4, "batch_size": 16, "patience": 0},
+        "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+                  "width": {"type": "int", "low": 2, "high": 64, "log": True}},
+    })
+    by_slot = []
+    for jobs in (1, 2):
+        url = f"sqlite:///{tmp_path / f'j{jobs}.db'}"
+        study = run_study(spec, url, jobs=jobs, progress=False)
+        trials = _trials(url, "rep")
+        assert len(trials) == 10 and all(t.state == TrialState.COMPLETE for t in trials)
+        by_slot.append({t.system_attrs["hpsearch_slot"]: (t.params, t.value) for t in trials})
+        by_slot[-1]["best"] = (study.best_params, study.best_value)
+    assert by_slot[0] == by_slot[1]
+
+
+def test_the_slot_key_is_the_samplers():
+    from hpsearch.search._samplers import SLOT_ATTR
+    from hpsearch.storage._attrs import SLOT_ATTR as STORAGE_SLOT_ATTR
+
+    assert SLOT_ATTR == STORAGE_SLOT_ATTR
+
+
 def test_resume_keeps_the_stored_spec_and_n_trials_raises_the_budget(url, spec_factory, objectives_module):
     spec = spec_factory(n_trials=3)
     run_study(spec, url, progress=False)

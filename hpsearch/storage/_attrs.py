@@ -1,0 +1,58 @@
+"""A trial's user attributes in one write, and the slot a trial runs.
+
+Optuna's ``Trial.set_user_attr`` is one transaction (and on SQLite one
+write-lock round) per key; an MLP trial records seven. ``set_user_attrs``
+writes them all in one transaction of the RDB storage, with Optuna's own
+per-key upsert (the same rows and checks ``set_user_attr`` makes), and keeps
+the trial object's copy in step. Any other trial or storage (a FixedTrial, an
+in-memory study) gets plain ``set_user_attr`` calls.
+
+``trial_slot`` is the budget slot a trial runs (system attr ``hpsearch_slot``,
+see hpsearch.storage's claims table), read from the trial's cached copy: what
+a trial's random seeds must be keyed by, since its number depends on how many
+workers created trials before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+
+SLOT_ATTR = "hpsearch_slot"  # the same key as hpsearch.search._samplers.SLOT_ATTR (a test holds them equal)
+
+
+def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> None:
+    """``trial.set_user_attr(k, v)`` for every item, in one transaction when the storage allows."""
+    backend = _rdb_backend(trial)
+    if backend is None or len(attrs) < 2:
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        return
+    from optuna.storages._rdb.models import TrialUserAttributeModel
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    trial_id = trial._trial_id  # type: ignore[attr-defined]
+    with _create_scoped_session(backend.scoped_session, True) as session:
+        for key, value in attrs.items():
+            backend._set_trial_attr_without_commit(session, TrialUserAttributeModel, trial_id, key, value)
+    trial._cached_frozen_trial.user_attrs.update(attrs)  # type: ignore[attr-defined]  # as set_user_attr does
+
+
+def trial_slot(trial: optuna.trial.BaseTrial) -> int:
+    """The slot ``trial`` runs (hpsearch's ask), else its number (plain Optuna code, a FixedTrial)."""
+    cached = getattr(trial, "_cached_frozen_trial", None)
+    slot = None if cached is None else cached.system_attrs.get(SLOT_ATTR)
+    return int(slot) if slot is not None else int(trial.number)
+
+
+def _rdb_backend(trial: optuna.trial.BaseTrial) -> optuna.storages.RDBStorage | None:
+    if type(trial) is not optuna.Trial:
+        return None
+    storage = getattr(trial, "storage", None)
+    backend = getattr(storage, "_backend", storage)
+    needed = ("scoped_session", "_set_trial_attr_without_commit")
+    if isinstance(backend, optuna.storages.RDBStorage) and all(hasattr(backend, n) for n in needed):
+        return backend
+    return None
