@@ -161,14 +161,43 @@ def comparison_report(request: Request, group: str) -> HTMLResponse:
     return _full_report(request, "comparison_report_html", group)
 
 
+REPORT_CACHE_SIZE = 4  # full reports kept (up to ~10 MB each at 10,000 trials)
+_reports: dict[tuple[str, str], tuple[tuple, str]] = {}
+
+
 def _full_report(request: Request, function: str, name: str) -> HTMLResponse:
+    """The report, rendered again only when the database changed since the last one (its figures
+    cost seconds on long studies): the key is /poll's fingerprint of all trials, the studies
+    present and their user attrs (a comparison's retraining results live there)."""
     import hpsearch.report as report  # here: it loads plotly (~1 s), which the other pages do not need
 
+    storage = request.app.state.hpsearch.storage()
     try:
-        html = getattr(report, function)(request.app.state.hpsearch.storage(), check_study_name(name))
+        name = check_study_name(name)
+        version = _database_version(storage)
+        with _caches_lock:
+            known = _reports.get((function, name))
+        if known is not None and known[0] == version:
+            html = known[1]
+        else:
+            html = getattr(report, function)(storage, name)
+            with _caches_lock:
+                _reports.pop((function, name), None)
+                _reports[(function, name)] = (version, html)
+                while len(_reports) > REPORT_CACHE_SIZE:
+                    _reports.pop(next(iter(_reports)))
     except UserError as exc:
         return _error_page(request, exc)
     return HTMLResponse(nonce_scripts(html), headers={"Cache-Control": "no-store"})  # the page's CSP
+
+
+def _database_version(storage) -> tuple:
+    import json
+
+    engine = engine_of(storage)
+    attrs = json.dumps(sorted((s.study_name, s.user_attrs) for s in storage.get_all_studies()),
+                       sort_keys=True, default=str)
+    return (str(engine.url), study_presence(engine), trials_fingerprint(engine, None), attrs)
 
 
 @router.get("/poll")

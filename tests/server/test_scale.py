@@ -122,3 +122,25 @@ def test_history_cache_sees_new_and_finished_trials(client, big, monkeypatch):
     assert second == sorted(first + [open_trial.number, 251])
     summary = client.get("/api/studies/big").json()
     assert summary["best_value"] == 0.0 and not math.isnan(summary["best_value"])
+
+
+def test_full_report_is_rendered_again_only_when_the_database_changed(client, big, monkeypatch):
+    import hpsearch.report as report
+
+    calls = []
+    real = report.study_report_html
+
+    def counting(storage, name):
+        calls.append(name)
+        return real(storage, name)
+
+    monkeypatch.setattr(report, "study_report_html", counting)
+    first = client.get("/reports/studies/big")
+    assert first.status_code == 200 and calls == ["big"]
+    second = client.get("/reports/studies/big")
+    assert second.status_code == 200 and calls == ["big"]  # from the cache, with a fresh CSP nonce
+    assert re.findall(r'nonce="([^"]+)"', first.text) != re.findall(r'nonce="([^"]+)"', second.text)
+    big.add_trial(optuna.trial.create_trial(state=TrialState.COMPLETE, value=0.25))
+    assert client.get("/reports/studies/big").status_code == 200 and calls == ["big", "big"]
+    big.set_user_attr("test_score", 0.5)  # study attrs count too (best --evaluate writes one)
+    assert client.get("/reports/studies/big").status_code == 200 and calls == ["big", "big", "big"]
