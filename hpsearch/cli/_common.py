@@ -7,6 +7,8 @@ from typing import Any
 import click
 import optuna
 
+from hpsearch._format import fmt_number
+
 storage_option = click.option(
     "--storage", default=None, metavar="URL",
     help="Database URL (default: env HPSEARCH_STORAGE, else sqlite:///hpsearch.db in the current directory).",
@@ -61,9 +63,5 @@ def unsupported_reason(storage: Any, study_id: int) -> str | None:
 
 
 def fmt(value: Any) -> str:
-    """Numbers to 4-6 significant digits; everything else as text."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    """Numbers to 6 significant digits (hpsearch._format); everything else as text."""
+    return fmt_number(value, 6, none="None", nan="nan")

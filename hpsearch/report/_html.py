@@ -24,6 +24,8 @@ import plotly.io
 import plotly.offline
 from markupsafe import Markup
 
+from hpsearch._format import fmt_number
+
 _JS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
@@ -92,11 +94,5 @@ def render(template: str, *, title: str, figures: list[Figure], **context: Any) 
 
 
 def fmt(x: Any, digits: int = 4) -> str:
-    """Numbers as short text for tables; anything else as str."""
-    if isinstance(x, bool) or x is None:
-        return "" if x is None else str(x)
-    if isinstance(x, float):
-        if x != x:
-            return "–"
-        return f"{x:.{digits}g}"
-    return str(x)
+    """Numbers as short text for tables (hpsearch._format: None blank, NaN as a dash)."""
+    return fmt_number(x, digits)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpsearch._format import fmt_number
 from hpsearch.comparison._verdict import COUNTED_METRICS, PERCENT_METRICS, TEST_NAMES, VerdictDetails
 
 
-def _num(x: Any, digits: int = 4) -> str:
-    return "–" if x is None else f"{x:.{digits}g}"
+def _stat(x: Any, digits: int = 4) -> str:
+    """A test statistic or p-value; a missing one as a dash."""
+    return fmt_number(x, digits, none="–")
 
 
 def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
@@ -40,7 +42,7 @@ def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
             "examples": f"{p['diff'] * n_val:+.1f} of {n_val}" if counted else "–",
             "ci": f"[{diff(lo)}, {diff(hi)}]" if not percent else f"[{100 * lo:+.2f}, {100 * hi:+.2f}] points",
             "test": TEST_NAMES[p["method"]],
-            "p": _num(p["p"], 3), "p_holm": _num(p["p_holm"], 3), "min_p": _num(p["min_p"], 3),
+            "p": _stat(p["p"], 3), "p_holm": _stat(p["p_holm"], 3), "min_p": _stat(p["min_p"], 3),
             "better": p[p["better"]] if p["better"] else "inconclusive",
             "sentence": sentence,
         })

@@ -9,7 +9,6 @@ the database, so a restarted server carries on where the old one stopped.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from functools import cached_property
@@ -19,6 +18,7 @@ import jinja2
 from fastapi import FastAPI, Response
 from sqlalchemy.engine import make_url
 
+from hpsearch._format import fmt_number
 from hpsearch.errors import UserError
 from hpsearch.server import _api, _dashboard
 from hpsearch.server import _export as _export_routes
@@ -36,15 +36,9 @@ from hpsearch.server._security import (
 )
 
 
-def _num(value: Any, digits: int = 4) -> str:
-    """Numbers for tables: floats to ``digits`` significant digits; None/NaN as blank."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "" if math.isnan(value) else str(value)
-        return f"{value:.{digits}g}"
-    return str(value)
+def _table_number(value: Any, digits: int = 4) -> str:
+    """Numbers for the dashboard's tables (hpsearch._format); None and NaN as blank."""
+    return fmt_number(value, digits, nan="")
 
 
 class ServerContext:
@@ -63,7 +57,7 @@ class ServerContext:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
-        env.filters["num"] = _num
+        env.filters["num"] = _table_number
         env.filters["urlpath"] = _dashboard.urlpath
         env.globals["csp_nonce"] = csp_nonce  # inline scripts carry the response's nonce (see _security)
         self.templates = env
