@@ -338,8 +338,8 @@ def _ask_case(url: str, n: int, sampler: str, repeat: int) -> tuple[list[float],
     import optuna
 
     from hpsearch.search import ask_trial, load_study, tell_trial
-    from hpsearch.space import distributions
     from hpsearch.server._access import create_study
+    from hpsearch.space import distributions
     from hpsearch.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

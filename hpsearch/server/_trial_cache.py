@@ -21,11 +21,8 @@ import threading
 from typing import Any
 
 import optuna
-import sqlalchemy as sa
-from optuna.storages._cached_storage import _CachedStorage
-from optuna.storages._rdb import models
 
-from hpsearch.storage import find_study_id
+from hpsearch.storage import find_study_id, study_identity, trial_cache
 
 
 class TrialCaches:
@@ -34,15 +31,15 @@ class TrialCaches:
     def __init__(self, storage: optuna.storages.RDBStorage) -> None:
         self._storage = storage
         self._lock = threading.Lock()
-        self._caches: dict[str, tuple[tuple, _CachedStorage]] = {}
+        self._caches: dict[str, tuple[tuple, Any]] = {}
 
-    def for_study(self, name: str) -> _CachedStorage:
+    def for_study(self, name: str) -> Any:
         """The cache to load study ``name`` with (StudyNotFound if there is no such study)."""
         identity = self._identity(name)
         with self._lock:
             known = self._caches.get(name)
             if known is None or known[0] != identity:
-                known = (identity, _CachedStorage(self._storage))
+                known = (identity, trial_cache(self._storage))
                 self._caches[name] = known
             return known[1]
 
@@ -94,10 +91,4 @@ class PointCaches:
 
 def _identity(storage: optuna.storages.RDBStorage, name: str) -> tuple:
     """(study id, id and start of its first trial): changes when the study is deleted and created again."""
-    study_id = find_study_id(storage, name)
-    trials = models.TrialModel.__table__
-    query = (sa.select(trials.c.trial_id, trials.c.datetime_start)
-             .where(trials.c.study_id == study_id).order_by(trials.c.trial_id).limit(1))
-    with storage.engine.connect() as con:
-        first = con.execute(query).first()
-    return (study_id, *(tuple(first) if first is not None else (None, None)))
+    return study_identity(storage.engine, find_study_id(storage, name))

@@ -26,20 +26,6 @@ from hpsearch.storage._rdb import (
     sqlite_path,
     storage_exists,
 )
-from hpsearch.storage._summaries import (
-    SORT_KEYS,
-    StudyOverview,
-    TrialPoint,
-    history_points,
-    param_names,
-    read_trials,
-    sql_engine,
-    study_overview,
-    study_overviews,
-    study_presence,
-    trial_page,
-    trials_fingerprint,
-)
 from hpsearch.storage._spec_attrs import (
     SPEC_ATTR,
     find_study_id,
@@ -48,6 +34,22 @@ from hpsearch.storage._spec_attrs import (
     not_found,
     save_spec,
     study_names,
+)
+from hpsearch.storage._summaries import (
+    SORT_KEYS,
+    StudyOverview,
+    TrialPoint,
+    history_points,
+    param_names,
+    read_trials,
+    sql_engine,
+    study_identity,
+    study_overview,
+    study_overviews,
+    study_presence,
+    trial_cache,
+    trial_page,
+    trials_fingerprint,
 )
 
 __all__ = [
@@ -86,10 +88,12 @@ __all__ = [
     "storage_exists",
     "storage_of",
     "study_id_of",
+    "study_identity",
     "study_names",
     "study_overview",
     "study_overviews",
     "study_presence",
+    "trial_cache",
     "trial_page",
     "trial_id_of",
     "trials_fingerprint",

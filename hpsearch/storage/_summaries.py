@@ -451,3 +451,21 @@ def read_trials(storage: Any, study_id: int) -> list[FrozenTrial]:
             intermediate_values=inter.get(tid, {}), trial_id=tid,
         ))
     return out
+
+
+def study_identity(engine: sa.Engine, study_id: int) -> tuple:
+    """(study id, id and start of its first trial): changes when a study is deleted and created
+    again under the same name (SQLite reuses the ids of deleted rows). One indexed query."""
+    trials = models.TrialModel.__table__
+    query = (sa.select(trials.c.trial_id, trials.c.datetime_start)
+             .where(trials.c.study_id == study_id).order_by(trials.c.trial_id).limit(1))
+    with engine.connect() as con:
+        first = con.execute(query).first()
+    return (study_id, *(tuple(first) if first is not None else (None, None)))
+
+
+def trial_cache(storage: optuna.storages.RDBStorage) -> optuna.storages.BaseStorage:
+    """Optuna's cache of finished trials over ``storage`` (what a Study wraps an RDBStorage in)."""
+    from optuna.storages._cached_storage import _CachedStorage
+
+    return _CachedStorage(storage)

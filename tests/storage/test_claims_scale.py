@@ -9,8 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.storage import SlotStatus, attach_trial, claim_slot, open_storage, slot_statuses
-from hpsearch.storage import _claims
+from hpsearch.storage import SlotStatus, _claims, attach_trial, claim_slot, open_storage, slot_statuses
 from hpsearch.storage._claims import claims_table
 
 

@@ -139,7 +139,7 @@ def _check_pages(storage, study, trials):
     assert trial_page(engine, sid, offset=1000) == []
     # By value: -inf < finite < +inf, trials without a value last, ties by number in the same direction.
     ranked = sorted((t for t in trials if t.values), key=lambda t: (t.values[0], t.number))
-    tail = sorted((t.number for t in trials if not t.values))
+    tail = sorted(t.number for t in trials if not t.values)
     assert [p.number for p in trial_page(engine, sid, sort="value", descending=False, limit=100)] == \
         [t.number for t in ranked] + tail
     assert [p.number for p in trial_page(engine, sid, sort="value", limit=100)] == \
