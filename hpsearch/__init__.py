@@ -16,16 +16,19 @@ Both are imported lazily (on first use), so ``import hpsearch`` stays cheap.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from hpsearch.errors import SpecError, StudyNotFound, UserError
 
+if TYPE_CHECKING:
+    from hpsearch.spec import SpecSource
+
 __all__ = ["__version__", "SpecError", "StudyNotFound", "UserError", "compare", "run"]
 
 
-def run(spec: Any, *, storage: str | None = None, objective: Any = None, n_trials: int | None = None,
+def run(spec: SpecSource, *, storage: str | None = None, objective: Any = None, n_trials: int | None = None,
         jobs: int = 1) -> Any:
     """Create or resume the study of ``spec`` (a path or a dict of the TOML's shape) and run it to
     its budget; returns the ``optuna.Study``. ``objective``: an optional callable
@@ -35,7 +38,7 @@ def run(spec: Any, *, storage: str | None = None, objective: Any = None, n_trial
     return _run(spec, storage=storage, objective=objective, n_trials=n_trials, jobs=jobs)
 
 
-def compare(spec: Any, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
+def compare(spec: SpecSource, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
             objective: Any = None, jobs: int = 1, n_trials: int | None = None, eval_seeds: int = 3,
             progress: bool = False) -> dict[str, Any]:
     """Run one study per sampler and seed, retrain every repeat's best, and return the verdict dict.

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hpsearch.errors import UserError
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec, SpecSource
 
 _REGISTERED: dict[str, Callable[..., float]] = {}
 _PREFIX = "notebook_"
@@ -50,7 +53,7 @@ def objective_reference(objective: Callable[..., float], jobs: int) -> str:
     return f"{__name__}:{name}"
 
 
-def resolve_spec(spec: Any, objective: Callable[..., float] | None = None, jobs: int = 1) -> Any:
+def resolve_spec(spec: SpecSource, objective: Callable[..., float] | None = None, jobs: int = 1) -> Spec:
     """A validated Spec from a path, a dict or a Spec; ``objective`` replaces the spec's objective."""
     from hpsearch.spec import Spec, load_spec, spec_from_dict
 
@@ -70,7 +73,7 @@ def resolve_spec(spec: Any, objective: Callable[..., float] | None = None, jobs:
     return spec_from_dict(d, source=source)
 
 
-def run(spec: Any, *, storage: str | None = None, objective: Callable[..., float] | None = None,
+def run(spec: SpecSource, *, storage: str | None = None, objective: Callable[..., float] | None = None,
         n_trials: int | None = None, jobs: int = 1, progress: bool = False) -> Any:
     """Create or resume the study of ``spec`` and run it to its budget; returns the optuna.Study."""
     from hpsearch.search import run_study

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -27,13 +27,16 @@ from hpsearch.space import suggest
 from hpsearch.spec.catalog import BUILTIN_OBJECTIVES, EXTERNAL_OBJECTIVE
 from hpsearch.spec.command import COMMAND_OBJECTIVE
 
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
+
 Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], float]
 
 __all__ = ["Objective", "build_objective", "cannot_evaluate", "describe_objective", "evaluate_best",
            "gradient_check_sample", "load_objective", "preflight", "sample_configuration"]
 
 
-def preflight(spec: Any) -> None:
+def preflight(spec: Spec) -> None:
     """Raise the UserError a run would hit at its start: a broken CSV, an unimportable objective.
 
     Called by ``load_spec`` for spec files, so ``hpsearch run`` and ``check``
@@ -48,7 +51,7 @@ def preflight(spec: Any) -> None:
         build_objective(spec)
 
 
-def build_objective(spec: Any) -> Objective:
+def build_objective(spec: Spec) -> Objective:
     """The callable a study optimises; data are loaded (and split) here, once."""
     kind = spec.study.objective
     if kind in BUILTIN_OBJECTIVES:
@@ -129,7 +132,7 @@ def _accepts_split(function: Callable[..., Any]) -> bool:
                for p in parameters)
 
 
-def cannot_evaluate(spec: Any) -> str | None:
+def cannot_evaluate(spec: Spec) -> str | None:
     """Why ``evaluate_best`` cannot score this study's objective on a test split; None if it can.
 
     Built-in objectives hold out a test split. A user function can score one
@@ -156,7 +159,7 @@ def cannot_evaluate(spec: Any) -> str | None:
 _EVALUATION_TRIAL = 0x7E57
 
 
-def evaluate_best(spec: Any, params: Mapping[str, Any], seed: int | None = None) -> dict[str, float]:
+def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None) -> dict[str, float]:
     """Re-train ``params`` on train+validation and score it on the test split.
 
     The number of epochs is the one early stopping picks on the usual split
@@ -196,7 +199,7 @@ def evaluate_best(spec: Any, params: Mapping[str, Any], seed: int | None = None)
     return {f"test_{m}": math.nan if nan else score(m, p.y[p.test], outputs, p.task) for m in names}
 
 
-def _evaluate_user_function(spec: Any, params: Mapping[str, Any], seed: int | None) -> dict[str, float]:
+def _evaluate_user_function(spec: Spec, params: Mapping[str, Any], seed: int | None) -> dict[str, float]:
     """Call the user's function once with ``split="test"`` on a FixedTrial of ``params``."""
     function = load_objective(spec.study.objective, spec.study.workdir)
     seed = spec.study.seed if seed is None else seed
@@ -205,7 +208,7 @@ def _evaluate_user_function(spec: Any, params: Mapping[str, Any], seed: int | No
     return {f"test_{spec.study.metric or 'value'}": value}
 
 
-def describe_objective(spec: Any) -> list[str]:
+def describe_objective(spec: Spec) -> list[str]:
     """Lines for ``hpsearch check`` on what a trial will do beyond the space.
 
     A CSV: its columns as typed, which empty cells are imputed and how, which
@@ -227,13 +230,13 @@ def describe_objective(spec: Any) -> list[str]:
     return describe_csv(data)
 
 
-def sample_configuration(spec: Any) -> dict[str, Any]:
+def sample_configuration(spec: Spec) -> dict[str, Any]:
     """One configuration of the space, drawn reproducibly (random sampler, study seed)."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.study.seed))
     return suggest(study.ask(), spec.space)
 
 
-def gradient_check_sample(spec: Any, n_rows: int = 8, max_checks: int = 400) -> float | None:
+def gradient_check_sample(spec: Spec, n_rows: int = 8, max_checks: int = 400) -> float | None:
     """Max relative gradient error of one sampled network on a few real rows (float64).
 
     None when the objective is not a built-in one (there is no network to check).

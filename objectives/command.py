@@ -35,11 +35,14 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
 from hpsearch.spec.command import PLACEHOLDER, split_command
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
 STDERR_TAIL = 1500  # characters of stderr kept with a failed trial (with the message, under the 2000 a trial keeps)
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
@@ -143,7 +146,7 @@ def _is_number(x: Any) -> bool:
 class CommandObjective:
     """``objective(trial, params) -> value`` that runs ``spec.command.run`` once per trial."""
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: Spec) -> None:
         self.run = spec.command.run
         self.timeout = float(spec.command.timeout)
         self.workdir = Path(spec.study.workdir or os.getcwd())

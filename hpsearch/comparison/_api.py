@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from hpsearch.spec import SpecSource
 
 
-def compare(spec: Any, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
+def compare(spec: SpecSource, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
             objective: Callable[..., float] | None = None, jobs: int = 1, n_trials: int | None = None,
             eval_seeds: int = 3, progress: bool = False, console: Any = None,
             say: Callable[[str], None] | None = None) -> dict[str, Any]:

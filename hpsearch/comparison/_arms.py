@@ -11,11 +11,14 @@ in examples without loading the data again.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from hpsearch._names import safe_name
 from hpsearch.errors import UserError
 from hpsearch.samplers import SAMPLERS
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
 
 def parse_samplers(text: str | Sequence[str]) -> list[str]:
@@ -35,7 +38,7 @@ def arm_name(name: str, sampler: str, seed: int) -> str:
     return f"{safe_name(name)}-{sampler}-s{seed}"
 
 
-def arm_specs(spec: Any, samplers: Sequence[str], n_seeds: int, n_trials: int | None = None) -> list[Any]:
+def arm_specs(spec: Spec, samplers: Sequence[str], n_seeds: int, n_trials: int | None = None) -> list[Spec]:
     """The specs of every arm study, in (sampler, seed) order."""
     from hpsearch.spec import spec_from_dict
 
@@ -57,7 +60,7 @@ def arm_specs(spec: Any, samplers: Sequence[str], n_seeds: int, n_trials: int | 
     return out
 
 
-def split_sizes(spec: Any) -> dict[str, int]:
+def split_sizes(spec: Spec) -> dict[str, int]:
     """``{"n_val": ..., "n_test": ...}`` of the spec's data split; {} for user objectives (no split)."""
     from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
 
@@ -69,7 +72,7 @@ def split_sizes(spec: Any) -> dict[str, int]:
     return {"n_val": int(len(problem.val)), "n_test": int(len(problem.test))}
 
 
-def run_comparison(spec: Any, storage_url: str, specs: list[Any], *, jobs: int = 1, progress: bool = True,
+def run_comparison(spec: Spec, storage_url: str, specs: list[Spec], *, jobs: int = 1, progress: bool = True,
                    console: Any = None) -> None:
     """Create (or resume) every arm study, tag it, and run them all in one worker pool."""
     from hpsearch.search import prepare_study, run_studies

@@ -19,16 +19,19 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import optuna
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
 
 @dataclass(frozen=True)
 class _Task:
     study: str
     trial: int
-    spec: Any
+    spec: Spec
     params: dict[str, Any]
     seed: int
 

@@ -9,7 +9,7 @@ the one place that does it.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -17,8 +17,11 @@ from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import make_sampler
 from hpsearch.storage import SPEC_ATTR, find_study_id, load_study_spec
 
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
-def stored_spec(storage: optuna.storages.BaseStorage, name: str, *, wait: float = 0.0) -> Any:
+
+def stored_spec(storage: optuna.storages.BaseStorage, name: str, *, wait: float = 0.0) -> Spec:
     """The spec stored with study ``name`` (StudyNotFound / UserError when missing).
 
     ``wait`` > 0 polls up to that many seconds for the spec to appear: a study
@@ -32,8 +35,8 @@ def stored_spec(storage: optuna.storages.BaseStorage, name: str, *, wait: float 
     return load_study_spec(storage, name)
 
 
-def load_study(storage: optuna.storages.BaseStorage, name: str, *, spec: Any = None,
-               worker: int = 0) -> tuple[optuna.Study, Any]:
+def load_study(storage: optuna.storages.BaseStorage, name: str, *, spec: Spec | None = None,
+               worker: int = 0) -> tuple[optuna.Study, Spec]:
     """(study, spec): study ``name`` with the sampler and pruner of its spec.
 
     ``spec`` defaults to the stored one; pass it when the caller already has it

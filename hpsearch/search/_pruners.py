@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
 PRUNERS = ("none", "median", "hyperband")
 
 
-def max_epochs(spec: Any) -> int:
+def max_epochs(spec: Spec) -> int:
     """The largest number of epochs a trial can train (searched or fixed)."""
     searched = (spec.space or {}).get("max_epochs")
     if searched is not None and getattr(searched, "high", None) is not None:
@@ -17,7 +20,7 @@ def max_epochs(spec: Any) -> int:
     return int((spec.training or {}).get("max_epochs", 50))
 
 
-def make_pruner(spec: Any) -> optuna.pruners.BasePruner:
+def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
     """The pruner named by ``spec.study.pruner``; trials report once per epoch."""
     kind = getattr(spec.study, "pruner", "none") or "none"
     if kind == "none":

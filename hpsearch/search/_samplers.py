@@ -17,13 +17,16 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from optuna.samplers import QMCSampler, RandomSampler, TPESampler
 
 from hpsearch.samplers import SAMPLERS
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
 SLOT_ATTR = "hpsearch_slot"
 
@@ -144,7 +147,7 @@ class SlotQMCSampler(QMCSampler):
         return self._slot
 
 
-def make_sampler(spec: Any, seed: int | None = None, *, worker: int = 0) -> tuple[optuna.samplers.BaseSampler, dict]:
+def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tuple[optuna.samplers.BaseSampler, dict]:
     """(sampler, sampler_args) for ``spec.study.sampler``; seed defaults to the spec's."""
     from hpsearch.space import distributions
 
@@ -177,14 +180,14 @@ def make_sampler(spec: Any, seed: int | None = None, *, worker: int = 0) -> tupl
     return sampler, args
 
 
-def grid_axes(spec: Any) -> dict[str, list]:
+def grid_axes(spec: Spec) -> dict[str, list]:
     """The grid's axis values for this spec's budget (hpsearch.space.grid_values; for display)."""
     from hpsearch.space import grid_values
 
     return grid_values(spec.space, spec.study.n_trials)
 
 
-def budget(spec: Any) -> int:
+def budget(spec: Spec) -> int:
     """Number of slots: n_trials, capped at the grid's size for grid search."""
     from hpsearch.space import grid_size
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -36,6 +36,9 @@ from hpsearch.server._errors import ApiError
 from hpsearch.server._names import check_study_name
 from hpsearch.server._trust import mark_created_by_api, refuse_remote_code, refuse_remote_spec
 from hpsearch.storage import study_id_of, trial_id_of
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
 DEFAULT_TRIAL_LEASE = 3600.0  # seconds an API trial's client may stay silent (serve --trial-timeout changes it)
 MAX_KEY_LENGTH = 200
@@ -151,7 +154,7 @@ def _running_trial(storage: Any, study: Any, name: str, number: int) -> Any:
     return frozen
 
 
-def _refuse_local_references(spec: Any) -> None:
+def _refuse_local_references(spec: Spec) -> None:
     """A remote client may not name code to import or files to read on this machine.
 
     CLI workers run whatever objective and data the stored spec names, so an

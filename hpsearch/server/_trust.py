@@ -26,10 +26,13 @@ Imports nothing heavy at module level: workers call :func:`check_may_run`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import UserError
 from hpsearch.storage import study_id_of
+
+if TYPE_CHECKING:
+    from hpsearch.spec import Spec
 
 CREATED_BY_ATTR = "created_by"
 CREATED_BY_API = "api"
@@ -70,7 +73,7 @@ def refuse_remote_code(body: Any) -> None:
         raise _api_error("data.path", "names a file on the server's machine")
 
 
-def user_code_in(spec: Any) -> str | None:
+def user_code_in(spec: Spec) -> str | None:
     """The key of ``spec`` that names user code, a program or a local path; None if none does."""
     if spec.study.objective not in REMOTE_OBJECTIVES:
         return "study.objective"
@@ -83,7 +86,7 @@ def user_code_in(spec: Any) -> str | None:
     return None
 
 
-def refuse_remote_spec(spec: Any) -> None:
+def refuse_remote_spec(spec: Spec) -> None:
     """422 if the validated spec names user code, a command or a path (see :func:`user_code_in`)."""
     key = user_code_in(spec)
     if key is not None:
@@ -95,7 +98,7 @@ def mark_created_by_api(study: Any) -> None:
     study.set_user_attr(CREATED_BY_ATTR, CREATED_BY_API)
 
 
-def check_may_run(storage: Any, study: Any, spec: Any) -> None:
+def check_may_run(storage: Any, study: Any, spec: Spec) -> None:
     """UserError if a worker must not run ``spec``: an API-created study naming user code or files."""
     attrs = storage.get_study_user_attrs(study_id_of(study))
     if attrs.get(CREATED_BY_ATTR) != CREATED_BY_API:

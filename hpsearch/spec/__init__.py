@@ -1,6 +1,6 @@
 """Study specs: TOML/JSON -> a validated :class:`Spec`, with one-line errors.
 
-See DESIGN.md "Study spec (TOML)". Every problem raises
+See docs/architecture.md (the spec contract). Every problem raises
 :class:`hpsearch.errors.SpecError` with the message
 ``FILE: key.path: expected X, got Y``.
 """
@@ -16,11 +16,12 @@ from hpsearch.spec.models import (
     IntParam,
     Param,
     Spec,
+    SpecSource,
     StudySection,
 )
 
 __all__ = [
     "METRICS", "CategoricalParam", "DataSection", "FloatParam", "IntParam", "Param", "Spec",
-    "StudySection", "hyperparameters", "load_spec", "metric_direction", "spec_from_dict",
+    "SpecSource",     "StudySection", "hyperparameters", "load_spec", "metric_direction", "spec_from_dict",
     "spec_json_schema",
 ]

@@ -10,6 +10,7 @@ an error rather than a silently ignored setting.
 from __future__ import annotations
 
 import math
+from os import PathLike
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -147,3 +148,8 @@ class Spec(_Section):
         if self.data is not None and self.data.seed is not None:
             return self.data.seed
         return self.study.seed
+
+
+#: What the Python API (hpsearch.run, hpsearch.compare) accepts as a spec: a validated Spec,
+#: a dict of the TOML's shape, or the path of a TOML file.
+SpecSource = Union[Spec, dict[str, Any], str, PathLike]
