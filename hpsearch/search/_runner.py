@@ -24,7 +24,7 @@ from hpsearch.search._outcomes import is_finished
 from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import budget, make_sampler
 from hpsearch.search import _workers
-from hpsearch.search._workers import MAX_FAILURES, run_pool, work
+from hpsearch.search._workers import MAX_FAILURES, work
 from hpsearch.server._trust import check_may_run
 from hpsearch.storage import (
     SPEC_ATTR,
@@ -168,18 +168,25 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
     deadline = None if timeout is None else _workers.clock() + timeout
     start = time.monotonic()
     names = [st.study_name for st, _ in todo]
+    pool = None
+    if jobs > 1:
+        if _workers.start_method() == "fork":
+            # Workers forked from here inherit the trial path's imports and each study's data split.
+            _workers.preload_objectives([sp for _, sp in todo])
+        # Before the progress bar's thread starts: a forked child inherits the locks threads hold.
+        pool = _workers.Pool(url, names, jobs, deadline=deadline, first_worker=first_worker,
+                             max_failures=max_failures, storage=storage)
     with StudyProgress([st for st, _ in todo], [budget(sp) for _, sp in todo],
                        enabled=progress, console=console) as bar:
-        if jobs == 1:
+        if pool is not None:
+            pool.wait(on_poll=bar.refresh)
+        elif jobs == 1:
             from threadpoolctl import threadpool_limits
 
             # One BLAS thread in-process too: the networks are small, and a multi-threaded
             # BLAS on a busy 2-core machine measured 8x slower (12 vs 95 trials/minute).
             with threadpool_limits(1):
                 work(storage, names, worker=first_worker, deadline=deadline, on_trial=bar.refresh,
-                     max_failures=max_failures)
-        else:
-            run_pool(url, names, jobs, deadline=deadline, on_poll=bar.refresh, first_worker=first_worker,
                      max_failures=max_failures)
     if progress:
         print_summary(console, [st for st, _ in todo], time.monotonic() - start)

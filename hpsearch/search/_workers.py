@@ -1,15 +1,23 @@
 """The worker loop (ask, train, tell until every slot is done) and worker processes.
 
-One loop serves ``run --jobs 1`` (in-process), ``run --jobs J`` (J spawned
+One loop serves ``run --jobs 1`` (in-process), ``run --jobs J`` (J worker
 processes), ``compare`` (one pool over many studies) and ``hpsearch worker``
 (more processes or machines joining a study). A worker only needs the storage
 URL and study names: the spec comes from the database.
+
+On Linux the pool's workers are forked from the parent once it has imported
+the trial path and built each study's objective (the data split loaded once,
+then shared copy-on-write): a worker starts in milliseconds. A spawned worker
+re-imports NumPy, Optuna, SQLAlchemy and hpsearch and re-loads the data, 0.6 s
+or more each on this machine, the two at once on 2 cores. Elsewhere (macOS,
+Windows: fork is unsafe or missing) workers are spawned as before.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -29,7 +37,7 @@ from hpsearch.search._outcomes import DIVERGED_ATTR, ERROR_ATTR, is_error
 from hpsearch.search._recovery import Heartbeat, fail_own_trials
 from hpsearch.search._samplers import budget
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
-from hpsearch.storage import open_storage
+from hpsearch.storage import engine_of, open_storage
 
 log = logging.getLogger("hpsearch.search")
 
@@ -39,7 +47,8 @@ log = logging.getLogger("hpsearch.search")
 # (`hpsearch run/worker --max-failures N`; compare uses the default).
 FIRST_FAILURES = 5
 MAX_FAILURES = 10
-POLL_SECONDS = 0.5  # how often an idle worker looks for a freed slot
+POLL_SECONDS = 0.5  # how often an idle worker looks for a freed slot, at most
+FIRST_POLL_SECONDS = 0.02  # its first look: the wait doubles from here up to POLL_SECONDS
 ERROR_CHARS = 2000  # how much of an error's text is kept with its trial
 _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
              "NUMEXPR_NUM_THREADS")
@@ -95,6 +104,7 @@ def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | 
           on_trial: Callable[[], None] | None, parent_pid: int | None, max_failures: int, stop: Any) -> int:
     pending = list(names)
     ran = 0
+    wait = FIRST_POLL_SECONDS
     while pending:
         all_busy = True
         for name in list(pending):
@@ -109,7 +119,7 @@ def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | 
             except StudyComplete:
                 pending.remove(name)
                 continue
-            all_busy = False
+            all_busy, wait = False, FIRST_POLL_SECONDS
             error = _run_trial(job, trial, params, asked)
             ran += 1
             if error is None:
@@ -121,7 +131,10 @@ def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | 
                 on_trial()
             break  # back to the first pending study: finish studies in order
         if pending and all_busy:
-            time.sleep(POLL_SECONDS)
+            # The last running trials usually end within a trial's time: look again soon, then
+            # less and less often (a slot frees up too when a worker dies).
+            time.sleep(wait)
+            wait = min(2 * wait, POLL_SECONDS)
     return ran
 
 
@@ -151,10 +164,34 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# Objectives the pool's parent built before forking its workers: study name -> (spec dict, objective).
+_PRELOADED: dict[str, tuple[dict, Callable]] = {}
+
+
+def preload_objectives(specs: Sequence[Any]) -> None:
+    """Build each built-in objective (its data loaded and split) here, for workers forked from this process.
+
+    User functions and commands are left to the workers, as before: their
+    import and its errors stay in the worker that runs them.
+    """
+    from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
+    from objectives import build_objective
+
+    for spec in specs:
+        if spec.study.objective not in BUILTIN_OBJECTIVES:
+            continue
+        key = spec.to_dict()
+        if _PRELOADED.get(spec.study.name, (None,))[0] != key:
+            _PRELOADED[spec.study.name] = (key, build_objective(spec))
+
+
 def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _Job:
     from objectives import build_objective
 
     study, spec = load_study(storage, name, worker=worker)
+    preloaded = _PRELOADED.get(name)
+    if preloaded is not None and preloaded[0] == spec.to_dict():
+        return _Job(study, spec, preloaded[1])
     return _Job(study, spec, build_objective(spec))
 
 
@@ -327,44 +364,77 @@ def _single_thread_blas_env():
                 os.environ[k] = v
 
 
+def start_method() -> str:
+    """How the pool starts workers: "fork" on Linux (fast, see the module docstring), else "spawn"."""
+    forced = os.environ.get("HPSEARCH_START_METHOD")
+    if forced:
+        return forced
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+class Pool:
+    """``jobs`` worker processes over the studies; ``wait`` until they are done.
+
+    Start it before any other thread of this process runs (the progress bar's):
+    a forked child inherits the locks other threads hold at that moment.
+    """
+
+    def __init__(self, url: str, names: Sequence[str], jobs: int, *, deadline: float | None = None,
+                 first_worker: int = 0, max_failures: int = MAX_FAILURES,
+                 storage: optuna.storages.BaseStorage | None = None) -> None:
+        method = start_method()
+        ctx = multiprocessing.get_context(method)
+        self.jobs = jobs
+        self.errors, self.stop = ctx.SimpleQueue(), ctx.Event()
+        self.procs: list[Any] = []
+        if method == "fork" and storage is not None:
+            # No pooled SQLite connection may cross the fork (children open their own engine).
+            engine_of(storage).dispose()
+        with _single_thread_blas_env(), _children_ignore_sigint():
+            for w in range(jobs):
+                p = ctx.Process(target=_process_main,
+                                args=(url, list(names), first_worker + w, deadline, os.getpid(), max_failures,
+                                      self.errors, self.stop),
+                                name=f"hpsearch-worker-{w}")
+                p.start()
+                self.procs.append(p)
+
+    def wait(self, on_poll: Callable[[], None] | None = None) -> None:
+        """Wait for the workers (calling ``on_poll`` about every POLL_SECONDS).
+
+        Ctrl-C is passed on to the workers, which fail their running trial and
+        exit; a re-run resumes. When a worker stops because the objective keeps
+        failing (or on bad input), the others are stopped the same way and its
+        reason is raised here (ObjectiveFailing / UserError), once.
+        """
+        procs, errors, stop = self.procs, self.errors, self.stop
+        try:
+            while any(p.is_alive() for p in procs) and errors.empty():
+                if on_poll is not None:
+                    on_poll()
+                # Wake as soon as any worker exits (the last one's end is the run's end).
+                multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], POLL_SECONDS)
+        except KeyboardInterrupt:
+            _stop_workers(procs, stop)
+            raise
+        if not errors.empty():
+            bad_input, message = errors.get()
+            _stop_workers(procs, stop)
+            if on_poll is not None:
+                on_poll()
+            raise UserError(message) if bad_input else ObjectiveFailing(message)
+        for p in procs:
+            p.join()
+        if on_poll is not None:
+            on_poll()
+        failed = [p.exitcode for p in procs if p.exitcode != 0]
+        if failed:
+            raise WorkerFailed(f"{len(failed)} of {self.jobs} worker processes failed (exit codes {failed}); "
+                               "see the messages above")
+
+
 def run_pool(url: str, names: Sequence[str], jobs: int, *, deadline: float | None = None,
              on_poll: Callable[[], None] | None = None, first_worker: int = 0,
              max_failures: int = MAX_FAILURES) -> None:
-    """Run ``jobs`` worker processes (spawned) over the studies and wait for them.
-
-    Ctrl-C is passed on to the workers, which fail their running trial and
-    exit; a re-run resumes. When a worker stops because the objective keeps
-    failing (or on bad input), the others are stopped the same way and its
-    reason is raised here (ObjectiveFailing / UserError), once.
-    """
-    ctx = multiprocessing.get_context("spawn")
-    errors, stop = ctx.SimpleQueue(), ctx.Event()
-    procs = []
-    with _single_thread_blas_env(), _children_ignore_sigint():
-        for w in range(jobs):
-            p = ctx.Process(target=_process_main,
-                            args=(url, list(names), first_worker + w, deadline, os.getpid(), max_failures, errors,
-                                  stop),
-                            name=f"hpsearch-worker-{w}")
-            p.start()
-            procs.append(p)
-    try:
-        while any(p.is_alive() for p in procs) and errors.empty():
-            if on_poll is not None:
-                on_poll()
-            procs[0].join(POLL_SECONDS) if procs[0].is_alive() else time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        _stop_workers(procs, stop)
-        raise
-    if not errors.empty():
-        bad_input, message = errors.get()
-        _stop_workers(procs, stop)
-        if on_poll is not None:
-            on_poll()
-        raise UserError(message) if bad_input else ObjectiveFailing(message)
-    if on_poll is not None:
-        on_poll()
-    failed = [p.exitcode for p in procs if p.exitcode != 0]
-    if failed:
-        raise WorkerFailed(f"{len(failed)} of {jobs} worker processes failed (exit codes {failed}); "
-                           "see the messages above")
+    """Run ``jobs`` worker processes over the studies and wait for them (Pool, then Pool.wait)."""
+    Pool(url, names, jobs, deadline=deadline, first_worker=first_worker, max_failures=max_failures).wait(on_poll)
