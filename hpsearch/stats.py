@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as _sps
 from scipy.special import gammaln
 
@@ -39,7 +40,7 @@ def _sign(direction: str) -> float:
     return 1.0 if direction == "maximize" else -1.0
 
 
-def incumbent(values: Sequence[float], direction: Direction) -> np.ndarray:
+def incumbent(values: npt.ArrayLike, direction: Direction) -> np.ndarray:
     """Best-so-far value after each trial (NaN until the first finite value).
 
     Why NaN-aware: pruned and diverged trials consume budget (they advance the
@@ -53,7 +54,7 @@ def incumbent(values: Sequence[float], direction: Direction) -> np.ndarray:
 
 
 def incumbent_on_grid(
-    x: Sequence[float], values: Sequence[float], grid: Sequence[float], direction: Direction
+    x: npt.ArrayLike, values: npt.ArrayLike, grid: npt.ArrayLike, direction: Direction
 ) -> np.ndarray:
     """Best value among trials with ``x_i <= g`` for each grid point ``g``.
 
@@ -108,9 +109,10 @@ def median_iqr(
 
 
 def _log_comb(n: np.ndarray | int, k: np.ndarray | int) -> np.ndarray:
-    n = np.asarray(n, dtype=float)
-    k = np.asarray(k, dtype=float)
-    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    nf = np.asarray(n, dtype=float)
+    kf = np.asarray(k, dtype=float)
+    out: np.ndarray = gammaln(nf + 1) - gammaln(kf + 1) - gammaln(nf - kf + 1)
+    return out
 
 
 def _max_weights(N: int, n: int) -> np.ndarray:
@@ -122,7 +124,7 @@ def _max_weights(N: int, n: int) -> np.ndarray:
     return w
 
 
-def expected_max(values: Sequence[float], n: int, direction: Direction = "maximize") -> float:
+def expected_max(values: npt.ArrayLike, n: int, direction: Direction = "maximize") -> float:
     """Unbiased estimate of E[best of n trials] (Tang et al. 2020).
 
     E[max of n] = sum_{i>=n} C(i-1, n-1) / C(N, n) * v_(i), with v_(1) <= ... <= v_(N)
@@ -137,7 +139,7 @@ def expected_max(values: Sequence[float], n: int, direction: Direction = "maximi
 
 
 def expected_max_curve(
-    values: Sequence[float], direction: Direction = "maximize"
+    values: npt.ArrayLike, direction: Direction = "maximize"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For n = 1..N: (n, E[best of n], std of the best of n).
 
@@ -189,7 +191,7 @@ def _scale(*arrays: np.ndarray) -> float:
     return m if m > 0 else 1.0
 
 
-def wilcoxon_exact(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+def wilcoxon_exact(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[float, float]:
     """(T+, two-sided p) of the exact Wilcoxon signed-rank test on pairs (a_i, b_i).
 
     Zero differences are dropped (Wilcoxon's rule); tied |differences| get mid-ranks
@@ -217,7 +219,7 @@ def wilcoxon_exact(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     return t2 / 2, float(min(1.0, 2 * min(upper, lower)))
 
 
-def mann_whitney_exact(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+def mann_whitney_exact(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[float, float]:
     """(U of a, two-sided p) of the exact Mann-Whitney U (rank-sum permutation) test.
 
     Ties get mid-ranks; the null distribution of a's rank sum is enumerated exactly
@@ -273,7 +275,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def hodges_lehmann(a: Sequence[float], b: Sequence[float], *, paired: bool) -> float:
+def hodges_lehmann(a: npt.ArrayLike, b: npt.ArrayLike, *, paired: bool) -> float:
     """Hodges-Lehmann shift of a over b: the estimate that matches the rank test used.
 
     Paired: median of the Walsh averages (d_i + d_j) / 2, i <= j, of d = a - b.
@@ -287,13 +289,13 @@ def _hl_rows(a: np.ndarray, b: np.ndarray, paired: bool) -> np.ndarray:
     if paired:
         d = a - b
         i, j = np.triu_indices(d.shape[1])
-        return np.median((d[:, i] + d[:, j]) / 2, axis=1)
+        return np.asarray(np.median((d[:, i] + d[:, j]) / 2, axis=1))
     diffs = a[:, :, None] - b[:, None, :]
-    return np.median(diffs.reshape(a.shape[0], -1), axis=1)
+    return np.asarray(np.median(diffs.reshape(a.shape[0], -1), axis=1))
 
 
 def bootstrap_hl_interval(
-    a: Sequence[float], b: Sequence[float], *, paired: bool, n_boot: int = 2000,
+    a: npt.ArrayLike, b: npt.ArrayLike, *, paired: bool, n_boot: int = 2000,
     level: float = 0.95, seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the Hodges-Lehmann shift (seeded: reports are reproducible).
@@ -345,7 +347,7 @@ class PairTest:
 
 
 def compare_pair(
-    a: Sequence[float], b: Sequence[float], *, paired: bool, direction: Direction, seed: int = 0,
+    a: npt.ArrayLike, b: npt.ArrayLike, *, paired: bool, direction: Direction, seed: int = 0,
 ) -> PairTest:
     """Exact rank test, Hodges-Lehmann shift and bootstrap interval for arms a and b.
 
@@ -399,14 +401,14 @@ def repeats_needed(n_pairs: int, *, alpha: float = ALPHA) -> int:
     return n
 
 
-def trials_to_match(values: Sequence[float], target: float, direction: Direction) -> int | None:
+def trials_to_match(values: npt.ArrayLike, target: float, direction: Direction) -> int | None:
     """1-based count of trials until the incumbent reaches ``target``; None if never."""
     best = incumbent(values, direction) * _sign(direction)
     hit = np.nonzero(best >= target * _sign(direction))[0]
     return int(hit[0]) + 1 if hit.size else None
 
 
-def fill_worst(values: Sequence[float], worst: float) -> np.ndarray:
+def fill_worst(values: npt.ArrayLike, worst: float) -> np.ndarray:
     """``values`` with every non-finite entry (pruned, diverged) replaced by ``worst``.
 
     Why not drop them: a pruned or diverged trial used one trial of the budget.
@@ -418,7 +420,7 @@ def fill_worst(values: Sequence[float], worst: float) -> np.ndarray:
 
 
 def expected_max_repeats(
-    repeats: Sequence[Sequence[float]],
+    repeats: Sequence[npt.ArrayLike],
     direction: Direction = "maximize",
     *,
     n_boot: int = 2000,

@@ -35,7 +35,6 @@ PRIVATE_OPTUNA_PENDING = frozenset({
     "hpsearch/search/_runner.py",  # study._storage, study._study_id
     "hpsearch/search/_trial.py",  # study._storage, study._study_id, trial._trial_id
     "hpsearch/search/_workers.py",  # study._storage, study._study_id, trial._trial_id
-    "hpsearch/server/_trial_cache.py",  # optuna.storages._cached_storage._CachedStorage, _rdb.models
 })
 # report/ files still importing hpsearch.comparison._arms for safe_name (now hpsearch._names).
 REPORT_PENDING = frozenset({"hpsearch/report/_study.py"})

@@ -11,6 +11,8 @@ import scikit-learn or SciPy.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hpsearch.nn._activations import ACTIVATIONS
 from hpsearch.nn._callbacks import BestTracker, EpochRecord, TargetLoss, TrainResult
 from hpsearch.nn._gradcheck import gradient_check, numerical_gradient, relative_error
@@ -44,7 +46,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # The estimators subclass scikit-learn's BaseEstimator: importing them costs
     # scikit-learn and SciPy (about a second), which a trial never needs.
     if name in _LAZY:

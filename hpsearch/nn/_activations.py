@@ -27,16 +27,16 @@ _GELU_C = np.sqrt(2.0 / np.pi)
 _GELU_A = 0.044715
 
 
-def _relu(z, out, tmp):
+def _relu(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     np.greater(z, 0, out=tmp)  # f'(z) = [z > 0], kept for backward
     return np.multiply(z, tmp, out=out)
 
 
-def _relu_back(da, z, a, tmp):
+def _relu_back(da: np.ndarray, z: np.ndarray, a: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     return np.multiply(da, tmp, out=da)
 
 
-def _leaky(z, out, tmp):
+def _leaky(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     # f'(z) = 1 where z > 0 else s  ==  s + (1 - s) [z > 0], kept for backward; f(z) = f'(z) z
     np.greater(z, 0, out=tmp)
     tmp *= 1.0 - LEAKY_SLOPE
@@ -44,21 +44,21 @@ def _leaky(z, out, tmp):
     return np.multiply(z, tmp, out=out)
 
 
-def _leaky_back(da, z, a, tmp):
+def _leaky_back(da: np.ndarray, z: np.ndarray, a: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     return np.multiply(da, tmp, out=da)
 
 
-def _tanh(z, out, tmp):
+def _tanh(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     return np.tanh(z, out=out)
 
 
-def _tanh_back(da, z, a, tmp):
+def _tanh_back(da: np.ndarray, z: np.ndarray, a: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     np.multiply(a, a, out=tmp)  # f' = 1 - a^2
     np.subtract(1, tmp, out=tmp)
     return np.multiply(da, tmp, out=da)
 
 
-def _sigmoid(z, out, tmp):
+def _sigmoid(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     # 0.5 (1 + tanh(z / 2)) never overflows, unlike 1 / (1 + exp(-z)).
     np.multiply(z, 0.5, out=out)
     np.tanh(out, out=out)
@@ -67,13 +67,13 @@ def _sigmoid(z, out, tmp):
     return out
 
 
-def _sigmoid_back(da, z, a, tmp):
+def _sigmoid_back(da: np.ndarray, z: np.ndarray, a: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     np.subtract(1, a, out=tmp)  # f' = a (1 - a)
     tmp *= a
     return np.multiply(da, tmp, out=da)
 
 
-def _gelu_inner(z, out):
+def _gelu_inner(z: np.ndarray, out: np.ndarray) -> np.ndarray:
     # u = c (z + a z^3); GELU uses the tanh approximation (Hendrycks & Gimpel).
     np.multiply(z, z, out=out)
     out *= _GELU_A
@@ -83,7 +83,7 @@ def _gelu_inner(z, out):
     return out
 
 
-def _gelu(z, out, tmp):
+def _gelu(z: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     _gelu_inner(z, out)
     np.tanh(out, out=out)
     out += 1
@@ -92,7 +92,7 @@ def _gelu(z, out, tmp):
     return out
 
 
-def _gelu_back(da, z, a, tmp):
+def _gelu_back(da: np.ndarray, z: np.ndarray, a: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     # f = z/2 (1 + t), t = tanh(u):  f' = (1 + t)/2 + z/2 (1 - t^2) c (1 + 3 a z^2)
     t = np.tanh(_gelu_inner(z, tmp), out=tmp)
     du = np.multiply(z, z)
@@ -109,7 +109,10 @@ def _gelu_back(da, z, a, tmp):
     return np.multiply(da, du, out=da)
 
 
-ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+Forward = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (z, out, tmp) -> a
+Backward = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (da, z, a, tmp) -> dz
+
+ACTIVATIONS: dict[str, tuple[Forward, Backward]] = {
     "relu": (_relu, _relu_back),
     "leaky_relu": (_leaky, _leaky_back),
     "tanh": (_tanh, _tanh_back),

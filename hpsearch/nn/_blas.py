@@ -20,8 +20,10 @@ import ctypes
 import functools
 import glob
 import os
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 _INT, _PTR = ctypes.c_int64, ctypes.c_void_p  # the "64_" build: 64-bit integers
 _SCALAR = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
@@ -46,7 +48,7 @@ def _numpy_openblas() -> ctypes.CDLL | None:
 
 
 @functools.cache
-def _bind(dtype: np.dtype) -> tuple | None:
+def _bind(dtype: np.dtype[Any]) -> tuple[Any, Any] | None:
     """(axpby, axpy) C functions for ``dtype``, checked on a small case; None if unavailable."""
     lib = _numpy_openblas()
     if lib is None or dtype not in _SCALAR:
@@ -73,7 +75,7 @@ class VectorOps:
     ``use_blas=False`` forces the NumPy way (the tests compare the two).
     """
 
-    def __init__(self, dtype, use_blas: bool = True) -> None:
+    def __init__(self, dtype: DTypeLike, use_blas: bool = True) -> None:
         self.dtype = np.dtype(dtype)
         self._scratch: np.ndarray | None = None  # the NumPy way's a * x, allocated once
         self._blas = _bind(self.dtype) if use_blas else None
@@ -83,11 +85,11 @@ class VectorOps:
     def uses_blas(self) -> bool:
         return self._blas is not None
 
-    def __getstate__(self) -> dict:  # C function handles and addresses do not pickle: bind again on load
+    def __getstate__(self) -> dict[str, Any]:  # C function handles and addresses do not pickle: bind again on load
         return {"dtype": self.dtype, "use_blas": self._blas is not None}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["dtype"], state["use_blas"])
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        VectorOps.__init__(self, state["dtype"], state["use_blas"])
 
     def _address(self, arr: np.ndarray) -> int | None:
         entry = self._addresses.get(id(arr))

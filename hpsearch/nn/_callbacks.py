@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from hpsearch.nn._network import Network
 
 
 @dataclass(frozen=True)
@@ -56,12 +62,12 @@ class BestTracker:
     improvement; ``restore`` puts the best weights back at the end.
     """
 
-    def __init__(self, net, greater_is_better: bool, patience: int | None, keep_weights: bool) -> None:
+    def __init__(self, net: Network, greater_is_better: bool, patience: int | None, keep_weights: bool) -> None:
         self.net, self.sign = net, 1.0 if greater_is_better else -1.0
         self.patience, self.keep_weights = patience, keep_weights
         self.best: float | None = None
         self.best_epoch: int | None = None
-        self.weights = None
+        self.weights: tuple[np.ndarray, np.ndarray] | None = None
         self.waited = 0
 
     def __call__(self, record: EpochRecord) -> bool:

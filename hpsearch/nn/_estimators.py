@@ -24,7 +24,7 @@ from hpsearch.nn._validation import EstimatorParams, seed_streams, validate_esti
 from hpsearch.nn._training import train
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no type hints
     """Shared fit/predict plumbing; subclasses say how targets map to a network head.
 
     Every parameter is keyword-only and stored unchanged (scikit-learn clones
@@ -191,7 +191,7 @@ class _BaseMLP(BaseEstimator):
         return out
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
+class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
     """Multi-layer perceptron classifier: sigmoid head for two classes, softmax for more.
 
     Labels may be of any type scikit-learn accepts (strings, non-contiguous
@@ -239,7 +239,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
-class MLPRegressor(RegressorMixin, _BaseMLP):
+class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
     """Multi-layer perceptron regressor: identity head and mean squared error.
 
     ``y`` may be 1-D (predictions are 1-D) or 2-D for several outputs. Targets
@@ -260,7 +260,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         out = self._forward(X).reshape(-1, self.n_outputs_)
         return out.ravel() if self._y_1d else out
 
-    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn hook
+    def __sklearn_tags__(self) -> Any:  # noqa: D105 - scikit-learn hook
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags

@@ -25,7 +25,7 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return diff / scale if scale > 1e-300 else 0.0
 
 
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6, index=None) -> np.ndarray:
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6, index: np.ndarray | None = None) -> np.ndarray:
     """Central differences of ``f()`` with respect to the entries ``index`` of ``x`` (modified in place)."""
     flat = x.reshape(-1)
     index = np.arange(flat.size) if index is None else index
@@ -63,7 +63,7 @@ def gradient_check(
     net = net.astype(np.float64)
     X = check_X(X, net.n_inputs, np.float64)
     y = check_y(y, X.shape[0], net.task, net.n_outputs, np.float64)
-    dlogits = np.empty((X.shape[0], net.layers[-1].n_out))
+    dlogits = np.empty((X.shape[0], net.n_logits))
 
     def objective() -> float:
         z = net.forward(X, training=True, rng=np.random.default_rng(seed))

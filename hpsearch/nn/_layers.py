@@ -14,25 +14,39 @@ None when nobody needs it, e.g. for the first layer). Backward may overwrite
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from hpsearch.nn._activations import ACTIVATIONS, IN_PLACE
 
 
+Arrays = dict[str, np.ndarray]
+
+
 class Layer:
-    params: dict = {}
-    state: dict = {}
+    #: name -> (shape, decayed?, initial value) of each trained parameter
+    params: dict[str, tuple[tuple[int, ...], bool, Any]] = {}
+    #: name -> (shape, initial value) of each non-trained state array (BatchNorm's running stats)
+    state: dict[str, tuple[tuple[int, ...], float]] = {}
 
     def __init__(self) -> None:
-        self._buffers: dict = {}
-        self.p: dict = {}
-        self.g: dict = {}
-        self.s: dict = {}
+        self._buffers: dict[tuple[Any, ...], Any] = {}
+        self.p: Arrays = {}
+        self.g: Arrays = {}
+        self.s: Arrays = {}
 
-    def bind(self, params: dict, grads: dict, state: dict) -> None:
+    def bind(self, params: Arrays, grads: Arrays, state: Arrays) -> None:
         self.p, self.g, self.s = params, grads, state
 
-    def _buf(self, n: int, training: bool, width: int, dtype, count: int = 1):
+    def forward(self, x: np.ndarray, training: bool, rng: np.random.Generator | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def _buf(self, n: int, training: bool, width: int, dtype: DTypeLike, count: int = 1) -> list[np.ndarray]:
         """``count`` (n, width) buffers, cached per batch size when training."""
         if not training:
             return [np.empty((n, width), dtype) for _ in range(count)]
@@ -55,7 +69,7 @@ class Dense(Layer):
         if bias:
             self.params["b"] = ((n_out,), False, 0.0)
 
-    def forward(self, x, training, rng=None):
+    def forward(self, x: np.ndarray, training: bool, rng: np.random.Generator | None = None) -> np.ndarray:
         self.x = x
         (z,) = self._buf(x.shape[0], training, self.n_out, x.dtype)
         np.matmul(x, self.p["W"], out=z)
@@ -63,7 +77,7 @@ class Dense(Layer):
             z += self.p["b"]
         return z
 
-    def backward(self, dz, need_dx=True):
+    def backward(self, dz: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         np.matmul(self.x.T, dz, out=self.g["W"])  # dL/dW = x^T dz
         if "b" in self.g:
             np.matmul(self._ones(dz.shape[0], dz.dtype), dz, out=self.g["b"])  # column sums; BLAS beats np.sum
@@ -72,14 +86,14 @@ class Dense(Layer):
         dx = self._dx_buf(dz.shape[0], dz.dtype)
         return np.matmul(dz, self.p["W"].T, out=dx)  # dL/dx = dz W^T
 
-    def _ones(self, n, dtype):
+    def _ones(self, n: int, dtype: DTypeLike) -> np.ndarray:
         key = ("ones", n, dtype)
         ones = self._buffers.get(key)
         if ones is None:
             ones = self._buffers[key] = np.ones(n, dtype)
         return ones
 
-    def _dx_buf(self, n, dtype):
+    def _dx_buf(self, n: int, dtype: DTypeLike) -> np.ndarray:
         key = ("dx", n, dtype)
         buf = self._buffers.get(key)
         if buf is None:
@@ -96,7 +110,7 @@ class Activation(Layer):
         self.f, self.f_back = ACTIVATIONS[name]
         self.in_place = name in IN_PLACE
 
-    def forward(self, z, training, rng=None):
+    def forward(self, z: np.ndarray, training: bool, rng: np.random.Generator | None = None) -> np.ndarray:
         n = z.shape[0]
         out, tmp = self._buf(n, training, self.width, z.dtype, count=2)
         if self.in_place:
@@ -104,7 +118,7 @@ class Activation(Layer):
         self.z, self.a, self.tmp = z, self.f(z, out, tmp), tmp
         return self.a
 
-    def backward(self, da, need_dx=True):
+    def backward(self, da: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         return self.f_back(da, self.z, self.a, self.tmp)
 
 
@@ -118,10 +132,12 @@ class Dropout(Layer):
         super().__init__()
         self.rate, self.width = rate, width
 
-    def forward(self, x, training, rng=None):
+    def forward(self, x: np.ndarray, training: bool, rng: np.random.Generator | None = None) -> np.ndarray:
         if not training or self.rate == 0.0:
             self.mask = None
             return x
+        if rng is None:
+            raise ValueError("Dropout: training needs a random generator (rng)")
         out, mask = self._buf(x.shape[0], training, self.width, x.dtype, count=2)
         rng.random(dtype=x.dtype, out=mask)
         np.greater_equal(mask, self.rate, out=mask)
@@ -129,7 +145,7 @@ class Dropout(Layer):
         self.mask = mask
         return np.multiply(x, mask, out=out)
 
-    def backward(self, dy, need_dx=True):
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         if self.mask is None:
             return dy
         return np.multiply(dy, self.mask, out=dy)
@@ -149,7 +165,7 @@ class BatchNorm(Layer):
         self.params = {"gamma": ((width,), False, 1.0), "beta": ((width,), False, 0.0)}
         self.state = {"mean": ((width,), 0.0), "var": ((width,), 1.0)}
 
-    def forward(self, x, training, rng=None):
+    def forward(self, x: np.ndarray, training: bool, rng: np.random.Generator | None = None) -> np.ndarray:
         gamma, beta = self.p["gamma"], self.p["beta"]
         if not training:
             inv = 1.0 / np.sqrt(self.s["var"] + self.eps)
@@ -172,7 +188,7 @@ class BatchNorm(Layer):
         self.s["var"] += (m * n / max(n - 1, 1)) * var  # unbiased, as PyTorch keeps it
         return y
 
-    def backward(self, dy, need_dx=True):
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         n, xhat = dy.shape[0], self.xhat
         dbeta, dgamma = self.g["beta"], self.g["gamma"]
         np.sum(dy, axis=0, out=dbeta)

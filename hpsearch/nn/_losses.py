@@ -12,10 +12,12 @@ plain. Every head offers
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 
 
-def _log_softmax_parts(z):
+def _log_softmax_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shifted logits and log of the partition sum: log p = shifted - log_s."""
     shifted = z - z.max(axis=1, keepdims=True)
     log_s = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -26,9 +28,9 @@ class SoftmaxCrossEntropy:
     """Multi-class: p = softmax(z), loss = -mean log p[y]."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: dict[tuple[int, int, np.dtype[Any]], tuple[np.ndarray, np.ndarray]] = {}
 
-    def loss_grad(self, z, y, dz):
+    def loss_grad(self, z: np.ndarray, y: np.ndarray, dz: np.ndarray) -> float:
         n, k = z.shape
         key = (n, k, z.dtype)
         if key not in self._cache:
@@ -58,16 +60,16 @@ class SoftmaxCrossEntropy:
         flat[idx] -= 1.0 / n
         return loss
 
-    def loss(self, z, y):
+    def loss(self, z: np.ndarray, y: np.ndarray) -> float:
         shifted, log_s = _log_softmax_parts(z)
         return float(np.mean(log_s[:, 0] - shifted[np.arange(len(y)), y], dtype=np.float64))
 
-    def output(self, z):
+    def output(self, z: np.ndarray) -> np.ndarray:
         shifted, log_s = _log_softmax_parts(z)
         return np.exp(shifted - log_s)
 
 
-def _softplus(x):
+def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + e^x) without overflow."""
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
@@ -75,7 +77,7 @@ def _softplus(x):
 class SigmoidBinaryCrossEntropy:
     """Binary: p = sigmoid(z), loss = mean softplus(z) - y z (= -y log p - (1-y) log(1-p))."""
 
-    def loss_grad(self, z, y, dz):
+    def loss_grad(self, z: np.ndarray, y: np.ndarray, dz: np.ndarray) -> float:
         n = z.shape[0]
         loss = self.loss(z, y)
         np.multiply(z, 0.5, out=dz)  # sigmoid(z) = (1 + tanh(z/2)) / 2
@@ -86,32 +88,44 @@ class SigmoidBinaryCrossEntropy:
         dz *= 1.0 / n
         return loss
 
-    def loss(self, z, y):
-        z = z[:, 0]
-        return float(np.mean(_softplus(z) - y * z, dtype=np.float64))
+    def loss(self, z: np.ndarray, y: np.ndarray) -> float:
+        z0 = z[:, 0]
+        return float(np.mean(_softplus(z0) - y * z0, dtype=np.float64))
 
-    def output(self, z):
+    def output(self, z: np.ndarray) -> np.ndarray:
         return 0.5 * (1 + np.tanh(0.5 * z[:, 0]))
 
 
 class MeanSquaredError:
     """Regression: identity output, loss = mean over samples and outputs of (z - y)^2."""
 
-    def loss_grad(self, z, y, dz):
+    def loss_grad(self, z: np.ndarray, y: np.ndarray, dz: np.ndarray) -> float:
         np.subtract(z, y, out=dz)
         loss = float(np.vdot(dz, dz)) / dz.size
         dz *= 2.0 / dz.size
         return loss
 
-    def loss(self, z, y):
+    def loss(self, z: np.ndarray, y: np.ndarray) -> float:
         d = z - y
         return float(np.vdot(d, d)) / d.size
 
-    def output(self, z):
+    def output(self, z: np.ndarray) -> np.ndarray:
         return z
 
 
-HEADS = {
+class Head(Protocol):
+    """What the network asks of its loss head."""
+
+    def loss_grad(self, z: np.ndarray, y: np.ndarray, dz: np.ndarray) -> float:
+        """The mean loss; writes d loss / d z into ``dz``."""
+        ...
+
+    def loss(self, z: np.ndarray, y: np.ndarray) -> float: ...
+
+    def output(self, z: np.ndarray) -> np.ndarray: ...
+
+
+HEADS: dict[str, type[Head]] = {
     "multiclass": SoftmaxCrossEntropy,
     "binary": SigmoidBinaryCrossEntropy,
     "regression": MeanSquaredError,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from hpsearch.nn._activations import ACTIVATIONS
 from hpsearch.nn._blas import VectorOps
@@ -35,9 +36,12 @@ from hpsearch.nn._validation import (
 PREDICT_CHUNK = 16384
 
 
-def _views(flat: np.ndarray, entries) -> defaultdict:
+Entry = tuple[Any, ...]  # (layer, name, shape, initial value, [decayed])
+
+
+def _views(flat: np.ndarray, entries: Sequence[Entry]) -> defaultdict[Layer, dict[str, np.ndarray]]:
     """Per-layer views into ``flat`` for (layer, name, shape, ...) entries, laid out one after another."""
-    views: defaultdict = defaultdict(dict)
+    views: defaultdict[Layer, dict[str, np.ndarray]] = defaultdict(dict)
     offset = 0
     for layer, name, shape, *_ in entries:
         size = int(np.prod(shape))
@@ -46,7 +50,7 @@ def _views(flat: np.ndarray, entries) -> defaultdict:
     return views
 
 
-def _carve(entries, dtype) -> np.ndarray:
+def _carve(entries: Sequence[Entry], dtype: DTypeLike) -> np.ndarray:
     """One flat array holding the initial values of (layer, name, shape, initial value, ...) entries."""
     flat = np.empty(sum(int(np.prod(e[2])) for e in entries), dtype)
     views = _views(flat, entries)
@@ -118,7 +122,7 @@ class Network:
         layers.append(Dense(width, n_logits, init_weight(rng, width, n_logits, scheme)))
         return layers
 
-    def _layout(self) -> tuple[list, list]:
+    def _layout(self) -> tuple[list[Entry], list[Entry]]:
         """(parameter entries, weights first; state entries): the order of the flat vectors."""
         params = [
             (layer, name, shape, value, decayed)
@@ -136,11 +140,11 @@ class Network:
         self.params = _carve(params, self.dtype)
         self.grads = _carve([e[:3] + (0.0,) for e in params], self.dtype)
         self.state = _carve(states, self.dtype)
-        self._l1_grad = np.empty(self.n_decayed, self.dtype)  # sign(W) buffer: L1 allocates nothing per batch
+        self._l1_grad: np.ndarray = np.empty(self.n_decayed, self.dtype)  # sign(W) buffer: L1 allocates nothing per batch
         self._ops = VectorOps(self.dtype)
         self._bind(params, states)
 
-    def _bind(self, params: list, states: list) -> None:
+    def _bind(self, params: list[Entry], states: list[Entry]) -> None:
         """Point every layer's parameters, gradients and state at views into the flat vectors."""
         param_views, grad_views = _views(self.params, params), _views(self.grads, params)
         state_views = _views(self.state, states)
@@ -148,13 +152,18 @@ class Network:
             layer.bind(param_views[layer], grad_views[layer], state_views[layer])
         self._weights, self._weight_grads = self.params[: self.n_decayed], self.grads[: self.n_decayed]
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         # pickle and deepcopy store views as separate arrays: point the layers back into the flat vectors,
         # or training a loaded network would update params that no layer reads
         self.__dict__.update(state)
         self._bind(*self._layout())
 
     # -- passes -----------------------------------------------------------------
+    @property
+    def n_logits(self) -> int:
+        """Width of the last layer: 1 for a binary task (one logit), else n_outputs."""
+        return 1 if self.task == "binary" else self.n_outputs
+
     @property
     def n_parameters(self) -> int:
         """Number of trainable scalars (weights, biases, batch-norm scales and shifts)."""
@@ -169,10 +178,10 @@ class Network:
 
     def backward(self, dlogits: np.ndarray) -> None:
         """Backpropagate dL/dlogits, filling ``self.grads`` (the input gradient is skipped)."""
-        grad = dlogits
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            grad = self.layers[i].backward(grad, need_dx=i > 0)
+        grad, layers = dlogits, self.layers
+        for i in range(len(layers) - 1, 0, -1):
+            grad = cast(np.ndarray, layers[i].backward(grad, need_dx=True))  # a layer below reads it
+        layers[0].backward(grad, need_dx=False)
 
     def loss_grad(
         self,

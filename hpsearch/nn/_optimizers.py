@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from hpsearch.nn._blas import VectorOps
 from hpsearch.nn._validation import check_choice, check_param
@@ -32,14 +33,14 @@ class Optimizer:
 
     FLUSH_EVERY = 128
 
-    def __init__(self, size: int, dtype, use_blas: bool = True) -> None:
+    def __init__(self, size: int, dtype: DTypeLike, use_blas: bool = True) -> None:
         self.t = 0
         self._ops = VectorOps(dtype, use_blas)
         self._tmp = np.empty(size, dtype)
         self._tiny = np.finfo(dtype).tiny
         self._state: list[np.ndarray] = []
 
-    def _zeros(self, size: int, dtype) -> np.ndarray:
+    def _zeros(self, size: int, dtype: DTypeLike) -> np.ndarray:
         arr = np.zeros(size, dtype)
         self._state.append(arr)
         return arr
@@ -53,26 +54,26 @@ class Optimizer:
                 np.abs(arr, out=self._tmp)
                 np.copyto(arr, 0, where=self._tmp < self._tiny)
 
-    def _update(self, params, grads, lr):
+    def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
 
 class SGD(Optimizer):
     """p -= lr g."""
 
-    def _update(self, params, grads, lr):
+    def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         self._ops.axpy(-lr, grads, params)
 
 
 class Momentum(Optimizer):
     """Heavy ball: v = mu v + g; p -= lr v (Nesterov: p -= lr (g + mu v))."""
 
-    def __init__(self, size, dtype, momentum: float = 0.9, nesterov: bool = False, use_blas: bool = True) -> None:
+    def __init__(self, size: int, dtype: DTypeLike, momentum: float = 0.9, nesterov: bool = False, use_blas: bool = True) -> None:
         super().__init__(size, dtype, use_blas)
         self.momentum, self.nesterov = momentum, nesterov
         self.v = self._zeros(size, dtype)
 
-    def _update(self, params, grads, lr):
+    def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         ops, v = self._ops, self.v
         ops.axpby(1.0, grads, self.momentum, v)
         if self.nesterov:
@@ -85,12 +86,12 @@ class Momentum(Optimizer):
 class RMSprop(Optimizer):
     """s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)."""
 
-    def __init__(self, size, dtype, rho: float = 0.9, eps: float = 1e-8, use_blas: bool = True) -> None:
+    def __init__(self, size: int, dtype: DTypeLike, rho: float = 0.9, eps: float = 1e-8, use_blas: bool = True) -> None:
         super().__init__(size, dtype, use_blas)
         self.rho, self.eps = rho, eps
         self.s = self._zeros(size, dtype)
 
-    def _update(self, params, grads, lr):
+    def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         s, tmp = self.s, self._tmp
         np.multiply(grads, grads, out=tmp)
         self._ops.axpby(1 - self.rho, tmp, self.rho, s)
@@ -113,7 +114,7 @@ class Adam(Optimizer):
     """
 
     def __init__(
-        self, size, dtype, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+        self, size: int, dtype: DTypeLike, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
         decoupled_decay: float = 0.0, n_decayed: int = 0, use_blas: bool = True,
     ) -> None:
         super().__init__(size, dtype, use_blas)
@@ -122,7 +123,7 @@ class Adam(Optimizer):
         self.m = self._zeros(size, dtype)  # m / (1 - beta1)
         self.v = self._zeros(size, dtype)  # v / (1 - beta2)
 
-    def _update(self, params, grads, lr):
+    def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         m, v, tmp, b1, b2, t = self.m, self.v, self._tmp, self.beta1, self.beta2, self.t
         if self.decay:
             params[: self.n_decayed] *= 1 - lr * self.decay
@@ -142,7 +143,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
 
 def make_optimizer(
-    name: str, size: int, dtype, *, momentum: float = 0.9, weight_decay: float = 0.0, n_decayed: int = 0
+    name: str, size: int, dtype: DTypeLike, *, momentum: float = 0.9, weight_decay: float = 0.0, n_decayed: int = 0
 ) -> Optimizer:
     """Build the optimizer called ``name`` for a parameter vector of ``size`` entries."""
     check_choice("optimizer", name, OPTIMIZERS)

@@ -35,7 +35,7 @@ class Step(Schedule):
         self.step_size = check_int("step_size", step_size)
         self.gamma = check_float("gamma", gamma, low=0.0, high=1.0, low_open=True)
 
-    def lr(self, epoch):
+    def lr(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -47,7 +47,7 @@ class Cosine(Schedule):
         self.total = check_int("total_epochs", total_epochs)
         self.min_lr = check_float("min_lr", min_lr)
 
-    def lr(self, epoch):
+    def lr(self, epoch: int) -> float:
         frac = min(epoch, self.total) / self.total
         return self.min_lr + 0.5 * (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * frac))
 
@@ -64,10 +64,10 @@ class ReduceOnPlateau(Schedule):
         self.min_lr, self.threshold = min_lr, threshold
         self.current, self.best, self.bad = base_lr, math.inf, 0
 
-    def lr(self, epoch):
+    def lr(self, epoch: int) -> float:
         return self.current
 
-    def observe(self, value):
+    def observe(self, value: float) -> None:
         if self.best == math.inf or value < self.best - self.threshold * abs(self.best):
             self.best, self.bad = value, 0
             return

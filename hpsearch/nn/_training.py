@@ -66,7 +66,7 @@ class _Fit:
     clip_norm: float | None
     deadline: float | None
     validation: tuple[np.ndarray, np.ndarray] | None
-    val_metric: Callable | None
+    val_metric: Callable[[np.ndarray, np.ndarray], float] | None
     rules: list[tuple[str, Callable[[EpochRecord], bool]]]
     _dlogits: dict[int, np.ndarray] = field(default_factory=dict)
 
@@ -120,11 +120,12 @@ class _Fit:
     def _dlogits_buffer(self, m: int) -> np.ndarray:
         buf = self._dlogits.get(m)
         if buf is None:
-            buf = self._dlogits[m] = np.empty((m, self.net.layers[-1].n_out), self.net.dtype)
+            buf = self._dlogits[m] = np.empty((m, self.net.n_logits), self.net.dtype)
         return buf
 
     def validate(self) -> tuple[float, float]:
         """(val loss, val metric) in inference mode; the default metric is minus the loss."""
+        assert self.validation is not None, "validate() needs validation data"
         X_val, y_val = self.validation
         logits = self.net.forward(X_val)
         loss = self.net.head.loss(logits, y_val)
@@ -222,8 +223,9 @@ def train(
     return result
 
 
-def _check_config(net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss,
-                  time_budget, patience, val_metric, callbacks) -> dict:
+def _check_config(net: Any, learning_rate: Any, weight_decay: Any, l1: Any, clip_norm: Any, batch_size: Any,
+                  max_epochs: Any, target_loss: Any, time_budget: Any, patience: Any, val_metric: Any,
+                  callbacks: Sequence[Any]) -> dict[str, Any]:
     if not isinstance(net, Network):
         raise ValueError(f"net: expected a hpsearch.nn.Network; got {type(net).__name__}")
     if val_metric is not None and not callable(val_metric):

@@ -14,7 +14,7 @@ import math
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -73,6 +73,10 @@ def check_choice(name: str, value: Any, allowed: Iterable[str], *, literal: bool
     return value
 
 
+@overload
+def check_int(name: str, value: Any, *, low: int = 1, allow_none: Literal[False] = False) -> int: ...
+@overload
+def check_int(name: str, value: Any, *, low: int = 1, allow_none: bool) -> int | None: ...
 def check_int(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> int | None:
     """An integer >= ``low`` (bools are rejected: ``True`` is not a batch size)."""
     if value is None and allow_none:
@@ -82,6 +86,12 @@ def check_int(name: str, value: Any, *, low: int = 1, allow_none: bool = False) 
     return int(value)
 
 
+@overload
+def check_float(name: str, value: Any, *, low: float = ..., high: float = ..., low_open: bool = ...,
+                high_open: bool = ..., allow_none: Literal[False] = False, literal: bool = ...) -> float: ...
+@overload
+def check_float(name: str, value: Any, *, low: float = ..., high: float = ..., low_open: bool = ...,
+                high_open: bool = ..., allow_none: bool, literal: bool = ...) -> float | None: ...
 def check_float(
     name: str,
     value: Any,
@@ -269,6 +279,7 @@ def seed_streams(random_state: Any, n: int) -> list[np.random.Generator]:
     """
     if isinstance(random_state, np.random.RandomState):
         random_state = int(random_state.randint(np.iinfo(np.int32).max))
+    seed: Any = random_state
     if isinstance(random_state, np.random.Generator):
         return [np.random.default_rng(s) for s in random_state.integers(2**63, size=n)]
     if random_state is not None and (
@@ -277,4 +288,4 @@ def seed_streams(random_state: Any, n: int) -> list[np.random.Generator]:
         raise _fail("random_state", "None, an int, a numpy RandomState or Generator", random_state)
     if random_state is not None and random_state < 0:
         raise _fail("random_state", "None or a non-negative int seed", random_state)
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(random_state).spawn(n)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]

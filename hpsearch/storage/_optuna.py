@@ -8,9 +8,12 @@ import-boundary test (tests/test_boundaries.py) keeps them here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
+
+if TYPE_CHECKING:
+    from optuna.study._frozen import FrozenStudy  # what get_all_studies returns; not re-exported
 
 
 def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
@@ -18,7 +21,7 @@ def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
     return study._storage
 
 
-def study_id_of(study: optuna.Study | optuna.study.FrozenStudy) -> int:
+def study_id_of(study: optuna.Study | FrozenStudy) -> int:
     """The study's id in its storage (a live Study or a FrozenStudy from get_all_studies)."""
     return study._study_id
 
@@ -37,6 +40,6 @@ def stale_trial_ids(storage: optuna.storages.BaseStorage, study_id: int) -> list
     """Ids of RUNNING trials whose heartbeat expired, or None when the storage cannot tell
     (no heartbeat configured, or a backend without Optuna's stale-trial query)."""
     backend: Any = backend_of(storage)
-    if not storage.get_heartbeat_interval() or not hasattr(backend, "_get_stale_trial_ids"):
+    if not getattr(storage, "get_heartbeat_interval", lambda: None)() or not hasattr(backend, "_get_stale_trial_ids"):
         return None
     return list(backend._get_stale_trial_ids(study_id))
