@@ -8,6 +8,13 @@ that matters, and a little label noise keeps 100 % out of reach.
 
 The vocabulary is always built from the rows the model is fitted on (the
 training split during search), never from validation or test rows.
+
+Why not scikit-learn's CountVectorizer / TfidfTransformer: measured on the
+1,000-review corpus with bigrams, they give the same matrices (to 2e-16, see
+tests/objectives/test_text_objective.py) in the same time (10-17 ms), but
+importing them costs about 0.75 s (scikit-learn and SciPy) in every trial
+process, which the trial path otherwise never imports. Their ``max_features``
+also ranks terms by total count, not by document frequency as below.
 """
 
 from __future__ import annotations

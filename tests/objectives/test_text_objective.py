@@ -34,6 +34,29 @@ def test_vocabulary_comes_from_fit_rows_only():
     assert bigrams.shape == (1, 5) and bigrams.sum() == 3  # film, good, "good film"
 
 
+@pytest.mark.parametrize("features", ["binary", "count", "tfidf"])
+def test_bag_of_words_equals_scikit_learns(features):
+    """The hand-written vectorizer (kept to spare trials importing scikit-learn and SciPy) gives
+    CountVectorizer's and TfidfTransformer's matrices for the same vocabulary."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+    from objectives.text import build_vocabulary, ngrams
+
+    docs = [tokenize(d) for d in make_corpus(300)[0]]
+    fit, val = np.arange(200), np.arange(200, 300)
+    ours = bag_of_words(docs, fit, [fit, val], vocab_size=150, min_count=2, ngram=2, features=features)
+    fit_docs = [docs[i] for i in fit]
+    vocab = build_vocabulary(fit_docs, vocab_size=150, min_count=2, ngram=2)
+    cv = CountVectorizer(analyzer=lambda d: ngrams(d, 2), vocabulary=vocab, binary=features == "binary",
+                         dtype=np.float64)
+    theirs = [cv.transform([docs[i] for i in rows]) for rows in (fit, val)]
+    if features == "tfidf":
+        tfidf = TfidfTransformer().fit(cv.transform(fit_docs))
+        theirs = [tfidf.transform(m) for m in theirs]
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b.toarray(), rtol=0, atol=1e-12)
+
+
 def test_text_objective_reaches_sensible_accuracy_and_bigrams_help():
     spec = spec_from_dict({"study": {"name": "text", "objective": "text", "seed": 0},
                            "training": {"max_epochs": 40, "patience": 6, "features": "count", "depth": 0},
