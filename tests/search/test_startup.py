@@ -55,3 +55,61 @@ def test_a_preloaded_objective_is_used_only_for_the_same_spec(monkeypatch):
     assert key == spec.to_dict() and objective.problem.name == "iris"
     _workers.preload_objectives([spec])  # the same spec again: not rebuilt
     assert _workers._PRELOADED["fork"][1] is objective
+
+
+def _fresh(path):
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(f"{path}{suffix}"):
+            os.remove(f"{path}{suffix}")
+    return f"sqlite:///{path}"
+
+
+def test_a_new_sqlite_file_gets_the_schema_and_version_stamp_optuna_gives_it(tmp_path):
+    import sqlite3
+
+    from hpsearch.storage import open_storage
+    from hpsearch.storage._rdb import _head_revision
+
+    ours, theirs = tmp_path / "ours.db", tmp_path / "theirs.db"
+    open_storage(_fresh(ours))
+    reference = optuna.storages.RDBStorage(_fresh(theirs))
+    assert _head_revision() == reference._version_manager.get_head_version()
+
+    def schema(path):
+        with sqlite3.connect(path) as con:
+            tables = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                                 "AND name NOT LIKE 'hpsearch%' ORDER BY name").fetchall()
+            return tables, con.execute("SELECT version_num FROM alembic_version").fetchall()
+
+    assert schema(ours) == schema(theirs)
+    # Plain Optuna opens and checks our file; we open a file Optuna made.
+    optuna.storages.RDBStorage(f"sqlite:///{ours}")._version_manager.check_table_schema_compatibility()
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{theirs}"), study_name="x")
+    assert study.study_name == "x"
+
+
+def test_opening_a_sqlite_storage_does_not_import_alembic(tmp_path):
+    import subprocess
+
+    url = _fresh(tmp_path / "n.db")
+    code = ("import sys\n"
+            "from hpsearch.storage import open_storage\n"
+            f"open_storage({url!r})\n"  # a new file
+            f"open_storage({url!r})\n"  # an existing one
+            "print('alembic' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_an_old_schema_stamp_still_gets_optunas_own_error(tmp_path):
+    import sqlite3
+
+    from hpsearch.errors import UserError
+    from hpsearch.storage import open_storage
+
+    url = _fresh(tmp_path / "old.db")
+    open_storage(url)
+    with sqlite3.connect(tmp_path / "old.db") as con:
+        con.execute("UPDATE alembic_version SET version_num = 'v3.0.0.d'")
+    with pytest.raises((RuntimeError, UserError), match="optuna storage upgrade|no longer compatible"):
+        open_storage(url)
