@@ -20,10 +20,10 @@ Tokens are compared with :func:`hmac.compare_digest` so timing reveals nothing.
 from __future__ import annotations
 
 import hmac
-from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
+from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -36,32 +36,9 @@ def _same(given: str | None, token: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def _bearer(scope: Scope) -> str | None:
-    value = _header(scope, b"authorization")
-    if value is None:
-        return None
-    scheme, _, credentials = value.partition(" ")
+def _bearer(conn: HTTPConnection) -> str | None:
+    scheme, _, credentials = conn.headers.get("authorization", "").partition(" ")
     return credentials.strip() if scheme.lower() == "bearer" else None
-
-
-def _cookie(scope: Scope) -> str | None:
-    raw = _header(scope, b"cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:  # a malformed cookie header is just "no cookie"
-        return None
-    morsel = jar.get(COOKIE_NAME)
-    return morsel.value if morsel is not None else None
 
 
 class TokenAuthMiddleware:
@@ -75,8 +52,9 @@ class TokenAuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        conn = HTTPConnection(scope)  # Starlette's own header, cookie and query parsing
         path: str = scope.get("path", "")
-        if path.startswith("/static/") or path == "/favicon.ico" or _same(_bearer(scope), self.token):
+        if path.startswith("/static/") or path == "/favicon.ico" or _same(_bearer(conn), self.token):
             await self.app(scope, receive, send)
             return
         if path == "/api" or path.startswith("/api/"):
@@ -85,19 +63,19 @@ class TokenAuthMiddleware:
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        elif _same(_cookie(scope), self.token):
+        elif _same(conn.cookies.get(COOKIE_NAME), self.token):
             await self.app(scope, receive, send)
             return
         else:
-            response = self._dashboard_login(scope)
+            response = self._dashboard_login(conn)
         await response(scope, receive, send)
 
-    def _dashboard_login(self, scope: Scope) -> Any:
+    def _dashboard_login(self, conn: HTTPConnection) -> Any:
         """``?token=T`` sets the cookie and redirects to the same page without it."""
-        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        given = [value for key, value in query if key == "token"]
+        scope = conn.scope
+        given = conn.query_params.getlist("token")
         if given and _same(given[-1], self.token):
-            rest = urlencode([(k, v) for k, v in query if k != "token"])
+            rest = urlencode([(k, v) for k, v in conn.query_params.multi_items() if k != "token"])
             # One leading slash only: "//host" would redirect to another site.
             path = "/" + scope.get("path", "/").lstrip("/")
             target = scope.get("root_path", "") + path + (f"?{rest}" if rest else "")

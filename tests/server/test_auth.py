@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import HTTPConnection
 
 from hpsearch.cli import main
 from hpsearch.cli._serve_cmd import check_bind, is_loopback
@@ -60,8 +63,31 @@ def test_login_redirect_stays_on_this_site():
     # A raw ASGI scope: HTTP clients would read "//evil.example" as a host.
     auth = TokenAuthMiddleware(app=None, token=TOKEN)
     scope = {"type": "http", "path": "//evil.example/x", "query_string": f"token={TOKEN}".encode()}
-    response = auth._dashboard_login(scope)
+    response = auth._dashboard_login(HTTPConnection(scope))
     assert response.status_code == 303 and response.headers["location"] == "/evil.example/x"
+
+
+@pytest.mark.parametrize(("header", "ok"), [
+    (f"hpsearch_token={TOKEN}", True),
+    (f"other=1; junk; hpsearch_token={TOKEN}", True),  # Starlette skips a malformed pair, not the header
+    (f'hpsearch_token="{TOKEN}"', True),
+    ("hpsearch_token=wrong", False),
+    (f"hpsearch_token_x={TOKEN}", False),
+    ("", False),
+])
+def test_dashboard_cookie_is_read_by_starlette(header, ok):
+    """Headers, cookies and the query string are Starlette's parsing (HTTPConnection), not ours."""
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["path"])
+
+    async def send(message):
+        seen.append(message.get("status"))
+
+    scope = {"type": "http", "path": "/", "query_string": b"", "headers": [(b"cookie", header.encode())]}
+    asyncio.run(TokenAuthMiddleware(app=app, token=TOKEN)(scope, None, send))
+    assert (seen == ["/"]) is ok
 
 
 @pytest.mark.parametrize(("host", "loopback"), [
