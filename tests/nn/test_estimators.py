@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hpsearch.nn._estimators import MLPClassifier, MLPRegressor
 
-# The defaults (DESIGN.md promises they pass check_estimator as they are),
+# The defaults (they pass check_estimator as they are: docs/architecture.md, scikit-learn estimators),
 # plus small float64-trained networks. Predictions are computed in float64 for
 # both, so batching cannot change them (check_methods_subset_invariance).
 _SMALL = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, random_state=0, dtype="float64")
