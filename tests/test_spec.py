@@ -302,3 +302,23 @@ def test_catalog_limits_match_what_the_network_accepts(name):
             nn_accepts = False
         expected = nn_accepts or (off_at_zero and v == 0)
         assert setting.accepts(v) == expected, (name, v)
+
+
+@pytest.mark.parametrize(("param", "field"), [
+    ({"type": "float", "low": 1.0, "high": 0.5}, "high"),
+    ({"type": "float", "low": 0.0, "high": 1.0, "log": True}, "low"),
+    ({"type": "int", "low": 1, "high": 8, "step": 9}, "step"),
+    ({"type": "float", "low": 0.0, "high": 1.0, "log": True, "step": 0.1}, "low"),
+    ({"type": "int", "low": 1, "high": 8, "step": 2, "grid": [1, 4]}, "grid"),
+    ({"type": "categorical", "choices": ["a", "b", "a"]}, "choices"),
+    ({"type": "categorical", "choices": ["a", "b"], "grid": ["c"]}, "grid"),
+])
+def test_one_parameters_ranges_are_the_models_own(param, field):
+    """Checks within one parameter are pydantic validators on its model, whatever the objective."""
+    from pydantic import ValidationError
+
+    from hpsearch.spec.models import PARAM_TYPES
+
+    with pytest.raises(ValidationError) as info:
+        PARAM_TYPES[param["type"]].model_validate(param)
+    assert info.value.errors()[0]["loc"] == (field,)

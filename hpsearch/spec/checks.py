@@ -23,12 +23,11 @@ from hpsearch.spec.models import (
     CommandSection,
     DataSection,
     FloatParam,
-    IntParam,
+    Param,
     Spec,
     StudySection,
 )
 
-MAX_STEPS = 10**15  # most steps in a stepped float range (as hpsearch.space.MAX_STEPS)
 _USER_OBJECTIVE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DATA_COMMON = {"dataset", "val_fraction", "test_fraction", "seed", "task"}
 
@@ -205,56 +204,21 @@ def _check_training(spec: Spec, hypers: dict[str, catalog.Setting], source: str)
                              f"a setting not also searched in [space] (space.{name})", value)
 
 
-def _check_param(name: str, param, hyper: catalog.Setting | None, source: str) -> None:
+def _check_param(name: str, param: Param, hyper: catalog.Setting | None, source: str) -> None:
+    """The checks that need the objective's catalog (``hyper``); those within one parameter
+    (low < high, log, step, grid, distinct values) are the pydantic models' own (models.py)."""
     path = f"space.{name}"
-    if isinstance(param, CategoricalParam):
-        _unique(param.choices, f"{path}.choices", source)
-        for i, choice in enumerate(param.choices):
-            if hyper is not None and not hyper.accepts(choice):
-                raise spec_error(source, f"{path}.choices[{i}]", hyper.describe(), choice)
-        for i, value in enumerate(param.grid or []):
-            if not any(value == c and type(value) is type(c) for c in param.choices):
-                raise spec_error(source, f"{path}.grid[{i}]", "one of the choices", value)
-        _unique(param.grid or [], f"{path}.grid", source)
+    if hyper is None:
         return
-    if hyper is not None and hyper.kind not in ("float", "int"):
+    if isinstance(param, CategoricalParam):
+        for i, choice in enumerate(param.choices):
+            if not hyper.accepts(choice):
+                raise spec_error(source, f"{path}.choices[{i}]", hyper.describe(), choice)
+        return
+    if hyper.kind not in ("float", "int"):
         raise spec_error(source, f"{path}.type", f"'categorical' ({name} is {hyper.describe()})", param.type)
-    if hyper is not None and hyper.kind == "int" and isinstance(param, FloatParam):
+    if hyper.kind == "int" and isinstance(param, FloatParam):
         raise spec_error(source, f"{path}.type", f"'int' or 'categorical' ({name} is an integer)", "float")
-    if not math.isfinite(param.low) or not math.isfinite(param.high):
-        raise spec_error(source, f"{path}.low", "finite bounds", [param.low, param.high])
-    if param.low >= param.high:
-        raise spec_error(source, f"{path}.high", f"a value > low ({param.low:g})", param.high)
-    if param.log and param.low <= 0:
-        raise spec_error(source, f"{path}.low", "a value > 0 (log = true)", param.low)
-    step = param.step
-    if param.log and step is not None and not (isinstance(param, IntParam) and step == 1):
-        raise spec_error(source, f"{path}.step", "no step with log = true", step)
-    if step is not None and step > param.high - param.low:
-        raise spec_error(source, f"{path}.step", f"a step <= high - low ({param.high - param.low:g})", step)
-    if isinstance(param, FloatParam) and step is not None and not (param.high - param.low) / step <= MAX_STEPS:
-        raise spec_error(source, f"{path}.step", f"a step >= (high - low) / {MAX_STEPS:.0e} "
-                         f"({(param.high - param.low) / MAX_STEPS:g}; finer steps are not representable)", step)
-    if hyper is not None:
-        for key in ("low", "high"):
-            if not hyper.in_range(getattr(param, key)):
-                raise spec_error(source, f"{path}.{key}", hyper.describe(), getattr(param, key))
-    for i, value in enumerate(param.grid or []):
-        if not param.low <= value <= param.high:
-            raise spec_error(source, f"{path}.grid[{i}]", f"a value in [{param.low:g}, {param.high:g}]", value)
-        if step is not None and not _on_step(value, param.low, step):
-            raise spec_error(source, f"{path}.grid[{i}]", f"low + a multiple of step ({step:g})", value)
-    _unique(param.grid or [], f"{path}.grid", source)
-
-
-def _on_step(value: float, low: float, step: float) -> bool:
-    k = (value - low) / step
-    return abs(k - round(k)) < 1e-9 * max(1.0, abs(k))
-
-
-def _unique(values: list, path: str, source: str) -> None:
-    seen: list = []
-    for i, v in enumerate(values):
-        if any(v == s and type(v) is type(s) for s in seen):
-            raise spec_error(source, f"{path}[{i}]", "distinct values", v)
-        seen.append(v)
+    for key in ("low", "high"):
+        if not hyper.in_range(getattr(param, key)):
+            raise spec_error(source, f"{path}.{key}", hyper.describe(), getattr(param, key))

@@ -101,6 +101,9 @@ def from_validation_error(source: str, exc: ValidationError) -> SpecError:
         scalar_union = True
     expected = "a string, number or true/false" if scalar_union else _expected(err)
     got = NOTHING if err["type"] == "missing" else err.get("input", NOTHING)
+    index = (err.get("ctx") or {}).get("index")
+    if err["type"] == "param_range" and isinstance(index, int) and isinstance(got, list):
+        loc, got = [*loc, index], got[index]  # a list validator's error about one item
     if err["type"] == "union_tag_not_found":
         got = "no 'type' key"
         return SpecError(f"{source}: {dotted(loc)}: expected {expected}, got {got}")

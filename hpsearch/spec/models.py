@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from os import PathLike
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -73,34 +73,107 @@ class DataSection(_Section):
     categorical: list[str] | None = Field(None, description="csv: columns to one-hot encode even if numeric")
 
 
-class FloatParam(_Section):
+MAX_STEPS = 10**15  # most steps in a stepped float range (as hpsearch.space.MAX_STEPS)
+
+
+def _expected(expected: str, index: int | None = None) -> PydanticCustomError:
+    """A range error, written by hpsearch.spec.messages as "FIELD: expected <expected>, got <input>";
+    with ``index``, about one item of a list field: "FIELD[index]: ..., got <that item>"."""
+    ctx = {} if index is None else {"index": index}
+    return PydanticCustomError("param_range", expected.replace("{", "{{").replace("}", "}}"), ctx)
+
+
+def _on_step(value: float, low: float, step: float) -> bool:
+    k = (value - low) / step
+    return abs(k - round(k)) < 1e-9 * max(1.0, abs(k))
+
+
+def _distinct(values: list[Any] | None) -> list[Any] | None:
+    """The values, if no two are equal (1 and 1.0 and True are different values here)."""
+    seen: list[Any] = []
+    for i, v in enumerate(values or []):
+        if any(v == s and type(v) is type(s) for s in seen):
+            raise _expected("distinct values", i)
+        seen.append(v)
+    return values
+
+
+class _RangeParam(_Section):
+    """The checks a float and an int range share, each on the field it is about.
+
+    Fields validate in declaration order, so each validator sees the ones before it:
+    ``log`` is declared before ``low``, ``step`` and ``grid`` after ``high``.
+    """
+
+    _integers: ClassVar[bool] = False
+
+    @field_validator("low", check_fields=False)
+    @classmethod
+    def _positive_if_log(cls, low: float, info: ValidationInfo) -> float:
+        if info.data.get("log") and low <= 0:
+            raise _expected("a value > 0 (log = true)")
+        return low
+
+    @field_validator("high", check_fields=False)
+    @classmethod
+    def _above_low(cls, high: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")
+        if low is not None and not math.isfinite(high - low):
+            # [-1e308, 1e308] has finite ends but an infinite width, which no sampler can draw from.
+            raise _expected(f"a value with a finite width high - low (low = {low})")
+        if low is not None and low >= high:
+            raise _expected(f"a value > low ({low:g})")
+        return high
+
+    @field_validator("step", check_fields=False)
+    @classmethod
+    def _fits_range(cls, step: float | None, info: ValidationInfo) -> float | None:
+        low, high = info.data.get("low"), info.data.get("high")
+        if step is None or low is None or high is None:
+            return step
+        if info.data.get("log") and not (cls._integers and step == 1):
+            raise _expected("no step with log = true")
+        if step > high - low:
+            raise _expected(f"a step <= high - low ({high - low:g})")
+        if not cls._integers and not (high - low) / step <= MAX_STEPS:
+            raise _expected(f"a step >= (high - low) / {MAX_STEPS:.0e} "
+                            f"({(high - low) / MAX_STEPS:g}; finer steps are not representable)")
+        return step
+
+    @field_validator("grid", check_fields=False)
+    @classmethod
+    def _on_the_range(cls, grid: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
+        low, high, step = info.data.get("low"), info.data.get("high"), info.data.get("step")
+        if grid is None or low is None or high is None:
+            return grid
+        for i, value in enumerate(grid):
+            if not low <= value <= high:
+                raise _expected(f"a value in [{low:g}, {high:g}]", i)
+            if step is not None and not _on_step(value, low, step):
+                raise _expected(f"low + a multiple of step ({step:g})", i)
+        return _distinct(grid)
+
+
+class FloatParam(_RangeParam):
     """A real-valued hyperparameter in [low, high]."""
 
     type: Literal["float"]
+    log: bool = False
     low: Finite
     high: Finite
-    log: bool = False
     step: float | None = Field(None, gt=0, allow_inf_nan=False)
     grid: list[Finite] | None = Field(None, min_length=1)
 
-    @field_validator("high")
-    @classmethod
-    def _width_is_finite(cls, high: float, info: ValidationInfo) -> float:
-        """[-1e308, 1e308] has finite ends but an infinite width, which no sampler can draw from."""
-        low = info.data.get("low")
-        if low is not None and not math.isfinite(high - low):
-            raise PydanticCustomError(
-                "finite_width", "a value with a finite width high - low (low = {low})", {"low": low})
-        return high
 
-
-class IntParam(_Section):
+class IntParam(_RangeParam):
     """An integer hyperparameter in [low, high] (both included)."""
 
+    _integers: ClassVar[bool] = True
+
     type: Literal["int"]
+    log: bool = False
     low: int = Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)
     high: int = Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)
-    log: bool = False
     step: int = Field(1, ge=1, le=MAX_INT_VALUE)
     grid: list[Annotated[int, Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)]] | None = Field(None, min_length=1)
 
@@ -111,6 +184,20 @@ class CategoricalParam(_Section):
     type: Literal["categorical"]
     choices: list[Scalar] = Field(min_length=1)
     grid: list[Scalar] | None = Field(None, min_length=1)
+
+    @field_validator("choices")
+    @classmethod
+    def _distinct_choices(cls, choices: list[Any]) -> list[Any]:
+        return _distinct(choices) or []
+
+    @field_validator("grid")
+    @classmethod
+    def _among_choices(cls, grid: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
+        choices = info.data.get("choices")
+        for i, value in enumerate(grid or []):
+            if choices is not None and not any(value == c and type(value) is type(c) for c in choices):
+                raise _expected("one of the choices", i)
+        return _distinct(grid)
 
 
 Param = Annotated[Union[FloatParam, IntParam, CategoricalParam], Field(discriminator="type")]
