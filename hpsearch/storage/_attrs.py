@@ -2,9 +2,10 @@
 
 Optuna's ``Trial.set_user_attr`` is one transaction (and on SQLite one
 write-lock round) per key; an MLP trial records seven. ``set_user_attrs``
-writes them all in one transaction of the RDB storage, with Optuna's own
-per-key upsert (the same rows and checks ``set_user_attr`` makes), and keeps
-the trial object's copy in step. Any other trial or storage (a FixedTrial, an
+writes them all in one transaction of the RDB storage (on SQLite and
+PostgreSQL one multi-row upsert, the statement Optuna runs per key; elsewhere
+Optuna's own per-key code), after the same checks, and keeps the trial
+object's copy in step. Any other trial or storage (a FixedTrial, an
 in-memory study) gets plain ``set_user_attr`` calls.
 
 ``trial_slot`` is the budget slot a trial runs (system attr ``hpsearch_slot``,
@@ -15,6 +16,7 @@ workers created trials before it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,13 +32,27 @@ def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> N
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         return
-    from optuna.storages._rdb.models import TrialUserAttributeModel
+    from optuna.storages._rdb.models import TrialModel, TrialUserAttributeModel
     from optuna.storages._rdb.storage import _create_scoped_session
 
     trial_id = trial._trial_id  # type: ignore[attr-defined]
+    dialect = backend.engine.name
     with _create_scoped_session(backend.scoped_session, True) as session:
-        for key, value in attrs.items():
-            backend._set_trial_attr_without_commit(session, TrialUserAttributeModel, trial_id, key, value)
+        if dialect in ("sqlite", "postgresql"):
+            # Optuna's checks once, then one multi-row upsert (what it runs per key on these two).
+            backend.check_trial_is_updatable(trial_id, TrialModel.find_or_raise_by_id(trial_id, session).state)
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            table = TrialUserAttributeModel.__table__
+            stmt = insert(table).values([{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                                         for key, value in attrs.items()])
+            session.execute(stmt.on_conflict_do_update(index_elements=[table.c.trial_id, table.c.key],
+                                                       set_={"value_json": stmt.excluded.value_json}))
+        else:
+            for key, value in attrs.items():
+                backend._set_trial_attr_without_commit(session, TrialUserAttributeModel, trial_id, key, value)
     trial._cached_frozen_trial.user_attrs.update(attrs)  # type: ignore[attr-defined]  # as set_user_attr does
 
 
