@@ -7,7 +7,8 @@ Imports nothing from hpsearch, so every layer (hpsearch.stats included) may read
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
 SamplerName = Literal["grid", "random", "tpe", "qmc"]
 
@@ -49,6 +50,11 @@ DISPLAY_ORDER: tuple[str, ...] = tuple(REGISTRY)
 
 #: Colours for names outside the registry (a study whose sampler hpsearch did not set).
 OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+def sampler_of(study_attrs: Mapping[str, Any]) -> str:
+    """The sampler a stored study ran, from its user attrs ("unknown" when hpsearch did not set it)."""
+    return str(study_attrs.get("sampler") or "unknown")
 
 
 def colour(name: str, i: int = 0) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.samplers import sampler_of
 from hpsearch.storage import study_id_of
 
 
@@ -41,7 +42,7 @@ class StoredArm:
 
     @property
     def sampler(self) -> str:
-        return str(self.attrs.get("sampler") or "unknown")
+        return sampler_of(self.attrs)
 
     @property
     def seed(self) -> Any:
