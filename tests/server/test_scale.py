@@ -145,3 +145,20 @@ def test_full_report_is_rendered_again_only_when_the_database_changed(client, bi
     assert client.get("/reports/studies/big").status_code == 200 and calls == ["big", "big"]
     big.set_user_attr("test_score", 0.5)  # study attrs count too (best --evaluate writes one)
     assert client.get("/reports/studies/big").status_code == 200 and calls == ["big", "big", "big"]
+
+
+def test_cli_studies_lists_without_loading_trials(big, storage_url, monkeypatch):
+    """`hpsearch studies` (in-process) prints counts and the best value from SQL alone."""
+    from click.testing import CliRunner
+
+    from hpsearch.cli import cli
+
+    trials = big.get_trials(deepcopy=False)
+    best = best_trial(trials, big.direction)
+    _refuse(monkeypatch)
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row (rich reads the width from COLUMNS)
+    result = CliRunner().invoke(cli, ["studies", "--storage", storage_url])
+    assert result.exit_code == 0, result.output
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(state_counts(trials).items()))
+    assert counts in result.output and "big" in result.output
+    assert f"{best.value:.6g}"[:5] in result.output
