@@ -128,7 +128,7 @@ def _summary(storage: optuna.storages.BaseStorage, o: StudyOverview, *, detail: 
     }
     if detail:
         best = None
-        if o.best is not None and o.best.trial_id is not None:
+        if o.best is not None and o.best.trial_id >= 0:
             best = trial_dict(storage.get_trial(o.best.trial_id))  # one trial, not the study's
         summary["best_trial"] = best
         summary["user_attrs"] = {k: v for k, v in o.user_attrs.items() if k != SPEC_ATTR}

@@ -70,6 +70,8 @@ class PointCaches:
         study_id = identity[0]
         with self._lock:
             known = self._known.get(name)
+        by_id: dict[int, Any]
+        pending: set[int]
         if known is None or known[0] != identity:
             by_id, pending, newest = {}, set(), -1
             fresh = history_points(self._storage.engine, study_id)

@@ -55,7 +55,7 @@ class TrialPoint:
     value: float | None
     duration: float | None
     user_attrs: dict[str, Any] = field(default_factory=dict)
-    trial_id: int | None = None
+    trial_id: int = -1  # -1: not known (a stand-in)
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,7 +95,8 @@ def _state_name(state: TrialState, diverged_json: str | None, has_error: bool) -
         attrs[_DIVERGED] = json.loads(diverged_json)
     if has_error:
         attrs[_ERROR] = True
-    return state_name(TrialPoint(number=-1, state=state, value=None, duration=None, user_attrs=attrs))
+    stand_in = TrialPoint(number=-1, state=state, value=None, duration=None, user_attrs=attrs)
+    return state_name(stand_in)  # type: ignore[arg-type]  # duck-types FrozenTrial's state and user_attrs
 
 
 def _outcome_columns(trials: sa.Table):
