@@ -38,11 +38,9 @@ SIZES = (100, 2000, 10000)
 PY = sys.executable
 
 PARAMS = {  # name -> Optuna distribution as dict (json_to_distribution's format)
-    "learning_rate": {"name": "FloatDistribution", "attributes": {"low": 1e-4, "high": 0.1, "log": True,
-                                                                  "step": None}},
+    "learning_rate": {"name": "FloatDistribution", "attributes": {"low": 1e-4, "high": 0.1, "log": True, "step": None}},
     "width": {"name": "IntDistribution", "attributes": {"low": 16, "high": 512, "log": True, "step": 1}},
-    "dropout": {"name": "FloatDistribution", "attributes": {"low": 0.0, "high": 0.5, "log": False,
-                                                            "step": None}},
+    "dropout": {"name": "FloatDistribution", "attributes": {"low": 0.0, "high": 0.5, "log": False, "step": None}},
     "batch_size": {"name": "IntDistribution", "attributes": {"low": 16, "high": 256, "log": False, "step": 1}},
     "optimizer": {"name": "CategoricalDistribution", "attributes": {"choices": ["sgd", "momentum", "adam"]}},
 }
@@ -72,27 +70,45 @@ def build(url: str, name: str, n: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     t0 = dt.datetime(2026, 11, 1)
     trials, params, values, inter = [], [], [], []
-    first_id = 1 + (storage.engine.connect().execute(sa.select(sa.func.max(models.TrialModel.trial_id)))
-                    .scalar() or 0)
+    first_id = 1 + (storage.engine.connect().execute(sa.select(sa.func.max(models.TrialModel.trial_id))).scalar() or 0)
     dumps = {k: json.dumps(v) for k, v in PARAMS.items()}
     for k in range(n):
         tid = first_id + k
         pruned = k % 7 == 6
         lr = float(10 ** rng.uniform(-4, -1))
-        row = {"learning_rate": lr, "width": float(int(2 ** rng.uniform(4, 9))),
-               "dropout": float(rng.uniform(0, 0.5)), "batch_size": float(rng.integers(16, 257)),
-               "optimizer": float(rng.integers(0, 3))}
+        row = {
+            "learning_rate": lr,
+            "width": float(int(2 ** rng.uniform(4, 9))),
+            "dropout": float(rng.uniform(0, 0.5)),
+            "batch_size": float(rng.integers(16, 257)),
+            "optimizer": float(rng.integers(0, 3)),
+        }
         score = 0.97 - 0.04 * abs(math.log10(lr) + 2.5) - 0.02 * (row["optimizer"] == 0) + rng.normal(0, 0.005)
         start = t0 + dt.timedelta(seconds=3 * k)
-        trials.append({"trial_id": tid, "number": k, "study_id": sid,
-                       "state": "PRUNED" if pruned else "COMPLETE",
-                       "datetime_start": start, "datetime_complete": start + dt.timedelta(seconds=2.5)})
-        params += [{"trial_id": tid, "param_name": p, "param_value": v, "distribution_json": dumps[p]}
-                   for p, v in row.items()]
+        trials.append(
+            {
+                "trial_id": tid,
+                "number": k,
+                "study_id": sid,
+                "state": "PRUNED" if pruned else "COMPLETE",
+                "datetime_start": start,
+                "datetime_complete": start + dt.timedelta(seconds=2.5),
+            }
+        )
+        params += [
+            {"trial_id": tid, "param_name": p, "param_value": v, "distribution_json": dumps[p]} for p, v in row.items()
+        ]
         if not pruned:
             values.append({"trial_id": tid, "objective": 0, "value": float(score), "value_type": "FINITE"})
-        inter += [{"trial_id": tid, "step": s, "intermediate_value": float(score * (1 - 0.5 ** (s + 1))),
-                   "intermediate_value_type": "FINITE"} for s in range(10)]
+        inter += [
+            {
+                "trial_id": tid,
+                "step": s,
+                "intermediate_value": float(score * (1 - 0.5 ** (s + 1))),
+                "intermediate_value_type": "FINITE",
+            }
+            for s in range(10)
+        ]
     with storage.engine.begin() as con:
         con.execute(models.TrialModel.__table__.insert(), trials)
         con.execute(models.TrialParamModel.__table__.insert(), params)
@@ -142,27 +158,34 @@ def views(sizes) -> None:
     for n in sizes:
         url, name = db_url(n), study_name(n)
         print(f"\n== {n} trials ({url})", flush=True)
-        print("hpsearch studies (wall, start-up incl.):", _fmt(_wall([PY, "-m", "hpsearch.cli", "studies",
-                                                                        "--storage", url])), flush=True)
-        plain = ("import optuna,sys; s=optuna.load_study(study_name=sys.argv[2], storage=sys.argv[1]); "
-                 "len(s.trials)")
+        print(
+            "hpsearch studies (wall, start-up incl.):",
+            _fmt(_wall([PY, "-m", "hpsearch.cli", "studies", "--storage", url])),
+            flush=True,
+        )
+        plain = "import optuna,sys; s=optuna.load_study(study_name=sys.argv[2], storage=sys.argv[1]); len(s.trials)"
         print("plain optuna.load_study(...).trials (wall):", _fmt(_wall([PY, "-c", plain, url, name], 1)))
         summ = "import optuna,sys; optuna.get_all_study_summaries(sys.argv[1])"
         print("plain optuna.get_all_study_summaries (wall):", _fmt(_wall([PY, "-c", summ, url], 1)))
         port = _free_port()
-        server = subprocess.Popen([PY, "-m", "hpsearch.cli", "serve", "--storage", url, "--port", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [PY, "-m", "hpsearch.cli", "serve", "--storage", url, "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_up(base)
             print(f"server RSS idle: {_rss_mb(server.pid):.0f} MB", flush=True)
             with httpx.Client(timeout=120) as client:
-                for label, path in (("GET /api/studies", "/api/studies"),
-                                    ("GET /api/studies/NAME", f"/api/studies/{name}"),
-                                    ("dashboard /", "/"),
-                                    ("dashboard /studies/NAME", f"/studies/{name}"),
-                                    ("dashboard /studies/NAME?sort=value", f"/studies/{name}?sort=value&page=3"),
-                                    ("/poll", f"/poll?study={name}")):
+                for label, path in (
+                    ("GET /api/studies", "/api/studies"),
+                    ("GET /api/studies/NAME", f"/api/studies/{name}"),
+                    ("dashboard /", "/"),
+                    ("dashboard /studies/NAME", f"/studies/{name}"),
+                    ("dashboard /studies/NAME?sort=value", f"/studies/{name}?sort=value&page=3"),
+                    ("/poll", f"/poll?study={name}"),
+                ):
                     t = time.perf_counter()
                     client.get(base + path).raise_for_status()  # warm
                     cold = time.perf_counter() - t
@@ -204,18 +227,25 @@ def report(sizes) -> None:
     for n in sizes:
         out = Path(tempfile.mkdtemp()) / "r.html"
         t = time.perf_counter()
-        subprocess.run([PY, "-m", "hpsearch.cli", "report", study_name(n), "--storage", db_url(n), "-o", str(out)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [PY, "-m", "hpsearch.cli", "report", study_name(n), "--storage", db_url(n), "-o", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         took = time.perf_counter() - t
         print(f"hpsearch report, {n} trials: {took:.1f} s wall, {out.stat().st_size / 1e6:.1f} MB", flush=True)
 
 
 # --- ask + tell latency late in a study -----------------------------------------------------
 
-GRID = {"learning_rate": [1e-4 * 1.6 ** i for i in range(10)], "width": [16 * (i + 1) for i in range(10)],
-        "dropout": [i / 20 for i in range(10)], "batch_size": [16 + 24 * i for i in range(11)],
-        "optimizer": ["sgd", "momentum", "adam"] * 0 + ["sgd", "momentum", "adam", "rmsprop", "adamw",
-                                                       "nesterov", "adagrad", "lion", "sophia", "lamb"]}
+GRID = {
+    "learning_rate": [1e-4 * 1.6**i for i in range(10)],
+    "width": [16 * (i + 1) for i in range(10)],
+    "dropout": [i / 20 for i in range(10)],
+    "batch_size": [16 + 24 * i for i in range(11)],
+    "optimizer": ["sgd", "momentum", "adam"] * 0
+    + ["sgd", "momentum", "adam", "rmsprop", "adamw", "nesterov", "adagrad", "lion", "sophia", "lamb"],
+}
 # 10 x 10 x 10 x 11 x 10 = 11,000 grid points: room for 10,000 prefilled trials and the measured ones
 
 
@@ -230,8 +260,10 @@ def _space_spec(name: str, sampler: str, n_trials: int) -> dict:
     if sampler == "grid":
         for k in ("learning_rate", "width", "dropout", "batch_size"):
             space[k]["grid"] = GRID[k]
-    return {"study": {"name": name, "direction": "maximize", "sampler": sampler, "n_trials": n_trials,
-                      "seed": 1}, "space": space}
+    return {
+        "study": {"name": name, "direction": "maximize", "sampler": sampler, "n_trials": n_trials, "seed": 1},
+        "space": space,
+    }
 
 
 def _distributions(sampler: str):
@@ -239,9 +271,13 @@ def _distributions(sampler: str):
 
     if sampler == "grid":
         return {k: CategoricalDistribution(v) for k, v in GRID.items()}
-    return {"learning_rate": FloatDistribution(1e-4, 0.1, log=True), "width": IntDistribution(16, 512),
-            "dropout": FloatDistribution(0.0, 0.5), "batch_size": IntDistribution(16, 256),
-            "optimizer": CategoricalDistribution(GRID["optimizer"])}
+    return {
+        "learning_rate": FloatDistribution(1e-4, 0.1, log=True),
+        "width": IntDistribution(16, 512),
+        "dropout": FloatDistribution(0.0, 0.5),
+        "batch_size": IntDistribution(16, 256),
+        "optimizer": CategoricalDistribution(GRID["optimizer"]),
+    }
 
 
 def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: bool) -> None:
@@ -266,8 +302,16 @@ def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: 
     for k in range(n):
         tid, pruned = first + k, k % 7 == 6
         start = t0 + dt.timedelta(seconds=3 * k)
-        trials.append({"trial_id": tid, "number": k, "study_id": study_id, "state": "PRUNED" if pruned else "COMPLETE",
-                       "datetime_start": start, "datetime_complete": start + dt.timedelta(seconds=2)})
+        trials.append(
+            {
+                "trial_id": tid,
+                "number": k,
+                "study_id": study_id,
+                "state": "PRUNED" if pruned else "COMPLETE",
+                "datetime_start": start,
+                "datetime_complete": start + dt.timedelta(seconds=2),
+            }
+        )
         for j, (p, d) in enumerate(dists.items()):
             if grid_points is not None:
                 external = GRID[p][grid_points[k][j]]
@@ -279,21 +323,45 @@ def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: 
                 external = int(rng.integers(d.low, d.high + 1))
             else:
                 external = float(rng.uniform(d.low, d.high))
-            params.append({"trial_id": tid, "param_name": p, "param_value": float(d.to_internal_repr(external)),
-                           "distribution_json": dist_json[p]})
+            params.append(
+                {
+                    "trial_id": tid,
+                    "param_name": p,
+                    "param_value": float(d.to_internal_repr(external)),
+                    "distribution_json": dist_json[p],
+                }
+            )
         score = float(rng.normal(0.9, 0.03))
         if not pruned:
             values.append({"trial_id": tid, "objective": 0, "value": score, "value_type": "FINITE"})
-        inter += [{"trial_id": tid, "step": s, "intermediate_value": score * (1 - 0.5 ** (s + 1)),
-                   "intermediate_value_type": "FINITE"} for s in range(10)]
+        inter += [
+            {
+                "trial_id": tid,
+                "step": s,
+                "intermediate_value": score * (1 - 0.5 ** (s + 1)),
+                "intermediate_value_type": "FINITE",
+            }
+            for s in range(10)
+        ]
         if claims:
             token = str(uuid.uuid4())
-            sys_attrs += [{"trial_id": tid, "key": "hpsearch_slot", "value_json": json.dumps(k)},
-                          {"trial_id": tid, "key": "hpsearch_claim_token", "value_json": json.dumps(token)}]
+            sys_attrs += [
+                {"trial_id": tid, "key": "hpsearch_slot", "value_json": json.dumps(k)},
+                {"trial_id": tid, "key": "hpsearch_claim_token", "value_json": json.dumps(token)},
+            ]
             if sampler == "grid":
                 sys_attrs.append({"trial_id": tid, "key": "grid_id", "value_json": json.dumps(k)})
-            claim_rows.append({"study_id": study_id, "slot": k, "token": token, "trial_id": tid,
-                               "host": "bench", "pid": 1, "claimed_at": time.time()})
+            claim_rows.append(
+                {
+                    "study_id": study_id,
+                    "slot": k,
+                    "token": token,
+                    "trial_id": tid,
+                    "host": "bench",
+                    "pid": 1,
+                    "claimed_at": time.time(),
+                }
+            )
         elif sampler == "grid":
             sys_attrs.append({"trial_id": tid, "key": "grid_id", "value_json": json.dumps(k)})
             sys_attrs.append({"trial_id": tid, "key": "search_space", "value_json": json.dumps(GRID)})
@@ -308,8 +376,11 @@ def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: 
         if claim_rows:
             con.execute(claims_table.insert(), claim_rows)
         if storage.engine.dialect.name == "postgresql":  # explicit ids do not advance the serial
-            con.execute(sa.text("SELECT setval(pg_get_serial_sequence('trials', 'trial_id'), "
-                                "(SELECT max(trial_id) FROM trials))"))
+            con.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('trials', 'trial_id'), (SELECT max(trial_id) FROM trials))"
+                )
+            )
 
 
 def _plain_sampler(sampler: str):
@@ -358,8 +429,9 @@ def _ask_case(url: str, n: int, sampler: str, repeat: int) -> tuple[list[float],
     hp(-1)  # warm the cache (a worker's first ask reads the study once)
     ours = _time_cycles(hp, repeat)
 
-    plain = optuna.create_study(study_name=f"plain-{sampler}-{n}", storage=storage, direction="maximize",
-                                sampler=_plain_sampler(sampler))
+    plain = optuna.create_study(
+        study_name=f"plain-{sampler}-{n}", storage=storage, direction="maximize", sampler=_plain_sampler(sampler)
+    )
     dists = _distributions(sampler)
     _prefill(storage, plain._study_id, n, sampler, dists, claims=False)
 
@@ -398,16 +470,22 @@ def ask_bench(sizes, samplers, pg: bool, repeat: int, sqlite: bool = True) -> No
 
             urls.append(("postgresql", fresh_pg))
     try:
-        print("median ask+tell in ms (min) after n finished trials; hpsearch = claims, attrs, recovery, "
-              "Optuna's storage and sampler; plain = study.ask(distributions) + study.tell", flush=True)
+        print(
+            "median ask+tell in ms (min) after n finished trials; hpsearch = claims, attrs, recovery, "
+            "Optuna's storage and sampler; plain = study.ask(distributions) + study.tell",
+            flush=True,
+        )
         for backend, make_url in urls:
             for sampler in samplers:
                 for n in sizes:
                     reps = repeat if sampler != "tpe" or n < 5000 else max(3, repeat // 2)
                     ours, theirs = _ask_case(make_url(), n, sampler, reps)
-                    print(f"{backend:10s} {sampler:6s} n={n:>6}: hpsearch {statistics.median(ours) * 1e3:8.1f} "
-                          f"({min(ours) * 1e3:.1f})  plain optuna {statistics.median(theirs) * 1e3:8.1f} "
-                          f"({min(theirs) * 1e3:.1f})", flush=True)
+                    print(
+                        f"{backend:10s} {sampler:6s} n={n:>6}: hpsearch {statistics.median(ours) * 1e3:8.1f} "
+                        f"({min(ours) * 1e3:.1f})  plain optuna {statistics.median(theirs) * 1e3:8.1f} "
+                        f"({min(theirs) * 1e3:.1f})",
+                        flush=True,
+                    )
     finally:
         if cluster is not None:
             cluster.stop()

@@ -147,9 +147,7 @@ def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> Study
     )
 
 
-def find_studies(
-    storage: optuna.storages.BaseStorage, name: str
-) -> tuple[StudyData | None, list[StudyData]]:
+def find_studies(storage: optuna.storages.BaseStorage, name: str) -> tuple[StudyData | None, list[StudyData]]:
     """(the study called ``name`` or None, the arms of comparison ``name``)."""
     single, arms = None, []
     for fs in storage.get_all_studies():

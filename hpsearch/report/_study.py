@@ -26,6 +26,8 @@ def _importance_sample(study: StudyData, seed: int) -> list:
 
     keep = set(random.Random(seed).sample(complete, IMPORTANCE_MAX))
     return [t for i, t in enumerate(study.frozen) if t.state.name != "COMPLETE" or i in keep]
+
+
 _KNOWN_ATTRS = ("sampler", "sampler_args", "seed", "optuna_version", "comparison")
 
 
@@ -119,7 +121,9 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         test_score=test_items(study.attrs),
         importance_note=imp_note,
         provenance=provenance(study),
-        spec_json=json.dumps(study.attrs["hpsearch_spec"], indent=2, default=str) if "hpsearch_spec" in study.attrs else "",
+        spec_json=json.dumps(study.attrs["hpsearch_spec"], indent=2, default=str)
+        if "hpsearch_spec" in study.attrs
+        else "",
         params=params,
         trial_rows=_trial_rows(study, params),
         csv_name=safe_name(study.name) + ".csv",

@@ -52,8 +52,9 @@ def _axis(study: StudyData, name: str, trials: list[TrialData]) -> tuple[np.ndar
     return x, dict(title=plain(name))
 
 
-def _subsample(trials: list[TrialData], direction: str, seed: int = 0,
-               limit: int = MAX_POINTS) -> tuple[list[TrialData], str]:
+def _subsample(
+    trials: list[TrialData], direction: str, seed: int = 0, limit: int = MAX_POINTS
+) -> tuple[list[TrialData], str]:
     """At most ``limit`` trials: the best 100 always, the rest drawn at random."""
     if len(trials) <= limit:
         return trials, ""
@@ -73,12 +74,17 @@ def history(study: StudyData) -> Figure:
     fig = go.Figure()
     size = 7 if len(fin) <= 500 else 4
     fig.add_scatter(x=n[ok], y=v[ok], mode="markers", name="trial value", marker=dict(size=size, opacity=0.7))
-    fig.add_scatter(x=n, y=stats.incumbent(v, study.direction), mode="lines", name="best so far",
-                    line=dict(shape="hv", width=2))
+    fig.add_scatter(
+        x=n, y=stats.incumbent(v, study.direction), mode="lines", name="best so far", line=dict(shape="hv", width=2)
+    )
     fig.update_layout(xaxis_title="finished trials", yaxis_title="objective value")
-    return Figure("history", "Optimization history", fig,
-                  "Each dot is a complete trial; the line is the best value found so far. "
-                  "Pruned and diverged trials use budget (x advances) but have no value.")
+    return Figure(
+        "history",
+        "Optimization history",
+        fig,
+        "Each dot is a complete trial; the line is the best value found so far. "
+        "Pruned and diverged trials use budget (x advances) but have no value.",
+    )
 
 
 def parallel(study: StudyData, params: list[str]) -> Figure | None:
@@ -95,11 +101,19 @@ def parallel(study: StudyData, params: list[str]) -> Figure | None:
         dims.append(dim)
     v = np.array([t.value for t in done])
     dims.append(dict(label="objective", values=v))
-    fig = go.Figure(go.Parcoords(dimensions=dims, line=dict(color=v, colorscale="Viridis", showscale=True,
-                                                            reversescale=study.direction == "minimize")))
+    fig = go.Figure(
+        go.Parcoords(
+            dimensions=dims,
+            line=dict(color=v, colorscale="Viridis", showscale=True, reversescale=study.direction == "minimize"),
+        )
+    )
     fig.update_layout(margin=dict(l=70, r=40, t=70, b=40))
-    return Figure("parallel", "Parallel coordinates", fig,
-                  "One line per complete trial, coloured by objective value; drag along an axis to filter." + note)
+    return Figure(
+        "parallel",
+        "Parallel coordinates",
+        fig,
+        "One line per complete trial, coloured by objective value; drag along an axis to filter." + note,
+    )
 
 
 def slices(study: StudyData, params: list[str]) -> Figure | None:
@@ -109,8 +123,13 @@ def slices(study: StudyData, params: list[str]) -> Figure | None:
     done, note = _subsample(done, study.direction)
     cols = min(3, len(params))
     rows = math.ceil(len(params) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plain(p) for p in params],
-                        horizontal_spacing=0.06, vertical_spacing=0.25 / rows)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[plain(p) for p in params],
+        horizontal_spacing=0.06,
+        vertical_spacing=0.25 / rows,
+    )
     v = np.array([t.value for t in done])
     num = np.array([t.number for t in done])
     for i, p in enumerate(params):
@@ -118,15 +137,23 @@ def slices(study: StudyData, params: list[str]) -> Figure | None:
         d = study.distributions.get(p)
         raw = [t.params.get(p) for t in done]
         x = [plain(x) if isinstance(x, str) else x for x in raw]
-        fig.add_scatter(x=x, y=v, mode="markers", row=r, col=c, showlegend=False,
-                        marker=dict(size=7 if len(done) <= 500 else 4, color=num, colorscale=_LATER, opacity=0.8))
+        fig.add_scatter(
+            x=x,
+            y=v,
+            mode="markers",
+            row=r,
+            col=c,
+            showlegend=False,
+            marker=dict(size=7 if len(done) <= 500 else 4, color=num, colorscale=_LATER, opacity=0.8),
+        )
         if _is_log(d):
             fig.update_xaxes(type="log", row=r, col=c)
         if _is_cat(d):
             fig.update_xaxes(type="category", row=r, col=c)
     fig.update_layout(height=max(320, 260 * rows))
-    return Figure("slice", "Slice plots", fig,
-                  "Objective value against each hyperparameter; darker dots are later trials." + note)
+    return Figure(
+        "slice", "Slice plots", fig, "Objective value against each hyperparameter; darker dots are later trials." + note
+    )
 
 
 def contour(study: StudyData, pair: list[str], bins: int = 20) -> Figure | None:
@@ -146,16 +173,33 @@ def contour(study: StudyData, pair: list[str], bins: int = 20) -> Figure | None:
     with np.errstate(invalid="ignore"):
         z = (s / cnt).T
     fig = go.Figure()
-    fig.add_contour(x=(ex[:-1] + ex[1:]) / 2, y=(ey[:-1] + ey[1:]) / 2, z=z, connectgaps=True,
-                    colorscale="Viridis", reversescale=study.direction == "minimize", name="mean value")
+    fig.add_contour(
+        x=(ex[:-1] + ex[1:]) / 2,
+        y=(ey[:-1] + ey[1:]) / 2,
+        z=z,
+        connectgaps=True,
+        colorscale="Viridis",
+        reversescale=study.direction == "minimize",
+        name="mean value",
+    )
     shown = np.sort(np.random.default_rng(0).choice(len(v), min(len(v), MAX_POINTS), replace=False))
-    fig.add_scatter(x=x[shown], y=y[shown], mode="markers", name="trials", showlegend=False,
-                    marker=dict(size=4, color="white", line=dict(width=0.5, color="black")))
+    fig.add_scatter(
+        x=x[shown],
+        y=y[shown],
+        mode="markers",
+        name="trials",
+        showlegend=False,
+        marker=dict(size=4, color="white", line=dict(width=0.5, color="black")),
+    )
     fig.update_xaxes(**_ticks(ax))
     fig.update_yaxes(**_ticks(ay))
-    return Figure("contour", "Contour of the two most important parameters", fig,
-                  "Mean objective value per cell (gaps interpolated) over all complete trials; dots are "
-                  + (f"{len(shown)} of them." if len(shown) < len(v) else "the trials."))
+    return Figure(
+        "contour",
+        "Contour of the two most important parameters",
+        fig,
+        "Mean objective value per cell (gaps interpolated) over all complete trials; dots are "
+        + (f"{len(shown)} of them." if len(shown) < len(v) else "the trials."),
+    )
 
 
 def _edges(x: np.ndarray, ax: dict, bins: int) -> np.ndarray:
@@ -188,11 +232,16 @@ def learning_curves(study: StudyData) -> Figure | None:
     top = sorted(done, key=lambda t: sign * t.value)[:TOP_CURVES]
     fig = go.Figure()
     for t in top:
-        fig.add_scatter(x=list(range(1, len(t.curve) + 1)), y=t.curve, mode="lines",
-                        name=f"#{t.number} ({t.value:.4g})")
+        fig.add_scatter(
+            x=list(range(1, len(t.curve) + 1)), y=t.curve, mode="lines", name=f"#{t.number} ({t.value:.4g})"
+        )
     fig.update_layout(xaxis_title="epoch", yaxis_title="validation metric")
-    return Figure("curves", f"Learning curves of the top {len(top)} trials", fig,
-                  "Validation metric per epoch of the best trials.")
+    return Figure(
+        "curves",
+        f"Learning curves of the top {len(top)} trials",
+        fig,
+        "Validation metric per epoch of the best trials.",
+    )
 
 
 def states(study: StudyData, seed: int = 0) -> Figure:
@@ -217,8 +266,11 @@ def states(study: StudyData, seed: int = 0) -> Figure:
                 xs += list(range(1, len(t.curve) + 1)) + [None]
                 ys += [None if not math.isfinite(c) else c for c in t.curve] + [None]
         if xs:
-            fig.add_scatter(x=xs, y=ys, mode="lines", name=state.lower(),
-                            line=dict(color=color, width=1), opacity=0.6)
+            fig.add_scatter(x=xs, y=ys, mode="lines", name=state.lower(), line=dict(color=color, width=1), opacity=0.6)
     fig.update_layout(xaxis_title="epoch", yaxis_title="validation metric")
-    return Figure("states", "Pruned vs complete trials", fig,
-                  "Learning curves of complete and pruned trials; pruned ones stop early. " + note)
+    return Figure(
+        "states",
+        "Pruned vs complete trials",
+        fig,
+        "Learning curves of complete and pruned trials; pruned ones stop early. " + note,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 import threading
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -60,8 +60,9 @@ def index(request: Request) -> HTMLResponse:
     for s in studies:
         if isinstance(s["comparison"], str) and s["comparison"]:
             groups[s["comparison"]] = groups.get(s["comparison"], 0) + 1
-    return _render(request, "index.html", studies=studies, comparisons=sorted(groups.items()),
-                   poll_url=_poll_url(request, []))
+    return _render(
+        request, "index.html", studies=studies, comparisons=sorted(groups.items()), poll_url=_poll_url(request, [])
+    )
 
 
 def _points(request: Request, name: str) -> list:
@@ -78,8 +79,13 @@ def _points(request: Request, name: str) -> list:
 
 
 @router.get("/studies/{name:path}", response_class=HTMLResponse)
-def study_page(request: Request, name: str, page: int = Query(default=1, ge=1, le=10**7),
-               sort: str = Query(default="number"), order: str = Query(default="desc")) -> HTMLResponse:
+def study_page(
+    request: Request,
+    name: str,
+    page: int = Query(default=1, ge=1, le=10**7),
+    sort: str = Query(default="number"),
+    order: str = Query(default="desc"),
+) -> HTMLResponse:
     """One study: counts, best trial, history figure and one page of the trial table.
 
     Never loads the study's trials: the summary is aggregate SQL, the history
@@ -103,21 +109,43 @@ def study_page(request: Request, name: str, page: int = Query(default=1, ge=1, l
         return _error_page(request, StudyNotFound(f"no study named {name!r}"))
     pages = max(1, math.ceil(summary["n_trials"] / PAGE_SIZE))
     page = min(page, pages)
-    rows = [_row(p) for p in trial_page(engine, study_id, sort=sort, descending=order == "desc",
-                                         offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)]
+    rows = [
+        _row(p)
+        for p in trial_page(
+            engine, study_id, sort=sort, descending=order == "desc", offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
+    ]
     figure = None if points is None else history_figure(points, summary["direction"] == "maximize")
-    return _render(request, "study.html", s=summary, trials=rows, page=page, pages=pages, sort=sort, order=order,
-                   sort_keys=SORT_KEYS, page_size=PAGE_SIZE, param_names=param_names(engine, study_id),
-                   figure=figure, plotly=True,
-                   report_url=_report_url(request, "studies", name),
-                   poll_url=_poll_url(request, [name]))
+    return _render(
+        request,
+        "study.html",
+        s=summary,
+        trials=rows,
+        page=page,
+        pages=pages,
+        sort=sort,
+        order=order,
+        sort_keys=SORT_KEYS,
+        page_size=PAGE_SIZE,
+        param_names=param_names(engine, study_id),
+        figure=figure,
+        plotly=True,
+        report_url=_report_url(request, "studies", name),
+        poll_url=_poll_url(request, [name]),
+    )
 
 
 def _row(p) -> dict[str, Any]:
     """A table row (hpsearch.storage.TrialPoint) in trial_dict's shape."""
     value = p.value if p.value is not None and math.isfinite(p.value) else None
-    return {"number": p.number, "state": p.state.name.lower(), "value": value, "params": p.params,
-            "duration": p.duration, "diverged": bool(p.user_attrs.get("diverged")) and p.state.name == "FAIL"}
+    return {
+        "number": p.number,
+        "state": p.state.name.lower(),
+        "value": value,
+        "params": p.params,
+        "duration": p.duration,
+        "diverged": bool(p.user_attrs.get("diverged")) and p.state.name == "FAIL",
+    }
 
 
 @router.get("/comparisons/{group:path}", response_class=HTMLResponse)
@@ -133,16 +161,26 @@ def comparison_page(request: Request, group: str) -> HTMLResponse:
     by_sampler = []
     for sampler in sorted({str(s["sampler"]) for s in studies}):
         bests = [s["best_value"] for s in studies if str(s["sampler"]) == sampler and s["best_value"] is not None]
-        by_sampler.append({
-            "sampler": sampler, "n": sum(str(s["sampler"]) == sampler for s in studies),
-            "median": statistics.median(bests) if bests else None,
-            "worst": (min(bests) if maximize else max(bests)) if bests else None,
-            "best": (max(bests) if maximize else min(bests)) if bests else None,
-        })
-    return _render(request, "comparison.html", group=group, studies=studies, by_sampler=by_sampler,
-                   report_url=_report_url(request, "comparisons", group),
-                   figure=comparison_figure(arms, maximize), plotly=True,
-                   poll_url=_poll_url(request, [s["name"] for s in studies]))
+        by_sampler.append(
+            {
+                "sampler": sampler,
+                "n": sum(str(s["sampler"]) == sampler for s in studies),
+                "median": statistics.median(bests) if bests else None,
+                "worst": (min(bests) if maximize else max(bests)) if bests else None,
+                "best": (max(bests) if maximize else min(bests)) if bests else None,
+            }
+        )
+    return _render(
+        request,
+        "comparison.html",
+        group=group,
+        studies=studies,
+        by_sampler=by_sampler,
+        report_url=_report_url(request, "comparisons", group),
+        figure=comparison_figure(arms, maximize),
+        plotly=True,
+        poll_url=_poll_url(request, [s["name"] for s in studies]),
+    )
 
 
 def _report_url(request: Request, kind: str, name: str) -> str:
@@ -195,15 +233,17 @@ def _database_version(storage) -> tuple:
     import json
 
     engine = engine_of(storage)
-    attrs = json.dumps(sorted((s.study_name, s.user_attrs) for s in storage.get_all_studies()),
-                       sort_keys=True, default=str)
+    attrs = json.dumps(
+        sorted((s.study_name, s.user_attrs) for s in storage.get_all_studies()), sort_keys=True, default=str
+    )
     return (str(engine.url), study_presence(engine), trials_fingerprint(engine, None), attrs)
 
 
 @router.get("/poll")
-def poll(request: Request, study: list[str] = Query(default=[])) -> JSONResponse:
+def poll(request: Request, study: Annotated[list[str] | None, Query()] = None) -> JSONResponse:
     """A fingerprint of the trials of ``study`` (all studies if none): changes when a trial starts
     or ends, or when a watched study appears or disappears."""
+    study = study or []
     storage = request.app.state.hpsearch.storage()
     ids: list[int] | None = None
     if study:
@@ -224,8 +264,11 @@ def poll(request: Request, study: list[str] = Query(default=[])) -> JSONResponse
 @router.get("/static/plotly.min.js")
 def plotly_js(request: Request) -> Response:
     """plotly.js from the installed plotly package (the dashboard never loads a CDN)."""
-    return Response(request.app.state.hpsearch.plotly_js(), media_type="application/javascript",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        request.app.state.hpsearch.plotly_js(),
+        media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 def urlpath(value: str) -> str:

@@ -27,10 +27,12 @@ def best_so_far(trials: list[FrozenTrial], maximize: bool) -> list[tuple[int, in
     as in the reports. Points before the first value are left out.
     """
     done = sorted((t for t in trials if is_finished(t)), key=lambda t: t.number)
-    values = [t.values[0] if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1
-              else math.nan for t in done]
+    values = [
+        t.values[0] if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1 else math.nan
+        for t in done
+    ]
     best = incumbent(values, "maximize" if maximize else "minimize")
-    return [(i + 1, t.number, float(b)) for i, (t, b) in enumerate(zip(done, best)) if math.isfinite(b)]
+    return [(i + 1, t.number, float(b)) for i, (t, b) in enumerate(zip(done, best, strict=True)) if math.isfinite(b)]
 
 
 def _layout(xtitle: str, ytitle: str) -> dict[str, Any]:
@@ -44,16 +46,30 @@ def _layout(xtitle: str, ytitle: str) -> dict[str, Any]:
 
 def history_figure(trials: list[FrozenTrial], maximize: bool) -> dict[str, Any]:
     """Each complete trial's value, and the best value so far."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1
-            and math.isfinite(t.values[0])]
+    done = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1 and math.isfinite(t.values[0])
+    ]
     curve = best_so_far(trials, maximize)
     return {
         "data": [
-            {"type": "scatter", "mode": "markers", "name": "trial value",
-             "x": [t.number for t in done], "y": [float(t.value) for t in done],
-             "marker": {"color": "#888", "size": 6}},
-            {"type": "scatter", "mode": "lines", "name": "best so far", "line": {"shape": "hv"},
-             "x": [number for _, number, _ in curve], "y": [b for _, _, b in curve]},
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "trial value",
+                "x": [t.number for t in done],
+                "y": [float(t.value) for t in done],
+                "marker": {"color": "#888", "size": 6},
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "best so far",
+                "line": {"shape": "hv"},
+                "x": [number for _, number, _ in curve],
+                "y": [b for _, _, b in curve],
+            },
         ],
         "layout": _layout("trial number", "value"),
     }
@@ -67,14 +83,21 @@ def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], max
     line up by budget spent.
     """
     data, seen = [], set()
-    for name, sampler, trials in arms:
+    for _name, sampler, trials in arms:
         curve = best_so_far(trials, maximize)
         key = sampler if sampler in _SAMPLER_COLOURS else "other"
-        data.append({
-            "type": "scatter", "mode": "lines", "name": key, "legendgroup": key,
-            "showlegend": key not in seen, "line": {"shape": "hv",
-            "color": _SAMPLER_COLOURS.get(key, "#7f7f7f")}, "opacity": 0.75,
-            "x": [n for n, _, _ in curve], "y": [b for _, _, b in curve],
-        })
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": key,
+                "legendgroup": key,
+                "showlegend": key not in seen,
+                "line": {"shape": "hv", "color": _SAMPLER_COLOURS.get(key, "#7f7f7f")},
+                "opacity": 0.75,
+                "x": [n for n, _, _ in curve],
+                "y": [b for _, _, b in curve],
+            }
+        )
         seen.add(key)
     return {"data": data, "layout": _layout("finished trials", "best value so far")}

@@ -93,9 +93,11 @@ def unsupported_reason(directions: list) -> str | None:
     with what is known (counts by state), never allowed to break a listing.
     """
     if len(directions) != 1:
-        return (f"a multi-objective study ({len(directions)} objectives: "
-                f"{', '.join(d.name.lower() for d in directions)}); hpsearch draws and ranks "
-                "single-objective studies only, so it shows its trials without a best trial or history plot")
+        return (
+            f"a multi-objective study ({len(directions)} objectives: "
+            f"{', '.join(d.name.lower() for d in directions)}); hpsearch draws and ranks "
+            "single-objective studies only, so it shows its trials without a best trial or history plot"
+        )
     return None
 
 
@@ -149,8 +151,7 @@ def study_points(storage: optuna.storages.BaseStorage, study_id: int) -> list[Tr
     return history_points(engine, study_id)
 
 
-def comparison_studies(storage: optuna.storages.BaseStorage,
-                       group: str) -> list[tuple[dict[str, Any], list]]:
+def comparison_studies(storage: optuna.storages.BaseStorage, group: str) -> list[tuple[dict[str, Any], list]]:
     """(summary, trial points) of the studies whose user attr ``comparison`` is ``group``, ordered by name.
 
     The points are study_points: enough for best-so-far curves, never whole trials on RDB storages.

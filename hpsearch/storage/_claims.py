@@ -49,8 +49,9 @@ claims_table = sa.Table(
 # trials (an index of ours on Optuna's trials table; Optuna indexes study_id alone), then their
 # claims by trial id. Without these two indexes every ask scans every trial and claim of the study.
 _trial_index = sa.Index("ix_hpsearch_claims_study_trial", claims_table.c.study_id, claims_table.c.trial_id)
-_state_index = sa.Index("ix_hpsearch_trials_study_state", models.TrialModel.__table__.c.study_id,
-                        models.TrialModel.__table__.c.state)
+_state_index = sa.Index(
+    "ix_hpsearch_trials_study_state", models.TrialModel.__table__.c.study_id, models.TrialModel.__table__.c.state
+)
 
 
 class SlotStatus(Enum):
@@ -104,8 +105,7 @@ def claim_slot(engine: sa.Engine, study_id: int, n_slots: int) -> Claim | SlotSt
     for _ in range(n_slots + 1):
         row = rows[0] if rows else None
         if unclaimed is not None and (row is None or unclaimed < row.slot):
-            values = {"token": str(uuid.uuid4()), "trial_id": None, "host": host, "pid": pid,
-                      "claimed_at": time.time()}
+            values = {"token": str(uuid.uuid4()), "trial_id": None, "host": host, "pid": pid, "claimed_at": time.time()}
             try:
                 with engine.begin() as con:
                     con.execute(claims_table.insert().values(study_id=study_id, slot=unclaimed, **values))
@@ -160,8 +160,11 @@ def _lowest_unclaimed(engine: sa.Engine, study_id: int, n_slots: int, above: int
                 candidate = above + 1
             else:
                 nxt = claims_table.alias("nxt")
-                gap = (sa.select(sa.func.min(c.slot + 1)).where(mine)
-                       .where(~sa.exists().where(nxt.c.study_id == study_id).where(nxt.c.slot == c.slot + 1)))
+                gap = (
+                    sa.select(sa.func.min(c.slot + 1))
+                    .where(mine)
+                    .where(~sa.exists().where(nxt.c.study_id == study_id).where(nxt.c.slot == c.slot + 1))
+                )
                 candidate = con.execute(gap).scalar()
     return candidate if candidate is not None and candidate < n_slots else None
 
@@ -183,9 +186,7 @@ def slot_trial_ids(engine: sa.Engine, study_id: int) -> dict[int, int | None]:
     """slot -> trial_id of its current claim (for diagnostics and tests)."""
     with engine.connect() as con:
         rows = con.execute(
-            sa.select(claims_table.c.slot, claims_table.c.trial_id).where(
-                claims_table.c.study_id == study_id
-            )
+            sa.select(claims_table.c.slot, claims_table.c.trial_id).where(claims_table.c.study_id == study_id)
         )
         return {r.slot: r.trial_id for r in rows}
 
@@ -251,21 +252,45 @@ def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
     attrs = models.TrialUserAttributeModel.__table__
     errors = attrs.alias("error_attrs")
     c = claims_table.c
-    columns = (c.slot, c.token, c.trial_id, c.host, c.pid, c.claimed_at, trials.c.state,
-               attrs.c.value_json.label("diverged"), errors.c.value_json.label("error"))
+    columns = (
+        c.slot,
+        c.token,
+        c.trial_id,
+        c.host,
+        c.pid,
+        c.claimed_at,
+        trials.c.state,
+        attrs.c.value_json.label("diverged"),
+        errors.c.value_json.label("error"),
+    )
     mine = c.study_id == study_id  # slots >= n_slots are dropped below: a slot range here would
     # steer the query planner to the primary key, i.e. to every claim of the study
     nothing = sa.null()
-    unattached = (sa.select(c.slot, c.token, c.trial_id, c.host, c.pid, c.claimed_at, nothing.label("state"),
-                            nothing.label("diverged"), nothing.label("error"))
-                  .where(mine).where(c.trial_id.is_(None)))
-    result = sa.or_(sa.func.coalesce(attrs.c.value_json, "") == "true",
-                    sa.func.coalesce(errors.c.value_json, "null") != "null")
+    unattached = (
+        sa.select(
+            c.slot,
+            c.token,
+            c.trial_id,
+            c.host,
+            c.pid,
+            c.claimed_at,
+            nothing.label("state"),
+            nothing.label("diverged"),
+            nothing.label("error"),
+        )
+        .where(mine)
+        .where(c.trial_id.is_(None))
+    )
+    result = sa.or_(
+        sa.func.coalesce(attrs.c.value_json, "") == "true", sa.func.coalesce(errors.c.value_json, "null") != "null"
+    )
     open_trials = (
         sa.select(trials.c.trial_id)
         .select_from(
-            trials.outerjoin(attrs, sa.and_(attrs.c.trial_id == trials.c.trial_id, attrs.c.key == "diverged"))
-            .outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error")))
+            trials.outerjoin(
+                attrs, sa.and_(attrs.c.trial_id == trials.c.trial_id, attrs.c.key == "diverged")
+            ).outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error"))
+        )
         .where(trials.c.study_id == study_id)
         .where(trials.c.state.in_([TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL]))
         .where(sa.or_(trials.c.state != TrialState.FAIL, ~result))
@@ -279,8 +304,10 @@ def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
                 .select_from(
                     claims_table.join(trials, c.trial_id == trials.c.trial_id)
                     .outerjoin(attrs, sa.and_(attrs.c.trial_id == trials.c.trial_id, attrs.c.key == "diverged"))
-                    .outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error")))
-                .where(mine).where(c.trial_id.in_(ids[start:start + 500]))
+                    .outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error"))
+                )
+                .where(mine)
+                .where(c.trial_id.in_(ids[start : start + 500]))
                 .where(sa.or_(trials.c.state != TrialState.FAIL, ~result))
             )
             rows += list(con.execute(unfinished))
@@ -305,12 +332,8 @@ def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
         )
         .select_from(claims_table)
         .outerjoin(trials, trials.c.trial_id == claims_table.c.trial_id)
-        .outerjoin(
-            attrs, sa.and_(attrs.c.trial_id == claims_table.c.trial_id, attrs.c.key == "diverged")
-        )
-        .outerjoin(
-            errors, sa.and_(errors.c.trial_id == claims_table.c.trial_id, errors.c.key == "error")
-        )
+        .outerjoin(attrs, sa.and_(attrs.c.trial_id == claims_table.c.trial_id, attrs.c.key == "diverged"))
+        .outerjoin(errors, sa.and_(errors.c.trial_id == claims_table.c.trial_id, errors.c.key == "error"))
         .where(claims_table.c.study_id == study_id)
         .where(claims_table.c.slot < n_slots)
     )

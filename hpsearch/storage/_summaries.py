@@ -87,6 +87,7 @@ def sql_engine(storage: Any) -> sa.Engine | None:
 
 # --- the single rule, applied to SQL groups ---------------------------------------------------
 
+
 def _state_name(state: TrialState, diverged_json: str | None, has_error: bool) -> str:
     from hpsearch.search._outcomes import state_name  # lazy: hpsearch.search imports this package
 
@@ -105,9 +106,9 @@ def _outcome_columns(trials: sa.Table):
     div = attrs.alias("div_attr")
     err = attrs.alias("err_attr")
     is_fail = trials.c.state == TrialState.FAIL
-    joined = (trials
-              .outerjoin(div, sa.and_(is_fail, div.c.trial_id == trials.c.trial_id, div.c.key == _DIVERGED))
-              .outerjoin(err, sa.and_(is_fail, err.c.trial_id == trials.c.trial_id, err.c.key == _ERROR)))
+    joined = trials.outerjoin(
+        div, sa.and_(is_fail, div.c.trial_id == trials.c.trial_id, div.c.key == _DIVERGED)
+    ).outerjoin(err, sa.and_(is_fail, err.c.trial_id == trials.c.trial_id, err.c.key == _ERROR))
     has_error = sa.case((sa.and_(err.c.value_json.is_not(None), err.c.value_json != "null"), 1), else_=0)
     return joined, div.c.value_json, has_error
 
@@ -118,8 +119,10 @@ def _state(value: Any) -> TrialState:
 
 # --- listings and summaries -------------------------------------------------------------------
 
-def study_overviews(storage: Any, *, names: Iterable[str] | None = None,
-                    comparison: str | None = None) -> list[StudyOverview]:
+
+def study_overviews(
+    storage: Any, *, names: Iterable[str] | None = None, comparison: str | None = None
+) -> list[StudyOverview]:
     """Every study (or those named, or of user attr ``comparison``), ordered by name.
 
     RDB storages: 4 small queries for the studies, one GROUP BY for all their
@@ -127,21 +130,37 @@ def study_overviews(storage: Any, *, names: Iterable[str] | None = None,
     trial. Other storages: from the trials.
     """
     wanted = None if names is None else set(names)
-    frozen = sorted((s for s in storage.get_all_studies()
-                     if (wanted is None or s.study_name in wanted)
-                     and (comparison is None or s.user_attrs.get("comparison") == comparison)),
-                    key=lambda s: s.study_name)
+    frozen = sorted(
+        (
+            s
+            for s in storage.get_all_studies()
+            if (wanted is None or s.study_name in wanted)
+            and (comparison is None or s.user_attrs.get("comparison") == comparison)
+        ),
+        key=lambda s: s.study_name,
+    )
     engine = sql_engine(storage)
     if engine is None:
-        return [overview_from_trials(s._study_id, s.study_name, list(s.directions), dict(s.user_attrs),
-                                     storage.get_all_trials(s._study_id, deepcopy=False)) for s in frozen]
+        return [
+            overview_from_trials(
+                s._study_id,
+                s.study_name,
+                list(s.directions),
+                dict(s.user_attrs),
+                storage.get_all_trials(s._study_id, deepcopy=False),
+            )
+            for s in frozen
+        ]
     stats = study_stats(engine, [s._study_id for s in frozen])
     out = []
     for s in frozen:
         states, n, last = stats.get(s._study_id, ({}, 0, None))
         directions = list(s.directions)
-        best = (best_trial_point(engine, s._study_id, directions[0])
-                if len(directions) == 1 and states.get("complete") else None)
+        best = (
+            best_trial_point(engine, s._study_id, directions[0])
+            if len(directions) == 1 and states.get("complete")
+            else None
+        )
         out.append(StudyOverview(s._study_id, s.study_name, directions, dict(s.user_attrs), states, n, last, best))
     return out
 
@@ -152,25 +171,37 @@ def study_overview(storage: Any, study_id: int, name: str) -> StudyOverview:
     attrs = dict(storage.get_study_user_attrs(study_id))
     engine = sql_engine(storage)
     if engine is None:
-        return overview_from_trials(study_id, name, directions, attrs,
-                                    storage.get_all_trials(study_id, deepcopy=False))
+        return overview_from_trials(study_id, name, directions, attrs, storage.get_all_trials(study_id, deepcopy=False))
     states, n, last = study_stats(engine, [study_id]).get(study_id, ({}, 0, None))
-    best = (best_trial_point(engine, study_id, directions[0])
-            if len(directions) == 1 and states.get("complete") else None)
+    best = (
+        best_trial_point(engine, study_id, directions[0]) if len(directions) == 1 and states.get("complete") else None
+    )
     return StudyOverview(study_id, name, directions, attrs, states, n, last, best)
 
 
-def overview_from_trials(study_id: int, name: str, directions: list, user_attrs: dict,
-                         trials: Sequence[FrozenTrial]) -> StudyOverview:
+def overview_from_trials(
+    study_id: int, name: str, directions: list, user_attrs: dict, trials: Sequence[FrozenTrial]
+) -> StudyOverview:
     """The same overview computed from loaded trials (non-RDB storages, and tests)."""
     from hpsearch.search._outcomes import best_trial, state_counts
 
     best = best_trial(trials, directions[0]) if len(directions) == 1 else None
     stamps = [d for t in trials for d in (t.datetime_start, t.datetime_complete) if d is not None]
-    point = None if best is None else TrialPoint(best.number, best.state, best.value, _seconds(best),
-                                                 trial_id=best._trial_id)
-    return StudyOverview(study_id, name, directions, user_attrs, state_counts(trials), len(trials),
-                         max(stamps) if stamps else None, point)
+    point = (
+        None
+        if best is None
+        else TrialPoint(best.number, best.state, best.value, _seconds(best), trial_id=best._trial_id)
+    )
+    return StudyOverview(
+        study_id,
+        name,
+        directions,
+        user_attrs,
+        state_counts(trials),
+        len(trials),
+        max(stamps) if stamps else None,
+        point,
+    )
 
 
 def study_stats(engine: sa.Engine, study_ids: Sequence[int]) -> dict[int, tuple[dict[str, int], int, Any]]:
@@ -179,12 +210,20 @@ def study_stats(engine: sa.Engine, study_ids: Sequence[int]) -> dict[int, tuple[
         return {}
     trials = models.TrialModel.__table__
     joined, diverged, has_error = _outcome_columns(trials)
-    query = (sa.select(trials.c.study_id, trials.c.state, diverged.label("div"), has_error.label("err"),
-                       sa.func.count(), sa.func.max(trials.c.datetime_start),
-                       sa.func.max(trials.c.datetime_complete))
-             .select_from(joined)
-             .where(trials.c.study_id.in_(list(study_ids)))
-             .group_by(trials.c.study_id, trials.c.state, diverged, has_error))
+    query = (
+        sa.select(
+            trials.c.study_id,
+            trials.c.state,
+            diverged.label("div"),
+            has_error.label("err"),
+            sa.func.count(),
+            sa.func.max(trials.c.datetime_start),
+            sa.func.max(trials.c.datetime_complete),
+        )
+        .select_from(joined)
+        .where(trials.c.study_id.in_(list(study_ids)))
+        .group_by(trials.c.study_id, trials.c.state, diverged, has_error)
+    )
     out: dict[int, tuple[Counter, int, Any]] = {}
     with engine.connect() as con:
         rows = con.execute(query).all()
@@ -196,31 +235,38 @@ def study_stats(engine: sa.Engine, study_ids: Sequence[int]) -> dict[int, tuple[
     return {k: (dict(c), n, last) for k, (c, n, last) in out.items()}
 
 
-def best_trial_point(engine: sa.Engine, study_id: int,
-                     direction: optuna.study.StudyDirection) -> TrialPoint | None:
+def best_trial_point(engine: sa.Engine, study_id: int, direction: optuna.study.StudyDirection) -> TrialPoint | None:
     """The best COMPLETE trial with a finite value (ties: the lowest number), as _outcomes.best_trial picks it."""
     trials = models.TrialModel.__table__
     values = models.TrialValueModel.__table__
     order = values.c.value.desc() if direction == optuna.study.StudyDirection.MAXIMIZE else values.c.value.asc()
-    query = (sa.select(trials.c.trial_id, trials.c.number, values.c.value,
-                       trials.c.datetime_start, trials.c.datetime_complete)
-             .select_from(trials.join(values, sa.and_(values.c.trial_id == trials.c.trial_id,
-                                                      values.c.objective == 0)))
-             .where(trials.c.study_id == study_id)
-             .where(trials.c.state == TrialState.COMPLETE)
-             .where(values.c.value_type == models.TrialValueModel.TrialValueType.FINITE)
-             .where(values.c.value.is_not(None))
-             .order_by(order, trials.c.number.asc())
-             .limit(1))
+    query = (
+        sa.select(
+            trials.c.trial_id, trials.c.number, values.c.value, trials.c.datetime_start, trials.c.datetime_complete
+        )
+        .select_from(trials.join(values, sa.and_(values.c.trial_id == trials.c.trial_id, values.c.objective == 0)))
+        .where(trials.c.study_id == study_id)
+        .where(trials.c.state == TrialState.COMPLETE)
+        .where(values.c.value_type == models.TrialValueModel.TrialValueType.FINITE)
+        .where(values.c.value.is_not(None))
+        .order_by(order, trials.c.number.asc())
+        .limit(1)
+    )
     with engine.connect() as con:
         row = con.execute(query).first()
     if row is None or not math.isfinite(row.value):
         return None
-    return TrialPoint(row.number, TrialState.COMPLETE, float(row.value),
-                      _duration(row.datetime_start, row.datetime_complete), trial_id=row.trial_id)
+    return TrialPoint(
+        row.number,
+        TrialState.COMPLETE,
+        float(row.value),
+        _duration(row.datetime_start, row.datetime_complete),
+        trial_id=row.trial_id,
+    )
 
 
 # --- what the dashboard draws -----------------------------------------------------------------
+
 
 def _value_of(value: float | None, value_type: Any) -> float | None:
     kind = getattr(value_type, "name", value_type)
@@ -256,12 +302,23 @@ def _point_query(engine: sa.Engine, study_id: int):
     joined, diverged, has_error = _outcome_columns(trials)
     joined = joined.outerjoin(values, sa.and_(values.c.trial_id == trials.c.trial_id, values.c.objective == 0))
     duration = _duration_column(engine, trials)
-    timing = ([duration.label("seconds")] if duration is not None
-              else [trials.c.datetime_start, trials.c.datetime_complete])
-    query = (sa.select(trials.c.trial_id, trials.c.number, trials.c.state, values.c.value, values.c.value_type,
-                       *timing, diverged.label("div"), has_error.label("err"))
-             .select_from(joined)
-             .where(trials.c.study_id == study_id))
+    timing = (
+        [duration.label("seconds")] if duration is not None else [trials.c.datetime_start, trials.c.datetime_complete]
+    )
+    query = (
+        sa.select(
+            trials.c.trial_id,
+            trials.c.number,
+            trials.c.state,
+            values.c.value,
+            values.c.value_type,
+            *timing,
+            diverged.label("div"),
+            has_error.label("err"),
+        )
+        .select_from(joined)
+        .where(trials.c.study_id == study_id)
+    )
     return query, trials, values
 
 
@@ -276,12 +333,12 @@ def _point(row) -> TrialPoint:
         seconds = None if row.seconds is None else round(float(row.seconds), 3)  # SQLite: ms precision
     else:
         seconds = _duration(row.datetime_start, row.datetime_complete)
-    return TrialPoint(row.number, _state(row.state), _value_of(row.value, row.value_type), seconds,
-                      attrs, row.trial_id)
+    return TrialPoint(row.number, _state(row.state), _value_of(row.value, row.value_type), seconds, attrs, row.trial_id)
 
 
-def history_points(engine: sa.Engine, study_id: int, *, after_id: int | None = None,
-                   also_ids: Sequence[int] = ()) -> list[TrialPoint]:
+def history_points(
+    engine: sa.Engine, study_id: int, *, after_id: int | None = None, also_ids: Sequence[int] = ()
+) -> list[TrialPoint]:
     """Every trial's number, state, first value and duration, in number order: one narrow query.
 
     With ``after_id``: only trials with a larger id, plus those in ``also_ids``
@@ -295,8 +352,15 @@ def history_points(engine: sa.Engine, study_id: int, *, after_id: int | None = N
         return [_point(row) for row in con.execute(query.order_by(trials.c.number))]
 
 
-def trial_page(engine: sa.Engine, study_id: int, *, sort: str = "number", descending: bool = True,
-               offset: int = 0, limit: int = 100) -> list[TrialPoint]:
+def trial_page(
+    engine: sa.Engine,
+    study_id: int,
+    *,
+    sort: str = "number",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 100,
+) -> list[TrialPoint]:
     """One page of the trial table, sorted and cut in SQL, with each trial's parameters.
 
     ``sort``: one of SORT_KEYS; trials without a value (or duration) come last
@@ -305,26 +369,37 @@ def trial_page(engine: sa.Engine, study_id: int, *, sort: str = "number", descen
     if sort not in SORT_KEYS:
         raise ValueError(f"sort must be one of {SORT_KEYS}, got {sort!r}")
     query, trials, values = _point_query(engine, study_id)
-    column = {"number": trials.c.number, "value": values.c.value, "state": trials.c.state,
-              "duration": _duration_column(engine, trials)}[sort]
+    column = {
+        "number": trials.c.number,
+        "value": values.c.value,
+        "state": trials.c.state,
+        "duration": _duration_column(engine, trials),
+    }[sort]
     if column is None:  # another database: by the difference of the timestamps
         column = trials.c.datetime_complete - trials.c.datetime_start
     kinds = models.TrialValueModel.TrialValueType
     if sort == "value":  # -inf < finite values < +inf (infinities are stored as a type, value NULL)
         missing = sa.case((values.c.value_type.is_(None), 1), else_=0)
-        keys = [sa.case((values.c.value_type == kinds.INF_NEG, 0), (values.c.value_type == kinds.INF_POS, 2),
-                        else_=1), values.c.value]
+        keys = [
+            sa.case((values.c.value_type == kinds.INF_NEG, 0), (values.c.value_type == kinds.INF_POS, 2), else_=1),
+            values.c.value,
+        ]
     else:
         missing = sa.case((column.is_(None), 1), else_=0)
         keys = [column]
     direction = sa.desc if descending else sa.asc
-    query = (query.order_by(missing, *(direction(k) for k in keys), direction(trials.c.number))
-             .offset(max(0, int(offset))).limit(max(0, int(limit))))
+    query = (
+        query.order_by(missing, *(direction(k) for k in keys), direction(trials.c.number))
+        .offset(max(0, int(offset)))
+        .limit(max(0, int(limit)))
+    )
     with engine.connect() as con:
         points = [_point(row) for row in con.execute(query)]
     params = trial_params(engine, [p.trial_id for p in points])
-    return [TrialPoint(p.number, p.state, p.value, p.duration, p.user_attrs, p.trial_id,
-                       params.get(p.trial_id, {})) for p in points]
+    return [
+        TrialPoint(p.number, p.state, p.value, p.duration, p.user_attrs, p.trial_id, params.get(p.trial_id, {}))
+        for p in points
+    ]
 
 
 def trial_params(engine: sa.Engine, trial_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -332,8 +407,11 @@ def trial_params(engine: sa.Engine, trial_ids: Sequence[int]) -> dict[int, dict[
     if not trial_ids:
         return {}
     table = models.TrialParamModel.__table__
-    query = (sa.select(table.c.trial_id, table.c.param_name, table.c.param_value, table.c.distribution_json)
-             .where(table.c.trial_id.in_(list(trial_ids))).order_by(table.c.param_id))
+    query = (
+        sa.select(table.c.trial_id, table.c.param_name, table.c.param_value, table.c.distribution_json)
+        .where(table.c.trial_id.in_(list(trial_ids)))
+        .order_by(table.c.param_id)
+    )
     out: dict[int, dict[str, Any]] = {}
     dists: dict[str, Any] = {}
     with engine.connect() as con:
@@ -349,9 +427,12 @@ def param_names(engine: sa.Engine, study_id: int) -> list[str]:
     """The names of every parameter any trial of the study has, sorted."""
     params = models.TrialParamModel.__table__
     trials = models.TrialModel.__table__
-    query = (sa.select(params.c.param_name).distinct()
-             .select_from(params.join(trials, trials.c.trial_id == params.c.trial_id))
-             .where(trials.c.study_id == study_id))
+    query = (
+        sa.select(params.c.param_name)
+        .distinct()
+        .select_from(params.join(trials, trials.c.trial_id == params.c.trial_id))
+        .where(trials.c.study_id == study_id)
+    )
     with engine.connect() as con:
         return sorted(r[0] for r in con.execute(query))
 
@@ -376,11 +457,11 @@ def study_presence(engine: sa.Engine) -> tuple:
     """(number of studies, largest study id): changes when a study appears or disappears."""
     studies = models.StudyModel.__table__
     with engine.connect() as con:
-        return tuple(con.execute(sa.select(sa.func.count(studies.c.study_id),
-                                           sa.func.max(studies.c.study_id))).one())
+        return tuple(con.execute(sa.select(sa.func.count(studies.c.study_id), sa.func.max(studies.c.study_id))).one())
 
 
 # --- every trial, for reports ----------------------------------------------------------------
+
 
 def read_trials(storage: Any, study_id: int) -> list[FrozenTrial]:
     """Every trial of the study, in number order, equal to ``storage.get_all_trials(study_id)``.
@@ -409,25 +490,34 @@ def read_trials(storage: Any, study_id: int) -> list[FrozenTrial]:
         base = con.execute(sa.select(T).where(T.c.study_id == study_id).order_by(T.c.number)).all()
         values: dict[int, list] = {}
         for tid, objective, value, kind in con.execute(
-                sa.select(V.c.trial_id, V.c.objective, V.c.value, V.c.value_type).where(ids_of(V))):
+            sa.select(V.c.trial_id, V.c.objective, V.c.value, V.c.value_type).where(ids_of(V))
+        ):
             values.setdefault(tid, []).append((objective, value_of(value, kind)))
         params: dict[int, list] = {}
         for tid, name, value, dist in con.execute(
-                sa.select(P.c.trial_id, P.c.param_name, P.c.param_value, P.c.distribution_json)
-                .where(ids_of(P)).order_by(P.c.param_id)):
+            sa.select(P.c.trial_id, P.c.param_name, P.c.param_value, P.c.distribution_json)
+            .where(ids_of(P))
+            .order_by(P.c.param_id)
+        ):
             params.setdefault(tid, []).append((name, value, dist))
         inter: dict[int, dict] = {}
         for tid, step, value, kind in con.execute(
-                sa.select(IV.c.trial_id, IV.c.step, IV.c.intermediate_value, IV.c.intermediate_value_type)
-                .where(ids_of(IV)).order_by(IV.c.trial_intermediate_value_id)):
+            sa.select(IV.c.trial_id, IV.c.step, IV.c.intermediate_value, IV.c.intermediate_value_type)
+            .where(ids_of(IV))
+            .order_by(IV.c.trial_intermediate_value_id)
+        ):
             inter.setdefault(tid, {})[step] = inter_of(value, kind)
         user: dict[int, dict] = {}
-        for tid, key, value in con.execute(sa.select(UA.c.trial_id, UA.c.key, UA.c.value_json)
-                                           .where(ids_of(UA)).order_by(UA.c.trial_user_attribute_id)):
+        for tid, key, value in con.execute(
+            sa.select(UA.c.trial_id, UA.c.key, UA.c.value_json).where(ids_of(UA)).order_by(UA.c.trial_user_attribute_id)
+        ):
             user.setdefault(tid, {})[key] = json.loads(value)
         system: dict[int, dict] = {}
-        for tid, key, value in con.execute(sa.select(SA.c.trial_id, SA.c.key, SA.c.value_json)
-                                           .where(ids_of(SA)).order_by(SA.c.trial_system_attribute_id)):
+        for tid, key, value in con.execute(
+            sa.select(SA.c.trial_id, SA.c.key, SA.c.value_json)
+            .where(ids_of(SA))
+            .order_by(SA.c.trial_system_attribute_id)
+        ):
             system.setdefault(tid, {})[key] = json.loads(value)
     dists: dict[str, Any] = {}
     out = []
@@ -443,14 +533,22 @@ def read_trials(storage: Any, study_id: int) -> list[FrozenTrial]:
             vals = [0.0] * (max(o for o, _ in vs) + 1)
             for o, v in vs:
                 vals[o] = v
-        out.append(FrozenTrial(
-            number=row.number, state=_state(row.state), value=None, values=vals,
-            datetime_start=row.datetime_start, datetime_complete=row.datetime_complete,
-            params={name: dists[d].to_external_repr(v) for name, v, d in ps},
-            distributions={name: dists[d] for name, _, d in ps},
-            user_attrs=user.get(tid, {}), system_attrs=system.get(tid, {}),
-            intermediate_values=inter.get(tid, {}), trial_id=tid,
-        ))
+        out.append(
+            FrozenTrial(
+                number=row.number,
+                state=_state(row.state),
+                value=None,
+                values=vals,
+                datetime_start=row.datetime_start,
+                datetime_complete=row.datetime_complete,
+                params={name: dists[d].to_external_repr(v) for name, v, d in ps},
+                distributions={name: dists[d] for name, _, d in ps},
+                user_attrs=user.get(tid, {}),
+                system_attrs=system.get(tid, {}),
+                intermediate_values=inter.get(tid, {}),
+                trial_id=tid,
+            )
+        )
     return out
 
 
@@ -458,8 +556,12 @@ def study_identity(engine: sa.Engine, study_id: int) -> tuple:
     """(study id, id and start of its first trial): changes when a study is deleted and created
     again under the same name (SQLite reuses the ids of deleted rows). One indexed query."""
     trials = models.TrialModel.__table__
-    query = (sa.select(trials.c.trial_id, trials.c.datetime_start)
-             .where(trials.c.study_id == study_id).order_by(trials.c.trial_id).limit(1))
+    query = (
+        sa.select(trials.c.trial_id, trials.c.datetime_start)
+        .where(trials.c.study_id == study_id)
+        .order_by(trials.c.trial_id)
+        .limit(1)
+    )
     with engine.connect() as con:
         first = con.execute(query).first()
     return (study_id, *(tuple(first) if first is not None else (None, None)))

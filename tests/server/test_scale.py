@@ -48,9 +48,16 @@ def big(storage_url):
             state, value, attrs = TrialState.FAIL, None, {"error": "boom"}
         elif i % 50 == 41:
             state, value = TrialState.FAIL, None
-        trials.append(optuna.trial.create_trial(state=state, value=value, params={"x": x, "k": k},
-                                                distributions=dists, user_attrs=attrs,
-                                                intermediate_values={s: 1.0 / (s + 1) for s in range(3)}))
+        trials.append(
+            optuna.trial.create_trial(
+                state=state,
+                value=value,
+                params={"x": x, "k": k},
+                distributions=dists,
+                user_attrs=attrs,
+                intermediate_values={s: 1.0 / (s + 1) for s in range(3)},
+            )
+        )
     study.add_trials(trials)
     study.ask()
     study.set_user_attr("sampler", "tpe")
@@ -92,14 +99,14 @@ def test_trial_table_is_paged_and_sorted(client, big, monkeypatch):
     numbers = sorted(t.number for t in trials)
     assert _rows(html) == numbers[::-1][:PAGE_SIZE]
     assert "page 1 of 3" in html and 'id="next-page" href="?page=2&amp;sort=number&amp;order=desc"' in html
-    assert _rows(client.get("/studies/big?page=3").text) == numbers[::-1][2 * PAGE_SIZE:]
-    assert _rows(client.get("/studies/big?page=99").text) == numbers[::-1][2 * PAGE_SIZE:]  # clamped
+    assert _rows(client.get("/studies/big?page=3").text) == numbers[::-1][2 * PAGE_SIZE :]
+    assert _rows(client.get("/studies/big?page=99").text) == numbers[::-1][2 * PAGE_SIZE :]  # clamped
     by_value = sorted((t for t in trials if t.value is not None), key=lambda t: (t.value, t.number))
     html = client.get("/studies/big?sort=value&order=asc").text
     assert _rows(html) == [t.number for t in by_value][:PAGE_SIZE]
     top = by_value[0]
     row = re.search(rf'<tr><td class="num">{top.number}</td>.*?</tr>', html, re.S).group(0)
-    assert f'<td>{top.params["k"]}</td>' in row and f'<td>{top.params["x"]:.4g}</td>' in row
+    assert f"<td>{top.params['k']}</td>" in row and f"<td>{top.params['x']:.4g}</td>" in row
     assert client.get("/studies/big?sort=bogus").status_code == 400
     assert client.get("/studies/big?order=up").status_code == 400
     assert client.get("/studies/big?page=0").status_code == 422

@@ -23,9 +23,17 @@ def env(tmp_path):
 
 def _claim_row(engine, study_id, slot, trial_id=None, claimed_at=None):
     with engine.begin() as con:
-        con.execute(claims_table.insert().values(
-            study_id=study_id, slot=slot, token=f"t{slot}", trial_id=trial_id, host="elsewhere", pid=1,
-            claimed_at=time.time() if claimed_at is None else claimed_at))
+        con.execute(
+            claims_table.insert().values(
+                study_id=study_id,
+                slot=slot,
+                token=f"t{slot}",
+                trial_id=trial_id,
+                host="elsewhere",
+                pid=1,
+                claimed_at=time.time() if claimed_at is None else claimed_at,
+            )
+        )
 
 
 def _lowest_free_by_hand(statuses):
@@ -36,8 +44,16 @@ def test_gaps_and_random_histories_claim_the_lowest_free_slot(env):
     storage, engine, study = env
     rng = random.Random(7)
     n_slots = 40
-    outcomes = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, "diverged", "error", "running", "gap",
-                "abandoned"]
+    outcomes = [
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+        TrialState.FAIL,
+        "diverged",
+        "error",
+        "running",
+        "gap",
+        "abandoned",
+    ]
     for slot in range(n_slots):
         kind = rng.choice(outcomes)
         if kind == "gap":

@@ -36,9 +36,16 @@ DISTS = {"x": FloatDistribution(0.0, 1.0), "c": CategoricalDistribution(["a", "b
 
 
 def _add(study, state, value=None, attrs=None, x=0.5, c="a"):
-    study.add_trial(optuna.trial.create_trial(
-        state=state, value=value, params={"x": x, "c": c}, distributions=DISTS,
-        user_attrs=attrs or {}, intermediate_values={0: 0.1, 1: 0.2}))
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=state,
+            value=value,
+            params={"x": x, "c": c},
+            distributions=DISTS,
+            user_attrs=attrs or {},
+            intermediate_values={0: 0.1, 1: 0.2},
+        )
+    )
 
 
 def _mixed(storage, name, direction="maximize"):
@@ -81,7 +88,8 @@ def _check_equal(storage, monkeypatch):
     mini = _mixed(storage, "mini", direction="minimize")
     optuna.create_study(study_name="empty", storage=storage)
     optuna.create_study(study_name="multi", storage=storage, directions=["minimize", "maximize"]).add_trial(
-        optuna.trial.create_trial(state=TrialState.COMPLETE, values=[1.0, 2.0]))
+        optuna.trial.create_trial(state=TrialState.COMPLETE, values=[1.0, 2.0])
+    )
     expected = {}
     for s in storage.get_all_studies():
         trials = storage.get_all_trials(s._study_id, deepcopy=False)
@@ -105,8 +113,15 @@ def _check_equal(storage, monkeypatch):
     by = {o.name: o for o in overviews}
     assert by["maxi"].best.number == 1 and by["maxi"].best.value == 0.9
     assert by["mini"].best.number == 10 and by["mini"].best.value == 0.2
-    assert by["maxi"].states == {"complete": 6, "pruned": 2, "diverged": 1, "failed": 1, "crashed": 3,
-                                 "waiting": 1, "running": 1}
+    assert by["maxi"].states == {
+        "complete": 6,
+        "pruned": 2,
+        "diverged": 1,
+        "failed": 1,
+        "crashed": 3,
+        "waiting": 1,
+        "running": 1,
+    }
     one = study_overview(storage, maxi._study_id, "maxi")
     assert (one.states, one.best, one.n_trials) == (by["maxi"].states, by["maxi"].best, by["maxi"].n_trials)
     assert [o.name for o in study_overviews(storage, names=["mini", "nope"])] == ["mini"]
@@ -140,10 +155,12 @@ def _check_pages(storage, study, trials):
     # By value: -inf < finite < +inf, trials without a value last, ties by number in the same direction.
     ranked = sorted((t for t in trials if t.values), key=lambda t: (t.values[0], t.number))
     tail = sorted(t.number for t in trials if not t.values)
-    assert [p.number for p in trial_page(engine, sid, sort="value", descending=False, limit=100)] == \
-        [t.number for t in ranked] + tail
-    assert [p.number for p in trial_page(engine, sid, sort="value", limit=100)] == \
-        [t.number for t in ranked[::-1]] + tail[::-1]
+    assert [p.number for p in trial_page(engine, sid, sort="value", descending=False, limit=100)] == [
+        t.number for t in ranked
+    ] + tail
+    assert [p.number for p in trial_page(engine, sid, sort="value", limit=100)] == [
+        t.number for t in ranked[::-1]
+    ] + tail[::-1]
     page = trial_page(engine, sid, sort="value", limit=2)
     by_number = {t.number: t for t in trials}
     for p in page:
@@ -151,7 +168,7 @@ def _check_pages(storage, study, trials):
     assert {p.number for p in trial_page(engine, sid, sort="state", limit=100)} == set(numbers)
     durations = trial_page(engine, sid, sort="duration", descending=False, limit=100)
     known = [p.duration for p in durations if p.duration is not None]
-    assert known == sorted(known) and all(p.duration is None for p in durations[len(known):])
+    assert known == sorted(known) and all(p.duration is None for p in durations[len(known) :])
     with pytest.raises(ValueError):
         trial_page(engine, sid, sort="params")
 
