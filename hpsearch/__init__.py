@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "SpecError", "StudyNotFound", "UserError", "compare", "run"]
 
 
-def run(spec: SpecSource, *, storage: str | None = None, objective: Any = None, n_trials: int | None = None,
-        jobs: int = 1) -> Any:
+def run(
+    spec: SpecSource, *, storage: str | None = None, objective: Any = None, n_trials: int | None = None, jobs: int = 1
+) -> Any:
     """Create or resume the study of ``spec`` (a path or a dict of the TOML's shape) and run it to
     its budget; returns the ``optuna.Study``. ``objective``: an optional callable
     ``(trial, params) -> float`` replacing the spec's objective."""
@@ -38,9 +39,18 @@ def run(spec: SpecSource, *, storage: str | None = None, objective: Any = None, 
     return _run(spec, storage=storage, objective=objective, n_trials=n_trials, jobs=jobs)
 
 
-def compare(spec: SpecSource, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
-            objective: Any = None, jobs: int = 1, n_trials: int | None = None, eval_seeds: int = 3,
-            progress: bool = False) -> dict[str, Any]:
+def compare(
+    spec: SpecSource,
+    *,
+    samplers: Any = ("grid", "random", "tpe"),
+    seeds: int = 3,
+    storage: str | None = None,
+    objective: Any = None,
+    jobs: int = 1,
+    n_trials: int | None = None,
+    eval_seeds: int = 3,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Run one study per sampler and seed, retrain every repeat's best, and return the verdict dict.
 
     ``spec``: a spec file path or a dict of the TOML's shape; ``objective``: an
@@ -50,5 +60,14 @@ def compare(spec: SpecSource, *, samplers: Any = ("grid", "random", "tpe"), seed
     """
     from hpsearch.comparison._api import compare as _compare
 
-    return _compare(spec, samplers=samplers, seeds=seeds, storage=storage, objective=objective, jobs=jobs,
-                    n_trials=n_trials, eval_seeds=eval_seeds, progress=progress)
+    return _compare(
+        spec,
+        samplers=samplers,
+        seeds=seeds,
+        storage=storage,
+        objective=objective,
+        jobs=jobs,
+        n_trials=n_trials,
+        eval_seeds=eval_seeds,
+        progress=progress,
+    )

@@ -15,8 +15,9 @@ objective. Studies store their objective as ``"package.module:function"``
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import UserError
 
@@ -46,8 +47,10 @@ def objective_reference(objective: Callable[..., float], jobs: int) -> str:
         except Exception:  # not importable again: register it below
             pass
     if jobs != 1:
-        raise UserError("objective: a function defined in a notebook or __main__ (or a lambda) runs in this "
-                        "process only; use jobs=1, or define it in an importable module")
+        raise UserError(
+            "objective: a function defined in a notebook or __main__ (or a lambda) runs in this "
+            "process only; use jobs=1, or define it in an importable module"
+        )
     name = _PREFIX + "".join(c if c.isalnum() else "_" for c in getattr(objective, "__name__", "objective"))
     _REGISTERED[name] = objective
     return f"{__name__}:{name}"
@@ -73,8 +76,15 @@ def resolve_spec(spec: SpecSource, objective: Callable[..., float] | None = None
     return spec_from_dict(d, source=source)
 
 
-def run(spec: SpecSource, *, storage: str | None = None, objective: Callable[..., float] | None = None,
-        n_trials: int | None = None, jobs: int = 1, progress: bool = False) -> Any:
+def run(
+    spec: SpecSource,
+    *,
+    storage: str | None = None,
+    objective: Callable[..., float] | None = None,
+    n_trials: int | None = None,
+    jobs: int = 1,
+    progress: bool = False,
+) -> Any:
     """Create or resume the study of ``spec`` and run it to its budget; returns the optuna.Study."""
     from hpsearch.search import run_study
     from hpsearch.storage import resolve_storage_url

@@ -98,8 +98,9 @@ def trial_rows(storage: optuna.storages.BaseStorage, name: str) -> tuple[list[st
     return rows_of(trials, n_objectives=len(directions), attrs=storage.get_study_user_attrs(study_id))
 
 
-def rows_of(trials: Sequence[FrozenTrial], *, n_objectives: int = 1,
-            attrs: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+def rows_of(
+    trials: Sequence[FrozenTrial], *, n_objectives: int = 1, attrs: dict[str, Any] | None = None
+) -> tuple[list[str], list[list[Any]]]:
     """(columns, rows) of trials already read (a report's), with the study's user ``attrs``."""
     trials = sorted(trials, key=lambda t: t.number)
     params = param_names(trials, attrs)

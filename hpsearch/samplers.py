@@ -6,8 +6,8 @@ Imports nothing from hpsearch, so every layer (hpsearch.stats included) may read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 SamplerName = Literal["grid", "random", "tpe", "qmc"]

@@ -21,8 +21,9 @@ incumbent.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -53,9 +54,7 @@ def incumbent(values: npt.ArrayLike, direction: Direction) -> np.ndarray:
     return best * _sign(direction)
 
 
-def incumbent_on_grid(
-    x: npt.ArrayLike, values: npt.ArrayLike, grid: npt.ArrayLike, direction: Direction
-) -> np.ndarray:
+def incumbent_on_grid(x: npt.ArrayLike, values: npt.ArrayLike, grid: npt.ArrayLike, direction: Direction) -> np.ndarray:
     """Best value among trials with ``x_i <= g`` for each grid point ``g``.
 
     ``x`` is any monotone cost of the trials in order (trial count, cumulative
@@ -79,9 +78,7 @@ def incumbent_on_grid(
     return out
 
 
-def median_iqr(
-    curves: np.ndarray, direction: Direction | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def median_iqr(curves: np.ndarray, direction: Direction | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median, 25th and 75th percentile over repeats (rows).
 
     With ``direction``, a NaN (that repeat has no result yet at this budget)
@@ -254,7 +251,7 @@ def min_p_value(n_a: int, n_b: int, *, paired: bool) -> float:
     Unpaired (Mann-Whitney): 2 / C(n_a + n_b, n_a), e.g. 0.0079 at 5 + 5.
     """
     if paired:
-        return min(1.0, 2.0 / 2.0 ** n_a)
+        return min(1.0, 2.0 / 2.0**n_a)
     return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
 
 
@@ -295,8 +292,13 @@ def _hl_rows(a: np.ndarray, b: np.ndarray, paired: bool) -> np.ndarray:
 
 
 def bootstrap_hl_interval(
-    a: npt.ArrayLike, b: npt.ArrayLike, *, paired: bool, n_boot: int = 2000,
-    level: float = 0.95, seed: int = 0,
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    *,
+    paired: bool,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the Hodges-Lehmann shift (seeded: reports are reproducible).
 
@@ -347,7 +349,12 @@ class PairTest:
 
 
 def compare_pair(
-    a: npt.ArrayLike, b: npt.ArrayLike, *, paired: bool, direction: Direction, seed: int = 0,
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    *,
+    paired: bool,
+    direction: Direction,
+    seed: int = 0,
 ) -> PairTest:
     """Exact rank test, Hodges-Lehmann shift and bootstrap interval for arms a and b.
 
@@ -366,19 +373,25 @@ def compare_pair(
     else:
         _, p = mann_whitney_exact(xa, xb)
         u = _units(np.concatenate([xa, xb]), _scale(xa, xb))
-        ua, ub = u[: xa.size, None], u[None, xa.size:]
+        ua, ub = u[: xa.size, None], u[None, xa.size :]
         ties = 0.5 * float(np.sum(ua == ub))
         wins, losses = float(np.sum(ua > ub)) + ties, float(np.sum(ua < ub)) + ties
     lo, hi = bootstrap_hl_interval(xa, xb, paired=paired, seed=seed)
     return PairTest(
-        diff=hodges_lehmann(xa, xb, paired=paired), ci=(lo, hi), method="wilcoxon" if paired else "mann-whitney",
-        p=p, min_p=min_p_value(xa.size, xb.size, paired=paired), wins=wins, losses=losses,
-        n_a=int(xa.size), n_b=int(xb.size),
+        diff=hodges_lehmann(xa, xb, paired=paired),
+        ci=(lo, hi),
+        method="wilcoxon" if paired else "mann-whitney",
+        p=p,
+        min_p=min_p_value(xa.size, xb.size, paired=paired),
+        wins=wins,
+        losses=losses,
+        n_a=int(xa.size),
+        n_b=int(xb.size),
     )
 
 
 def better_arm(p_holm: float, ci: Sequence[float], alpha: float = ALPHA) -> str | None:
-    """"a" or "b" only with evidence (Holm p below alpha AND an interval excluding 0), else None."""
+    """ "a" or "b" only with evidence (Holm p below alpha AND an interval excluding 0), else None."""
     if not p_holm < alpha:
         return None
     lo, hi = ci

@@ -114,8 +114,9 @@ def parse_step(line: str) -> tuple[int, float] | None:
         return None
     step, value = obj.get("step"), obj.get("value")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0 or not _is_number(value):
-        raise CommandFailed(f"expected an intermediate value line {{\"step\": <integer >= 0>, \"value\": <number>}}, "
-                            f"got {line[:200]}")
+        raise CommandFailed(
+            f'expected an intermediate value line {{"step": <integer >= 0>, "value": <number>}}, got {line[:200]}'
+        )
     return step, float(value)
 
 
@@ -161,9 +162,14 @@ class CommandObjective:
         study_name = getattr(getattr(trial, "study", None), "study_name", None) or "study"
         folder = trial_dir(self.workdir, study_name, trial.number)
         folder.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "HPSEARCH_PARAMS": json.dumps(values), "HPSEARCH_TRIAL_DIR": str(folder),
-               "HPSEARCH_TRIAL_NUMBER": str(trial.number), "HPSEARCH_STUDY": study_name,
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "HPSEARCH_PARAMS": json.dumps(values),
+            "HPSEARCH_TRIAL_DIR": str(folder),
+            "HPSEARCH_TRIAL_NUMBER": str(trial.number),
+            "HPSEARCH_STUDY": study_name,
+            "PYTHONUNBUFFERED": "1",
+        }
         trial.set_user_attr("command", argv)
         trial.set_user_attr("trial_dir", str(folder))
         run = _Run(argv, cwd=self.workdir, env=env)
@@ -195,8 +201,9 @@ class CommandObjective:
         if outcome == "pruned":
             raise optuna.TrialPruned(f"pruned after step {len(curve)} (the program was stopped)")
         if outcome == "timeout":
-            raise CommandFailed(f"command timed out after {self.timeout:g} s (command.timeout): "
-                                f"{_show(argv)}{run.stderr_tail()}")
+            raise CommandFailed(
+                f"command timed out after {self.timeout:g} s (command.timeout): {_show(argv)}{run.stderr_tail()}"
+            )
         code = run.returncode
         trial.set_user_attr("exit_code", code)
         if code != 0:
@@ -214,20 +221,30 @@ class _Run:
     def __init__(self, argv: list[str], *, cwd: Path, env: Mapping[str, str]) -> None:
         try:
             self.process = subprocess.Popen(
-                argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1,
+                argv,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
                 start_new_session=True,  # its own process group: stop() reaches its children too
-                preexec_fn=_PREEXEC)
+                preexec_fn=_PREEXEC,
+            )
         except OSError as exc:
-            raise CommandFailed(f"could not start the command {_show(argv)} in {cwd}: "
-                                f"{exc.strerror or exc}") from None
+            raise CommandFailed(f"could not start the command {_show(argv)} in {cwd}: {exc.strerror or exc}") from None
         self.timed_out = False
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque()
         self._stderr_size = 0
         self._lock = threading.Lock()
-        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
         for reader in self._readers:
             reader.start()
 

@@ -61,16 +61,32 @@ class CsvTable:
         index = {name: i for i, name in enumerate(self.features)}
         parts = []
         if self.numeric:
-            parts.append(("numeric", Pipeline([
-                ("float", FunctionTransformer(_as_float)),
-                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                ("scale", StandardScaler()),
-            ]), [index[c] for c in self.numeric]))
+            parts.append(
+                (
+                    "numeric",
+                    Pipeline(
+                        [
+                            ("float", FunctionTransformer(_as_float)),
+                            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                            ("scale", StandardScaler()),
+                        ]
+                    ),
+                    [index[c] for c in self.numeric],
+                )
+            )
         if self.categorical:
-            parts.append(("text", Pipeline([
-                ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
-                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)),
-            ]), [index[c] for c in self.categorical]))
+            parts.append(
+                (
+                    "text",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
+                            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)),
+                        ]
+                    ),
+                    [index[c] for c in self.categorical],
+                )
+            )
         return ColumnTransformer(parts, sparse_threshold=0.0)
 
 
@@ -78,8 +94,9 @@ def _as_float(X: Any) -> np.ndarray:
     return np.asarray(X, dtype=np.float64)
 
 
-def read_csv(path: str | Path, target: str, task: str, *, drop: Sequence[str] = (),
-             categorical: Sequence[str] = ()) -> CsvTable:
+def read_csv(
+    path: str | Path, target: str, task: str, *, drop: Sequence[str] = (), categorical: Sequence[str] = ()
+) -> CsvTable:
     """Read and type a CSV; y holds strings (class labels) for classification, floats for regression."""
     path = Path(path)
     header, rows = _read_rows(path)
@@ -87,8 +104,10 @@ def read_csv(path: str | Path, target: str, task: str, *, drop: Sequence[str] = 
     t = header.index(target)
     keep = [i for i, name in enumerate(header) if i != t and name not in drop]
     if not keep:
-        raise UserError(f"{path}:1: expected at least one feature column besides {target!r}, got none "
-                        "(add feature columns, or drop fewer in data.drop)")
+        raise UserError(
+            f"{path}:1: expected at least one feature column besides {target!r}, got none "
+            "(add feature columns, or drop fewer in data.drop)"
+        )
     y = _target(path, rows, t, target, task)
     columns: list[list[Any]] = []
     numeric, text, missing = [], [], {}
@@ -97,16 +116,20 @@ def read_csv(path: str | Path, target: str, task: str, *, drop: Sequence[str] = 
         cells = [(line, row[i].strip()) for line, row in rows]
         is_missing = [c.lower() in MISSING for _, c in cells]
         if all(is_missing):
-            raise UserError(f"{path}: column {name!r}: expected some values, got an empty cell in every row "
-                            "(fill it in, or add it to data.drop)")
+            raise UserError(
+                f"{path}: column {name!r}: expected some values, got an empty cell in every row "
+                "(fill it in, or add it to data.drop)"
+            )
         if name in categorical or not _mostly_numbers(cells, is_missing):
             text.append(name)
-            values = ["" if gone else c for (_, c), gone in zip(cells, is_missing)]
+            values = ["" if gone else c for (_, c), gone in zip(cells, is_missing, strict=True)]
             _check_categories(path, name, values, forced=name in categorical)
         else:
             numeric.append(name)
-            values = [math.nan if gone else _number(c, name, path, line, in_column=True)
-                      for (line, c), gone in zip(cells, is_missing)]
+            values = [
+                math.nan if gone else _number(c, name, path, line, in_column=True)
+                for (line, c), gone in zip(cells, is_missing, strict=True)
+            ]
         if any(is_missing):
             missing[name] = sum(is_missing)
         columns.append(values)
@@ -131,8 +154,10 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                 if not any(cell.strip() for cell in row):
                     continue
                 if len(row) != len(header):
-                    raise UserError(f"{path}:{reader.line_num}: expected {len(header)} comma-separated values "
-                                    f"(as in the header), got {len(row)}")
+                    raise UserError(
+                        f"{path}:{reader.line_num}: expected {len(header)} comma-separated values "
+                        f"(as in the header), got {len(row)}"
+                    )
                 rows.append((reader.line_num, row))
         except (csv.Error, UnicodeDecodeError) as exc:
             raise UserError(f"{path}:{reader.line_num}: expected well-formed UTF-8 CSV, got {exc}") from None
@@ -141,21 +166,19 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
-def _check_names(path: Path, header: list[str], target: str, drop: Sequence[str],
-                 categorical: Sequence[str]) -> None:
+def _check_names(path: Path, header: list[str], target: str, drop: Sequence[str], categorical: Sequence[str]) -> None:
     if target not in header:
-        raise UserError(f"{path}:1: expected a column named {target!r} (data.target), "
-                        f"got columns {', '.join(header)}")
+        raise UserError(f"{path}:1: expected a column named {target!r} (data.target), got columns {', '.join(header)}")
     for key, names in (("data.drop", drop), ("data.categorical", categorical)):
         for name in names:
             if name not in header:
                 close = difflib.get_close_matches(name, header, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise UserError(f"{path}:1: expected a column named {name!r} ({key}), "
-                                f"got columns {', '.join(header)}{hint}")
+                raise UserError(
+                    f"{path}:1: expected a column named {name!r} ({key}), got columns {', '.join(header)}{hint}"
+                )
             if name == target:
-                raise UserError(f"{key}: expected feature columns, got the target {target!r} "
-                                "(remove it from the list)")
+                raise UserError(f"{key}: expected feature columns, got the target {target!r} (remove it from the list)")
     both = [name for name in categorical if name in drop]
     if both:
         raise UserError(f"data.categorical: expected columns not also in data.drop, got {both[0]!r} in both")
@@ -167,21 +190,24 @@ def _target(path: Path, rows: list[tuple[int, list[str]]], t: int, target: str, 
         label = row[t].strip()
         if not label or label.lower() in MISSING:
             what = "a number" if task == "regression" else "a class label"
-            raise UserError(f"{path}:{line}: column {target!r}: expected {what}, got an empty cell "
-                            "(fill it in, or delete the row)")
+            raise UserError(
+                f"{path}:{line}: column {target!r}: expected {what}, got an empty cell (fill it in, or delete the row)"
+            )
         if task == "regression":
             try:
                 y.append(_number(label, target, path, line))
             except UserError as exc:
-                raise UserError(f"{exc} (the target of a regression; a text target is a class label: "
-                                'set data.task = "classification" or a classification metric)') from None
+                raise UserError(
+                    f"{exc} (the target of a regression; a text target is a class label: "
+                    'set data.task = "classification" or a classification metric)'
+                ) from None
         else:
             y.append(label)
     return np.asarray(y, dtype=float if task == "regression" else object)
 
 
 def _mostly_numbers(cells: list[tuple[int, str]], is_missing: list[bool]) -> bool:
-    present = [c for (_, c), gone in zip(cells, is_missing) if not gone]
+    present = [c for (_, c), gone in zip(cells, is_missing, strict=True) if not gone]
     numbers = sum(_parses(c) for c in present)
     return numbers * 2 > len(present)
 
@@ -197,9 +223,11 @@ def _parses(cell: str) -> bool:
 def _check_categories(path: Path, name: str, values: list[str], forced: bool) -> None:
     distinct = len({v for v in values if v})
     if not forced and distinct > max(MAX_GUESSED_CATEGORIES, len(values) // 2):
-        raise UserError(f"{path}: column {name!r}: expected numbers or a few categories, got {distinct} "
-                        f"distinct texts in {len(values)} rows (an identifier or free text?); "
-                        "add it to data.drop, or to data.categorical to one-hot encode it anyway")
+        raise UserError(
+            f"{path}: column {name!r}: expected numbers or a few categories, got {distinct} "
+            f"distinct texts in {len(values)} rows (an identifier or free text?); "
+            "add it to data.drop, or to data.categorical to one-hot encode it anyway"
+        )
 
 
 def _header(reader, path: Path) -> list[str]:
@@ -216,8 +244,14 @@ def _header(reader, path: Path) -> list[str]:
 
 
 def _number(cell: str, column: str, path: Path, line: int, in_column: bool = False) -> float:
-    hint = (" (most of the column's cells are numbers: fix the cell, empty it to have it imputed, "
-            "or list the column in data.categorical)") if in_column else ""
+    hint = (
+        (
+            " (most of the column's cells are numbers: fix the cell, empty it to have it imputed, "
+            "or list the column in data.categorical)"
+        )
+        if in_column
+        else ""
+    )
     try:
         value = float(cell.strip())
     except ValueError:
@@ -229,8 +263,9 @@ def _number(cell: str, column: str, path: Path, line: int, in_column: bool = Fal
 
 def describe_csv(data: Any) -> list[str]:
     """What loading ``data`` (a csv DataSection) does to the file, in a few lines for ``hpsearch check``."""
-    table = read_csv(data.path, data.target, data.task or "classification",
-                     drop=data.drop or (), categorical=data.categorical or ())
+    table = read_csv(
+        data.path, data.target, data.task or "classification", drop=data.drop or (), categorical=data.categorical or ()
+    )
     n = len(table.y)
     if data.task == "regression":
         target = f"target {data.target!r}: a number (regression)"
@@ -247,12 +282,13 @@ def describe_csv(data: Any) -> list[str]:
         for c in table.categorical:
             j = table.features.index(c)
             counts.append(f"{c} ({len({v for v in table.X[:, j] if v})} categories)")
-        lines.append(f"  text, one-hot encoded ({len(table.categorical)}): {', '.join(counts)}; categories "
-                     "from the training split, unseen ones encode as all zeros")
+        lines.append(
+            f"  text, one-hot encoded ({len(table.categorical)}): {', '.join(counts)}; categories "
+            "from the training split, unseen ones encode as all zeros"
+        )
         holes = [f"{c} ({table.missing[c]})" for c in table.categorical if c in table.missing]
         if holes:
             lines.append("  empty cells get the training split's most frequent category: " + ", ".join(holes))
     if table.dropped:
         lines.append(f"  dropped (data.drop): {', '.join(table.dropped)}")
     return lines
-

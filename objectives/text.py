@@ -27,18 +27,61 @@ import numpy as np
 
 CORPUS_SEED = 20120201  # fixed: the corpus is part of the project, not of a study
 
-_SUBJECTS = ["the movie", "this film", "the plot", "the acting", "the soundtrack", "the ending",
-             "the dialogue", "the cast", "the story", "the pacing", "the camera work", "the script"]
+_SUBJECTS = [
+    "the movie",
+    "this film",
+    "the plot",
+    "the acting",
+    "the soundtrack",
+    "the ending",
+    "the dialogue",
+    "the cast",
+    "the story",
+    "the pacing",
+    "the camera work",
+    "the script",
+]
 _VERBS = ["was", "is", "felt", "seemed"]
 _CONTRACT = {"was": "wasn't", "is": "isn't"}
 _INTENS = ["", "", "really", "very", "quite", "truly", "rather"]
-_POS = ["good", "great", "wonderful", "brilliant", "moving", "funny", "clever", "beautiful",
-        "gripping", "charming", "superb", "delightful"]
-_NEG = ["bad", "boring", "awful", "dull", "terrible", "predictable", "clumsy", "weak",
-        "tedious", "messy", "forgettable", "painful"]
-_FILLER = ["i watched it on a sunday", "my friend recommended it", "we saw it in the cinema",
-           "it runs about two hours", "i went in with no expectations", "the trailer gave little away",
-           "there were popcorn breaks", "it was based on a novel"]
+_POS = [
+    "good",
+    "great",
+    "wonderful",
+    "brilliant",
+    "moving",
+    "funny",
+    "clever",
+    "beautiful",
+    "gripping",
+    "charming",
+    "superb",
+    "delightful",
+]
+_NEG = [
+    "bad",
+    "boring",
+    "awful",
+    "dull",
+    "terrible",
+    "predictable",
+    "clumsy",
+    "weak",
+    "tedious",
+    "messy",
+    "forgettable",
+    "painful",
+]
+_FILLER = [
+    "i watched it on a sunday",
+    "my friend recommended it",
+    "we saw it in the cinema",
+    "it runs about two hours",
+    "i went in with no expectations",
+    "the trailer gave little away",
+    "there were popcorn breaks",
+    "it was based on a novel",
+]
 _TOKEN = re.compile(r"[a-z0-9']+")
 
 
@@ -100,7 +143,7 @@ def ngrams(tokens: Sequence[str], n: int) -> list[str]:
     """Unigrams, plus bigrams ... up to ``n``-grams joined by spaces."""
     out = list(tokens)
     for k in range(2, n + 1):
-        out += [" ".join(tokens[i:i + k]) for i in range(len(tokens) - k + 1)]
+        out += [" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
     return out
 
 
@@ -113,8 +156,14 @@ def build_vocabulary(docs: Sequence[Sequence[str]], *, vocab_size: int, min_coun
     return {term: j for j, term in enumerate(kept)}
 
 
-def vectorize(docs: Sequence[Sequence[str]], vocabulary: dict[str, int], *, ngram: int, features: str,
-              idf: np.ndarray | None = None) -> np.ndarray:
+def vectorize(
+    docs: Sequence[Sequence[str]],
+    vocabulary: dict[str, int],
+    *,
+    ngram: int,
+    features: str,
+    idf: np.ndarray | None = None,
+) -> np.ndarray:
     """Bag-of-words matrix: binary presence, raw counts, or L2-normalized tf-idf."""
     X = np.zeros((len(docs), len(vocabulary)), dtype=np.float64)
     for i, tokens in enumerate(docs):
@@ -142,15 +191,22 @@ def inverse_document_frequency(docs: Sequence[Sequence[str]], vocabulary: dict[s
     return np.log((1 + len(docs)) / (1 + df)) + 1.0
 
 
-def bag_of_words(docs: Sequence[Sequence[str]], fit_rows: np.ndarray, row_sets: Sequence[np.ndarray], *,
-                 vocab_size: int, min_count: int, ngram: int, features: str) -> list[np.ndarray]:
+def bag_of_words(
+    docs: Sequence[Sequence[str]],
+    fit_rows: np.ndarray,
+    row_sets: Sequence[np.ndarray],
+    *,
+    vocab_size: int,
+    min_count: int,
+    ngram: int,
+    features: str,
+) -> list[np.ndarray]:
     """Vectorize ``row_sets`` with a vocabulary (and idf) learnt on ``fit_rows`` only."""
     fit_docs = [docs[i] for i in fit_rows]
     vocabulary = build_vocabulary(fit_docs, vocab_size=vocab_size, min_count=min_count, ngram=ngram)
     if not vocabulary:
         vocabulary = {"<empty>": 0}
     idf = inverse_document_frequency(fit_docs, vocabulary, ngram) if features == "tfidf" else None
-    return [vectorize([docs[i] for i in rows], vocabulary, ngram=ngram, features=features, idf=idf)
-            for rows in row_sets]
-
-
+    return [
+        vectorize([docs[i] for i in rows], vocabulary, ngram=ngram, features=features, idf=idf) for rows in row_sets
+    ]

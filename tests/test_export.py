@@ -26,14 +26,17 @@ from hpsearch.export import (
 
 LR = FloatDistribution(1e-5, 1.0, log=True)
 WIDTH = IntDistribution(4, 512)
-OPT = CategoricalDistribution(["sgd", "adam", "a,b \"q\""])
+OPT = CategoricalDistribution(["sgd", "adam", 'a,b "q"'])
 LR_VALUE = 0.00012345678901234567  # more digits than any short format keeps
 
 
 def _add(study, state, *, value=None, params, attrs=None):
     dists = {"learning_rate": LR, "width": WIDTH, "optimizer": OPT}
-    study.add_trial(create_trial(state=state, value=value, params=params,
-                                 distributions={k: dists[k] for k in params}, user_attrs=attrs or {}))
+    study.add_trial(
+        create_trial(
+            state=state, value=value, params=params, distributions={k: dists[k] for k in params}, user_attrs=attrs or {}
+        )
+    )
 
 
 @pytest.fixture
@@ -41,15 +44,20 @@ def storage():
     """A study with every kind of trial; trial 1 uses a parameter the others do not."""
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(study_name="mixed", storage=storage, direction="maximize")
-    _add(study, TrialState.COMPLETE, value=0.9312345678901234,
-         params={"learning_rate": LR_VALUE, "width": 64}, attrs={"train_seconds": 1.25})
-    _add(study, TrialState.PRUNED, params={"learning_rate": 0.5, "optimizer": "a,b \"q\""},
-         attrs={"train_seconds": 0.5})
+    _add(
+        study,
+        TrialState.COMPLETE,
+        value=0.9312345678901234,
+        params={"learning_rate": LR_VALUE, "width": 64},
+        attrs={"train_seconds": 1.25},
+    )
+    _add(study, TrialState.PRUNED, params={"learning_rate": 0.5, "optimizer": 'a,b "q"'}, attrs={"train_seconds": 0.5})
     _add(study, TrialState.FAIL, params={"learning_rate": 0.9, "width": 8}, attrs={"diverged": True})
     _add(study, TrialState.FAIL, params={"learning_rate": 0.01, "width": 9}, attrs={"error": "ValueError: x"})
     _add(study, TrialState.FAIL, params={"learning_rate": 0.02, "width": 10})
-    _add(study, TrialState.COMPLETE, value=0.5, params={"learning_rate": 1e-5, "width": 4},
-         attrs={"train_seconds": 3.0})
+    _add(
+        study, TrialState.COMPLETE, value=0.5, params={"learning_rate": 1e-5, "width": 4}, attrs={"train_seconds": 3.0}
+    )
     study.enqueue_trial({"learning_rate": 0.1, "width": 5})  # WAITING
     return storage
 
@@ -57,8 +65,15 @@ def storage():
 def test_columns_and_rows_one_per_trial(storage):
     columns, rows = trial_rows(storage, "mixed")
     assert columns == ["number", "state", "value", "seconds", "learning_rate", "width", "optimizer"]
-    assert [r[:2] for r in rows] == [[0, "complete"], [1, "pruned"], [2, "diverged"], [3, "failed"],
-                                     [4, "crashed"], [5, "complete"], [6, "waiting"]]
+    assert [r[:2] for r in rows] == [
+        [0, "complete"],
+        [1, "pruned"],
+        [2, "diverged"],
+        [3, "failed"],
+        [4, "crashed"],
+        [5, "complete"],
+        [6, "waiting"],
+    ]
     assert rows[0] == [0, "complete", 0.9312345678901234, 1.25, LR_VALUE, 64, None]
     assert rows[1][2:] == [None, 0.5, 0.5, None, 'a,b "q"']
     assert rows[6][2:4] == [None, None]  # not started: no value, no time
@@ -72,8 +87,7 @@ def test_csv_round_trips_every_digit(storage):
     assert float(got[0]["learning_rate"]) == LR_VALUE and float(got[0]["value"]) == 0.9312345678901234
     assert got[1]["optimizer"] == 'a,b "q"' and got[1]["value"] == "" and got[1]["width"] == ""
     assert int(got[5]["width"]) == 4 and float(got[5]["learning_rate"]) == 1e-5
-    assert [g["state"] for g in got] == ["complete", "pruned", "diverged", "failed", "crashed", "complete",
-                                         "waiting"]
+    assert [g["state"] for g in got] == ["complete", "pruned", "diverged", "failed", "crashed", "complete", "waiting"]
 
 
 def test_json_is_a_list_of_records_with_params(storage):
@@ -81,14 +95,25 @@ def test_json_is_a_list_of_records_with_params(storage):
     assert records == trial_records(storage, "mixed")
     assert list(records[0]) == ["number", "state", "value", "seconds", "params"]
     assert records[0]["params"] == {"learning_rate": LR_VALUE, "width": 64}
-    assert records[1] == {"number": 1, "state": "pruned", "value": None, "seconds": 0.5,
-                          "params": {"learning_rate": 0.5, "optimizer": 'a,b "q"'}}
+    assert records[1] == {
+        "number": 1,
+        "state": "pruned",
+        "value": None,
+        "seconds": 0.5,
+        "params": {"learning_rate": 0.5, "optimizer": 'a,b "q"'},
+    }
 
 
 def test_best_record(storage):
     assert best_record(storage, "mixed") == {
-        "study": "mixed", "direction": "maximize", "number": 0, "state": "complete",
-        "value": 0.9312345678901234, "seconds": 1.25, "params": {"learning_rate": LR_VALUE, "width": 64}}
+        "study": "mixed",
+        "direction": "maximize",
+        "number": 0,
+        "state": "complete",
+        "value": 0.9312345678901234,
+        "seconds": 1.25,
+        "params": {"learning_rate": LR_VALUE, "width": 64},
+    }
 
 
 def test_unknown_study_names_close_matches(storage):
@@ -101,8 +126,13 @@ def test_spec_order_first_and_clashing_names_prefixed():
     study = optuna.create_study(study_name="s", storage=storage)
     study.set_user_attr("hpsearch_spec", {"space": {"width": {}, "learning_rate": {}, "unused": {}}})
     d = FloatDistribution(0, 1)
-    study.add_trial(create_trial(value=1.0, params={"value": 0.5, "learning_rate": 0.1, "width": 0.2},
-                                 distributions={"value": d, "learning_rate": d, "width": d}))
+    study.add_trial(
+        create_trial(
+            value=1.0,
+            params={"value": 0.5, "learning_rate": 0.1, "width": 0.2},
+            distributions={"value": d, "learning_rate": d, "width": d},
+        )
+    )
     columns, rows = trial_rows(storage, "s")
     assert columns == ["number", "state", "value", "seconds", "width", "learning_rate", "params_value"]
     assert rows[0][2] == 1.0 and rows[0][-1] == 0.5
@@ -112,8 +142,7 @@ def test_spec_order_first_and_clashing_names_prefixed():
 def test_multi_objective_has_one_value_column_per_objective():
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(study_name="mo", storage=storage, directions=["maximize", "minimize"])
-    study.add_trial(create_trial(values=[0.25, 3.0], params={"a": 0.5},
-                                 distributions={"a": FloatDistribution(0, 1)}))
+    study.add_trial(create_trial(values=[0.25, 3.0], params={"a": 0.5}, distributions={"a": FloatDistribution(0, 1)}))
     columns, rows = trial_rows(storage, "mo")
     assert columns == ["number", "state", "value_0", "value_1", "seconds", "a"]
     assert rows[0][2:4] == [0.25, 3.0]
@@ -123,7 +152,8 @@ def test_multi_objective_has_one_value_column_per_objective():
 def test_non_finite_numbers():
     assert to_csv(["x"], [[math.inf], [math.nan], [None]]).splitlines() == ["x", "inf", "nan", '""']
     assert json.loads(to_json([{"value": math.inf, "params": {"a": math.nan}}])) == [
-        {"value": None, "params": {"a": None}}]
+        {"value": None, "params": {"a": None}}
+    ]
 
 
 def test_data_uri_decodes_to_the_csv(storage):

@@ -11,10 +11,21 @@ from hpsearch.cli._common import fmt as cli_fmt
 from hpsearch.report._html import fmt as report_fmt
 
 
-@pytest.mark.parametrize(("x", "text"), [
-    (0.123456789, "0.1235"), (12345.678, "1.235e+04"), (3, "3"), (True, "True"), ("adam", "adam"),
-    (None, ""), (math.nan, "–"), (math.inf, "inf"), (-math.inf, "-inf"), (1e-7, "1e-07"),
-])
+@pytest.mark.parametrize(
+    ("x", "text"),
+    [
+        (0.123456789, "0.1235"),
+        (12345.678, "1.235e+04"),
+        (3, "3"),
+        (True, "True"),
+        ("adam", "adam"),
+        (None, ""),
+        (math.nan, "–"),
+        (math.inf, "inf"),
+        (-math.inf, "-inf"),
+        (1e-7, "1e-07"),
+    ],
+)
 def test_defaults(x, text):
     assert fmt_number(x) == text
 

@@ -72,10 +72,18 @@ MALFORMED = [
     ("unknown study key", edit(study__samplr="tpe"), "study.samplr", ["did you mean 'sampler'"]),
     ("unknown data key", edit(data__datset="digits"), "data.datset", ["did you mean 'dataset'"]),
     ("unknown training key", edit(training__max_epoch=3), "training.max_epoch", ["did you mean 'max_epochs'"]),
-    ("unknown space name", edit(space__lerning_rate={"type": "float", "low": 0.1, "high": 1.0}),
-     "space.lerning_rate", ["did you mean 'learning_rate'"]),
-    ("unknown param key", edit(space__depth={"type": "int", "low": 1, "hihg": 3}), "space.depth.hihg",
-     ["did you mean 'high'"]),
+    (
+        "unknown space name",
+        edit(space__lerning_rate={"type": "float", "low": 0.1, "high": 1.0}),
+        "space.lerning_rate",
+        ["did you mean 'learning_rate'"],
+    ),
+    (
+        "unknown param key",
+        edit(space__depth={"type": "int", "low": 1, "hihg": 3}),
+        "space.depth.hihg",
+        ["did you mean 'high'"],
+    ),
     ("bad sampler", edit(study__sampler="bayes"), "study.sampler", ["'grid'", "'tpe'", '"bayes"']),
     ("bad pruner", edit(study__pruner="asha"), "study.pruner", ["'median'", '"asha"']),
     ("bad metric", edit(study__metric="precision"), "study.metric", ["accuracy", '"precision"']),
@@ -86,43 +94,90 @@ MALFORMED = [
     ("bad dataset", edit(data__dataset="mnist"), "data.dataset", ["digits", '"mnist"']),
     ("n_trials as string", edit(study__n_trials="10"), "study.n_trials", ["an integer", '"10"']),
     ("n_trials zero", edit(study__n_trials=0), "study.n_trials", [">= 1"]),
-    ("float where int", edit(space__depth={"type": "int", "low": 1.5, "high": 3}), "space.depth.low",
-     ["an integer", "1.5"]),
-    ("low >= high", edit(space__learning_rate={"type": "float", "low": 0.1, "high": 0.01}),
-     "space.learning_rate.high", ["> low"]),
-    ("log with low <= 0", edit(space__learning_rate={"type": "float", "low": 0.0, "high": 0.1, "log": True}),
-     "space.learning_rate.low", ["> 0", "log"]),
-    ("grid value out of range",
-     edit(space__learning_rate={"type": "float", "low": 1e-4, "high": 1e-1, "log": True, "grid": [1e-3, 0.5]}),
-     "space.learning_rate.grid[1]", ["0.5"]),
-    ("grid not among choices", edit(space__optimizer={"type": "categorical", "choices": ["sgd"], "grid": ["adam"]}),
-     "space.optimizer.grid[0]", ["choices"]),
+    (
+        "float where int",
+        edit(space__depth={"type": "int", "low": 1.5, "high": 3}),
+        "space.depth.low",
+        ["an integer", "1.5"],
+    ),
+    (
+        "low >= high",
+        edit(space__learning_rate={"type": "float", "low": 0.1, "high": 0.01}),
+        "space.learning_rate.high",
+        ["> low"],
+    ),
+    (
+        "log with low <= 0",
+        edit(space__learning_rate={"type": "float", "low": 0.0, "high": 0.1, "log": True}),
+        "space.learning_rate.low",
+        ["> 0", "log"],
+    ),
+    (
+        "grid value out of range",
+        edit(space__learning_rate={"type": "float", "low": 1e-4, "high": 1e-1, "log": True, "grid": [1e-3, 0.5]}),
+        "space.learning_rate.grid[1]",
+        ["0.5"],
+    ),
+    (
+        "grid not among choices",
+        edit(space__optimizer={"type": "categorical", "choices": ["sgd"], "grid": ["adam"]}),
+        "space.optimizer.grid[0]",
+        ["choices"],
+    ),
     ("missing type", edit(space__depth={"low": 1, "high": 3}), "space.depth", ["'type'"]),
     ("bad type", edit(space__depth={"type": "integer", "low": 1, "high": 3}), "space.depth.type", ['"integer"']),
     ("searched and fixed", edit(training__learning_rate=0.01), "training.learning_rate", ["space.learning_rate"]),
     ("fixed value out of domain", edit(training__dropout=1.5), "training.dropout", ["< 1", "1.5"]),
     ("fixed value wrong type", edit(training__batch_norm="yes"), "training.batch_norm", ["true or false"]),
-    ("unknown choice", edit(space__init={"type": "categorical", "choices": ["he", "lecun"]}),
-     "space.init.choices[1]", ['"lecun"', "'glorot'"]),
-    ("int hyperparameter as float", edit(space__width={"type": "float", "low": 8, "high": 64}),
-     "space.width.type", ["'int'"]),
-    ("dropout range reaching 1", edit(space__dropout={"type": "float", "low": 0.0, "high": 1.0}),
-     "space.dropout.high", ["< 1"]),
+    (
+        "unknown choice",
+        edit(space__init={"type": "categorical", "choices": ["he", "lecun"]}),
+        "space.init.choices[1]",
+        ['"lecun"', "'glorot'"],
+    ),
+    (
+        "int hyperparameter as float",
+        edit(space__width={"type": "float", "low": 8, "high": 64}),
+        "space.width.type",
+        ["'int'"],
+    ),
+    (
+        "dropout range reaching 1",
+        edit(space__dropout={"type": "float", "low": 0.0, "high": 1.0}),
+        "space.dropout.high",
+        ["< 1"],
+    ),
     ("csv without path", edit(data__dataset="csv", data__target="y"), "data.path", ["required"]),
     ("option not for dataset", edit(data__noise=0.3), "data.noise", ["digits"]),
-    ("fractions too large", edit(data__val_fraction=0.5, data__test_fraction=0.5), "data.test_fraction",
-     ["val_fraction + test_fraction"]),
+    (
+        "fractions too large",
+        edit(data__val_fraction=0.5, data__test_fraction=0.5),
+        "data.test_fraction",
+        ["val_fraction + test_fraction"],
+    ),
     ("empty name", edit(study__name=""), "study.name", ["non-empty"]),
     ("missing dataset", edit(data__dataset=None), "data.dataset", ["required"]),
     ("data not a table", edit(data=3), "data", ["a table"]),
     ("empty space", edit(space={}), "space", ["at least one"]),
     ("bad objective", edit(study__objective="my objective"), "study.objective", ["package.module:function"]),
-    ("log with step", edit(space__learning_rate={"type": "float", "low": 1e-4, "high": 1e-1, "log": True,
-                                                 "step": 1e-4}), "space.learning_rate.step", ["log"]),
-    ("duplicate choices", edit(space__optimizer={"type": "categorical", "choices": ["sgd", "sgd"]}),
-     "space.optimizer.choices[1]", ["distinct"]),
-    ("external without direction", {"study": {"name": "e", "objective": "external"},
-                                    "space": BASE["space"]}, "study.direction", ["'maximize'"]),
+    (
+        "log with step",
+        edit(space__learning_rate={"type": "float", "low": 1e-4, "high": 1e-1, "log": True, "step": 1e-4}),
+        "space.learning_rate.step",
+        ["log"],
+    ),
+    (
+        "duplicate choices",
+        edit(space__optimizer={"type": "categorical", "choices": ["sgd", "sgd"]}),
+        "space.optimizer.choices[1]",
+        ["distinct"],
+    ),
+    (
+        "external without direction",
+        {"study": {"name": "e", "objective": "external"}, "space": BASE["space"]},
+        "study.direction",
+        ["'maximize'"],
+    ),
 ]
 
 
@@ -177,8 +232,9 @@ def test_csv_path_resolved_relative_to_spec_file(tmp_path, monkeypatch):
 
 
 def test_round_trip_to_dict_from_dict():
-    spec = spec_from_dict(edit(space__optimizer={"type": "categorical", "choices": ["sgd", "adam"], "grid": ["adam"]},
-                               data__seed=3))
+    spec = spec_from_dict(
+        edit(space__optimizer={"type": "categorical", "choices": ["sgd", "adam"], "grid": ["adam"]}, data__seed=3)
+    )
     again = spec_from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
     assert again.to_dict() == spec.to_dict()
@@ -198,34 +254,50 @@ def test_derived_values_and_defaults(tmp_path):
 
 
 def test_api_spec_needs_only_study_with_direction_and_space():
-    spec = spec_from_dict({"study": {"name": "ext", "direction": "minimize"},
-                           "space": {"x": {"type": "float", "low": -1, "high": 1}}})
+    spec = spec_from_dict(
+        {"study": {"name": "ext", "direction": "minimize"}, "space": {"x": {"type": "float", "low": -1, "high": 1}}}
+    )
     assert spec.study.objective == "external"
     assert spec.study.direction == "minimize"
     assert spec.data is None
     # any names are fine for external objectives, but ranges are still checked
     with pytest.raises(SpecError, match=r"space\.x\.high"):
-        spec_from_dict({"study": {"name": "e", "direction": "minimize"},
-                        "space": {"x": {"type": "float", "low": 1, "high": 1}}})
+        spec_from_dict(
+            {"study": {"name": "e", "direction": "minimize"}, "space": {"x": {"type": "float", "low": 1, "high": 1}}}
+        )
 
 
 def test_user_objective_direction_from_known_metric_or_required():
-    spec = spec_from_dict({"study": {"name": "u", "objective": "mypkg.mod:fn", "metric": "rmse"},
-                           "space": {"alpha": {"type": "float", "low": 0, "high": 1}},
-                           "training": {"anything": 3}})
+    spec = spec_from_dict(
+        {
+            "study": {"name": "u", "objective": "mypkg.mod:fn", "metric": "rmse"},
+            "space": {"alpha": {"type": "float", "low": 0, "high": 1}},
+            "training": {"anything": 3},
+        }
+    )
     assert spec.study.direction == "minimize"
     with pytest.raises(SpecError, match=r"study\.direction"):
-        spec_from_dict({"study": {"name": "u", "objective": "mypkg.mod:fn", "metric": "my_score"},
-                        "space": {"alpha": {"type": "float", "low": 0, "high": 1}}})
+        spec_from_dict(
+            {
+                "study": {"name": "u", "objective": "mypkg.mod:fn", "metric": "my_score"},
+                "space": {"alpha": {"type": "float", "low": 0, "high": 1}},
+            }
+        )
 
 
 def test_text_objective_defaults_to_text_dataset():
-    spec = spec_from_dict({"study": {"name": "t", "objective": "text"},
-                           "space": {"ngram": {"type": "int", "low": 1, "high": 2}}})
+    spec = spec_from_dict(
+        {"study": {"name": "t", "objective": "text"}, "space": {"ngram": {"type": "int", "low": 1, "high": 2}}}
+    )
     assert spec.data.dataset == "text" and spec.study.metric == "accuracy"
     with pytest.raises(SpecError, match=r"data\.dataset"):
-        spec_from_dict({"study": {"name": "t"}, "data": {"dataset": "text"},
-                        "space": {"depth": {"type": "int", "low": 0, "high": 2}}})
+        spec_from_dict(
+            {
+                "study": {"name": "t"},
+                "data": {"dataset": "text"},
+                "space": {"depth": {"type": "int", "low": 0, "high": 2}},
+            }
+        )
 
 
 def test_json_schema_describes_sections():
@@ -253,8 +325,10 @@ def test_load_spec_finds_data_and_code_problems_before_anything_runs(tmp_path):
     with pytest.raises(UserError, match=rf"^{re.escape(str(tmp_path / 'd.csv'))}:6: expected 3 comma-separated"):
         load_spec(tmp_path / "c.toml")
     assert load_spec(tmp_path / "c.toml", preflight=False).data.dataset == "csv"
-    user = {"study": {"name": "u", "objective": "no_such_pkg_hps.mod:fn", "direction": "maximize"},
-            "space": {"x": {"type": "float", "low": 0, "high": 1}}}
+    user = {
+        "study": {"name": "u", "objective": "no_such_pkg_hps.mod:fn", "direction": "maximize"},
+        "space": {"x": {"type": "float", "low": 0, "high": 1}},
+    }
     (tmp_path / "u.toml").write_text(to_toml(user))
     with pytest.raises(SpecError, match=rf"^{re.escape(str(tmp_path / 'u.toml'))}: study\.objective: expected"):
         load_spec(tmp_path / "u.toml")
@@ -282,8 +356,21 @@ def test_catalog_choices_match_what_the_network_accepts():
     assert {np.dtype(check_dtype(d)) for d in hyper["dtype"].choices} == {np.dtype(np.float32), np.dtype(np.float64)}
 
 
-@pytest.mark.parametrize("name", ["learning_rate", "momentum", "dropout", "weight_decay", "l1", "clip_norm",
-                                  "time_budget", "batch_size", "max_epochs", "patience"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "learning_rate",
+        "momentum",
+        "dropout",
+        "weight_decay",
+        "l1",
+        "clip_norm",
+        "time_budget",
+        "batch_size",
+        "max_epochs",
+        "patience",
+    ],
+)
 def test_catalog_limits_match_what_the_network_accepts(name):
     """One set of limits: the spec accepts a training setting exactly when hpsearch.nn does
     (plus 0 where the spec documents "0 = off"); learning rates have no upper cap in either."""
@@ -292,8 +379,11 @@ def test_catalog_limits_match_what_the_network_accepts(name):
 
     setting = catalog.MLP_HYPERPARAMETERS[name]
     off_at_zero = "0 = " in setting.doc
-    probes = [-1, 0, 1, 2, 8, 10, 1e4] if setting.kind == "int" else [
-        -1.0, 0.0, 1e-9, 0.5, 0.999, 1.0, 10.0, 1e4, math.inf, -math.inf, math.nan]
+    probes = (
+        [-1, 0, 1, 2, 8, 10, 1e4]
+        if setting.kind == "int"
+        else [-1.0, 0.0, 1e-9, 0.5, 0.999, 1.0, 10.0, 1e4, math.inf, -math.inf, math.nan]
+    )
     for v in probes:
         try:
             check_param(name, v)
@@ -304,15 +394,18 @@ def test_catalog_limits_match_what_the_network_accepts(name):
         assert setting.accepts(v) == expected, (name, v)
 
 
-@pytest.mark.parametrize(("param", "field"), [
-    ({"type": "float", "low": 1.0, "high": 0.5}, "high"),
-    ({"type": "float", "low": 0.0, "high": 1.0, "log": True}, "low"),
-    ({"type": "int", "low": 1, "high": 8, "step": 9}, "step"),
-    ({"type": "float", "low": 0.0, "high": 1.0, "log": True, "step": 0.1}, "low"),
-    ({"type": "int", "low": 1, "high": 8, "step": 2, "grid": [1, 4]}, "grid"),
-    ({"type": "categorical", "choices": ["a", "b", "a"]}, "choices"),
-    ({"type": "categorical", "choices": ["a", "b"], "grid": ["c"]}, "grid"),
-])
+@pytest.mark.parametrize(
+    ("param", "field"),
+    [
+        ({"type": "float", "low": 1.0, "high": 0.5}, "high"),
+        ({"type": "float", "low": 0.0, "high": 1.0, "log": True}, "low"),
+        ({"type": "int", "low": 1, "high": 8, "step": 9}, "step"),
+        ({"type": "float", "low": 0.0, "high": 1.0, "log": True, "step": 0.1}, "low"),
+        ({"type": "int", "low": 1, "high": 8, "step": 2, "grid": [1, 4]}, "grid"),
+        ({"type": "categorical", "choices": ["a", "b", "a"]}, "choices"),
+        ({"type": "categorical", "choices": ["a", "b"], "grid": ["c"]}, "grid"),
+    ],
+)
 def test_one_parameters_ranges_are_the_models_own(param, field):
     """Checks within one parameter are pydantic validators on its model, whatever the objective."""
     from pydantic import ValidationError

@@ -97,6 +97,7 @@ def test_trials_to_match_including_not_reached():
 
 # --- pairwise tests: exact p-values against scipy and brute force ---------------------------
 
+
 def _brute_wilcoxon(a, b):
     """Two-sided exact signed-rank p by enumerating every sign assignment (mid-ranks for ties)."""
     from scipy.stats import rankdata
@@ -105,7 +106,9 @@ def _brute_wilcoxon(a, b):
     d = d[d != 0]
     ranks = rankdata(np.abs(d))
     t = ranks[d > 0].sum()
-    sums = [sum(r for r, s in zip(ranks, signs) if s) for signs in itertools.product([0, 1], repeat=d.size)]
+    sums = [
+        sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in itertools.product([0, 1], repeat=d.size)
+    ]
     sums = np.array(sums)
     return min(1.0, 2 * min(np.mean(sums >= t - 1e-9), np.mean(sums <= t + 1e-9)))
 
@@ -144,8 +147,8 @@ def test_wilcoxon_exact_with_ties_and_zeros_matches_brute_force():
 def test_wilcoxon_reaches_its_minimum_p_when_all_pairs_agree():
     for n in (5, 10):
         a = np.arange(n) + 1.0
-        assert stats.wilcoxon_exact(a, a - 0.5)[1] == pytest.approx(2 / 2 ** n)
-        assert stats.min_p_value(n, n, paired=True) == pytest.approx(2 / 2 ** n)
+        assert stats.wilcoxon_exact(a, a - 0.5)[1] == pytest.approx(2 / 2**n)
+        assert stats.min_p_value(n, n, paired=True) == pytest.approx(2 / 2**n)
     assert stats.min_p_value(5, 5, paired=True) == 0.0625
 
 
@@ -183,7 +186,7 @@ def _brute_holm(p):
 @pytest.mark.parametrize("p", [[0.01, 0.04, 0.03, 0.005], [0.5], [0.02, 0.02, 0.9], [0.001, 0.2, 0.04]])
 def test_holm_step_down(p):
     assert stats.holm(p) == pytest.approx(_brute_holm(p))
-    assert all(h >= q for h, q in zip(stats.holm(p), p))
+    assert all(h >= q for h, q in zip(stats.holm(p), p, strict=True))
     assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
 
 
@@ -202,7 +205,8 @@ def test_bootstrap_hl_interval_is_seeded_and_covers_zero_on_equal_samples():
         assert lo <= 0.0 <= hi
     b = [0.80, 0.82, 0.81, 0.805, 0.815]
     assert stats.bootstrap_hl_interval(a, b, paired=False, seed=1) == stats.bootstrap_hl_interval(
-        a, b, paired=False, seed=1)
+        a, b, paired=False, seed=1
+    )
     assert stats.bootstrap_hl_interval(a, b, paired=False, seed=1)[0] > 0
 
 
@@ -212,7 +216,7 @@ def test_compare_pair_orients_by_direction_and_counts_wins():
     down = stats.compare_pair(a, b, paired=True, direction="minimize", seed=0)
     assert up.diff == pytest.approx(-0.1) and down.diff == pytest.approx(0.1)
     assert (up.wins, down.wins, up.out_of) == (0, 6, 6) and up.method == "wilcoxon" and up.paired
-    assert up.p == down.p == pytest.approx(2 / 2 ** 6) == up.min_p
+    assert up.p == down.p == pytest.approx(2 / 2**6) == up.min_p
     un = stats.compare_pair(a, b, paired=False, direction="maximize", seed=0)
     assert un.method == "mann-whitney" and un.out_of == 36 and un.p >= un.min_p
 

@@ -10,7 +10,9 @@ import optuna
 from hpsearch._format import fmt_number
 
 storage_option = click.option(
-    "--storage", default=None, metavar="URL",
+    "--storage",
+    default=None,
+    metavar="URL",
     help="Database URL (default: env HPSEARCH_STORAGE, else sqlite:///hpsearch.db in the current directory).",
 )
 
@@ -57,8 +59,10 @@ def unsupported_reason(storage: Any, study_id: int) -> str | None:
     directions = storage.get_study_directions(study_id)
     if len(directions) != 1:
         names = ", ".join(d.name.lower() for d in directions)
-        return (f"is multi-objective ({len(directions)} objectives: {names}); hpsearch shows and reports "
-                "single-objective studies only (optuna-dashboard can open this one)")
+        return (
+            f"is multi-objective ({len(directions)} objectives: {names}); hpsearch shows and reports "
+            "single-objective studies only (optuna-dashboard can open this one)"
+        )
     return None
 
 

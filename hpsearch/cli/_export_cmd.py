@@ -11,10 +11,23 @@ from hpsearch.cli._common import open_existing, storage_option
 
 @click.command("export")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
-              help="csv: one row per trial; json: a list of objects with the same keys and params.")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              metavar="PATH", help="Write to this file instead of stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv: one row per trial; json: a list of objects with the same keys and params.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Write to this file instead of stdout.",
+)
 @storage_option
 def export(name: str, fmt: str, output: Path | None, storage: str | None) -> None:
     """Every trial of study NAME: number, state, value, seconds, then one column per parameter.

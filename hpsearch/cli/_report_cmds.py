@@ -17,26 +17,70 @@ from hpsearch.samplers import SAMPLERS
 
 @click.command("compare")
 @click.argument("spec_path", metavar="SPEC")
-@click.option("--samplers", default="grid,random,tpe", show_default=True,
-              help=f"Comma-separated samplers to compare ({', '.join(SAMPLERS)}).")
-@click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Repeats per sampler (study seeds study.seed, study.seed+1, ...). An exact paired test "
-                   "needs 6 or more repeats to reach p < 0.05 at all; 10 is a good default.")
-@click.option("--n-trials", type=click.IntRange(min=1), default=None,
-              help="Budget per study (default: the spec's n_trials). Grid search gets a grid of at most this size.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes shared by all studies (and by the retraining).")
-@click.option("--eval-seeds", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Training seeds when retraining every repeat's best on train+validation for its test "
-                   "score (0: skip the test evaluation).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Report file (default: reports/<name>-comparison.html).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print only the verdict as one JSON object on stdout (progress goes to stderr).")
+@click.option(
+    "--samplers",
+    default="grid,random,tpe",
+    show_default=True,
+    help=f"Comma-separated samplers to compare ({', '.join(SAMPLERS)}).",
+)
+@click.option(
+    "--seeds",
+    "n_seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Repeats per sampler (study seeds study.seed, study.seed+1, ...). An exact paired test "
+    "needs 6 or more repeats to reach p < 0.05 at all; 10 is a good default.",
+)
+@click.option(
+    "--n-trials",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Budget per study (default: the spec's n_trials). Grid search gets a grid of at most this size.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes shared by all studies (and by the retraining).",
+)
+@click.option(
+    "--eval-seeds",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Training seeds when retraining every repeat's best on train+validation for its test "
+    "score (0: skip the test evaluation).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Report file (default: reports/<name>-comparison.html).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print only the verdict as one JSON object on stdout (progress goes to stderr).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @storage_option
-def compare(spec_path: str, samplers: str, n_seeds: int, n_trials: int | None, jobs: int, eval_seeds: int,
-            output: str | None, as_json: bool, quiet: bool, storage: str | None) -> None:
+def compare(
+    spec_path: str,
+    samplers: str,
+    n_seeds: int,
+    n_trials: int | None,
+    jobs: int,
+    eval_seeds: int,
+    output: str | None,
+    as_json: bool,
+    quiet: bool,
+    storage: str | None,
+) -> None:
     """Run one study per sampler and seed on the same data split and budget,
     retrain every repeat's best on train+validation and score it on test, then
     write the comparison report and print the verdict.
@@ -95,16 +139,28 @@ def _strict(x: object) -> object:
 
 def _print_verdict(console: Console, verdict: dict) -> None:
     """The pairs as a table, then the verdict sentence: the last thing compare prints."""
-    _say(console, f"comparison {verdict['comparison']}: final best {verdict['metric']} per repeat, "
-                  f"{verdict['repeats']} repeats of {verdict['budget']} trials")
+    _say(
+        console,
+        f"comparison {verdict['comparison']}: final best {verdict['metric']} per repeat, "
+        f"{verdict['repeats']} repeats of {verdict['budget']} trials",
+    )
     rows = [("pair", "a - b", "95% CI", "test", "p", "Holm p", "min p", "better")]
     for p in verdict["pairs"]:
-        rows.append((f"{p['a']} vs {p['b']}", f"{p['diff']:+.3g}", f"[{p['ci'][0]:.2g}, {p['ci'][1]:.2g}]",
-                     p["method"], f"{p['p']:.2g}", f"{p['p_holm']:.2g}", f"{p['min_p']:.2g}",
-                     p[p["better"]] if p["better"] else "-"))
+        rows.append(
+            (
+                f"{p['a']} vs {p['b']}",
+                f"{p['diff']:+.3g}",
+                f"[{p['ci'][0]:.2g}, {p['ci'][1]:.2g}]",
+                p["method"],
+                f"{p['p']:.2g}",
+                f"{p['p_holm']:.2g}",
+                f"{p['min_p']:.2g}",
+                p[p["better"]] if p["better"] else "-",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:  # plain aligned text: fits 80 columns where a boxed table would truncate
-        _say(console, "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        _say(console, "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     _say(console, f"verdict: {verdict['verdict']}")
 
 
@@ -132,11 +188,20 @@ def _print_summary(console: Console, st, name: str) -> None:
 
 @click.command("report")
 @click.argument("name")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Report file (default: reports/<name>.html, or reports/<name>-comparison.html).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Report file (default: reports/<name>.html, or reports/<name>-comparison.html).",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the report in the web browser.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the comparison's verdict as one JSON object (read from the database; nothing is run).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the comparison's verdict as one JSON object (read from the database; nothing is run).",
+)
 @storage_option
 def report(name: str, output: str | None, open_browser: bool, as_json: bool, storage: str | None) -> None:
     """Write the HTML report of a study or of a comparison (one offline file).
@@ -178,8 +243,10 @@ def _stored_verdict(st, name: str) -> dict:
             return load_verdict(st, candidate)
         except StudyNotFound:
             continue
-    raise UserError(f"report --json: {name!r} is not a comparison (no study has user attr comparison={name!r}); "
-                    "`hpsearch studies` lists the studies, and `hpsearch compare SPEC` makes a comparison")
+    raise UserError(
+        f"report --json: {name!r} is not a comparison (no study has user attr comparison={name!r}); "
+        "`hpsearch studies` lists the studies, and `hpsearch compare SPEC` makes a comparison"
+    )
 
 
 def _refuse_unsupported(st, name: str) -> None:

@@ -9,25 +9,50 @@ from hpsearch.cli._common import storage_option
 from hpsearch.search import MAX_FAILURES, SAMPLERS
 
 max_failures_option = click.option(
-    "--max-failures", type=int, default=MAX_FAILURES, show_default=True, metavar="N",
+    "--max-failures",
+    type=int,
+    default=MAX_FAILURES,
+    show_default=True,
+    metavar="N",
     help="Stop (exit 1, with the last error) when the objective fails N trials in a row. A failing trial "
-         "is kept as failed with its error and counts toward the budget; the run also stops when the "
-         "study's first 5 trials all fail.")
+    "is kept as failed with its error and counts toward the budget; the run also stops when the "
+    "study's first 5 trials all fail.",
+)
 
 
 @click.command("run")
 @click.argument("spec_path", metavar="SPEC")
-@click.option("--n-trials", type=int, default=None, help="Budget: finished trials the study should hold (overrides the spec; raises a resumed study's budget, never lowers it).")
+@click.option(
+    "--n-trials",
+    type=int,
+    default=None,
+    help=(
+        "Budget: finished trials the study should hold "
+        "(overrides the spec; raises a resumed study's budget, never lowers it)."
+    ),
+)
 @click.option("--timeout", type=float, default=None, metavar="S", help="Start no new trial after S seconds.")
-@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Worker processes (each with one BLAS thread).")
+@click.option(
+    "--jobs", "-j", type=int, default=1, show_default=True, help="Worker processes (each with one BLAS thread)."
+)
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=None, help="Override study.sampler.")
 @click.option("--seed", type=int, default=None, help="Override study.seed.")
 @click.option("--study-name", default=None, metavar="NAME", help="Override study.name (the name in the database).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @max_failures_option
 @storage_option
-def run(spec_path: str, n_trials: int | None, timeout: float | None, jobs: int, sampler: str | None,
-        seed: int | None, study_name: str | None, quiet: bool, max_failures: int, storage: str | None) -> None:
+def run(
+    spec_path: str,
+    n_trials: int | None,
+    timeout: float | None,
+    jobs: int,
+    sampler: str | None,
+    seed: int | None,
+    study_name: str | None,
+    quiet: bool,
+    max_failures: int,
+    storage: str | None,
+) -> None:
     """Create or resume a study and run trials until it holds N finished trials.
 
     Finished means completed, pruned, diverged, or failed: an objective that
@@ -49,9 +74,19 @@ def run(spec_path: str, n_trials: int | None, timeout: float | None, jobs: int, 
     from hpsearch.storage import resolve_storage_url
 
     spec = load_spec(spec_path)  # validated before the database is touched
-    run_study(spec, resolve_storage_url(storage), n_trials=n_trials, jobs=jobs, timeout=timeout,
-              study_name=study_name, sampler=sampler, seed=seed, progress=not quiet, console=Console(),
-              max_failures=max_failures)
+    run_study(
+        spec,
+        resolve_storage_url(storage),
+        n_trials=n_trials,
+        jobs=jobs,
+        timeout=timeout,
+        study_name=study_name,
+        sampler=sampler,
+        seed=seed,
+        progress=not quiet,
+        console=Console(),
+        max_failures=max_failures,
+    )
 
 
 @click.command("worker")
@@ -76,5 +111,12 @@ def worker(name: str, jobs: int, timeout: float | None, quiet: bool, max_failure
     from hpsearch.search import join_study
     from hpsearch.storage import resolve_storage_url
 
-    join_study(name, resolve_storage_url(storage), jobs=jobs, timeout=timeout, progress=not quiet,
-               console=Console(), max_failures=max_failures)
+    join_study(
+        name,
+        resolve_storage_url(storage),
+        jobs=jobs,
+        timeout=timeout,
+        progress=not quiet,
+        console=Console(),
+        max_failures=max_failures,
+    )

@@ -70,17 +70,33 @@ def served_hosts(host: str, token: str | None, extra: Sequence[str]) -> list[str
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
-@click.option("--token", envvar="HPSEARCH_TOKEN", default=None, show_envvar=True,
-              help="Require 'Authorization: Bearer TOKEN' on every API call (and on the dashboard).")
-@click.option("--allowed-host", "allowed", multiple=True, metavar="NAME",
-              help="Also answer requests for this Host name (repeatable; '*' any name, '*.example.org' its "
-                   "subdomains). Needs a token. Default: only localhost, 127.0.0.1, [::1] and the --host address.")
-@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-              help="Fail a trial whose client sends no report or tell for this long, and hand its configuration "
-                   "out again (default: 3600, one hour; reports and heartbeats renew it).")
+@click.option(
+    "--token",
+    envvar="HPSEARCH_TOKEN",
+    default=None,
+    show_envvar=True,
+    help="Require 'Authorization: Bearer TOKEN' on every API call (and on the dashboard).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this Host name (repeatable; '*' any name, '*.example.org' its "
+    "subdomains). Needs a token. Default: only localhost, 127.0.0.1, [::1] and the --host address.",
+)
+@click.option(
+    "--trial-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Fail a trial whose client sends no report or tell for this long, and hand its configuration "
+    "out again (default: 3600, one hour; reports and heartbeats renew it).",
+)
 @storage_option
-def serve(host: str, port: int, token: str | None, allowed: tuple[str, ...], trial_timeout: float | None,
-          storage: str | None) -> None:
+def serve(
+    host: str, port: int, token: str | None, allowed: tuple[str, ...], trial_timeout: float | None, storage: str | None
+) -> None:
     """Dashboard and ask/tell HTTP API over the study database.
 
     \b
@@ -101,6 +117,8 @@ def serve(host: str, port: int, token: str | None, allowed: tuple[str, ...], tri
     app = create_app(url, token or None, trial_timeout=trial_timeout, allowed_hosts=hosts)
     app.state.hpsearch.storage()  # open now: a bad URL is exit 2 before we bind
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"hpsearch: serving {app.state.hpsearch.storage_label} on http://{shown}:{port}/"
-               + (" (token required)" if token else ""))
+    click.echo(
+        f"hpsearch: serving {app.state.hpsearch.storage_label} on http://{shown}:{port}/"
+        + (" (token required)" if token else "")
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -77,7 +77,9 @@ def _study_row(st, fs, overview=None) -> list[str]:
 
 @click.command("show")
 @click.argument("name")
-@click.option("--top", "top", type=click.IntRange(min=1), default=10, show_default=True, help="How many trials to list.")
+@click.option(
+    "--top", "top", type=click.IntRange(min=1), default=10, show_default=True, help="How many trials to list."
+)
 @storage_option
 def show(name: str, top: int, storage: str | None) -> None:
     """The best trial and the top K trials of a study.
@@ -97,9 +99,13 @@ def show(name: str, top: int, storage: str | None) -> None:
     counts = state_counts(trials)
     sampler = spec.study.sampler if spec is not None else study.user_attrs.get("sampler", "unknown")
     of_budget = f" of {budget(spec)}" if spec is not None else ""  # a plain Optuna study has no budget
-    console.print(escape(f"study {name}: {sampler} sampler, {sum(map(is_finished, trials))}{of_budget} "
-                         f"trials finished "
-                         f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})"))
+    console.print(
+        escape(
+            f"study {name}: {sampler} sampler, {sum(map(is_finished, trials))}{of_budget} "
+            f"trials finished "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})"
+        )
+    )
     failed = last_error(trials)
     if failed is not None:
         text = " ".join(str(failed.user_attrs[ERROR_ATTR]).split())
@@ -116,8 +122,13 @@ def show(name: str, top: int, storage: str | None) -> None:
     names = list(spec.space) if spec is not None else param_names(trials, study.user_attrs)
     table = Table("#", "value", *names, "epochs", "seconds", title=f"top {min(top, len(done))} trials")
     for t in done[:top]:
-        table.add_row(str(t.number), fmt(t.value), *(fmt(t.params.get(n)) for n in names),
-                      fmt(t.user_attrs.get("epochs_run", "")), _seconds(t.user_attrs.get("train_seconds")))
+        table.add_row(
+            str(t.number),
+            fmt(t.value),
+            *(fmt(t.params.get(n)) for n in names),
+            fmt(t.user_attrs.get("epochs_run", "")),
+            _seconds(t.user_attrs.get("train_seconds")),
+        )
     if console.measure(table, options=console.options.update_width(10**4)).maximum > console.width:
         table = _narrow_table(done[:top], names, table.title)  # too wide: name=value, wrapped, never cut
     console.print(table)
@@ -154,10 +165,17 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
 
 @click.command("best")
 @click.argument("name")
-@click.option("--evaluate", is_flag=True, help="Retrain the best configuration on train+validation and score it on the test split.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the best trial as one JSON object (number, state, value, seconds, params; "
-                   "with --evaluate: test).")
+@click.option(
+    "--evaluate",
+    is_flag=True,
+    help="Retrain the best configuration on train+validation and score it on the test split.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the best trial as one JSON object (number, state, value, seconds, params; with --evaluate: test).",
+)
 @storage_option
 def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) -> None:
     """The best configuration; with --evaluate, its score on the held-out test split.
@@ -181,8 +199,10 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
     if top is None:
         raise UserError(f"study {name!r} has no completed trial yet; run it first")
     if evaluate and spec is None:
-        raise UserError(f"study {name!r} has no stored hpsearch spec (made by other Optuna code), so there is "
-                        "no objective and data split to retrain with; --evaluate needs a study hpsearch ran")
+        raise UserError(
+            f"study {name!r} has no stored hpsearch spec (made by other Optuna code), so there is "
+            "no objective and data split to retrain with; --evaluate needs a study hpsearch ran"
+        )
     console = Console(file=sys.stderr) if as_json else Console()  # --json: stdout holds the JSON only
     if as_json:
         record = {**best_record(st, name), "metric": _metric(spec)}
@@ -194,9 +214,8 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
         if as_json:
             click.echo(to_json(record), nl=False)
         return
-    from objectives import evaluate_best
-
     from hpsearch.server._trust import check_may_run
+    from objectives import evaluate_best
 
     check_may_run(st, study, spec)  # no user code from a study created over the HTTP API
     metrics = evaluate_best(spec, top.params)
@@ -223,8 +242,13 @@ def _narrow_table(trials, names: list[str], title) -> Table:
         column.overflow = "fold"
     for t in trials:
         params = "  ".join(f"{n}={fmt(t.params.get(n))}" for n in names if n in t.params)
-        table.add_row(str(t.number), fmt(t.value), fmt(t.user_attrs.get("epochs_run", "")),
-                      _seconds(t.user_attrs.get("train_seconds")), escape(params))
+        table.add_row(
+            str(t.number),
+            fmt(t.value),
+            fmt(t.user_attrs.get("epochs_run", "")),
+            _seconds(t.user_attrs.get("train_seconds")),
+            escape(params),
+        )
     return table
 
 

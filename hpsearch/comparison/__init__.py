@@ -20,8 +20,20 @@ from typing import Any
 from hpsearch.comparison._arms import SAMPLERS, arm_name, arm_specs, parse_samplers, run_comparison, safe_name
 from hpsearch.comparison._stored import StoredArm, arm_studies, best_trial
 
-__all__ = ["SAMPLERS", "StoredArm", "arm_name", "arm_specs", "arm_studies", "best_trial",
-           "comparison_verdict", "load_verdict", "parse_samplers", "retrain_bests", "run_comparison", "safe_name"]
+__all__ = [
+    "SAMPLERS",
+    "StoredArm",
+    "arm_name",
+    "arm_specs",
+    "arm_studies",
+    "best_trial",
+    "comparison_verdict",
+    "load_verdict",
+    "parse_samplers",
+    "retrain_bests",
+    "run_comparison",
+    "safe_name",
+]
 
 
 def comparison_verdict(*args: Any, **kwargs: Any) -> dict[str, Any]:

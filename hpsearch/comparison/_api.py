@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hpsearch.spec import SpecSource
 
 
-def compare(spec: SpecSource, *, samplers: Any = ("grid", "random", "tpe"), seeds: int = 3, storage: str | None = None,
-            objective: Callable[..., float] | None = None, jobs: int = 1, n_trials: int | None = None,
-            eval_seeds: int = 3, progress: bool = False, console: Any = None,
-            say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def compare(
+    spec: SpecSource,
+    *,
+    samplers: Any = ("grid", "random", "tpe"),
+    seeds: int = 3,
+    storage: str | None = None,
+    objective: Callable[..., float] | None = None,
+    jobs: int = 1,
+    n_trials: int | None = None,
+    eval_seeds: int = 3,
+    progress: bool = False,
+    console: Any = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare)."""
     from hpsearch._api import resolve_spec
     from hpsearch.comparison._arms import arm_specs, parse_samplers, run_comparison

@@ -11,7 +11,8 @@ in examples without loading the data again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from hpsearch._names import safe_name
 from hpsearch.errors import UserError
@@ -52,8 +53,16 @@ def arm_specs(spec: Spec, samplers: Sequence[str], n_seeds: int, n_trials: int |
     for sampler in samplers:
         for k in range(n_seeds):
             seed = spec.study.seed + k
-            d = {**base, "study": {**base["study"], "name": arm_name(spec.study.name, sampler, seed),
-                                   "sampler": sampler, "seed": seed, "n_trials": n}}
+            d = {
+                **base,
+                "study": {
+                    **base["study"],
+                    "name": arm_name(spec.study.name, sampler, seed),
+                    "sampler": sampler,
+                    "seed": seed,
+                    "n_trials": n,
+                },
+            }
             if "data" in base:
                 d["data"] = {**base["data"], "seed": spec.split_seed}
             out.append(spec_from_dict(d, source=f"{spec.study.name} (compare arm {sampler}, seed {seed})"))
@@ -72,8 +81,9 @@ def split_sizes(spec: Spec) -> dict[str, int]:
     return {"n_val": int(len(problem.val)), "n_test": int(len(problem.test))}
 
 
-def run_comparison(spec: Spec, storage_url: str, specs: list[Spec], *, jobs: int = 1, progress: bool = True,
-                   console: Any = None) -> None:
+def run_comparison(
+    spec: Spec, storage_url: str, specs: list[Spec], *, jobs: int = 1, progress: bool = True, console: Any = None
+) -> None:
     """Create (or resume) every arm study, tag it, and run them all in one worker pool."""
     from hpsearch.search import prepare_study, run_studies
     from hpsearch.storage import open_storage

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -36,8 +37,14 @@ class _Task:
     seed: int
 
 
-def retrain_bests(storage: optuna.storages.BaseStorage, name: str, *, eval_seeds: int = 3, jobs: int = 1,
-                  say: Callable[[str], None] = print) -> int:
+def retrain_bests(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    *,
+    eval_seeds: int = 3,
+    jobs: int = 1,
+    say: Callable[[str], None] = print,
+) -> int:
     """Retrain the best trial of every arm study of comparison ``name``; returns how many were retrained.
 
     Studies of objectives without a test split (user objectives) are skipped:
@@ -65,11 +72,13 @@ def retrain_bests(storage: optuna.storages.BaseStorage, name: str, *, eval_seeds
     if not tasks:
         return 0
     n_studies = len({t.study for t in tasks})
-    say(f"retraining the best configuration of {n_studies} repeat{'s' * (n_studies > 1)} on train+validation "
-        f"with {eval_seeds} training seed{'s' * (eval_seeds > 1)} each, scored on test ...")
+    say(
+        f"retraining the best configuration of {n_studies} repeat{'s' * (n_studies > 1)} on train+validation "
+        f"with {eval_seeds} training seed{'s' * (eval_seeds > 1)} each, scored on test ..."
+    )
     results = _evaluate(tasks, jobs)
     by_study: dict[str, list[tuple[_Task, dict[str, float]]]] = {}
-    for task, result in zip(tasks, results):
+    for task, result in zip(tasks, results, strict=True):
         by_study.setdefault(task.study, []).append((task, result))
     for study_name, runs in by_study.items():
         _store(storage, study_name, runs)
@@ -89,8 +98,7 @@ def _evaluate(tasks: list[_Task], jobs: int) -> list[dict[str, float]]:
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
-                             initializer=_one_blas_thread) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx, initializer=_one_blas_thread) as pool:
         futures = [pool.submit(evaluate_best, t.spec, t.params, t.seed) for t in tasks]
         return [f.result() for f in futures]
 

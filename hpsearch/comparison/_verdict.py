@@ -27,8 +27,9 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,8 +64,9 @@ class VerdictDetails:
     noise_sentence: str
 
 
-def comparison_verdict(name: str, studies: Sequence[ArmLike], *, seed: int = 0,
-                       importance: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def comparison_verdict(
+    name: str, studies: Sequence[ArmLike], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The verdict dict of comparison ``name`` from its arm studies (see the module docstring).
 
     ``importance`` may be passed when the caller has already computed it;
@@ -73,8 +75,9 @@ def comparison_verdict(name: str, studies: Sequence[ArmLike], *, seed: int = 0,
     return verdict_details(name, studies, seed=seed, importance=importance).verdict
 
 
-def verdict_details(name: str, studies: Sequence[ArmLike], *, seed: int = 0,
-                    importance: list[dict[str, Any]] | None = None) -> VerdictDetails:
+def verdict_details(
+    name: str, studies: Sequence[ArmLike], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
+) -> VerdictDetails:
     """:func:`comparison_verdict` with its sentences kept apart."""
     if not studies:
         raise ValueError(f"comparison {name!r} has no arm studies")
@@ -89,15 +92,21 @@ def verdict_details(name: str, studies: Sequence[ArmLike], *, seed: int = 0,
     pairs, tests, untested = pairwise(finals, direction, seed=seed)
     if importance is None:
         importance = _importance(studies, seed)
-    sentences = [_pair_sentence(p, t, units, len(pairs)) for p, t in zip(pairs, tests)] + untested
+    sentences = [_pair_sentence(p, t, units, len(pairs)) for p, t in zip(pairs, tests, strict=True)] + untested
     noise = _noise_sentence(arm_rows, units)
     words = _summary_words(pairs, tests, sentences, len(pairs)) or [
-        "no pair of arms to compare (a comparison needs two samplers)"]
+        "no pair of arms to compare (a comparison needs two samplers)"
+    ]
     text = "; ".join(words) + "." + (f" {noise}" if noise else "")
     verdict = {
-        "comparison": name, "metric": metric, "direction": direction, "budget": budget,
+        "comparison": name,
+        "metric": metric,
+        "direction": direction,
+        "budget": budget,
         "repeats": max(len(ss) for ss in arms.values()),
-        "arms": arm_rows, "pairs": pairs, "importance": importance,
+        "arms": arm_rows,
+        "pairs": pairs,
+        "importance": importance,
         "verdict": _capital(text),
     }
     return VerdictDetails(verdict, [_capital(w) + "." for w in sentences], noise)
@@ -115,6 +124,7 @@ def load_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:
 
 
 # --- pieces ---------------------------------------------------------------------------------
+
 
 def _spec_of(studies: Sequence[ArmLike]) -> dict[str, Any]:
     for s in studies:
@@ -151,13 +161,17 @@ def _arm_row(sampler: str, studies: Sequence[ArmLike]) -> dict[str, Any]:
     scored = [s for s in studies if isinstance(s.attrs.get("test_score"), (int, float))]
     if scored:
         per_repeat = [float(s.attrs["test_score"]) for s in scored]
-        variances = [float(s.attrs["test_score_std"]) ** 2 for s in scored
-                     if isinstance(s.attrs.get("test_score_std"), (int, float))]
+        variances = [
+            float(s.attrs["test_score_std"]) ** 2
+            for s in scored
+            if isinstance(s.attrs.get("test_score_std"), (int, float))
+        ]
         training_sd = math.sqrt(statistics.fmean(variances)) if variances else None  # pooled over repeats
         test = {**_quartiles(per_repeat), "per_repeat": per_repeat, "training_sd": training_sd}
     seconds = [seconds_of(s) for s in studies]
     return {
-        "sampler": sampler, "repeats": len(studies),
+        "sampler": sampler,
+        "repeats": len(studies),
         "best": _quartiles([final_best(s) for s in studies]),
         "test": test,
         "seconds": float(np.median(seconds)) if seconds else 0.0,
@@ -170,8 +184,12 @@ Finals = dict[str, list[tuple[Any, float]]]  # sampler -> [(seed, final best val
 def _samples(finals: Finals, a: str, b: str) -> tuple[list[float], list[float], bool]:
     """Final bests of a and b: paired by seed when the arms share randomness and ran the same seeds."""
     fa, fb = dict(finals[a]), dict(finals[b])
-    same = (None not in fa and set(fa) == set(fb) and len(fa) == len(finals[a]) == len(finals[b])
-            and all(math.isfinite(fa[k]) == math.isfinite(fb[k]) for k in fa))
+    same = (
+        None not in fa
+        and set(fa) == set(fb)
+        and len(fa) == len(finals[a]) == len(finals[b])
+        and all(math.isfinite(fa[k]) == math.isfinite(fb[k]) for k in fa)
+    )
     if stats.shares_randomness(a, b) and same:
         keys = sorted((k for k in fa if math.isfinite(fa[k])), key=str)
         if keys:
@@ -181,8 +199,9 @@ def _samples(finals: Finals, a: str, b: str) -> tuple[list[float], list[float], 
     return va, vb, False
 
 
-def pairwise(finals: Finals, direction: str, *,
-             seed: int = 0) -> tuple[list[dict[str, Any]], list[stats.PairTest], list[str]]:
+def pairwise(
+    finals: Finals, direction: str, *, seed: int = 0
+) -> tuple[list[dict[str, Any]], list[stats.PairTest], list[str]]:
     """The verdict's ``pairs`` from each arm's final bests: every pair (the later arm as a, the
     earlier as b: random vs grid, tpe vs random), exact test, Holm over all pairs, ``better``.
 
@@ -199,9 +218,20 @@ def pairwise(finals: Finals, direction: str, *,
             untested.append(f"{_shown(a)} vs {_shown(b)} not tested: {empty} has no repeat with a result yet")
     adjusted = stats.holm([t.p for _, _, t in found])
     pairs = []
-    for (a, b, t), p_holm in zip(found, adjusted):
-        pairs.append({"a": a, "b": b, "diff": t.diff, "ci": [t.ci[0], t.ci[1]], "method": t.method,
-                      "p": t.p, "p_holm": p_holm, "min_p": t.min_p, "better": stats.better_arm(p_holm, t.ci)})
+    for (a, b, t), p_holm in zip(found, adjusted, strict=True):
+        pairs.append(
+            {
+                "a": a,
+                "b": b,
+                "diff": t.diff,
+                "ci": [t.ci[0], t.ci[1]],
+                "method": t.method,
+                "p": t.p,
+                "p_holm": p_holm,
+                "min_p": t.min_p,
+                "better": stats.better_arm(p_holm, t.ci),
+            }
+        )
     return pairs, [t for _, _, t in found], untested
 
 
@@ -255,26 +285,31 @@ def _pair_sentence(pair: dict[str, Any], test: stats.PairTest, units: _Units, n_
     winner = pair["better"]
     if winner is not None:
         sign = 1 if winner == "a" else -1
-        w, l = (a, b) if winner == "a" else (b, a)
+        w, lose = (a, b) if winner == "a" else (b, a)
         d = sign * pair["diff"]
         lo, hi = sorted((sign * pair["ci"][0], sign * pair["ci"][1]))
         wins = test.wins if winner == "a" else test.losses
         if test.paired:
-            head = f"{w} beat {l} in {wins:g} of {test.out_of} repeats"
+            head = f"{w} beat {lose} in {wins:g} of {test.out_of} repeats"
         else:
-            head = f"{w} beat {l} in {wins:g} of {test.out_of} repeat pairings"
+            head = f"{w} beat {lose} in {wins:g} of {test.out_of} repeat pairings"
         return f"{head} ({units.diff(d)}{units.examples(d)}, 95% CI {units.interval(lo, hi)}, {p_txt})"
     if test.min_p >= stats.ALPHA:
         need = max(10, stats.repeats_needed(n_pairs))
         n = test.n_a if test.paired else f"{test.n_a} and {test.n_b}"
-        return (f"{a} vs {b} inconclusive: with {n} repeats no {method} test can give "
-                f"p below {test.min_p:.3g}; run --seeds {need}")
-    return (f"{a} vs {b} inconclusive: {a} − {b} = {units.diff(pair['diff'])}{units.examples(pair['diff'])} "
-            f"(95% CI {units.interval(*pair['ci'])}, {p_txt})")
+        return (
+            f"{a} vs {b} inconclusive: with {n} repeats no {method} test can give "
+            f"p below {test.min_p:.3g}; run --seeds {need}"
+        )
+    return (
+        f"{a} vs {b} inconclusive: {a} − {b} = {units.diff(pair['diff'])}{units.examples(pair['diff'])} "
+        f"(95% CI {units.interval(*pair['ci'])}, {p_txt})"
+    )
 
 
-def _summary_words(pairs: list[dict[str, Any]], tests: list[stats.PairTest], sentences: list[str],
-                   n_pairs: int) -> list[str]:
+def _summary_words(
+    pairs: list[dict[str, Any]], tests: list[stats.PairTest], sentences: list[str], n_pairs: int
+) -> list[str]:
     """The verdict's sentences, with pairs that the design alone leaves inconclusive said once."""
     limited = [i for i, t in enumerate(tests) if pairs[i]["better"] is None and t.min_p >= stats.ALPHA]
     if len(limited) < 2:
@@ -283,8 +318,10 @@ def _summary_words(pairs: list[dict[str, Any]], tests: list[stats.PairTest], sen
     floors = ", ".join(f"{tests[i].min_p:.3g}" for i in limited)
     joined = ", ".join(names[:-1]) + " and " + names[-1]
     need = max(10, stats.repeats_needed(n_pairs))
-    merged = (f"{joined} inconclusive: with {max(tests[i].n_a for i in limited)} repeats no test can give p below "
-              f"0.05 (the smallest p each can give: {floors}); run --seeds {need}")
+    merged = (
+        f"{joined} inconclusive: with {max(tests[i].n_a for i in limited)} repeats no test can give p below "
+        f"0.05 (the smallest p each can give: {floors}); run --seeds {need}"
+    )
     return [merged] + [w for i, w in enumerate(sentences) if i not in limited]
 
 
@@ -302,6 +339,8 @@ def _noise_sentence(arm_rows: list[dict[str, Any]], units: _Units) -> str:
         return head
     noise = max(sds)
     more = gap > TRAINING_NOISE_FACTOR * noise
-    return (f"{head} The largest gap between arms, {units.diff(gap, signed=False)}, is "
-            f"{'more' if more else 'not more'} than training noise "
-            f"({TRAINING_NOISE_FACTOR:g} x the training-seed SD of {units.diff(noise, signed=False)}).")
+    return (
+        f"{head} The largest gap between arms, {units.diff(gap, signed=False)}, is "
+        f"{'more' if more else 'not more'} than training noise "
+        f"({TRAINING_NOISE_FACTOR:g} x the training-seed SD of {units.diff(noise, signed=False)})."
+    )

@@ -20,8 +20,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hpsearch.nn._network import Network
-from hpsearch.nn._validation import EstimatorParams, seed_streams, validate_estimator_params
 from hpsearch.nn._training import train
+from hpsearch.nn._validation import EstimatorParams, seed_streams, validate_estimator_params
 
 
 class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no type hints
@@ -97,7 +97,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no ty
     _stratify = False
 
     # --- fitting --------------------------------------------------------
-    def fit(self, X: Any, y: Any) -> "_BaseMLP":
+    def fit(self, X: Any, y: Any) -> _BaseMLP:
         """Train a fresh network on (X, y); a diverged run warns instead of raising."""
         hp = validate_estimator_params(self.get_params(deep=False))
         X, y = self._validate_Xy(X, y, hp.dtype)
@@ -106,17 +106,34 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no ty
         X_tr, t_tr, X_val, t_val = self._split(hp, X, targets, split_rng)
 
         net = Network(
-            X.shape[1], hp.hidden, n_outputs, task=task, activation=hp.activation,
-            dropout=hp.dropout, batch_norm=hp.batch_norm, init=hp.init, dtype=hp.dtype,
+            X.shape[1],
+            hp.hidden,
+            n_outputs,
+            task=task,
+            activation=hp.activation,
+            dropout=hp.dropout,
+            batch_norm=hp.batch_norm,
+            init=hp.init,
+            dtype=hp.dtype,
             random_state=init_rng,
         )
         # A divergence is reported below; train() keeps numpy's overflow warnings quiet itself.
         result = train(
-            net, X_tr, t_tr, X_val=X_val, y_val=t_val,
-            optimizer=hp.optimizer, learning_rate=hp.learning_rate, momentum=hp.momentum,
-            weight_decay=hp.weight_decay, l1=hp.l1, clip_norm=hp.clip_norm,
-            batch_size=min(hp.batch_size, X_tr.shape[0]), max_epochs=hp.max_epochs,
-            schedule=hp.schedule, target_loss=hp.target_loss,
+            net,
+            X_tr,
+            t_tr,
+            X_val=X_val,
+            y_val=t_val,
+            optimizer=hp.optimizer,
+            learning_rate=hp.learning_rate,
+            momentum=hp.momentum,
+            weight_decay=hp.weight_decay,
+            l1=hp.l1,
+            clip_norm=hp.clip_norm,
+            batch_size=min(hp.batch_size, X_tr.shape[0]),
+            max_epochs=hp.max_epochs,
+            schedule=hp.schedule,
+            target_loss=hp.target_loss,
             patience=hp.patience if hp.early_stopping else None,
             callbacks=(self._print_epoch,) if hp.verbose else (),
             random_state=train_rng,
@@ -137,15 +154,19 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no ty
         self._predictor = net if hp.dtype is np.float64 else net.astype(np.float64)
         # What to predict where a diverged network outputs NaN: the training
         # prior (class frequencies, or the target mean), i.e. a constant model.
-        self._fallback = np.mean(targets, axis=0) if task != "multiclass" else (
-            np.bincount(targets, minlength=n_outputs) / len(targets))
+        self._fallback = (
+            np.mean(targets, axis=0)
+            if task != "multiclass"
+            else (np.bincount(targets, minlength=n_outputs) / len(targets))
+        )
         if self.diverged_:
             warnings.warn(
                 f"{type(self).__name__}: training diverged (non-finite loss) after "
                 f"{self.n_iter_} epoch(s) with learning_rate={hp.learning_rate:g}; "
                 "predictions fall back to the training prior where the network "
                 "outputs are not finite. Try a smaller learning_rate or clip_norm.",
-                ConvergenceWarning, stacklevel=2,
+                ConvergenceWarning,
+                stacklevel=2,
             )
         return self
 
@@ -159,7 +180,8 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no ty
         if n < 2:
             raise ValueError(
                 f"early_stopping=True needs at least 2 samples to hold out "
-                f"validation_fraction={hp.validation_fraction:g}; got n_samples={n}")
+                f"validation_fraction={hp.validation_fraction:g}; got n_samples={n}"
+            )
         seed = int(rng.integers(np.iinfo(np.int32).max))
         kwargs = dict(test_size=hp.validation_fraction, random_state=seed)
         if self._stratify:
@@ -212,8 +234,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
         n_classes = len(classes)
         if n_classes < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y; "
-                f"got 1 class ({classes[0]!r})")
+                f"{type(self).__name__} needs samples of at least 2 classes in y; got 1 class ({classes[0]!r})"
+            )
         self.classes_ = classes
         codes = codes.astype(np.int64)
         if n_classes == 2:

@@ -25,7 +25,9 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return diff / scale if scale > 1e-300 else 0.0
 
 
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6, index: np.ndarray | None = None) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[], float], x: np.ndarray, eps: float = 1e-6, index: np.ndarray | None = None
+) -> np.ndarray:
     """Central differences of ``f()`` with respect to the entries ``index`` of ``x`` (modified in place)."""
     flat = x.reshape(-1)
     index = np.arange(flat.size) if index is None else index

@@ -21,7 +21,6 @@ from numpy.typing import DTypeLike
 
 from hpsearch.nn._activations import ACTIVATIONS, IN_PLACE
 
-
 Arrays = dict[str, np.ndarray]
 
 

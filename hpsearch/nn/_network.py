@@ -140,7 +140,9 @@ class Network:
         self.params = _carve(params, self.dtype)
         self.grads = _carve([e[:3] + (0.0,) for e in params], self.dtype)
         self.state = _carve(states, self.dtype)
-        self._l1_grad: np.ndarray = np.empty(self.n_decayed, self.dtype)  # sign(W) buffer: L1 allocates nothing per batch
+        self._l1_grad: np.ndarray = np.empty(
+            self.n_decayed, self.dtype
+        )  # sign(W) buffer: L1 allocates nothing per batch
         self._ops = VectorOps(self.dtype)
         self._bind(params, states)
 
@@ -241,8 +243,16 @@ class Network:
     def astype(self, dtype: Any) -> Network:
         """A copy of this network with parameters cast to ``dtype``."""
         net = Network(
-            self.n_inputs, self.hidden, self.n_outputs, task=self.task, activation=self.activation,
-            dropout=self.dropout, batch_norm=self.batch_norm, init=self.init, dtype=dtype, random_state=0,
+            self.n_inputs,
+            self.hidden,
+            self.n_outputs,
+            task=self.task,
+            activation=self.activation,
+            dropout=self.dropout,
+            batch_norm=self.batch_norm,
+            init=self.init,
+            dtype=dtype,
+            random_state=0,
         )
         net.set_weights(self.get_weights())
         return net

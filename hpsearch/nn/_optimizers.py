@@ -68,7 +68,9 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """Heavy ball: v = mu v + g; p -= lr v (Nesterov: p -= lr (g + mu v))."""
 
-    def __init__(self, size: int, dtype: DTypeLike, momentum: float = 0.9, nesterov: bool = False, use_blas: bool = True) -> None:
+    def __init__(
+        self, size: int, dtype: DTypeLike, momentum: float = 0.9, nesterov: bool = False, use_blas: bool = True
+    ) -> None:
         super().__init__(size, dtype, use_blas)
         self.momentum, self.nesterov = momentum, nesterov
         self.v = self._zeros(size, dtype)
@@ -114,8 +116,15 @@ class Adam(Optimizer):
     """
 
     def __init__(
-        self, size: int, dtype: DTypeLike, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-        decoupled_decay: float = 0.0, n_decayed: int = 0, use_blas: bool = True,
+        self,
+        size: int,
+        dtype: DTypeLike,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        decoupled_decay: float = 0.0,
+        n_decayed: int = 0,
+        use_blas: bool = True,
     ) -> None:
         super().__init__(size, dtype, use_blas)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps

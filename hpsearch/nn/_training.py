@@ -46,7 +46,7 @@ def batch_bounds(n: int, batch_size: int, batch_norm: bool = False) -> list[tupl
     starts = list(range(0, n, batch_size))
     if batch_norm and len(starts) > 1 and n - starts[-1] < batch_size / 2:
         starts.pop()
-    return list(zip(starts, starts[1:] + [n]))
+    return list(zip(starts, starts[1:] + [n], strict=True))
 
 
 @dataclass
@@ -181,8 +181,20 @@ def train(
     callback (e.g. ``optuna.TrialPruned``) propagate.
     """
     callbacks = list(callbacks)
-    cfg = _check_config(net, learning_rate, weight_decay, l1, clip_norm, batch_size, max_epochs, target_loss,
-                        time_budget, patience, val_metric, callbacks)
+    cfg = _check_config(
+        net,
+        learning_rate,
+        weight_decay,
+        l1,
+        clip_norm,
+        batch_size,
+        max_epochs,
+        target_loss,
+        time_budget,
+        patience,
+        val_metric,
+        callbacks,
+    )
     X = check_X(X, net.n_inputs, net.dtype, "X")
     y = check_y(y, X.shape[0], net.task, net.n_outputs, net.dtype, "y")
     validation = None
@@ -194,10 +206,13 @@ def train(
     elif patience is not None:
         raise ValueError("patience: early stopping needs validation data; pass X_val and y_val or patience=None")
     rng = as_generator(random_state)
-    opt = make_optimizer(optimizer, net.params.size, net.dtype, momentum=momentum, weight_decay=weight_decay,
-                         n_decayed=net.n_decayed)
+    opt = make_optimizer(
+        optimizer, net.params.size, net.dtype, momentum=momentum, weight_decay=weight_decay, n_decayed=net.n_decayed
+    )
 
-    tracker = BestTracker(net, greater_is_better or val_metric is None, cfg["patience"], restore_best and patience is not None)
+    tracker = BestTracker(
+        net, greater_is_better or val_metric is None, cfg["patience"], restore_best and patience is not None
+    )
     rules: list[tuple[str, Callable[[EpochRecord], bool]]] = []
     if validation is not None:
         rules.append(("early_stopping", tracker))
@@ -207,11 +222,21 @@ def train(
 
     t0 = time.perf_counter()
     fit = _Fit(
-        net, X, y, opt, make_schedule(schedule, cfg["learning_rate"], cfg["max_epochs"]), rng,
-        batch_size=cfg["batch_size"], max_epochs=cfg["max_epochs"],
-        l2=0.0 if optimizer == "adamw" else cfg["weight_decay"], l1=cfg["l1"], clip_norm=cfg["clip_norm"],
+        net,
+        X,
+        y,
+        opt,
+        make_schedule(schedule, cfg["learning_rate"], cfg["max_epochs"]),
+        rng,
+        batch_size=cfg["batch_size"],
+        max_epochs=cfg["max_epochs"],
+        l2=0.0 if optimizer == "adamw" else cfg["weight_decay"],
+        l1=cfg["l1"],
+        clip_norm=cfg["clip_norm"],
         deadline=None if cfg["time_budget"] is None else t0 + cfg["time_budget"],
-        validation=validation, val_metric=val_metric, rules=rules,
+        validation=validation,
+        val_metric=val_metric,
+        rules=rules,
     )
     result = TrainResult()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported, not warned
@@ -223,9 +248,20 @@ def train(
     return result
 
 
-def _check_config(net: Any, learning_rate: Any, weight_decay: Any, l1: Any, clip_norm: Any, batch_size: Any,
-                  max_epochs: Any, target_loss: Any, time_budget: Any, patience: Any, val_metric: Any,
-                  callbacks: Sequence[Any]) -> dict[str, Any]:
+def _check_config(
+    net: Any,
+    learning_rate: Any,
+    weight_decay: Any,
+    l1: Any,
+    clip_norm: Any,
+    batch_size: Any,
+    max_epochs: Any,
+    target_loss: Any,
+    time_budget: Any,
+    patience: Any,
+    val_metric: Any,
+    callbacks: Sequence[Any],
+) -> dict[str, Any]:
     if not isinstance(net, Network):
         raise ValueError(f"net: expected a hpsearch.nn.Network; got {type(net).__name__}")
     if val_metric is not None and not callable(val_metric):

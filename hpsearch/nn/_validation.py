@@ -57,8 +57,16 @@ def check_param(name: str, value: Any, *, allow_none: bool = False, literal: boo
     if name in INT_LIMITS:
         return check_int(name, value, low=INT_LIMITS[name], allow_none=allow_none)
     r = REAL_LIMITS[name]
-    return check_float(name, value, low=r.low, high=r.high, low_open=r.low_open, high_open=r.high_open,
-                       allow_none=allow_none, literal=literal)
+    return check_float(
+        name,
+        value,
+        low=r.low,
+        high=r.high,
+        low_open=r.low_open,
+        high_open=r.high_open,
+        allow_none=allow_none,
+        literal=literal,
+    )
 
 
 def _one_of(allowed: tuple[str, ...], literal: bool) -> str:
@@ -87,11 +95,29 @@ def check_int(name: str, value: Any, *, low: int = 1, allow_none: bool = False) 
 
 
 @overload
-def check_float(name: str, value: Any, *, low: float = ..., high: float = ..., low_open: bool = ...,
-                high_open: bool = ..., allow_none: Literal[False] = False, literal: bool = ...) -> float: ...
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float = ...,
+    high: float = ...,
+    low_open: bool = ...,
+    high_open: bool = ...,
+    allow_none: Literal[False] = False,
+    literal: bool = ...,
+) -> float: ...
 @overload
-def check_float(name: str, value: Any, *, low: float = ..., high: float = ..., low_open: bool = ...,
-                high_open: bool = ..., allow_none: bool, literal: bool = ...) -> float | None: ...
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float = ...,
+    high: float = ...,
+    low_open: bool = ...,
+    high_open: bool = ...,
+    allow_none: bool,
+    literal: bool = ...,
+) -> float | None: ...
 def check_float(
     name: str,
     value: Any,

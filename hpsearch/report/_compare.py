@@ -17,8 +17,8 @@ from hpsearch.comparison._verdict import group_arms as _group_arms
 from hpsearch.comparison._verdict import verdict_details
 from hpsearch.report import _compare_figures as cf
 from hpsearch.report._collect import StudyData
-from hpsearch.report._html import fmt, render
 from hpsearch.report._compare_sections import sections
+from hpsearch.report._html import fmt, render
 from hpsearch.report._study import _short, test_items
 from hpsearch.report._verdict_section import verdict_view
 
@@ -48,8 +48,9 @@ def summary(arms: cf.Arms, direction: str) -> tuple[list[int], list[list[str]]]:
     return budgets, rows
 
 
-def comparison_page(name: str, studies: list[StudyData], *, seed: int = 0,
-                    importance: list[dict[str, Any]] | None = None) -> str:
+def comparison_page(
+    name: str, studies: list[StudyData], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
+) -> str:
     """HTML of the comparison ``name`` built from its arm studies.
 
     The verdict (hpsearch.comparison._verdict, computed from the stored studies
@@ -80,8 +81,16 @@ def comparison_page(name: str, studies: list[StudyData], *, seed: int = 0,
     arm_rows = []
     for a, ss in arms.items():
         c = [s.counts() for s in ss]
-        arm_rows.append([a, len(ss), sum(x["COMPLETE"] for x in c), sum(x["PRUNED"] for x in c),
-                         sum(x["DIVERGED"] for x in c), sum(x["FAIL"] for x in c)])
+        arm_rows.append(
+            [
+                a,
+                len(ss),
+                sum(x["COMPLETE"] for x in c),
+                sum(x["PRUNED"] for x in c),
+                sum(x["DIVERGED"] for x in c),
+                sum(x["FAIL"] for x in c),
+            ]
+        )
     tests = []
     for a, ss in arms.items():
         for s in ss:
@@ -89,16 +98,41 @@ def comparison_page(name: str, studies: list[StudyData], *, seed: int = 0,
             if items:
                 num = s.attrs.get("test_trial")
                 tr = next((t for t in s.trials if t.number == num), None) or s.best()
-                tests.append({"arm": a, "study": s.name, "trial": tr.number if tr else "",
-                              "valid": fmt(tr.value, 6) if tr else "",
-                              "rows": [kv for kv in items if kv[0] != "evaluated trial"]})
-    prov = [[s.sampler, s.name, fmt(s.seed), str(s.attrs.get("optuna_version", "–")),
-             _short(s.attrs.get("sampler_args", "–"))] for ss in arms.values() for s in ss]
+                tests.append(
+                    {
+                        "arm": a,
+                        "study": s.name,
+                        "trial": tr.number if tr else "",
+                        "valid": fmt(tr.value, 6) if tr else "",
+                        "rows": [kv for kv in items if kv[0] != "evaluated trial"],
+                    }
+                )
+    prov = [
+        [
+            s.sampler,
+            s.name,
+            fmt(s.seed),
+            str(s.attrs.get("optuna_version", "–")),
+            _short(s.attrs.get("sampler_args", "–")),
+        ]
+        for ss in arms.values()
+        for s in ss
+    ]
     return render(
-        "comparison.html", title=f"Comparison {name}", figures=[f for f in figures if f],
-        name=name, direction=direction, budget=n, arms=list(arms),
+        "comparison.html",
+        title=f"Comparison {name}",
+        figures=[f for f in figures if f],
+        name=name,
+        direction=direction,
+        budget=n,
+        arms=list(arms),
         summary_head=["sampler", "repeats"] + [f"median best @ {b}" for b in budgets],
-        summary_rows=summary_rows, em_notes=em_notes, pairs=details.verdict["pairs"],
+        summary_rows=summary_rows,
+        em_notes=em_notes,
+        pairs=details.verdict["pairs"],
         **panels,
-        arm_rows=arm_rows, tests=tests, provenance=prov, **verdict_view(details, n_val),
+        arm_rows=arm_rows,
+        tests=tests,
+        provenance=prov,
+        **verdict_view(details, n_val),
     )

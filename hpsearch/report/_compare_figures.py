@@ -29,7 +29,7 @@ def color(sampler: str, i: int = 0) -> str:
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
 
@@ -48,8 +48,9 @@ def arm_curves(arms: Arms, direction: str, axis: str, n_points: int = 200) -> tu
         grid = np.linspace(0, xmax, n_points + 1)[1:] if xmax > 0 else np.array([])
     out = {}
     for name, studies in arms.items():
-        curves = np.array([stats.incumbent_on_grid(_x_of(s, axis), s.values(), grid, direction)
-                           for s in studies]).reshape(len(studies), grid.size)
+        curves = np.array(
+            [stats.incumbent_on_grid(_x_of(s, axis), s.values(), grid, direction) for s in studies]
+        ).reshape(len(studies), grid.size)
         out[name] = stats.median_iqr(curves, direction)
     return grid, out
 
@@ -61,8 +62,9 @@ def _steps(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def _band(fig: go.Figure, x, med, lo, hi, name: str, c: str, dash: str = "solid", step: bool = True,
-          fill: bool = True) -> None:
+def _band(
+    fig: go.Figure, x, med, lo, hi, name: str, c: str, dash: str = "solid", step: bool = True, fill: bool = True
+) -> None:
     x, med, lo, hi = (np.asarray(a, dtype=float) for a in (x, med, lo, hi))
     ok = np.isfinite(med)  # leading budgets where no repeat has a value yet
     x, med, lo, hi = x[ok], med[ok], lo[ok], hi[ok]
@@ -75,11 +77,25 @@ def _band(fig: go.Figure, x, med, lo, hi, name: str, c: str, dash: str = "solid"
         (xs, med), (_, lo), (_, hi) = _steps(x, med), _steps(x, lo), _steps(x, hi)
         x = xs
     if fill:
-        fig.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
-                        mode="lines", fillcolor=_rgba(c, 0.18), line=dict(width=0), hoverinfo="skip",
-                        showlegend=False, legendgroup=name)
-    fig.add_scatter(x=x, y=med, mode="lines" if step else "lines+markers", name=plain(name),
-                    line=dict(color=c, width=2, dash=dash), legendgroup=name)
+        fig.add_scatter(
+            x=np.concatenate([x, x[::-1]]),
+            y=np.concatenate([hi, lo[::-1]]),
+            fill="toself",
+            mode="lines",
+            fillcolor=_rgba(c, 0.18),
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=name,
+        )
+    fig.add_scatter(
+        x=x,
+        y=med,
+        mode="lines" if step else "lines+markers",
+        name=plain(name),
+        line=dict(color=c, width=2, dash=dash),
+        legendgroup=name,
+    )
 
 
 def _focus(fig: go.Figure, arrays: list[np.ndarray]) -> None:
@@ -89,7 +105,7 @@ def _focus(fig: go.Figure, arrays: list[np.ndarray]) -> None:
     far below where the samplers actually differ; autoscaling would squash the
     interesting part into a line. Double-clicking the plot shows everything.
     """
-    tails = [a[len(a) // 4:] for a in arrays if len(a)]
+    tails = [a[len(a) // 4 :] for a in arrays if len(a)]
     vals = np.concatenate(tails) if tails else np.array([])
     vals = vals[np.isfinite(vals)]
     if vals.size < 2 or np.ptp(vals) == 0:
@@ -116,28 +132,36 @@ def best_so_far(arms: Arms, direction: str, axis: str) -> Figure | None:
     _focus(fig, [a for m in curves.values() for a in m])
     fig.update_layout(xaxis_title=_AXIS_TITLE[axis], yaxis_title="best value so far")
     k = max(len(a) for a in arms.values())
-    return Figure(f"best-{axis}", f"Best so far against {_AXIS_TITLE[axis].split(' (')[0]}", fig,
-                  f"Median over repeats (line) and interquartile band, up to {k} repeats per sampler. "
-                  "The y-axis is zoomed past the first quarter of the budget; double-click to see all.")
+    return Figure(
+        f"best-{axis}",
+        f"Best so far against {_AXIS_TITLE[axis].split(' (')[0]}",
+        fig,
+        f"Median over repeats (line) and interquartile band, up to {k} repeats per sampler. "
+        "The y-axis is zoomed past the first quarter of the budget; double-click to see all.",
+    )
 
 
-def _expected_max_arm(fig: go.Figure, name: str, studies: list[StudyData], direction: str, worst: float,
-                      c: str, seed: int) -> tuple[list[np.ndarray], str]:
+def _expected_max_arm(
+    fig: go.Figure, name: str, studies: list[StudyData], direction: str, worst: float, c: str, seed: int
+) -> tuple[list[np.ndarray], str]:
     """Draw one arm's expected best of n; return the arrays shown and a note for the reader."""
     used = [s for s in studies if len(s.finished) >= MIN_EXPECTED_MAX]
     if not used:
-        return [], (f"{name}: no repeat has {MIN_EXPECTED_MAX} finished trials yet, too few for an "
-                    "expected-best curve.")
+        return [], (
+            f"{name}: no repeat has {MIN_EXPECTED_MAX} finished trials yet, too few for an expected-best curve."
+        )
     repeats = [stats.fill_worst(s.values(), worst) for s in used]
     ns, mean, lo, hi = stats.expected_max_repeats(repeats, direction, seed=seed)
     _band(fig, ns, mean, lo, hi, f"{name}: expected best of n", c, step=False)
     n_worst = sum(int(np.sum(~np.isfinite(s.values()))) for s in used)
-    how = ("its first n trials are a uniform draw from the grid, because the grid runs in a seeded "
-           "shuffle of its points" if name == "grid" else "its trials are independent draws")
+    how = (
+        "its first n trials are a uniform draw from the grid, because the grid runs in a seeded shuffle of its points"
+        if name == "grid"
+        else "its trials are independent draws"
+    )
     if name == "qmc":
         how = "quasi-random points are treated as a uniform draw (an approximation)"
-    note = (f"{name}: mean over {len(used)} repeats of each repeat's exact expected best of its first n "
-            f"trials ({how})")
+    note = f"{name}: mean over {len(used)} repeats of each repeat's exact expected best of its first n trials ({how})"
     if n_worst:
         note += f"; {n_worst} pruned or diverged trials count as the worst value, {fmt(worst, 4)}"
     if len(used) < len(studies):
@@ -172,33 +196,46 @@ def expected_max(arms: Arms, direction: str, budget: int, seed: int = 0) -> tupl
             continue
         curves = np.array([stats.incumbent(stats.fill_worst(s.values()[:n], worst), direction) for s in studies])
         med, lo, hi = stats.median_iqr(curves, direction)
-        _band(fig, np.arange(1, n + 1), med, lo, hi, f"{name}: median best of repeated studies", c,
-              dash="dot", fill=False)  # its IQR band is in the best-so-far plot above
+        _band(
+            fig, np.arange(1, n + 1), med, lo, hi, f"{name}: median best of repeated studies", c, dash="dot", fill=False
+        )  # its IQR band is in the best-so-far plot above
         shown.append(med)
-        notes.append(f"{name}: trials are not independent draws"
-                     + (" (each TPE trial depends on the earlier ones)" if name == "tpe" else "")
-                     + ", so no expected best; the dotted line is the median best-so-far of its "
-                       f"{len(studies)} repeated studies.")
+        notes.append(
+            f"{name}: trials are not independent draws"
+            + (" (each TPE trial depends on the earlier ones)" if name == "tpe" else "")
+            + ", so no expected best; the dotted line is the median best-so-far of its "
+            f"{len(studies)} repeated studies."
+        )
     if not shown:
         return None, notes
     _focus(fig, shown)
-    fig.update_layout(xaxis_title="budget n (trials, pruned and diverged included)",
-                      yaxis_title="expected best value")
-    return Figure("expected-max", "Expected best validation score against budget", fig,
-                  "Solid: expected best of n trials, estimated exactly per repeat without replacement "
-                  "(Dodge et al. 2019; Tang et al. 2020) and averaged over repeats; band = 95 % bootstrap "
-                  "interval over repeats. A pruned or diverged trial counts as the worst value."), notes
+    fig.update_layout(xaxis_title="budget n (trials, pruned and diverged included)", yaxis_title="expected best value")
+    return Figure(
+        "expected-max",
+        "Expected best validation score against budget",
+        fig,
+        "Solid: expected best of n trials, estimated exactly per repeat without replacement "
+        "(Dodge et al. 2019; Tang et al. 2020) and averaged over repeats; band = 95 % bootstrap "
+        "interval over repeats. A pruned or diverged trial counts as the worst value.",
+    ), notes
 
 
 def final_distribution(finals: dict[str, list[float]], seeds: dict[str, list]) -> Figure:
     fig = go.Figure()
     for i, (name, vals) in enumerate(finals.items()):
-        fig.add_box(y=vals, name=plain(name), boxpoints="all", jitter=0.4, pointpos=0,
-                    marker=dict(color=color(name, i)), text=[f"seed {plain(s)}" for s in seeds[name]])
+        fig.add_box(
+            y=vals,
+            name=plain(name),
+            boxpoints="all",
+            jitter=0.4,
+            pointpos=0,
+            marker=dict(color=color(name, i)),
+            text=[f"seed {plain(s)}" for s in seeds[name]],
+        )
     fig.update_layout(yaxis_title="best value at the final budget", showlegend=False)
-    return Figure("final", "Final-budget best value per sampler", fig,
-                  "One point per repeat (study); box = median and quartiles.")
-
+    return Figure(
+        "final", "Final-budget best value per sampler", fig, "One point per repeat (study); box = median and quartiles."
+    )
 
 
 def cost(arms: Arms) -> Figure | None:
@@ -209,21 +246,36 @@ def cost(arms: Arms) -> Figure | None:
     """
     if not any(s.has("seconds") for ss in arms.values() for s in ss):
         return None
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=["seconds per repeat (whole study)", "seconds per trial"])
+    fig = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=["seconds per repeat (whole study)", "seconds per trial"]
+    )
     for i, (name, studies) in enumerate(arms.items()):
         c = color(name, i)
         totals = [float(s.cumulative("seconds")[-1]) for s in studies if s.finished]
         per_trial = [t.seconds for s in studies for t in s.finished if math.isfinite(t.seconds)]
-        fig.add_box(y=totals, name=plain(name), boxpoints="all", jitter=0.4, pointpos=0, marker=dict(color=c),
-                    text=[f"seed {plain(s.seed)}" for s in studies if s.finished], row=1, col=1,
-                    legendgroup=name)
-        fig.add_box(y=per_trial, name=plain(name), boxpoints="outliers", marker=dict(color=c), row=1, col=2,
-                    legendgroup=name)
+        fig.add_box(
+            y=totals,
+            name=plain(name),
+            boxpoints="all",
+            jitter=0.4,
+            pointpos=0,
+            marker=dict(color=c),
+            text=[f"seed {plain(s.seed)}" for s in studies if s.finished],
+            row=1,
+            col=1,
+            legendgroup=name,
+        )
+        fig.add_box(
+            y=per_trial, name=plain(name), boxpoints="outliers", marker=dict(color=c), row=1, col=2, legendgroup=name
+        )
     fig.update_yaxes(title_text="seconds", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)
     fig.update_layout(showlegend=False, margin=dict(l=60, r=20, t=40, b=50))
-    return Figure("cost", "Cost in seconds per sampler", fig,
-                  "Left: total trial seconds of each repeat (one point per study; trials timed one after "
-                  "another, so workers running in parallel do not hide cost). Right: seconds per finished "
-                  "trial, pruned and diverged included, on a log scale.")
+    return Figure(
+        "cost",
+        "Cost in seconds per sampler",
+        fig,
+        "Left: total trial seconds of each repeat (one point per study; trials timed one after "
+        "another, so workers running in parallel do not hide cost). Right: seconds per finished "
+        "trial, pruned and diverged included, on a log scale.",
+    )

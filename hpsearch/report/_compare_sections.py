@@ -10,7 +10,8 @@ nothing is trained here.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +42,9 @@ def _cell(row: dict[str, Any] | None) -> str:
     return f"{fmt(row['median'], 2)} [{fmt(row['q1'], 2)}–{fmt(row['q3'], 2)}]"
 
 
-def sections(arms: cf.Arms, direction: str, params: Sequence[str], log_params: set[str],
-             seed: int = 0) -> tuple[list[Figure], dict[str, Any]]:
+def sections(
+    arms: cf.Arms, direction: str, params: Sequence[str], log_params: set[str], seed: int = 0
+) -> tuple[list[Figure], dict[str, Any]]:
     """(figures, template context) for importance, coverage, per-parameter plots, cost, trials to match."""
     studies = [s for ss in arms.values() for s in ss]
     worst = worst_value(studies)
@@ -51,13 +53,17 @@ def sections(arms: cf.Arms, direction: str, params: Sequence[str], log_params: s
     fan_spread = spread([imp for _, imp in fan], params)  # = importance_spread(studies): the JSON's numbers
     fan_rows = {r["param"]: r for r in fan_spread}
     ped_rows = {r["param"]: r for r in spread([imp for _, imp in ped], params)}
-    order = sorted(params, key=lambda p: (-(fan_rows.get(p) or {}).get("median", -1.0),
-                                          -(ped_rows.get(p) or {}).get("median", -1.0), p))
+    order = sorted(
+        params,
+        key=lambda p: (-(fan_rows.get(p) or {}).get("median", -1.0), -(ped_rows.get(p) or {}).get("median", -1.0), p),
+    )
     coverage_rows = []
     for p in order:
         counts = coverage_counts(arms, p)
-        coverage_rows.append([p, _cell(fan_rows.get(p)), _cell(ped_rows.get(p))]
-                             + [f"{fmt(m)} per study, {pooled} pooled" for m, pooled in counts.values()])
+        coverage_rows.append(
+            [p, _cell(fan_rows.get(p)), _cell(ped_rows.get(p))]
+            + [f"{fmt(m)} per study, {pooled} pooled" for m, pooled in counts.values()]
+        )
     match = match_grid(arms, direction)
     figures = [
         importance_figure({FANOVA: fan, PED: ped}, order, list(arms)),
@@ -67,13 +73,15 @@ def sections(arms: cf.Arms, direction: str, params: Sequence[str], log_params: s
     ]
     panels = {
         "coverage_head": ["hyperparameter", f"{FANOVA}: median [IQR]", f"{PED}: median [IQR]"]
-                         + [f"distinct values: {a}" for a in arms],
+        + [f"distinct values: {a}" for a in arms],
         "coverage_rows": coverage_rows,
-        "importance_note": (f"computed per study: fANOVA ({FANOVA_TREES} trees, seed {seed}) on "
-                            f"{len(fan)} of {len(studies)} studies, PED-ANOVA on {len(ped)}; median and "
-                            "interquartile range across those studies. Pruned and diverged trials count as "
-                            f"the worst value ({fmt(worst, 4)}); a hyperparameter a study could not rank "
-                            "counts as 0 there"),
+        "importance_note": (
+            f"computed per study: fANOVA ({FANOVA_TREES} trees, seed {seed}) on "
+            f"{len(fan)} of {len(studies)} studies, PED-ANOVA on {len(ped)}; median and "
+            "interquartile range across those studies. Pruned and diverged trials count as "
+            f"the worst value ({fmt(worst, 4)}); a hyperparameter a study could not rank "
+            "counts as 0 there"
+        ),
         "importance_spread": fan_spread,
         "match_target": match.target,
         "match_summary": match.summary,

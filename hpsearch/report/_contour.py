@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -33,20 +34,34 @@ def _axis(arms: Arms, p: str, log: bool) -> tuple[Any, dict]:
             d = s.distributions.get(p)
             if d is not None and hasattr(d, "choices"):
                 choices = list(d.choices)
-                return (lambda v: float(choices.index(v)) if v in choices else math.nan,
-                        dict(type="linear", tickvals=list(range(len(choices))),
-                             ticktext=[plain(c) for c in choices], title=dict(text=plain(p))))
+                return (
+                    lambda v, choices=choices: float(choices.index(v)) if v in choices else math.nan,
+                    dict(
+                        type="linear",
+                        tickvals=list(range(len(choices))),
+                        ticktext=[plain(c) for c in choices],
+                        title=dict(text=plain(p)),
+                    ),
+                )
     if log:
-        return (lambda v: math.log10(v) if isinstance(v, (int, float)) and v > 0 else math.nan,
-                dict(type="linear", tickvals=None, ticktext=None, title=dict(text=plain(p) + " (log10)")))
-    return (lambda v: float(v) if isinstance(v, (int, float)) else math.nan,
-            dict(type="linear", tickvals=None, ticktext=None, title=dict(text=plain(p))))
+        return (
+            lambda v: math.log10(v) if isinstance(v, (int, float)) and v > 0 else math.nan,
+            dict(type="linear", tickvals=None, ticktext=None, title=dict(text=plain(p) + " (log10)")),
+        )
+    return (
+        lambda v: float(v) if isinstance(v, (int, float)) else math.nan,
+        dict(type="linear", tickvals=None, ticktext=None, title=dict(text=plain(p))),
+    )
 
 
 def _relayout(name: str, axis: dict) -> dict:
     """Flat relayout keys, so switching pairs resets ticks and range instead of merging them."""
-    return {f"{name}.title.text": axis["title"]["text"], f"{name}.tickvals": axis["tickvals"],
-            f"{name}.ticktext": axis["ticktext"], f"{name}.autorange": True}
+    return {
+        f"{name}.title.text": axis["title"]["text"],
+        f"{name}.tickvals": axis["tickvals"],
+        f"{name}.ticktext": axis["ticktext"],
+        f"{name}.autorange": True,
+    }
 
 
 def _surface(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -79,8 +94,7 @@ def _shown(n: int, total: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(n, k), replace=False))
 
 
-def contour(arms: Arms, params: Sequence[str], log_params: set[str], worst: float,
-            direction: str) -> Figure | None:
+def contour(arms: Arms, params: Sequence[str], log_params: set[str], worst: float, direction: str) -> Figure | None:
     """Contour with a dropdown of hyperparameter pairs; None with fewer than two parameters."""
     params = list(params)[:MAX_PARAMS]
     if len(params) < 2 or not math.isfinite(worst):
@@ -92,8 +106,12 @@ def contour(arms: Arms, params: Sequence[str], log_params: set[str], worst: floa
         fx, fy = axes[px][0], axes[py][0]
         per_arm = {}
         for name, studies in arms.items():
-            pts = [(fx(t.params[px]), fy(t.params[py]), t.value if math.isfinite(t.value) else worst)
-                   for s in studies for t in s.finished if px in t.params and py in t.params]
+            pts = [
+                (fx(t.params[px]), fy(t.params[py]), t.value if math.isfinite(t.value) else worst)
+                for s in studies
+                for t in s.finished
+                if px in t.params and py in t.params
+            ]
             pts = [q for q in pts if math.isfinite(q[0]) and math.isfinite(q[1])]
             if pts:
                 per_arm[name] = np.array(pts, dtype=float)
@@ -103,21 +121,39 @@ def contour(arms: Arms, params: Sequence[str], log_params: set[str], worst: floa
         surf = _surface(*np.concatenate(list(per_arm.values())).T)
         if surf is not None:
             gx, gy, gz = (a.astype(np.float32) for a in surf)
-            traces.append(go.Contour(x=gx, y=gy, z=gz, showlegend=False, ncontours=12,
-                                     colorscale="Greys", reversescale=direction == "maximize", opacity=0.75,
-                                     colorbar=dict(title=dict(text="value"), len=0.8), hoverinfo="skip",
-                                     line=dict(width=0.5)))
+            traces.append(
+                go.Contour(
+                    x=gx,
+                    y=gy,
+                    z=gz,
+                    showlegend=False,
+                    ncontours=12,
+                    colorscale="Greys",
+                    reversescale=direction == "maximize",
+                    opacity=0.75,
+                    colorbar=dict(title=dict(text="value"), len=0.8),
+                    hoverinfo="skip",
+                    line=dict(width=0.5),
+                )
+            )
         total = sum(len(a) for a in per_arm.values())
         rng = np.random.default_rng(k)
         for i, (name, _) in reversed(list(enumerate(arms.items()))):  # grid's few points on top
             if name not in per_arm:
                 continue
             a = per_arm[name][_shown(len(per_arm[name]), total, rng)].astype(np.float32)
-            traces.append(go.Scatter(
-                x=a[:, 0], y=a[:, 1], customdata=a[:, 2], mode="markers", name=plain(name), legendgroup=name,
-                marker=dict(size=6, color=color(name, i), opacity=0.8,
-                                            line=dict(width=0.5, color="white")),
-                hovertemplate="value %{customdata:.4g}<extra>" + plain(name) + "</extra>"))
+            traces.append(
+                go.Scatter(
+                    x=a[:, 0],
+                    y=a[:, 1],
+                    customdata=a[:, 2],
+                    mode="markers",
+                    name=plain(name),
+                    legendgroup=name,
+                    marker=dict(size=6, color=color(name, i), opacity=0.8, line=dict(width=0.5, color="white")),
+                    hovertemplate="value %{customdata:.4g}<extra>" + plain(name) + "</extra>",
+                )
+            )
         pairs.append((px, py, start, len(traces) - start))
     if not traces:
         return None
@@ -125,23 +161,44 @@ def contour(arms: Arms, params: Sequence[str], log_params: set[str], worst: floa
     menu = []
     for px, py, start, n in pairs:
         visible = [start <= t < start + n for t in range(len(traces))]
-        menu.append(dict(label=f"{plain(px)} × {plain(py)}", method="update",
-                         args=[{"visible": visible}, {**_relayout("xaxis", axes[px][1]),
-                                                      **_relayout("yaxis", axes[py][1])}]))
+        menu.append(
+            dict(
+                label=f"{plain(px)} × {plain(py)}",
+                method="update",
+                args=[{"visible": visible}, {**_relayout("xaxis", axes[px][1]), **_relayout("yaxis", axes[py][1])}],
+            )
+        )
     first = pairs[0]
     for t, trace in enumerate(fig.data):  # the first pair in the menu is the one shown
         trace.visible = first[2] <= t < first[2] + first[3]
     fig.update_layout(
-        xaxis=axes[first[0]][1], yaxis=axes[first[1]][1], height=560,
+        xaxis=axes[first[0]][1],
+        yaxis=axes[first[1]][1],
+        height=560,
         legend=dict(orientation="h", x=0, y=-0.15, yanchor="top", traceorder="reversed"),
-        updatemenus=[dict(type="dropdown", buttons=menu, active=0, direction="down", showactive=True,
-                          x=0, xanchor="left", y=1.13, yanchor="top")],
-        annotations=[dict(text="axes:", x=0, xref="paper", xanchor="right", y=1.1, yref="paper",
-                          showarrow=False)],
-        margin=dict(l=60, r=20, t=70, b=90))
-    return Figure("contour", "Contour over two hyperparameters of your choice", fig,
-                  "Pick the pair of axes from the dropdown. The shading is a local average of the trials of "
-                  f"all samplers together (Gaussian weights, {BANDWIDTH:.0%} of each axis wide; pruned and "
-                  "diverged trials at the worst value). The dots are the trials themselves, coloured by "
-                  f"sampler (a seeded sample of {MAX_POINTS} when there are more). Log-scaled hyperparameters "
-                  "are shown as log10.")
+        updatemenus=[
+            dict(
+                type="dropdown",
+                buttons=menu,
+                active=0,
+                direction="down",
+                showactive=True,
+                x=0,
+                xanchor="left",
+                y=1.13,
+                yanchor="top",
+            )
+        ],
+        annotations=[dict(text="axes:", x=0, xref="paper", xanchor="right", y=1.1, yref="paper", showarrow=False)],
+        margin=dict(l=60, r=20, t=70, b=90),
+    )
+    return Figure(
+        "contour",
+        "Contour over two hyperparameters of your choice",
+        fig,
+        "Pick the pair of axes from the dropdown. The shading is a local average of the trials of "
+        f"all samplers together (Gaussian weights, {BANDWIDTH:.0%} of each axis wide; pruned and "
+        "diverged trials at the worst value). The dots are the trials themselves, coloured by "
+        f"sampler (a seeded sample of {MAX_POINTS} when there are more). Log-scaled hyperparameters "
+        "are shown as log10.",
+    )

@@ -80,16 +80,18 @@ def _plotly_js() -> Markup:
 
 def render(template: str, *, title: str, figures: list[Figure], **context: Any) -> str:
     """The whole HTML page of a report as one string."""
-    payload = "[" + ",".join(
-        '{"id":%s,"fig":%s}' % (json.dumps("fig-" + f.key), figure_json(f.fig)) for f in figures
-    ) + "]"
+    payload = "[" + ",".join(f'{{"id":{json.dumps("fig-" + f.key)},"fig":{figure_json(f.fig)}}}' for f in figures) + "]"
     figs = {f.key: f for f in figures}
-    return _env().get_template(template).render(
-        title=title,
-        figs=figs,
-        figures_json=script_json(payload),
-        plotly_js=_plotly_js(),
-        **context,
+    return (
+        _env()
+        .get_template(template)
+        .render(
+            title=title,
+            figs=figs,
+            figures_json=script_json(payload),
+            plotly_js=_plotly_js(),
+            **context,
+        )
     )
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import optuna
@@ -47,7 +48,8 @@ def _evaluate(
     One study for all methods: copying trials into it costs as much as PED-ANOVA itself.
     """
     done = [
-        t for t in trials
+        t
+        for t in trials
         if t.state == TrialState.COMPLETE and t.values and math.isfinite(t.values[0]) and len(t.values) == 1
     ]
     if len(done) < 3:

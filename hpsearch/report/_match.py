@@ -44,10 +44,16 @@ def match_grid(arms: Arms, direction: str) -> MatchTable:
     table = MatchTable(target=fmt(target, 6))
     for name, studies in arms.items():
         counts = [stats.trials_to_match(s.values(), target, direction) for s in studies]
-        for s, n in zip(studies, counts):
+        for s, n in zip(studies, counts, strict=True):
             table.rows.append([name, s.name, fmt(s.seed), str(n) if n else f"not reached in {len(s.finished)}"])
         med, reached = stats.match_summary(counts)
         median = "not reached" if math.isinf(med) else fmt(med, 3)
-        table.summary.append([name + (" (its own median)" if name == "grid" else ""), str(len(studies)),
-                              median, f"{reached} of {len(studies)} reached"])
+        table.summary.append(
+            [
+                name + (" (its own median)" if name == "grid" else ""),
+                str(len(studies)),
+                median,
+                f"{reached} of {len(studies)} reached",
+            ]
+        )
     return table

@@ -23,24 +23,32 @@ from hpsearch.storage import storage_of, study_id_of
 class StudyProgress:
     """One progress bar per study: finished / budget, best value so far."""
 
-    def __init__(self, studies: Sequence[optuna.Study], budgets: Sequence[int], *,
-                 enabled: bool, console: Console | None = None) -> None:
+    def __init__(
+        self, studies: Sequence[optuna.Study], budgets: Sequence[int], *, enabled: bool, console: Console | None = None
+    ) -> None:
         self._studies = list(studies)
         self._budgets = list(budgets)
         self._enabled = enabled
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
-            console=console, transient=False, disable=not enabled,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not enabled,
         )
         self._tasks: list = []
         self._last = 0.0
 
-    def __enter__(self) -> "StudyProgress":
+    def __enter__(self) -> StudyProgress:
         if self._enabled:
             self._progress.start()
-            self._tasks = [self._progress.add_task(s.study_name, total=n, best="-")
-                           for s, n in zip(self._studies, self._budgets)]
+            self._tasks = [
+                self._progress.add_task(s.study_name, total=n, best="-")
+                for s, n in zip(self._studies, self._budgets, strict=True)
+            ]
             self.refresh(force=True)
         return self
 
@@ -54,11 +62,12 @@ class StudyProgress:
         if not self._enabled or (not force and time.monotonic() - self._last < 0.5):
             return
         self._last = time.monotonic()
-        for study, task in zip(self._studies, self._tasks):
+        for study, task in zip(self._studies, self._tasks, strict=True):
             trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)
             best = best_trial(trials, study.direction)
-            self._progress.update(task, completed=sum(map(is_finished, trials)),
-                                  best="-" if best is None else f"{best.value:.4g}")
+            self._progress.update(
+                task, completed=sum(map(is_finished, trials)), best="-" if best is None else f"{best.value:.4g}"
+            )
 
 
 def print_summary(console: Console, studies: Sequence[optuna.Study], seconds: float) -> None:

@@ -9,7 +9,7 @@ the one place that does it.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import optuna
 
@@ -35,8 +35,9 @@ def stored_spec(storage: optuna.storages.BaseStorage, name: str, *, wait: float 
     return load_study_spec(storage, name)
 
 
-def load_study(storage: optuna.storages.BaseStorage, name: str, *, spec: Spec | None = None,
-               worker: int = 0) -> tuple[optuna.Study, Spec]:
+def load_study(
+    storage: optuna.storages.BaseStorage, name: str, *, spec: Spec | None = None, worker: int = 0
+) -> tuple[optuna.Study, Spec]:
     """(study, spec): study ``name`` with the sampler and pruner of its spec.
 
     ``spec`` defaults to the stored one; pass it when the caller already has it

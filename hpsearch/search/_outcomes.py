@@ -66,8 +66,7 @@ def last_error(trials: Sequence[FrozenTrial]) -> FrozenTrial | None:
 
 def best_trial(trials: Sequence[FrozenTrial], direction: optuna.study.StudyDirection) -> FrozenTrial | None:
     """The best COMPLETE trial with a finite value (None if there is none)."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None
-            and math.isfinite(t.value)]
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
     if not done:
         return None
     pick = max if direction == optuna.study.StudyDirection.MAXIMIZE else min

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import optuna
 
@@ -29,7 +29,5 @@ def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
         # Judge only after a few complete trials and a few epochs: early epochs are noisy.
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=1, max_resource=max(max_epochs(spec), 1), reduction_factor=3
-        )
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs(spec), 1), reduction_factor=3)
     raise ValueError(f"unknown pruner {kind!r}; expected one of {PRUNERS}")

@@ -151,15 +151,14 @@ class Heartbeat:
     interval after it, instead of a second beat right away.
     """
 
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int, *,
-                 beaten_at: float | None = None) -> None:
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int, *, beaten_at: float | None = None) -> None:
         self._storage = storage
         self._trial_id = trial_id
         self._beaten_at = beaten_at
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         interval = self._storage.get_heartbeat_interval()
         if interval:
             if self._beaten_at is None:

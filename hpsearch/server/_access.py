@@ -46,6 +46,7 @@ MAX_KEY_LENGTH = 200
 # asked again must not get a second trial while the first ask is still being served).
 _KEY_LOCKS = [threading.Lock() for _ in range(64)]
 
+
 def create_study(storage: Any, body: dict[str, Any]) -> str:
     """Validate ``body`` as a spec and create its study; returns the name (409 if taken)."""
     from hpsearch.search import make_sampler
@@ -63,8 +64,7 @@ def create_study(storage: Any, body: dict[str, Any]) -> str:
         raise ApiError(409, f"study {name!r} already exists")
     except KeyError:
         pass
-    study = optuna.create_study(storage=storage, study_name=name, direction=spec.study.direction,
-                                sampler=sampler)
+    study = optuna.create_study(storage=storage, study_name=name, direction=spec.study.direction, sampler=sampler)
     mark_created_by_api(study)  # before the spec: no worker sees the spec without the mark
     save_spec(study, spec, sampler_args=sampler_args)
     return name
@@ -75,8 +75,11 @@ def check_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise ApiError(400, f"Idempotency-Key: expected 1 to {MAX_KEY_LENGTH} printable characters, "
-                            f"got {key[:40]!r}{'...' if len(key) > 40 else ''}")
+        raise ApiError(
+            400,
+            f"Idempotency-Key: expected 1 to {MAX_KEY_LENGTH} printable characters, "
+            f"got {key[:40]!r}{'...' if len(key) > 40 else ''}",
+        )
     return key
 
 
@@ -161,8 +164,11 @@ def _refuse_local_references(spec: Spec) -> None:
     API-created study is limited to the built-in objectives and datasets.
     """
     if ":" in spec.study.objective:
-        raise ApiError(422, f"<api>: study.objective: expected a built-in objective (mlp, text) or "
-                            f"none, got {spec.study.objective!r} (user objectives only from spec files)")
+        raise ApiError(
+            422,
+            f"<api>: study.objective: expected a built-in objective (mlp, text) or "
+            f"none, got {spec.study.objective!r} (user objectives only from spec files)",
+        )
     if spec.data is not None and getattr(spec.data, "path", None):
         raise ApiError(422, "<api>: data.path: files can only be named in spec files, not over the API")
 

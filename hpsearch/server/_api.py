@@ -30,8 +30,10 @@ router = APIRouter(prefix="/api")
 MAX_INT32 = 2**31 - 1  # trial numbers and steps are INTEGER columns (PostgreSQL: 32 bits)
 _Number = Annotated[int, Field(strict=True, ge=0, le=MAX_INT32)]
 _TrialPath = Annotated[int, Path(ge=0, le=MAX_INT32, description="the trial's number")]
-_Key = Annotated[str | None, Header(alias="Idempotency-Key", description="ask again with the same key: "
-                                    "the same trial, until it is told")]
+_Key = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="ask again with the same key: the same trial, until it is told"),
+]
 
 
 class _Body(BaseModel):
@@ -51,7 +53,7 @@ class ReportBody(_Body):
 
 def _finite(value: float, what: str) -> float:
     if not math.isfinite(value):
-        raise ApiError(422, f"{what} must be a finite number (tell the trial {{\"state\": \"diverged\"}} instead)")
+        raise ApiError(422, f'{what} must be a finite number (tell the trial {{"state": "diverged"}} instead)')
     return value
 
 
@@ -120,7 +122,11 @@ def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
 def report(request: Request, name: str, number: _TrialPath, body: ReportBody) -> dict[str, bool]:
     """Record an intermediate value; answer whether the study's pruner stops the trial. Extends its lease."""
     prune = _access.report(
-        _study_storage(request, name), name, number, body.step, _finite(body.value, "value"),
+        _study_storage(request, name),
+        name,
+        number,
+        body.step,
+        _finite(body.value, "value"),
         lease=_lease(request),
     )
     return {"prune": prune}

@@ -47,7 +47,9 @@ class ServerContext:
     def __init__(self, storage_url: str, token: str | None, trial_timeout: float | None = None) -> None:
         self.storage_url = storage_url
         self.token = token
-        self.trial_timeout = trial_timeout  # lease of API trials in seconds; None: the default (_access.DEFAULT_TRIAL_LEASE)
+        self.trial_timeout = (
+            trial_timeout  # lease of API trials in seconds; None: the default (_access.DEFAULT_TRIAL_LEASE)
+        )
         self._lock = threading.Lock()
         self._storage: Any = None
         self._caches: Any = None
@@ -105,8 +107,13 @@ class ServerContext:
             return self._plotly_js
 
 
-def create_app(storage_url: str, token: str | None = None, *, trial_timeout: float | None = None,
-               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+def create_app(
+    storage_url: str,
+    token: str | None = None,
+    *,
+    trial_timeout: float | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> FastAPI:
     """The hpsearch service over ``storage_url``; with ``token``, every request needs it.
 
     ``trial_timeout`` (seconds): a trial whose client sends no report or tell
@@ -131,9 +138,11 @@ def create_app(storage_url: str, token: str | None = None, *, trial_timeout: flo
         raise UserError(f"--allowed-host: {exc}") from None
     exposed = [h for h in hosts if not is_loopback(h)]
     if exposed and not token:
-        raise UserError(f"--allowed-host {exposed[0]}: only loopback names are served without a token "
-                        "(any web page could otherwise reach the API under that name); pass --token T "
-                        "(or set HPSEARCH_TOKEN)")
+        raise UserError(
+            f"--allowed-host {exposed[0]}: only loopback names are served without a token "
+            "(any web page could otherwise reach the API under that name); pass --token T "
+            "(or set HPSEARCH_TOKEN)"
+        )
     app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.hpsearch = ServerContext(storage_url, token, trial_timeout)
     install_error_handlers(app)

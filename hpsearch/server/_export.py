@@ -25,10 +25,14 @@ def _download(request: Request, name: str, fmt: str) -> Response:
     storage = request.app.state.hpsearch.storage()
     name = check_study_name(name)
     text = to_csv(*trial_rows(storage, name)) if fmt == "csv" else to_json(trial_records(storage, name))
-    return Response(text, media_type=MEDIA[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{safe_name(name)}.{fmt}"',
-        "Cache-Control": "no-store",
-    })
+    return Response(
+        text,
+        media_type=MEDIA[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_name(name)}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/exports/studies/{name:path}.csv")

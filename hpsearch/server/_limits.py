@@ -70,8 +70,9 @@ class BodySizeLimitMiddleware:
                 break
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
         if is_json and body and json_depth(body) > MAX_JSON_DEPTH:
-            response = JSONResponse({"error": f"request body nested deeper than {MAX_JSON_DEPTH} levels"},
-                                    status_code=400)
+            response = JSONResponse(
+                {"error": f"request body nested deeper than {MAX_JSON_DEPTH} levels"}, status_code=400
+            )
             await response(scope, receive, send)
             return
 

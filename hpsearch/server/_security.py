@@ -106,8 +106,9 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 html = headers.get("content-type", "").startswith("text/html")
                 evals = " 'unsafe-eval'" if scope.get("path", "").startswith(_EVAL_PATHS) else ""
-                headers.setdefault("Content-Security-Policy",
-                                   _HTML_POLICY.format(nonce=nonce, eval=evals) if html else _OTHER_POLICY)
+                headers.setdefault(
+                    "Content-Security-Policy", _HTML_POLICY.format(nonce=nonce, eval=evals) if html else _OTHER_POLICY
+                )
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "no-referrer")
                 headers.setdefault("X-Frame-Options", "DENY")
@@ -212,10 +213,12 @@ class HostAllowlistMiddleware:
             await send({"type": "websocket.close", "code": 1008})
             return
         shown = "no Host header" if host is None else f"Host {host[:100]!r}"
-        message = (f"{shown} is not a name of this server (it answers to {', '.join(self.matcher.hosts)}); "
-                   "requests for other names are refused so that a web page cannot reach this server by "
-                   "pointing its own domain at this machine. To serve other names, start the server with "
-                   "a token and --allowed-host NAME.")
+        message = (
+            f"{shown} is not a name of this server (it answers to {', '.join(self.matcher.hosts)}); "
+            "requests for other names are refused so that a web page cannot reach this server by "
+            "pointing its own domain at this machine. To serve other names, start the server with "
+            "a token and --allowed-host NAME."
+        )
         await _refusal(scope, 403, message)(scope, receive, send)
 
 
@@ -244,9 +247,11 @@ class OriginCheckMiddleware:
             await self.app(scope, receive, send)
             return
         await JSONResponse(
-            {"error": f"Origin {origin[:100]!r} is not this server: a page of another site cannot "
-                      "change studies through your browser (requests without an Origin header, "
-                      "from scripts or curl, are accepted)"},
+            {
+                "error": f"Origin {origin[:100]!r} is not this server: a page of another site cannot "
+                "change studies through your browser (requests without an Origin header, "
+                "from scripts or curl, are accepted)"
+            },
             status_code=403,
         )(scope, receive, send)
 

@@ -64,8 +64,11 @@ def refuse_remote_code(body: Any) -> None:
     if isinstance(study, dict):
         objective = study.get("objective")
         if isinstance(objective, str) and objective not in REMOTE_OBJECTIVES:
-            raise _api_error("study.objective", "expected a built-in objective (mlp, text) or 'external' "
-                             f"(your client evaluates the trials), got {objective!r}")
+            raise _api_error(
+                "study.objective",
+                "expected a built-in objective (mlp, text) or 'external' "
+                f"(your client evaluates the trials), got {objective!r}",
+            )
         if study.get("workdir") is not None:
             raise _api_error("study.workdir", "names a folder on the server's machine")
     data = body.get("data")

@@ -21,7 +21,18 @@ from hpsearch.spec.models import (
 )
 
 __all__ = [
-    "METRICS", "CategoricalParam", "DataSection", "FloatParam", "IntParam", "Param", "Spec",
-    "SpecSource",     "StudySection", "hyperparameters", "load_spec", "metric_direction", "spec_from_dict",
+    "METRICS",
+    "CategoricalParam",
+    "DataSection",
+    "FloatParam",
+    "IntParam",
+    "Param",
+    "Spec",
+    "SpecSource",
+    "StudySection",
+    "hyperparameters",
+    "load_spec",
+    "metric_direction",
+    "spec_from_dict",
     "spec_json_schema",
 ]

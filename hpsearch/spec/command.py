@@ -41,12 +41,20 @@ def check_user_code(spec: Spec, source: str, base_dir: Path | None, check_files:
     """[command] and study.workdir: present where needed, consistent, resolved (in place)."""
     study = spec.study
     if study.objective != COMMAND_OBJECTIVE and spec.command is not None:
-        raise spec_error(source, "command", f"no [command] table for objective {study.objective!r} "
-                         f"(only objective = \"{COMMAND_OBJECTIVE}\" runs one)", spec.command.run)
+        raise spec_error(
+            source,
+            "command",
+            f'no [command] table for objective {study.objective!r} (only objective = "{COMMAND_OBJECTIVE}" runs one)',
+            spec.command.run,
+        )
     if not runs_user_code(study.objective):
         if study.workdir is not None:
-            raise spec_error(source, "study.workdir", f"no workdir for objective {study.objective!r} "
-                             "(only user functions and commands run in one)", study.workdir)
+            raise spec_error(
+                source,
+                "study.workdir",
+                f"no workdir for objective {study.objective!r} (only user functions and commands run in one)",
+                study.workdir,
+            )
         return
     _resolve_workdir(spec, source, base_dir, check_files)
     if study.objective == COMMAND_OBJECTIVE:
@@ -70,8 +78,9 @@ def _resolve_workdir(spec: Spec, source: str, base_dir: Path | None, check_files
 def _check_command(spec: Spec, source: str, check_files: bool) -> None:
     command = spec.command
     if command is None:
-        raise spec_error(source, "command", 'a [command] table with run = "..." '
-                         '(required for objective = "command")', NOTHING)
+        raise spec_error(
+            source, "command", 'a [command] table with run = "..." (required for objective = "command")', NOTHING
+        )
     try:
         argv = split_command(command.run)
     except ValueError as exc:
@@ -82,8 +91,12 @@ def _check_command(spec: Spec, source: str, check_files: bool) -> None:
     for name in placeholders(command.run):
         if name not in known:
             names = ", ".join(sorted(known)) or "none"
-            raise spec_error(source, "command.run", f"placeholders naming a [space] or [training] parameter "
-                             f"(known: {names})", "{" + name + "}")
+            raise spec_error(
+                source,
+                "command.run",
+                f"placeholders naming a [space] or [training] parameter (known: {names})",
+                "{" + name + "}",
+            )
     if check_files and not PLACEHOLDER.search(argv[0]):
         _check_program(argv[0], spec.study.workdir, source)
 
@@ -97,5 +110,9 @@ def _check_program(program: str, workdir: str | None, source: str) -> None:
         if not path.is_file():
             raise spec_error(source, "command.run", f"a program that exists (looked for {path})", program)
     elif shutil.which(program) is None:
-        raise spec_error(source, "command.run", "a program on PATH or a path to one "
-                         "(e.g. ./train.sh, relative to the spec file)", program)
+        raise spec_error(
+            source,
+            "command.run",
+            "a program on PATH or a path to one (e.g. ./train.sh, relative to the spec file)",
+            program,
+        )

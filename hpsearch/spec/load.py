@@ -41,8 +41,10 @@ def load_spec(path: str | Path, *, preflight: bool = True) -> Spec:
     try:
         raw = tomllib.loads(text)
     except RecursionError:
-        raise SpecError(f"{source}: expected a spec nested at most {MAX_DEPTH} levels deep, "
-                        "got arrays or tables nested too deep to read") from None
+        raise SpecError(
+            f"{source}: expected a spec nested at most {MAX_DEPTH} levels deep, "
+            "got arrays or tables nested too deep to read"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_POSITION.search(message)
@@ -77,8 +79,9 @@ def _preflight(spec: Spec, source: str) -> None:
         raise
 
 
-def spec_from_dict(d: Any, source: str = "<api>", *, base_dir: str | Path | None = None,
-                   check_files: bool = False) -> Spec:
+def spec_from_dict(
+    d: Any, source: str = "<api>", *, base_dir: str | Path | None = None, check_files: bool = False
+) -> Spec:
     """Validate a spec given as a dict (a JSON body, or the copy stored with a study).
 
     Same rules as :func:`load_spec`. A missing ``study.objective`` means
@@ -137,8 +140,8 @@ def spec_json_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema()
     schema["title"] = "hpsearch study spec"
     names = ", ".join(sorted(catalog.hyperparameters("text")))
-    schema["properties"]["training"]["description"] = (
-        "fixed settings; for the built-in objectives one of: " + names)
+    schema["properties"]["training"]["description"] = "fixed settings; for the built-in objectives one of: " + names
     schema["properties"]["space"]["description"] = (
-        "searched hyperparameters; for the built-in objectives one of: " + names)
+        "searched hyperparameters; for the built-in objectives one of: " + names
+    )
     return schema

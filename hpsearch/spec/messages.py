@@ -64,13 +64,22 @@ def unknown_key_error(source: str, path: Sequence[Any], key: str, known: Iterabl
 def _expected(err: dict[str, Any]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     simple = {
-        "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-        "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
-        "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
-        "list_type": "a list", "dict_type": "a table", "model_type": "a table",
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "an integer",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "finite_number": "a finite number",
+        "string_type": "a string",
+        "bool_type": "true or false",
+        "bool_parsing": "true or false",
+        "list_type": "a list",
+        "dict_type": "a table",
+        "model_type": "a table",
         "model_attributes_type": "a table",
         "missing": "a value (required)",
-        "string_too_short": "a non-empty string", "string_too_long": "a shorter string",
+        "string_too_short": "a non-empty string",
+        "string_too_long": "a shorter string",
         "union_tag_not_found": "a 'type' key: 'float', 'int' or 'categorical'",
     }
     if kind in simple:

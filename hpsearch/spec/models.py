@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import math
 from os import PathLike
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from hpsearch.samplers import SamplerName
-
 
 # Bounds on every number a spec carries, so nothing accepted here can fail later in
 # storage or sampling (a 4xx / exit 2 now rather than a 500 at the first ask):
@@ -25,7 +24,7 @@ MAX_TRIALS = 1_000_000  # n_trials: far beyond any real budget, small enough to 
 MAX_SEED = 2**32 - 1  # numpy's seeds (every sampler) must be < 2**32
 MAX_INT_VALUE = 2**53  # int params travel as floats inside Optuna: exact up to 2**53
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Scalar = Union[bool, int, Finite, str]
+Scalar = bool | int | Finite | str
 
 
 class _Section(BaseModel):
@@ -45,16 +44,24 @@ class StudySection(_Section):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     pruner: Literal["none", "median", "hyperband"] = "none"
     workdir: str | None = Field(
-        None, description="folder a user objective is imported from and a command runs in; "
-                          "default: the spec file's folder")
+        None,
+        description="folder a user objective is imported from and a command runs in; default: the spec file's folder",
+    )
 
 
 class DataSection(_Section):
     """[data]: the dataset, its split, and dataset options."""
 
     dataset: Literal[
-        "digits", "breast_cancer", "wine", "iris", "diabetes",
-        "moons", "make_classification", "csv", "text",
+        "digits",
+        "breast_cancer",
+        "wine",
+        "iris",
+        "diabetes",
+        "moons",
+        "make_classification",
+        "csv",
+        "text",
     ]
     path: str | None = Field(None, description="csv/text file, relative to the spec file")
     target: str | None = Field(None, description="name of the target column")
@@ -136,8 +143,10 @@ class _RangeParam(_Section):
         if step > high - low:
             raise _expected(f"a step <= high - low ({high - low:g})")
         if not cls._integers and not (high - low) / step <= MAX_STEPS:
-            raise _expected(f"a step >= (high - low) / {MAX_STEPS:.0e} "
-                            f"({(high - low) / MAX_STEPS:g}; finer steps are not representable)")
+            raise _expected(
+                f"a step >= (high - low) / {MAX_STEPS:.0e} "
+                f"({(high - low) / MAX_STEPS:g}; finer steps are not representable)"
+            )
         return step
 
     @field_validator("grid", check_fields=False)
@@ -200,7 +209,7 @@ class CategoricalParam(_Section):
         return _distinct(grid)
 
 
-Param = Annotated[Union[FloatParam, IntParam, CategoricalParam], Field(discriminator="type")]
+Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
 PARAM_TYPES = {"float": FloatParam, "int": IntParam, "categorical": CategoricalParam}
 
 
@@ -211,8 +220,9 @@ MAX_COMMAND_TIMEOUT = 7 * 24 * 3600
 class CommandSection(_Section):
     """[command]: the user's own training program, for ``objective = "command"``."""
 
-    run: str = Field(min_length=1, description="command line; {name} is a parameter; split like a shell, "
-                                                "run without one")
+    run: str = Field(
+        min_length=1, description="command line; {name} is a parameter; split like a shell, run without one"
+    )
     timeout: float = Field(3600, gt=0, le=MAX_COMMAND_TIMEOUT, description="seconds per trial, then it fails")
 
 
@@ -239,4 +249,4 @@ class Spec(_Section):
 
 #: What the Python API (hpsearch.run, hpsearch.compare) accepts as a spec: a validated Spec,
 #: a dict of the TOML's shape, or the path of a TOML file.
-SpecSource = Union[Spec, dict[str, Any], str, PathLike]
+SpecSource = Spec | dict[str, Any] | str | PathLike

@@ -32,7 +32,7 @@ SLOW_OBJECTIVE = textwrap.dedent('''
         return params["b"] + {"p": 0.0, "q": 0.1, "r": 0.2}[params["a"]]
 ''')
 
-GRID_SPEC = textwrap.dedent('''
+GRID_SPEC = textwrap.dedent("""
     [study]
     name = "grid9"
     objective = "slowobj:objective"
@@ -44,9 +44,9 @@ GRID_SPEC = textwrap.dedent('''
     [space]
     a = { type = "categorical", choices = ["p", "q", "r"] }
     b = { type = "int", low = 1, high = 3, grid = [1, 2, 3] }
-''')
+""")
 
-MLP_SPEC = textwrap.dedent('''
+MLP_SPEC = textwrap.dedent("""
     [study]
     name = "tiny"
     metric = "accuracy"
@@ -64,7 +64,7 @@ MLP_SPEC = textwrap.dedent('''
     [space]
     learning_rate = { type = "float", low = 1e-3, high = 1e-1, log = true }
     width = { type = "int", low = 4, high = 16 }
-''')
+""")
 
 
 @pytest.fixture
@@ -93,9 +93,17 @@ def hp_cmd() -> list[str]:
 @pytest.fixture
 def hp(workdir):
     """Run `hpsearch ARGS` as a real subprocess in the work dir."""
+
     def run(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*hpsearch_command(), *args], cwd=workdir, capture_output=True, text=True,
-                              timeout=timeout, env={**os.environ, **(env or {})})
+        return subprocess.run(
+            [*hpsearch_command(), *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
+
     return run
 
 

@@ -62,8 +62,9 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_db_alone(ran, capsys, ar
     assert _dump(ran / DB) == before
 
 
-@pytest.mark.parametrize("args", [("show", "x"), ("best", "x"), ("worker", "x"), ("delete", "x", "--yes"),
-                                  ("run", "typo.toml")])
+@pytest.mark.parametrize(
+    "args", [("show", "x"), ("best", "x"), ("worker", "x"), ("delete", "x", "--yes"), ("run", "typo.toml")]
+)
 def test_bad_input_does_not_create_a_database(workdir, capsys, args):
     (workdir / "typo.toml").write_text("[study]\nnme = 'x'\n")
     assert _run(capsys, *args)[0] == 2

@@ -68,8 +68,9 @@ def hold(workdir, monkeypatch):
 @pytest.mark.slow
 def test_kill_9_mid_study_then_rerun_resumes_to_exactly_n_trials(workdir, hp, hp_cmd, hold, jobs):
     cmd = [*hp_cmd, "run", "grid9.toml", "--jobs", jobs, "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         _wait_mid_study(workdir, proc)
     finally:
@@ -79,8 +80,9 @@ def test_kill_9_mid_study_then_rerun_resumes_to_exactly_n_trials(workdir, hp, hp
     assert killed  # the kill really interrupted trials (a held trial cannot have finished)
     hold.unlink()
     # An hour's grace: only the dead local pids can free the killed trials, at once.
-    again = hp("run", "grid9.toml", "--jobs", jobs, "--quiet",
-               env={"HP_TEST_SLEEP": "0.05", "HPSEARCH_GRACE_PERIOD": "3600"})
+    again = hp(
+        "run", "grid9.toml", "--jobs", jobs, "--quiet", env={"HP_TEST_SLEEP": "0.05", "HPSEARCH_GRACE_PERIOD": "3600"}
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     crashed = _check_complete_once(workdir)
     assert sorted(t.number for t in crashed) == killed
@@ -91,9 +93,14 @@ def test_kill_9_mid_study_then_rerun_resumes_to_exactly_n_trials(workdir, hp, hp
 @pytest.mark.slow
 def test_ctrl_c_fails_the_running_trial_and_rerun_resumes(workdir, hp, hp_cmd, hold, jobs):
     """SIGINT to the `run` process only: with --jobs 2 it must pass it on to its workers."""
-    proc = subprocess.Popen([*hp_cmd, "run", "grid9.toml", "--quiet", "--jobs", jobs], cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "HP_TEST_SLEEP": "0.05"})
+    proc = subprocess.Popen(
+        [*hp_cmd, "run", "grid9.toml", "--quiet", "--jobs", jobs],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HP_TEST_SLEEP": "0.05"},
+    )
     try:
         _wait_mid_study(workdir, proc)
         proc.send_signal(signal.SIGINT)

@@ -15,13 +15,13 @@ from hpsearch.cli._common import fmt
 
 URL = "sqlite:///hpsearch.db"
 
-QUICK = textwrap.dedent('''
+QUICK = textwrap.dedent("""
     def objective(trial, params):
         trial.set_user_attr("train_seconds", 0.125)
         return params["learning_rate"] * params["width"] + params["dropout"]
-''')
+""")
 
-SPEC = textwrap.dedent('''
+SPEC = textwrap.dedent("""
     [study]
     name = "wide"
     objective = "quickobj:objective"
@@ -36,7 +36,7 @@ SPEC = textwrap.dedent('''
     width = { type = "int", low = 16, high = 512, log = true }
     dropout = { type = "float", low = 0.0, high = 0.5 }
     optimizer = { type = "categorical", choices = ["sgd", "momentum", "rmsprop", "adam"] }
-''')
+""")
 
 
 def _run(capsys, *args):
@@ -58,8 +58,9 @@ def wide(workdir, capsys):
 def plain(workdir):
     """A study made with plain Optuna: no hpsearch spec, no sampler attr."""
     study = optuna.create_study(study_name="plain", storage=URL, sampler=optuna.samplers.RandomSampler(0))
-    study.optimize(lambda t: t.suggest_float("learning_rate", 1e-5, 1e-1, log=True)
-                   + t.suggest_int("layers", 1, 3), n_trials=3)
+    study.optimize(
+        lambda t: t.suggest_float("learning_rate", 1e-5, 1e-1, log=True) + t.suggest_int("layers", 1, 3), n_trials=3
+    )
     return study
 
 
@@ -67,10 +68,19 @@ def test_export_csv_to_stdout(wide, capsys):
     code, out, err = _run(capsys, "export", "wide")
     assert code == 0 and err == ""
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["number", "state", "value", "seconds", "learning_rate", "depth", "width", "dropout",
-                             "optimizer"]
+    assert list(rows[0]) == [
+        "number",
+        "state",
+        "value",
+        "seconds",
+        "learning_rate",
+        "depth",
+        "width",
+        "dropout",
+        "optimizer",
+    ]
     assert len(rows) == 4 and {r["state"] for r in rows} == {"complete"}
-    for row, t in zip(rows, wide.trials):
+    for row, t in zip(rows, wide.trials, strict=True):
         assert float(row["value"]) == t.value and float(row["learning_rate"]) == t.params["learning_rate"]
         assert row["optimizer"] == t.params["optimizer"] and float(row["seconds"]) == 0.125
 
@@ -89,11 +99,14 @@ def test_export_json_and_to_a_file(wide, capsys, workdir):
     assert (workdir / "trials.csv").read_text() == stdout_csv
 
 
-@pytest.mark.parametrize("args, message", [
-    (["export", "wdie"], "error: no study named 'wdie'; did you mean 'wide'?"),
-    (["export", "wide", "--format", "xml"], "'xml' is not one of 'csv', 'json'"),
-    (["export", "wide", "-o", "no/such/dir/x.csv"], "error: -o no/such/dir/x.csv: cannot write the file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["export", "wdie"], "error: no study named 'wdie'; did you mean 'wide'?"),
+        (["export", "wide", "--format", "xml"], "'xml' is not one of 'csv', 'json'"),
+        (["export", "wide", "-o", "no/such/dir/x.csv"], "error: -o no/such/dir/x.csv: cannot write the file"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(wide, capsys, args, message):
     code, out, err = _run(capsys, *args)
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err

@@ -14,7 +14,7 @@ from hpsearch.cli import main
 DB = "hpsearch.db"
 URL = f"sqlite:///{DB}"
 
-FLAKY = textwrap.dedent('''
+FLAKY = textwrap.dedent("""
     def partly(trial, params):
         if params["x"] > 0.6:
             raise ValueError(f"x = {params['x']:.3f} is [too] big")
@@ -22,9 +22,9 @@ FLAKY = textwrap.dedent('''
 
     def always(trial, params):
         raise RuntimeError("no GPU here\\nsecond line of the message")
-''')
+""")
 
-SPEC = textwrap.dedent('''
+SPEC = textwrap.dedent("""
     [study]
     name = "{name}"
     objective = "flakyobj:{function}"
@@ -34,7 +34,7 @@ SPEC = textwrap.dedent('''
 
     [space]
     x = {{ type = "float", low = 0.0, high = 1.0 }}
-''')
+""")
 
 
 @pytest.fixture
@@ -83,8 +83,11 @@ def test_an_objective_that_always_fails_exits_1_with_one_line_and_the_last_error
     assert "RuntimeError: no GPU here second line of the message" in lines[0]
     trials = optuna.load_study(study_name="always", storage=f"sqlite:///{flaky / DB}").trials
     assert not [t for t in trials if t.state == TrialState.RUNNING]
-    assert all(t.user_attrs.get("error", "").startswith("RuntimeError: no GPU here") or
-               "interrupted" in t.system_attrs.get("fail_reason", "") for t in trials)
+    assert all(
+        t.user_attrs.get("error", "").startswith("RuntimeError: no GPU here")
+        or "interrupted" in t.system_attrs.get("fail_reason", "")
+        for t in trials
+    )
 
 
 def test_max_failures_stops_a_run_of_failures_in_a_row(flaky, capsys):

@@ -13,9 +13,18 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 DISTS = {"x": optuna.distributions.FloatDistribution(0.0, 1.0), "y": optuna.distributions.FloatDistribution(0.0, 1.0)}
 
 
-def store_comparison(storage, name: str, finals: dict[str, list[float]], *, seeds: dict[str, list[int]] | None = None,
-                     direction: str = "maximize", attrs: dict[str, dict] | None = None, n_trials: int = 8,
-                     metric: str | None = "accuracy", n_val: int | None = None) -> None:
+def store_comparison(
+    storage,
+    name: str,
+    finals: dict[str, list[float]],
+    *,
+    seeds: dict[str, list[int]] | None = None,
+    direction: str = "maximize",
+    attrs: dict[str, dict] | None = None,
+    n_trials: int = 8,
+    metric: str | None = "accuracy",
+    n_val: int | None = None,
+) -> None:
     """One arm study per (sampler, repeat) whose best value is ``finals[sampler][k]``.
 
     Every study holds ``n_trials`` trials; the value falls off with |x - 0.3| (x matters, y does
@@ -38,8 +47,11 @@ def store_comparison(storage, name: str, finals: dict[str, list[float]], *, seed
             xs = [0.3] + list(rng.uniform(size=n_trials - 1))
             for x in xs:
                 value = final - sign * (0.5 * abs(x - 0.3))
-                study.add_trial(optuna.trial.create_trial(params={"x": x, "y": float(rng.uniform())},
-                                                          distributions=DISTS, value=value))
+                study.add_trial(
+                    optuna.trial.create_trial(
+                        params={"x": x, "y": float(rng.uniform())}, distributions=DISTS, value=value
+                    )
+                )
 
 
 @pytest.fixture(name="store_comparison")

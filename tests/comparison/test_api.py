@@ -13,9 +13,17 @@ from hpsearch.errors import UserError
 
 
 def _spec(name: str, objective: str = "unused:placeholder", n_trials: int = 3) -> dict:
-    return {"study": {"name": name, "objective": objective, "direction": "minimize", "n_trials": n_trials,
-                      "seed": 1, "sampler": "random"},
-            "space": {"x": {"type": "float", "low": -1.0, "high": 1.0}}}
+    return {
+        "study": {
+            "name": name,
+            "objective": objective,
+            "direction": "minimize",
+            "n_trials": n_trials,
+            "seed": 1,
+            "sampler": "random",
+        },
+        "space": {"x": {"type": "float", "low": -1.0, "high": 1.0}},
+    }
 
 
 def test_run_with_a_notebook_callable_returns_the_study(tmp_path):
@@ -30,8 +38,9 @@ def test_run_with_a_notebook_callable_returns_the_study(tmp_path):
     assert len(study.trials) == 3 and len(seen) == 3
     assert study.best_value == pytest.approx(min((x - 0.25) ** 2 for x in seen))
     with pytest.raises(UserError, match="jobs=1"):
-        hpsearch.run(_spec("nb2"), objective=lambda trial, params: 0.0, jobs=2,
-                     storage=f"sqlite:///{tmp_path / 'a.db'}")
+        hpsearch.run(
+            _spec("nb2"), objective=lambda trial, params: 0.0, jobs=2, storage=f"sqlite:///{tmp_path / 'a.db'}"
+        )
 
 
 def test_run_with_an_importable_callable_stores_its_reference(cheap_objectives, tmp_path):
@@ -55,16 +64,20 @@ def test_compare_rejects_bad_input_before_touching_the_database(tmp_path):
 
 
 def test_import_hpsearch_stays_cheap_and_compare_is_callable():
-    code = ("import sys, hpsearch; assert 'optuna' not in sys.modules and 'scipy' not in sys.modules; "
-            "assert callable(hpsearch.compare) and callable(hpsearch.run); "
-            "from hpsearch import compare; import hpsearch.comparison; assert compare is hpsearch.compare")
+    code = (
+        "import sys, hpsearch; assert 'optuna' not in sys.modules and 'scipy' not in sys.modules; "
+        "assert callable(hpsearch.compare) and callable(hpsearch.run); "
+        "from hpsearch import compare; import hpsearch.comparison; assert compare is hpsearch.compare"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_run_from_a_spec_file(cheap_objectives, tmp_path):
     spec = tmp_path / "sharp.toml"
-    spec.write_text(f'[study]\nobjective = "{cheap_objectives}:sharp"\ndirection = "maximize"\nn_trials = 2\n'
-                    "sampler = \"random\"\n[space]\n"
-                    + "".join(f'x{i} = {{ type = "float", low = 0.0, high = 1.0 }}\n' for i in range(6)))
+    spec.write_text(
+        f'[study]\nobjective = "{cheap_objectives}:sharp"\ndirection = "maximize"\nn_trials = 2\n'
+        'sampler = "random"\n[space]\n'
+        + "".join(f'x{i} = {{ type = "float", low = 0.0, high = 1.0 }}\n' for i in range(6))
+    )
     study = hpsearch.run(spec, storage=f"sqlite:///{tmp_path / 'f.db'}")
     assert study.study_name == "sharp" and len(study.trials) == 2  # the name defaults to the file's stem

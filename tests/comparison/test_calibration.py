@@ -21,8 +21,11 @@ def _null_finals(rng: np.random.Generator, repeats: int, discrete: bool) -> dict
     """Final bests of grid, random and TPE under the null; random and TPE share a per-seed part
     (their shared start-up draws), as paired arms do."""
     shared = rng.normal(size=repeats)
-    draw = {"grid": rng.normal(size=repeats) + rng.normal(size=repeats),
-            "random": shared + rng.normal(size=repeats), "tpe": shared + rng.normal(size=repeats)}
+    draw = {
+        "grid": rng.normal(size=repeats) + rng.normal(size=repeats),
+        "random": shared + rng.normal(size=repeats),
+        "tpe": shared + rng.normal(size=repeats),
+    }
     if discrete:  # accuracies on 360 examples: many ties
         draw = {k: np.round(340 + 2 * v) / 360 for k, v in draw.items()}
     return {k: [(seed, float(x)) for seed, x in enumerate(v)] for k, v in draw.items()}
@@ -53,8 +56,16 @@ def test_null_comparisons_rarely_name_a_winner_many():
 
 
 def _noise_comparison(objectives: str, space: dict, url: str, seeds: int) -> dict:
-    spec = {"study": {"name": "null", "objective": f"{objectives}:noise", "direction": "maximize",
-                      "n_trials": 4, "seed": 0}, "space": space}
+    spec = {
+        "study": {
+            "name": "null",
+            "objective": f"{objectives}:noise",
+            "direction": "maximize",
+            "n_trials": 4,
+            "seed": 0,
+        },
+        "space": space,
+    }
     v = hpsearch.compare(spec, seeds=seeds, storage=url)
     assert v["repeats"] == seeds and v["budget"] == 4 and v["metric"] == "value"
     assert [a["sampler"] for a in v["arms"]] == ["grid", "random", "tpe"]
@@ -65,8 +76,11 @@ def _noise_comparison(objectives: str, space: dict, url: str, seeds: int) -> dic
 def test_end_to_end_noise_objective_names_no_winner(cheap_objectives, space, tmp_path):
     v = _noise_comparison(cheap_objectives, space(2), f"sqlite:///{tmp_path / 'c.db'}", seeds=6)
     methods = {(p["a"], p["b"]): p["method"] for p in v["pairs"]}
-    assert methods == {("random", "grid"): "mann-whitney", ("tpe", "grid"): "mann-whitney",
-                       ("tpe", "random"): "wilcoxon"}
+    assert methods == {
+        ("random", "grid"): "mann-whitney",
+        ("tpe", "grid"): "mann-whitney",
+        ("tpe", "random"): "wilcoxon",
+    }
     assert all(p["better"] is None for p in v["pairs"])
     assert v["verdict"].count("inconclusive") == 3
     assert v["importance"], "importance is computed per repeat even on noise"

@@ -15,8 +15,16 @@ import hpsearch
 
 @pytest.mark.slow
 def test_random_beats_the_fair_grid_on_a_sharp_optimum(cheap_objectives, space, tmp_path):
-    spec = {"study": {"name": "sharp", "objective": f"{cheap_objectives}:sharp", "direction": "maximize",
-                      "n_trials": 8, "seed": 0}, "space": space(6)}
+    spec = {
+        "study": {
+            "name": "sharp",
+            "objective": f"{cheap_objectives}:sharp",
+            "direction": "maximize",
+            "n_trials": 8,
+            "seed": 0,
+        },
+        "space": space(6),
+    }
     v = hpsearch.compare(spec, samplers=("grid", "random"), seeds=10, storage=f"sqlite:///{tmp_path / 'p.db'}")
     (pair,) = v["pairs"]
     assert (pair["a"], pair["b"], pair["method"]) == ("random", "grid", "mann-whitney")

@@ -14,10 +14,12 @@ TEST_KEYS = ("test_score", "test_score_std", "test_scores", "test_metrics", "tes
 
 
 def _iris(name: str) -> dict:
-    return {"study": {"name": name, "objective": "mlp", "metric": "accuracy", "n_trials": 2, "seed": 3},
-            "data": {"dataset": "iris", "seed": 5},
-            "training": {"max_epochs": 2, "batch_size": 32},
-            "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}}}
+    return {
+        "study": {"name": name, "objective": "mlp", "metric": "accuracy", "n_trials": 2, "seed": 3},
+        "data": {"dataset": "iris", "seed": 5},
+        "training": {"max_epochs": 2, "batch_size": 32},
+        "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+    }
 
 
 def _stored(url: str) -> dict[str, dict]:

@@ -52,7 +52,12 @@ def test_strong_effect_names_winners_with_holm_and_examples(store_comparison):
     v = load_verdict(st, "cmp")
     check_consistent(v)
     assert (v["comparison"], v["metric"], v["direction"], v["budget"], v["repeats"]) == (
-        "cmp", "accuracy", "maximize", 8, 10)
+        "cmp",
+        "accuracy",
+        "maximize",
+        8,
+        10,
+    )
     pairs = {(p["a"], p["b"]): p for p in v["pairs"]}
     assert list(pairs) == [("random", "grid"), ("tpe", "grid"), ("tpe", "random")]
     assert pairs["random", "grid"]["method"] == "mann-whitney"  # a grid shares no randomness
@@ -62,10 +67,11 @@ def test_strong_effect_names_winners_with_holm_and_examples(store_comparison):
     hl = sorted(a - b for a in STRONG["random"] for b in STRONG["grid"])  # Hodges-Lehmann: median of a_i - b_j
     assert pairs["random", "grid"]["diff"] == pytest.approx((hl[49] + hl[50]) / 2) == pytest.approx(4 / 360)
     assert pairs["random", "grid"]["min_p"] == pytest.approx(2 / math.comb(20, 10))
-    assert pairs["tpe", "random"]["min_p"] == pytest.approx(2 / 2 ** 10)
+    assert pairs["tpe", "random"]["min_p"] == pytest.approx(2 / 2**10)
     assert v["verdict"].startswith(
         "Random search beat grid search in 100 of 100 repeat pairings (+1.11 points, 4 of 360 validation examples, "
-        "95% CI [+0.83, +1.39], unpaired Mann-Whitney U p_holm=")
+        "95% CI [+0.83, +1.39], unpaired Mann-Whitney U p_holm="
+    )
     assert "of 360 validation examples" in v["verdict"] and "points" in v["verdict"]
     assert v["importance"][0]["param"] == "x"  # x drives every study's value, y does not
     assert [a["sampler"] for a in v["arms"]] == ["grid", "random", "tpe"]
@@ -81,17 +87,26 @@ def test_five_repeats_say_the_design_cannot_reach_significance(store_comparison)
     (p,) = v["pairs"]
     assert (p["a"], p["b"], p["method"]) == ("tpe", "random", "wilcoxon")
     assert p["p"] == p["min_p"] == 0.0625 and p["better"] is None and p["diff"] < 0
-    assert v["verdict"] == ("TPE vs random search inconclusive: with 5 repeats no paired Wilcoxon signed-rank test "
-                            "can give p below 0.0625; run --seeds 10.")
+    assert v["verdict"] == (
+        "TPE vs random search inconclusive: with 5 repeats no paired Wilcoxon signed-rank test "
+        "can give p below 0.0625; run --seeds 10."
+    )
 
 
 def test_pairing_needs_shared_randomness_and_the_same_seeds(store_comparison):
     st = optuna.storages.InMemoryStorage()
-    store_comparison(st, "s", {"random": [0.9, 0.8, 0.7], "tpe": [0.91, 0.81, 0.71], "qmc": [0.9, 0.8, 0.7]},
-                     seeds={"random": [0, 1, 2], "tpe": [0, 1, 3], "qmc": [0, 1, 2]})
+    store_comparison(
+        st,
+        "s",
+        {"random": [0.9, 0.8, 0.7], "tpe": [0.91, 0.81, 0.71], "qmc": [0.9, 0.8, 0.7]},
+        seeds={"random": [0, 1, 2], "tpe": [0, 1, 3], "qmc": [0, 1, 2]},
+    )
     v = load_verdict(st, "s")
     assert {(p["a"], p["b"]): p["method"] for p in v["pairs"]} == {
-        ("qmc", "random"): "mann-whitney", ("tpe", "random"): "mann-whitney", ("tpe", "qmc"): "mann-whitney"}
+        ("qmc", "random"): "mann-whitney",
+        ("tpe", "random"): "mann-whitney",
+        ("tpe", "qmc"): "mann-whitney",
+    }
 
 
 def test_minimize_orients_diff_so_positive_means_a_is_better(store_comparison):
@@ -136,6 +151,8 @@ def test_pairs_the_design_cannot_decide_are_said_once(store_comparison):
     v = load_verdict(st, "two")
     check_consistent(v)
     assert [p["min_p"] for p in v["pairs"]] == pytest.approx([1 / 3, 1 / 3, 0.5])
-    assert v["verdict"] == ("Random search vs grid search, TPE vs grid search and TPE vs random search inconclusive: "
-                            "with 2 repeats no test can give p below 0.05 (the smallest p each can give: 0.333, "
-                            "0.333, 0.5); run --seeds 10.")
+    assert v["verdict"] == (
+        "Random search vs grid search, TPE vs grid search and TPE vs random search inconclusive: "
+        "with 2 repeats no test can give p below 0.05 (the smallest p each can give: 0.333, "
+        "0.333, 0.5); run --seeds 10."
+    )

@@ -81,16 +81,20 @@ class _ThrowawayCluster:
         return subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True, timeout=120)
 
     def start(self) -> str:
-        init = self._run(self.bindir / "initdb", "-D", self.data, "-U", "hpsearch",
-                         "--auth=trust", "--encoding=UTF8", "--no-locale")
+        init = self._run(
+            self.bindir / "initdb", "-D", self.data, "-U", "hpsearch", "--auth=trust", "--encoding=UTF8", "--no-locale"
+        )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}{init.stderr}")
         for _ in range(3):
             port = _free_port()
-            opts = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={self.dir}"
-                    " -c max_connections=200 -c fsync=off")
-            started = self._run(self.bindir / "pg_ctl", "-D", self.data, "-l", self.log,
-                                "-w", "-t", "60", "-o", opts, "start")
+            opts = (
+                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={self.dir}"
+                " -c max_connections=200 -c fsync=off"
+            )
+            started = self._run(
+                self.bindir / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", opts, "start"
+            )
             if started.returncode == 0:
                 return f"postgresql+psycopg://hpsearch@127.0.0.1:{port}/postgres"
         raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text(errors='replace')}")
@@ -174,15 +178,17 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
-    def start(self, *args: str, env: dict[str, str] | None = None,
-              prefix: Sequence[str] = ()) -> subprocess.Popen:
+    def start(self, *args: str, env: dict[str, str] | None = None, prefix: Sequence[str] = ()) -> subprocess.Popen:
         """Start `hpsearch ARGS` (after `prefix`, e.g. a namespace wrapper)."""
         log = self.workdir / f"worker{len(self.procs)}.log"
         with open(log, "w") as out:
             proc = subprocess.Popen(
-                [*prefix, *hpsearch_command(), *args], cwd=self.workdir,
+                [*prefix, *hpsearch_command(), *args],
+                cwd=self.workdir,
                 env={**worker_env(self.workdir), **(env or {})},
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.procs.append(proc)
         self.logs.append(log)
@@ -190,9 +196,14 @@ class Workers:
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run one `hpsearch` command to completion (same env as workers)."""
-        return subprocess.run([*hpsearch_command(), *args], cwd=self.workdir,
-                              env=worker_env(self.workdir), capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            [*hpsearch_command(), *args],
+            cwd=self.workdir,
+            env=worker_env(self.workdir),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def kill(self, proc: subprocess.Popen) -> None:
         try:

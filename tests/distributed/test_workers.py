@@ -131,8 +131,7 @@ def _wait_for_trial(url: str, name: str, workers, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
-def _wait_until_both_machines_run_a_trial(url: str, name: str, workers, other_pid: int,
-                                          timeout: float = 120) -> None:
+def _wait_until_both_machines_run_a_trial(url: str, name: str, workers, other_pid: int, timeout: float = 120) -> None:
     """Until the process ``other_pid`` and some other process each hold a RUNNING trial."""
     _wait_for_study(url, name, workers, timeout)
     deadline = time.monotonic() + timeout
@@ -141,8 +140,9 @@ def _wait_until_both_machines_run_a_trial(url: str, name: str, workers, other_pi
         if other_pid in pids and pids - {other_pid}:
             return
         if any(p.poll() is not None for p in workers.procs) or time.monotonic() > deadline:
-            pytest.fail(f"both machines never ran a trial at once:\n{workers.output()}\n{_state(url, name)}",
-                        pytrace=False)
+            pytest.fail(
+                f"both machines never ran a trial at once:\n{workers.output()}\n{_state(url, name)}", pytrace=False
+            )
         time.sleep(0.1)
 
 
@@ -156,9 +156,11 @@ def _state(url: str, name: str) -> str:
         trials = _trials(url, name)
     except Exception as exc:  # the failure message must not hide the real failure
         return f"(could not read study {name!r}: {exc})"
-    return "\n".join(f"#{t.number} {t.state.name} {t.params} worker={t.user_attrs.get('worker')} "
-                     f"host={t.system_attrs.get('hpsearch_host')} pid={t.system_attrs.get('hpsearch_pid')}"
-                     for t in trials)
+    return "\n".join(
+        f"#{t.number} {t.state.name} {t.params} worker={t.user_attrs.get('worker')} "
+        f"host={t.system_attrs.get('hpsearch_host')} pid={t.system_attrs.get('hpsearch_pid')}"
+        for t in trials
+    )
 
 
 def _other_machine(host: str) -> list[str]:
@@ -197,8 +199,9 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
     while victim is None:
         assert time.monotonic() < deadline, f"the doomed worker never ran a trial:\n{workers.output()}"
         assert doomed.poll() is None, f"the doomed worker exited early:\n{workers.output()}"
-        running = [t for t in _trials(pg_url, name)
-                   if t.state == TrialState.RUNNING and t.user_attrs.get("worker") == "doomed"]
+        running = [
+            t for t in _trials(pg_url, name) if t.state == TrialState.RUNNING and t.user_attrs.get("worker") == "doomed"
+        ]
         victim = running[0] if running else None
         time.sleep(0.05)
     workers.kill(doomed)  # SIGKILL to its whole process group: a dead machine
@@ -208,8 +211,9 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
         try:
             assert proc.wait(timeout=120) == 0, workers.output()
         except subprocess.TimeoutExpired:
-            pytest.fail(f"workers did not finish after the kill:\n{workers.output()}\n"
-                        f"{_state(pg_url, name)}", pytrace=False)
+            pytest.fail(
+                f"workers did not finish after the kill:\n{workers.output()}\n{_state(pg_url, name)}", pytrace=False
+            )
 
     trials = _trials(pg_url, name)
     assert [t.number for t in trials if t.state == TrialState.RUNNING] == [], workers.output()
@@ -232,11 +236,14 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
     assert {t.user_attrs["worker"] for t in finished} >= {"runner", "survivor"}
 
 
-@pytest.mark.parametrize(("sampler", "jobs", "second"), [
-    ("random", 2, "run"),  # `run` on two machines at once, one with --jobs 2
-    ("tpe", 1, "worker"),  # `worker` joins with the study name only; the spec file is gone
-    ("tpe", 1, "run"),
-])
+@pytest.mark.parametrize(
+    ("sampler", "jobs", "second"),
+    [
+        ("random", 2, "run"),  # `run` on two machines at once, one with --jobs 2
+        ("tpe", 1, "worker"),  # `worker` joins with the study name only; the spec file is gone
+        ("tpe", 1, "run"),
+    ],
+)
 @pytest.mark.slow
 def test_two_workers_reach_exactly_n_trials(pg_url, workers, tmp_path, sampler, jobs, second):
     """Two machines on one study: exactly n_trials finished trials between them, none repeated."""

@@ -56,14 +56,18 @@ def test_many_arrays_through_one_vectorops_stay_correct(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("make", [
-    lambda n, d, b: SGD(n, d, use_blas=b),
-    lambda n, d, b: Momentum(n, d, 0.9, use_blas=b),
-    lambda n, d, b: Momentum(n, d, 0.9, nesterov=True, use_blas=b),
-    lambda n, d, b: RMSprop(n, d, use_blas=b),
-    lambda n, d, b: Adam(n, d, use_blas=b),
-    lambda n, d, b: Adam(n, d, decoupled_decay=0.1, n_decayed=300, use_blas=b),
-], ids=["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n, d, b: SGD(n, d, use_blas=b),
+        lambda n, d, b: Momentum(n, d, 0.9, use_blas=b),
+        lambda n, d, b: Momentum(n, d, 0.9, nesterov=True, use_blas=b),
+        lambda n, d, b: RMSprop(n, d, use_blas=b),
+        lambda n, d, b: Adam(n, d, use_blas=b),
+        lambda n, d, b: Adam(n, d, decoupled_decay=0.1, n_decayed=300, use_blas=b),
+    ],
+    ids=["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"],
+)
 def test_every_optimizer_steps_the_same_with_and_without_blas(make, dtype, rng):
     n = 500
     grads = [rng.normal(size=n).astype(dtype) for _ in range(20)]

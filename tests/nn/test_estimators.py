@@ -36,15 +36,21 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 def _blobs(n=300, classes=3, seed=0):
-    X, y = make_classification(n_samples=n, n_features=8, n_informative=5, n_classes=classes,
-                               n_clusters_per_class=1, class_sep=2.0, random_state=seed)
+    X, y = make_classification(
+        n_samples=n,
+        n_features=8,
+        n_informative=5,
+        n_classes=classes,
+        n_clusters_per_class=1,
+        class_sep=2.0,
+        random_state=seed,
+    )
     return X, y
 
 
 def test_pipeline_in_grid_search_on_iris():
     X, y = load_iris(return_X_y=True)
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), max_epochs=100,
-                                                          random_state=0))
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(16,), max_epochs=100, random_state=0))
     grid = GridSearchCV(pipe, {"mlpclassifier__learning_rate": [1e-4, 1e-2]}, cv=3)
     grid.fit(X, y)
     # lr 1e-4 for 100 epochs on 100 samples barely moves; 1e-2 learns iris.
@@ -56,8 +62,9 @@ def test_pipeline_in_grid_search_on_iris():
 def test_digits_accuracy_above_095():
     X, y = load_digits(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-    model = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(128,), max_epochs=30,
-                                                           batch_size=64, random_state=0))
+    model = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(128,), max_epochs=30, batch_size=64, random_state=0)
+    )
     model.fit(X_tr, y_tr)
     assert model.score(X_te, y_te) > 0.95
     proba = model.predict_proba(X_te)
@@ -113,8 +120,15 @@ def test_binary_uses_one_sigmoid_unit_multiclass_softmax():
 
 def test_early_stopping_stops_before_max_epochs():
     X, y = _blobs(n=400, classes=3)
-    clf = MLPClassifier(hidden_layer_sizes=(64,), learning_rate=1e-2, max_epochs=500,
-                        early_stopping=True, patience=5, validation_fraction=0.2, random_state=0)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(64,),
+        learning_rate=1e-2,
+        max_epochs=500,
+        early_stopping=True,
+        patience=5,
+        validation_fraction=0.2,
+        random_state=0,
+    )
     clf.fit(X, y)
     assert clf.n_iter_ < 500
     assert len(clf.history_) == clf.n_iter_
@@ -150,15 +164,36 @@ def test_float64_option_and_pickle_roundtrip():
     np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
 
 
-@pytest.mark.parametrize("param, value", [
-    ("activation", "softplus"), ("optimizer", "lbfgs"), ("schedule", "linear"), ("init", "zeros"),
-    ("learning_rate", 0.0), ("learning_rate", float("nan")), ("momentum", 1.0), ("dropout", 1.0),
-    ("dropout", -0.1), ("batch_size", 0), ("batch_size", 2.5), ("batch_size", True),
-    ("max_epochs", 0), ("patience", 0), ("validation_fraction", 1.0), ("weight_decay", -1.0),
-    ("l1", -1e-3), ("clip_norm", 0.0), ("hidden_layer_sizes", (16, 0)), ("hidden_layer_sizes", "16"),
-    ("batch_norm", "yes"), ("early_stopping", 1), ("dtype", "int32"), ("target_loss", -1.0),
-    ("random_state", "seed"),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("activation", "softplus"),
+        ("optimizer", "lbfgs"),
+        ("schedule", "linear"),
+        ("init", "zeros"),
+        ("learning_rate", 0.0),
+        ("learning_rate", float("nan")),
+        ("momentum", 1.0),
+        ("dropout", 1.0),
+        ("dropout", -0.1),
+        ("batch_size", 0),
+        ("batch_size", 2.5),
+        ("batch_size", True),
+        ("max_epochs", 0),
+        ("patience", 0),
+        ("validation_fraction", 1.0),
+        ("weight_decay", -1.0),
+        ("l1", -1e-3),
+        ("clip_norm", 0.0),
+        ("hidden_layer_sizes", (16, 0)),
+        ("hidden_layer_sizes", "16"),
+        ("batch_norm", "yes"),
+        ("early_stopping", 1),
+        ("dtype", "int32"),
+        ("target_loss", -1.0),
+        ("random_state", "seed"),
+    ],
+)
 def test_bad_parameter_raises_value_error_naming_it(param, value):
     X, y = _blobs(n=40)
     clf = MLPClassifier(**{"max_epochs": 1, param: value})  # stored untouched: no error yet
@@ -178,8 +213,9 @@ def test_choices_listed_are_the_ones_the_core_accepts(param):
     """The estimator lists the owning module's choices, so a new optimizer (say) needs no second edit."""
     import hpsearch.nn as nn
 
-    allowed = {"activation": nn.ACTIVATIONS, "optimizer": nn.OPTIMIZERS, "schedule": nn.SCHEDULES,
-               "init": nn.INITS}[param]
+    allowed = {"activation": nn.ACTIVATIONS, "optimizer": nn.OPTIMIZERS, "schedule": nn.SCHEDULES, "init": nn.INITS}[
+        param
+    ]
     expected = ", ".join(repr(a) for a in allowed)
     X, y = _blobs(n=40)
     with pytest.raises(ValueError, match=rf"^{param}: expected one of {expected}; got 'nope'$"):
@@ -200,10 +236,30 @@ def test_divergence_gives_a_convergence_warning_and_no_floating_point_one(early_
     X, y = make_regression(n_samples=200, n_features=5, random_state=0)
     Xc, yc = _blobs(n=200)
     fits = [
-        (MLPRegressor(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=10.0, max_epochs=50,
-                      early_stopping=early_stopping, random_state=0), X * 100, y * 100),
-        (MLPClassifier(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=1e4, max_epochs=50,
-                       early_stopping=early_stopping, random_state=0), Xc, yc),
+        (
+            MLPRegressor(
+                hidden_layer_sizes=(32, 32),
+                optimizer="sgd",
+                learning_rate=10.0,
+                max_epochs=50,
+                early_stopping=early_stopping,
+                random_state=0,
+            ),
+            X * 100,
+            y * 100,
+        ),
+        (
+            MLPClassifier(
+                hidden_layer_sizes=(32, 32),
+                optimizer="sgd",
+                learning_rate=1e4,
+                max_epochs=50,
+                early_stopping=early_stopping,
+                random_state=0,
+            ),
+            Xc,
+            yc,
+        ),
     ]
     for est, X_fit, y_fit in fits:
         with warnings.catch_warnings(record=True) as caught:
@@ -216,8 +272,7 @@ def test_divergence_gives_a_convergence_warning_and_no_floating_point_one(early_
 
 def test_divergence_warns_and_predictions_stay_defined():
     X, y = make_regression(n_samples=200, n_features=5, random_state=0)
-    reg = MLPRegressor(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=10.0,
-                       max_epochs=50, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=10.0, max_epochs=50, random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
         reg.fit(X * 100, y * 100)
     assert reg.diverged_ is True and reg.n_iter_ < 50
@@ -225,8 +280,7 @@ def test_divergence_warns_and_predictions_stay_defined():
     assert np.isfinite(pred).all()
 
     Xc, yc = _blobs(n=200)
-    clf = MLPClassifier(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=1e4,
-                        max_epochs=50, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=1e4, max_epochs=50, random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
         clf.fit(Xc, yc)
     assert clf.diverged_ is True
@@ -244,13 +298,23 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     assert len(lines) == 3 and "train_loss=" in lines[0]
 
 
-@pytest.mark.parametrize("optimizer, lr", [("sgd", 0.1), ("momentum", 0.05), ("nesterov", 0.05),
-                                           ("rmsprop", 1e-2), ("adam", 1e-2), ("adamw", 1e-2)])
+@pytest.mark.parametrize(
+    "optimizer, lr",
+    [("sgd", 0.1), ("momentum", 0.05), ("nesterov", 0.05), ("rmsprop", 1e-2), ("adam", 1e-2), ("adamw", 1e-2)],
+)
 def test_every_optimizer_learns_through_the_estimator(optimizer, lr):
     X, y = _blobs(n=300)
     X = StandardScaler().fit_transform(X)
-    clf = MLPClassifier(hidden_layer_sizes=(16,), optimizer=optimizer, learning_rate=lr,
-                        max_epochs=30, batch_norm=True, dropout=0.1, schedule="cosine", random_state=0)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(16,),
+        optimizer=optimizer,
+        learning_rate=lr,
+        max_epochs=30,
+        batch_norm=True,
+        dropout=0.1,
+        schedule="cosine",
+        random_state=0,
+    )
     assert clf.fit(X, y).score(X, y) > 0.9
 
 

@@ -35,8 +35,9 @@ HEADS = [("multiclass", 3), ("binary", 1), ("regression", 2)]
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("batch_norm,dropout", [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.3)])
 def test_network_gradients_match_central_differences(task, n_outputs, activation, batch_norm, dropout, rng):
-    net = Network(5, (7, 6), n_outputs, task=task, activation=activation, batch_norm=batch_norm,
-                  dropout=dropout, random_state=1)
+    net = Network(
+        5, (7, 6), n_outputs, task=task, activation=activation, batch_norm=batch_norm, dropout=dropout, random_state=1
+    )
     X, y = _problem(task, n_outputs, rng)
     assert gradient_check(_randomised(net, rng), X, y) < TOL
 
@@ -91,7 +92,9 @@ def test_relative_error():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error(np.array([1.0]), np.array([1.0])) == 0.0
     assert relative_error(np.array([1.0]), np.array([-1.0])) == pytest.approx(1.0)
-    assert relative_error(np.array([1.0, 1.0]), np.array([1.0, 1.1])) == pytest.approx(0.1 / (np.sqrt(2) + np.sqrt(2.21)))
+    assert relative_error(np.array([1.0, 1.0]), np.array([1.0, 1.1])) == pytest.approx(
+        0.1 / (np.sqrt(2) + np.sqrt(2.21))
+    )
 
 
 def test_every_required_activation_is_covered():

@@ -78,8 +78,11 @@ def test_batchnorm_gradients(rng):
 
 def test_batchnorm_uses_batch_statistics_in_training_and_running_ones_at_inference(rng):
     layer = BatchNorm(3, momentum=0.1)
-    layer.bind({"gamma": np.ones(3), "beta": np.zeros(3)}, {"gamma": np.zeros(3), "beta": np.zeros(3)},
-               {"mean": np.zeros(3), "var": np.ones(3)})
+    layer.bind(
+        {"gamma": np.ones(3), "beta": np.zeros(3)},
+        {"gamma": np.zeros(3), "beta": np.zeros(3)},
+        {"mean": np.zeros(3), "var": np.ones(3)},
+    )
     x = rng.normal(loc=[1.0, -2.0, 5.0], scale=[1.0, 3.0, 0.5], size=(64, 3))
     y = layer.forward(x, True)
     np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-12)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpsearch.nn import MeanSquaredError, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy, numerical_gradient, relative_error
+from hpsearch.nn import (
+    MeanSquaredError,
+    SigmoidBinaryCrossEntropy,
+    SoftmaxCrossEntropy,
+    numerical_gradient,
+    relative_error,
+)
 
 
 def _check_grad(head, z, y):

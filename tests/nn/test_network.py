@@ -35,10 +35,11 @@ def test_weights_first_in_the_flat_vector():
     np.testing.assert_array_equal(net.params[20:], 0)  # biases start at zero
 
 
-@pytest.mark.parametrize("init,activation,scale", [("he", "relu", np.sqrt(2 / 400)), ("glorot", "tanh", np.sqrt(2 / 700))])
+@pytest.mark.parametrize(
+    "init,activation,scale", [("he", "relu", np.sqrt(2 / 400)), ("glorot", "tanh", np.sqrt(2 / 700))]
+)
 def test_initialisation_scale(init, activation, scale):
-    net = Network(400, (300,), 2, task="multiclass", activation=activation, init=init, random_state=0,
-                  dtype=np.float64)
+    net = Network(400, (300,), 2, task="multiclass", activation=activation, init=init, random_state=0, dtype=np.float64)
     w = net.layers[0].p["W"]
     assert w.std() == pytest.approx(scale, rel=0.02)
     assert abs(w.mean()) < 0.01 * scale * 10
@@ -50,8 +51,9 @@ def test_auto_init_is_glorot_uniform_for_every_activation():
     """The default is Glorot uniform (measured in benchmarks/bench_defaults.py); He stays selectable."""
     for activation in ("relu", "leaky_relu", "gelu", "tanh", "sigmoid"):
         auto = Network(400, (300,), 2, task="multiclass", activation=activation, random_state=0, dtype=np.float64)
-        glorot = Network(400, (300,), 2, task="multiclass", activation=activation, init="glorot", random_state=0,
-                         dtype=np.float64)
+        glorot = Network(
+            400, (300,), 2, task="multiclass", activation=activation, init="glorot", random_state=0, dtype=np.float64
+        )
         np.testing.assert_array_equal(auto.params, glorot.params)
     w = auto.layers[0].p["W"]
     limit = np.sqrt(6.0 / (400 + 300))
@@ -117,7 +119,9 @@ def test_set_weights_round_trip():
     np.testing.assert_array_equal(net.state, saved[1])
 
 
-@pytest.mark.parametrize("copy_net", [lambda n: pickle.loads(pickle.dumps(n)), copy.deepcopy], ids=["pickle", "deepcopy"])
+@pytest.mark.parametrize(
+    "copy_net", [lambda n: pickle.loads(pickle.dumps(n)), copy.deepcopy], ids=["pickle", "deepcopy"]
+)
 def test_a_pickled_or_copied_network_still_trains(copy_net, rng):
     # pickle stores the layers' views as separate arrays: a loaded network must point them back into
     # its flat vectors, or training would update parameters (and batch-norm state) that no layer reads

@@ -37,8 +37,17 @@ def test_learns_digits_quickly(digits):
     X_tr, X_va, y_tr, y_va = digits
     net = Network(64, (128,), 10, task="multiclass", random_state=0)
     t0 = time.perf_counter()
-    result = train(net, X_tr, y_tr, X_val=X_va, y_val=y_va, batch_size=64, max_epochs=15,
-                   val_metric=lambda y, p: float((p.argmax(1) == y).mean()), random_state=0)
+    result = train(
+        net,
+        X_tr,
+        y_tr,
+        X_val=X_va,
+        y_val=y_va,
+        batch_size=64,
+        max_epochs=15,
+        val_metric=lambda y, p: float((p.argmax(1) == y).mean()),
+        random_state=0,
+    )
     assert time.perf_counter() - t0 < 10
     accuracy = (net.predict(X_va).argmax(1) == y_va).mean()
     assert accuracy > 0.95
@@ -70,9 +79,19 @@ def test_early_stopping_restores_the_best_weights(digits):
     # A large learning rate makes validation loss bounce, so patience triggers after a peak.
     net = Network(64, (64,), 10, task="multiclass", random_state=0)
     snapshots = []
-    result = train(net, X_tr[:300], y_tr[:300], X_val=X_va, y_val=y_va, optimizer="sgd", learning_rate=0.5,
-                   max_epochs=60, patience=3, random_state=0,
-                   callbacks=[lambda r: snapshots.append(net.get_weights()[0]) and False])
+    result = train(
+        net,
+        X_tr[:300],
+        y_tr[:300],
+        X_val=X_va,
+        y_val=y_va,
+        optimizer="sgd",
+        learning_rate=0.5,
+        max_epochs=60,
+        patience=3,
+        random_state=0,
+        callbacks=[lambda r: snapshots.append(net.get_weights()[0]) and False],
+    )
     assert result.stop_reason == "early_stopping"
     metrics = [r.val_metric for r in result.history]
     best = int(np.argmax(metrics))
@@ -90,8 +109,19 @@ def test_early_stopping_with_a_metric_to_minimise(blobs):
         calls.append(p.shape)
         return float((p.argmax(1) != y_true).mean())
 
-    result = train(_net(), X[:200], y[:200], X_val=X[200:], y_val=y[200:], val_metric=error_rate,
-                   greater_is_better=False, max_epochs=30, patience=2, learning_rate=0.05, random_state=0)
+    result = train(
+        _net(),
+        X[:200],
+        y[:200],
+        X_val=X[200:],
+        y_val=y[200:],
+        val_metric=error_rate,
+        greater_is_better=False,
+        max_epochs=30,
+        patience=2,
+        learning_rate=0.05,
+        random_state=0,
+    )
     assert calls[0] == (100, 2)  # the metric sees probabilities
     metrics = [r.val_metric for r in result.history]
     assert result.best_val_metric == min(metrics)
@@ -111,8 +141,9 @@ def test_divergence_is_a_result_not_an_exception(rng):
 def test_callback_can_stop_training(blobs):
     X, y = blobs
     seen = []
-    result = train(_net(), X, y, max_epochs=20, callbacks=[lambda r: seen.append(r.epoch) or r.epoch == 3],
-                   random_state=0)
+    result = train(
+        _net(), X, y, max_epochs=20, callbacks=[lambda r: seen.append(r.epoch) or r.epoch == 3], random_state=0
+    )
     assert result.stop_reason == "callback" and result.epochs_run == 3 and seen == [1, 2, 3]
 
 
@@ -138,8 +169,15 @@ def test_target_loss_stops_training(blobs):
 def test_time_budget_stops_training(digits):
     X_tr, _, y_tr, _ = digits
     t0 = time.perf_counter()
-    result = train(Network(64, (256, 256), 10, task="multiclass", random_state=0), X_tr, y_tr,
-                   max_epochs=10_000, batch_size=16, time_budget=0.3, random_state=0)
+    result = train(
+        Network(64, (256, 256), 10, task="multiclass", random_state=0),
+        X_tr,
+        y_tr,
+        max_epochs=10_000,
+        batch_size=16,
+        time_budget=0.3,
+        random_state=0,
+    )
     elapsed = time.perf_counter() - t0
     assert result.stop_reason == "time_budget" and result.epochs_run < 10_000
     assert elapsed < 1.5
@@ -152,7 +190,7 @@ def test_same_random_state_gives_identical_results(blobs):
         net = _net(hidden=(16, 8), dropout=0.2, batch_norm=True, random_state=7)
         result = train(net, X, y, max_epochs=3, batch_size=32, random_state=11)
         runs.append((net.params.copy(), net.state.copy(), [r.train_loss for r in result.history]))
-    for a, b in zip(runs[0], runs[1]):
+    for a, b in zip(runs[0], runs[1], strict=True):
         np.testing.assert_array_equal(a, b)
     other = _net(hidden=(16, 8), dropout=0.2, batch_norm=True, random_state=7)
     train(other, X, y, max_epochs=3, batch_size=32, random_state=12)
@@ -183,18 +221,32 @@ def test_clipping_bounds_every_step(blobs):
     X, y = blobs
     net = _net(dtype=np.float64)
     start = net.params.copy()
-    train(net, X, y, optimizer="sgd", learning_rate=1.0, clip_norm=1e-3, batch_size=len(X), max_epochs=1,
-          random_state=0)
+    train(
+        net, X, y, optimizer="sgd", learning_rate=1.0, clip_norm=1e-3, batch_size=len(X), max_epochs=1, random_state=0
+    )
     assert np.linalg.norm(net.params - start) <= 1e-3 + 1e-12
 
 
 def test_weight_decay_and_l1_shrink_weights_but_not_biases(blobs):
     X, y = blobs
     norms = {}
-    for key, kw in {"none": {}, "l2": {"weight_decay": 0.1}, "l1": {"l1": 0.01}, "adamw": {"weight_decay": 0.5}}.items():
+    for key, kw in {
+        "none": {},
+        "l2": {"weight_decay": 0.1},
+        "l1": {"l1": 0.01},
+        "adamw": {"weight_decay": 0.5},
+    }.items():
         net = _net(dtype=np.float64)
-        train(net, X, y, optimizer="adamw" if key == "adamw" else "adam", max_epochs=10, learning_rate=0.01,
-              random_state=0, **kw)
+        train(
+            net,
+            X,
+            y,
+            optimizer="adamw" if key == "adamw" else "adam",
+            max_epochs=10,
+            learning_rate=0.01,
+            random_state=0,
+            **kw,
+        )
         norms[key] = np.abs(net.params[: net.n_decayed]).sum()
     assert norms["l2"] < norms["none"] and norms["l1"] < norms["none"] and norms["adamw"] < norms["none"]
 
@@ -234,7 +286,7 @@ def test_batch_bounds_cover_every_row_once():
     for n, bs, bn in [(1347, 64, True), (1347, 64, False), (100, 7, True), (5, 5, True)]:
         bounds = batch_bounds(n, bs, bn)
         assert bounds[0][0] == 0 and bounds[-1][1] == n
-        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
 
 
 def test_batch_norm_never_steps_on_a_tiny_tail_batch():

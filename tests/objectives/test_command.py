@@ -28,9 +28,11 @@ def script(tmp_path: Path, body: str, name: str = "prog.py") -> str:
 
 
 def command_spec(tmp_path: Path, run: str, *, space=None, training=None, timeout=60, workdir=True):
-    d = {"study": {"name": "cmd", "objective": "command", "direction": "maximize"},
-         "command": {"run": run, "timeout": timeout},
-         "space": space or {"x": {"type": "float", "low": 0.0, "high": 1.0}}}
+    d = {
+        "study": {"name": "cmd", "objective": "command", "direction": "maximize"},
+        "command": {"run": run, "timeout": timeout},
+        "space": space or {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+    }
     if workdir:
         d["study"]["workdir"] = str(tmp_path)
     if training:
@@ -39,8 +41,12 @@ def command_spec(tmp_path: Path, run: str, *, space=None, training=None, timeout
 
 
 def new_study(pruner=None, name="cmd"):
-    return optuna.create_study(study_name=name, direction="maximize", pruner=pruner or optuna.pruners.NopPruner(),
-                               sampler=optuna.samplers.RandomSampler(seed=0))
+    return optuna.create_study(
+        study_name=name,
+        direction="maximize",
+        pruner=pruner or optuna.pruners.NopPruner(),
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
 
 
 class AlwaysPrune(optuna.pruners.BasePruner):
@@ -72,10 +78,13 @@ def wait_for_file(path: Path, deadline_s: float = 120.0) -> str:
 
 @pytest.mark.parametrize("last_line, value", [("0.875", 0.875), ('{"value": 0.25}', 0.25), ("  -3  ", -3.0)])
 def test_last_stdout_line_is_the_result(tmp_path, last_line, value):
-    name = script(tmp_path, f"""
+    name = script(
+        tmp_path,
+        f"""
         print("loading data ...")
         print({last_line!r})
-    """)
+    """,
+    )
     objective = build_objective(command_spec(tmp_path, f"{PY} {name}"))
     study = new_study()
     trial = study.ask()
@@ -84,13 +93,16 @@ def test_last_stdout_line_is_the_result(tmp_path, last_line, value):
 
 
 def test_step_lines_are_intermediate_values_and_not_the_result(tmp_path):
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import json
         for step in range(4):
             print(json.dumps({"step": step, "value": step / 10}))
             print("a log line between steps")
         print(json.dumps({"value": 0.9}))
-    """)
+    """,
+    )
     objective = build_objective(command_spec(tmp_path, f"{PY} {name}"))
     study = new_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=5))
     trial = study.ask()
@@ -103,14 +115,17 @@ def test_step_lines_are_intermediate_values_and_not_the_result(tmp_path):
 
 
 def test_pruned_program_is_stopped_and_the_trial_pruned(tmp_path):
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import json, os, time
         with open("pid.txt", "w") as f:
             f.write(str(os.getpid()))
         print(json.dumps({"step": 0, "value": 0.1}))
         time.sleep(600)
         print(1.0)
-    """)
+    """,
+    )
     objective = build_objective(command_spec(tmp_path, f"{PY} {name}"))
     study = new_study(pruner=AlwaysPrune())
     trial = study.ask()
@@ -124,7 +139,9 @@ def test_pruned_program_is_stopped_and_the_trial_pruned(tmp_path):
 
 def test_a_program_ignoring_sigterm_is_killed(tmp_path, monkeypatch):
     monkeypatch.setattr(command_module, "GRACE_SECONDS", 0.2)
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import json, os, signal, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         with open("pid.txt", "w") as f:
@@ -132,7 +149,8 @@ def test_a_program_ignoring_sigterm_is_killed(tmp_path, monkeypatch):
         print(json.dumps({"step": 0, "value": 0.1}))
         while True:
             time.sleep(1)
-    """)
+    """,
+    )
     objective = build_objective(command_spec(tmp_path, f"{PY} {name}"))
     trial = new_study(pruner=AlwaysPrune()).ask()
     with pytest.raises(optuna.TrialPruned):
@@ -141,13 +159,16 @@ def test_a_program_ignoring_sigterm_is_killed(tmp_path, monkeypatch):
 
 
 def test_nonzero_exit_fails_with_the_tail_of_stderr(tmp_path):
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import sys
         sys.stderr.write("EARLY-NOISE " * 1000)
         sys.stderr.write("\\nTraceback: CUDA out of memory\\n")
         print(0.5)
         sys.exit(3)
-    """)
+    """,
+    )
     objective = build_objective(command_spec(tmp_path, f"{PY} {name}"))
     trial = new_study().ask()
     with pytest.raises(CommandFailed) as info:
@@ -159,7 +180,9 @@ def test_nonzero_exit_fails_with_the_tail_of_stderr(tmp_path):
 
 
 def test_timeout_fails_the_trial_and_stops_the_program(tmp_path):
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import os, sys, time
         with open("pid.txt", "w") as f:
             f.write(str(os.getpid()))
@@ -167,7 +190,8 @@ def test_timeout_fails_the_trial_and_stops_the_program(tmp_path):
         sys.stderr.flush()
         time.sleep(600)
         print(1.0)
-    """)
+    """,
+    )
     # 5 s: far less than the program's 600 s sleep, far more than its start-up on a busy machine.
     objective = build_objective(command_spec(tmp_path, f"{PY} {name}", timeout=5))
     trial = new_study().ask()
@@ -177,12 +201,15 @@ def test_timeout_fails_the_trial_and_stops_the_program(tmp_path):
     assert process_gone(int(wait_for_file(tmp_path / "pid.txt")))
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("print('all done, no number')", "got 'all done, no number'"),
-    ("pass", "got no output"),
-    ("print('{\"step\": 1, \"value\": 0.5}')", "got an intermediate value line last"),
-    ("print('{\"step\": -1, \"value\": 0.5}')", "expected an intermediate value line"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("print('all done, no number')", "got 'all done, no number'"),
+        ("pass", "got no output"),
+        ('print(\'{"step": 1, "value": 0.5}\')', "got an intermediate value line last"),
+        ('print(\'{"step": -1, "value": 0.5}\')', "expected an intermediate value line"),
+    ],
+)
 def test_missing_or_unreadable_result_fails(tmp_path, body, expected):
     name = script(tmp_path, body)
     objective = build_objective(command_spec(tmp_path, f"{PY} {name}"))
@@ -191,18 +218,26 @@ def test_missing_or_unreadable_result_fails(tmp_path, body, expected):
 
 
 def test_placeholders_params_env_and_trial_folder(tmp_path):
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import json, os, sys
         folder = os.environ["HPSEARCH_TRIAL_DIR"]
         with open(os.path.join(folder, "seen.json"), "w") as f:
             json.dump({"argv": sys.argv[1:], "params": json.loads(os.environ["HPSEARCH_PARAMS"]),
                        "cwd": os.getcwd(), "trial": os.environ["HPSEARCH_TRIAL_NUMBER"]}, f)
         print(42)
-    """)
-    spec = command_spec(tmp_path, f"{PY} {name} --lr={{lr}} --name '{{opt}} x' {{epochs}} {{flag}}",
-                        space={"lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": True},
-                               "opt": {"type": "categorical", "choices": ["adam; touch pwned", "sgd"]}},
-                        training={"epochs": 7, "flag": True})
+    """,
+    )
+    spec = command_spec(
+        tmp_path,
+        f"{PY} {name} --lr={{lr}} --name '{{opt}} x' {{epochs}} {{flag}}",
+        space={
+            "lr": {"type": "float", "low": 1e-3, "high": 1.0, "log": True},
+            "opt": {"type": "categorical", "choices": ["adam; touch pwned", "sgd"]},
+        },
+        training={"epochs": 7, "flag": True},
+    )
     objective = build_objective(spec)
     study = new_study(name="arm/random/seed0")
     trial = study.ask()
@@ -217,8 +252,13 @@ def test_placeholders_params_env_and_trial_folder(tmp_path):
 
 
 def test_command_line_fills_each_argument_after_splitting():
-    assert command_line("train --x {a} '{b}' {c}", {"a": 1, "b": "two words", "c": "$HOME"}) == \
-        ["train", "--x", "1", "two words", "$HOME"]
+    assert command_line("train --x {a} '{b}' {c}", {"a": 1, "b": "two words", "c": "$HOME"}) == [
+        "train",
+        "--x",
+        "1",
+        "two words",
+        "$HOME",
+    ]
 
 
 def test_parse_result_forms():
@@ -238,14 +278,17 @@ def test_studies_run_a_command_end_to_end(tmp_path):
     """Through the runner with a database: COMPLETE trials, and a failing trial keeps its stderr."""
     from hpsearch.search import run_study
 
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import json, os, sys
         x = json.loads(os.environ["HPSEARCH_PARAMS"])["x"]
         if os.environ["HPSEARCH_TRIAL_NUMBER"] == "1":
             sys.exit("trial one always breaks")
         print(json.dumps({"step": 0, "value": x / 2}))
         print(json.dumps({"value": x}))
-    """)
+    """,
+    )
     spec = command_spec(tmp_path, f"{PY} {name}")
     url = f"sqlite:///{tmp_path / 'h.db'}"
     study = run_study(spec, url, n_trials=4, progress=False)
@@ -268,7 +311,9 @@ def write_spec(tmp_path: Path, text: str) -> Path:
 
 def test_spec_workdir_is_the_spec_folder_and_the_stored_copy_keeps_it(tmp_path):
     script(tmp_path, "print(1)", "train.py")
-    path = write_spec(tmp_path, f"""
+    path = write_spec(
+        tmp_path,
+        f"""
         [study]
         objective = "command"
         direction = "minimize"
@@ -277,34 +322,65 @@ def test_spec_workdir_is_the_spec_folder_and_the_stored_copy_keeps_it(tmp_path):
         timeout = 600
         [space]
         x = {{ type = "int", low = 1, high = 3 }}
-    """)
+    """,
+    )
     spec = load_spec(path)
     assert spec.study.workdir == str(tmp_path.resolve()) and spec.command.timeout == 600
     again = spec_from_dict(spec.to_dict())
     assert again == spec
 
 
-@pytest.mark.parametrize("body, key, expected", [
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n', "command", "a [command] table"),
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = ""\n', "command.run",
-     "a non-empty string"),
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 t.py {lr}"\n',
-     "command.run", "placeholders naming a [space] or [training] parameter (known: x)"),
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 \'t.py"\n',
-     "command.run", "a command line split like a shell"),
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 t.py"\ntimeout = 0\n',
-     "command.timeout", "a value > 0"),
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 t.py"\ntimeot = 5\n',
-     "command.timeot", "did you mean 'timeout'"),
-    ('[study]\nobjective = "command"\n[command]\nrun = "python3 t.py"\n', "study.direction",
-     "'maximize' or 'minimize'"),
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "./nowhere/t.sh {x}"\n',
-     "command.run", "a program that exists"),
-    ('[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "no-such-program-xyz {x}"\n',
-     "command.run", "a program on PATH"),
-    ('[study]\nobjective = "some_mod:fn"\ndirection = "maximize"\n[command]\nrun = "python3 t.py"\n', "command",
-     "no [command] table for objective 'some_mod:fn'"),
-])
+@pytest.mark.parametrize(
+    "body, key, expected",
+    [
+        ('[study]\nobjective = "command"\ndirection = "maximize"\n', "command", "a [command] table"),
+        (
+            '[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = ""\n',
+            "command.run",
+            "a non-empty string",
+        ),
+        (
+            '[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 t.py {lr}"\n',
+            "command.run",
+            "placeholders naming a [space] or [training] parameter (known: x)",
+        ),
+        (
+            '[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 \'t.py"\n',
+            "command.run",
+            "a command line split like a shell",
+        ),
+        (
+            '[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 t.py"\ntimeout = 0\n',
+            "command.timeout",
+            "a value > 0",
+        ),
+        (
+            '[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "python3 t.py"\ntimeot = 5\n',
+            "command.timeot",
+            "did you mean 'timeout'",
+        ),
+        (
+            '[study]\nobjective = "command"\n[command]\nrun = "python3 t.py"\n',
+            "study.direction",
+            "'maximize' or 'minimize'",
+        ),
+        (
+            '[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "./nowhere/t.sh {x}"\n',
+            "command.run",
+            "a program that exists",
+        ),
+        (
+            '[study]\nobjective = "command"\ndirection = "maximize"\n[command]\nrun = "no-such-program-xyz {x}"\n',
+            "command.run",
+            "a program on PATH",
+        ),
+        (
+            '[study]\nobjective = "some_mod:fn"\ndirection = "maximize"\n[command]\nrun = "python3 t.py"\n',
+            "command",
+            "no [command] table for objective 'some_mod:fn'",
+        ),
+    ],
+)
 def test_spec_errors_name_the_key(tmp_path, body, key, expected):
     path = write_spec(tmp_path, body + '[space]\nx = { type = "float", low = 0.0, high = 1.0 }\n')
     with pytest.raises(SpecError) as info:
@@ -324,7 +400,9 @@ def test_a_command_cannot_score_a_test_split(tmp_path):
 
 
 def user_spec(tmp_path: Path, module: str) -> Path:
-    return write_spec(tmp_path, f"""
+    return write_spec(
+        tmp_path,
+        f"""
         [study]
         objective = "{module}:objective"
         direction = "maximize"
@@ -332,16 +410,19 @@ def user_spec(tmp_path: Path, module: str) -> Path:
         offset = 1.0
         [space]
         x = {{ type = "float", low = 0.0, high = 1.0 }}
-    """)
+    """,
+    )
 
 
 def test_user_objective_is_imported_from_the_spec_folder(tmp_path, monkeypatch):
     (tmp_path / "specdir").mkdir()
     (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "specdir" / "my_obj_specdir.py").write_text(textwrap.dedent("""
+    (tmp_path / "specdir" / "my_obj_specdir.py").write_text(
+        textwrap.dedent("""
         def objective(trial, params, split="validation"):
             return params["x"] + params["offset"] + (100 if split == "test" else 0)
-    """))
+    """)
+    )
     path = user_spec(tmp_path / "specdir", "my_obj_specdir")
     monkeypatch.chdir(tmp_path / "elsewhere")
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -398,8 +479,9 @@ def run_cli(line: str, cwd: Path, storage: str):
     argv = shlex.split(line.split("#")[0])
     assert argv[0] == "hpsearch"
     env = {**os.environ, "HPSEARCH_STORAGE": storage, "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "hpsearch.cli", *argv[1:]], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "hpsearch.cli", *argv[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_readme_command_example_runs_as_written(tmp_path):
@@ -423,8 +505,9 @@ def test_readme_command_example_runs_as_written(tmp_path):
     assert "command: python3 command_train.py" in outputs[0]
     assert "best trial #" in outputs[-1] and "learning_rate" in outputs[-1]
     study = optuna.load_study(study_name="command-example", storage=storage)
-    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
-                                                       optuna.trial.TrialState.PRUNED)]
+    finished = [
+        t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
     assert len(finished) == 8
     assert all(t.intermediate_values for t in finished)
     folders = tmp_path / "studies" / ".hpsearch-trials" / "command-example"
@@ -444,12 +527,15 @@ def test_readme_csv_check_describes_the_columns(tmp_path):
 
 def test_best_evaluate_scores_a_user_function_and_explains_a_command(tmp_path):
     (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "tuned_fn.py").write_text(textwrap.dedent("""
+    (tmp_path / "specs" / "tuned_fn.py").write_text(
+        textwrap.dedent("""
         def objective(trial, params, split="validation"):
             score = 1.0 - (params["x"] - 0.3) ** 2
             return score - (0.5 if split == "test" else 0.0)
-    """))
-    (tmp_path / "specs" / "fn.toml").write_text(textwrap.dedent("""
+    """)
+    )
+    (tmp_path / "specs" / "fn.toml").write_text(
+        textwrap.dedent("""
         [study]
         name = "fn"
         objective = "tuned_fn:objective"
@@ -458,9 +544,11 @@ def test_best_evaluate_scores_a_user_function_and_explains_a_command(tmp_path):
         n_trials = 3
         [space]
         x = { type = "float", low = 0.0, high = 1.0 }
-    """))
+    """)
+    )
     script(tmp_path / "specs", "print(0.5)", "prog.py")
-    (tmp_path / "specs" / "cmd.toml").write_text(textwrap.dedent(f"""
+    (tmp_path / "specs" / "cmd.toml").write_text(
+        textwrap.dedent(f"""
         [study]
         name = "cmd"
         objective = "command"
@@ -470,7 +558,8 @@ def test_best_evaluate_scores_a_user_function_and_explains_a_command(tmp_path):
         run = "{sys.executable} prog.py {{x}}"
         [space]
         x = {{ type = "float", low = 0.0, high = 1.0 }}
-    """))
+    """)
+    )
     storage = f"sqlite:///{tmp_path / 'h.db'}"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -493,13 +582,16 @@ def test_a_killed_hpsearch_takes_its_program_down_with_it(tmp_path):
     import signal
     import subprocess
 
-    name = script(tmp_path, """
+    name = script(
+        tmp_path,
+        """
         import os, time
         with open("pid.txt", "w") as f:
             f.write(str(os.getpid()))
         time.sleep(600)
         print(1.0)
-    """)
+    """,
+    )
     runner = textwrap.dedent(f"""
         import optuna
         from hpsearch.spec import spec_from_dict

@@ -54,16 +54,22 @@ def test_ragged_row_names_file_and_line(tmp_path):
 
 def test_a_word_in_a_numeric_column_names_line_column_and_fixes(tmp_path):
     path = write(tmp_path, "a,b,label\n" + rows(3) + "1.0,lots,cat\n" + rows(9))
-    with pytest.raises(UserError, match=rf"^{path}:5: column 'b': expected a number, got 'lots' "
-                                        r"\(most of the column's cells are numbers: fix the cell, empty it "
-                                        r"to have it imputed, or list the column in data.categorical\)$"):
+    with pytest.raises(
+        UserError,
+        match=rf"^{path}:5: column 'b': expected a number, got 'lots' "
+        r"\(most of the column's cells are numbers: fix the cell, empty it "
+        r"to have it imputed, or list the column in data.categorical\)$",
+    ):
         read_csv(path, "label", "classification")
 
 
 def test_non_numeric_regression_target_says_a_text_target_is_a_class_label(tmp_path):
     path = write(tmp_path, "a,b,label\n" + rows())
-    with pytest.raises(UserError, match=rf"^{path}:2: column 'label': expected a number, got 'dog' .*"
-                                        r"a text target is a class label: set data.task = \"classification\""):
+    with pytest.raises(
+        UserError,
+        match=rf"^{path}:2: column 'label': expected a number, got 'dog' .*"
+        r"a text target is a class label: set data.task = \"classification\"",
+    ):
         read_csv(path, "label", "regression")
 
 
@@ -109,8 +115,9 @@ def test_empty_cells_are_imputed_with_the_training_median(tmp_path):
 
 def test_text_columns_are_one_hot_with_training_categories_and_unseen_are_zeros(tmp_path):
     colours = ["red", "green", "blue"] * 4 + ["purple"]  # purple only in the last row
-    path = write(tmp_path, "colour,size,label\n" + "".join(
-        f"{c},{i},{'a' if i % 2 else 'b'}\n" for i, c in enumerate(colours)))
+    path = write(
+        tmp_path, "colour,size,label\n" + "".join(f"{c},{i},{'a' if i % 2 else 'b'}\n" for i, c in enumerate(colours))
+    )
     table = read_csv(path, "label", "classification")
     assert table.categorical == ["colour"] and table.numeric == ["size"]
     train = np.arange(12)
@@ -124,8 +131,9 @@ def test_text_columns_are_one_hot_with_training_categories_and_unseen_are_zeros(
 
 def test_empty_text_cells_get_the_most_frequent_training_category(tmp_path):
     colours = ["red", "red", "red", "blue", "", "green"] * 2
-    path = write(tmp_path, "colour,size,label\n" + "".join(
-        f"{c},{i},{'a' if i % 2 else 'b'}\n" for i, c in enumerate(colours)))
+    path = write(
+        tmp_path, "colour,size,label\n" + "".join(f"{c},{i},{'a' if i % 2 else 'b'}\n" for i, c in enumerate(colours))
+    )
     table = read_csv(path, "label", "classification")
     assert table.missing == {"colour": 2}
     out = fitted(table, np.arange(12), [0, 4])
@@ -135,8 +143,11 @@ def test_empty_text_cells_get_the_most_frequent_training_category(tmp_path):
 def test_drop_and_categorical_override_the_guesses(tmp_path):
     body = "".join(f"ID{i},{i % 3 + 1},{i * 1.5},{'yes' if i % 2 else 'no'}\n" for i in range(30))
     path = write(tmp_path, "id,region,amount,label\n" + body)
-    with pytest.raises(UserError, match=r"column 'id': expected numbers or a few categories, got 30 distinct "
-                                        r"texts in 30 rows .*add it to data.drop"):
+    with pytest.raises(
+        UserError,
+        match=r"column 'id': expected numbers or a few categories, got 30 distinct "
+        r"texts in 30 rows .*add it to data.drop",
+    ):
         read_csv(path, "label", "classification")
     table = read_csv(path, "label", "classification", drop=["id"], categorical=["region"])
     assert table.features == ["region", "amount"] and table.dropped == ["id"]
@@ -145,12 +156,15 @@ def test_drop_and_categorical_override_the_guesses(tmp_path):
     assert out.shape == (30, 4)  # amount + 3 region codes
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    ({"drop": ["nope"]}, r":1: expected a column named 'nope' \(data.drop\), got columns a, b, label"),
-    ({"categorical": ["label"]}, r"^data.categorical: expected feature columns, got the target 'label'"),
-    ({"drop": ["a"], "categorical": ["a"]}, r"^data.categorical: expected columns not also in data.drop"),
-    ({"drop": ["a", "b"]}, r"expected at least one feature column besides 'label', got none"),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"drop": ["nope"]}, r":1: expected a column named 'nope' \(data.drop\), got columns a, b, label"),
+        ({"categorical": ["label"]}, r"^data.categorical: expected feature columns, got the target 'label'"),
+        ({"drop": ["a"], "categorical": ["a"]}, r"^data.categorical: expected columns not also in data.drop"),
+        ({"drop": ["a", "b"]}, r"expected at least one feature column besides 'label', got none"),
+    ],
+)
 def test_bad_drop_and_categorical_lists_say_how_to_fix(tmp_path, kwargs, expected):
     path = write(tmp_path, "a,b,label\n" + rows())
     with pytest.raises(UserError, match=expected):
@@ -159,21 +173,30 @@ def test_bad_drop_and_categorical_lists_say_how_to_fix(tmp_path, kwargs, expecte
 
 def test_empty_target_and_all_empty_column_are_refused_with_a_fix(tmp_path):
     path = write(tmp_path, "a,b,label\n" + rows(4) + "1,2,\n" + rows(8))
-    with pytest.raises(UserError, match=rf"^{path}:6: column 'label': expected a class label, got an empty cell "
-                                        r"\(fill it in, or delete the row\)"):
+    with pytest.raises(
+        UserError,
+        match=rf"^{path}:6: column 'label': expected a class label, got an empty cell "
+        r"\(fill it in, or delete the row\)",
+    ):
         read_csv(path, "label", "classification")
     path = write(tmp_path, "a,b,label\n" + "".join(f"{i},,{i % 2}\n" for i in range(12)), "e.csv")
-    with pytest.raises(UserError, match=r"column 'b': expected some values, got an empty cell in every row "
-                                        r"\(fill it in, or add it to data.drop\)"):
+    with pytest.raises(
+        UserError,
+        match=r"column 'b': expected some values, got an empty cell in every row "
+        r"\(fill it in, or add it to data.drop\)",
+    ):
         read_csv(path, "label", "classification")
 
 
 def test_a_text_target_is_a_class_label_through_the_spec(tmp_path):
-    body = "".join(f"{i % 7},{'' if i % 9 == 0 else i % 5},{['north', 'south'][i % 2]},"
-                   f"{['low', 'mid', 'high'][i % 3]}\n" for i in range(60))
+    body = "".join(
+        f"{i % 7},{'' if i % 9 == 0 else i % 5},{['north', 'south'][i % 2]},{['low', 'mid', 'high'][i % 3]}\n"
+        for i in range(60)
+    )
     write(tmp_path, "a,b,side,grade\n" + body)
     spec_path = tmp_path / "s.toml"
-    spec_path.write_text(textwrap.dedent("""
+    spec_path.write_text(
+        textwrap.dedent("""
         [study]
         name = "t"
         [data]
@@ -182,7 +205,8 @@ def test_a_text_target_is_a_class_label_through_the_spec(tmp_path):
         target = "grade"
         [space]
         width = { type = "int", low = 4, high = 8 }
-    """))
+    """)
+    )
     spec = load_spec(spec_path)
     assert spec.data.task == "classification" and spec.study.metric == "accuracy"
     problem = load_problem(spec.data, 0)
@@ -198,7 +222,9 @@ def test_a_text_target_is_a_class_label_through_the_spec(tmp_path):
 
 def test_spec_with_drop_on_a_builtin_dataset_is_refused(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text('[study]\nname = "t"\n[data]\ndataset = "iris"\ndrop = ["x"]\n'
-                    '[space]\nwidth = { type = "int", low = 4, high = 8 }\n')
+    path.write_text(
+        '[study]\nname = "t"\n[data]\ndataset = "iris"\ndrop = ["x"]\n'
+        '[space]\nwidth = { type = "int", low = 4, high = 8 }\n'
+    )
     with pytest.raises(SpecError, match=r"data.drop: expected a key of dataset 'iris'"):
         load_spec(path)

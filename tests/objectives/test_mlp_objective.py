@@ -23,10 +23,12 @@ SPACE = {
 
 
 def make_spec(dataset="wine", metric=None, training=None, space=None, **study):
-    d = {"study": {"name": "t", "seed": 0, **study, **({"metric": metric} if metric else {})},
-         "data": {"dataset": dataset},
-         "training": {"max_epochs": 15, "patience": 0, "batch_size": 32, **(training or {})},
-         "space": space or SPACE}
+    d = {
+        "study": {"name": "t", "seed": 0, **study, **({"metric": metric} if metric else {})},
+        "data": {"dataset": dataset},
+        "training": {"max_epochs": 15, "patience": 0, "batch_size": 32, **(training or {})},
+        "space": space or SPACE,
+    }
     return spec_from_dict(d)
 
 
@@ -97,8 +99,11 @@ def test_pruned_trial_raises_and_records_work_done():
 
 
 def test_divergence_returns_nan_and_is_recorded():
-    spec = make_spec("diabetes", training={"optimizer": "sgd", "momentum": 0.0},
-                     space={"learning_rate": {"type": "float", "low": 5.0, "high": 10.0}, "width": SPACE["width"]})
+    spec = make_spec(
+        "diabetes",
+        training={"optimizer": "sgd", "momentum": 0.0},
+        space={"learning_rate": {"type": "float", "low": 5.0, "high": 10.0}, "width": SPACE["width"]},
+    )
     objective = build_objective(spec)
     trial = optuna.trial.FixedTrial({"learning_rate": 8.0, "width": 16})
     value = objective(trial, {"learning_rate": 8.0, "width": 16})
@@ -112,8 +117,11 @@ def test_divergence_returns_nan_and_is_recorded():
 @pytest.mark.parametrize("dataset, patience", [("diabetes", 3), ("digits", 0)])
 def test_divergence_lets_no_floating_point_warning_escape(dataset, patience):
     """A diverged run is a result (NaN, diverged=True), never a numpy RuntimeWarning the CLI would print."""
-    spec = make_spec(dataset, training={"optimizer": "sgd", "momentum": 0.0, "patience": patience},
-                     space={"learning_rate": {"type": "float", "low": 5.0, "high": 10.0}, "width": SPACE["width"]})
+    spec = make_spec(
+        dataset,
+        training={"optimizer": "sgd", "momentum": 0.0, "patience": patience},
+        space={"learning_rate": {"type": "float", "low": 5.0, "high": 10.0}, "width": SPACE["width"]},
+    )
     params = {"learning_rate": 10.0 if dataset == "digits" else 8.0, "width": 16}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -154,8 +162,12 @@ def test_trial_seed_depends_on_trial_number():
 
 
 def test_regression_objective_reports_rmse_in_target_units():
-    spec = make_spec("diabetes", metric="rmse", training={"max_epochs": 30, "optimizer": "adam"},
-                     space={"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}})
+    spec = make_spec(
+        "diabetes",
+        metric="rmse",
+        training={"max_epochs": 30, "optimizer": "adam"},
+        space={"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}},
+    )
     assert spec.study.direction == "minimize"
     value = build_objective(spec)(optuna.trial.FixedTrial({}), {"learning_rate": 0.005})
     assert 40 < value < 80  # diabetes targets span 25..346; predicting the mean gives ~77
@@ -185,16 +197,23 @@ def test_seeds_are_pinned():
 def test_roc_auc_needs_two_classes_in_a_csv(tmp_path):
     lines = ["x,y"] + [f"{i},{'abc'[i % 3]}" for i in range(60)]
     (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
-    spec = spec_from_dict({"study": {"name": "c", "metric": "roc_auc"},
-                           "data": {"dataset": "csv", "path": str(tmp_path / "m.csv"), "target": "y"},
-                           "space": SPACE})
+    spec = spec_from_dict(
+        {
+            "study": {"name": "c", "metric": "roc_auc"},
+            "data": {"dataset": "csv", "path": str(tmp_path / "m.csv"), "target": "y"},
+            "space": SPACE,
+        }
+    )
     with pytest.raises(UserError, match="study.metric"):
         build_objective(spec)
 
 
 def test_gradient_check_of_a_sampled_network():
-    spec = make_spec("wine", training={"depth": 2, "batch_norm": True},
-                     space={**SPACE, "activation": {"type": "categorical", "choices": ["tanh", "gelu"]}})
+    spec = make_spec(
+        "wine",
+        training={"depth": 2, "batch_norm": True},
+        space={**SPACE, "activation": {"type": "categorical", "choices": ["tanh", "gelu"]}},
+    )
     assert set(sample_configuration(spec)) == set(spec.space)
     error = gradient_check_sample(spec)
     assert 0 <= error < 1e-6
@@ -202,14 +221,24 @@ def test_gradient_check_of_a_sampled_network():
 
 def test_user_objective_gets_fixed_and_searched_params(tmp_path, monkeypatch):
     (tmp_path / "my_objective_mod.py").write_text(
-        "def score(trial, params):\n    return params['alpha'] * params['scale']\n")
+        "def score(trial, params):\n    return params['alpha'] * params['scale']\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    spec = spec_from_dict({"study": {"name": "u", "objective": "my_objective_mod:score", "direction": "maximize"},
-                           "training": {"scale": 10}, "space": {"alpha": {"type": "float", "low": 0, "high": 1}}})
+    spec = spec_from_dict(
+        {
+            "study": {"name": "u", "objective": "my_objective_mod:score", "direction": "maximize"},
+            "training": {"scale": 10},
+            "space": {"alpha": {"type": "float", "low": 0, "high": 1}},
+        }
+    )
     objective = build_objective(spec)
     assert objective(optuna.trial.FixedTrial({"alpha": 0.5}), {"alpha": 0.5}) == 5.0
     for ref, words in [("no_such_module_xyz:f", "No module named"), ("my_objective_mod:nope", "function 'nope'")]:
-        bad = spec_from_dict({"study": {"name": "u", "objective": ref, "direction": "maximize"},
-                              "space": {"alpha": {"type": "float", "low": 0, "high": 1}}})
+        bad = spec_from_dict(
+            {
+                "study": {"name": "u", "objective": ref, "direction": "maximize"},
+                "space": {"alpha": {"type": "float", "low": 0, "high": 1}},
+            }
+        )
         with pytest.raises(UserError, match=rf"^study\.objective: expected .*{words}"):
             build_objective(bad)

@@ -26,11 +26,13 @@ def test_tokenize_normalizes_case_punctuation_and_negation():
 
 def test_vocabulary_comes_from_fit_rows_only():
     docs = [["good", "film"], ["bad", "film"], ["unseen", "word"]]
-    fit, other = bag_of_words(docs, np.array([0, 1]), [np.array([0, 1]), np.array([2])],
-                              vocab_size=10, min_count=1, ngram=1, features="count")
+    fit, other = bag_of_words(
+        docs, np.array([0, 1]), [np.array([0, 1]), np.array([2])], vocab_size=10, min_count=1, ngram=1, features="count"
+    )
     assert fit.shape == (2, 3) and other.tolist() == [[0.0, 0.0, 0.0]]
-    (bigrams,) = bag_of_words(docs, np.array([0, 1]), [np.array([0])], vocab_size=10, min_count=1, ngram=2,
-                              features="binary")
+    (bigrams,) = bag_of_words(
+        docs, np.array([0, 1]), [np.array([0])], vocab_size=10, min_count=1, ngram=2, features="binary"
+    )
     assert bigrams.shape == (1, 5) and bigrams.sum() == 3  # film, good, "good film"
 
 
@@ -47,8 +49,9 @@ def test_bag_of_words_equals_scikit_learns(features):
     ours = bag_of_words(docs, fit, [fit, val], vocab_size=150, min_count=2, ngram=2, features=features)
     fit_docs = [docs[i] for i in fit]
     vocab = build_vocabulary(fit_docs, vocab_size=150, min_count=2, ngram=2)
-    cv = CountVectorizer(analyzer=lambda d: ngrams(d, 2), vocabulary=vocab, binary=features == "binary",
-                         dtype=np.float64)
+    cv = CountVectorizer(
+        analyzer=lambda d: ngrams(d, 2), vocabulary=vocab, binary=features == "binary", dtype=np.float64
+    )
     theirs = [cv.transform([docs[i] for i in rows]) for rows in (fit, val)]
     if features == "tfidf":
         tfidf = TfidfTransformer().fit(cv.transform(fit_docs))
@@ -58,10 +61,16 @@ def test_bag_of_words_equals_scikit_learns(features):
 
 
 def test_text_objective_reaches_sensible_accuracy_and_bigrams_help():
-    spec = spec_from_dict({"study": {"name": "text", "objective": "text", "seed": 0},
-                           "training": {"max_epochs": 40, "patience": 6, "features": "count", "depth": 0},
-                           "space": {"ngram": {"type": "int", "low": 1, "high": 2},
-                                     "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}}})
+    spec = spec_from_dict(
+        {
+            "study": {"name": "text", "objective": "text", "seed": 0},
+            "training": {"max_epochs": 40, "patience": 6, "features": "count", "depth": 0},
+            "space": {
+                "ngram": {"type": "int", "low": 1, "high": 2},
+                "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+            },
+        }
+    )
     objective = build_objective(spec)
     values = {}
     for ngram in (1, 2):
@@ -73,12 +82,20 @@ def test_text_objective_reaches_sensible_accuracy_and_bigrams_help():
 
 def test_text_dataset_from_a_csv_file(tmp_path):
     docs, labels = make_corpus(60, seed=3)
-    lines = ["review,liked"] + [f'"{d}",{y}' for d, y in zip(docs, labels)]
+    lines = ["review,liked"] + [f'"{d}",{y}' for d, y in zip(docs, labels, strict=True)]
     (tmp_path / "reviews.csv").write_text("\n".join(lines) + "\n")
-    spec = spec_from_dict({"study": {"name": "t", "objective": "text"},
-                           "data": {"dataset": "text", "path": str(tmp_path / "reviews.csv"),
-                                    "text_column": "review", "target": "liked"},
-                           "space": {"ngram": {"type": "int", "low": 1, "high": 2}}})
+    spec = spec_from_dict(
+        {
+            "study": {"name": "t", "objective": "text"},
+            "data": {
+                "dataset": "text",
+                "path": str(tmp_path / "reviews.csv"),
+                "text_column": "review",
+                "target": "liked",
+            },
+            "space": {"ngram": {"type": "int", "low": 1, "high": 2}},
+        }
+    )
     p = load_problem(spec.data, spec.split_seed)
     assert p.classes == ("no", "yes") and len(p.y) == 60
     assert p.inputs[0] == tokenize(docs[0])

@@ -40,17 +40,23 @@ def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
 
 
-def make_comparison(storage, name: str = "demo", samplers=("grid", "random", "tpe"), seeds=(0, 1),
-                    n_trials: int = 6) -> list[str]:
+def make_comparison(
+    storage, name: str = "demo", samplers=("grid", "random", "tpe"), seeds=(0, 1), n_trials: int = 6
+) -> list[str]:
     names = []
     for sampler in samplers:
         for seed in seeds:
             sname = f"{name}-{sampler}-s{seed}"
-            study = optuna.create_study(study_name=sname, storage=storage, direction="maximize",
-                                        sampler=_sampler(sampler, seed))
-            for k, v in {"sampler": sampler, "seed": seed, "comparison": name,
-                         "optuna_version": optuna.__version__,
-                         "sampler_args": {"seed": seed}}.items():
+            study = optuna.create_study(
+                study_name=sname, storage=storage, direction="maximize", sampler=_sampler(sampler, seed)
+            )
+            for k, v in {
+                "sampler": sampler,
+                "seed": seed,
+                "comparison": name,
+                "optuna_version": optuna.__version__,
+                "sampler_args": {"seed": seed},
+            }.items():
                 study.set_user_attr(k, v)
             study.optimize(synthetic, n_trials=n_trials)
             names.append(sname)

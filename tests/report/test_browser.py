@@ -25,9 +25,11 @@ def _open(browser, path: Path):
     page.on("request", lambda r: requests.append(r.url))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(path.resolve().as_uri())
-    page.wait_for_function("document.querySelectorAll('div.plot').length > 0 && "
-                           "Array.from(document.querySelectorAll('div.plot')).every(d => d.querySelector('.main-svg'))",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelectorAll('div.plot').length > 0 && "
+        "Array.from(document.querySelectorAll('div.plot')).every(d => d.querySelector('.main-svg'))",
+        timeout=30_000,
+    )
     return page, errors, requests, dialogs
 
 

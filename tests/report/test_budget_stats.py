@@ -69,7 +69,7 @@ def test_bootstrap_band_is_seeded_covers_the_estimate_and_keeps_width_at_full_bu
     one = stats.expected_max_repeats(repeats, seed=5)
     again = stats.expected_max_repeats(repeats, seed=5)
     other = stats.expected_max_repeats(repeats, seed=6)
-    for x, y in zip(one, again):
+    for x, y in zip(one, again, strict=True):
         assert np.array_equal(x, y)
     assert not np.array_equal(one[2], other[2])
     ns, center, lo, hi = one

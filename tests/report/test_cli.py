@@ -41,15 +41,29 @@ def compared(tmp_path_factory):
     spec.write_text(SPEC)
     url = f"sqlite:///{d / 'h.db'}"
     out = d / "out.html"
-    argv = ["compare", str(spec), "--samplers", "grid,random", "--seeds", "2", "--n-trials", "3",
-            "--eval-seeds", "2", "--quiet", "--storage", url, "-o", str(out)]
+    argv = [
+        "compare",
+        str(spec),
+        "--samplers",
+        "grid,random",
+        "--seeds",
+        "2",
+        "--n-trials",
+        "3",
+        "--eval-seeds",
+        "2",
+        "--quiet",
+        "--storage",
+        url,
+        "-o",
+        str(out),
+    ]
     return d, spec, url, out, argv
 
 
 def _finished(url: str) -> dict[str, int]:
     st = open_storage(url, heartbeat=False)
-    return {s.study_name: sum(is_finished(t) for t in st.get_all_trials(s._study_id))
-            for s in st.get_all_studies()}
+    return {s.study_name: sum(is_finished(t) for t in st.get_all_trials(s._study_id)) for s in st.get_all_studies()}
 
 
 def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
@@ -75,7 +89,9 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
         a = s.user_attrs
         assert a["test_seeds"] == [0, 1] and len(a["test_scores"]) == 2 and a["test_metric"] == "accuracy"
         assert a["test_score"] == pytest.approx(sum(a["test_scores"]) / 2)
-        best = max((t for t in st.get_all_trials(s._study_id) if t.value is not None), key=lambda t: (t.value, -t.number))
+        best = max(
+            (t for t in st.get_all_trials(s._study_id) if t.value is not None), key=lambda t: (t.value, -t.number)
+        )
         assert a["test_trial"] == best.number
         assert a["n_val"] == 30 and a["n_test"] == 30  # iris: 150 rows, 20 % each
     html = out.read_text()
@@ -101,12 +117,15 @@ def test_report_command_writes_study_and_comparison(compared, tmp_path, monkeypa
     assert "Comparison tiny" in (tmp_path / "reports" / "tiny-comparison.html").read_text()
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["report", "nope"], "no study named 'nope'"),
-    (["compare", "SPEC", "--samplers", "grid,bayes"], "--samplers"),
-    (["compare", "SPEC", "--seeds", "0"], "--seeds"),
-    (["compare", "missing.toml"], "missing.toml"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["report", "nope"], "no study named 'nope'"),
+        (["compare", "SPEC", "--samplers", "grid,bayes"], "--samplers"),
+        (["compare", "SPEC", "--seeds", "0"], "--seeds"),
+        (["compare", "missing.toml"], "missing.toml"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(compared, tmp_path, capsys, argv, needle):
     d, spec, url, out, _ = compared
     db = tmp_path / "x.db"

@@ -19,9 +19,12 @@ from hpsearch.report._param_figures import score_vs_param
 
 
 def _store(storage, sampler_name: str, seed: int, objective, n_trials: int, sampler=None, comparison="c"):
-    study = optuna.create_study(study_name=f"{comparison}-{sampler_name}-{seed}", storage=storage,
-                                direction="maximize",
-                                sampler=sampler or optuna.samplers.RandomSampler(seed=seed))
+    study = optuna.create_study(
+        study_name=f"{comparison}-{sampler_name}-{seed}",
+        storage=storage,
+        direction="maximize",
+        sampler=sampler or optuna.samplers.RandomSampler(seed=seed),
+    )
     for k, v in {"sampler": sampler_name, "seed": seed, "comparison": comparison}.items():
         study.set_user_attr(k, v)
     study.optimize(objective, n_trials=n_trials)

@@ -23,8 +23,9 @@ def _link(html: str) -> tuple[str, str]:
 
 
 def test_study_report_embeds_the_export_csv(storage, synthetic):
-    study = optuna.create_study(study_name="runs/lr sweep", storage=storage, direction="maximize",
-                                sampler=optuna.samplers.RandomSampler(0))
+    study = optuna.create_study(
+        study_name="runs/lr sweep", storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(0)
+    )
     study.optimize(synthetic, n_trials=5)
     study.optimize(lambda t: t.suggest_categorical("comment", [HOSTILE]) and 0.5, n_trials=1)
     html = study_report_html(storage, "runs/lr sweep")

@@ -20,8 +20,9 @@ PLOTLY_HEAD = plotly.offline.get_plotlyjs()[:300]
 
 def hostile_study(storage) -> str:
     name = f"evil{HOSTILE_SCRIPT}{HOSTILE_IMG}<!--"
-    study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0)
+    )
     study.set_user_attr("sampler", HOSTILE_IMG)
     study.set_user_attr("sampler_args", {HOSTILE_SCRIPT: HOSTILE_IMG})
     study.set_user_attr("test_score", HOSTILE_SCRIPT)
@@ -62,6 +63,7 @@ def test_hostile_comparison_name(storage, make_comparison):
 
 def test_hostile_parameter_names_and_choices_in_comparison_figures(storage):
     """Importance, score-vs-parameter and the contour's dropdown labels show such names as text."""
+
     def objective(trial):
         x = trial.suggest_float(HOSTILE_IMG, 0, 1)
         c = trial.suggest_categorical("choice", [HOSTILE_SCRIPT, "<b>bold</b>", "plain"])
@@ -69,8 +71,12 @@ def test_hostile_parameter_names_and_choices_in_comparison_figures(storage):
 
     for sampler in ("random", "tpe"):
         for seed in (0, 1):
-            s = optuna.create_study(study_name=f"h-{sampler}-{seed}", storage=storage, direction="maximize",
-                                    sampler=optuna.samplers.RandomSampler(seed=seed))
+            s = optuna.create_study(
+                study_name=f"h-{sampler}-{seed}",
+                storage=storage,
+                direction="maximize",
+                sampler=optuna.samplers.RandomSampler(seed=seed),
+            )
             for k, v in {"comparison": "h", "sampler": sampler, "seed": seed}.items():
                 s.set_user_attr(k, v)
             s.optimize(objective, n_trials=8)
@@ -115,8 +121,17 @@ def test_single_study_sections_and_table(make_comparison):
 def test_comparison_sections(demo_storage):
     kind, html = report_html(demo_storage, "demo")
     assert kind == "comparison"
-    for fig in ("best-trials", "best-seconds", "best-epochs", "expected-max", "final", "importance",
-                "score-vs-param", "contour", "cost"):
+    for fig in (
+        "best-trials",
+        "best-seconds",
+        "best-epochs",
+        "expected-max",
+        "final",
+        "importance",
+        "score-vs-param",
+        "contour",
+        "cost",
+    ):
         assert f'id="fig-{fig}"' in html, fig
     assert "random − grid" in html and "tpe − random" in html and "tpe − grid" in html
     assert html.index('id="verdict"') < html.index("<h2>Summary</h2>")  # the verdict comes first
@@ -164,8 +179,12 @@ def test_comparison_in_progress_minimize_unpaired(storage):
     """An arm with no trial yet, unequal seeds (unpaired test), a NaN trial: still a report."""
     for sampler, seeds, n in (("random", (0, 1, 2), 8), ("tpe", (0, 1), 8), ("grid", (5,), 0)):
         for sd in seeds:
-            s = optuna.create_study(study_name=f"m-{sampler}-{sd}", storage=storage, direction="minimize",
-                                    sampler=optuna.samplers.RandomSampler(sd))
+            s = optuna.create_study(
+                study_name=f"m-{sampler}-{sd}",
+                storage=storage,
+                direction="minimize",
+                sampler=optuna.samplers.RandomSampler(sd),
+            )
             for k, v in {"comparison": "m", "sampler": sampler, "seed": sd}.items():
                 s.set_user_attr(k, v)
             s.optimize(_quadratic_diverging_at_3, n_trials=n)
@@ -174,8 +193,13 @@ def test_comparison_in_progress_minimize_unpaired(storage):
     assert "tpe − random" in html
     assert "random search vs grid search not tested: grid search has no repeat with a result yet" in html
     # one diverged trial per random repeat: counted at the worst value (the largest loss), not dropped
-    worst = max(t.value for st in ("random", "tpe") for sd in range(3)
-                for t in _trials_of(storage, f"m-{st}-{sd}") if t.value is not None)
+    worst = max(
+        t.value
+        for st in ("random", "tpe")
+        for sd in range(3)
+        for t in _trials_of(storage, f"m-{st}-{sd}")
+        if t.value is not None
+    )
     assert f"3 pruned or diverged trials count as the worst value, {worst:.4g}" in html
     assert re.search(r"<tr><td>random</td><td>3</td><td>21</td><td>0</td><td>3</td>", html)
 
@@ -217,13 +241,24 @@ def _six_params(trial) -> float:
 def test_full_size_comparison_stays_small_and_offers_the_contour_axes(tmp_path):
     """4 arms x 5 repeats x 40 trials over 6 hyperparameters: every figure, well under 8 MB."""
     storage = optuna.storages.InMemoryStorage()
-    grid = {"learning_rate": [1e-3, 3e-2], "width": [32, 256], "depth": [1, 3], "dropout": [0.1, 0.4],
-            "optimizer": ["sgd", "adam"], "batch_size": [32, 128]}
+    grid = {
+        "learning_rate": [1e-3, 3e-2],
+        "width": [32, 256],
+        "depth": [1, 3],
+        "dropout": [0.1, 0.4],
+        "optimizer": ["sgd", "adam"],
+        "batch_size": [32, 128],
+    }
     for sampler in ("grid", "random", "qmc", "tpe"):  # studies only need the attrs: random draws stand in
         for seed in range(5):
-            s = optuna.create_study(study_name=f"big-{sampler}-{seed}", storage=storage, direction="maximize",
-                                    sampler=optuna.samplers.GridSampler(grid, seed=seed) if sampler == "grid"
-                                    else optuna.samplers.RandomSampler(seed=seed))
+            s = optuna.create_study(
+                study_name=f"big-{sampler}-{seed}",
+                storage=storage,
+                direction="maximize",
+                sampler=optuna.samplers.GridSampler(grid, seed=seed)
+                if sampler == "grid"
+                else optuna.samplers.RandomSampler(seed=seed),
+            )
             for k, v in {"comparison": "big", "sampler": sampler, "seed": seed}.items():
                 s.set_user_attr(k, v)
             s.optimize(_six_params, n_trials=40)

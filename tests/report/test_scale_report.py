@@ -12,8 +12,7 @@ from hpsearch.report import _study
 def _study_of(n: int) -> optuna.storages.BaseStorage:
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(study_name="long", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
-    study.optimize(lambda t: (t.suggest_float("x", 0, 1) - 0.3) ** 2 + t.suggest_float("y", 0, 1) / 10,
-                   n_trials=n)
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1) - 0.3) ** 2 + t.suggest_float("y", 0, 1) / 10, n_trials=n)
     study.add_trial(optuna.trial.create_trial(state=TrialState.PRUNED))
     return storage
 

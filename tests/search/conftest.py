@@ -96,13 +96,23 @@ def objectives_module(tmp_path, monkeypatch):
     return "hp_test_objectives"
 
 
-def make_spec(name="s", sampler="random", n_trials=6, objective="hp_test_objectives:quad",
-              space=None, seed=0, pruner="none"):
-    return spec_from_dict({
-        "study": {"name": name, "objective": objective, "direction": "maximize", "sampler": sampler,
-                  "n_trials": n_trials, "seed": seed, "pruner": pruner},
-        "space": space or (GRID_SPACE if sampler == "grid" else X_SPACE),
-    })
+def make_spec(
+    name="s", sampler="random", n_trials=6, objective="hp_test_objectives:quad", space=None, seed=0, pruner="none"
+):
+    return spec_from_dict(
+        {
+            "study": {
+                "name": name,
+                "objective": objective,
+                "direction": "maximize",
+                "sampler": sampler,
+                "n_trials": n_trials,
+                "seed": seed,
+                "pruner": pruner,
+            },
+            "space": space or (GRID_SPACE if sampler == "grid" else X_SPACE),
+        }
+    )
 
 
 @pytest.fixture

@@ -31,8 +31,9 @@ from hpsearch.storage import engine_of, open_storage
 def _study(url, spec, **storage_kw):
     storage = open_storage(url, **storage_kw)
     sampler, _ = make_sampler(spec)
-    return optuna.create_study(study_name=spec.study.name, storage=storage, sampler=sampler,
-                               pruner=make_pruner(spec), direction="maximize")
+    return optuna.create_study(
+        study_name=spec.study.name, storage=storage, sampler=sampler, pruner=make_pruner(spec), direction="maximize"
+    )
 
 
 def test_budget_is_exact_busy_then_complete(url, spec_factory):
@@ -104,8 +105,13 @@ def test_grid_slots_are_the_grid_points_each_once(url, spec_factory):
 def test_truncated_grid_is_a_seeded_random_subset(url, tmp_path, spec_factory):
     picks = []
     for seed in (0, 0, 1):
-        spec = spec_factory(name=f"g{len(picks)}", sampler="grid", n_trials=4, seed=seed,
-                            space={"a": {"type": "categorical", "choices": list("pqrstuvw"), "grid": list("pqrstuvw")}})
+        spec = spec_factory(
+            name=f"g{len(picks)}",
+            sampler="grid",
+            n_trials=4,
+            seed=seed,
+            space={"a": {"type": "categorical", "choices": list("pqrstuvw"), "grid": list("pqrstuvw")}},
+        )
         study = _study(url, spec)
         picks.append([ask_trial(study, spec)[1]["a"] for _ in range(4)])
     assert picks[0] == picks[1] and len(set(picks[0])) == 4
@@ -131,8 +137,9 @@ def test_dead_local_worker_trial_is_failed_and_its_slot_reclaimed(url, spec_fact
     spec = spec_factory(n_trials=1)
     study = _study(url, spec)
     trial, params = ask_trial(study, spec)
-    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True).stdout)
+    dead = int(
+        subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    )
     study._storage.set_trial_system_attr(trial._trial_id, "hpsearch_pid", dead)
     again, params2 = ask_trial(study, spec)  # recovery runs first: the slot is free again
     assert study.trials[0].state == TrialState.FAIL
@@ -163,8 +170,10 @@ def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monk
     study._storage.record_heartbeat(trial._trial_id)
     assert recover_study(study) == [] and study.trials[0].state == TrialState.RUNNING
     with engine_of(study._storage).begin() as con:
-        con.execute(sa.text("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour') "
-                            "WHERE trial_id = :t"), {"t": trial._trial_id})
+        con.execute(
+            sa.text("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour') WHERE trial_id = :t"),
+            {"t": trial._trial_id},
+        )
     assert recover_study(study) == [0]
     assert study.trials[0].state == TrialState.FAIL
     assert study.trials[0].system_attrs["fail_reason"].startswith("heartbeat expired")

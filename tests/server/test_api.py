@@ -46,11 +46,15 @@ def test_a_grid_smaller_than_n_trials_reports_the_grid_size_as_its_budget(client
         ({**grid_spec("s"), "study": {"name": "s", "direction": "maximize", "n_trials": "5"}}, "n_trials"),
         ({**grid_spec("s"), "bogus": 1}, "bogus"),
         ([1, 2, 3], "dictionary"),
-        ({**grid_spec("s"), "study": {"name": "s", "direction": "maximize", "objective": "os:system"}},
-         "objective"),
-        ({"study": {"name": "s", "metric": "accuracy"},
-          "data": {"dataset": "csv", "path": "/etc/passwd", "target": "x", "task": "classification"},
-          "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}}, "data.path"),
+        ({**grid_spec("s"), "study": {"name": "s", "direction": "maximize", "objective": "os:system"}}, "objective"),
+        (
+            {
+                "study": {"name": "s", "metric": "accuracy"},
+                "data": {"dataset": "csv", "path": "/etc/passwd", "target": "x", "task": "classification"},
+                "space": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}},
+            },
+            "data.path",
+        ),
         (grid_spec("../../etc/passwd"), "'..'"),
         (grid_spec("a\\b"), "backslash"),
         (grid_spec("x" * 201), "name"),
@@ -123,8 +127,9 @@ def test_tell_states_fail_pruned_and_diverged(client):
     assert client.post("/api/studies/g/tell", json={"trial": a, "state": "pruned"}).json()["state"] == "pruned"
     assert client.post("/api/studies/g/tell", json={"trial": b, "state": "fail"}).json()["state"] == "fail"
     # A non-finite value is a diverged run: a real result (FAIL + diverged), not a crash.
-    r = client.post("/api/studies/g/tell", content=f'{{"trial": {c}, "value": NaN}}',
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/studies/g/tell", content=f'{{"trial": {c}, "value": NaN}}', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 200 and r.json()["state"] == "fail"
     r = client.post("/api/studies/g/tell", json={"trial": d, "state": "diverged"})  # for strict-JSON clients
     assert r.status_code == 200 and r.json()["state"] == "fail"
@@ -134,9 +139,10 @@ def test_tell_states_fail_pruned_and_diverged(client):
 
 
 def test_report_asks_the_studys_pruner(client):
-    spec = {"study": {"name": "p", "direction": "maximize", "sampler": "random", "n_trials": 20,
-                      "pruner": "median"},
-            "space": {"lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}}
+    spec = {
+        "study": {"name": "p", "direction": "maximize", "sampler": "random", "n_trials": 20, "pruner": "median"},
+        "space": {"lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}},
+    }
     _create(client, spec)
     for _ in range(5):  # MedianPruner(n_startup_trials=5): five complete curves at 0.9
         t = client.post("/api/studies/p/ask").json()["trial"]
@@ -146,8 +152,9 @@ def test_report_asks_the_studys_pruner(client):
         client.post("/api/studies/p/tell", json={"trial": t, "value": 0.9})
     weak = client.post("/api/studies/p/ask").json()["trial"]
     strong = client.post("/api/studies/p/ask").json()["trial"]
-    answers = [client.post(f"/api/studies/p/trials/{weak}/report", json={"step": s, "value": 0.1}).json()
-               for s in range(3)]
+    answers = [
+        client.post(f"/api/studies/p/trials/{weak}/report", json={"step": s, "value": 0.1}).json() for s in range(3)
+    ]
     assert answers == [{"prune": False}, {"prune": False}, {"prune": True}]  # n_warmup_steps=2
     r = client.post(f"/api/studies/p/trials/{strong}/report", json={"step": 2, "value": 0.95})
     assert r.json() == {"prune": False}
@@ -155,8 +162,12 @@ def test_report_asks_the_studys_pruner(client):
     r = client.post(f"/api/studies/p/trials/{weak}/report", json={"step": 3, "value": 0.1})
     assert r.status_code == 409 and "already finished" in r.json()["error"]
     assert client.post("/api/studies/p/trials/99/report", json={"step": 0, "value": 1.0}).status_code == 404
-    for number, body in [("abc", {"step": 0, "value": 1.0}), (str(strong), {"step": -1, "value": 1.0}),
-                         (str(strong), {"step": 0}), (str(strong), {"step": 0, "value": "x"})]:
+    for number, body in [
+        ("abc", {"step": 0, "value": 1.0}),
+        (str(strong), {"step": -1, "value": 1.0}),
+        (str(strong), {"step": 0}),
+        (str(strong), {"step": 0, "value": "x"}),
+    ]:
         r = client.post(f"/api/studies/p/trials/{number}/report", json=body)
         assert r.status_code in (400, 422) and "error" in r.json(), (number, body, r.text)
 
@@ -285,8 +296,9 @@ def test_with_trial_timeout_a_silent_clients_trial_is_failed_and_handed_out_agai
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1",
-                    raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1", raise_server_exceptions=False
+    ) as client:
         _one_point_study(client, "lease")
         first = client.post("/api/studies/lease/ask").json()
         wall_clock.now += 59
@@ -309,14 +321,16 @@ def test_reports_renew_the_lease(storage_url, wall_clock):
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1",
-                    raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1", raise_server_exceptions=False
+    ) as client:
         _one_point_study(client, "alive")
         trial = client.post("/api/studies/alive/ask").json()["trial"]
         for step in range(4):  # 4 x 45 s: three times the lease, but never silent for that long
             wall_clock.now += 45
-            assert client.post(f"/api/studies/alive/trials/{trial}/report", json={"step": step, "value": 0.5}).json() \
-                == {"prune": False}
+            assert client.post(
+                f"/api/studies/alive/trials/{trial}/report", json={"step": step, "value": 0.5}
+            ).json() == {"prune": False}
         r = client.post("/api/studies/alive/ask")
         assert r.status_code == 409 and "running" in r.json()["error"]
         assert client.post("/api/studies/alive/tell", json={"trial": trial, "value": 0.5}).status_code == 200
@@ -352,8 +366,9 @@ def test_an_expired_lease_is_handed_out_before_fresh_slots(storage_url, wall_clo
 
     from hpsearch.server import create_app
 
-    with TestClient(create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1",
-                    raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(storage_url, trial_timeout=60), base_url="http://127.0.0.1", raise_server_exceptions=False
+    ) as client:
         _create(client, grid_spec("early"))  # 12 slots
         first = client.post("/api/studies/early/ask").json()
         wall_clock.now += 61
@@ -378,23 +393,29 @@ def test_tpe_over_the_api_is_reproducible_for_a_client_that_asks_and_tells_in_tu
 
     from hpsearch.server import create_app
 
-    spec = {"study": {"name": "tpe", "direction": "minimize", "sampler": "tpe", "n_trials": 14, "seed": 3},
-            "space": {"x": {"type": "float", "low": -2.0, "high": 2.0},
-                      "k": {"type": "categorical", "choices": ["a", "b"]}}}
+    spec = {
+        "study": {"name": "tpe", "direction": "minimize", "sampler": "tpe", "n_trials": 14, "seed": 3},
+        "space": {
+            "x": {"type": "float", "low": -2.0, "high": 2.0},
+            "k": {"type": "categorical", "choices": ["a", "b"]},
+        },
+    }
     runs = []
     for run in range(2):
         db = tmp_path / f"run{run}.db"
         shutil.copyfile(_empty_db, db)
-        with TestClient(create_app(f"sqlite:///{db}"), base_url="http://127.0.0.1",
-                        raise_server_exceptions=False) as client:
+        with TestClient(
+            create_app(f"sqlite:///{db}"), base_url="http://127.0.0.1", raise_server_exceptions=False
+        ) as client:
             _create(client, spec)
             asked = []
             for _ in range(14):
                 a = client.post("/api/studies/tpe/ask").json()
                 asked.append(a["params"])
                 value = (a["params"]["x"] - 0.5) ** 2 + (a["params"]["k"] == "b")
-                assert client.post("/api/studies/tpe/tell", json={"trial": a["trial"], "value": value}).status_code \
-                    == 200
+                assert (
+                    client.post("/api/studies/tpe/tell", json={"trial": a["trial"], "value": value}).status_code == 200
+                )
         runs.append(asked)
     assert runs[0] == runs[1]
     assert len({p["x"] for p in runs[0]}) == 14  # and they are 14 different points

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,8 +27,13 @@ def secured(storage_url):
 
 def test_api_needs_the_bearer_token(secured):
     bearer = {"Authorization": f"Bearer {TOKEN}"}
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                    {"Authorization": f"Basic {TOKEN}"}, {"Cookie": f"hpsearch_token={TOKEN}"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Cookie": f"hpsearch_token={TOKEN}"},
+    ):
         r = secured.get("/api/studies", headers=headers)
         assert r.status_code == 401, headers
         assert "token" in r.json()["error"] and r.headers["www-authenticate"] == "Bearer"
@@ -67,14 +73,17 @@ def test_login_redirect_stays_on_this_site():
     assert response.status_code == 303 and response.headers["location"] == "/evil.example/x"
 
 
-@pytest.mark.parametrize(("header", "ok"), [
-    (f"hpsearch_token={TOKEN}", True),
-    (f"other=1; junk; hpsearch_token={TOKEN}", True),  # Starlette skips a malformed pair, not the header
-    (f'hpsearch_token="{TOKEN}"', True),
-    ("hpsearch_token=wrong", False),
-    (f"hpsearch_token_x={TOKEN}", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [
+        (f"hpsearch_token={TOKEN}", True),
+        (f"other=1; junk; hpsearch_token={TOKEN}", True),  # Starlette skips a malformed pair, not the header
+        (f'hpsearch_token="{TOKEN}"', True),
+        ("hpsearch_token=wrong", False),
+        (f"hpsearch_token_x={TOKEN}", False),
+        ("", False),
+    ],
+)
 def test_dashboard_cookie_is_read_by_starlette(header, ok):
     """Headers, cookies and the query string are Starlette's parsing (HTTPConnection), not ours."""
     seen = []
@@ -86,14 +95,26 @@ def test_dashboard_cookie_is_read_by_starlette(header, ok):
         seen.append(message.get("status"))
 
     scope = {"type": "http", "path": "/", "query_string": b"", "headers": [(b"cookie", header.encode())]}
-    asyncio.run(TokenAuthMiddleware(app=app, token=TOKEN)(scope, None, send))
+    # A thread of its own: an earlier test's Playwright (sync API) may leave this thread's event loop marked running.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, TokenAuthMiddleware(app=app, token=TOKEN)(scope, None, send)).result()
     assert (seen == ["/"]) is ok
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.5.6.7", True), ("localhost", True), ("::1", True), ("[::1]", True),
-    ("0.0.0.0", False), ("::", False), ("192.168.1.10", False), ("example.com", False),
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.5.6.7", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.com", False),
+    ],
+)
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -128,8 +149,11 @@ def test_served_hosts():
     assert served_hosts("127.5.6.7", None, ("localhost",))[-1] == "127.5.6.7"
     assert served_hosts("::1", None, ()) == ["localhost", "127.0.0.1", "[::1]"]
     assert served_hosts("192.168.1.10", "t", ())[-1] == "192.168.1.10"
-    assert served_hosts("0.0.0.0", "t", ("gpu1.lab", "10.0.0.7", "fe80::1"))[-3:] == ["gpu1.lab", "10.0.0.7",
-                                                                                      "[fe80::1]"]
+    assert served_hosts("0.0.0.0", "t", ("gpu1.lab", "10.0.0.7", "fe80::1"))[-3:] == [
+        "gpu1.lab",
+        "10.0.0.7",
+        "[fe80::1]",
+    ]
     assert served_hosts("::", "t", ("*",))[-1] == "*"
     with pytest.raises(UserError, match="--allowed-host NAME"):
         served_hosts("0.0.0.0", "t", ())  # every interface: which names? say it

@@ -9,8 +9,11 @@ from tests.server.conftest import grid_spec
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 # Every CSP violation is recorded here as well as logged as a console error.
-WATCH_CSP = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
-             "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber + ' ' + e.sample));")
+WATCH_CSP = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation', "
+    "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' "
+    "+ e.lineNumber + ' ' + e.sample));"
+)
 
 pytestmark = pytest.mark.browser
 

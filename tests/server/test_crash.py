@@ -34,12 +34,17 @@ DEADLINE = 240.0  # seconds: generous, only a hung test ever reaches it
 def _start(storage_url: str, port: int, cwd: Path) -> subprocess.Popen:
     """The service in its own process, as ``hpsearch serve --port PORT`` starts it."""
     # What `hpsearch serve` runs with default options (tests/server/test_live.py covers the command itself).
-    code = ("import sys, uvicorn; from hpsearch.server import create_app; "
-            "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')")
+    code = (
+        "import sys, uvicorn; from hpsearch.server import create_app; "
+        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, storage_url, str(port)],
-        cwd=cwd, env={k: v for k, v in os.environ.items() if k != "HPSEARCH_TOKEN"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if k != "HPSEARCH_TOKEN"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -112,13 +117,15 @@ def test_kill_9_of_the_server_under_four_retrying_clients_still_finishes_the_bud
     clients = [_Client(base, told, errors, stop) for _ in range(CLIENTS)]
     deadline = time.monotonic() + DEADLINE
     try:
-        spec = {"study": {"name": "crash", "direction": "minimize", "sampler": "random", "n_trials": BUDGET},
-                "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}}
+        spec = {
+            "study": {"name": "crash", "direction": "minimize", "sampler": "random", "n_trials": BUDGET},
+            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        }
         assert httpx.post(f"{base}/api/studies", json=spec).status_code == 201
         for client in clients:
             client.start()
         for after in (8, 20):  # two crashes mid-run, each while four clients are busy
-            _wait(lambda: len(told) >= after or errors, f"{after} trials told", deadline)
+            _wait(lambda after=after: len(told) >= after or errors, f"{after} trials told", deadline)
             server.send_signal(signal.SIGKILL)
             server.wait(timeout=60)
             server.stderr.close()

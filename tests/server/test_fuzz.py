@@ -40,32 +40,49 @@ hostile_floats = st.one_of(
     st.sampled_from([0.0, 1.0, -1e308, 1e308, 1e-300, 5e-324, 1.7976931348623157e308]),
 )
 scalars = st.one_of(st.none(), st.booleans(), big_ints, hostile_floats, st.text(max_size=20))
-json_values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def _param_entry() -> st.SearchStrategy:
     number = st.one_of(big_ints, hostile_floats)
     return st.one_of(
-        st.fixed_dictionaries({"type": st.just("float"), "low": number, "high": number},
-                              optional={"log": st.booleans(), "step": number, "grid": st.lists(number, max_size=4)}),
-        st.fixed_dictionaries({"type": st.just("int"), "low": big_ints, "high": big_ints},
-                              optional={"log": st.booleans(), "step": big_ints, "grid": st.lists(big_ints, max_size=4)}),
-        st.fixed_dictionaries({"type": st.just("categorical"), "choices": st.lists(scalars, max_size=4)},
-                              optional={"grid": st.lists(scalars, max_size=3)}),
+        st.fixed_dictionaries(
+            {"type": st.just("float"), "low": number, "high": number},
+            optional={"log": st.booleans(), "step": number, "grid": st.lists(number, max_size=4)},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("int"), "low": big_ints, "high": big_ints},
+            optional={"log": st.booleans(), "step": big_ints, "grid": st.lists(big_ints, max_size=4)},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("categorical"), "choices": st.lists(scalars, max_size=4)},
+            optional={"grid": st.lists(scalars, max_size=3)},
+        ),
         json_values,
     )
 
 
 specs = st.fixed_dictionaries(
-    {"study": st.fixed_dictionaries(
-        {"name": st.one_of(st.sampled_from(NAMES), st.text(max_size=30)),
-         "direction": st.sampled_from(["minimize", "maximize", "minimize", "sideways"])},
-        optional={"sampler": st.sampled_from(["grid", "random", "tpe", "qmc", "x"]), "n_trials": big_ints,
-                  "seed": big_ints, "pruner": st.sampled_from(["none", "median", "hyperband"]),
-                  "objective": st.sampled_from(["external", "external", "external", "mlp", "os:system", "command"])}),
-     "space": st.dictionaries(st.sampled_from(["x", "y", "learning_rate", "width", ""]), _param_entry(),
-                              max_size=3)},
+    {
+        "study": st.fixed_dictionaries(
+            {
+                "name": st.one_of(st.sampled_from(NAMES), st.text(max_size=30)),
+                "direction": st.sampled_from(["minimize", "maximize", "minimize", "sideways"]),
+            },
+            optional={
+                "sampler": st.sampled_from(["grid", "random", "tpe", "qmc", "x"]),
+                "n_trials": big_ints,
+                "seed": big_ints,
+                "pruner": st.sampled_from(["none", "median", "hyperband"]),
+                "objective": st.sampled_from(["external", "external", "external", "mlp", "os:system", "command"]),
+            },
+        ),
+        "space": st.dictionaries(st.sampled_from(["x", "y", "learning_rate", "width", ""]), _param_entry(), max_size=3),
+    },
     optional={"data": st.one_of(st.none(), json_values), "training": json_values},
 )
 
@@ -92,8 +109,10 @@ def _strategy(schema: dict, components: dict) -> st.SearchStrategy:
     elif kind == "object" and "properties" in schema:
         props = {k: _strategy(v, components) for k, v in schema["properties"].items()}
         required = set(schema.get("required", ()))
-        shaped = st.fixed_dictionaries({k: v for k, v in props.items() if k in required},
-                                       optional={k: v for k, v in props.items() if k not in required})
+        shaped = st.fixed_dictionaries(
+            {k: v for k, v in props.items() if k in required},
+            optional={k: v for k, v in props.items() if k not in required},
+        )
     elif kind == "object":
         shaped = specs
     else:
@@ -103,8 +122,9 @@ def _strategy(schema: dict, components: dict) -> st.SearchStrategy:
 
 def _operations(app) -> list[tuple[str, str, dict]]:
     schema = app.openapi()
-    return [(method, path, op) for path, ops in schema["paths"].items() if path not in SKIP
-            for method, op in ops.items()], schema.get("components", {}).get("schemas", {})
+    return [
+        (method, path, op) for path, ops in schema["paths"].items() if path not in SKIP for method, op in ops.items()
+    ], schema.get("components", {}).get("schemas", {})
 
 
 @st.composite
@@ -141,21 +161,34 @@ def test_no_request_from_the_schema_gives_a_server_error(storage_url):
     multi.optimize(lambda t: (t.suggest_float("a", 0, 1), 1.0), n_trials=2)
     app = create_app(storage_url)
     operations, components = _operations(app)
-    assert {p for _, p, _ in operations} >= {"/api/studies/{name}/ask", "/api/studies/{name}/tell",
-                                            "/api/studies/{name}/trials/{number}/report", "/api/studies"}
+    assert {p for _, p, _ in operations} >= {
+        "/api/studies/{name}/ask",
+        "/api/studies/{name}/tell",
+        "/api/studies/{name}/trials/{number}/report",
+        "/api/studies",
+    }
     server_errors: list = []
     calls = [0]
     with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
         space = {"x": {"type": "float", "low": 0.0, "high": 1.0}, "c": {"type": "categorical", "choices": [1, 2]}}
         for name, sampler in (("grid", "grid"), ("tpe", "tpe"), ("rand", "random")):
-            spec = {"study": {"name": name, "direction": "minimize", "sampler": sampler, "n_trials": 30,
-                              "pruner": "median"}, "space": space}
+            spec = {
+                "study": {
+                    "name": name,
+                    "direction": "minimize",
+                    "sampler": sampler,
+                    "n_trials": 30,
+                    "pruner": "median",
+                },
+                "space": space,
+            }
             assert client.post("/api/studies", json=spec).status_code == 201
             for _ in range(2):
                 client.post(f"/api/studies/{name}/ask")
 
-        @settings(max_examples=250, derandomize=True, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=250, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         @given(_requests(operations, components))
         def call(request) -> None:
             method, url, kw, body = request

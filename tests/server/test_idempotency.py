@@ -51,16 +51,19 @@ def test_a_malformed_key_is_400(client, key):
     assert r.status_code == 400 and "Idempotency-Key" in r.json()["error"]
 
 
-@pytest.mark.parametrize(("told", "again", "status"), [
-    ({"value": 0.5}, {"value": 0.5}, 200),
-    ({"value": 0.5}, {"value": 0.25}, 409),
-    ({"value": 0.5}, {"state": "fail"}, 409),
-    ({"state": "fail"}, {"state": "fail"}, 200),
-    ({"state": "fail"}, {"state": "diverged"}, 409),
-    ({"state": "pruned"}, {"state": "pruned"}, 200),
-    ({"state": "diverged"}, {"state": "diverged"}, 200),
-    ({"state": "diverged"}, {"state": "fail"}, 409),
-])
+@pytest.mark.parametrize(
+    ("told", "again", "status"),
+    [
+        ({"value": 0.5}, {"value": 0.5}, 200),
+        ({"value": 0.5}, {"value": 0.25}, 409),
+        ({"value": 0.5}, {"state": "fail"}, 409),
+        ({"state": "fail"}, {"state": "fail"}, 200),
+        ({"state": "fail"}, {"state": "diverged"}, 409),
+        ({"state": "pruned"}, {"state": "pruned"}, 200),
+        ({"state": "diverged"}, {"state": "diverged"}, 200),
+        ({"state": "diverged"}, {"state": "fail"}, 409),
+    ],
+)
 def test_a_repeated_tell_is_200_only_with_the_same_outcome(client, told, again, status):
     client.post("/api/studies", json=grid_spec())
     trial = _ask(client).json()["trial"]
@@ -127,7 +130,8 @@ def test_a_trial_created_but_not_yet_attached_to_its_slot_is_attached_on_the_ret
 
 
 def test_a_slot_taken_over_after_a_crash_fails_the_old_trial_and_the_retry_gets_a_new_one(
-        client, storage_url, monkeypatch):
+    client, storage_url, monkeypatch
+):
     from hpsearch.search import ask_trial
 
     client.post("/api/studies", json=grid_spec())

@@ -25,9 +25,11 @@ def _spec(name: str, xs: list[float] = X) -> dict:
     n = len(xs) * 6
     return {
         "study": {"name": name, "direction": "minimize", "sampler": "grid", "n_trials": n},
-        "space": {"x": {"type": "float", "low": 0.0, "high": 0.5, "grid": xs},
-                  "c": {"type": "categorical", "choices": ["a", "b", "c"]},
-                  "d": {"type": "categorical", "choices": ["p", "q"]}},
+        "space": {
+            "x": {"type": "float", "low": 0.0, "high": 0.5, "grid": xs},
+            "c": {"type": "categorical", "choices": ["a", "b", "c"]},
+            "d": {"type": "categorical", "choices": ["p", "q"]},
+        },
     }
 
 
@@ -72,8 +74,16 @@ def test_concurrent_clients_never_share_a_grid_point(live_server):
     assert len(points) == len(GRID) and set(points) == GRID  # every point once, none twice
     assert sorted(n for n, _ in handed) == list(range(len(GRID)))
     summary = httpx.get(f"{base}/api/studies/conc").json()
-    assert summary["states"] == {"complete": 36, "pruned": 0, "fail": 0, "running": 0, "waiting": 0,
-                                 "diverged": 0, "crashed": 0, "finished": 36}
+    assert summary["states"] == {
+        "complete": 36,
+        "pruned": 0,
+        "fail": 0,
+        "running": 0,
+        "waiting": 0,
+        "diverged": 0,
+        "crashed": 0,
+        "finished": 36,
+    }
     assert summary["best_value"] == 0.0 and summary["best_trial"]["params"] == {"x": 0.0, "c": "a", "d": "p"}
 
 
@@ -82,7 +92,11 @@ def _start_cli_server(storage_url: str, port: int, token: str, cwd: Path) -> sub
     env = {**os.environ, "HPSEARCH_TOKEN": token}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hpsearch.cli", "serve", "--port", str(port), "--storage", storage_url],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -121,8 +135,11 @@ def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
         assert httpx.post(f"{base}/api/studies", json=_spec("r", X[:2]), headers=headers).status_code == 201
         asked = [httpx.post(f"{base}/api/studies/r/ask", headers=headers).json() for _ in range(3)]
         for a in asked[:2]:
-            r = httpx.post(f"{base}/api/studies/r/tell", json={"trial": a["trial"], "value": _objective(a["params"])},
-                           headers=headers)
+            r = httpx.post(
+                f"{base}/api/studies/r/tell",
+                json={"trial": a["trial"], "value": _objective(a["params"])},
+                headers=headers,
+            )
             assert r.status_code == 200
     finally:
         _stop(first, signal.SIGKILL)  # a crash: nothing gets flushed on the way out
@@ -136,11 +153,17 @@ def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
         # from the dead server) must survive it, and its tell must be accepted.
         fresh = httpx.post(f"{base}/api/studies/r/ask", headers=headers).json()
         late = asked[2]
-        r = httpx.post(f"{base}/api/studies/r/tell", json={"trial": late["trial"], "value": _objective(late["params"])},
-                       headers=headers)
+        r = httpx.post(
+            f"{base}/api/studies/r/tell",
+            json={"trial": late["trial"], "value": _objective(late["params"])},
+            headers=headers,
+        )
         assert r.status_code == 200, r.text
-        r = httpx.post(f"{base}/api/studies/r/tell", json={"trial": fresh["trial"], "value": _objective(fresh["params"])},
-                       headers=headers)
+        r = httpx.post(
+            f"{base}/api/studies/r/tell",
+            json={"trial": fresh["trial"], "value": _objective(fresh["params"])},
+            headers=headers,
+        )
         assert r.status_code == 200
         handed, errors = [], []
         threads = [threading.Thread(target=_client_loop, args=(base, "r", handed, errors, headers)) for _ in range(3)]
@@ -149,7 +172,9 @@ def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
         for t in threads:
             t.join(timeout=120)
         assert errors == []
-        points = [(a["params"]["x"], a["params"]["c"], a["params"]["d"]) for a in [*asked, fresh]] + [p for _, p in handed]
+        points = [(a["params"]["x"], a["params"]["c"], a["params"]["d"]) for a in [*asked, fresh]] + [
+            p for _, p in handed
+        ]
         assert len(points) == 12 and set(points) == SMALL_GRID
         summary = httpx.get(f"{base}/api/studies/r", headers=headers).json()
         assert summary["states"]["complete"] == 12 and summary["n_trials"] == 12
@@ -157,7 +182,7 @@ def test_server_killed_mid_study_loses_nothing(storage_url, tmp_path):
         _stop(second, signal.SIGTERM)
 
 
-QOBJ = '''
+QOBJ = """
 import os
 import time
 
@@ -166,7 +191,7 @@ def objective(trial, params):
         time.sleep(0.02)
     time.sleep(0.02)
     return params["x"] + {"a": 0.0, "b": 1.0, "c": 2.0}[params["c"]] + (params["d"] == "q") * 0.01
-'''
+"""
 
 
 def test_cli_worker_and_api_clients_share_one_study(live_server, storage_url, tmp_path):
@@ -183,17 +208,23 @@ def test_cli_worker_and_api_clients_share_one_study(live_server, storage_url, tm
     prepare_study(open_storage(storage_url, heartbeat=False), spec_from_dict(spec, source="test"))
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     (tmp_path / "hold").touch()
-    worker = subprocess.Popen([sys.executable, "-m", "hpsearch.cli", "worker", "mixed", "--quiet",
-                               "--storage", storage_url], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch.cli", "worker", "mixed", "--quiet", "--storage", storage_url],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while httpx.get(f"{live_server.url}/api/studies/mixed").json()["n_trials"] == 0:
             assert worker.poll() is None and time.monotonic() < deadline, worker.stderr.read()
             time.sleep(0.05)
         handed, errors = [], []
-        threads = [threading.Thread(target=_client_loop, args=(live_server.url, "mixed", handed, errors))
-                   for _ in range(2)]
+        threads = [
+            threading.Thread(target=_client_loop, args=(live_server.url, "mixed", handed, errors)) for _ in range(2)
+        ]
         for t in threads:
             t.start()
         while not handed and not errors and time.monotonic() < deadline + 60:
@@ -219,8 +250,10 @@ def test_cli_worker_and_api_clients_share_one_study(live_server, storage_url, tm
 
 def test_concurrent_tpe_asks_get_distinct_startup_points(live_server):
     """TPE's first trials are random draws: asks arriving together must not share a seed."""
-    spec = {"study": {"name": "tpe", "direction": "minimize", "sampler": "tpe", "n_trials": 40},
-            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}}
+    spec = {
+        "study": {"name": "tpe", "direction": "minimize", "sampler": "tpe", "n_trials": 40},
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+    }
     assert httpx.post(f"{live_server.url}/api/studies", json=spec).status_code == 201
     barrier = threading.Barrier(6)
     xs: list[float] = []

@@ -31,8 +31,7 @@ class Server:
     def __init__(self, app, host: str = "127.0.0.1") -> None:
         self.port = free_port() if host == "127.0.0.1" else _free_port6()
         self.url = f"http://{host}:{self.port}" if ":" not in host else f"http://[{host}]:{self.port}"
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="off")
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -92,8 +91,15 @@ def test_a_rebinding_host_is_refused_by_the_api_and_the_dashboard(server):
 
 def test_loopback_hosts_are_accepted_with_and_without_port(server):
     port = server.port
-    for host in (f"127.0.0.1:{port}", "127.0.0.1", f"localhost:{port}", "localhost", "LocalHost",
-                 f"[::1]:{port}", "[::1]"):
+    for host in (
+        f"127.0.0.1:{port}",
+        "127.0.0.1",
+        f"localhost:{port}",
+        "localhost",
+        "LocalHost",
+        f"[::1]:{port}",
+        "[::1]",
+    ):
         r = httpx.get(f"{server.url}/api/studies", headers={"Host": host})
         assert r.status_code == 200 and r.json() == [], host
         assert httpx.get(f"{server.url}/", headers={"Host": host}).status_code == 200, host
@@ -117,8 +123,14 @@ def test_a_server_on_ipv6_loopback_answers_its_bracketed_host(storage_url):
 
 def test_a_foreign_origin_cannot_write_and_the_same_origin_can(server):
     base = server.url
-    for origin in (f"http://{EVIL}", f"http://{EVIL}:{server.port}", "null", "file://", "chrome-extension://x",
-                   f"http://127.0.0.1.{EVIL}:{server.port}"):
+    for origin in (
+        f"http://{EVIL}",
+        f"http://{EVIL}:{server.port}",
+        "null",
+        "file://",
+        "chrome-extension://x",
+        f"http://127.0.0.1.{EVIL}:{server.port}",
+    ):
         r = httpx.post(f"{base}/api/studies", json=grid_spec("csrf"), headers={"Origin": origin})
         assert r.status_code == 403 and r.headers["content-type"] == "application/json", origin
         assert "Origin" in r.json()["error"]
@@ -130,15 +142,17 @@ def test_a_foreign_origin_cannot_write_and_the_same_origin_can(server):
     assert ask.status_code == 200
     trial = ask.json()["trial"]
     # A foreign page cannot tell made-up values into the study...
-    r = httpx.post(f"{base}/api/studies/g/tell", json={"trial": trial, "value": 1e9},
-                   headers={"Origin": f"https://{EVIL}"})
+    r = httpx.post(
+        f"{base}/api/studies/g/tell", json={"trial": trial, "value": 1e9}, headers={"Origin": f"https://{EVIL}"}
+    )
     assert r.status_code == 403
     assert httpx.get(f"{base}/api/studies/g").json()["best_value"] is None
     # ...scripts without an Origin can, and a foreign Origin may still read (its page cannot see the answer: CORS).
     assert httpx.post(f"{base}/api/studies/g/tell", json={"trial": trial, "value": 0.5}).status_code == 200
     assert httpx.get(f"{base}/api/studies/g", headers={"Origin": f"http://{EVIL}"}).json()["best_value"] == 0.5
-    r = httpx.post(f"{base}/api/studies/g/ask", headers={"Origin": f"http://[::1]:{server.port}",
-                                                         "Host": f"[::1]:{server.port}"})
+    r = httpx.post(
+        f"{base}/api/studies/g/ask", headers={"Origin": f"http://[::1]:{server.port}", "Host": f"[::1]:{server.port}"}
+    )
     assert r.status_code == 200
 
 
@@ -170,8 +184,13 @@ def test_security_headers_on_pages_api_static_and_refusals(server, storage_url):
     scripts = re.findall(r"<script[^>]*>", r.text)
     assert "<script>" not in scripts and f'<script nonce="{nonce}">' in scripts
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
-    for path, method in (("/api/studies", "GET"), ("/api/studies/g", "GET"), ("/poll", "GET"),
-                         ("/static/plotly.min.js", "GET"), ("/api/studies/nope/ask", "POST")):
+    for path, method in (
+        ("/api/studies", "GET"),
+        ("/api/studies/g", "GET"),
+        ("/poll", "GET"),
+        ("/static/plotly.min.js", "GET"),
+        ("/api/studies/nope/ask", "POST"),
+    ):
         r = httpx.request(method, base + path)
         assert r.headers["x-content-type-options"] == "nosniff", path
         assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'", path
@@ -202,10 +221,13 @@ def test_any_host_only_when_asked_and_only_with_a_token(storage_url):
         bearer = {"Authorization": f"Bearer {TOKEN}"}
         assert c.get("/api/studies", headers=bearer).status_code == 200
         # Any Host, but still only the request's own host as Origin.
-        assert c.post("/api/studies", json=grid_spec("g"),
-                      headers={**bearer, "Origin": "https://anything.example"}).status_code == 201
-        assert c.post("/api/studies/g/ask",
-                      headers={**bearer, "Origin": "https://else.example"}).status_code == 403
+        assert (
+            c.post(
+                "/api/studies", json=grid_spec("g"), headers={**bearer, "Origin": "https://anything.example"}
+            ).status_code
+            == 201
+        )
+        assert c.post("/api/studies/g/ask", headers={**bearer, "Origin": "https://else.example"}).status_code == 403
     wildcard = create_app(storage_url, TOKEN, allowed_hosts=allowed_hosts(None, ["*.example.org"]))
     with TestClient(wildcard, base_url="http://a.example.org", raise_server_exceptions=False) as c:
         assert c.get("/api/studies", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
@@ -220,21 +242,32 @@ def test_any_host_only_when_asked_and_only_with_a_token(storage_url):
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 
 
-@pytest.mark.parametrize(("extra", "key"), [
-    ({"study": {"objective": "command"}, "command": {"run": "touch {marker}"}}, "command"),
-    ({"command": {"run": "touch {marker}"}}, "command"),
-    ({"study": {"objective": "command"}}, "study.objective"),
-    ({"study": {"objective": "os:system"}}, "study.objective"),
-    ({"study": {"objective": "external", "workdir": "/tmp"}}, "study.workdir"),
-    ({"study": {"objective": "mlp", "metric": "accuracy", "direction": None},
-      "data": {"dataset": "csv", "path": "/etc/passwd", "target": "x", "task": "classification"}}, "data.path"),
-])
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"study": {"objective": "command"}, "command": {"run": "touch {marker}"}}, "command"),
+        ({"command": {"run": "touch {marker}"}}, "command"),
+        ({"study": {"objective": "command"}}, "study.objective"),
+        ({"study": {"objective": "os:system"}}, "study.objective"),
+        ({"study": {"objective": "external", "workdir": "/tmp"}}, "study.workdir"),
+        (
+            {
+                "study": {"objective": "mlp", "metric": "accuracy", "direction": None},
+                "data": {"dataset": "csv", "path": "/etc/passwd", "target": "x", "task": "classification"},
+            },
+            "data.path",
+        ),
+    ],
+)
 def test_an_api_study_naming_code_a_command_or_a_path_is_refused(server, storage_url, tmp_path, extra, key, capsys):
     from hpsearch.cli import main
 
     marker = tmp_path / "ran"
-    body = {"study": {"name": "c", "direction": "minimize", **extra.get("study", {})}, "space": SPACE,
-            **{k: v for k, v in extra.items() if k != "study"}}
+    body = {
+        "study": {"name": "c", "direction": "minimize", **extra.get("study", {})},
+        "space": SPACE,
+        **{k: v for k, v in extra.items() if k != "study"},
+    }
     body["study"] = {k: v for k, v in body["study"].items() if v is not None}
     if "command" in body:
         body["command"] = {"run": body["command"]["run"].replace("{marker}", str(marker))}
@@ -279,15 +312,17 @@ def test_a_worker_never_runs_user_code_of_an_api_created_study(server, storage_u
 
 
 def test_check_may_run_leaves_studies_from_spec_files_alone(storage_url):
+    import optuna
+
     from hpsearch.server._trust import check_may_run
     from hpsearch.spec import spec_from_dict
     from hpsearch.storage import open_storage
 
-    import optuna
-
     storage = open_storage(storage_url, heartbeat=False)
-    spec = spec_from_dict({"study": {"name": "cli", "direction": "minimize", "objective": "os:getcwd"},
-                           "space": SPACE}, source="spec.toml")
+    spec = spec_from_dict(
+        {"study": {"name": "cli", "direction": "minimize", "objective": "os:getcwd"}, "space": SPACE},
+        source="spec.toml",
+    )
     study = optuna.create_study(storage=storage, study_name="cli")
     check_may_run(storage, study, spec)  # no created_by mark: the spec came from a file
     study.set_user_attr("created_by", "api")
@@ -303,9 +338,22 @@ def test_hpsearch_serve_answers_the_names_it_is_given(storage_url, tmp_path):
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hpsearch.cli", "serve", "--port", str(port), "--storage", storage_url,
-         "--token", TOKEN, "--allowed-host", "hpsearch.example.org"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "hpsearch.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--storage",
+            storage_url,
+            "--token",
+            TOKEN,
+            "--allowed-host",
+            "hpsearch.example.org",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         url, bearer = f"http://127.0.0.1:{port}/api/studies", {"Authorization": f"Bearer {TOKEN}"}

@@ -69,8 +69,13 @@ def test_curl_examples_answer_as_documented(live_server):
     script = "\n".join(b for b in _blocks("sh") if "curl" in b)
     lines = [line for line in script.splitlines() if not line.startswith("#")]
     run = "set -e\n" + "\n".join(lines).replace(DOC_BASE, live_server.url)
-    out = subprocess.run(["bash", "-c", run.replace("curl -s", "curl -s -w '\\n'")], capture_output=True,
-                         text=True, timeout=60, check=True).stdout.split("\n")
+    out = subprocess.run(
+        ["bash", "-c", run.replace("curl -s", "curl -s -w '\\n'")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split("\n")
     answers = [json.loads(line) for line in out if line.strip()]
     assert answers[0] == {"name": "quad"}
     assert answers[1]["trial"] == 0 and set(answers[1]["params"]) == {"x"}

@@ -69,8 +69,12 @@ def test_compare_and_swap_lets_exactly_one_worker_take_a_stale_slot(env):
     storage.set_trial_state_values(t0, TrialState.FAIL)
     with engine.connect() as con:
         old_token = con.execute(sa.select(claims_table.c.token)).scalar_one()
-    takeover = (claims_table.update().where(claims_table.c.slot == 0)
-                .where(claims_table.c.token == old_token).values(token="mine"))
+    takeover = (
+        claims_table.update()
+        .where(claims_table.c.slot == 0)
+        .where(claims_table.c.token == old_token)
+        .values(token="mine")
+    )
     with engine.begin() as con:  # a rival wins the race first...
         assert con.execute(takeover).rowcount == 1
     with engine.begin() as con:  # ...so the same swap from stale knowledge matches nothing
@@ -80,18 +84,35 @@ def test_compare_and_swap_lets_exactly_one_worker_take_a_stale_slot(env):
 
 def test_an_abandoned_claim_of_a_dead_local_process_is_taken_over(env):
     storage, engine, study = env
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     import socket
     import time
 
     with engine.begin() as con:  # claimed, then died before its trial existed
-        con.execute(claims_table.insert().values(study_id=study._study_id, slot=0, token="t",
-                                                 trial_id=None, host=socket.gethostname(),
-                                                 pid=int(dead), claimed_at=time.time()))
-        con.execute(claims_table.insert().values(study_id=study._study_id, slot=1, token="u",
-                                                 trial_id=None, host="elsewhere", pid=1,
-                                                 claimed_at=time.time()))
+        con.execute(
+            claims_table.insert().values(
+                study_id=study._study_id,
+                slot=0,
+                token="t",
+                trial_id=None,
+                host=socket.gethostname(),
+                pid=int(dead),
+                claimed_at=time.time(),
+            )
+        )
+        con.execute(
+            claims_table.insert().values(
+                study_id=study._study_id,
+                slot=1,
+                token="u",
+                trial_id=None,
+                host="elsewhere",
+                pid=1,
+                claimed_at=time.time(),
+            )
+        )
     claim = claim_slot(engine, study._study_id, 2)
     assert claim.slot == 0  # slot 1 belongs to a live-looking claim of another host
     assert claim_slot(engine, study._study_id, 2) is SlotStatus.BUSY

@@ -22,8 +22,14 @@ from hpsearch.storage import (
 )
 
 SPEC = {
-    "study": {"name": "alpha", "objective": "m:f", "direction": "maximize", "sampler": "random",
-              "n_trials": 5, "seed": 4},
+    "study": {
+        "name": "alpha",
+        "objective": "m:f",
+        "direction": "maximize",
+        "sampler": "random",
+        "n_trials": 5,
+        "seed": 4,
+    },
     "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
 }
 
@@ -36,11 +42,14 @@ def test_storage_url_precedence(monkeypatch):
     assert resolve_storage_url("sqlite:///cli.db") == "sqlite:///cli.db"
 
 
-@pytest.mark.parametrize("url, words", [
-    ("not a url", "not a database URL"),
-    ("foo://x", "foo"),
-    ("sqlite:////no/such/dir/x.db", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("not a url", "not a database URL"),
+        ("foo://x", "foo"),
+        ("sqlite:////no/such/dir/x.db", "does not exist"),
+    ],
+)
 def test_bad_urls_are_user_errors(url, words):
     with pytest.raises(UserError, match=words):
         open_storage(url)
@@ -124,8 +133,10 @@ def test_parallel_writers_never_see_database_is_locked(tmp_path):
     url = f"sqlite:///{tmp_path / 'busy.db'}"
     optuna.create_study(study_name="busy", storage=open_storage(url))
     n = 60
-    procs = [subprocess.Popen([sys.executable, "-c", HAMMER, url, str(n), str(k)],
-                              stderr=subprocess.PIPE, text=True) for k in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", HAMMER, url, str(n), str(k)], stderr=subprocess.PIPE, text=True)
+        for k in range(3)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(errors)
     assert not any("locked" in e for e in errors)
