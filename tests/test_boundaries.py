@@ -23,21 +23,32 @@ PACKAGES = ("hpsearch", "objectives")
 # (Any private attribute on a chain starting at ``optuna``, e.g. ``optuna.storages._rdb``, counts too.)
 OPTUNA_PRIVATE_ATTRS = frozenset({"_storage", "_study_id", "_trial_id", "_backend", "_get_stale_trial_ids"})
 
-SEARCH_RUNNERS = frozenset({
-    "run_study", "run_studies", "run_pool", "work", "join_study", "prepare_study", "ask_trial", "tell_trial",
-})
+SEARCH_RUNNERS = frozenset(
+    {
+        "run_study",
+        "run_studies",
+        "run_pool",
+        "work",
+        "join_study",
+        "prepare_study",
+        "ask_trial",
+        "tell_trial",
+    }
+)
 COMPARISON_RUNNERS = ("hpsearch.comparison._arms", "hpsearch.comparison._retrain", "hpsearch.comparison._api")
 
 # Files still reading Optuna's private API, each owned by work in progress elsewhere; the list
 # shrinks to nothing as they move to hpsearch.storage (storage_of, study_id_of, trial_id_of, ...).
 # Only remove entries from it.
-PRIVATE_OPTUNA_PENDING = frozenset({
-    "hpsearch/search/_runner.py",  # study._storage, study._study_id
-    "hpsearch/search/_trial.py",  # study._storage, study._study_id, trial._trial_id
-    "hpsearch/search/_workers.py",  # study._storage, study._study_id, trial._trial_id
-})
+PRIVATE_OPTUNA_PENDING = frozenset(
+    {
+        "hpsearch/search/_runner.py",  # study._storage, study._study_id
+        "hpsearch/search/_trial.py",  # study._storage, study._study_id, trial._trial_id
+        "hpsearch/search/_workers.py",  # study._storage, study._study_id, trial._trial_id
+    }
+)
 # report/ files still importing hpsearch.comparison._arms for safe_name (now hpsearch._names).
-REPORT_PENDING = frozenset({"hpsearch/report/_study.py"})
+REPORT_PENDING: frozenset[str] = frozenset()
 
 
 def _sources() -> Iterator[tuple[str, ast.Module]]:
@@ -78,8 +89,11 @@ def _private_optuna_module(module: str, names: tuple[str, ...]) -> bool:
 
 def private_optuna_uses(tree: ast.Module) -> list[tuple[int, str]]:
     """Private Optuna modules imported and private Optuna attributes read (not on ``self``)."""
-    found = [(line, f"import {module} {', '.join(names)}".strip())
-             for line, module, names in imports("x.py", tree) if _private_optuna_module(module, names)]
+    found = [
+        (line, f"import {module} {', '.join(names)}".strip())
+        for line, module, names in imports("x.py", tree)
+        if _private_optuna_module(module, names)
+    ]
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in OPTUNA_PRIVATE_ATTRS:
             if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
@@ -127,8 +141,12 @@ def nn_violations(rel: str, tree: ast.Module) -> list[str]:
 
 
 def test_report_only_reads_stored_studies() -> None:
-    bad = [v for rel, tree in SOURCES.items()
-           if rel.startswith("hpsearch/report/") and rel not in REPORT_PENDING for v in report_violations(rel, tree)]
+    bad = [
+        v
+        for rel, tree in SOURCES.items()
+        if rel.startswith("hpsearch/report/") and rel not in REPORT_PENDING
+        for v in report_violations(rel, tree)
+    ]
     assert not bad, "hpsearch/report/ must only read stored studies:\n" + "\n".join(bad)
 
 
@@ -154,20 +172,23 @@ def test_nn_imports_nothing_else_of_hpsearch() -> None:
     assert not bad, "hpsearch/nn/ must stand alone:\n" + "\n".join(bad)
 
 
-@pytest.mark.parametrize(("source", "rule"), [
-    ("from objectives import build_objective", "report"),
-    ("from hpsearch.search import run_study", "report"),
-    ("from hpsearch.comparison._retrain import retrain_bests", "report"),
-    ("from ..comparison import _arms", "report"),
-    ("from optuna.storages._rdb import models", "optuna"),
-    ("import optuna.trial._state", "optuna"),
-    ("from optuna.storages import _CachedStorage", "optuna"),
-    ("x = study._storage.get_all_trials(study._study_id)", "optuna"),
-    ("models = optuna.storages._rdb.models", "optuna"),
-    ("from hpsearch.spec import Spec", "nn"),
-    ("from .. import stats", "nn"),
-    ("import objectives.mlp", "nn"),
-])
+@pytest.mark.parametrize(
+    ("source", "rule"),
+    [
+        ("from objectives import build_objective", "report"),
+        ("from hpsearch.search import run_study", "report"),
+        ("from hpsearch.comparison._retrain import retrain_bests", "report"),
+        ("from ..comparison import _arms", "report"),
+        ("from optuna.storages._rdb import models", "optuna"),
+        ("import optuna.trial._state", "optuna"),
+        ("from optuna.storages import _CachedStorage", "optuna"),
+        ("x = study._storage.get_all_trials(study._study_id)", "optuna"),
+        ("models = optuna.storages._rdb.models", "optuna"),
+        ("from hpsearch.spec import Spec", "nn"),
+        ("from .. import stats", "nn"),
+        ("import objectives.mlp", "nn"),
+    ],
+)
 def test_each_rule_catches_a_violation(source: str, rule: str) -> None:
     """The checks above are not vacuous: each flags a planted violation."""
     tree = ast.parse(source)
@@ -180,12 +201,18 @@ def test_each_rule_catches_a_violation(source: str, rule: str) -> None:
 
 
 def test_allowed_imports_pass() -> None:
-    assert not nn_violations("hpsearch/nn/_x.py", ast.parse("from . import _layers\nfrom hpsearch.nn._blas import axpy"))
-    assert not report_violations("hpsearch/report/_x.py", ast.parse(
-        "from hpsearch.search import is_finished\nfrom hpsearch.comparison._verdict import group_arms"))
+    assert not nn_violations(
+        "hpsearch/nn/_x.py", ast.parse("from . import _layers\nfrom hpsearch.nn._blas import axpy")
+    )
+    assert not report_violations(
+        "hpsearch/report/_x.py",
+        ast.parse("from hpsearch.search import is_finished\nfrom hpsearch.comparison._verdict import group_arms"),
+    )
 
 
 def test_public_optuna_names_pass() -> None:
-    tree = ast.parse("from optuna.trial import TrialState, FrozenTrial\nimport optuna.storages\n"
-                     "self._storage = s\nfrom optuna.samplers import TPESampler")
+    tree = ast.parse(
+        "from optuna.trial import TrialState, FrozenTrial\nimport optuna.storages\n"
+        "self._storage = s\nfrom optuna.samplers import TPESampler"
+    )
     assert private_optuna_uses(tree) == []

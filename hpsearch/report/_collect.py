@@ -20,6 +20,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch.samplers import sampler_of
 from hpsearch.search import is_diverged, is_finished
 from hpsearch.storage import read_trials
 
@@ -50,7 +51,7 @@ class StudyData:
 
     @property
     def sampler(self) -> str:
-        return str(self.attrs.get("sampler") or "unknown")
+        return sampler_of(self.attrs)
 
     @property
     def seed(self) -> Any:
@@ -87,7 +88,7 @@ class StudyData:
         return max(done, key=lambda t: (sign * t.value, -t.number))
 
 
-def _num(x: Any) -> float:
+def _to_float(x: Any) -> float:
     try:
         f = float(x)
     except (TypeError, ValueError):
@@ -99,16 +100,16 @@ def _trial(t: optuna.trial.FrozenTrial, obj: int) -> TrialData:
     attrs = dict(t.user_attrs)
     value = math.nan
     if t.state == TrialState.COMPLETE and t.values:
-        value = _num(t.values[obj])
-    seconds = _num(attrs.get("train_seconds"))
+        value = _to_float(t.values[obj])
+    seconds = _to_float(attrs.get("train_seconds"))
     if not math.isfinite(seconds) and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    epochs = _num(attrs.get("epochs_run", attrs.get("epochs_trained")))
+    epochs = _to_float(attrs.get("epochs_run", attrs.get("epochs_trained")))
     curve = attrs.get("learning_curve")
     if isinstance(curve, list):
-        curve = [_num(v) for v in curve]
+        curve = [_to_float(v) for v in curve]
     else:
-        curve = [_num(t.intermediate_values[k]) for k in sorted(t.intermediate_values)]
+        curve = [_to_float(t.intermediate_values[k]) for k in sorted(t.intermediate_values)]
     if not math.isfinite(epochs) and t.intermediate_values:
         epochs = float(len(t.intermediate_values))
     return TrialData(

@@ -19,7 +19,7 @@ from hpsearch.report import _compare_figures as cf
 from hpsearch.report._collect import StudyData
 from hpsearch.report._compare_sections import sections
 from hpsearch.report._html import fmt, render
-from hpsearch.report._study import _short, test_items
+from hpsearch.report._study import _short, test_score_items
 from hpsearch.report._verdict_section import verdict_view
 
 
@@ -94,7 +94,7 @@ def comparison_page(
     tests = []
     for a, ss in arms.items():
         for s in ss:
-            items = test_items(s.attrs)
+            items = test_score_items(s.attrs)
             if items:
                 num = s.attrs.get("test_trial")
                 tr = next((t for t in s.trials if t.number == num), None) or s.best()

@@ -6,7 +6,8 @@ import json
 import math
 from typing import Any
 
-from hpsearch.comparison._arms import safe_name
+from hpsearch import samplers
+from hpsearch._names import safe_name
 from hpsearch.export import csv_data_uri, rows_of
 from hpsearch.report import _study_figures as sf
 from hpsearch.report._collect import StudyData
@@ -36,7 +37,7 @@ def _short(x: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + " …"
 
 
-def test_items(attrs: dict[str, Any]) -> list[tuple[str, str]]:
+def test_score_items(attrs: dict[str, Any]) -> list[tuple[str, str]]:
     """Held-out test results stored with a study, as table rows ([] if none).
 
     Reads ``test_metrics`` (dict), ``test_score`` (number or dict),
@@ -92,7 +93,11 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
     params = list(study.distributions)
     # fANOVA suits independent (random / quasi-random) trials; PED-ANOVA is fast at any size
     n_done = sum(1 for t in study.trials if t.state == "COMPLETE")
-    method = "fanova" if study.sampler in ("random", "qmc") and n_done <= FANOVA_MAX else "ped-anova"
+    method = (
+        "fanova"
+        if samplers.is_exchangeable(study.sampler) and study.sampler != "grid" and n_done <= FANOVA_MAX
+        else "ped-anova"
+    )
     imp, imp_note = importances(_importance_sample(study, seed), study.direction, method, seed=seed)
     if n_done > IMPORTANCE_MAX:
         imp_note += f" (a seeded random sample of the study's {n_done})"
@@ -118,7 +123,7 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         best=best,
         best_params=[(k, fmt(v, 6)) for k, v in (best.params.items() if best else [])],
         best_value=fmt(best.value, 6) if best else "",
-        test_score=test_items(study.attrs),
+        test_score=test_score_items(study.attrs),
         importance_note=imp_note,
         provenance=provenance(study),
         spec_json=json.dumps(study.attrs["hpsearch_spec"], indent=2, default=str)

@@ -13,10 +13,9 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.samplers import REGISTRY, colour
 from hpsearch.search import is_finished
 from hpsearch.stats import incumbent
-
-_SAMPLER_COLOURS = {"grid": "#1f77b4", "random": "#ff7f0e", "tpe": "#2ca02c", "qmc": "#9467bd"}
 
 
 def best_so_far(trials: list[FrozenTrial], maximize: bool) -> list[tuple[int, int, float]]:
@@ -85,7 +84,7 @@ def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], max
     data, seen = [], set()
     for _name, sampler, trials in arms:
         curve = best_so_far(trials, maximize)
-        key = sampler if sampler in _SAMPLER_COLOURS else "other"
+        key = sampler if sampler in REGISTRY else "other"
         data.append(
             {
                 "type": "scatter",
@@ -93,7 +92,7 @@ def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], max
                 "name": key,
                 "legendgroup": key,
                 "showlegend": key not in seen,
-                "line": {"shape": "hv", "color": _SAMPLER_COLOURS.get(key, "#7f7f7f")},
+                "line": {"shape": "hv", "color": colour(key)},
                 "opacity": 0.75,
                 "x": [n for n, _, _ in curve],
                 "y": [b for _, _, b in curve],

@@ -39,6 +39,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from hpsearch.errors import UserError
+from hpsearch.storage._optuna import backend_of
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 HEARTBEAT_INTERVAL = 5  # seconds between heartbeats of a running trial
@@ -231,7 +232,7 @@ def _head_revision() -> str | None:
 
 def engine_of(storage: optuna.storages.BaseStorage) -> sqlalchemy.Engine:
     """The SQLAlchemy engine under an RDBStorage (a Study wraps it in a cache layer)."""
-    backend = getattr(storage, "_backend", storage)
+    backend = backend_of(storage)
     if not isinstance(backend, optuna.storages.RDBStorage):
         raise UserError("hpsearch needs an RDB storage (an SQLAlchemy URL)")
     return backend.engine

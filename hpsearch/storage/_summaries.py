@@ -38,6 +38,8 @@ from optuna.distributions import json_to_distribution
 from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.storage._optuna import backend_of
+
 _DIVERGED = "diverged"  # = hpsearch.search._outcomes.DIVERGED_ATTR (imported lazily there: no upward import)
 _ERROR = "error"  # = ERROR_ATTR
 
@@ -79,7 +81,7 @@ class StudyOverview:
 
 def sql_engine(storage: Any) -> sa.Engine | None:
     """The SQLAlchemy engine under an RDBStorage (also through Optuna's cache layer), else None."""
-    backend = getattr(storage, "_backend", storage)
+    backend = backend_of(storage)
     if isinstance(backend, optuna.storages.RDBStorage):
         return backend.engine
     return None
