@@ -37,6 +37,7 @@ from hpsearch.storage import (
     claim_slot,
     engine_of,
     running_trial_with_attr,
+    trial_id_of,
 )
 
 KEY_ATTR = "hpsearch_ask_key"  # the Idempotency-Key of the ask that created the trial
@@ -169,9 +170,13 @@ def _trial_of_key(study: optuna.Study, key: str, lease: float | None) -> int | N
     return trial_id
 
 
-def tell_trial(study: optuna.Study, trial_number: int, value: float | None = None,
+def tell_trial(study: optuna.Study, trial_number: int | optuna.Trial, value: float | None = None,
                state: str | TrialState | None = None) -> FrozenTrial:
     """Finish trial ``trial_number`` with a value, or with state "fail" / "pruned".
+
+    A worker passes its ``optuna.Trial`` instead of the number: finding a trial
+    by number scans the study's trials (no index on it), twice per tell, which
+    cost ~10 ms per trial at 1,500 trials.
 
     A non-finite value records the trial as diverged (FAIL with user attr
     ``diverged=True``), a real outcome that is not re-run. Whether the trial is
@@ -183,10 +188,15 @@ def tell_trial(study: optuna.Study, trial_number: int, value: float | None = Non
     raises TrialAlreadyFinished.
     """
     storage = study._storage
-    try:
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, int(trial_number))
-    except KeyError:
-        raise TrialNotFound(f"study {study.study_name!r} has no trial {trial_number}") from None
+    if isinstance(trial_number, optuna.Trial):
+        trial, trial_id = trial_number, trial_id_of(trial_number)
+        trial_number = trial.number
+    else:
+        trial = int(trial_number)
+        try:
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial)
+        except KeyError:
+            raise TrialNotFound(f"study {study.study_name!r} has no trial {trial_number}") from None
     try:
         state = _parse_state(state, value)
     except UserError:
@@ -196,7 +206,7 @@ def tell_trial(study: optuna.Study, trial_number: int, value: float | None = Non
         if state == TrialState.COMPLETE and not math.isfinite(value):
             storage.set_trial_user_attr(trial_id, "diverged", True)
             value, state = None, TrialState.FAIL
-        return study.tell(int(trial_number), value if state == TrialState.COMPLETE else None, state=state)
+        return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
         frozen = storage.get_trial(trial_id)
         if frozen.state.is_finished() and _same_outcome(frozen, state, value):

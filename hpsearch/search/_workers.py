@@ -209,7 +209,7 @@ def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> st
         try:
             value = job.objective(trial, params)
         except optuna.TrialPruned:
-            _tell(study, number, state="pruned")
+            _tell(study, trial, state="pruned")
             return None
         except KeyboardInterrupt:
             _fail(study, trial, "interrupted (Ctrl-C)")
@@ -220,7 +220,7 @@ def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> st
             _fail(study, trial, traceback.format_exc(), error=message)
             return message
         try:
-            _tell(study, number, value=value)
+            _tell(study, trial, value=value)
         except UserError:
             message = f"the objective returned {_one_line(repr(value), 100)}, expected a number"
             log.info("trial %d of %s failed: %s", number, study.study_name, message)
@@ -229,12 +229,12 @@ def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> st
     return None
 
 
-def _tell(study: optuna.Study, number: int, **kw) -> None:
+def _tell(study: optuna.Study, trial: optuna.Trial, **kw) -> None:
     try:
-        tell_trial(study, number, **kw)
+        tell_trial(study, trial, **kw)
     except TrialAlreadyFinished:
         # Failed by someone else (our heartbeat looked stale): its slot is re-run elsewhere.
-        log.warning("trial %d of %s was failed by another worker meanwhile", number, study.study_name)
+        log.warning("trial %d of %s was failed by another worker meanwhile", trial.number, study.study_name)
 
 
 def _fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, error: str | None = None) -> None:
@@ -249,7 +249,7 @@ def _fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, error: str |
         storage.set_trial_system_attr(trial._trial_id, "fail_reason", reason[-ERROR_CHARS:])
         if error is not None:
             storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, _clip(error))
-        tell_trial(study, trial.number, state="fail")
+        tell_trial(study, trial, state="fail")
     except (TrialAlreadyFinished, optuna.exceptions.UpdateFinishedTrialError):
         pass
 
