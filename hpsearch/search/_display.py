@@ -1,95 +1,268 @@
-"""What a running study shows: a rich progress bar with the best value, then a summary.
+"""What a running study shows: one overall progress bar with the best so far and an ETA, then a summary.
 
 The display reads the database rather than listening to workers, so it shows
 the same thing for one in-process worker, J processes, or workers on other
-machines.
+machines. Each refresh asks only for aggregate summaries (counts by state and
+the best trial per study, ``hpsearch.storage.study_overviews``), never for every
+trial, so refreshing costs the same on a study of 10 trials or 10,000.
+
+There is ONE bar for the whole run: finished trials over the budgets of every
+study (compare's arms included), so studies waiting their turn add nothing
+that ticks. The ETA is :func:`eta_seconds`, a pure function of (done, total,
+elapsed).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import optuna
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from hpsearch.search._outcomes import ERROR_ATTR, best_trial, is_finished, last_error, state_counts
-from hpsearch.storage import storage_of, study_id_of
+from hpsearch._format import fmt_number
+from hpsearch.search._outcomes import ERROR_ATTR
+from hpsearch.storage import StudyOverview, sql_engine, storage_of, study_overviews
+
+#: The states (in hpsearch's words) that fill a slot of the budget (see _outcomes.is_finished).
+FINISHED_STATES = ("complete", "pruned", "diverged", "failed")
+
+
+def eta_seconds(done: int, total: int, elapsed: float, done_at_start: int = 0) -> float | None:
+    """Seconds left at the pace so far: the trials still to run times elapsed per trial finished.
+
+    ``done_at_start``: trials already finished when the clock started (a resumed
+    study), which took none of ``elapsed``. 0.0 when nothing is left; None
+    while no trial has finished yet (no pace to go by).
+    """
+    if done >= total:
+        return 0.0
+    ran = done - done_at_start
+    if ran <= 0 or elapsed <= 0:
+        return None
+    return (total - done) * elapsed / ran
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``1:02:03`` / ``4:05`` (minutes:seconds under an hour); ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class EtaColumn(ProgressColumn):
+    """``ETA 4:05``, from the task's completed / total / elapsed (see eta_seconds)."""
+
+    def render(self, task: Any) -> Text:
+        total = task.total or 0
+        if task.elapsed is None:
+            eta = None
+        else:
+            eta = eta_seconds(int(task.completed), int(total), task.elapsed, int(task.fields.get("done_at_start", 0)))
+        return Text(f"ETA {fmt_duration(eta)}", style="progress.remaining")
+
+
+def finished(overview: StudyOverview) -> int:
+    """How many finished trials (COMPLETE, PRUNED, diverged, failed by an error) the study holds."""
+    return sum(overview.states.get(k, 0) for k in FINISHED_STATES)
+
+
+def _better(a: float, b: float, direction: optuna.study.StudyDirection) -> bool:
+    return a > b if direction == optuna.study.StudyDirection.MAXIMIZE else a < b
+
+
+def _comparison_of(overviews: Sequence[StudyOverview]) -> str | None:
+    names = {o.user_attrs.get("comparison") for o in overviews}
+    if len(names) == 1:
+        (name,) = names
+        return name if isinstance(name, str) else None
+    return None
+
+
+def best_text(overviews: Sequence[StudyOverview], *, digits: int = 4) -> str:
+    """The best value so far: one number for a study, ``grid 0.961 · random 0.968`` per arm of a comparison.
+
+    Per arm: the best over its repeats; ``-`` for an arm (or a study) with no completed trial yet.
+    Studies that are not one comparison's arms: the best over all of them.
+    """
+    if not overviews:
+        return "-"
+    if _comparison_of(overviews) is None or len(overviews) == 1:
+        groups = {"": list(overviews)}
+    else:
+        groups = {}
+        for o in overviews:
+            groups.setdefault(str(o.user_attrs.get("sampler", "?")), []).append(o)
+        digits = min(digits, 3)
+    parts = []
+    for label, group in groups.items():
+        best = None
+        for o in group:
+            if o.best is None or o.best.value is None:
+                continue
+            if best is None or _better(o.best.value, best, o.directions[0]):
+                best = o.best.value
+        value = "-" if best is None else fmt_number(float(best), digits)
+        parts.append(f"{label} {value}" if label else value)
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Overall:
+    """What the bar shows: finished trials over all budgets, and the best so far."""
+
+    done: int
+    total: int
+    best: str
+
+
+def overall(storage: Any, names: Sequence[str], budgets: Sequence[int]) -> Overall:
+    """Finished trials (each study counted up to its budget) and the best so far, from aggregate SQL."""
+    by_name = {o.name: o for o in study_overviews(storage, names=names)}
+    found = [by_name[n] for n in names if n in by_name]
+    done = sum(min(finished(by_name[n]), b) for n, b in zip(names, budgets, strict=True) if n in by_name)
+    return Overall(done, int(sum(budgets)), best_text(found))
 
 
 class StudyProgress:
-    """One progress bar per study: finished / budget, best value so far."""
+    """One progress bar for every study of a run: finished / budget, best value so far, elapsed, ETA."""
 
     def __init__(
-        self, studies: Sequence[optuna.Study], budgets: Sequence[int], *, enabled: bool, console: Console | None = None
+        self,
+        studies: Sequence[optuna.Study],
+        budgets: Sequence[int],
+        *,
+        enabled: bool,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._studies = list(studies)
-        self._budgets = list(budgets)
+        self._names = [s.study_name for s in self._studies]
+        self._budgets = [int(b) for b in budgets]
         self._enabled = enabled
+        self._clock = clock
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("best {task.fields[best]}"),
             TimeElapsedColumn(),
+            EtaColumn(),
             console=console,
             transient=False,
             disable=not enabled,
+            get_time=clock,
         )
-        self._tasks: list = []
-        self._last = 0.0
+        self._task: Any = None
+        self._last = -math.inf
+        self.state: Overall | None = None
+
+    @property
+    def storage(self) -> Any:
+        return storage_of(self._studies[0])
 
     def __enter__(self) -> StudyProgress:
-        if self._enabled:
+        if self._enabled and self._studies:
+            first = overall(self.storage, self._names, self._budgets)
+            self.state = first
             self._progress.start()
-            self._tasks = [
-                self._progress.add_task(s.study_name, total=n, best="-")
-                for s, n in zip(self._studies, self._budgets, strict=True)
-            ]
-            self.refresh(force=True)
+            self._task = self._progress.add_task(
+                self.title(), total=first.total, completed=first.done, best=first.best, done_at_start=first.done
+            )
+            self._last = self._clock()
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._enabled:
+    def __exit__(self, *exc: Any) -> None:
+        if self._task is not None:
             self.refresh(force=True)
             self._progress.stop()
 
+    def title(self) -> str:
+        attrs = [dict(s.user_attrs) for s in self._studies]
+        names = {a.get("comparison") for a in attrs}
+        if len(names) == 1 and isinstance(next(iter(names)), str) and len(self._studies) > 1:
+            return f"{next(iter(names))} ({len(self._studies)} studies)"
+        return self._names[0] if len(self._names) == 1 else f"{len(self._names)} studies"
+
     def refresh(self, force: bool = False) -> None:
         """Re-read the database (at most twice a second unless forced)."""
-        if not self._enabled or (not force and time.monotonic() - self._last < 0.5):
+        if self._task is None or (not force and self._clock() - self._last < 0.5):
             return
-        self._last = time.monotonic()
-        for study, task in zip(self._studies, self._tasks, strict=True):
-            trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)
-            best = best_trial(trials, study.direction)
-            self._progress.update(
-                task, completed=sum(map(is_finished, trials)), best="-" if best is None else f"{best.value:.4g}"
-            )
+        self._last = self._clock()
+        self.state = overall(self.storage, self._names, self._budgets)
+        self._progress.update(self._task, completed=self.state.done, best=self.state.best)
+
+
+# --- the closing summary -------------------------------------------------------------------------
+
+
+def _last_error_text(storage: Any, overview: StudyOverview) -> tuple[int, str] | None:
+    """(number, error text) of the study's latest trial failed by an objective error, if any."""
+    if not overview.states.get("failed"):
+        return None
+    engine = sql_engine(storage)
+    if engine is not None:
+        from hpsearch.storage import history_points
+
+        errors = [p for p in history_points(engine, overview.study_id) if p.user_attrs.get(ERROR_ATTR)]
+        if not errors:
+            return None
+        last = max(errors, key=lambda p: p.number)
+        trial = storage.get_trial(last.trial_id)
+    else:
+        from hpsearch.search._outcomes import last_error
+
+        found = last_error(storage.get_all_trials(overview.study_id, deepcopy=False))
+        if found is None:
+            return None
+        trial = found
+    return trial.number, " ".join(str(trial.user_attrs.get(ERROR_ATTR, "")).split())
+
+
+def summary_lines(storage: Any, name: str, seconds: float) -> list[str]:
+    """The closing summary of one study: best trial (value, params), counts by state, wall time, next step."""
+    (o,) = study_overviews(storage, names=[name]) or [None]
+    if o is None:
+        return [f"study {name}: not found"]
+    lines = [f"study {name}: {finished(o)} finished trials in {seconds:.1f} s"]
+    order = ("complete", "pruned", "diverged", "failed", "crashed", "running", "waiting")
+    counts = sorted(o.states.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
+    lines.append("  by state: " + (", ".join(f"{k} {v}" for k, v in counts) or "-"))
+    error = _last_error_text(storage, o)
+    if error is not None:
+        lines.append(f"  last error: #{error[0]}: {error[1][:200]}")
+    if o.best is None or o.best.value is None:
+        lines.append("  best trial: none completed")
+    else:
+        lines.append(f"  best trial: #{o.best.number}: {fmt_number(float(o.best.value), 6)}")
+        params = storage.get_trial(o.best.trial_id).params if o.best.trial_id >= 0 else {}
+        for k, v in params.items():
+            lines.append(f"    {k} = {fmt_number(v)}")
+    lines.append(f"next: hpsearch report {name} --open")
+    return lines
 
 
 def print_summary(console: Console, studies: Sequence[optuna.Study], seconds: float) -> None:
-    """Best trial (value, params), counts by state and wall time, per study."""
-    for study in studies:
-        trials = storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)
-        counts = state_counts(trials)
-        best = best_trial(trials, study.direction)
-        table = Table(title=f"study {study.study_name}", show_header=False, title_justify="left")
-        table.add_column("key", style="bold")
-        table.add_column("value")
-        table.add_row("finished", str(sum(map(is_finished, trials))))
-        table.add_row("by state", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-")
-        failed = last_error(trials)
-        if failed is not None:  # "failed": the objective raised; each such trial keeps its error
-            text = " ".join(str(failed.user_attrs[ERROR_ATTR]).split())
-            table.add_row("last error", escape(f"#{failed.number}: {text[:200]}"))
-        if best is not None:
-            table.add_row("best trial", f"#{best.number}: {best.value:.6g}")
-            for k, v in best.params.items():
-                table.add_row(f"  {k}", f"{v:.4g}" if isinstance(v, float) else str(v))
-        else:
-            table.add_row("best trial", "none completed")
-        table.add_row("time", f"{seconds:.1f} s")
-        console.print(table)
+    """The closing summary of a run: per study for ``run`` and ``worker``; for a comparison's arms only
+    the totals (``compare`` prints its own arm table, verdict and next step)."""
+    if not studies:
+        return
+    storage = storage_of(studies[0])
+    names = [s.study_name for s in studies]
+    if len(studies) > 1:
+        overviews = study_overviews(storage, names=names)
+        done = sum(finished(o) for o in overviews)
+        console.print(
+            f"{len(studies)} studies: {done} finished trials in {seconds:.1f} s", soft_wrap=True, markup=False
+        )
+        return
+    for line in summary_lines(storage, names[0], seconds):
+        console.print(line, soft_wrap=True, markup=False, highlight=False)

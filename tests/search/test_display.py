@@ -1,0 +1,127 @@
+"""The run display: one overall bar (finished / budgets, best so far per arm, ETA) and the closing summary."""
+
+from __future__ import annotations
+
+import io
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+from rich.console import Console
+
+from hpsearch.search._display import (
+    StudyProgress,
+    best_text,
+    eta_seconds,
+    fmt_duration,
+    overall,
+    print_summary,
+    summary_lines,
+)
+from hpsearch.storage import open_storage, study_overviews
+
+X = {"x": FloatDistribution(0.0, 1.0)}
+
+
+def _study(storage, name, values, *, comparison=None, sampler=None, direction="maximize", extra=()):
+    study = optuna.create_study(study_name=name, storage=storage, direction=direction)
+    if comparison is not None:
+        study.set_user_attr("comparison", comparison)
+        study.set_user_attr("sampler", sampler)
+    for i, v in enumerate(values):
+        study.add_trial(create_trial(params={"x": i / 10}, distributions=X, value=v))
+    for t in extra:
+        study.add_trial(t)
+    return study
+
+
+@pytest.fixture()
+def storage(tmp_path):
+    return open_storage(f"sqlite:///{tmp_path / 'd.db'}")
+
+
+def test_eta_is_the_pace_so_far():
+    assert eta_seconds(0, 10, 5.0) is None  # nothing finished: no pace yet
+    assert eta_seconds(2, 10, 20.0) == pytest.approx(80.0)  # 10 s a trial, 8 to go
+    assert eta_seconds(10, 10, 33.0) == 0.0
+    # resumed with 6 already done: only the 2 finished since the start took the 20 s
+    assert eta_seconds(8, 10, 20.0, done_at_start=6) == pytest.approx(20.0)
+    assert eta_seconds(6, 10, 20.0, done_at_start=6) is None
+    assert fmt_duration(None) == "-" and fmt_duration(65) == "1:05" and fmt_duration(3723) == "1:02:03"
+
+
+def test_overall_counts_every_arm_and_best_per_sampler(storage):
+    _study(storage, "c-grid-s0", [0.90, 0.95], comparison="c", sampler="grid")
+    _study(storage, "c-random-s0", [0.97], comparison="c", sampler="random")
+    _study(storage, "c-grid-s1", [0.961], comparison="c", sampler="grid")
+    pruned = create_trial(params={"x": 0.5}, distributions=X, state=TrialState.PRUNED)
+    _study(storage, "c-tpe-s0", [], comparison="c", sampler="tpe", extra=[pruned])
+    names = ["c-grid-s0", "c-random-s0", "c-tpe-s0", "c-grid-s1"]
+    state = overall(storage, names, [4, 4, 4, 4])
+    assert (state.done, state.total) == (5, 16)  # 2 + 1 + 1 pruned + 1
+    assert state.best == "grid 0.961 · random 0.97 · tpe -"  # arms in run order; best over repeats
+
+
+def test_overall_caps_each_study_at_its_budget_and_one_study_shows_one_number(storage):
+    _study(storage, "one", [0.1, 0.3, 0.2], direction="minimize")
+    state = overall(storage, ["one"], [2])
+    assert (state.done, state.total, state.best) == (2, 2, "0.1")
+    assert best_text(study_overviews(storage, names=["none"])) == "-"
+
+
+def test_the_bar_reads_the_database_and_its_eta_runs_on_the_injected_clock(storage):
+    a = _study(storage, "c-grid-s0", [0.5], comparison="c", sampler="grid")
+    b = _study(storage, "c-tpe-s0", [], comparison="c", sampler="tpe")
+    now = [100.0]
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    with StudyProgress([a, b], [3, 3], enabled=True, console=console, clock=lambda: now[0]) as bar:
+        assert bar.title() == "c (2 studies)"
+        assert (bar.state.done, bar.state.total) == (1, 6)
+        task = bar._progress.tasks[0]
+        assert task.fields["done_at_start"] == 1
+        b.add_trial(create_trial(params={"x": 0.1}, distributions=X, value=0.8))
+        now[0] += 0.1
+        bar.refresh()  # too soon: not read again
+        assert bar.state.done == 1
+        now[0] += 10.0
+        bar.refresh()
+        assert bar.state.done == 2 and bar.state.best == "grid 0.5 · tpe 0.8"
+        assert eta_seconds(int(task.completed), int(task.total), task.elapsed, 1) == pytest.approx(4 * 10.1)
+    text = out.getvalue()
+    assert text.count("c (2 studies)") == 1  # not a terminal: the bar is printed once, at the end
+    assert "2/6" in text and "best grid 0.5 · tpe 0.8" in text and "ETA 0:40" in text
+
+
+def test_quiet_shows_nothing(storage):
+    a = _study(storage, "q", [0.5])
+    out = io.StringIO()
+    with StudyProgress([a], [3], enabled=False, console=Console(file=out)) as bar:
+        bar.refresh(force=True)
+    assert out.getvalue() == ""
+
+
+def test_closing_summary_of_a_run(storage):
+    errored = create_trial(
+        params={"x": 0.9}, distributions=X, state=TrialState.FAIL, user_attrs={"error": "ValueError: too\nbig"}
+    )
+    _study(storage, "demo", [0.25, 0.75], extra=[errored])
+    lines = summary_lines(storage, "demo", 12.34)
+    assert lines[0] == "study demo: 3 finished trials in 12.3 s"
+    assert lines[1] == "  by state: complete 2, failed 1"
+    assert lines[2] == "  last error: #2: ValueError: too big"
+    assert lines[3] == "  best trial: #1: 0.75"
+    assert lines[4] == "    x = 0.1"
+    assert lines[-1] == "next: hpsearch report demo --open"
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), [optuna.load_study(study_name="demo", storage=storage)], 12.34)
+    assert out.getvalue().splitlines() == lines
+
+
+def test_closing_summary_of_many_studies_is_one_line(storage):
+    a = _study(storage, "c-grid-s0", [0.5, 0.6], comparison="c", sampler="grid")
+    b = _study(storage, "c-tpe-s0", [0.7], comparison="c", sampler="tpe")
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), [a, b], 5.0)
+    assert out.getvalue().splitlines() == ["2 studies: 3 finished trials in 5.0 s"]
