@@ -40,7 +40,13 @@ def arm_name(name: str, sampler: str, seed: int) -> str:
 
 
 def arm_specs(spec: Spec, samplers: Sequence[str], n_seeds: int, n_trials: int | None = None) -> list[Spec]:
-    """The specs of every arm study, in (sampler, seed) order."""
+    """The specs of every arm study, interleaved in (seed, sampler) order: grid-s0, random-s0, tpe-s0, grid-s1, ...
+
+    Workers finish studies in the order given (back to the first pending study
+    after each trial), so a comparison stopped part-way (a timeout, Ctrl-C)
+    already holds whole repeats of every sampler: a fair comparison, only
+    smaller.
+    """
     from hpsearch.spec import spec_from_dict
 
     if n_seeds < 1:
@@ -50,9 +56,9 @@ def arm_specs(spec: Spec, samplers: Sequence[str], n_seeds: int, n_trials: int |
         raise UserError(f"--n-trials: expected a positive budget, got {n}")
     base = spec.to_dict()
     out = []
-    for sampler in samplers:
-        for k in range(n_seeds):
-            seed = spec.study.seed + k
+    for k in range(n_seeds):
+        seed = spec.study.seed + k
+        for sampler in samplers:
             d = {
                 **base,
                 "study": {
