@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import webbrowser
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from hpsearch.cli._common import storage_option
 from hpsearch.samplers import SAMPLERS
@@ -96,6 +96,7 @@ def compare(
     from hpsearch.comparison import arm_specs, parse_samplers, retrain_bests, run_comparison
     from hpsearch.comparison._verdict import load_verdict
     from hpsearch.report import comparison_report_html, default_report_path
+    from hpsearch.search._display import comparison_summary_lines
     from hpsearch.spec import load_spec
     from hpsearch.storage import open_storage, resolve_storage_url
 
@@ -105,10 +106,12 @@ def compare(
     url = resolve_storage_url(storage)
     console = Console(stderr=as_json)  # with --json, stdout holds the JSON object only
     name = spec.study.name
+    start = time.monotonic()
     run_comparison(spec, url, specs, jobs=jobs, progress=not quiet, console=console)
     st = open_storage(url)
     if not as_json:
-        _print_summary(console, st, name)
+        for line in comparison_summary_lines(st, name, time.monotonic() - start):
+            _say(console, line)
     if eval_seeds:
         retrain_bests(st, name, eval_seeds=eval_seeds, jobs=jobs, say=lambda m: _say(console, m))
     verdict = load_verdict(st, name)
@@ -120,6 +123,7 @@ def compare(
         click.echo(verdict_json(verdict))
     else:
         _print_verdict(console, verdict)
+        _say(console, f"next: hpsearch report {name}-comparison --open")
 
 
 def verdict_json(verdict: dict) -> str:
@@ -138,7 +142,7 @@ def _strict(x: object) -> object:
 
 
 def _print_verdict(console: Console, verdict: dict) -> None:
-    """The pairs as a table, then the verdict sentence: the last thing compare prints."""
+    """The pairs as a table, then the verdict sentence (only compare's next-step line follows it)."""
     _say(
         console,
         f"comparison {verdict['comparison']}: final best {verdict['metric']} per repeat, "
@@ -167,23 +171,6 @@ def _print_verdict(console: Console, verdict: dict) -> None:
 def _say(console: Console, message: str) -> None:
     """One message as is: no line wrapping (it may be grepped or parsed), no markup."""
     console.print(message, soft_wrap=True, markup=False, highlight=False)
-
-
-def _print_summary(console: Console, st, name: str) -> None:
-    from hpsearch.report._collect import find_studies
-    from hpsearch.report._compare import group_arms, summary
-
-    _, studies = find_studies(st, name)
-    if not studies:
-        return
-    budgets, rows = summary(group_arms(studies), studies[0].direction)
-    console.print(f"comparison {name}: median best value over repeats", soft_wrap=True)
-    table = Table()
-    for h in ["sampler", "repeats"] + [f"@ {b} trials" for b in budgets]:
-        table.add_column(h)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
 
 
 @click.command("report")

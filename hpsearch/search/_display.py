@@ -250,15 +250,69 @@ def summary_lines(storage: Any, name: str, seconds: float) -> list[str]:
     return lines
 
 
+def _budget(o: StudyOverview) -> int | None:
+    spec = o.user_attrs.get("hpsearch_spec")
+    try:
+        return int(spec["study"]["n_trials"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def _trial_seconds(storage: Any, study_id: int) -> float:
+    """Seconds the study's trials ran, summed (one narrow query on RDB storages)."""
+    engine = sql_engine(storage)
+    if engine is not None:
+        from hpsearch.storage import history_points
+
+        return sum(p.duration or 0.0 for p in history_points(engine, study_id))
+    trials = storage.get_all_trials(study_id, deepcopy=False)
+    return sum(t.duration.total_seconds() for t in trials if t.duration is not None)
+
+
+def comparison_rows(storage: Any, name: str) -> list[tuple[str, str, str, str]]:
+    """One row per arm of comparison ``name``: (sampler, median best over repeats, repeats done / repeats,
+    seconds its trials ran). A repeat is done when its study holds its budget of finished trials."""
+    from statistics import median
+
+    from hpsearch.samplers import display_key, sampler_of
+
+    arms: dict[str, list[StudyOverview]] = {}
+    for o in study_overviews(storage, comparison=name):
+        arms.setdefault(sampler_of(o.user_attrs), []).append(o)
+    rows = []
+    for sampler in sorted(arms, key=display_key):
+        group = arms[sampler]
+        bests = [float(o.best.value) for o in group if o.best is not None and o.best.value is not None]
+        done = sum(1 for o in group if (b := _budget(o)) is not None and finished(o) >= b)
+        seconds = sum(_trial_seconds(storage, o.study_id) for o in group)
+        rows.append((sampler, fmt_number(median(bests)) if bests else "-", f"{done}/{len(group)}", f"{seconds:.1f}"))
+    return rows
+
+
+def comparison_summary_lines(storage: Any, name: str, seconds: float) -> list[str]:
+    """compare's one closing table: arm x (median best, repeats done, trial seconds), then the wall time."""
+    rows = comparison_rows(storage, name)
+    if not rows:
+        return []
+    table = [("arm", "median best", "repeats done", "seconds"), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = [f"comparison {name}: best value per repeat, median over repeats"]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    lines.append(f"  wall time {seconds:.1f} s (seconds: the arm's trials, summed)")
+    return lines
+
+
 def print_summary(console: Console, studies: Sequence[optuna.Study], seconds: float) -> None:
-    """The closing summary of a run: per study for ``run`` and ``worker``; for a comparison's arms only
-    the totals (``compare`` prints its own arm table, verdict and next step)."""
+    """The closing summary of a run: per study for ``run`` and ``worker``; nothing for a comparison's
+    arms (``compare`` prints one arm table, the verdict and the next step); else one line of totals."""
     if not studies:
         return
     storage = storage_of(studies[0])
     names = [s.study_name for s in studies]
     if len(studies) > 1:
         overviews = study_overviews(storage, names=names)
+        if _comparison_of(overviews) is not None:
+            return
         done = sum(finished(o) for o in overviews)
         console.print(
             f"{len(studies)} studies: {done} finished trials in {seconds:.1f} s", soft_wrap=True, markup=False

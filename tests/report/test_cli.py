@@ -70,9 +70,13 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
     d, spec, url, out, argv = compared
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "median best value over repeats" in text
+    assert "comparison tiny: best value per repeat, median over repeats" in text
+    arms = [line.split()[0] for line in text.splitlines() if line.startswith(("  grid ", "  random "))]
+    assert arms == ["grid", "random"]  # one table: a row per arm, not one table per study
     assert "retraining the best configuration of 4 repeats on train+validation with 2 training seeds" in text
-    assert text.rstrip().splitlines()[-1].startswith("verdict: ")  # the verdict ends the output
+    *_, verdict, following = text.rstrip().splitlines()
+    assert verdict.startswith("verdict: ")  # the verdict, then only the next step
+    assert following == "next: hpsearch report tiny-comparison --open"
     counts = _finished(url)
     assert set(counts) == {"tiny-grid-s4", "tiny-grid-s5", "tiny-random-s4", "tiny-random-s5"}
     st = open_storage(url, heartbeat=False)

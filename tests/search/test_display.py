@@ -13,6 +13,7 @@ from rich.console import Console
 from hpsearch.search._display import (
     StudyProgress,
     best_text,
+    comparison_summary_lines,
     eta_seconds,
     fmt_duration,
     overall,
@@ -119,9 +120,53 @@ def test_closing_summary_of_a_run(storage):
     assert out.getvalue().splitlines() == lines
 
 
-def test_closing_summary_of_many_studies_is_one_line(storage):
-    a = _study(storage, "c-grid-s0", [0.5, 0.6], comparison="c", sampler="grid")
-    b = _study(storage, "c-tpe-s0", [0.7], comparison="c", sampler="tpe")
+def test_closing_summary_of_many_studies_is_one_line_and_of_a_comparison_none(storage):
+    a = _study(storage, "a", [0.5, 0.6])
+    b = _study(storage, "b", [0.7])
     out = io.StringIO()
     print_summary(Console(file=out, width=200), [a, b], 5.0)
     assert out.getvalue().splitlines() == ["2 studies: 3 finished trials in 5.0 s"]
+    arms = [_study(storage, f"c-{s}-s0", [0.5], comparison="c", sampler=s) for s in ("grid", "tpe")]
+    out = io.StringIO()
+    print_summary(Console(file=out, width=200), arms, 5.0)
+    assert out.getvalue() == ""  # compare prints one table of its arms itself
+
+
+def test_comparison_summary_is_one_table_of_arms(storage):
+    import datetime as dt
+
+    def timed(value, seconds):
+        start = dt.datetime(2026, 1, 1)
+        return optuna.trial.FrozenTrial(
+            number=0,
+            state=TrialState.COMPLETE,
+            value=value,
+            datetime_start=start,
+            datetime_complete=start + dt.timedelta(seconds=seconds),
+            params={"x": 0.5},
+            distributions=X,
+            user_attrs={},
+            system_attrs={},
+            intermediate_values={},
+            trial_id=0,
+        )
+
+    for sampler, seed, values in [
+        ("tpe", 0, [0.9, 0.97]),
+        ("grid", 0, [0.9, 0.96]),
+        ("grid", 1, [0.95, 0.94]),
+        ("tpe", 1, [0.98]),  # budget 2, one finished: not a whole repeat yet
+    ]:
+        study = _study(storage, f"c-{sampler}-s{seed}", [], comparison="c", sampler=sampler)
+        study.set_user_attr("hpsearch_spec", {"study": {"name": study.study_name, "n_trials": 2}})
+        for v in values:
+            study.add_trial(timed(v, 1.5))
+    lines = comparison_summary_lines(storage, "c", 42.0)
+    assert lines == [
+        "comparison c: best value per repeat, median over repeats",
+        "  arm   median best  repeats done  seconds",
+        "  grid  0.955        2/2           6.0",
+        "  tpe   0.975        1/2           4.5",
+        "  wall time 42.0 s (seconds: the arm's trials, summed)",
+    ]
+    assert comparison_summary_lines(storage, "nope", 1.0) == []
