@@ -22,7 +22,8 @@ from typing import Any
 
 import optuna
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+from rich.table import Column
 from rich.text import Text
 
 from hpsearch._format import fmt_number
@@ -58,16 +59,20 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-class EtaColumn(ProgressColumn):
-    """``ETA 4:05``, from the task's completed / total / elapsed (see eta_seconds)."""
+class TimeColumn(ProgressColumn):
+    """``0:12 ETA 4:05``: elapsed, then the time left from the task's completed / total / elapsed
+    (see eta_seconds). One narrow column, so the bar and the best per arm fit 80 columns."""
 
     def render(self, task: Any) -> Text:
-        total = task.total or 0
-        if task.elapsed is None:
+        elapsed = task.elapsed
+        if elapsed is None:
             eta = None
         else:
-            eta = eta_seconds(int(task.completed), int(total), task.elapsed, int(task.fields.get("done_at_start", 0)))
-        return Text(f"ETA {fmt_duration(eta)}", style="progress.remaining")
+            done_at_start = int(task.fields.get("done_at_start", 0))
+            eta = eta_seconds(int(task.completed), int(task.total or 0), elapsed, done_at_start)
+        text = Text(fmt_duration(elapsed or 0.0), style="progress.elapsed")
+        text.append(f" ETA {fmt_duration(eta)}", style="progress.remaining")
+        return text
 
 
 def finished(overview: StudyOverview) -> int:
@@ -150,13 +155,13 @@ class StudyProgress:
         self._enabled = enabled
         self._clock = clock
         self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("best {task.fields[best]}"),
-            TimeElapsedColumn(),
-            EtaColumn(),
+            TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", max_width=24)),
+            BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=4)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn("best {task.fields[best]}", table_column=Column(no_wrap=True)),
+            TimeColumn(table_column=Column(no_wrap=True)),
             console=console,
+            expand=True,
             transient=False,
             disable=not enabled,
             get_time=clock,
@@ -189,7 +194,7 @@ class StudyProgress:
         attrs = [dict(s.user_attrs) for s in self._studies]
         names = {a.get("comparison") for a in attrs}
         if len(names) == 1 and isinstance(next(iter(names)), str) and len(self._studies) > 1:
-            return f"{next(iter(names))} ({len(self._studies)} studies)"
+            return str(next(iter(names)))  # a comparison: its name
         return self._names[0] if len(self._names) == 1 else f"{len(self._names)} studies"
 
     def refresh(self, force: bool = False) -> None:
