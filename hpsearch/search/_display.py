@@ -234,9 +234,10 @@ def _last_error_text(storage: Any, overview: StudyOverview) -> tuple[int, str] |
 
 def summary_lines(storage: Any, name: str, seconds: float) -> list[str]:
     """The closing summary of one study: best trial (value, params), counts by state, wall time, next step."""
-    (o,) = study_overviews(storage, names=[name]) or [None]
-    if o is None:
+    found = study_overviews(storage, names=[name])
+    if not found:
         return [f"study {name}: not found"]
+    o = found[0]
     lines = [f"study {name}: {finished(o)} finished trials in {seconds:.1f} s"]
     order = ("complete", "pruned", "diverged", "failed", "crashed", "running", "waiting")
     counts = sorted(o.states.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
