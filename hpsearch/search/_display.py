@@ -96,11 +96,11 @@ def best_text(overviews: Sequence[StudyOverview], *, digits: int = 4) -> str:
     """The best value so far: one number for a study, ``grid 0.961 · random 0.968`` per arm of a comparison.
 
     Per arm: the best over its repeats; ``-`` for an arm (or a study) with no completed trial yet.
-    Studies that are not one comparison's arms: the best over all of them.
+    Studies that are not one comparison's arms (e.g. ``run``'s one study): the best over all of them.
     """
     if not overviews:
         return "-"
-    if _comparison_of(overviews) is None or len(overviews) == 1:
+    if _comparison_of(overviews) is None:
         groups = {"": list(overviews)}
     else:
         groups = {}

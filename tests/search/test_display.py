@@ -62,6 +62,7 @@ def test_overall_counts_every_arm_and_best_per_sampler(storage):
     state = overall(storage, names, [4, 4, 4, 4])
     assert (state.done, state.total) == (5, 16)  # 2 + 1 + 1 pruned + 1
     assert state.best == "grid 0.961 · random 0.97 · tpe -"  # arms in run order; best over repeats
+    assert overall(storage, ["c-tpe-s0"], [4]).best == "tpe -"  # one arm left to run: still named
 
 
 def test_overall_caps_each_study_at_its_budget_and_one_study_shows_one_number(storage):
