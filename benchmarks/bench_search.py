@@ -19,8 +19,10 @@ no pruning, no weight decay), 2 worker processes with 1 BLAS thread each.
 
 Each repeat runs both, in alternating order; wall time is from launching the
 processes to the exit of the last one (start-up included: it is what a user
-waits for). Printed: every run, the medians, their ratio and both best
-validation accuracies (median over repeats). Also, by ``--startup``, the
+waits for). Printed: every run, the medians, their ratio, both best
+validation accuracies (median over repeats) and the seconds spent inside
+trials (start to finish, summed: the work the two processes share; the rest
+of the wall time is start-up, waiting and shutting down). Also, by ``--startup``, the
 2-trial start-up (``studies/quickstart.toml --n-trials 2 --jobs 1``), and by
 ``--scaling N``, trials per minute at --jobs 1 and 2 on an N-trial study.
 """
@@ -70,8 +72,13 @@ def _hpsearch() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "hpsearch.cli"]
 
 
-def run_hpsearch(tmp: Path, n_trials: int, epochs: int, jobs: int = 2, tag: str = "") -> tuple[float, float]:
-    """(wall seconds, best validation accuracy) of `hpsearch run --jobs J` on a fresh database."""
+def _spans(study) -> float:
+    """Seconds inside trials (start to finish, summed over trials): the work a pool of workers shares."""
+    return sum((t.datetime_complete - t.datetime_start).total_seconds() for t in study.trials)
+
+
+def run_hpsearch(tmp: Path, n_trials: int, epochs: int, jobs: int = 2, tag: str = "") -> tuple[float, float, float]:
+    """(wall seconds, best validation accuracy, seconds inside trials) of `hpsearch run --jobs J`, fresh database."""
     import optuna
 
     spec = tmp / f"search{tag}.toml"
@@ -84,11 +91,11 @@ def run_hpsearch(tmp: Path, n_trials: int, epochs: int, jobs: int = 2, tag: str 
     wall = time.perf_counter() - start
     study = optuna.load_study(study_name="bench-search", storage=f"sqlite:///{db}")
     assert len(study.trials) == n_trials, len(study.trials)
-    return wall, study.best_value
+    return wall, study.best_value, _spans(study)
 
 
-def run_optuna_sklearn(tmp: Path, n_trials: int, epochs: int, tag: str = "") -> tuple[float, float]:
-    """(wall seconds, best validation accuracy) of 2 Optuna + scikit-learn processes on a journal file."""
+def run_optuna_sklearn(tmp: Path, n_trials: int, epochs: int, tag: str = "") -> tuple[float, float, float]:
+    """(wall seconds, best validation accuracy, seconds inside trials) of 2 Optuna + scikit-learn processes."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -105,7 +112,7 @@ def run_optuna_sklearn(tmp: Path, n_trials: int, epochs: int, tag: str = "") -> 
         raise SystemExit(f"an Optuna worker failed: exit codes {codes}")
     study = optuna.load_study(study_name="bench-search", storage=JournalStorage(JournalFileBackend(str(journal))))
     assert len(study.trials) == n_trials, len(study.trials)
-    return wall, study.best_value
+    return wall, study.best_value, _spans(study)
 
 
 def optuna_worker(journal: str, worker: int, n_trials: int, epochs: int) -> None:
@@ -179,14 +186,16 @@ def main() -> None:
         for r in range(args.repeats):
             order = [("hpsearch", run_hpsearch, hp), ("optuna+sklearn", run_optuna_sklearn, sk)]
             for label, fn, out in (order if r % 2 == 0 else order[::-1]):
-                wall, best = fn(tmp, args.n_trials, args.epochs, tag=f"-{r}")
-                out.append((wall, best))
-                print(f"#   repeat {r + 1}: {label:<15} {wall:6.2f} s  best validation accuracy {best:.4f}",
-                      flush=True)
-        hp_wall, sk_wall = statistics.median(w for w, _ in hp), statistics.median(w for w, _ in sk)
+                wall, best, spans = fn(tmp, args.n_trials, args.epochs, tag=f"-{r}")
+                out.append((wall, best, spans))
+                print(f"#   repeat {r + 1}: {label:<15} {wall:6.2f} s  best validation accuracy {best:.4f}  "
+                      f"inside trials {spans:5.2f} s", flush=True)
+        hp_wall, sk_wall = statistics.median(r[0] for r in hp), statistics.median(r[0] for r in sk)
         ratios = [s[0] / h[0] for h, s in zip(hp, sk)]
-        print(f"hpsearch run --jobs 2:          {hp_wall:6.2f} s (median), best {statistics.median(b for _, b in hp):.4f}")
-        print(f"Optuna + scikit-learn, 2 procs: {sk_wall:6.2f} s (median), best {statistics.median(b for _, b in sk):.4f}")
+        for label, runs, wall in (("hpsearch run --jobs 2:         ", hp, hp_wall),
+                                  ("Optuna + scikit-learn, 2 procs:", sk, sk_wall)):
+            print(f"{label} {wall:6.2f} s (median), best {statistics.median(r[1] for r in runs):.4f}, "
+                  f"inside trials {statistics.median(r[2] for r in runs):.2f} s")
         print(f"ratio of medians {sk_wall / hp_wall:.2f}x; paired median {statistics.median(ratios):.2f}x "
               f"[{min(ratios):.2f}-{max(ratios):.2f}]")
         if args.startup:
@@ -197,7 +206,7 @@ def main() -> None:
             rates: dict[int, list[float]] = {1: [], 2: []}
             for r in range(max(1, args.repeats // 2)):
                 for jobs in ((1, 2) if r % 2 == 0 else (2, 1)):
-                    wall, _ = run_hpsearch(tmp, args.scaling, args.epochs, jobs=jobs, tag=f"-s{r}-{jobs}")
+                    wall, _, _ = run_hpsearch(tmp, args.scaling, args.epochs, jobs=jobs, tag=f"-s{r}-{jobs}")
                     rates[jobs].append(60 * args.scaling / wall)
                     print(f"#   {args.scaling} trials, --jobs {jobs}: {wall:6.1f} s "
                           f"{rates[jobs][-1]:6.1f} trials/min", flush=True)
