@@ -21,6 +21,7 @@ import multiprocessing.connection
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -365,11 +366,16 @@ def _single_thread_blas_env():
 
 
 def start_method() -> str:
-    """How the pool starts workers: "fork" on Linux (fast, see the module docstring), else "spawn"."""
+    """How the pool starts workers: "fork" on Linux (fast, see the module docstring), else "spawn".
+
+    Also "spawn" when this process runs other threads (a notebook's kernel, a
+    server): a forked child would inherit whatever locks they hold.
+    ``HPSEARCH_START_METHOD`` (fork | spawn | forkserver) overrides it.
+    """
     forced = os.environ.get("HPSEARCH_START_METHOD")
     if forced:
         return forced
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+    return "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
 
 
 class Pool:

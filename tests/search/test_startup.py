@@ -47,6 +47,20 @@ def test_pool_workers_are_forked_and_share_the_data_the_parent_loaded(tmp_path, 
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
 
 
+def test_workers_are_spawned_when_other_threads_run(monkeypatch):
+    import threading
+
+    monkeypatch.delenv("HPSEARCH_START_METHOD", raising=False)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert _workers.start_method() == "spawn"
+    finally:
+        stop.set()
+        thread.join()
+
+
 def test_a_preloaded_objective_is_used_only_for_the_same_spec(monkeypatch):
     monkeypatch.setattr(_workers, "_PRELOADED", {})
     spec = _spec()
