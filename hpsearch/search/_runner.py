@@ -176,6 +176,7 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
         # Before the progress bar's thread starts: a forked child inherits the locks threads hold.
         pool = _workers.Pool(url, names, jobs, deadline=deadline, first_worker=first_worker,
                              max_failures=max_failures, storage=storage)
+        _workers.release_objectives()  # the forked workers hold their copies; this process needs none
     with StudyProgress([st for st, _ in todo], [budget(sp) for _, sp in todo],
                        enabled=progress, console=console) as bar:
         if pool is not None:

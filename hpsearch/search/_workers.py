@@ -186,6 +186,11 @@ def preload_objectives(specs: Sequence[Any]) -> None:
             _PRELOADED[spec.study.name] = (key, build_objective(spec))
 
 
+def release_objectives() -> None:
+    """Forget the preloaded objectives (once the workers are forked, they hold their own copies)."""
+    _PRELOADED.clear()
+
+
 def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _Job:
     from objectives import build_objective
 
