@@ -165,7 +165,7 @@ def axis_capacity(p: Any) -> int | float:
 
 def grid_axes(space: Mapping[str, Any], budget: int | None = None) -> dict[str, Axis]:
     """One :class:`Axis` per hyperparameter: its point count and its i-th value, never a listing."""
-    return {name: Axis(p, k) for (name, p), k in zip(space.items(), grid_counts(space, budget).values())}
+    return {name: Axis(p, k) for (name, p), k in zip(space.items(), grid_counts(space, budget).values(), strict=True)}
 
 
 def grid_points_per_axis(space: Mapping[str, Any], budget: int | None = None) -> dict[str, int]:
@@ -186,8 +186,11 @@ def grid_values(space: Mapping[str, Any], budget: int | None = None) -> dict[str
 def axis_values(p: Any, n: int | None) -> list:
     """``n`` grid values of one axis (None: its explicit grid, else the default count)."""
     if n is None:
-        n = len(p.grid) if p.grid is not None else (
-            len(p.choices) if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, axis_capacity(p)))
+        n = (
+            len(p.grid)
+            if p.grid is not None
+            else (len(p.choices) if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, axis_capacity(p)))
+        )
     return Axis(p, n).values()
 
 
@@ -337,8 +340,10 @@ class GridOrder:
         self._half = (bits + 1) // 2
         self._mask = (1 << self._half) - 1
         self._nbytes = (self._half + 7) // 8 or 1
-        self._keys = [hashlib.blake2b(f"hpsearch-grid:{int(seed)}:{r}".encode(), digest_size=16).digest()
-                      for r in range(self.ROUNDS)]
+        self._keys = [
+            hashlib.blake2b(f"hpsearch-grid:{int(seed)}:{r}".encode(), digest_size=16).digest()
+            for r in range(self.ROUNDS)
+        ]
 
     def _round(self, key: bytes, x: int) -> int:
         digest = hashlib.blake2b(x.to_bytes(self._nbytes, "little"), digest_size=8, key=key).digest()

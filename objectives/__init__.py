@@ -32,8 +32,17 @@ if TYPE_CHECKING:
 
 Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], float]
 
-__all__ = ["Objective", "build_objective", "cannot_evaluate", "describe_objective", "evaluate_best",
-           "gradient_check_sample", "load_objective", "preflight", "sample_configuration"]
+__all__ = [
+    "Objective",
+    "build_objective",
+    "cannot_evaluate",
+    "describe_objective",
+    "evaluate_best",
+    "gradient_check_sample",
+    "load_objective",
+    "preflight",
+    "sample_configuration",
+]
 
 
 def preflight(spec: Spec) -> None:
@@ -59,8 +68,10 @@ def build_objective(spec: Spec) -> Objective:
 
         return MLPObjective(spec)
     if kind == EXTERNAL_OBJECTIVE:
-        raise UserError("study.objective: expected an objective hpsearch can run, got 'external' "
-                        "(its trials are evaluated by an HTTP client through ask/tell)")
+        raise UserError(
+            "study.objective: expected an objective hpsearch can run, got 'external' "
+            "(its trials are evaluated by an HTTP client through ask/tell)"
+        )
     if kind == COMMAND_OBJECTIVE:
         from objectives.command import CommandObjective
 
@@ -90,20 +101,26 @@ def load_objective(reference: str, workdir: str | None = None) -> Callable[..., 
         module = _import(module_name, folders)
     except ModuleNotFoundError as exc:
         if exc.name != module_name.split(".")[0]:
-            raise UserError(f"study.objective: expected an importable module {module_name!r}, "
-                            f"got ModuleNotFoundError: {exc}") from None
+            raise UserError(
+                f"study.objective: expected an importable module {module_name!r}, got ModuleNotFoundError: {exc}"
+            ) from None
         where = " or ".join(folders) or "sys.path"
         top = module_name.split(".")[0]
-        raise UserError(f"study.objective: expected a module {module_name!r} in {where}, got {exc} "
-                        f"(put {top}.py or a package folder {top}/ next to the spec file, "
-                        "or set study.workdir to the folder that has it)") from None
+        raise UserError(
+            f"study.objective: expected a module {module_name!r} in {where}, got {exc} "
+            f"(put {top}.py or a package folder {top}/ next to the spec file, "
+            "or set study.workdir to the folder that has it)"
+        ) from None
     except Exception as exc:  # any import-time failure is the user's code
-        raise UserError(f"study.objective: expected an importable module {module_name!r}, "
-                        f"got {type(exc).__name__}: {exc}") from None
+        raise UserError(
+            f"study.objective: expected an importable module {module_name!r}, got {type(exc).__name__}: {exc}"
+        ) from None
     function = getattr(module, attr, None)
     if not callable(function):
-        raise UserError(f"study.objective: expected a function {attr!r} in module {module_name!r}, "
-                        f"got {'nothing' if function is None else type(function).__name__}")
+        raise UserError(
+            f"study.objective: expected a function {attr!r} in module {module_name!r}, "
+            f"got {'nothing' if function is None else type(function).__name__}"
+        )
     return function
 
 
@@ -128,8 +145,7 @@ def _accepts_split(function: Callable[..., Any]) -> bool:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == "split" and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD
-               for p in parameters)
+    return any(p.name == "split" and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def cannot_evaluate(spec: Spec) -> str | None:
@@ -144,13 +160,17 @@ def cannot_evaluate(spec: Spec) -> str | None:
     if kind in BUILTIN_OBJECTIVES:
         return None
     if kind == COMMAND_OBJECTIVE:
-        return ("a command objective has no test split hpsearch knows of; score the best parameters "
-                "(hpsearch best NAME) on your test data with your own program")
+        return (
+            "a command objective has no test split hpsearch knows of; score the best parameters "
+            "(hpsearch best NAME) on your test data with your own program"
+        )
     if kind == EXTERNAL_OBJECTIVE:
         return "an external objective is evaluated by its HTTP client; hpsearch cannot retrain it"
     if not _accepts_split(load_objective(kind, spec.study.workdir)):
-        return (f"{kind} takes no 'split' argument; give it one (def {kind.partition(':')[2]}"
-                "(trial, params, split=\"validation\")) and return the test score when split == \"test\"")
+        return (
+            f"{kind} takes no 'split' argument; give it one (def {kind.partition(':')[2]}"
+            '(trial, params, split="validation")) and return the test score when split == "test"'
+        )
     return None
 
 
@@ -171,8 +191,10 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
     """
     reason = cannot_evaluate(spec)
     if reason is not None:
-        raise UserError(f"study.objective: expected an objective that can score a test split, "
-                        f"got {spec.study.objective!r}: {reason}")
+        raise UserError(
+            f"study.objective: expected an objective that can score a test split, "
+            f"got {spec.study.objective!r}: {reason}"
+        )
     if spec.study.objective not in BUILTIN_OBJECTIVES:
         return _evaluate_user_function(spec, params, seed)
     from objectives.metrics import score, task_metrics
@@ -186,13 +208,13 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
     epochs = int(config["max_epochs"])
     if int(config["patience"]):
         X_train, X_val = objective.features(config, p.train, [p.train, p.val])
-        probe = fit_network(config, p, X_train, p.y[p.train], X_val=X_val, y_val=p.y[p.val],
-                            metric=metric, seeds=seeds)
+        probe = fit_network(config, p, X_train, p.y[p.train], X_val=X_val, y_val=p.y[p.val], metric=metric, seeds=seeds)
         epochs = probe.result.best_epoch or probe.result.epochs_run
     fit_rows = np.sort(np.concatenate([p.train, p.val]))
     X_fit, X_test = objective.features(config, fit_rows, [fit_rows, p.test])
-    fitted = fit_network(config, p, X_fit, p.y[fit_rows], X_val=None, y_val=None, metric=metric,
-                         seeds=seeds, max_epochs=epochs)
+    fitted = fit_network(
+        config, p, X_fit, p.y[fit_rows], X_val=None, y_val=None, metric=metric, seeds=seeds, max_epochs=epochs
+    )
     outputs = fitted.outputs(X_test)
     names = [metric] + [m for m in task_metrics(p.task) if m != metric]
     nan = fitted.result.diverged
@@ -219,9 +241,11 @@ def describe_objective(spec: Spec) -> list[str]:
         from objectives.command import TRIALS_FOLDER
 
         workdir = spec.study.workdir or os.getcwd()
-        return [f"command: {spec.command.run}",
-                f"  runs in {workdir} (no shell), timeout {spec.command.timeout:g} s per trial; "
-                f"each trial's folder: {Path(workdir) / TRIALS_FOLDER / spec.study.name}/<trial number>"]
+        return [
+            f"command: {spec.command.run}",
+            f"  runs in {workdir} (no shell), timeout {spec.command.timeout:g} s per trial; "
+            f"each trial's folder: {Path(workdir) / TRIALS_FOLDER / spec.study.name}/<trial number>",
+        ]
     data = spec.data
     if data is None or data.dataset != "csv":
         return []
@@ -256,5 +280,14 @@ def gradient_check_sample(spec: Spec, n_rows: int = 8, max_checks: int = 400) ->
     if p.task == "regression":
         y = ((y - p.y[p.train].mean()) / (p.y[p.train].std() or 1.0)).reshape(-1, 1)
     net = build_network(config, p, X.shape[1], seed=spec.study.seed, dtype=np.float64)
-    return float(gradient_check(net, X, y, weight_decay=float(config["weight_decay"]),
-                                l1=float(config["l1"]), max_checks=max_checks, seed=spec.study.seed))
+    return float(
+        gradient_check(
+            net,
+            X,
+            y,
+            weight_decay=float(config["weight_decay"]),
+            l1=float(config["l1"]),
+            max_checks=max_checks,
+            seed=spec.study.seed,
+        )
+    )

@@ -65,8 +65,9 @@ class Problem:
     def is_text(self) -> bool:
         return not isinstance(self.inputs, np.ndarray)
 
-    def design(self, config: Mapping[str, Any], fit_rows: np.ndarray,
-               row_sets: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def design(
+        self, config: Mapping[str, Any], fit_rows: np.ndarray, row_sets: Sequence[np.ndarray]
+    ) -> list[np.ndarray]:
         """Feature matrices for ``row_sets``, standardized with ``fit_rows`` statistics only."""
         if self.preprocess is not None:
             from sklearn.base import clone
@@ -75,8 +76,14 @@ class Problem:
             return [np.asarray(transformer.transform(self.inputs[rows]), dtype=np.float64) for rows in row_sets]
         if self.is_text:
             matrices = textlib.bag_of_words(
-                self.inputs, fit_rows, [fit_rows, *row_sets], vocab_size=config["vocab_size"],
-                min_count=config["min_count"], ngram=config["ngram"], features=config["features"])
+                self.inputs,
+                fit_rows,
+                [fit_rows, *row_sets],
+                vocab_size=config["vocab_size"],
+                min_count=config["min_count"],
+                ngram=config["ngram"],
+                features=config["features"],
+            )
             fit, outs = matrices[0], matrices[1:]
         else:
             fit, outs = self.inputs[fit_rows], [self.inputs[rows] for rows in row_sets]
@@ -104,8 +111,9 @@ def load_problem(data: Any, seed: int) -> Problem:
     return Problem(data.dataset, inputs, y, net_task, tuple(classes), train, val, test, preprocess)
 
 
-def split_indices(y: np.ndarray, task: str, val_fraction: float, test_fraction: float,
-                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(
+    y: np.ndarray, task: str, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Disjoint sorted (train, val, test) row indices; stratified by class when possible.
 
     Stratification needs every class at least twice in each part; when a
@@ -129,8 +137,9 @@ def split_indices(y: np.ndarray, task: str, val_fraction: float, test_fraction: 
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-def _shuffle_split(rows: np.ndarray, test_size: float, seed: int,
-                   stratify: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _shuffle_split(
+    rows: np.ndarray, test_size: float, seed: int, stratify: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rest, test) as ``sklearn.model_selection.train_test_split(rows, test_size=, random_state=seed,
     stratify=)`` returns them (ShuffleSplit / StratifiedShuffleSplit, scikit-learn 1.x), in NumPy.
 
@@ -159,7 +168,7 @@ def _shuffle_split(rows: np.ndarray, test_size: float, seed: int,
         permutation = rng.permutation(class_counts[i])
         members = class_indices[i].take(permutation, mode="clip")
         train.extend(members[: n_i[i]])
-        test.extend(members[n_i[i]: n_i[i] + t_i[i]])
+        test.extend(members[n_i[i] : n_i[i] + t_i[i]])
     return rows[rng.permutation(train)], rows[rng.permutation(test)]
 
 
@@ -190,8 +199,9 @@ def _load(data: Any, seed: int) -> tuple[Any, Sequence, str]:
     if name == "moons":
         from sklearn import datasets as skd
 
-        X, y = skd.make_moons(n_samples=data.n_samples or 500, noise=0.25 if data.noise is None else data.noise,
-                              random_state=seed)
+        X, y = skd.make_moons(
+            n_samples=data.n_samples or 500, noise=0.25 if data.noise is None else data.noise, random_state=seed
+        )
         return X, y, "classification"
     if name == "make_classification":
         return _make_classification(data, seed)
@@ -200,9 +210,11 @@ def _load(data: Any, seed: int) -> tuple[Any, Sequence, str]:
         table = read_csv(data.path, data.target, task, drop=data.drop or (), categorical=data.categorical or ())
         y = table.y
         if task == "classification" and len(set(y)) > max(20, len(y) // 2):
-            raise UserError(f"{data.path}: column {data.target!r}: expected class labels, got "
-                            f"{len(set(y))} distinct values in {len(y)} rows "
-                            "(set data.task = \"regression\" or a regression metric)")
+            raise UserError(
+                f"{data.path}: column {data.target!r}: expected class labels, got "
+                f"{len(set(y))} distinct values in {len(y)} rows "
+                '(set data.task = "regression" or a regression metric)'
+            )
         return table, y, task
     if name == "text":
         docs, labels = _text_rows(data)
@@ -223,8 +235,9 @@ def load_bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
             n_samples, n_features = (int(v) for v in handle.readline().split(",")[:2])
             table = np.loadtxt(handle, delimiter=",", ndmin=2)
         if table.shape != (n_samples, n_features + 1):
-            raise UserError(f"{folder / _HEADED_CSV[name]}: expected {n_samples} x {n_features + 1} values, "
-                            f"got {table.shape}")
+            raise UserError(
+                f"{folder / _HEADED_CSV[name]}: expected {n_samples} x {n_features + 1} values, got {table.shape}"
+            )
         return table[:, :-1].copy(), table[:, -1].astype(int)
     if name == "digits":
         with gzip.open(folder / "digits.csv.gz", "rt") as handle:
@@ -247,8 +260,9 @@ def _sklearn_data_folder() -> Path:
     """scikit-learn's bundled-data folder, found without importing scikit-learn."""
     spec = importlib.util.find_spec("sklearn")  # a top-level find_spec imports nothing
     if spec is None or not spec.submodule_search_locations:
-        raise UserError("the built-in datasets come with scikit-learn, which is not installed "
-                        "(pip install scikit-learn)")
+        raise UserError(
+            "the built-in datasets come with scikit-learn, which is not installed (pip install scikit-learn)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
 
 
@@ -258,9 +272,14 @@ def _make_classification(data: Any, seed: int) -> tuple[np.ndarray, np.ndarray, 
     from sklearn import datasets as skd
 
     X, y = skd.make_classification(
-        n_samples=data.n_samples or 1000, n_features=n_features, n_informative=n_informative,
-        n_redundant=min(2, n_features - n_informative), n_classes=n_classes,
-        class_sep=data.class_sep or 1.0, random_state=seed)
+        n_samples=data.n_samples or 1000,
+        n_features=n_features,
+        n_informative=n_informative,
+        n_redundant=min(2, n_features - n_informative),
+        n_classes=n_classes,
+        class_sep=data.class_sep or 1.0,
+        random_state=seed,
+    )
     return X, y, "classification"
 
 
@@ -268,18 +287,18 @@ def _text_rows(data: Any) -> tuple[list[str], list[str]]:
     if data.path is None:
         return textlib.make_corpus(n_samples=data.n_samples or 1000, noise=0.05 if data.noise is None else data.noise)
 
-
     with open(data.path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in (data.text_column, data.target) if c not in (reader.fieldnames or [])]
         if missing:
-            raise UserError(f"{data.path}:1: expected a column named {missing[0]!r}, "
-                            f"got columns {', '.join(reader.fieldnames or [])}")
+            raise UserError(
+                f"{data.path}:1: expected a column named {missing[0]!r}, "
+                f"got columns {', '.join(reader.fieldnames or [])}"
+            )
         docs, labels = [], []
         for row in reader:
             if row[data.target] is None or row[data.text_column] is None:
-                raise UserError(f"{data.path}:{reader.line_num}: expected {len(reader.fieldnames)} values, "
-                                "got fewer")
+                raise UserError(f"{data.path}:{reader.line_num}: expected {len(reader.fieldnames)} values, got fewer")
             docs.append(row[data.text_column])
             labels.append(row[data.target].strip())
     return docs, labels

@@ -79,8 +79,9 @@ def score(metric: str, y_true: np.ndarray, outputs: np.ndarray, task: str) -> fl
         from sklearn import metrics as skm
 
         average = "binary" if task == "binary" else "macro"
-        return float(skm.f1_score(y, pred, average=average, labels=labels if average == "macro" else None,
-                                  zero_division=0.0))
+        return float(
+            skm.f1_score(y, pred, average=average, labels=labels if average == "macro" else None, zero_division=0.0)
+        )
     if metric == "log_loss":
         clipped = np.clip(proba, 1e-15, 1.0)
         p_true = (clipped / clipped.sum(axis=1, keepdims=True))[np.arange(len(y)), y]

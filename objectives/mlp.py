@@ -56,8 +56,9 @@ class Fitted:
             return out * self.y_std + self.y_mean if self.net.task == "regression" else out
 
 
-def build_network(config: Mapping[str, Any], problem: Problem, n_inputs: int, *, seed: int,
-                  dtype: type | None = None) -> Network:
+def build_network(
+    config: Mapping[str, Any], problem: Problem, n_inputs: int, *, seed: int, dtype: type | None = None
+) -> Network:
     """The untrained network ``config`` describes for ``problem``.
 
     One builder for training and for ``hpsearch check``'s gradient check, so
@@ -67,15 +68,33 @@ def build_network(config: Mapping[str, Any], problem: Problem, n_inputs: int, *,
     task = problem.task
     n_outputs = problem.n_classes if task == "multiclass" else 1
     hidden = [int(config["width"])] * int(config["depth"])
-    return Network(n_inputs, hidden, n_outputs, task=task, activation=config["activation"],
-                   dropout=float(config["dropout"]), batch_norm=bool(config["batch_norm"]), init=config["init"],
-                   dtype=dtype or np.dtype(config["dtype"]).type, random_state=seed)
+    return Network(
+        n_inputs,
+        hidden,
+        n_outputs,
+        task=task,
+        activation=config["activation"],
+        dropout=float(config["dropout"]),
+        batch_norm=bool(config["batch_norm"]),
+        init=config["init"],
+        dtype=dtype or np.dtype(config["dtype"]).type,
+        random_state=seed,
+    )
 
 
-def fit_network(config: Mapping[str, Any], problem: Problem, X: np.ndarray, y: np.ndarray, *,
-                X_val: np.ndarray | None, y_val: np.ndarray | None, metric: str, seeds: tuple[int, int],
-                callbacks: Sequence[Callable[[EpochRecord], bool]] = (),
-                max_epochs: int | None = None) -> Fitted:
+def fit_network(
+    config: Mapping[str, Any],
+    problem: Problem,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    X_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    metric: str,
+    seeds: tuple[int, int],
+    callbacks: Sequence[Callable[[EpochRecord], bool]] = (),
+    max_epochs: int | None = None,
+) -> Fitted:
     """Build the network ``config`` describes and train it (early stopping needs X_val)."""
     task = problem.task
     net = build_network(config, problem, X.shape[1], seed=seeds[0])
@@ -94,15 +113,26 @@ def fit_network(config: Mapping[str, Any], problem: Problem, X: np.ndarray, y: n
     # A diverging run overflows; train() records it and keeps numpy's warnings
     # (noise in the CLI output) quiet itself, val_metric calls included.
     result = train(
-        net, X, y, X_val=X_val, y_val=y_val,
-        optimizer=config["optimizer"], learning_rate=float(config["learning_rate"]),
-        momentum=float(config["momentum"]), weight_decay=float(config["weight_decay"]),
-        l1=float(config["l1"]), clip_norm=float(config["clip_norm"]) or None,
-        batch_size=int(config["batch_size"]), max_epochs=int(max_epochs or config["max_epochs"]),
-        schedule=config["schedule"], time_budget=float(config["time_budget"]) or None,
+        net,
+        X,
+        y,
+        X_val=X_val,
+        y_val=y_val,
+        optimizer=config["optimizer"],
+        learning_rate=float(config["learning_rate"]),
+        momentum=float(config["momentum"]),
+        weight_decay=float(config["weight_decay"]),
+        l1=float(config["l1"]),
+        clip_norm=float(config["clip_norm"]) or None,
+        batch_size=int(config["batch_size"]),
+        max_epochs=int(max_epochs or config["max_epochs"]),
+        schedule=config["schedule"],
+        time_budget=float(config["time_budget"]) or None,
         patience=(int(config["patience"]) or None) if has_val else None,
-        val_metric=val_metric if has_val else None, greater_is_better=greater_is_better(metric),
-        callbacks=callbacks, random_state=seeds[1],
+        val_metric=val_metric if has_val else None,
+        greater_is_better=greater_is_better(metric),
+        callbacks=callbacks,
+        random_state=seeds[1],
     )
     return Fitted(net, result, y_mean, y_std)
 
@@ -115,8 +145,10 @@ class MLPObjective:
         self.metric: str = spec.study.metric
         self.problem = load_problem(spec.data, spec.split_seed)
         if self.metric not in task_metrics(self.problem.task):
-            raise UserError(f"study.metric: expected one of {', '.join(task_metrics(self.problem.task))} "
-                            f"for this {self.problem.task} dataset, got {self.metric!r}")
+            raise UserError(
+                f"study.metric: expected one of {', '.join(task_metrics(self.problem.task))} "
+                f"for this {self.problem.task} dataset, got {self.metric!r}"
+            )
         self.defaults = {name: h.default for name, h in hyperparameters(spec.study.objective).items()}
         self._features: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
 
@@ -158,9 +190,17 @@ class MLPObjective:
         X_train, X_val = self.features(config, p.train, [p.train, p.val])
         y_val = p.y[p.val]
         state = {"pruned": False}
-        fitted = fit_network(config, p, X_train, p.y[p.train], X_val=X_val, y_val=y_val, metric=self.metric,
-                             seeds=trial_seeds(self.spec.study.seed, trial_slot(trial)),
-                             callbacks=self._callbacks(trial, state))
+        fitted = fit_network(
+            config,
+            p,
+            X_train,
+            p.y[p.train],
+            X_val=X_val,
+            y_val=y_val,
+            metric=self.metric,
+            seeds=trial_seeds(self.spec.study.seed, trial_slot(trial)),
+            callbacks=self._callbacks(trial, state),
+        )
         result = fitted.result
         value = math.nan if result.diverged else score(self.metric, y_val, fitted.outputs(X_val), p.task)
         attrs = {

@@ -40,13 +40,7 @@ COMPARISON_RUNNERS = ("hpsearch.comparison._arms", "hpsearch.comparison._retrain
 # Files still reading Optuna's private API, each owned by work in progress elsewhere; the list
 # shrinks to nothing as they move to hpsearch.storage (storage_of, study_id_of, trial_id_of, ...).
 # Only remove entries from it.
-PRIVATE_OPTUNA_PENDING = frozenset(
-    {
-        "hpsearch/search/_runner.py",  # study._storage, study._study_id
-        "hpsearch/search/_trial.py",  # study._storage, study._study_id, trial._trial_id
-        "hpsearch/search/_workers.py",  # study._storage, study._study_id, trial._trial_id
-    }
-)
+PRIVATE_OPTUNA_PENDING: frozenset[str] = frozenset()
 # report/ files still importing hpsearch.comparison._arms for safe_name (now hpsearch._names).
 REPORT_PENDING: frozenset[str] = frozenset()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 
 import optuna
 import pytest
@@ -64,15 +63,19 @@ def test_numeric_points_are_cell_centres_never_the_range_ends():
         assert len(set(lr)) == len(set(d)) == k
         for i in range(k):
             t = (i + 0.5) / k
-            assert lr[i] == pytest.approx(1e-4 ** (1 - t) * 1e-1 ** t, rel=5e-3)  # 3 significant digits
+            assert lr[i] == pytest.approx(1e-4 ** (1 - t) * 1e-1**t, rel=5e-3)  # 3 significant digits
             assert d[i] == pytest.approx(0.5 * t, abs=0.5 / k / 100)
         assert 1e-4 < min(lr) and max(lr) < 1e-1 and 0.0 < min(d) and max(d) < 0.5
 
 
 def test_int_and_stepped_axes_take_unit_cell_centres_on_the_step():
-    s = space(w=dict(WIDTH), b={"type": "int", "low": 10, "high": 50, "step": 10},
-              small={"type": "int", "low": 0, "high": 1}, depth={"type": "int", "low": 1, "high": 3},
-              f={"type": "float", "low": 0.05, "high": 0.45, "step": 0.1})
+    s = space(
+        w=dict(WIDTH),
+        b={"type": "int", "low": 10, "high": 50, "step": 10},
+        small={"type": "int", "low": 0, "high": 1},
+        depth={"type": "int", "low": 1, "high": 3},
+        f={"type": "float", "low": 0.05, "high": 0.45, "step": 0.1},
+    )
     assert Axis(s["depth"], 2).values() == [1, 3]  # 2 cells over 1..3 (the flagship's depth)
     assert Axis(s["depth"], 1).values() == [2]
     assert Axis(s["b"], 5).values() == [10, 20, 30, 40, 50] and Axis(s["b"], 2).values() == [20, 40]
@@ -97,15 +100,25 @@ def test_explicit_grid_used_as_given_with_and_without_budget():
 
 
 def test_budget_gives_two_cell_centres_per_axis_for_the_flagship():
-    s = space(lr={"type": "float", "low": 1e-5, "high": 1.0, "log": True},
-              opt={"type": "categorical", "choices": ["sgd", "adam"]}, width=WIDTH,
-              depth={"type": "int", "low": 1, "high": 3}, dropout=DROPOUT,
-              batch={"type": "int", "low": 16, "high": 256, "log": True})
+    s = space(
+        lr={"type": "float", "low": 1e-5, "high": 1.0, "log": True},
+        opt={"type": "categorical", "choices": ["sgd", "adam"]},
+        width=WIDTH,
+        depth={"type": "int", "low": 1, "high": 3},
+        dropout=DROPOUT,
+        batch={"type": "int", "low": 16, "high": 256, "log": True},
+    )
     assert grid_points_per_axis(s, 64) == dict.fromkeys(s, 2)
     g = grid_values(s, budget=64)
     assert g["lr"] == pytest.approx([1.78e-4, 0.0562], rel=1e-3)
-    assert g == {"lr": g["lr"], "opt": ["sgd", "adam"], "width": [32, 128], "depth": [1, 3],
-                 "dropout": [0.125, 0.375], "batch": [32, 128]}
+    assert g == {
+        "lr": g["lr"],
+        "opt": ["sgd", "adam"],
+        "width": [32, 128],
+        "depth": [1, 3],
+        "dropout": [0.125, 0.375],
+        "batch": [32, 128],
+    }
     assert grid_size(s, 64) == 64
 
 
@@ -140,8 +153,13 @@ def test_budget_smaller_than_explicit_grids_keeps_them_and_centres_free_axes():
 
 
 def test_grid_point_by_mixed_radix_matches_itertools_product():
-    s = space(lr=LR, opt=dict(OPT, grid=["adam", "sgd"]), depth=DEPTH, w=WIDTH,
-              f={"type": "float", "low": 0.0, "high": 1.0, "step": 0.25})
+    s = space(
+        lr=LR,
+        opt=dict(OPT, grid=["adam", "sgd"]),
+        depth=DEPTH,
+        w=WIDTH,
+        f={"type": "float", "low": 0.0, "high": 1.0, "step": 0.25},
+    )
     for budget in (1, 7, 48, 200):
         axes = grid_axes(s, budget)
         listed = list(itertools.product(*(a.values() for a in axes.values())))
@@ -153,8 +171,11 @@ def test_grid_point_by_mixed_radix_matches_itertools_product():
 
 
 def test_huge_ranges_are_counted_not_listed():
-    s = space(x={"type": "int", "low": 0, "high": 10**9}, y={"type": "float", "low": 0.0, "high": 1.0, "step": 1e-12},
-              z={"type": "int", "low": 1, "high": 10**9, "log": True})
+    s = space(
+        x={"type": "int", "low": 0, "high": 10**9},
+        y={"type": "float", "low": 0.0, "high": 1.0, "step": 1e-12},
+        z={"type": "int", "low": 1, "high": 10**9, "log": True},
+    )
     counts = grid_counts(s, 10**6)  # pure arithmetic; a listing of 10^6 points would show as memory/time
     assert counts == {"x": 100, "y": 100, "z": 100}
     assert axis_capacity(s["x"]) == 10**9 + 1 and axis_capacity(s["y"]) == 10**12 + 1
@@ -209,8 +230,7 @@ def test_suggest_works_with_every_sampler(sampler):
 
 
 def _grid_spec(n_trials, **entries):
-    return {"study": {"name": "g", "direction": "maximize", "sampler": "grid", "n_trials": n_trials},
-            "space": entries}
+    return {"study": {"name": "g", "direction": "maximize", "sampler": "grid", "n_trials": n_trials}, "space": entries}
 
 
 def test_grid_over_the_cap_is_refused_at_validation():
@@ -224,9 +244,14 @@ def test_grid_over_the_cap_is_refused_at_validation():
     spec_from_dict({**_grid_spec(10**6, x=huge), "study": {**_grid_spec(10**6)["study"], "sampler": "tpe"}})
     many = list(range(100))
     with pytest.raises(SpecError, match=r"space: expected explicit grids of at most 100000 points"):
-        spec_from_dict(_grid_spec(10, a={"type": "int", "low": 0, "high": 99, "grid": many},
-                                  b={"type": "int", "low": 0, "high": 99, "grid": many},
-                                  c={"type": "int", "low": 0, "high": 99, "grid": many}))
+        spec_from_dict(
+            _grid_spec(
+                10,
+                a={"type": "int", "low": 0, "high": 99, "grid": many},
+                b={"type": "int", "low": 0, "high": 99, "grid": many},
+                c={"type": "int", "low": 0, "high": 99, "grid": many},
+            )
+        )
 
 
 def test_a_step_finer_than_floats_resolve_is_refused():
@@ -247,10 +272,12 @@ def test_check_prints_the_grid_that_will_run(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setenv("COLUMNS", "200")
     spec = tmp_path / "s.toml"
-    spec.write_text('[study]\nname = "s"\nobjective = "external"\ndirection = "maximize"\nn_trials = 16\n'
-                    '[space]\nlr = { type = "float", low = 1e-4, high = 1e-1, log = true }\n'
-                    'opt = { type = "categorical", choices = ["sgd", "momentum", "rmsprop", "adam"] }\n'
-                    'd = { type = "float", low = 0.0, high = 0.5 }\n')
+    spec.write_text(
+        '[study]\nname = "s"\nobjective = "external"\ndirection = "maximize"\nn_trials = 16\n'
+        '[space]\nlr = { type = "float", low = 1e-4, high = 1e-1, log = true }\n'
+        'opt = { type = "categorical", choices = ["sgd", "momentum", "rmsprop", "adam"] }\n'
+        'd = { type = "float", low = 0.0, high = 0.5 }\n'
+    )
     assert main(["check", str(spec)]) == 0
     out = capsys.readouterr().out
     assert "grid for a budget of 16: 16 points" in out and "points per axis: 2 x 4 x 2 = 16" in out

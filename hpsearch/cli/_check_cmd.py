@@ -26,9 +26,11 @@ def check(spec_path: str) -> None:
     spec = load_spec(spec_path)
     console = Console()
     s = spec.study
-    console.print(f"{spec_path}: valid. study {s.name!r}: objective {s.objective}, "
-                  f"{s.direction or '?'} {s.metric or 'value'}, sampler {s.sampler}, "
-                  f"{s.n_trials} trials, seed {s.seed}, pruner {s.pruner}")
+    console.print(
+        f"{spec_path}: valid. study {s.name!r}: objective {s.objective}, "
+        f"{s.direction or '?'} {s.metric or 'value'}, sampler {s.sampler}, "
+        f"{s.n_trials} trials, seed {s.seed}, pruner {s.pruner}"
+    )
     from objectives import describe_objective  # a CSV's imputation and one-hot columns; a command's program
 
     for line in describe_objective(spec):
@@ -53,21 +55,27 @@ def _print_grid(console: Console, spec) -> None:
     budget = spec.study.n_trials
     nominal = math.prod(grid_counts(spec.space, budget).values())
     if nominal > GRID_CAP:
-        console.print(f"grid: for a budget of {budget} the grid would have {nominal} points; grid search "
-                      f"is capped at {GRID_CAP} (lower n_trials or give the axes grid = [...])")
+        console.print(
+            f"grid: for a budget of {budget} the grid would have {nominal} points; grid search "
+            f"is capped at {GRID_CAP} (lower n_trials or give the axes grid = [...])"
+        )
         return
     axes = grid_axes(spec.space, budget)
     size = math.prod(a.count for a in axes.values())
-    grid = Table("hyperparameter", "points", "grid values",
-                 title=f"grid for a budget of {budget}: {size} points")
+    grid = Table("hyperparameter", "points", "grid values", title=f"grid for a budget of {budget}: {size} points")
     for name, axis in axes.items():
         shown = [fmt(axis.value(i)) for i in range(min(axis.count, _SHOWN))]
-        more = f", ... ({axis.count - _SHOWN} more), {fmt(axis.value(axis.count - 1))}" \
-            if axis.count > _SHOWN + 1 else (f", {fmt(axis.value(_SHOWN))}" if axis.count == _SHOWN + 1 else "")
+        more = (
+            f", ... ({axis.count - _SHOWN} more), {fmt(axis.value(axis.count - 1))}"
+            if axis.count > _SHOWN + 1
+            else (f", {fmt(axis.value(_SHOWN))}" if axis.count == _SHOWN + 1 else "")
+        )
         grid.add_row(name, str(axis.count), ", ".join(shown) + more)
     console.print(grid)
-    console.print(f"points per axis: {' x '.join(str(a.count) for a in axes.values())} = {size}; numbers at "
-                  "the centres of equal (log) cells of their ranges, grid = [...] as given")
+    console.print(
+        f"points per axis: {' x '.join(str(a.count) for a in axes.values())} = {size}; numbers at "
+        "the centres of equal (log) cells of their ranges, grid = [...] as given"
+    )
     if size > budget:
         console.print(f"grid search would run a seeded random subset of {budget} of these {size} points")
     elif size < budget:

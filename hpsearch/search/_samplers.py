@@ -130,8 +130,11 @@ class SlotQMCSampler(QMCSampler):
 
     def __init__(self, space: dict[str, optuna.distributions.BaseDistribution], seed: int) -> None:
         super().__init__(
-            qmc_type="sobol", scramble=True, seed=seed,
-            independent_sampler=SlotRandomSampler(seed), warn_independent_sampling=False,
+            qmc_type="sobol",
+            scramble=True,
+            seed=seed,
+            independent_sampler=SlotRandomSampler(seed),
+            warn_independent_sampling=False,
         )
         self._space = dict(space)
         self._slot = 0
@@ -157,9 +160,13 @@ def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tup
         from hpsearch.space import grid_axes as space_grid_axes
 
         sampler = SlotGridSampler(space_grid_axes(spec.space, spec.study.n_trials), seed=seed)
-        args = {"points_per_axis": sampler.points_per_axis, "seed": seed, "grid_size": sampler.grid_size,
-                "points": "cell centres of each range (docs/science.md)",
-                "order": "slot k = grid point GridOrder(grid_size, seed)(k): a seeded Feistel permutation"}
+        args = {
+            "points_per_axis": sampler.points_per_axis,
+            "seed": seed,
+            "grid_size": sampler.grid_size,
+            "points": "cell centres of each range (docs/science.md)",
+            "order": "slot k = grid point GridOrder(grid_size, seed)(k): a seeded Feistel permutation",
+        }
     elif kind == "random":
         sampler = SlotRandomSampler(seed)
         args = {"seed": seed, "per_slot_seed": "SeedSequence([seed, slot])"}
@@ -167,8 +174,10 @@ def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tup
         given = {"multivariate": True, "constant_liar": True, "seed": seed + worker}
         sampler = SlotTPESampler(**given)
         args = _all_args(TPESampler, given) | {
-            "seed": seed, "rng_per_trial": "SeedSequence([seed + worker + 1, slot])",
-            "startup_trials": "random search's point of the slot"}
+            "seed": seed,
+            "rng_per_trial": "SeedSequence([seed + worker + 1, slot])",
+            "startup_trials": "random search's point of the slot",
+        }
     elif kind == "qmc":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

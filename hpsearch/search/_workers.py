@@ -38,7 +38,7 @@ from hpsearch.search._outcomes import DIVERGED_ATTR, ERROR_ATTR, is_error
 from hpsearch.search._recovery import Heartbeat, fail_own_trials
 from hpsearch.search._samplers import budget
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
-from hpsearch.storage import engine_of, open_storage
+from hpsearch.storage import engine_of, open_storage, storage_of, study_id_of, trial_id_of
 
 log = logging.getLogger("hpsearch.search")
 
@@ -51,8 +51,13 @@ MAX_FAILURES = 10
 POLL_SECONDS = 0.5  # how often an idle worker looks for a freed slot, at most
 FIRST_POLL_SECONDS = 0.02  # its first look: the wait doubles from here up to POLL_SECONDS
 ERROR_CHARS = 2000  # how much of an error's text is kept with its trial
-_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-             "NUMEXPR_NUM_THREADS")
+_BLAS_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 class ObjectiveFailing(RuntimeError):
@@ -80,9 +85,17 @@ def clock() -> float:
     return time.time()
 
 
-def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: int = 0,
-         deadline: float | None = None, on_trial: Callable[[], None] | None = None,
-         parent_pid: int | None = None, max_failures: int = MAX_FAILURES, stop: Any = None) -> int:
+def work(
+    storage: optuna.storages.BaseStorage,
+    names: Sequence[str],
+    *,
+    worker: int = 0,
+    deadline: float | None = None,
+    on_trial: Callable[[], None] | None = None,
+    parent_pid: int | None = None,
+    max_failures: int = MAX_FAILURES,
+    stop: Any = None,
+) -> int:
     """Run trials of the named studies until all are complete or the deadline passes.
 
     Studies are worked in order; a worker whose study has only running slots
@@ -101,8 +114,17 @@ def work(storage: optuna.storages.BaseStorage, names: Sequence[str], *, worker: 
         raise
 
 
-def _work(storage, names, jobs: dict[str, _Job], worker: int, deadline: float | None,
-          on_trial: Callable[[], None] | None, parent_pid: int | None, max_failures: int, stop: Any) -> int:
+def _work(
+    storage,
+    names,
+    jobs: dict[str, _Job],
+    worker: int,
+    deadline: float | None,
+    on_trial: Callable[[], None] | None,
+    parent_pid: int | None,
+    max_failures: int,
+    stop: Any,
+) -> int:
     pending = list(names)
     ran = 0
     wait = FIRST_POLL_SECONDS
@@ -145,19 +167,23 @@ def _check_failing(job: _Job, number: int, error: str, max_failures: int) -> Non
     last = f"last error, trial #{number}: {_one_line(error)}"
     fix = "Fix the objective, then run the same command again to go on."
     if job.streak >= max_failures:
-        raise ObjectiveFailing(f"study {name!r}: the objective failed on {job.streak} trials in a row "
-                               f"({last}); stopping (--max-failures {max_failures}). {fix}")
+        raise ObjectiveFailing(
+            f"study {name!r}: the objective failed on {job.streak} trials in a row "
+            f"({last}); stopping (--max-failures {max_failures}). {fix}"
+        )
     if job.succeeded:
         return
-    trials = job.study._storage.get_all_trials(
-        job.study._study_id, deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    trials = storage_of(job.study).get_all_trials(
+        study_id_of(job.study), deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    )
     if any(t.state != TrialState.FAIL or t.user_attrs.get(DIVERGED_ATTR) for t in trials):
         job.succeeded = True
         return
     failed = sum(map(is_error, trials))
     if failed >= min(FIRST_FAILURES, budget(job.spec)):
-        raise ObjectiveFailing(f"study {name!r}: the objective failed on every trial so far ({failed}; "
-                               f"{last}); stopping. {fix}")
+        raise ObjectiveFailing(
+            f"study {name!r}: the objective failed on every trial so far ({failed}; {last}); stopping. {fix}"
+        )
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -210,8 +236,8 @@ def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> st
     which recorded the first heartbeat.
     """
     study, number = job.study, trial.number
-    storage = study._storage
-    with Heartbeat(storage, trial._trial_id, beaten_at=asked):
+    storage = storage_of(study)
+    with Heartbeat(storage, trial_id_of(trial), beaten_at=asked):
         try:
             value = job.objective(trial, params)
         except optuna.TrialPruned:
@@ -250,11 +276,11 @@ def _fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, error: str |
     attr ``error``, which makes the trial a finished one (see _outcomes); set
     before the state, since a finished trial is read-only.
     """
-    storage = study._storage
+    storage = storage_of(study)
     try:
-        storage.set_trial_system_attr(trial._trial_id, "fail_reason", reason[-ERROR_CHARS:])
+        storage.set_trial_system_attr(trial_id_of(trial), "fail_reason", reason[-ERROR_CHARS:])
         if error is not None:
-            storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, _clip(error))
+            storage.set_trial_user_attr(trial_id_of(trial), ERROR_ATTR, _clip(error))
         tell_trial(study, trial, state="fail")
     except (TrialAlreadyFinished, optuna.exceptions.UpdateFinishedTrialError):
         pass
@@ -296,8 +322,16 @@ def quiet_pool_resets() -> None:
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
-def _process_main(url: str, names: list[str], worker: int, deadline: float | None, parent_pid: int,
-                  max_failures: int = MAX_FAILURES, errors: Any = None, stop: Any = None) -> None:
+def _process_main(
+    url: str,
+    names: list[str],
+    worker: int,
+    deadline: float | None,
+    parent_pid: int,
+    max_failures: int = MAX_FAILURES,
+    errors: Any = None,
+    stop: Any = None,
+) -> None:
     """Entry point of a spawned worker process: one BLAS thread, its own storage connection.
 
     Why it stopped, if for a reason the user must read (a failing objective, bad
@@ -311,8 +345,15 @@ def _process_main(url: str, names: list[str], worker: int, deadline: float | Non
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     quiet_pool_resets()
     try:
-        work(open_storage(url), names, worker=worker, deadline=deadline, parent_pid=parent_pid,
-             max_failures=max_failures, stop=stop)
+        work(
+            open_storage(url),
+            names,
+            worker=worker,
+            deadline=deadline,
+            parent_pid=parent_pid,
+            max_failures=max_failures,
+            stop=stop,
+        )
     except KeyboardInterrupt:
         sys.exit(130)
     except (ObjectiveFailing, UserError) as exc:
@@ -390,9 +431,17 @@ class Pool:
     a forked child inherits the locks other threads hold at that moment.
     """
 
-    def __init__(self, url: str, names: Sequence[str], jobs: int, *, deadline: float | None = None,
-                 first_worker: int = 0, max_failures: int = MAX_FAILURES,
-                 storage: optuna.storages.BaseStorage | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        names: Sequence[str],
+        jobs: int,
+        *,
+        deadline: float | None = None,
+        first_worker: int = 0,
+        max_failures: int = MAX_FAILURES,
+        storage: optuna.storages.BaseStorage | None = None,
+    ) -> None:
         method = start_method()
         ctx = multiprocessing.get_context(method)
         self.jobs = jobs
@@ -403,10 +452,20 @@ class Pool:
             engine_of(storage).dispose()
         with _single_thread_blas_env(), _children_ignore_sigint():
             for w in range(jobs):
-                p = ctx.Process(target=_process_main,
-                                args=(url, list(names), first_worker + w, deadline, os.getpid(), max_failures,
-                                      self.errors, self.stop),
-                                name=f"hpsearch-worker-{w}")
+                p = ctx.Process(
+                    target=_process_main,
+                    args=(
+                        url,
+                        list(names),
+                        first_worker + w,
+                        deadline,
+                        os.getpid(),
+                        max_failures,
+                        self.errors,
+                        self.stop,
+                    ),
+                    name=f"hpsearch-worker-{w}",
+                )
                 p.start()
                 self.procs.append(p)
 
@@ -440,12 +499,20 @@ class Pool:
             on_poll()
         failed = [p.exitcode for p in procs if p.exitcode != 0]
         if failed:
-            raise WorkerFailed(f"{len(failed)} of {self.jobs} worker processes failed (exit codes {failed}); "
-                               "see the messages above")
+            raise WorkerFailed(
+                f"{len(failed)} of {self.jobs} worker processes failed (exit codes {failed}); see the messages above"
+            )
 
 
-def run_pool(url: str, names: Sequence[str], jobs: int, *, deadline: float | None = None,
-             on_poll: Callable[[], None] | None = None, first_worker: int = 0,
-             max_failures: int = MAX_FAILURES) -> None:
+def run_pool(
+    url: str,
+    names: Sequence[str],
+    jobs: int,
+    *,
+    deadline: float | None = None,
+    on_poll: Callable[[], None] | None = None,
+    first_worker: int = 0,
+    max_failures: int = MAX_FAILURES,
+) -> None:
     """Run ``jobs`` worker processes over the studies and wait for them (Pool, then Pool.wait)."""
     Pool(url, names, jobs, deadline=deadline, first_worker=first_worker, max_failures=max_failures).wait(on_poll)

@@ -66,9 +66,12 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
     builtin = study.objective in catalog.BUILTIN_OBJECTIVES
     if not builtin and study.objective not in (catalog.EXTERNAL_OBJECTIVE, COMMAND_OBJECTIVE):
         if not _USER_OBJECTIVE.match(study.objective):
-            raise spec_error(source, "study.objective",
-                             "'mlp', 'text', 'external', 'command' or 'package.module:function'",
-                             study.objective)
+            raise spec_error(
+                source,
+                "study.objective",
+                "'mlp', 'text', 'external', 'command' or 'package.module:function'",
+                study.objective,
+            )
     if not spec.space:
         raise spec_error(source, "space", "at least one searched hyperparameter", "an empty table")
     if builtin:
@@ -78,11 +81,16 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
         _check_training(spec, hypers, source)
     else:
         if spec.data is not None:
-            raise spec_error(source, "data", f"no [data] for objective {study.objective!r} "
-                             "(it loads its own data)", spec.data.model_dump(exclude_none=True))
+            raise spec_error(
+                source,
+                "data",
+                f"no [data] for objective {study.objective!r} (it loads its own data)",
+                spec.data.model_dump(exclude_none=True),
+            )
         if spec.training and study.objective == catalog.EXTERNAL_OBJECTIVE:
-            raise spec_error(source, "training", "no [training] for objective 'external' "
-                             "(the client trains)", spec.training)
+            raise spec_error(
+                source, "training", "no [training] for objective 'external' (the client trains)", spec.training
+            )
         hypers = None
     _check_direction(spec, source)
     check_user_code(spec, source, base_dir, check_files)
@@ -99,13 +107,21 @@ def _check_grid_size(spec: Spec, source: str) -> None:
 
     explicit = math.prod(len(p.grid) for p in spec.space.values() if p.grid is not None)
     if explicit > GRID_CAP:
-        raise spec_error(source, "space", f"explicit grids of at most {GRID_CAP} points in all "
-                         f"(grid = [...] lists multiply to {explicit})", NOTHING)
+        raise spec_error(
+            source,
+            "space",
+            f"explicit grids of at most {GRID_CAP} points in all (grid = [...] lists multiply to {explicit})",
+            NOTHING,
+        )
     size = math.prod(grid_counts(spec.space, spec.study.n_trials).values())
     if size > GRID_CAP:
-        raise spec_error(source, "study.n_trials",
-                         f"at most {GRID_CAP} for grid search (the grid for this budget would have "
-                         f"{size} points; grid search is capped at {GRID_CAP})", spec.study.n_trials)
+        raise spec_error(
+            source,
+            "study.n_trials",
+            f"at most {GRID_CAP} for grid search (the grid for this budget would have "
+            f"{size} points; grid search is capped at {GRID_CAP})",
+            spec.study.n_trials,
+        )
 
 
 def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: bool) -> int | None:
@@ -117,8 +133,11 @@ def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: boo
         spec.data = DataSection(dataset="text")
     data = spec.data
     if (objective == "text") != (data.dataset == "text"):
-        expected = "'text' (objective 'text')" if objective == "text" else \
-            "a tabular dataset (use objective = \"text\" for text)"
+        expected = (
+            "'text' (objective 'text')"
+            if objective == "text"
+            else 'a tabular dataset (use objective = "text" for text)'
+        )
         raise spec_error(source, "data.dataset", expected, data.dataset)
     task, n_classes, options = catalog.DATASETS[data.dataset]
     for key, value in data.model_dump(exclude_none=True).items():
@@ -137,21 +156,31 @@ def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: boo
             raise spec_error(source, "data.path", f"an existing file (looked for {path})", data.path)
         data.path = str(path)
     if data.dataset == "text" and data.path is not None and (data.target is None or data.text_column is None):
-        raise spec_error(source, "data.text_column" if data.text_column is None else "data.target",
-                         "a column name (required with data.path for dataset 'text')", NOTHING)
+        raise spec_error(
+            source,
+            "data.text_column" if data.text_column is None else "data.target",
+            "a column name (required with data.path for dataset 'text')",
+            NOTHING,
+        )
     if data.val_fraction + data.test_fraction >= 0.9:
-        raise spec_error(source, "data.test_fraction",
-                         f"val_fraction + test_fraction < 0.9 (val_fraction = {data.val_fraction})",
-                         data.test_fraction)
+        raise spec_error(
+            source,
+            "data.test_fraction",
+            f"val_fraction + test_fraction < 0.9 (val_fraction = {data.val_fraction})",
+            data.test_fraction,
+        )
     if data.dataset == "make_classification":
         n_features, n_informative = data.n_features or 20, data.n_informative or 5
         if n_informative > n_features:
             raise spec_error(source, "data.n_informative", f"at most n_features ({n_features})", n_informative)
         n_classes = data.n_classes or 3
-        if 2 * n_classes > 2 ** n_informative:  # scikit-learn: 2 clusters per class in 2^informative corners
-            raise spec_error(source, "data.n_classes",
-                             f"at most {2 ** n_informative // 2} classes for n_informative = {n_informative}",
-                             n_classes)
+        if 2 * n_classes > 2**n_informative:  # scikit-learn: 2 clusters per class in 2^informative corners
+            raise spec_error(
+                source,
+                "data.n_classes",
+                f"at most {2**n_informative // 2} classes for n_informative = {n_informative}",
+                n_classes,
+            )
     if task is None:  # csv: from the spec, else from the metric, else classification
         metric_task = catalog.METRICS.get(spec.study.metric or "", (None, None))[1]
         task = data.task or metric_task or "classification"
@@ -172,11 +201,13 @@ def _check_metric(spec: Spec, source: str, n_classes: int | None) -> None:
     metric_task = catalog.METRICS[study.metric][1]
     if metric_task != data.task:
         fitting = ", ".join(m for m, (_, t) in catalog.METRICS.items() if t == data.task)
-        raise spec_error(source, "study.metric",
-                         f"a {data.task} metric for dataset {data.dataset!r} ({fitting})", study.metric)
+        raise spec_error(
+            source, "study.metric", f"a {data.task} metric for dataset {data.dataset!r} ({fitting})", study.metric
+        )
     if study.metric in catalog.BINARY_ONLY_METRICS and n_classes is not None and n_classes != 2:
-        raise spec_error(source, "study.metric",
-                         f"a metric for {n_classes} classes ({study.metric} needs 2)", study.metric)
+        raise spec_error(
+            source, "study.metric", f"a metric for {n_classes} classes ({study.metric} needs 2)", study.metric
+        )
 
 
 def _check_direction(spec: Spec, source: str) -> None:
@@ -184,13 +215,17 @@ def _check_direction(spec: Spec, source: str) -> None:
     derived = catalog.metric_direction(study.metric) if study.metric else None
     if derived is None:
         if study.direction is None:
-            raise spec_error(source, "study.direction",
-                             "'maximize' or 'minimize' (no known metric says which)", NOTHING)
+            raise spec_error(
+                source, "study.direction", "'maximize' or 'minimize' (no known metric says which)", NOTHING
+            )
         return
     if study.direction is not None and study.direction != derived:
-        raise spec_error(source, "study.direction",
-                         f"{derived!r} (metric {study.metric!r} is {derived}d) or no direction",
-                         study.direction)
+        raise spec_error(
+            source,
+            "study.direction",
+            f"{derived!r} (metric {study.metric!r} is {derived}d) or no direction",
+            study.direction,
+        )
     study.direction = derived
 
 
@@ -200,8 +235,9 @@ def _check_training(spec: Spec, hypers: dict[str, catalog.Setting], source: str)
         if not hyper.accepts(value):
             raise spec_error(source, f"training.{name}", hyper.describe(), value)
         if name in spec.space:
-            raise spec_error(source, f"training.{name}",
-                             f"a setting not also searched in [space] (space.{name})", value)
+            raise spec_error(
+                source, f"training.{name}", f"a setting not also searched in [space] (space.{name})", value
+            )
 
 
 def _check_param(name: str, param: Param, hyper: catalog.Setting | None, source: str) -> None:

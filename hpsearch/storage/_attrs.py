@@ -22,6 +22,8 @@ from typing import Any
 
 import optuna
 
+from hpsearch.storage._optuna import backend_of
+
 SLOT_ATTR = "hpsearch_slot"  # the same key as hpsearch.search._samplers.SLOT_ATTR (a test holds them equal)
 
 
@@ -46,10 +48,14 @@ def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> N
             else:
                 from sqlalchemy.dialects.postgresql import insert
             table = TrialUserAttributeModel.__table__
-            stmt = insert(table).values([{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
-                                         for key, value in attrs.items()])
-            session.execute(stmt.on_conflict_do_update(index_elements=[table.c.trial_id, table.c.key],
-                                                       set_={"value_json": stmt.excluded.value_json}))
+            stmt = insert(table).values(
+                [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
+            )
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[table.c.trial_id, table.c.key], set_={"value_json": stmt.excluded.value_json}
+                )
+            )
         else:
             for key, value in attrs.items():
                 backend._set_trial_attr_without_commit(session, TrialUserAttributeModel, trial_id, key, value)
@@ -67,7 +73,7 @@ def _rdb_backend(trial: optuna.trial.BaseTrial) -> optuna.storages.RDBStorage | 
     if type(trial) is not optuna.Trial:
         return None
     storage = getattr(trial, "storage", None)
-    backend = getattr(storage, "_backend", storage)
+    backend = backend_of(storage)
     needed = ("scoped_session", "_set_trial_attr_without_commit")
     if isinstance(backend, optuna.storages.RDBStorage) and all(hasattr(backend, n) for n in needed):
         return backend

@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import optuna
@@ -167,7 +167,7 @@ class _quick_version_checks:
         _VERSION_LOCK.release()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _quick_version_manager(base: type) -> type:
     class _QuickVersionManager(base):  # type: ignore[misc, valid-type]
         """Optuna's _VersionManager, with alembic's SQL done directly when the schema is current."""
@@ -178,7 +178,8 @@ def _quick_version_manager(base: type) -> type:
             head = _head_revision()
             with self.engine.begin() as con:
                 has_table = con.exec_driver_sql(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").first()
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
+                ).first()
                 if has_table:
                     if con.exec_driver_sql("SELECT version_num FROM alembic_version").first() is not None:
                         return  # stamped already: alembic would do nothing either
@@ -187,8 +188,10 @@ def _quick_version_manager(base: type) -> type:
                     pass  # an old schema: alembic's own code below
                 else:  # a new database: stamp it with the head, as alembic's stamp does
                     if not has_table:
-                        con.exec_driver_sql("CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\t"
-                                            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)")
+                        con.exec_driver_sql(
+                            "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\t"
+                            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)"
+                        )
                     con.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (head,))
                     return
             super()._init_alembic()
@@ -205,7 +208,7 @@ def _quick_version_manager(base: type) -> type:
     return _QuickVersionManager
 
 
-@lru_cache(maxsize=None)
+@cache
 def _head_revision() -> str | None:
     """The head of Optuna's schema migrations, read from its migration scripts without alembic (None if unsure).
 
@@ -242,8 +245,10 @@ def _heartbeat_settings() -> dict[str, int]:
     """Heartbeat interval and grace period; env HPSEARCH_HEARTBEAT_INTERVAL / HPSEARCH_GRACE_PERIOD
     override them (tests and impatient clusters use a second or two)."""
     out = {}
-    for key, env, default in (("heartbeat_interval", "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL),
-                              ("grace_period", "HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)):
+    for key, env, default in (
+        ("heartbeat_interval", "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL),
+        ("grace_period", "HPSEARCH_GRACE_PERIOD", GRACE_PERIOD),
+    ):
         raw = os.environ.get(env, "")
         try:
             out[key] = int(raw) if raw else default

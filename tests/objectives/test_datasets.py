@@ -23,7 +23,7 @@ def test_split_is_disjoint_complete_and_seeded():
     a = split_indices(y, "multiclass", 0.2, 0.2, seed=3)
     b = split_indices(y, "multiclass", 0.2, 0.2, seed=3)
     c = split_indices(y, "multiclass", 0.2, 0.2, seed=4)
-    for part_a, part_b in zip(a, b):
+    for part_a, part_b in zip(a, b, strict=True):
         assert np.array_equal(part_a, part_b)
     assert not np.array_equal(a[2], c[2])
     train, val, test = a
@@ -37,11 +37,18 @@ def test_split_is_stratified():
         assert y[part].mean() == pytest.approx(0.2, abs=0.01)
 
 
-@pytest.mark.parametrize("dataset, task, n_classes", [
-    ("digits", "multiclass", 10), ("breast_cancer", "binary", 2), ("wine", "multiclass", 3),
-    ("iris", "multiclass", 3), ("diabetes", "regression", 0), ("moons", "binary", 2),
-    ("make_classification", "multiclass", 3),
-])
+@pytest.mark.parametrize(
+    "dataset, task, n_classes",
+    [
+        ("digits", "multiclass", 10),
+        ("breast_cancer", "binary", 2),
+        ("wine", "multiclass", 3),
+        ("iris", "multiclass", 3),
+        ("diabetes", "regression", 0),
+        ("moons", "binary", 2),
+        ("make_classification", "multiclass", 3),
+    ],
+)
 def test_builtin_datasets_load_with_their_task(dataset, task, n_classes):
     p = load_problem(data(dataset), seed=0)
     assert p.task == task and p.n_classes == n_classes
@@ -133,13 +140,15 @@ def test_the_trial_path_imports_neither_scikit_learn_nor_scipy():
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "from hpsearch.spec import spec_from_dict\n"
-            "from objectives import build_objective\n"
-            "spec = spec_from_dict({'study': {'name': 'd', 'metric': 'accuracy'}, 'data': {'dataset': 'digits'},\n"
-            "    'space': {'learning_rate': {'type': 'float', 'low': 1e-3, 'high': 1e-1, 'log': True}}})\n"
-            "build_objective(spec)\n"
-            "import hpsearch.search, hpsearch.nn, objectives.mlp\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))\n")
+    code = (
+        "import sys\n"
+        "from hpsearch.spec import spec_from_dict\n"
+        "from objectives import build_objective\n"
+        "spec = spec_from_dict({'study': {'name': 'd', 'metric': 'accuracy'}, 'data': {'dataset': 'digits'},\n"
+        "    'space': {'learning_rate': {'type': 'float', 'low': 1e-3, 'high': 1e-1, 'log': True}}})\n"
+        "build_objective(spec)\n"
+        "import hpsearch.search, hpsearch.nn, objectives.mlp\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy'}))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

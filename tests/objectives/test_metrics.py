@@ -41,10 +41,19 @@ def test_non_finite_outputs_score_nan():
     assert math.isnan(score("accuracy", np.array([0, 1]), np.array([np.nan, 0.5]), "binary"))
 
 
-@pytest.mark.parametrize("metric, expected", [
-    ("accuracy", "maximize"), ("balanced_accuracy", "maximize"), ("f1", "maximize"), ("roc_auc", "maximize"),
-    ("log_loss", "minimize"), ("r2", "maximize"), ("rmse", "minimize"), ("mae", "minimize"),
-])
+@pytest.mark.parametrize(
+    "metric, expected",
+    [
+        ("accuracy", "maximize"),
+        ("balanced_accuracy", "maximize"),
+        ("f1", "maximize"),
+        ("roc_auc", "maximize"),
+        ("log_loss", "minimize"),
+        ("r2", "maximize"),
+        ("rmse", "minimize"),
+        ("mae", "minimize"),
+    ],
+)
 def test_directions(metric, expected):
     assert direction(metric) == expected
 
@@ -66,11 +75,14 @@ def _random_case(rng, task, n):
     return y, proba[:, 1] if task == "binary" else proba
 
 
-@pytest.mark.parametrize("task, metrics", [
-    ("multiclass", ["accuracy", "log_loss"]),
-    ("binary", ["accuracy", "log_loss"]),
-    ("regression", ["r2", "rmse", "mae"]),
-])
+@pytest.mark.parametrize(
+    "task, metrics",
+    [
+        ("multiclass", ["accuracy", "log_loss"]),
+        ("binary", ["accuracy", "log_loss"]),
+        ("regression", ["r2", "rmse", "mae"]),
+    ],
+)
 def test_numpy_metrics_equal_scikit_learns(task, metrics):
     """score() computes these without scikit-learn (per-epoch speed); they must stay its numbers."""
     from sklearn import metrics as skm
@@ -82,14 +94,20 @@ def test_numpy_metrics_equal_scikit_learns(task, metrics):
         for metric in metrics:
             if task == "regression":
                 pred = out.reshape(-1)
-                expected = {"r2": skm.r2_score(y, pred), "mae": skm.mean_absolute_error(y, pred),
-                            "rmse": np.sqrt(skm.mean_squared_error(y, pred))}[metric]
+                expected = {
+                    "r2": skm.r2_score(y, pred),
+                    "mae": skm.mean_absolute_error(y, pred),
+                    "rmse": np.sqrt(skm.mean_squared_error(y, pred)),
+                }[metric]
             else:
                 proba = np.column_stack([1 - out, out]) if task == "binary" else out
                 clipped = np.clip(proba, 1e-15, 1.0)
-                expected = {"accuracy": skm.accuracy_score(y, proba.argmax(axis=1)),
-                            "log_loss": skm.log_loss(y, clipped / clipped.sum(axis=1, keepdims=True),
-                                                     labels=np.arange(proba.shape[1]))}[metric]
+                expected = {
+                    "accuracy": skm.accuracy_score(y, proba.argmax(axis=1)),
+                    "log_loss": skm.log_loss(
+                        y, clipped / clipped.sum(axis=1, keepdims=True), labels=np.arange(proba.shape[1])
+                    ),
+                }[metric]
             assert score(metric, y, out, task) == pytest.approx(expected, rel=1e-9, abs=1e-12), (metric, n)
 
 

@@ -45,9 +45,10 @@ def test_the_flagship_grid_is_two_cell_centres_per_axis():
         spec = load_spec(root / name)
         assert spec.study.n_trials == 64 and spec.training["max_epochs"] == 10 and spec.training["patience"] == 0
         assert grid_points_per_axis(spec.space, 64) == dict.fromkeys(
-            ["learning_rate", "optimizer", "width", "depth", "dropout", "batch_size"], 2)
+            ["learning_rate", "optimizer", "width", "depth", "dropout", "batch_size"], 2
+        )
         assert grid_size(spec.space, 64) == 64
         g = grid_values(spec.space, 64)
-        assert g["learning_rate"] == pytest.approx([1e-5 ** 0.75, 1e-5 ** 0.25], rel=5e-3)  # 1.78e-4, 0.0562
+        assert g["learning_rate"] == pytest.approx([1e-5**0.75, 1e-5**0.25], rel=5e-3)  # 1.78e-4, 0.0562
         assert g["optimizer"] == ["sgd", "adam"] and g["width"] == [32, 128] and g["depth"] == [1, 3]
         assert g["dropout"] == [0.125, 0.375] and g["batch_size"] == [32, 128]

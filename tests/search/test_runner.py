@@ -14,8 +14,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from hpsearch.errors import UserError
-from hpsearch.search import MAX_FAILURES, ObjectiveFailing, is_finished, make_pruner, run_studies, run_study
-from hpsearch.search import _workers
+from hpsearch.search import MAX_FAILURES, ObjectiveFailing, _workers, is_finished, make_pruner, run_studies, run_study
 from hpsearch.search._workers import FIRST_FAILURES
 from hpsearch.spec import spec_from_dict
 
@@ -37,8 +36,9 @@ def _running(db) -> int:
         return 0
 
 
-def test_two_worker_processes_on_a_grid_cover_every_point_once(url, spec_factory, objectives_module,
-                                                               monkeypatch, tmp_path):
+def test_two_worker_processes_on_a_grid_cover_every_point_once(
+    url, spec_factory, objectives_module, monkeypatch, tmp_path
+):
     hold = tmp_path / "hold"  # the first trials wait until both workers hold one: both surely work
     hold.touch()
     monkeypatch.setenv("HP_TEST_HOLD", str(hold))
@@ -53,19 +53,22 @@ def test_two_worker_processes_on_a_grid_cover_every_point_once(url, spec_factory
     assert not runner.is_alive()
     trials = _trials(url, "s")
     assert len(trials) == 9 and all(t.state == TrialState.COMPLETE for t in trials)
-    assert sorted((t.params["a"], t.params["b"]) for t in trials) == sorted(
-        (a, b) for a in "pqr" for b in (1, 2, 3))
+    assert sorted((t.params["a"], t.params["b"]) for t in trials) == sorted((a, b) for a in "pqr" for b in (1, 2, 3))
     assert len({t.user_attrs["pid"] for t in trials}) == 2  # both workers did work
 
 
 def test_same_spec_and_seed_give_the_same_trials_end_to_end(tmp_path):
-    spec = spec_from_dict({
-        "study": {"name": "det", "metric": "accuracy", "sampler": "tpe", "n_trials": 12, "seed": 5},
-        "data": {"dataset": "iris"},
-        "training": {"max_epochs": 3, "batch_size": 32},
-        "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
-                  "width": {"type": "int", "low": 4, "high": 16}},
-    })
+    spec = spec_from_dict(
+        {
+            "study": {"name": "det", "metric": "accuracy", "sampler": "tpe", "n_trials": 12, "seed": 5},
+            "data": {"dataset": "iris"},
+            "training": {"max_epochs": 3, "batch_size": 32},
+            "space": {
+                "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+                "width": {"type": "int", "low": 4, "high": 16},
+            },
+        }
+    )
     runs = []
     for k in range(2):
         url = f"sqlite:///{tmp_path / f'd{k}.db'}"
@@ -78,13 +81,17 @@ def test_same_spec_and_seed_give_the_same_trials_end_to_end(tmp_path):
 def test_random_search_gives_the_same_trials_at_jobs_1_and_jobs_2(tmp_path):
     """A slot's parameters and its training seeds depend on the slot, not on the trial number
     (which depends on which worker created its trial first): same spec, same results, any --jobs."""
-    spec = spec_from_dict({
-        "study": {"name": "rep", "metric": "accuracy", "sampler": "random", "n_trials": 10, "seed": 3},
-        "data": {"dataset": "iris"},
-        "training": {"max_epochs": 4, "batch_size": 16, "patience": 0},
-        "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
-                  "width": {"type": "int", "low": 2, "high": 64, "log": True}},
-    })
+    spec = spec_from_dict(
+        {
+            "study": {"name": "rep", "metric": "accuracy", "sampler": "random", "n_trials": 10, "seed": 3},
+            "data": {"dataset": "iris"},
+            "training": {"max_epochs": 4, "batch_size": 16, "patience": 0},
+            "space": {
+                "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+                "width": {"type": "int", "low": 2, "high": 64, "log": True},
+            },
+        }
+    )
     by_slot = []
     for jobs in (1, 2):
         url = f"sqlite:///{tmp_path / f'j{jobs}.db'}"
@@ -117,8 +124,7 @@ def test_resume_keeps_the_stored_spec_and_n_trials_raises_the_budget(url, spec_f
     assert study.user_attrs["hpsearch_spec"]["study"]["n_trials"] == 5
 
 
-def test_a_different_spec_under_the_same_name_is_refused_before_any_write(url, spec_factory,
-                                                                          objectives_module):
+def test_a_different_spec_under_the_same_name_is_refused_before_any_write(url, spec_factory, objectives_module):
     run_study(spec_factory(n_trials=2), url, progress=False)
     with pytest.raises(UserError, match=r"different spec \(study.seed differ\)"):
         run_study(spec_factory(n_trials=2), url, seed=9, progress=False)
@@ -127,8 +133,7 @@ def test_a_different_spec_under_the_same_name_is_refused_before_any_write(url, s
     assert len(_trials(url, "s")) == 2
 
 
-def test_an_objective_that_raises_for_part_of_the_space_fails_those_trials_only(url, spec_factory,
-                                                                               objectives_module):
+def test_an_objective_that_raises_for_part_of_the_space_fails_those_trials_only(url, spec_factory, objectives_module):
     spec = spec_factory(n_trials=20, objective="hp_test_objectives:raise_above")
     console = _console()
     run_study(spec, url, console=console)
@@ -148,8 +153,11 @@ def test_an_objective_that_raises_for_part_of_the_space_fails_those_trials_only(
 
 def test_an_objective_that_always_raises_stops_after_the_first_five(url, spec_factory, objectives_module):
     spec = spec_factory(n_trials=20, objective="hp_test_objectives:crash")
-    with pytest.raises(ObjectiveFailing, match=r"failed on every trial so far \(5; last error, trial #4: "
-                                               r"ValueError: boom\)"):
+    with pytest.raises(
+        ObjectiveFailing,
+        match=r"failed on every trial so far \(5; last error, trial #4: "
+        r"ValueError: boom\)",
+    ):
         run_study(spec, url, progress=False)
     trials = _trials(url, "s")
     assert Counter(t.state for t in trials) == {TrialState.FAIL: FIRST_FAILURES}
@@ -167,8 +175,11 @@ def test_a_budget_smaller_than_five_that_all_fails_stops_too(url, spec_factory, 
 
 def test_many_failures_in_a_row_stop_the_run_at_max_failures(url, spec_factory, objectives_module):
     spec = spec_factory(n_trials=30, objective="hp_test_objectives:fail_from_trial_3")
-    with pytest.raises(ObjectiveFailing, match=r"failed on 4 trials in a row \(last error, trial #6: "
-                                               r"RuntimeError: disk full\); stopping \(--max-failures 4\)"):
+    with pytest.raises(
+        ObjectiveFailing,
+        match=r"failed on 4 trials in a row \(last error, trial #6: "
+        r"RuntimeError: disk full\); stopping \(--max-failures 4\)",
+    ):
         run_study(spec, url, progress=False, max_failures=4)
     states = [t.state for t in _trials(url, "s")]
     assert states == [TrialState.COMPLETE] * 3 + [TrialState.FAIL] * 4
@@ -229,8 +240,10 @@ def test_timeout_stops_starting_trials(url, spec_factory, objectives_module, mon
 
 
 def test_run_studies_runs_every_study_to_its_budget(url, spec_factory, objectives_module):
-    specs = [spec_factory(name="arm/grid", sampler="grid", n_trials=9),
-             spec_factory(name="arm/random", sampler="random", n_trials=3)]
+    specs = [
+        spec_factory(name="arm/grid", sampler="grid", n_trials=9),
+        spec_factory(name="arm/random", sampler="random", n_trials=3),
+    ]
     studies = run_studies(specs, url, progress=False)
     assert [s.study_name for s in studies] == ["arm/grid", "arm/random"]
     assert [len(_trials(url, n)) for n in ("arm/grid", "arm/random")] == [9, 3]
@@ -248,8 +261,7 @@ def test_progress_and_summary_show_the_best_trial(url, spec_factory, objectives_
     assert f"#{best.number}: {best.value:.6g}" in out and "complete 3" in out
 
 
-def test_workers_heartbeat_their_running_trial_from_its_start(url, spec_factory, objectives_module,
-                                                             monkeypatch):
+def test_workers_heartbeat_their_running_trial_from_its_start(url, spec_factory, objectives_module, monkeypatch):
     monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
     run_study(spec_factory(n_trials=1, objective="hp_test_objectives:heartbeats"), url, progress=False)
     first, later = _trials(url, "s")[0].user_attrs["beats"]
@@ -257,8 +269,7 @@ def test_workers_heartbeat_their_running_trial_from_its_start(url, spec_factory,
     assert later > first
 
 
-def test_one_pool_of_two_processes_runs_several_grid_studies_exactly(url, spec_factory, objectives_module,
-                                                                     monkeypatch):
+def test_one_pool_of_two_processes_runs_several_grid_studies_exactly(url, spec_factory, objectives_module, monkeypatch):
     """compare's shape: many arms, one pool of worker processes."""
     monkeypatch.setenv("HP_TEST_SLEEP", "0.05")
     specs = [spec_factory(name=f"arm{k}", sampler="grid", n_trials=9, seed=k) for k in range(2)]

@@ -23,8 +23,14 @@ NUMERIC_GRID = {
 
 def _study(storage, spec):
     sampler, args = make_sampler(spec)
-    study = optuna.create_study(study_name=spec.study.name, storage=storage, sampler=sampler,
-                                pruner=make_pruner(spec), direction="maximize", load_if_exists=True)
+    study = optuna.create_study(
+        study_name=spec.study.name,
+        storage=storage,
+        sampler=sampler,
+        pruner=make_pruner(spec),
+        direction="maximize",
+        load_if_exists=True,
+    )
     return study, args
 
 
@@ -35,8 +41,12 @@ def _all_points(spec):
 
 def test_two_interleaved_workers_get_every_point_exactly_once(url, spec_factory):
     spec = spec_factory(sampler="grid", n_trials=16, space=NUMERIC_GRID, seed=5)
-    assert budget(spec) == 16 and space_module.grid_points_per_axis(spec.space, 16) == \
-        {"lr": 2, "depth": 2, "opt": 2, "x": 2}
+    assert budget(spec) == 16 and space_module.grid_points_per_axis(spec.space, 16) == {
+        "lr": 2,
+        "depth": 2,
+        "opt": 2,
+        "x": 2,
+    }
     a, _ = _study(open_storage(url), spec)
     b, _ = _study(open_storage(url), spec)  # a second handle with its own sampler, as another worker has
     seen = []
@@ -70,8 +80,10 @@ def test_the_order_is_a_seeded_shuffle_and_a_truncated_grid_a_random_subset(url,
 def test_no_grid_is_copied_into_trials_or_listed_per_ask(url, spec_factory, monkeypatch):
     # 100,000 grid points (the cap) over an int range of 10^9: building, listing or copying the grid
     # per ask would call Axis.value 10^5 times and store ~1 MB per trial.
-    space = {"x": {"type": "int", "low": 0, "high": 10**9},
-             "y": {"type": "float", "low": 0.0, "high": 1.0, "step": 1e-9}}
+    space = {
+        "x": {"type": "int", "low": 0, "high": 10**9},
+        "y": {"type": "float", "low": 0.0, "high": 1.0, "step": 1e-9},
+    }
     spec = spec_factory(sampler="grid", n_trials=100_000, space=space)
     assert budget(spec) == 316 * 316  # 317 * 316 > 100,000
     calls = []

@@ -14,12 +14,14 @@ from hpsearch.spec import spec_from_dict
 
 
 def _spec(name="fork", n_trials=6):
-    return spec_from_dict({
-        "study": {"name": name, "metric": "accuracy", "sampler": "random", "n_trials": n_trials, "seed": 1},
-        "data": {"dataset": "iris"},
-        "training": {"max_epochs": 2, "batch_size": 32, "patience": 0},
-        "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
-    })
+    return spec_from_dict(
+        {
+            "study": {"name": name, "metric": "accuracy", "sampler": "random", "n_trials": n_trials, "seed": 1},
+            "data": {"dataset": "iris"},
+            "training": {"max_epochs": 2, "batch_size": 32, "patience": 0},
+            "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+        }
+    )
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
@@ -91,8 +93,9 @@ def test_a_new_sqlite_file_gets_the_schema_and_version_stamp_optuna_gives_it(tmp
 
     def schema(path):
         with sqlite3.connect(path) as con:
-            tables = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-                                 "AND name NOT LIKE 'hpsearch%' ORDER BY name").fetchall()
+            tables = con.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'hpsearch%' ORDER BY name"
+            ).fetchall()
             return tables, con.execute("SELECT version_num FROM alembic_version").fetchall()
 
     assert schema(ours) == schema(theirs)
@@ -106,11 +109,13 @@ def test_opening_a_sqlite_storage_does_not_import_alembic(tmp_path):
     import subprocess
 
     url = _fresh(tmp_path / "n.db")
-    code = ("import sys\n"
-            "from hpsearch.storage import open_storage\n"
-            f"open_storage({url!r})\n"  # a new file
-            f"open_storage({url!r})\n"  # an existing one
-            "print('alembic' in sys.modules)\n")
+    code = (
+        "import sys\n"
+        "from hpsearch.storage import open_storage\n"
+        f"open_storage({url!r})\n"  # a new file
+        f"open_storage({url!r})\n"  # an existing one
+        "print('alembic' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -8,8 +8,15 @@ import pytest
 from hpsearch.storage import open_storage
 from hpsearch.storage._attrs import set_user_attrs, trial_slot
 
-ATTRS = {"train_seconds": 0.25, "epochs_run": 20, "n_parameters": 1234, "learning_curve": [0.5, None, 0.75],
-         "best_epoch": None, "stop_reason": "max_epochs", "diverged": False}
+ATTRS = {
+    "train_seconds": 0.25,
+    "epochs_run": 20,
+    "n_parameters": 1234,
+    "learning_curve": [0.5, None, 0.75],
+    "best_epoch": None,
+    "stop_reason": "max_epochs",
+    "diverged": False,
+}
 
 
 @pytest.fixture

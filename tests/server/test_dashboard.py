@@ -58,7 +58,7 @@ def test_study_page_shows_best_trial_and_all_trials(client):
     numbers = _study_with_trials(client, "s", [0.3, 0.8, 0.6])
     html = client.get("/studies/s").text
     assert re.search(r'Best trial: #(\d+), value <span id="best-value">0.8</span>', html).group(1) == str(numbers[1])
-    table = html[html.index('<table id="trials">'):]
+    table = html[html.index('<table id="trials">') :]
     assert sorted(int(n) for n in re.findall(r'<tr><td class="num">(\d+)</td>', table)) == sorted(numbers)
     assert '<script src="/static/plotly.min.js"></script>' in html
     assert "cdn" not in html.lower() and "https://" not in html
@@ -89,8 +89,14 @@ def test_poll_version_changes_when_a_trial_starts_or_ends(client):
 
 
 def test_comparison_page_groups_studies_by_user_attr(client, storage_url):
-    values = {"cmp/grid/seed0": [0.2, 0.4], "cmp/grid/seed1": [0.3, 0.5], "cmp/random/seed0": [0.9, 0.1],
-              "cmp/random/seed1": [0.6], "cmp/random/seed2": [0.7, 0.8], "loner": [1.0]}
+    values = {
+        "cmp/grid/seed0": [0.2, 0.4],
+        "cmp/grid/seed1": [0.3, 0.5],
+        "cmp/random/seed0": [0.9, 0.1],
+        "cmp/random/seed1": [0.6],
+        "cmp/random/seed2": [0.7, 0.8],
+        "loner": [1.0],
+    }
     for name, vals in values.items():
         sampler = "grid" if "grid" in name else "random"
         _study_with_trials(client, name, vals, sampler=sampler)
