@@ -18,12 +18,12 @@ import optuna
 from rich.console import Console
 
 from hpsearch.errors import UserError
+from hpsearch.search import _workers
 from hpsearch.search._display import StudyProgress, print_summary
 from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._outcomes import is_finished
 from hpsearch.search._pruners import make_pruner
 from hpsearch.search._samplers import budget, make_sampler
-from hpsearch.search import _workers
 from hpsearch.search._workers import MAX_FAILURES, work
 from hpsearch.server._trust import check_may_run
 from hpsearch.storage import (
@@ -35,6 +35,8 @@ from hpsearch.storage import (
     save_spec,
     slot_statuses,
     storage_exists,
+    storage_of,
+    study_id_of,
 )
 
 
@@ -55,8 +57,9 @@ class BudgetNotLowered(UserError):
     """``--n-trials`` below a resumed study's budget: budgets only grow."""
 
 
-def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
-                  n_trials: int | None = None) -> tuple[optuna.Study, Any]:
+def prepare_study(
+    storage: optuna.storages.BaseStorage, spec: Any, *, n_trials: int | None = None
+) -> tuple[optuna.Study, Any]:
     """Create the study (saving its spec) or load it; returns (study, the spec it runs with).
 
     A resumed study keeps its stored spec; ``n_trials`` above its budget raises
@@ -71,8 +74,13 @@ def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
         spec = with_overrides(spec, n_trials=n_trials)
         sampler, args = make_sampler(spec)
         try:
-            study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
-                                        pruner=make_pruner(spec), direction=spec.study.direction)
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=sampler,
+                pruner=make_pruner(spec),
+                direction=spec.study.direction,
+            )
         except optuna.exceptions.DuplicatedStudyError:
             pass  # created by another process a moment ago: resume it below
         else:
@@ -81,6 +89,7 @@ def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
     stored = stored_spec(storage, name, wait=10.0)  # another process may have just created it
     _check_same(stored, spec)
     if n_trials is not None and n_trials > stored.study.n_trials:
+        _check_grid_kept(stored, n_trials)
         stored = with_overrides(stored, n_trials=n_trials)
         storage.set_study_user_attr(storage.get_study_id_from_name(name), SPEC_ATTR, stored.to_dict())
     return load_study(storage, name, spec=stored)
@@ -88,13 +97,44 @@ def prepare_study(storage: optuna.storages.BaseStorage, spec: Any, *,
 
 def finished_count(study: optuna.Study) -> int:
     """How many finished trials (COMPLETE, PRUNED, diverged, failed by an error) the study holds."""
-    return sum(map(is_finished, study._storage.get_all_trials(study._study_id, deepcopy=False)))
+    return sum(map(is_finished, storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)))
 
 
-def run_study(spec: Any, storage_url: str, *, n_trials: int | None = None, jobs: int = 1,
-              timeout: float | None = None, study_name: str | None = None, sampler: str | None = None,
-              seed: int | None = None, progress: bool = True, console: Console | None = None,
-              max_failures: int = MAX_FAILURES) -> optuna.Study:
+def _check_grid_kept(stored: Any, n_trials: int) -> None:
+    """A grid study's grid is sized to its budget: a raise that changes the grid is refused.
+
+    Its finished slots ran points of the old grid; the remaining slots would run
+    points of a new one, and the study would mix two grids.
+    """
+    if stored.study.sampler != "grid":
+        return
+    from hpsearch.space import grid_points_per_axis
+
+    old = grid_points_per_axis(stored.space, stored.study.n_trials)
+    if grid_points_per_axis(stored.space, n_trials) != old:
+        per_axis = ", ".join(f"{k} {v}" for k, v in old.items())
+        raise UserError(
+            f"study {stored.study.name!r} is a grid search whose grid ({per_axis} points per axis) was sized "
+            f"to its budget of {stored.study.n_trials}; --n-trials {n_trials} would change the grid, and the "
+            f"study would mix two grids. Run a new study instead (--study-name), or fix the grid with "
+            f"grid = [...] in [space]"
+        )
+
+
+def run_study(
+    spec: Any,
+    storage_url: str,
+    *,
+    n_trials: int | None = None,
+    jobs: int = 1,
+    timeout: float | None = None,
+    study_name: str | None = None,
+    sampler: str | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    max_failures: int = MAX_FAILURES,
+) -> optuna.Study:
     """Create or resume the study and run trials until it holds its budget of finished trials.
 
     ``max_failures``: stop (ObjectiveFailing) when the objective fails this many trials in a row.
@@ -109,20 +149,39 @@ def run_study(spec: Any, storage_url: str, *, n_trials: int | None = None, jobs:
             raise BudgetNotLowered(
                 f"study {study.study_name!r} has a budget of {spec.study.n_trials} trials ({finished} finished); "
                 f"--n-trials {n_trials} would lower it, and budgets only grow. Leave out --n-trials to "
-                f"finish the {spec.study.n_trials}, use --timeout to stop earlier, or --study-name for a new study")
+                f"finish the {spec.study.n_trials}, use --timeout to stop earlier, or --study-name for a new study"
+            )
         if progress:
             (console or Console()).print(
                 f"study {study.study_name!r} already holds {finished} finished trials (>= --n-trials {n_trials}); "
-                f"nothing to do. Its budget stays {spec.study.n_trials}: budgets only grow", soft_wrap=True)
+                f"nothing to do. Its budget stays {spec.study.n_trials}: budgets only grow",
+                soft_wrap=True,
+            )
         return study
-    _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress, console=console,
-         max_failures=max_failures)
+    _run(
+        storage,
+        storage_url,
+        [study],
+        [spec],
+        jobs=jobs,
+        timeout=timeout,
+        progress=progress,
+        console=console,
+        max_failures=max_failures,
+    )
     return study
 
 
-def run_studies(specs: Sequence[Any], storage_url: str, *, jobs: int = 1, timeout: float | None = None,
-                progress: bool = True, console: Console | None = None,
-                max_failures: int = MAX_FAILURES) -> list[optuna.Study]:
+def run_studies(
+    specs: Sequence[Any],
+    storage_url: str,
+    *,
+    jobs: int = 1,
+    timeout: float | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    max_failures: int = MAX_FAILURES,
+) -> list[optuna.Study]:
     """Create or resume many studies (e.g. compare's arms) and run them with one pool of workers."""
     _check_counts(jobs=jobs, timeout=timeout, max_failures=max_failures)
     names = [s.study.name for s in specs]
@@ -130,14 +189,30 @@ def run_studies(specs: Sequence[Any], storage_url: str, *, jobs: int = 1, timeou
         raise UserError(f"run_studies: study names must differ, got {names}")
     storage = open_storage(storage_url)
     prepared = [prepare_study(storage, s) for s in specs]
-    _run(storage, storage_url, [p[0] for p in prepared], [p[1] for p in prepared],
-         jobs=jobs, timeout=timeout, progress=progress, console=console, max_failures=max_failures)
+    _run(
+        storage,
+        storage_url,
+        [p[0] for p in prepared],
+        [p[1] for p in prepared],
+        jobs=jobs,
+        timeout=timeout,
+        progress=progress,
+        console=console,
+        max_failures=max_failures,
+    )
     return [p[0] for p in prepared]
 
 
-def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | None = None,
-               progress: bool = True, console: Console | None = None,
-               max_failures: int = MAX_FAILURES) -> optuna.Study:
+def join_study(
+    name: str,
+    storage_url: str,
+    *,
+    jobs: int = 1,
+    timeout: float | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    max_failures: int = MAX_FAILURES,
+) -> optuna.Study:
     """Work on an existing study as more workers (``hpsearch worker``); the spec comes from the DB."""
     _check_counts(jobs=jobs, timeout=timeout, max_failures=max_failures)
     if not storage_exists(storage_url):  # do not create an empty database for a typo
@@ -145,24 +220,46 @@ def join_study(name: str, storage_url: str, *, jobs: int = 1, timeout: float | N
     storage = open_storage(storage_url)
     study, spec = load_study(storage, name)
     check_may_run(storage, study, spec)  # no user code from a study created over the HTTP API
-    _run(storage, storage_url, [study], [spec], jobs=jobs, timeout=timeout, progress=progress,
-         console=console, first_worker=1, max_failures=max_failures)
+    _run(
+        storage,
+        storage_url,
+        [study],
+        [spec],
+        jobs=jobs,
+        timeout=timeout,
+        progress=progress,
+        console=console,
+        first_worker=1,
+        max_failures=max_failures,
+    )
     return study
 
 
 def is_complete(storage: optuna.storages.BaseStorage, study: optuna.Study, spec: Any) -> bool:
-    return all(s is SlotStatus.DONE for s in slot_statuses(engine_of(storage), study._study_id, budget(spec)))
+    return all(s is SlotStatus.DONE for s in slot_statuses(engine_of(storage), study_id_of(study), budget(spec)))
 
 
-def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jobs: int,
-         timeout: float | None, progress: bool, console: Console | None, first_worker: int = 0,
-         max_failures: int = MAX_FAILURES) -> None:
+def _run(
+    storage,
+    url: str,
+    studies: list[optuna.Study],
+    specs: list[Any],
+    *,
+    jobs: int,
+    timeout: float | None,
+    progress: bool,
+    console: Console | None,
+    first_worker: int = 0,
+    max_failures: int = MAX_FAILURES,
+) -> None:
     console = console or Console()
-    todo = [(st, sp) for st, sp in zip(studies, specs) if not is_complete(storage, st, sp)]
-    for st, sp in zip(studies, specs):
+    todo = [(st, sp) for st, sp in zip(studies, specs, strict=True) if not is_complete(storage, st, sp)]
+    for st, sp in zip(studies, specs, strict=True):
         if (st, sp) not in todo and progress:
-            console.print(f"study {st.study_name!r} is already complete ({finished_count(st)} finished trials); "
-                          "nothing to do", soft_wrap=True)
+            console.print(
+                f"study {st.study_name!r} is already complete ({finished_count(st)} finished trials); nothing to do",
+                soft_wrap=True,
+            )
     if not todo:
         return
     deadline = None if timeout is None else _workers.clock() + timeout
@@ -174,11 +271,13 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
             # Workers forked from here inherit the trial path's imports and each study's data split.
             _workers.preload_objectives([sp for _, sp in todo])
         # Before the progress bar's thread starts: a forked child inherits the locks threads hold.
-        pool = _workers.Pool(url, names, jobs, deadline=deadline, first_worker=first_worker,
-                             max_failures=max_failures, storage=storage)
+        pool = _workers.Pool(
+            url, names, jobs, deadline=deadline, first_worker=first_worker, max_failures=max_failures, storage=storage
+        )
         _workers.release_objectives()  # the forked workers hold their copies; this process needs none
-    with StudyProgress([st for st, _ in todo], [budget(sp) for _, sp in todo],
-                       enabled=progress, console=console) as bar:
+    with StudyProgress(
+        [st for st, _ in todo], [budget(sp) for _, sp in todo], enabled=progress, console=console
+    ) as bar:
         if pool is not None:
             pool.wait(on_poll=bar.refresh)
         elif jobs == 1:
@@ -187,8 +286,14 @@ def _run(storage, url: str, studies: list[optuna.Study], specs: list[Any], *, jo
             # One BLAS thread in-process too: the networks are small, and a multi-threaded
             # BLAS on a busy 2-core machine measured 8x slower (12 vs 95 trials/minute).
             with threadpool_limits(1):
-                work(storage, names, worker=first_worker, deadline=deadline, on_trial=bar.refresh,
-                     max_failures=max_failures)
+                work(
+                    storage,
+                    names,
+                    worker=first_worker,
+                    deadline=deadline,
+                    on_trial=bar.refresh,
+                    max_failures=max_failures,
+                )
     if progress:
         print_summary(console, [st for st, _ in todo], time.monotonic() - start)
 
@@ -215,8 +320,9 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def _check_counts(*, n_trials: int | None = None, jobs: int = 1, timeout: float | None = None,
-                  max_failures: int = MAX_FAILURES) -> None:
+def _check_counts(
+    *, n_trials: int | None = None, jobs: int = 1, timeout: float | None = None, max_failures: int = MAX_FAILURES
+) -> None:
     if max_failures < 1:
         raise UserError(f"--max-failures: expected a whole number >= 1, got {max_failures}")
     if n_trials is not None and n_trials < 1:

@@ -20,6 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import UserError
+from hpsearch.search._outcomes import ERROR_ATTR
 from hpsearch.search._recovery import (
     HOST_ATTR,
     LEASE_ATTR,
@@ -37,6 +38,8 @@ from hpsearch.storage import (
     claim_slot,
     engine_of,
     running_trial_with_attr,
+    storage_of,
+    study_id_of,
     trial_id_of,
 )
 
@@ -60,9 +63,15 @@ class TrialAlreadyFinished(UserError):
     """The trial was told already (HTTP 409)."""
 
 
-def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
-              record_pid: bool = True, lease: float | None = None,
-              key: str | None = None) -> tuple[optuna.Trial, dict]:
+def ask_trial(
+    study: optuna.Study,
+    spec: Any,
+    *,
+    heartbeat: bool = False,
+    record_pid: bool = True,
+    lease: float | None = None,
+    key: str | None = None,
+) -> tuple[optuna.Trial, dict]:
     """Claim a slot, start its trial and suggest its parameters: (trial, params).
 
     Raises StudyComplete when all slots are done, SlotsBusy when the rest are running.
@@ -89,7 +98,7 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
     sampled) fails that trial, so its slot is free again and nothing stays RUNNING.
     """
     _ensure_slot_sampler(study, spec)
-    storage = study._storage
+    storage = storage_of(study)
     if key is not None:
         trial_id = _trial_of_key(study, key, lease)
         if trial_id is not None:
@@ -97,7 +106,7 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
     n_slots = budget(spec)
     fail_expired_leases(study)
     for _ in range(5):  # a lost race for a slot means another worker was faster: retry
-        claim = claim_slot(engine_of(storage), study._study_id, n_slots)
+        claim = claim_slot(engine_of(storage), study_id_of(study), n_slots)
         if claim is SlotStatus.DONE:
             fail_orphans(study, n_slots)  # every slot finished with another trial: nothing may stay RUNNING
             raise StudyComplete(f"study {study.study_name!r} is complete ({n_slots} trials finished)")
@@ -106,7 +115,7 @@ def ask_trial(study: optuna.Study, spec: Any, *, heartbeat: bool = False,
         if claim is SlotStatus.BUSY:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
         template = _template(study, claim, record_pid, lease, key)
-        trial_id = storage.create_new_trial(study._study_id, template_trial=template)
+        trial_id = storage.create_new_trial(study_id_of(study), template_trial=template)
         if attach_trial(engine_of(storage), claim, trial_id):
             if heartbeat and storage.get_heartbeat_interval():
                 storage.record_heartbeat(trial_id)
@@ -132,7 +141,7 @@ def _suggest(study: optuna.Study, spec: Any, trial_id: int) -> tuple[optuna.Tria
         return trial, suggest(trial, spec.space)
     except Exception as exc:
         try:
-            fail_trial(study._storage, trial_id, f"could not suggest parameters: {exc}"[:500])
+            fail_trial(storage_of(study), trial_id, f"could not suggest parameters: {exc}"[:500])
         except Exception:  # the database is gone too: the trial's lease or recovery will fail it
             pass
         if isinstance(exc, (ValueError, ArithmeticError)):
@@ -148,18 +157,21 @@ def _trial_of_key(study: optuna.Study, key: str, lease: float | None) -> int | N
     kept with the trial), unless another ask took the slot over meanwhile, in
     which case the trial is failed and a fresh one is asked.
     """
-    storage = study._storage
+    storage = storage_of(study)
     engine = engine_of(storage)
-    trial_id = running_trial_with_attr(engine, study._study_id, KEY_ATTR, key)
+    trial_id = running_trial_with_attr(engine, study_id_of(study), KEY_ATTR, key)
     if trial_id is None:
         return None
     # Optuna's trial cache (the server's, or a study's) knows only the trials it saw
     # created or read; this one may come from another process: read it in first.
-    storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    storage.get_all_trials(study_id_of(study), deepcopy=False, states=(TrialState.RUNNING,))
     attrs = storage.get_trial_system_attrs(trial_id)
     slot, token = attrs.get(SLOT_ATTR), attrs.get(TOKEN_ATTR)
-    if slot is not None and token is not None and not attach_trial(
-            engine, Claim(study._study_id, int(slot), token), trial_id):
+    if (
+        slot is not None
+        and token is not None
+        and not attach_trial(engine, Claim(study_id_of(study), int(slot), token), trial_id)
+    ):
         fail_trial(storage, trial_id, "its slot was taken over after a crash")
         return None
     if lease is not None:
@@ -170,9 +182,19 @@ def _trial_of_key(study: optuna.Study, key: str, lease: float | None) -> int | N
     return trial_id
 
 
-def tell_trial(study: optuna.Study, trial_number: int | optuna.Trial, value: float | None = None,
-               state: str | TrialState | None = None) -> FrozenTrial:
+def tell_trial(
+    study: optuna.Study,
+    trial_number: int | optuna.Trial,
+    value: float | None = None,
+    state: str | TrialState | None = None,
+    error: str | None = None,
+) -> FrozenTrial:
     """Finish trial ``trial_number`` with a value, or with state "fail" / "pruned".
+
+    ``error`` (with state "fail") records that the objective failed on this
+    configuration: user attr ``error``, a result that counts toward the budget
+    and is not re-run (hpsearch.search._outcomes). A "fail" without it is a
+    crash, and the slot runs again.
 
     A worker passes its ``optuna.Trial`` instead of the number: finding a trial
     by number scans the study's trials (no index on it), twice per tell, which
@@ -187,14 +209,14 @@ def tell_trial(study: optuna.Study, trial_number: int | optuna.Trial, value: flo
     tell whose answer it lost) returns the trial as it is; any other outcome
     raises TrialAlreadyFinished.
     """
-    storage = study._storage
+    storage = storage_of(study)
     if isinstance(trial_number, optuna.Trial):
         trial, trial_id = trial_number, trial_id_of(trial_number)
         trial_number = trial.number
     else:
         trial = int(trial_number)
         try:
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id_of(study), trial)
         except KeyError:
             raise TrialNotFound(f"study {study.study_name!r} has no trial {trial_number}") from None
     try:
@@ -203,6 +225,8 @@ def tell_trial(study: optuna.Study, trial_number: int | optuna.Trial, value: flo
         _check_unfinished(storage, trial_id, trial_number)  # "already finished" comes first
         raise
     try:
+        if state == TrialState.FAIL and error is not None:
+            storage.set_trial_user_attr(trial_id, ERROR_ATTR, error)
         if state == TrialState.COMPLETE and not math.isfinite(value):
             storage.set_trial_user_attr(trial_id, "diverged", True)
             value, state = None, TrialState.FAIL
@@ -259,11 +283,12 @@ def renew_lease(storage: optuna.storages.BaseStorage, trial: FrozenTrial, lease:
     Trials asked without a lease (CLI workers, a server without --trial-timeout) are left alone.
     """
     if LEASE_ATTR in trial.system_attrs:
-        storage.set_trial_system_attr(trial._trial_id, LEASE_ATTR, time.time() + lease)
+        storage.set_trial_system_attr(trial_id_of(trial), LEASE_ATTR, time.time() + lease)
 
 
-def _template(study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None,
-              key: str | None = None) -> FrozenTrial:
+def _template(
+    study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None, key: str | None = None
+) -> FrozenTrial:
     attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname(), TOKEN_ATTR: claim.token}
     if record_pid:
         attrs[PID_ATTR] = os.getpid()
@@ -274,9 +299,17 @@ def _template(study: optuna.Study, claim: Claim, record_pid: bool, lease: float 
     if isinstance(study.sampler, SlotGridSampler):
         attrs["grid_id"] = claim.slot  # the point itself follows from the slot; no grid is copied
     return FrozenTrial(
-        number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(),
-        datetime_complete=None, params={}, distributions={}, user_attrs={},
-        system_attrs=attrs, intermediate_values={}, trial_id=-1,
+        number=-1,
+        state=TrialState.RUNNING,
+        value=None,
+        datetime_start=datetime.now(),
+        datetime_complete=None,
+        params={},
+        distributions={},
+        user_attrs={},
+        system_attrs=attrs,
+        intermediate_values={},
+        trial_id=-1,
     )
 
 

@@ -108,12 +108,22 @@ def ask(storage: Any, name: str, *, lease: float | None = None, key: str | None 
     return trial.number, _jsonable(params)
 
 
-def tell(storage: Any, name: str, number: int, *, value: float | None, state: str | None) -> str:
-    """Finish trial ``number``; returns its final state ("complete", "fail", "pruned")."""
+def tell(
+    storage: Any, name: str, number: int, *, value: float | None, state: str | None, error: str | None = None
+) -> str:
+    """Finish trial ``number``; returns its final state ("complete", "fail", "pruned").
+
+    A client's "fail" is its training failing on this configuration: like an
+    objective that raises under ``hpsearch run``, the trial keeps its error and
+    its configuration is not handed out again (a client that dies instead is
+    caught by its lease, and its configuration does run again).
+    """
     from hpsearch.search import load_study, tell_trial
 
     study, _ = load_study(storage, name)
-    frozen = tell_trial(study, number, value=value, state=state)
+    if state == "fail":
+        error = error or "the client told fail"
+    frozen = tell_trial(study, number, value=value, state=state, error=error)
     return frozen.state.name.lower()
 
 

@@ -44,6 +44,7 @@ class TellBody(_Body):
     trial: _Number
     value: Annotated[float, Field(strict=True)] | None = None
     state: Literal["fail", "pruned", "diverged"] | None = None
+    error: Annotated[str, Field(max_length=2000)] | None = None  # with "fail": why the run failed, kept with it
 
 
 class ReportBody(_Body):
@@ -107,14 +108,18 @@ def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
 
     A non-finite value (``NaN`` where the client's JSON allows it) or state
     "diverged" records a diverged run: FAIL with user attr diverged, a real
-    result that is not re-run, unlike "fail" (a crash: the point runs again).
+    result that is not re-run. "fail" (optional "error": why) is the client's
+    training failing on this configuration: kept with its error, not re-run
+    either; a client that dies instead loses its lease, and that point runs again.
     """
+    if body.error is not None and body.state != "fail":
+        raise ApiError(422, '"error" goes with "state": "fail" only')
     if (body.value is None) == (body.state is None):
         raise ApiError(422, 'send exactly one of "value" (a number) or "state" ("fail", "pruned" or "diverged")')
     value, state = body.value, body.state
     if state == "diverged":
         value, state = float("nan"), None
-    state = _access.tell(_study_storage(request, name), name, body.trial, value=value, state=state)
+    state = _access.tell(_study_storage(request, name), name, body.trial, value=value, state=state, error=body.error)
     return {"trial": body.trial, "state": state}
 
 

@@ -161,3 +161,32 @@ def test_a_study_without_a_spec_is_shown_but_not_evaluated(foreign, capsys, comm
     assert code == 0 and err == "" and "value = " in out  # any single-objective Optuna study (issue 13)
     code, _, err = _run(capsys, "best", "plain", "--evaluate")
     assert code == 2 and err.count("\n") == 1 and "no stored hpsearch spec" in err
+
+
+GRID = textwrap.dedent("""
+    [study]
+    name = "g"
+    objective = "flakyobj:partly"
+    direction = "maximize"
+    sampler = "grid"
+    n_trials = 4
+
+    [space]
+    x = { type = "float", low = 0.0, high = 0.5 }
+    y = { type = "float", low = 0.0, high = 0.5 }
+    c = { type = "categorical", choices = ["a", "b"], grid = ["a", "b"] }
+""")
+
+
+def test_raising_a_grid_study_budget_that_would_change_its_grid_is_refused(flaky, capsys):
+    (flaky / "grid.toml").write_text(GRID)
+    assert _run(capsys, "run", "grid.toml", "--n-trials", "2", "--quiet")[0] == 0  # c fixed: x and y get 1 point
+    before = _dump(flaky / DB)
+    code, _, err = _run(capsys, "run", "grid.toml", "--n-trials", "8")  # 2 points for x and y: a new grid
+    assert code == 2 and err.count("\n") == 1
+    assert "is a grid search whose grid (x 1, y 1, c 2 points per axis)" in err and "mix two grids" in err
+    assert _dump(flaky / DB) == before
+    code, _, err = _run(capsys, "run", "grid.toml", "--n-trials", "3", "--quiet")  # the same grid: allowed
+    assert code == 0, err
+    trials = optuna.load_study(study_name="g", storage=URL).trials
+    assert len({(t.params["x"], t.params["y"]) for t in trials}) == 1 and {t.params["c"] for t in trials} == {"a", "b"}

@@ -9,6 +9,7 @@ import httpx
 import optuna
 import pytest
 
+from hpsearch.search import tell_trial
 from tests.server.conftest import grid_spec
 
 GRID = set(itertools.product([0.0, 0.25, 0.5, 1.0], ["a", "b", "c"]))
@@ -134,8 +135,29 @@ def test_tell_states_fail_pruned_and_diverged(client):
     r = client.post("/api/studies/g/tell", json={"trial": d, "state": "diverged"})  # for strict-JSON clients
     assert r.status_code == 200 and r.json()["state"] == "fail"
     states = client.get("/api/studies/g").json()["states"]
-    assert (states["pruned"], states["fail"], states["diverged"], states["finished"]) == (1, 3, 2, 3)
-    assert states["crashed"] == 1  # fail = diverged + crashed, as `hpsearch show` splits them
+    assert (states["pruned"], states["fail"], states["diverged"], states["finished"]) == (1, 3, 2, 4)
+    assert states["crashed"] == 0  # a told fail is the objective failing (a result), not a crash
+    r = client.post("/api/studies/g/tell", json={"trial": b, "state": "fail"})  # the same tell again
+    assert r.status_code == 200 and r.json()["state"] == "fail"
+
+
+def test_a_told_fail_keeps_its_error_and_is_not_handed_out_again(client, storage_url):
+    spec = grid_spec("two")
+    spec["space"] = {"c": {"type": "categorical", "choices": ["a", "b"]}}
+    _create(client, spec)
+    first, second = client.post("/api/studies/two/ask").json(), client.post("/api/studies/two/ask").json()
+    told = {"trial": first["trial"], "state": "fail", "error": "CUDA out of memory"}
+    r = client.post("/api/studies/two/tell", json=told)
+    assert r.status_code == 200 and r.json()["state"] == "fail"
+    r = client.post("/api/studies/two/ask")  # the failed point is done: only the running one is left
+    assert r.status_code == 409 and "running" in r.json()["error"]
+    assert client.post("/api/studies/two/tell", json={"trial": second["trial"], "value": 1.0}).status_code == 200
+    r = client.post("/api/studies/two/ask")
+    assert r.status_code == 409 and "complete" in r.json()["error"]
+    study = optuna.load_study(study_name="two", storage=storage_url)
+    assert study.trials[first["trial"]].user_attrs["error"] == "CUDA out of memory"
+    r = client.post("/api/studies/two/tell", json={"trial": second["trial"], "value": 1.0, "error": "x"})
+    assert r.status_code == 422 and '"error" goes with' in r.json()["error"]
 
 
 def test_report_asks_the_studys_pruner(client):
@@ -251,14 +273,15 @@ def test_oversized_bodies_are_refused_with_413(client, live_server):
     assert httpx.get(f"{live_server.url}/api/studies").json() == []
 
 
-def test_ask_while_the_last_trials_run_is_409_then_a_failed_point_is_handed_out_again(client):
+def test_ask_while_the_last_trials_run_is_409_then_a_crashed_point_is_handed_out_again(client, storage_url):
     spec = grid_spec("two")
     spec["space"] = {"c": {"type": "categorical", "choices": ["a", "b"]}}
     _create(client, spec)
     first, second = client.post("/api/studies/two/ask").json(), client.post("/api/studies/two/ask").json()
     r = client.post("/api/studies/two/ask")
     assert r.status_code == 409 and "running" in r.json()["error"]
-    client.post("/api/studies/two/tell", json={"trial": first["trial"], "state": "fail"})  # a crash: re-run
+    # A crash (what an expired lease records: FAIL without an error): the point runs again.
+    tell_trial(optuna.load_study(study_name="two", storage=storage_url), first["trial"], state="fail")
     again = client.post("/api/studies/two/ask").json()
     assert again["params"] == first["params"] and again["trial"] not in (first["trial"], second["trial"])
 
