@@ -6,7 +6,9 @@ import click
 from rich.console import Console
 
 from hpsearch.cli._common import storage_option
-from hpsearch.search import MAX_FAILURES, SAMPLERS
+from hpsearch.search import MAX_FAILURES, SAMPLERS, join_study, run_study
+from hpsearch.spec import load_spec  # here, not in `run`: imported with the CLI's start-up (hpsearch.cli.main)
+from hpsearch.storage import resolve_storage_url
 
 max_failures_option = click.option(
     "--max-failures",
@@ -69,10 +71,6 @@ def run(
       hpsearch run studies/digits.toml --sampler random --seed 3 --study-name digits-r3
       hpsearch run spec.toml --storage postgresql+psycopg://me@db/hpsearch
     """
-    from hpsearch.search import run_study
-    from hpsearch.spec import load_spec
-    from hpsearch.storage import resolve_storage_url
-
     spec = load_spec(spec_path)  # validated before the database is touched
     run_study(
         spec,
@@ -108,9 +106,6 @@ def worker(name: str, jobs: int, timeout: float | None, quiet: bool, max_failure
       hpsearch worker digits
       hpsearch worker digits --jobs 2 --storage postgresql+psycopg://me@db/hpsearch
     """
-    from hpsearch.search import join_study
-    from hpsearch.storage import resolve_storage_url
-
     join_study(
         name,
         resolve_storage_url(storage),
