@@ -230,7 +230,9 @@ def test_three_workers_one_killed_mid_trial_each_grid_point_once(pg_url, workers
     assert [t.number for t in trials if t.state != TrialState.COMPLETE] == [victim.number]
     assert len(trials) == 10
     # The killed configuration was re-run by a live worker, and both live workers did work.
-    rerun = next(t for t in finished if t.params == victim.params)
+    # killed, not victim: the snapshot that found it running may predate its params (PostgreSQL reads
+    # the trial, its params and its attrs in separate statements, each seeing the latest commits).
+    rerun = next(t for t in finished if t.params == killed.params)
     assert rerun.number > victim.number
     assert rerun.user_attrs["worker"] in {"runner", "survivor"}
     assert {t.user_attrs["worker"] for t in finished} >= {"runner", "survivor"}

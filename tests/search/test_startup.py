@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.search import _workers, run_study
+from hpsearch.search import _workers
 from hpsearch.spec import spec_from_dict
 
 
@@ -24,29 +25,49 @@ def _spec(name="fork", n_trials=6):
     )
 
 
+FORKED_RUN = """
+import os, sys
+import objectives.mlp
+from hpsearch.search import _workers, run_study
+from hpsearch.spec import spec_from_dict
+
+loads, url = sys.argv[1], sys.argv[2]
+real = objectives.mlp.load_problem
+
+def counting_load(data, seed):
+    with open(loads, "a") as handle:
+        handle.write(f"{os.getpid()}\\n")
+    return real(data, seed)
+
+objectives.mlp.load_problem = counting_load
+print(_workers.start_method())
+spec = spec_from_dict({
+    "study": {"name": "fork", "metric": "accuracy", "sampler": "random", "n_trials": 6, "seed": 1},
+    "data": {"dataset": "iris"},
+    "training": {"max_epochs": 2, "batch_size": 32, "patience": 0},
+    "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True}},
+})
+run_study(spec, url, jobs=2, progress=False)
+print(os.getpid())
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
-def test_pool_workers_are_forked_and_share_the_data_the_parent_loaded(tmp_path, monkeypatch):
-    import objectives.mlp
-
-    loads = tmp_path / "loads"
-    real = objectives.mlp.load_problem
-
-    def counting_load(data, seed):
-        with open(loads, "a") as handle:
-            handle.write(f"{os.getpid()}\n")
-        return real(data, seed)
-
-    monkeypatch.setattr(objectives.mlp, "load_problem", counting_load)
-    monkeypatch.delenv("HPSEARCH_START_METHOD", raising=False)
-    monkeypatch.setattr(_workers, "_PRELOADED", {})
-    assert _workers.start_method() == "fork"
-    url = f"sqlite:///{tmp_path / 'f.db'}"
-    run_study(_spec(), url, jobs=2, progress=False)
+def test_pool_workers_are_forked_and_share_the_data_the_parent_loaded(tmp_path):
+    # A fresh process: this one may run other tests' leftover threads, and then the pool spawns (rightly).
+    loads, url = tmp_path / "loads", f"sqlite:///{tmp_path / 'f.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "HPSEARCH_START_METHOD"}
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_RUN, str(loads), url], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    method, parent = done.stdout.split()[-2:]
+    assert method == "fork"
     trials = optuna.load_study(study_name="fork", storage=url).trials
     assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
-    assert loads.read_text().split() == [str(os.getpid())]  # loaded once, here; both workers used it
-    pids = {t.system_attrs["hpsearch_pid"] for t in trials}
-    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert loads.read_text().split() == [parent]  # loaded once, in the parent; both workers used it
+    pids = {str(t.system_attrs["hpsearch_pid"]) for t in trials}
+    assert parent not in pids and 1 <= len(pids) <= 2
 
 
 def test_workers_are_spawned_when_other_threads_run(monkeypatch):
