@@ -95,6 +95,7 @@ def work(
     parent_pid: int | None = None,
     max_failures: int = MAX_FAILURES,
     stop: Any = None,
+    told: Any = None,
 ) -> int:
     """Run trials of the named studies until all are complete or the deadline passes.
 
@@ -103,10 +104,12 @@ def work(
     because a slot frees up again if its worker dies. Returns trials run.
     Raises ObjectiveFailing when a study's objective fails every time or
     ``max_failures`` times in a row. ``stop`` (an Event): start no new trial once it is set.
+    ``told`` (an Event shared by a pool's workers): set after each trial this worker
+    finishes; a worker waiting for a busy study wakes on it, instead of at its next poll.
     """
     jobs: dict[str, _Job] = {}
     try:
-        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop)
+        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop, told)
     except KeyboardInterrupt:
         # Ctrl-C may strike between creating a trial and running it: fail whatever we hold.
         for job in jobs.values():
@@ -124,6 +127,7 @@ def _work(
     parent_pid: int | None,
     max_failures: int,
     stop: Any,
+    told: Any = None,
 ) -> int:
     pending = list(names)
     ran = 0
@@ -145,6 +149,8 @@ def _work(
             all_busy, wait = False, FIRST_POLL_SECONDS
             error = _run_trial(job, trial, params, asked)
             ran += 1
+            if told is not None:
+                told.set()
             if error is None:
                 job.streak, job.succeeded = 0, True
             else:
@@ -155,8 +161,14 @@ def _work(
             break  # back to the first pending study: finish studies in order
         if pending and all_busy:
             # The last running trials usually end within a trial's time: look again soon, then
-            # less and less often (a slot frees up too when a worker dies).
-            time.sleep(wait)
+            # less and less often (a slot frees up too when a worker dies). In a pool, wake as soon
+            # as another worker finishes a trial: at a study's end, this worker then exits with
+            # the last one instead of up to a poll later (the run ends when every worker has).
+            if told is None:
+                time.sleep(wait)
+            else:
+                told.wait(wait)
+                told.clear()  # before asking again: a trial told after this wakes the next wait
             wait = min(2 * wait, POLL_SECONDS)
     return ran
 
@@ -331,6 +343,7 @@ def _process_main(
     max_failures: int = MAX_FAILURES,
     errors: Any = None,
     stop: Any = None,
+    told: Any = None,
 ) -> None:
     """Entry point of a spawned worker process: one BLAS thread, its own storage connection.
 
@@ -353,6 +366,7 @@ def _process_main(
             parent_pid=parent_pid,
             max_failures=max_failures,
             stop=stop,
+            told=told,
         )
     except KeyboardInterrupt:
         sys.exit(130)
@@ -445,7 +459,7 @@ class Pool:
         method = start_method()
         ctx = multiprocessing.get_context(method)
         self.jobs = jobs
-        self.errors, self.stop = ctx.SimpleQueue(), ctx.Event()
+        self.errors, self.stop, self.told = ctx.SimpleQueue(), ctx.Event(), ctx.Event()
         self.procs: list[Any] = []
         if method == "fork" and storage is not None:
             # No pooled SQLite connection may cross the fork (children open their own engine).
@@ -463,6 +477,7 @@ class Pool:
                         max_failures,
                         self.errors,
                         self.stop,
+                        self.told,
                     ),
                     name=f"hpsearch-worker-{w}",
                 )
@@ -479,11 +494,16 @@ class Pool:
         """
         procs, errors, stop = self.procs, self.errors, self.stop
         try:
-            while any(p.is_alive() for p in procs) and errors.empty():
+            while errors.empty():
+                alive = [p for p in procs if p.is_alive()]
+                if not alive:
+                    break
                 if on_poll is not None:
                     on_poll()
-                # Wake as soon as any worker exits (the last one's end is the run's end).
-                multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], POLL_SECONDS)
+                # Wake as soon as any worker exits (the last one's end is the run's end). The list
+                # is the one just checked: a second is_alive() here could find every worker gone
+                # and wait on no sentinel at all, a whole POLL_SECONDS after the last exit.
+                multiprocessing.connection.wait([p.sentinel for p in alive], POLL_SECONDS)
         except KeyboardInterrupt:
             _stop_workers(procs, stop)
             raise
