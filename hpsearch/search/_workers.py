@@ -224,6 +224,14 @@ def preload_objectives(specs: Sequence[Any]) -> None:
             _PRELOADED[spec.study.name] = (key, build_objective(spec))
 
 
+# The parent's storage, for the workers it forks: url -> RDBStorage, its pool emptied before the fork.
+# A forked worker uses it instead of opening the database again (tables checked, schema version read)
+# and starts with SQLAlchemy's compiled statements and Optuna's cache warm: its first ask took 40-45 ms
+# against 13 ms for the next ones. SQLAlchemy's way for fork: dispose the engine's pool in the parent
+# first, so no connection crosses the fork (each process then connects on its own).
+_INHERITED_STORAGE: dict[str, optuna.storages.BaseStorage] = {}
+
+
 def release_objectives() -> None:
     """Forget the preloaded objectives (once the workers are forked, they hold their own copies)."""
     _PRELOADED.clear()
@@ -357,9 +365,10 @@ def _process_main(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     quiet_pool_resets()
+    inherited = _INHERITED_STORAGE.pop(url, None)
     try:
         work(
-            open_storage(url),
+            inherited if inherited is not None else open_storage(url),
             names,
             worker=worker,
             deadline=deadline,
@@ -462,27 +471,31 @@ class Pool:
         self.errors, self.stop, self.told = ctx.SimpleQueue(), ctx.Event(), ctx.Event()
         self.procs: list[Any] = []
         if method == "fork" and storage is not None:
-            # No pooled SQLite connection may cross the fork (children open their own engine).
+            # No pooled connection may cross the fork: the children connect on their own.
             engine_of(storage).dispose()
-        with _single_thread_blas_env(), _children_ignore_sigint():
-            for w in range(jobs):
-                p = ctx.Process(
-                    target=_process_main,
-                    args=(
-                        url,
-                        list(names),
-                        first_worker + w,
-                        deadline,
-                        os.getpid(),
-                        max_failures,
-                        self.errors,
-                        self.stop,
-                        self.told,
-                    ),
-                    name=f"hpsearch-worker-{w}",
-                )
-                p.start()
-                self.procs.append(p)
+            _INHERITED_STORAGE[url] = storage
+        try:
+            with _single_thread_blas_env(), _children_ignore_sigint():
+                for w in range(jobs):
+                    p = ctx.Process(
+                        target=_process_main,
+                        args=(
+                            url,
+                            list(names),
+                            first_worker + w,
+                            deadline,
+                            os.getpid(),
+                            max_failures,
+                            self.errors,
+                            self.stop,
+                            self.told,
+                        ),
+                        name=f"hpsearch-worker-{w}",
+                    )
+                    p.start()
+                    self.procs.append(p)
+        finally:
+            _INHERITED_STORAGE.clear()
 
     def wait(self, on_poll: Callable[[], None] | None = None) -> None:
         """Wait for the workers (calling ``on_poll`` about every POLL_SECONDS).

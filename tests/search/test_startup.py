@@ -218,3 +218,27 @@ def test_an_idle_pool_worker_wakes_when_another_tells_a_trial(url, spec_factory,
     monkeypatch.setattr(_workers.time, "sleep", no_sleep)
     assert _workers.work(storage, ["idle"], told=told) == 0
     assert told.calls == ["wait", "clear"]
+
+
+def test_a_forked_worker_uses_the_storage_its_parent_left_it(url, spec_factory, objectives_module, monkeypatch):
+    """The pool's parent leaves its storage (pool emptied) for the workers it forks: they do not open
+    the database again. Here _process_main runs in this process, as a forked worker would."""
+    import threadpoolctl
+
+    from hpsearch.search import prepare_study
+    from hpsearch.storage import open_storage
+
+    storage = open_storage(url)
+    prepare_study(storage, spec_factory(name="inherit", n_trials=2))
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("the worker opened the database again")
+
+    monkeypatch.setattr(_workers, "open_storage", no_open)
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda limits: None)
+    monkeypatch.setattr(_workers.signal, "signal", lambda signum, handler: None)
+    monkeypatch.setitem(_workers._INHERITED_STORAGE, url, storage)
+    _workers._process_main(url, ["inherit"], 0, None, os.getppid())  # its "parent": ours
+    assert url not in _workers._INHERITED_STORAGE
+    trials = optuna.load_study(study_name="inherit", storage=url).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
