@@ -11,7 +11,7 @@ again. A budget only grows: ``n_trials`` below the stored budget is refused
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
@@ -72,20 +72,10 @@ def prepare_study(
         storage.get_study_id_from_name(name)
     except KeyError:
         spec = with_overrides(spec, n_trials=n_trials)
-        sampler, args = make_sampler(spec)
         try:
-            study = optuna.create_study(
-                study_name=name,
-                storage=storage,
-                sampler=sampler,
-                pruner=make_pruner(spec),
-                direction=spec.study.direction,
-            )
+            return new_study(storage, spec), spec
         except optuna.exceptions.DuplicatedStudyError:
             pass  # created by another process a moment ago: resume it below
-        else:
-            save_spec(study, spec, sampler_args=args)
-            return study, spec
     stored = stored_spec(storage, name, wait=10.0)  # another process may have just created it
     _check_same(stored, spec)
     if n_trials is not None and n_trials > stored.study.n_trials:
@@ -98,6 +88,29 @@ def prepare_study(
 def finished_count(study: optuna.Study) -> int:
     """How many finished trials (COMPLETE, PRUNED, diverged, failed by an error) the study holds."""
     return sum(map(is_finished, storage_of(study).get_all_trials(study_id_of(study), deepcopy=False)))
+
+
+def new_study(
+    storage: optuna.storages.BaseStorage, spec: Any, *, attrs: Mapping[str, Any] | None = None
+) -> optuna.Study:
+    """Create the study of ``spec`` (its sampler, pruner and direction) and store the spec with it.
+
+    ``attrs`` are study user attrs written before the spec, so no worker sees the
+    spec without them (the HTTP API marks its studies this way). Raises
+    optuna's DuplicatedStudyError if the name is taken.
+    """
+    sampler, args = make_sampler(spec)
+    study = optuna.create_study(
+        study_name=spec.study.name,
+        storage=storage,
+        sampler=sampler,
+        pruner=make_pruner(spec),
+        direction=spec.study.direction,
+    )
+    for key, value in (attrs or {}).items():
+        study.set_user_attr(key, value)
+    save_spec(study, spec, sampler_args=args)
+    return study
 
 
 def _check_grid_kept(stored: Any, n_trials: int) -> None:

@@ -286,6 +286,37 @@ def renew_lease(storage: optuna.storages.BaseStorage, trial: FrozenTrial, lease:
         storage.set_trial_system_attr(trial_id_of(trial), LEASE_ATTR, time.time() + lease)
 
 
+def running_trial(study: optuna.Study, number: int) -> FrozenTrial:
+    """Trial ``number`` of the study, which must still be running (TrialNotFound / TrialAlreadyFinished)."""
+    storage = storage_of(study)
+    try:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id_of(study), number)
+    except KeyError:
+        raise TrialNotFound(f"study {study.study_name!r} has no trial {number}") from None
+    frozen = storage.get_trial(trial_id)
+    if frozen.state.is_finished():
+        raise TrialAlreadyFinished(f"trial {number} is already finished ({frozen.state.name.lower()})")
+    return frozen
+
+
+def report_value(study: optuna.Study, number: int, step: int, value: float, *, lease: float | None = None) -> bool:
+    """Record an intermediate value of running trial ``number``; True if the study's pruner says stop.
+
+    ``optuna.Trial.report`` + ``should_prune`` for a client that holds only the
+    trial's number (building a Trial would run the sampler): the first value
+    reported for a step wins. A report shows the client is alive: with
+    ``lease`` it renews a leased trial's lease.
+    """
+    storage = storage_of(study)
+    frozen = running_trial(study, number)
+    if lease is not None:
+        renew_lease(storage, frozen, lease)
+    if step not in frozen.intermediate_values:
+        storage.set_trial_intermediate_value(trial_id_of(frozen), step, value)
+        frozen = storage.get_trial(trial_id_of(frozen))
+    return bool(study.pruner.prune(study, frozen))
+
+
 def _template(
     study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None, key: str | None = None
 ) -> FrozenTrial:

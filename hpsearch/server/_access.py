@@ -34,8 +34,7 @@ import optuna
 from hpsearch.errors import UserError
 from hpsearch.server._errors import ApiError
 from hpsearch.server._names import check_study_name
-from hpsearch.server._trust import mark_created_by_api, refuse_remote_code, refuse_remote_spec
-from hpsearch.storage import study_id_of, trial_id_of
+from hpsearch.server._trust import API_STUDY_ATTRS, refuse_remote_code, refuse_remote_spec
 
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
@@ -49,24 +48,18 @@ _KEY_LOCKS = [threading.Lock() for _ in range(64)]
 
 def create_study(storage: Any, body: dict[str, Any]) -> str:
     """Validate ``body`` as a spec and create its study; returns the name (409 if taken)."""
-    from hpsearch.search import make_sampler
+    from hpsearch.search import new_study
     from hpsearch.spec import spec_from_dict
-    from hpsearch.storage import save_spec
 
     refuse_remote_code(body)  # before validation: a [command] is refused as such (hpsearch.server._trust)
     spec = spec_from_dict(body, source="<api>")
     name = check_study_name(spec.study.name, status=422)
     _refuse_local_references(spec)
     refuse_remote_spec(spec)
-    sampler, sampler_args = make_sampler(spec)
     try:
-        storage.get_study_id_from_name(name)
-        raise ApiError(409, f"study {name!r} already exists")
-    except KeyError:
-        pass
-    study = optuna.create_study(storage=storage, study_name=name, direction=spec.study.direction, sampler=sampler)
-    mark_created_by_api(study)  # before the spec: no worker sees the spec without the mark
-    save_spec(study, spec, sampler_args=sampler_args)
+        new_study(storage, spec, attrs=API_STUDY_ATTRS)  # the mark comes before the spec: no worker sees one without it
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ApiError(409, f"study {name!r} already exists") from None
     return name
 
 
@@ -128,43 +121,19 @@ def tell(
 
 
 def report(storage: Any, name: str, number: int, step: int, value: float, *, lease: float | None = None) -> bool:
-    """Record an intermediate value of a running trial; True if the pruner says stop.
-
-    Mirrors ``optuna.Trial.report`` + ``should_prune`` without building a Trial
-    (which would run the sampler): the first value reported for a step wins.
-    A report shows the client is alive: with ``lease`` it renews a leased trial's lease.
-    """
-    from hpsearch.search import load_study, renew_lease
+    """Record an intermediate value of a running trial; True if the pruner says stop (search.report_value)."""
+    from hpsearch.search import load_study, report_value
 
     study, _ = load_study(storage, name)
-    frozen = _running_trial(storage, study, name, number)
-    trial_id = trial_id_of(frozen)
-    if lease is not None:
-        renew_lease(storage, frozen, lease)
-    if step not in frozen.intermediate_values:
-        storage.set_trial_intermediate_value(trial_id, step, value)
-        frozen = storage.get_trial(trial_id)
-    return bool(study.pruner.prune(study, frozen))
+    return report_value(study, number, step, value, lease=lease)
 
 
 def heartbeat(storage: Any, name: str, number: int, *, lease: float) -> None:
     """A client training trial ``number`` is alive: extend its lease to ``lease`` seconds from now."""
-    from hpsearch.search import load_study, renew_lease
+    from hpsearch.search import load_study, renew_lease, running_trial
 
     study, _ = load_study(storage, name)
-    renew_lease(storage, _running_trial(storage, study, name, number), lease)
-
-
-def _running_trial(storage: Any, study: Any, name: str, number: int) -> Any:
-    """Trial ``number`` of the study, which must still be running (404 / 409 otherwise)."""
-    try:
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id_of(study), number)
-    except KeyError:
-        raise ApiError(404, f"study {name!r} has no trial {number}") from None
-    frozen = storage.get_trial(trial_id)
-    if frozen.state.is_finished():
-        raise ApiError(409, f"trial {number} is already finished ({frozen.state.name.lower()})")
-    return frozen
+    renew_lease(storage, running_trial(study, number), lease)
 
 
 def _refuse_local_references(spec: Spec) -> None:

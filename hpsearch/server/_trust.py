@@ -13,7 +13,7 @@ every worker of a study run a program of their choice. Hence:
   datasets, or ``external`` (the client evaluates): no ``package.module:function``,
   no ``command`` objective or ``[command]`` table, no file or folder
   (``data.path``, ``study.workdir``).
-* :func:`mark_created_by_api` records ``created_by = "api"`` on every study the
+* ``API_STUDY_ATTRS`` (``created_by = "api"``) is written on every study the
   API creates (before its spec is stored, so no worker ever sees the spec
   without the mark), and :func:`check_may_run` makes a worker refuse an
   API-created study whose stored spec names user code or files anyway (a spec
@@ -96,9 +96,8 @@ def refuse_remote_spec(spec: Spec) -> None:
         raise _api_error(key, "not allowed in a study created over the API")
 
 
-def mark_created_by_api(study: Any) -> None:
-    """Record on ``study`` (an optuna.Study) that the HTTP API created it."""
-    study.set_user_attr(CREATED_BY_ATTR, CREATED_BY_API)
+#: Study user attrs that mark a study the HTTP API created (written before its spec).
+API_STUDY_ATTRS = {CREATED_BY_ATTR: CREATED_BY_API}
 
 
 def check_may_run(storage: Any, study: Any, spec: Spec) -> None:
