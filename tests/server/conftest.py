@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -31,6 +33,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_listening(proc: subprocess.Popen, port: int, *, seconds: float = 90) -> subprocess.Popen:
+    """Poll until the server process ``proc`` answers on ``port`` (any HTTP answer); fail if it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/studies", timeout=5)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("serve did not start listening")
 
 
 class LiveServer:

@@ -24,7 +24,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.server.conftest import free_port
+from tests.server.conftest import free_port, wait_listening
 
 BUDGET = 40
 CLIENTS = 4
@@ -46,17 +46,7 @@ def _start(storage_url: str, port: int, cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/studies", timeout=5)
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("serve did not start listening")
+    return wait_listening(proc, port)
 
 
 class _Client(threading.Thread):

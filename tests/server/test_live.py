@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.conftest import free_port
+from tests.server.conftest import free_port, wait_listening
 
 X = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
 GRID = set(itertools.product(X, ["a", "b", "c"], ["p", "q"]))  # 36 points
@@ -98,17 +98,7 @@ def _start_cli_server(storage_url: str, port: int, token: str, cwd: Path) -> sub
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/studies", timeout=1)
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("serve did not start listening")
+    return wait_listening(proc, port)
 
 
 def _stop(proc: subprocess.Popen, sig: int) -> None:
