@@ -270,22 +270,37 @@ def _parse(url: str) -> sqlalchemy.engine.URL:
 
 
 def _prepare_sqlite_file(url: str) -> None:
-    """Switch the file to WAL once (the mode is stored in the file itself)."""
+    """Switch the file to WAL once (the mode is stored in the file itself).
+
+    Switching needs the file to itself. When other processes open the same new
+    file at that moment, SQLite may answer "database is locked" at once instead
+    of waiting out the busy timeout (it does so whenever waiting could
+    deadlock: this connection already reads the file and must upgrade its
+    lock), so that answer is retried, for as long as the busy timeout.
+    """
     path = sqlite_path(url)
     if path is None:
         return
     if not path.parent.exists():
         raise UserError(f"storage {url!r}: directory {str(path.parent)!r} does not exist")
-    try:
-        con = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    while True:
         try:
-            mode = con.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode.lower() != "wal":
-                con.execute("PRAGMA journal_mode=WAL")
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
+            con = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+            try:
+                mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode.lower() != "wal":
+                    con.execute("PRAGMA journal_mode=WAL")
+            finally:
+                con.close()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) and time.monotonic() < deadline:
+                time.sleep(0.01 + 0.04 * random.random())
+                continue
+            raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
 
 
 def _first_line(exc: BaseException) -> str:
