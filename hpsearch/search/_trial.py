@@ -35,9 +35,14 @@ from hpsearch.storage import (
     Claim,
     SlotStatus,
     attach_trial,
+    batched_params,
     claim_slot,
     engine_of,
+    fast_path,
+    finish_trial,
+    own_trial,
     running_trial_with_attr,
+    start_trial,
     storage_of,
     study_id_of,
     trial_id_of,
@@ -114,31 +119,32 @@ def ask_trial(
             continue  # dead workers' slots are free again
         if claim is SlotStatus.BUSY:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
-        template = _template(study, claim, record_pid, lease, key)
-        trial_id = storage.create_new_trial(study_id_of(study), template_trial=template)
-        if attach_trial(engine_of(storage), claim, trial_id):
-            if heartbeat and storage.get_heartbeat_interval():
-                storage.record_heartbeat(trial_id)
+        frozen = start_trial(study, claim, _template(study, claim, record_pid, lease, key), heartbeat=heartbeat)
+        if frozen is not None:
             break
-        storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     else:
         raise SlotsBusy(f"study {study.study_name!r}: could not claim a slot, try again")
-    return _suggest(study, spec, trial_id)
+    return _suggest(study, spec, frozen)
 
 
-def _suggest(study: optuna.Study, spec: Any, trial_id: int) -> tuple[optuna.Trial, dict]:
+def _suggest(study: optuna.Study, spec: Any, trial: int | FrozenTrial) -> tuple[optuna.Trial, dict]:
     """The trial's parameters: suggested now, or (a trial asked before) the stored ones.
 
     Optuna's suggest_* returns a parameter already stored with the trial, so
     calling this again for a trial whose first ask was cut short completes its
-    parameters without changing those it has. If suggesting fails, the trial
+    parameters without changing those it has. ``trial``: the id of a stored
+    trial, or the frozen copy of one just created here (not read back). The
+    parameters are written in one transaction. If suggesting fails, the trial
     is failed (its slot is free again) and a UserError says why.
     """
     from hpsearch.space import suggest
 
+    trial_id = trial if isinstance(trial, int) else trial_id_of(trial)
     try:
-        trial = optuna.Trial(study, trial_id)
-        return trial, suggest(trial, spec.space)
+        live = optuna.Trial(study, trial_id) if isinstance(trial, int) else own_trial(study, trial)
+        with batched_params(live):
+            params = suggest(live, spec.space)
+        return live, params
     except Exception as exc:
         try:
             fail_trial(storage_of(study), trial_id, f"could not suggest parameters: {exc}"[:500])
@@ -202,8 +208,10 @@ def tell_trial(
 
     A non-finite value records the trial as diverged (FAIL with user attr
     ``diverged=True``), a real outcome that is not re-run. Whether the trial is
-    still running is left to ``study.tell``, which reads the trial anyway; only
-    when that (or the input) fails do we read it to say it is already finished.
+    still running is left to the write of its outcome (``finish_trial`` for a
+    trial object on an RDB storage, which reads nothing back; else
+    ``study.tell``); only when that (or the input) fails do we read it to say
+    it is already finished.
 
     Telling a finished trial the outcome it already has (a client repeating a
     tell whose answer it lost) returns the trial as it is; any other outcome
@@ -230,6 +238,8 @@ def tell_trial(
         if state == TrialState.COMPLETE and not math.isfinite(value):
             storage.set_trial_user_attr(trial_id, "diverged", True)
             value, state = None, TrialState.FAIL
+        if isinstance(trial, optuna.Trial) and fast_path(storage):
+            return finish_trial(study, trial, state, value if state == TrialState.COMPLETE else None)
         return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
         frozen = storage.get_trial(trial_id)

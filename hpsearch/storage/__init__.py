@@ -51,6 +51,7 @@ from hpsearch.storage._summaries import (
     trial_page,
     trials_fingerprint,
 )
+from hpsearch.storage._trials import batched_params, fast_path, finish_trial, own_trial, start_trial
 
 __all__ = [
     "Claim",
@@ -63,16 +64,20 @@ __all__ = [
     "StudyOverview",
     "TrialPoint",
     "attach_trial",
+    "batched_params",
     "backend_of",
     "claim_slot",
     "delete_claims",
     "engine_of",
+    "fast_path",
     "find_study_id",
+    "finish_trial",
     "history_points",
     "load_study_spec",
     "missing_storage",
     "not_found",
     "open_storage",
+    "own_trial",
     "param_names",
     "read_trials",
     "pid_alive",
@@ -89,6 +94,7 @@ __all__ = [
     "storage_of",
     "study_id_of",
     "study_identity",
+    "start_trial",
     "study_names",
     "study_overview",
     "study_overviews",
