@@ -53,6 +53,10 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
         self._order = GridOrder(self.grid_size, self._seed)
         self._fallback = SlotRandomSampler(self._seed)
         self._last: tuple[int, int] | None = None  # (slot, grid index) of the last trial
+        # (number, slot) of the trial before_trial last saw: sample_independent's trial reads its
+        # system attrs from the database on every access (Optuna hands samplers a lazy view),
+        # a read per parameter that the trial's number makes unnecessary
+        self._current: tuple[int, int] | None = None
 
     def reseed_rng(self) -> None:
         self._fallback.reseed_rng()
@@ -64,6 +68,8 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
         return {}
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        slot = trial.system_attrs.get(SLOT_ATTR)
+        self._current = None if slot is None else (trial.number, int(slot))
         self._fallback.before_trial(study, trial)
 
     def sample_independent(self, study, trial, param_name, param_distribution) -> Any:
@@ -71,7 +77,12 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
             return self._fallback.sample_independent(study, trial, param_name, param_distribution)
         from hpsearch.space import grid_digit
 
-        index = self.grid_index(int(trial.system_attrs.get(SLOT_ATTR, trial.number)))
+        current = self._current
+        if current is not None and current[0] == trial.number:
+            slot = current[1]
+        else:
+            slot = int(trial.system_attrs.get(SLOT_ATTR, trial.number))
+        index = self.grid_index(slot)
         return self._axes[param_name].value(grid_digit(self._axes, index, param_name))
 
     def grid_index(self, slot: int) -> int:

@@ -102,6 +102,29 @@ def test_grid_slots_are_the_grid_points_each_once(url, spec_factory):
         ask_trial(study, spec)
 
 
+def test_a_grid_ask_reads_nothing_back_and_a_stray_trial_still_gets_its_slots_point(url, spec_factory, monkeypatch):
+    """The grid sampler takes the slot from before_trial, not from the lazy attrs view Optuna hands it
+    (a database read per parameter); a trial it did not see start (another process's) reads the slot."""
+    from optuna.storages._cached_storage import _CachedStorage
+
+    spec = spec_factory(sampler="grid", n_trials=9)
+    study = _study(url, spec)
+    reads = []
+    real = _CachedStorage.get_trial_system_attrs
+    monkeypatch.setattr(
+        _CachedStorage, "get_trial_system_attrs", lambda self, tid: reads.append(tid) or real(self, tid)
+    )
+    asked = [ask_trial(study, spec) for _ in range(3)]
+    assert reads == []
+    sampler = study.sampler
+    sampler._current = None  # as if before_trial had seen another trial
+    trial, params = asked[1]
+    fresh = optuna.Trial(study, trial._trial_id)  # reads the trial (and runs before_trial) again
+    sampler._current = None
+    a = sampler.sample_independent(study, fresh._get_latest_trial(), "a", trial.distributions["a"])
+    assert a == params["a"] and reads == [trial._trial_id]
+
+
 def test_truncated_grid_is_a_seeded_random_subset(url, tmp_path, spec_factory):
     picks = []
     for seed in (0, 0, 1):
