@@ -172,13 +172,18 @@ def _lowest_unclaimed(engine: sa.Engine, study_id: int, n_slots: int, above: int
 def attach_trial(engine: sa.Engine, claim: Claim, trial_id: int) -> bool:
     """Record the trial that runs a claimed slot; False if the claim was taken over meanwhile."""
     with engine.begin() as con:
-        result = con.execute(
-            claims_table.update()
-            .where(claims_table.c.study_id == claim.study_id)
-            .where(claims_table.c.slot == claim.slot)
-            .where(claims_table.c.token == claim.token)
-            .values(trial_id=trial_id)
-        )
+        return attach_in(con, claim, trial_id)
+
+
+def attach_in(con: sa.Connection, claim: Claim, trial_id: int) -> bool:
+    """``attach_trial`` inside the caller's transaction (compare-and-swap on the claim's token)."""
+    result = con.execute(
+        claims_table.update()
+        .where(claims_table.c.study_id == claim.study_id)
+        .where(claims_table.c.slot == claim.slot)
+        .where(claims_table.c.token == claim.token)
+        .values(trial_id=trial_id)
+    )
     return result.rowcount == 1
 
 

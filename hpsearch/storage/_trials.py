@@ -43,7 +43,7 @@ from optuna.storages._rdb import models
 from optuna.study._tell import _check_values_are_feasible
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.storage._claims import Claim, claims_table
+from hpsearch.storage._claims import Claim, attach_in
 from hpsearch.storage._optuna import backend_of, storage_of, study_id_of
 
 _trials = models.TrialModel.__table__
@@ -96,14 +96,7 @@ def start_trial(study: optuna.Study, claim: Claim, template: FrozenTrial, *, hea
                 )
             if heartbeat and storage.get_heartbeat_interval():
                 con.execute(_heartbeats.insert().values(trial_id=trial_id))
-            attached = con.execute(
-                claims_table.update()
-                .where(claims_table.c.study_id == claim.study_id)
-                .where(claims_table.c.slot == claim.slot)
-                .where(claims_table.c.token == claim.token)
-                .values(trial_id=trial_id)
-            )
-            if attached.rowcount != 1:
+            if not attach_in(con, claim, trial_id):
                 raise _ClaimLost
     except _ClaimLost:
         return None
