@@ -25,6 +25,9 @@ trials (start to finish, summed: the work the two processes share; the rest
 of the wall time is start-up, waiting and shutting down). Also, by ``--startup``, the
 2-trial start-up (``studies/quickstart.toml --n-trials 2 --jobs 1``), and by
 ``--scaling N``, trials per minute at --jobs 1 and 2 on an N-trial study.
+
+hpsearch's and objectives' bytecode is written first (``compile_sources``),
+as an installed package has it; ``--no-compile`` skips that.
 """
 
 from __future__ import annotations
@@ -163,6 +166,18 @@ def run_startup(tmp: Path, tag: str = "") -> float:
     return time.perf_counter() - start
 
 
+def compile_sources() -> None:
+    """Write hpsearch's and objectives' bytecode into __pycache__, as ``pip install`` (or any first run
+    where Python may write bytecode) does. An editable install under ``PYTHONDONTWRITEBYTECODE=1`` (this
+    repository's CI machines) would otherwise compile every imported module from source in every process,
+    on both sides of the comparison (the Optuna workers import hpsearch's spec and data split too), while
+    the installed libraries they use (Optuna, SQLAlchemy, scikit-learn) came with their bytecode."""
+    import compileall
+
+    for package in ("hpsearch", "objectives"):
+        compileall.compile_dir(str(ROOT / package), quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -171,6 +186,8 @@ def main() -> None:
     parser.add_argument("--startup", type=int, default=5, help="2-trial start-up runs (0: skip)")
     parser.add_argument("--scaling", type=int, default=0, metavar="N",
                         help="also trials/minute at --jobs 1 and 2 on an N-trial study (e.g. 200)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not write hpsearch's bytecode first (see compile_sources)")
     parser.add_argument("--optuna-worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.optuna_worker:
@@ -178,8 +195,11 @@ def main() -> None:
         optuna_worker(journal, int(worker), int(n), int(epochs))
         return
 
+    if not args.no_compile:
+        compile_sources()
     print(f"# digits, {args.n_trials} random trials of {args.epochs} epochs, batch 64, 2 processes x 1 BLAS "
-          f"thread; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+          f"thread; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"hpsearch's bytecode {'not ' if args.no_compile else ''}written first", flush=True)
     hp, sk = [], []
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp_name:
         tmp = Path(tmp_name)
