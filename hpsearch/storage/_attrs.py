@@ -4,8 +4,9 @@ Optuna's ``Trial.set_user_attr`` is one transaction (and on SQLite one
 write-lock round) per key; an MLP trial records seven. ``set_user_attrs``
 writes them all in one transaction of the RDB storage (on SQLite and
 PostgreSQL one multi-row upsert, the statement Optuna runs per key; elsewhere
-Optuna's own per-key code), after the same checks, and keeps the trial
-object's copy in step. Any other trial or storage (a FixedTrial, an
+Optuna's own per-key code), with the same checks (on SQLite and PostgreSQL
+inside the transaction, after the upsert took the write lock), and keeps the
+trial object's copy in step. Any other trial or storage (a FixedTrial, an
 in-memory study) gets plain ``set_user_attr`` calls.
 
 ``trial_slot`` is the budget slot a trial runs (system attr ``hpsearch_slot``,

@@ -81,15 +81,23 @@ class _Crash(BaseException):
     """The server process dying at this point (not an Exception: nothing may clean up after it)."""
 
 
-def _created_then_crashed(study, claim, template, *, heartbeat):
-    """A server that died between creating a claimed slot's trial and attaching it to the claim.
+def _ask_and_die_before_attaching(monkeypatch, study, spec, **ask):
+    """An ask by a server that died between creating its claimed slot's trial and attaching it to the claim.
 
     hpsearch does both in one transaction now (nothing of a trial survives a
     crash in it, see below); databases written by earlier versions, which did
     them in two steps, can hold such trials, and an ask must still recover them.
     """
-    study._storage.create_new_trial(study._study_id, template_trial=template)
-    raise _Crash
+    from hpsearch.search import ask_trial
+
+    def created_then_crashed(study, claim, template, *, heartbeat):
+        study._storage.create_new_trial(study._study_id, template_trial=template)
+        raise _Crash
+
+    with monkeypatch.context() as m:
+        m.setattr("hpsearch.search._trial.start_trial", created_then_crashed)
+        with pytest.raises(_Crash):
+            ask_trial(study, spec, record_pid=False, lease=3600, **ask)
 
 
 def _library_study(storage_url):
@@ -120,16 +128,12 @@ def test_a_trial_whose_first_ask_died_before_its_parameters_gets_them_on_the_ret
 
 
 def test_a_trial_created_but_not_yet_attached_to_its_slot_is_attached_on_the_retry(client, storage_url, monkeypatch):
-    from hpsearch.search import ask_trial
     from hpsearch.storage import engine_of, slot_trial_ids
 
     client.post("/api/studies", json=grid_spec())
     study, spec = _library_study(storage_url)
 
-    with monkeypatch.context() as m:
-        m.setattr("hpsearch.search._trial.start_trial", _created_then_crashed)
-        with pytest.raises(_Crash):
-            ask_trial(study, spec, record_pid=False, lease=3600, key="early")
+    _ask_and_die_before_attaching(monkeypatch, study, spec, key="early")
     assert slot_trial_ids(engine_of(study._storage), study._study_id) == {0: None}
     again = _ask(client, key="early").json()
     (trial,) = _trials(storage_url)
@@ -172,15 +176,11 @@ def test_a_crash_while_a_trial_is_being_started_leaves_no_trial_and_its_slot_is_
 def test_a_slot_taken_over_after_a_crash_fails_the_old_trial_and_the_retry_gets_a_new_one(
     client, storage_url, monkeypatch
 ):
-    from hpsearch.search import ask_trial
 
     client.post("/api/studies", json=grid_spec())
     study, spec = _library_study(storage_url)
 
-    with monkeypatch.context() as m:
-        m.setattr("hpsearch.search._trial.start_trial", _created_then_crashed)
-        with pytest.raises(_Crash):
-            ask_trial(study, spec, record_pid=False, lease=3600, key="late")
+    _ask_and_die_before_attaching(monkeypatch, study, spec, key="late")
     with monkeypatch.context() as m:
         m.setattr("hpsearch.storage._claims.pid_alive", lambda pid: False)  # the asking server is dead
         other = _ask(client).json()  # takes the abandoned slot 0 over
@@ -192,17 +192,13 @@ def test_a_slot_taken_over_after_a_crash_fails_the_old_trial_and_the_retry_gets_
 
 
 def test_once_every_slot_is_done_no_orphaned_trial_stays_running(client, storage_url, monkeypatch):
-    from hpsearch.search import ask_trial
 
     spec = grid_spec()
     spec["space"] = {"c": {"type": "categorical", "choices": ["a"]}}
     client.post("/api/studies", json=spec)
     study, loaded = _library_study(storage_url)
 
-    with monkeypatch.context() as m:
-        m.setattr("hpsearch.search._trial.start_trial", _created_then_crashed)
-        with pytest.raises(_Crash):
-            ask_trial(study, loaded, record_pid=False, lease=3600)  # no key: no client will ever retry it
+    _ask_and_die_before_attaching(monkeypatch, study, loaded)  # no key: no client will ever retry it
     with monkeypatch.context() as m:
         m.setattr("hpsearch.storage._claims.pid_alive", lambda pid: False)
         trial = _ask(client).json()["trial"]
