@@ -161,7 +161,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no ty
         )
         if self.diverged_:
             warnings.warn(
-                f"{type(self).__name__}: training diverged (non-finite loss) after "
+                f"{type(self).__name__}: training diverged (non-finite or exploding loss) after "
                 f"{self.n_iter_} epoch(s) with learning_rate={hp.learning_rate:g}; "
                 "predictions fall back to the training prior where the network "
                 "outputs are not finite. Try a smaller learning_rate or clip_norm.",

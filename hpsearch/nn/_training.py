@@ -23,6 +23,11 @@ from hpsearch.nn._optimizers import Optimizer, make_optimizer
 from hpsearch.nn._schedules import Schedule, make_schedule
 from hpsearch.nn._validation import as_generator, check_param, check_X, check_y
 
+# A training loss this many times the untrained network's (or a constant predictor's, if larger) has
+# exploded: training stops with diverged=True as it does on NaN. sgd at learning_rate=1e4 on digits
+# reaches ~1e18 while still finite, and its accuracy is a coin toss; an ordinary run never leaves 10x.
+EXPLOSION = 1e4
+
 
 def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
     """Scale ``grads`` in place so its L2 norm is at most ``max_norm``; return the norm before."""
@@ -69,6 +74,7 @@ class _Fit:
     val_metric: Callable[[np.ndarray, np.ndarray], float] | None
     rules: list[tuple[str, Callable[[EpochRecord], bool]]]
     _dlogits: dict[int, np.ndarray] = field(default_factory=dict)
+    explode_at: float = math.inf  # set from the first batch's loss, before any update (see EXPLOSION)
 
     def loop(self, result: TrainResult) -> None:
         """Epochs: shuffle, run the batches, validate, record, ask the stopping rules."""
@@ -87,7 +93,11 @@ class _Fit:
                 val_loss, metric = self.validate()
             record = EpochRecord(epoch, train_loss, val_loss, metric, time.perf_counter() - t_epoch, lr)
             result.history.append(record)
-            if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+            if (
+                not math.isfinite(train_loss)
+                or train_loss > self.explode_at
+                or (val_loss is not None and not math.isfinite(val_loss))
+            ):
                 result.diverged, result.stop_reason = True, "diverged"
                 return
             self.schedule.observe(val_loss if val_loss is not None else train_loss)
@@ -109,6 +119,8 @@ class _Fit:
             loss = net.loss_grad(xb, yb, self._dlogits_buffer(m), rng=self.rng, weight_decay=self.l2, l1=self.l1)
             if not math.isfinite(loss):
                 return math.nan, False
+            if self.explode_at == math.inf:
+                self.explode_at = EXPLOSION * self._loss_scale(loss, yb)
             if self.clip_norm is not None:
                 clip_by_global_norm(grads, self.clip_norm)
             step(params, grads, lr)
@@ -116,6 +128,15 @@ class _Fit:
             if deadline is not None and time.perf_counter() > deadline:
                 return total / (start + m), True
         return total / n, False
+
+    def _loss_scale(self, first_loss: float, yb: np.ndarray) -> float:
+        """The larger of the untrained network's loss and a constant predictor's (all-zero logits).
+
+        The constant predictor keeps a warm-started network, whose first loss may
+        be near zero, from calling ordinary noise an explosion.
+        """
+        zero: np.ndarray = np.zeros((yb.shape[0], self.net.n_logits), self.net.dtype)
+        return max(first_loss, float(self.net.head.loss(zero, yb)), float(np.finfo(self.net.dtype).tiny))
 
     def _dlogits_buffer(self, m: int) -> np.ndarray:
         buf = self._dlogits.get(m)
@@ -165,7 +186,8 @@ def train(
     ``target_loss``, when ``time_budget`` seconds have passed (checked after
     every batch), after ``patience`` epochs without a better validation metric
     (then, with ``restore_best``, the best epoch's weights are put back), or
-    when a callback returns True. A non-finite loss stops training with
+    when a callback returns True. A non-finite loss, or a training loss
+    ``EXPLOSION`` times the untrained network's, stops training with
     ``diverged=True``: a result, never an exception (nor a warning).
 
     ``weight_decay`` is an L2 penalty (weight_decay/2 ||W||^2) except with

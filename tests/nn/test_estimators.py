@@ -280,7 +280,8 @@ def test_divergence_warns_and_predictions_stay_defined():
     assert np.isfinite(pred).all()
 
     Xc, yc = _blobs(n=200)
-    clf = MLPClassifier(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=1e4, max_epochs=50, random_state=0)
+    # 1e8, not 1e4: at 1e4 the loss explodes (and training stops) while the weights are still finite
+    clf = MLPClassifier(hidden_layer_sizes=(32, 32), optimizer="sgd", learning_rate=1e8, max_epochs=50, random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
         clf.fit(Xc, yc)
     assert clf.diverged_ is True

@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from hpsearch.nn import EpochRecord, Network, Step, clip_by_global_norm, train
+from hpsearch.nn._training import EXPLOSION
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +133,8 @@ def test_divergence_is_a_result_not_an_exception(rng):
     X = rng.normal(size=(100, 4))
     y = X @ rng.normal(size=(4, 1)) * 100
     net = Network(4, (16,), 1, task="regression", random_state=0)
-    result = train(net, X, y, optimizer="sgd", learning_rate=1e3, max_epochs=50, random_state=0)
+    # 1e10: the loss turns NaN within the first epoch (at 1e3 it explodes while finite: the test below)
+    result = train(net, X, y, optimizer="sgd", learning_rate=1e10, max_epochs=50, random_state=0)
     assert result.diverged and result.stop_reason == "diverged"
     assert result.epochs_run < 50
     assert not np.isfinite(result.history[-1].train_loss)
@@ -322,3 +324,23 @@ def test_sgd_sigmoid_batch_norm_learns_digits_with_a_three_row_tail():
     train(net, X_tr, y_tr, optimizer="sgd", learning_rate=0.5, batch_size=64, max_epochs=25, random_state=2)
     assert len(X_tr) % 64 == 3
     assert np.mean(net.predict(X_te).argmax(axis=1) == y_te) >= 0.93  # before the fix: 0.676
+
+
+def test_an_exploding_finite_loss_is_divergence_too(digits):
+    """sgd at learning_rate=10 on standardized digits: the loss reaches ~1e32 in one epoch, still finite."""
+    X_tr, _, y_tr, _ = digits
+    net = Network(64, (64,), 10, task="multiclass", random_state=0)
+    result = train(net, X_tr, y_tr, optimizer="sgd", learning_rate=10.0, max_epochs=10, random_state=0)
+    assert result.diverged and result.stop_reason == "diverged"
+    assert np.isfinite(result.history[-1].train_loss)  # caught by size, not by NaN
+    assert result.history[-1].train_loss > EXPLOSION * np.log(10)
+
+
+def test_a_warm_start_near_zero_loss_is_not_an_explosion(digits):
+    """The constant predictor's loss bounds the scale from below: a trained network may wobble."""
+    X_tr, _, y_tr, _ = digits
+    net = Network(64, (64,), 10, task="multiclass", random_state=0)
+    first = train(net, X_tr, y_tr, optimizer="adam", learning_rate=1e-2, max_epochs=30, random_state=0)
+    assert not first.diverged and first.history[-1].train_loss < 0.05
+    again = train(net, X_tr, y_tr, optimizer="adam", learning_rate=3e-2, max_epochs=5, random_state=1)
+    assert not again.diverged and again.stop_reason == "max_epochs"
