@@ -272,6 +272,8 @@ def describe_csv(data: Any) -> list[str]:
     else:
         target = f"target {data.target!r}: a class label, {len(set(table.y))} classes"
     lines = [f"data: {table.path}: {n} rows, {len(table.features)} feature columns; {target}"]
+    if data.task != "regression":
+        lines += class_lines(table.y, n_splits=3 if data.test_fraction else 2)
     if table.numeric:
         lines.append(f"  numeric, standardized ({len(table.numeric)}): {', '.join(table.numeric)}")
         holes = [f"{c} ({table.missing[c]})" for c in table.numeric if c in table.missing]
@@ -292,3 +294,40 @@ def describe_csv(data: Any) -> list[str]:
     if table.dropped:
         lines.append(f"  dropped (data.drop): {', '.join(table.dropped)}")
     return lines
+
+
+def class_lines(labels: Sequence[str] | np.ndarray, *, n_splits: int) -> list[str]:
+    """The classes of a text target with their counts, then a warning line per suspicious class.
+
+    One ``Pass`` among ``pass``/``fail`` silently makes a third class (and a
+    worse score), so labels that differ only in case or surrounding
+    whitespace are flagged, and so is a class with fewer rows than there are
+    splits (train, validation, test), which cannot appear in every split.
+    """
+    values, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    order = sorted(zip(values.tolist(), counts.tolist(), strict=True), key=lambda vc: (-vc[1], vc[0]))
+    lines = ["  classes: " + ", ".join(f"{v!r} {c}" for v, c in order)]
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for v, c in order:
+        groups.setdefault(" ".join(v.split()).casefold(), []).append((v, c))
+    for same in groups.values():
+        if len(same) > 1:
+            shown = ", ".join(f"{v!r} ({c} rows)" for v, c in same)
+            lines.append(f"  warning: classes {shown} differ only in case or spaces: a typo makes an extra class")
+    for v, c in order:
+        if c < n_splits:
+            lines.append(
+                f"  warning: class {v!r} has {c} row{'s' * (c != 1)}, fewer than the {n_splits} splits "
+                "(train, validation, test): it cannot be in every split"
+            )
+    return lines
+
+
+def target_warnings(data: Any) -> list[str]:
+    """What ``hpsearch run`` shows before training a CSV classification: the classes and their warnings."""
+    if data is None or getattr(data, "dataset", None) != "csv" or data.task == "regression":
+        return []
+    table = read_csv(
+        data.path, data.target, data.task or "classification", drop=data.drop or (), categorical=data.categorical or ()
+    )
+    return [line.strip() for line in class_lines(table.y, n_splits=3 if data.test_fraction else 2)]

@@ -72,6 +72,12 @@ def run(
       hpsearch run spec.toml --storage postgresql+psycopg://me@db/hpsearch
     """
     spec = load_spec(spec_path)  # validated before the database is touched
+    console = Console()
+    if not quiet:
+        from objectives.csvfile import target_warnings
+
+        for line in target_warnings(spec.data):  # a CSV's classes, and labels that look like typos
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     run_study(
         spec,
         resolve_storage_url(storage),
@@ -82,7 +88,7 @@ def run(
         sampler=sampler,
         seed=seed,
         progress=not quiet,
-        console=Console(),
+        console=console,
         max_failures=max_failures,
     )
 

@@ -131,3 +131,16 @@ def test_help_has_examples_everywhere(capsys):
     for command in ("run", "worker", "studies", "show", "check", "delete", "best"):
         code, out, _ = _run(capsys, command, "--help")
         assert code == 0 and "Examples:" in out and "--storage" in out or command == "check"
+
+
+def test_run_lists_a_csv_targets_classes_and_warns_about_a_typo(workdir, capsys):
+    body = "".join(f"{i % 7},{i % 5},{'pass' if i % 3 else 'fail'}\n" for i in range(60))
+    (workdir / "d.csv").write_text("a,b,result\n" + body + "3,1,Pass\n")
+    (workdir / "csv.toml").write_text(
+        '[study]\nname = "c"\nn_trials = 1\n[data]\ndataset = "csv"\npath = "d.csv"\ntarget = "result"\n'
+        '[training]\nmax_epochs = 2\n[space]\nwidth = { type = "int", low = 4, high = 8 }\n'
+    )
+    code, out, err = _run(capsys, "run", "csv.toml")
+    assert code == 0, err
+    assert "classes: 'pass' 40, 'fail' 20, 'Pass' 1" in out
+    assert "warning: classes 'pass' (40 rows), 'Pass' (1 rows) differ only in case or spaces" in out

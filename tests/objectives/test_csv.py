@@ -11,7 +11,7 @@ import pytest
 from hpsearch.errors import SpecError, UserError
 from hpsearch.spec import load_spec
 from objectives import describe_objective
-from objectives.csvfile import read_csv
+from objectives.csvfile import class_lines, read_csv, target_warnings
 from objectives.datasets import load_problem
 
 
@@ -228,3 +228,51 @@ def test_spec_with_drop_on_a_builtin_dataset_is_refused(tmp_path):
     )
     with pytest.raises(SpecError, match=r"data.drop: expected a key of dataset 'iris'"):
         load_spec(path)
+
+
+def test_class_lines_count_every_class_and_flag_case_and_space_twins():
+    labels = ["pass"] * 6 + ["fail"] * 4 + ["Pass"] + [" fail "] * 3
+    lines = class_lines(np.array(labels), n_splits=3)
+    assert lines[0] == "  classes: 'pass' 6, 'fail' 4, ' fail ' 3, 'Pass' 1"
+    twins = [line for line in lines if "differ only in case or spaces" in line]
+    assert len(twins) == 2
+    assert "'pass' (6 rows), 'Pass' (1 rows)" in twins[0] or "'pass' (6 rows), 'Pass' (1 rows)" in twins[1]
+    assert any("'fail' (4 rows), ' fail ' (3 rows)" in line for line in twins)
+    few = [line for line in lines if "fewer than the 3 splits" in line]
+    assert few == [
+        "  warning: class 'Pass' has 1 row, fewer than the 3 splits (train, validation, test): it cannot "
+        "be in every split"
+    ]
+
+
+def test_clean_labels_give_no_warning():
+    assert class_lines(np.array(["a", "b"] * 10), n_splits=3) == ["  classes: 'a' 10, 'b' 10"]
+
+
+def test_check_and_run_list_the_classes_and_warn_about_a_typo(tmp_path):
+    """One 'Pass' among pass/fail made a third class, with nothing said; now check and run say it."""
+    body = "".join(f"{i % 7},{i % 5},{'pass' if i % 3 else 'fail'}\n" for i in range(60))
+    write(tmp_path, "a,b,result\n" + body + "3,1,Pass\n")
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(
+        textwrap.dedent("""
+        [study]
+        name = "t"
+        n_trials = 1
+        [data]
+        dataset = "csv"
+        path = "d.csv"
+        target = "result"
+        [training]
+        max_epochs = 2
+        [space]
+        width = { type = "int", low = 4, high = 8 }
+    """)
+    )
+    spec = load_spec(spec_path)
+    lines = "\n".join(describe_objective(spec))
+    assert "classes: 'pass' 40, 'fail' 20, 'Pass' 1" in lines
+    assert "classes 'pass' (40 rows), 'Pass' (1 rows) differ only in case or spaces" in lines
+    assert "class 'Pass' has 1 row, fewer than the 3 splits" in lines
+    assert target_warnings(spec.data)[0] == "classes: 'pass' 40, 'fail' 20, 'Pass' 1"
+    assert len(target_warnings(spec.data)) == 3
