@@ -20,6 +20,7 @@ incumbent.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,10 +28,9 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as _sps
 from scipy.special import gammaln
 
-from hpsearch import samplers
+from hpsearch import rank_tests, samplers
 
 Direction = Literal["maximize", "minimize"]
 
@@ -174,18 +174,16 @@ def shares_randomness(sampler_a: str, sampler_b: str) -> bool:
     return samplers.shares_randomness(sampler_a, sampler_b)
 
 
-def _units(values: np.ndarray, scale: float) -> np.ndarray:
-    """Values as integers in units of 1e-9 * scale, so float noise neither breaks ties nor hides zeros.
-
-    Why: accuracies are multiples of 1/n_val, but 0.97 - 0.96 and 0.98 - 0.97 differ in
-    the last bits; a rank test must see them as tied.
-    """
-    return np.round(values / (1e-9 * scale))
+def _pair_scales(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each paired difference's scale for the tie tolerance: the larger magnitude of its two values."""
+    scales: np.ndarray = np.maximum(np.abs(a), np.abs(b))
+    return scales
 
 
-def _scale(*arrays: np.ndarray) -> float:
-    m = max((float(np.max(np.abs(x))) for x in arrays if x.size), default=0.0)
-    return m if m > 0 else 1.0
+def _tied(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether values tie under the relative tolerance (hpsearch.rank_tests), elementwise."""
+    tied: np.ndarray = np.abs(x - y) <= rank_tests.REL_TOL * np.maximum(np.abs(x), np.abs(y))
+    return tied
 
 
 def wilcoxon_exact(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[float, float]:
@@ -193,42 +191,33 @@ def wilcoxon_exact(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[float, float]:
 
     Zero differences are dropped (Wilcoxon's rule); tied |differences| get mid-ranks
     and the null distribution is enumerated exactly over all 2^n sign assignments of
-    those ranks (a dynamic programme over half-rank sums), so ties cost no accuracy.
-    p = min(1, 2 * min(P(T >= t), P(T <= t))): 2 / 2^n at best, whatever the data.
+    those ranks, so ties cost no accuracy. Ties and zeros are judged with a relative
+    tolerance per pair (hpsearch.rank_tests): float noise neither breaks ties nor hides
+    zeros, and one large value elsewhere does not make small differences vanish.
+    p = min(1, 2 * min(P(T >= t), P(T <= t))): 2 / 2^n at best, n the non-zero pairs.
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError("paired samples must have equal length")
-    d = _units(a - b, _scale(a, b))
-    d = d[d != 0]
-    if d.size == 0:
-        return 0.0, 1.0
-    ranks2 = np.rint(2 * _sps.rankdata(np.abs(d))).astype(int)  # half-ranks as integers
-    t2 = int(ranks2[d > 0].sum())
-    counts = np.zeros(int(ranks2.sum()) + 1)
-    counts[0] = 1.0
-    for r in ranks2:
-        counts[r:] = counts[r:] + counts[: counts.size - r].copy()
-    total = counts.sum()
-    upper = counts[t2:].sum() / total
-    lower = counts[: t2 + 1].sum() / total
-    return t2 / 2, float(min(1.0, 2 * min(upper, lower)))
+    test = rank_tests.signed_rank(a - b, _pair_scales(a, b))
+    return test.t_plus, test.p
 
 
 def mann_whitney_exact(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[float, float]:
     """(U of a, two-sided p) of the exact Mann-Whitney U (rank-sum permutation) test.
 
-    Ties get mid-ranks; the null distribution of a's rank sum is enumerated exactly
-    over all C(n_a + n_b, n_a) ways to choose a's positions (a dynamic programme over
-    half-rank sums), so ties are handled exactly too. Best possible p: 2 / C(n_a + n_b, n_a).
+    Ties (relative tolerance, hpsearch.rank_tests) get mid-ranks; the null distribution
+    of a's rank sum is enumerated exactly over all C(n_a + n_b, n_a) ways to choose a's
+    positions (a dynamic programme over half-rank sums), so ties are handled exactly
+    too. Best possible p: 2 / C(n_a + n_b, n_a).
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if a.size == 0 or b.size == 0:
         raise ValueError("both samples need at least one value")
-    pooled = _units(np.concatenate([a, b]), _scale(a, b))
-    ranks2 = np.rint(2 * _sps.rankdata(pooled)).astype(int)
+    pooled = np.concatenate([a, b])
+    ranks2 = np.rint(2 * rank_tests.tie_midranks(pooled, np.abs(pooled))).astype(int)
     n1 = a.size
     r2 = int(ranks2[:n1].sum())
     size = int(ranks2.sum()) + 1
@@ -358,6 +347,11 @@ def compare_pair(
 ) -> PairTest:
     """Exact rank test, Hodges-Lehmann shift and bootstrap interval for arms a and b.
 
+    Superseded by :func:`compare_family`, which decides all pairs together: its
+    interval comes from the test it sits beside, at the Holm-matched level, its
+    unpaired test does not assume equal spreads, and its ``min_p`` counts only
+    the non-zero differences (this one counts every pair).
+
     Values are oriented by ``direction`` first, so a positive shift always means a
     is better (for a loss: a is lower).
     """
@@ -366,28 +360,32 @@ def compare_pair(
     xb = np.asarray(b, dtype=float) * sign
     if xa.size < 1 or xb.size < 1:
         raise ValueError("both arms need at least one repeat with a result")
-    if paired:
-        _, p = wilcoxon_exact(xa, xb)
-        d = _units(xa - xb, _scale(xa, xb))
-        wins, losses = float(np.sum(d > 0)), float(np.sum(d < 0))
-    else:
-        _, p = mann_whitney_exact(xa, xb)
-        u = _units(np.concatenate([xa, xb]), _scale(xa, xb))
-        ua, ub = u[: xa.size, None], u[None, xa.size :]
-        ties = 0.5 * float(np.sum(ua == ub))
-        wins, losses = float(np.sum(ua > ub)) + ties, float(np.sum(ua < ub)) + ties
+    _, p = wilcoxon_exact(xa, xb) if paired else mann_whitney_exact(xa, xb)
+    min_p = min_p_value(xa.size, xb.size, paired=paired)
+    wins, losses = _wins_losses(xa, xb, paired)
     lo, hi = bootstrap_hl_interval(xa, xb, paired=paired, seed=seed)
     return PairTest(
         diff=hodges_lehmann(xa, xb, paired=paired),
         ci=(lo, hi),
         method="wilcoxon" if paired else "mann-whitney",
         p=p,
-        min_p=min_p_value(xa.size, xb.size, paired=paired),
+        min_p=min_p,
         wins=wins,
         losses=losses,
         n_a=int(xa.size),
         n_b=int(xb.size),
     )
+
+
+def _wins_losses(xa: np.ndarray, xb: np.ndarray, paired: bool) -> tuple[float, float]:
+    """Repeats (paired) or repeat pairings (unpaired, ties half each) where oriented a beat / lost to b."""
+    if paired:
+        tie = _tied(xa, xb)
+        return float(np.sum((xa > xb) & ~tie)), float(np.sum((xa < xb) & ~tie))
+    ua, ub = xa[:, None], xb[None, :]
+    tie = _tied(ua, ub)
+    half = 0.5 * float(np.sum(tie))
+    return float(np.sum((ua > ub) & ~tie)) + half, float(np.sum((ua < ub) & ~tie)) + half
 
 
 def better_arm(p_holm: float, ci: Sequence[float], alpha: float = ALPHA) -> str | None:
@@ -400,6 +398,168 @@ def better_arm(p_holm: float, ci: Sequence[float], alpha: float = ALPHA) -> str 
     if hi < 0:
         return "b"
     return None
+
+
+@dataclass(frozen=True)
+class FamilyPair:
+    """One pair of a comparison, decided together with all the others (see :func:`compare_family`).
+
+    Values are oriented by ``direction`` first: ``diff > 0`` means a is better.
+    """
+
+    diff: float  # Hodges-Lehmann shift of a over b
+    ci: tuple[float, float]  # shifts the test does not reject at ci_level (may be +-inf)
+    ci_open: tuple[bool, bool]  # a bound that is itself rejected, e.g. (0, 0.004]
+    ci_level: float  # confidence of the interval: 1 - alpha / k, k the Holm step it was tested at
+    method: str  # "wilcoxon" (paired by seed) | "brunner-munzel" (unpaired)
+    p: float  # raw two-sided p
+    p_holm: float  # Holm's step-down p over all pairs of the comparison
+    min_p: float  # smallest raw p this design (and these zeros/ties) can give
+    better: str | None  # "a", "b" or None
+    wins: float
+    losses: float
+    n_a: int
+    n_b: int
+    n_used: int  # paired: the non-zero differences the test ranks; unpaired: n_a + n_b
+    exact: bool  # p from every sign assignment / split (False: seeded random splits)
+
+    @property
+    def paired(self) -> bool:
+        return self.method == "wilcoxon"
+
+    @property
+    def out_of(self) -> int:
+        return self.n_a if self.paired else self.n_a * self.n_b
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether "no difference" lies outside the interval."""
+        return not rank_tests.Interval(self.ci[0], self.ci[1], *self.ci_open).contains(0.0)
+
+
+PairData = tuple[npt.ArrayLike, npt.ArrayLike, bool]  # (a's values, b's values, paired)
+
+
+def compare_family(
+    pairs: Sequence[PairData],
+    *,
+    direction: Direction,
+    alpha: float = ALPHA,
+    seed: int = 0,
+) -> list[FamilyPair]:
+    """Decide every pair of one comparison at once; one :class:`FamilyPair` per input, in order.
+
+    Each input is ``(a, b, paired)``: the arms' per-repeat values (paired: a_i and
+    b_i share seed i). For each pair this returns:
+
+    * ``p``: the raw two-sided p of the pair's test. Paired: the exact Wilcoxon
+      signed-rank test (zero differences dropped, ties at mid-ranks, ties and
+      zeros judged with a relative tolerance per pair of numbers; see
+      hpsearch.rank_tests). Unpaired: the studentized permutation Brunner-Munzel
+      test, exact over every split for small designs (why not Mann-Whitney: its
+      null assumes equal spreads, and a fully enumerated grid is near-constant;
+      the argument is in hpsearch.rank_tests.brunner_munzel). Each test needs
+      two repeats per arm; with fewer, p = 1.
+    * ``p_holm``: Holm's step-down p over all pairs.
+    * ``min_p``: the smallest p the test can give here. Paired it counts only the
+      non-zero differences the signed-rank test keeps: 4 zeros among 10 pairs
+      give 2 / 2^6 = 0.031, not 0.002.
+    * ``diff``: the Hodges-Lehmann shift (median of Walsh averages paired, of all
+      differences a_i - b_j unpaired), and ``ci``: every shift d that the same
+      test does not reject on (a - d, b), at the Holm-matched level. Holm tests
+      the pair ranked i (0-based, by raw p) of m at alpha / (m - i) while it
+      keeps rejecting; the interval of a pair it rejected has level
+      1 - alpha / (m - i). Where Holm stopped (at rank r), every pair from there
+      on gets level 1 - alpha / (m - r), the last step it ran. So the interval
+      excludes 0 exactly when p_holm < alpha: interval and test cannot disagree.
+      Because the statistic is a step function, the interval's ends are Walsh
+      averages / pairwise differences, open where that end itself is rejected.
+    * ``better``: "a" or "b" only when p_holm < alpha and the interval excludes 0.
+    * ``wins`` / ``losses``: repeats (paired) or repeat pairings (unpaired, a tie
+      counts one half each) where a beat / lost to b.
+    """
+    sign = _sign(direction)
+    prepared = []
+    for a, b, paired in pairs:
+        xa = np.asarray(a, dtype=float) * sign
+        xb = np.asarray(b, dtype=float) * sign
+        if xa.size < 1 or xb.size < 1:
+            raise ValueError("both arms need at least one repeat with a result")
+        if not (np.all(np.isfinite(xa)) and np.all(np.isfinite(xb))):
+            raise ValueError("values must be finite (fill diverged repeats with the worst value first)")
+        if paired and xa.size != xb.size:
+            raise ValueError("paired samples must have equal length")
+        prepared.append((xa, xb, bool(paired)))
+    raw = [_family_test(xa, xb, paired, seed) for xa, xb, paired in prepared]
+    p_holm = holm([r[0] for r in raw])
+    m = len(raw)
+    order = np.argsort([r[0] for r in raw], kind="stable")
+    steps = [0] * m  # the Holm divisor k each pair's interval is computed at
+    rejected = 0
+    for rank, i in enumerate(order):
+        if p_holm[i] < alpha:
+            rejected = rank + 1
+    for rank, i in enumerate(order):
+        steps[i] = m - rank if rank < rejected else m - rejected
+    out = []
+    for (xa, xb, paired), (p, min_p, n_used, exact), ph, k in zip(prepared, raw, p_holm, steps, strict=True):
+        interval = _family_interval(xa, xb, paired, k, alpha, seed)
+        wins, losses = _wins_losses(xa, xb, paired)
+        pair = FamilyPair(
+            diff=hodges_lehmann(xa, xb, paired=paired),
+            ci=(interval.low, interval.high),
+            ci_open=(interval.low_open, interval.high_open),
+            ci_level=1.0 - alpha / k,
+            method="wilcoxon" if paired else "brunner-munzel",
+            p=p,
+            p_holm=ph,
+            min_p=min_p,
+            better=None,
+            wins=wins,
+            losses=losses,
+            n_a=int(xa.size),
+            n_b=int(xb.size),
+            n_used=n_used,
+            exact=exact,
+        )
+        better = None
+        if ph < alpha and pair.excludes_zero:
+            better = "a" if interval.low >= 0 else "b"
+        out.append(dataclasses.replace(pair, better=better))
+    return out
+
+
+def _family_test(xa: np.ndarray, xb: np.ndarray, paired: bool, seed: int) -> tuple[float, float, int, bool]:
+    """(p, min_p, n_used, exact) of the pair's test at shift 0."""
+    if paired:
+        sr = rank_tests.signed_rank(xa - xb, _pair_scales(xa, xb))
+        return sr.p, sr.min_p, sr.n_used, True
+    if xa.size < 2 or xb.size < 2:
+        return 1.0, 1.0, int(xa.size + xb.size), True
+    bm = rank_tests.brunner_munzel(xa, xb, seed=seed)
+    return bm.p, bm.min_p, int(xa.size + xb.size), bm.exact
+
+
+def _family_interval(
+    xa: np.ndarray, xb: np.ndarray, paired: bool, k: int, alpha: float, seed: int
+) -> rank_tests.Interval:
+    """Shifts d the pair's test does not reject on (a - d, b) when tested at alpha / k."""
+
+    def rejected(p: float) -> bool:
+        return min(1.0, k * p) < alpha  # the same arithmetic as holm(): no rounding disagreement
+
+    if paired:
+        d, scales = xa - xb, _pair_scales(xa, xb)
+        return rank_tests.invert(
+            lambda s: rejected(rank_tests.signed_rank(d - s, scales).p), rank_tests.walsh_averages(d)
+        )
+    if xa.size < 2 or xb.size < 2:
+        return rank_tests.Interval(-math.inf, math.inf, True, True)
+    scales = np.r_[np.abs(xa), np.abs(xb)]
+    return rank_tests.invert(
+        lambda s: rejected(rank_tests.brunner_munzel(xa - s, xb, seed=seed, scales=scales).p),
+        (xa[:, None] - xb[None, :]).ravel(),
+    )
 
 
 def repeats_needed(n_pairs: int, *, alpha: float = ALPHA) -> int:
