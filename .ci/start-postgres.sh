@@ -4,6 +4,8 @@
 # directory under $TMPDIR, listening on 127.0.0.1 only, on a free port, with a
 # generated password (scram-sha-256), then exports
 #   HPSEARCH_TEST_PG_URL=postgresql+psycopg://hpsearch:PASSWORD@127.0.0.1:PORT/hpsearch_test
+# and, for the tests that restart it, HPSEARCH_TEST_PG_DATA (its data directory) and
+# HPSEARCH_TEST_PG_BIN (the directory of its pg_ctl).
 # An EXIT trap stops the server and deletes the directory. Every run gets its
 # own directory and port, so a run killed before its trap fired cannot break
 # the next one. Debian's own service cluster (5432) is never used: CI may have
@@ -105,6 +107,9 @@ _hps_pg_start() {
     fi
     url="postgresql+psycopg://hpsearch:${password}@127.0.0.1:${port}/hpsearch_test"
     export HPSEARCH_TEST_PG_URL=$url
+    # For the tests that restart the server mid-study (pg_ctl restart -m fast).
+    export HPSEARCH_TEST_PG_DATA=$_HPS_PG_DIR/data
+    export HPSEARCH_TEST_PG_BIN=$bindir
     echo "start-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $_HPS_PG_DIR, removed on exit)" >&2
 }
 

@@ -3,7 +3,10 @@
 Exit codes: 0 success; 2 bad input (click usage errors and every
 ``UserError``: spec errors, unknown studies, bad URLs), printed as ONE line
 ``error: ...`` without a traceback; 130 after Ctrl-C (the running trial is
-marked failed, so re-running resumes); 1 anything else.
+marked failed, so re-running resumes); 1 anything else: a failing objective or
+database (one line too: unreachable for longer than HPSEARCH_DB_PATIENCE, a
+SQLite file deleted while in use, a full disk), or a bug (a traceback; env
+HPSEARCH_DEBUG=1 shows one for every error).
 """
 
 from __future__ import annotations
@@ -144,9 +147,14 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except Exception as exc:
         from hpsearch.search import TooManyCrashes, WorkerFailed
+        from hpsearch.storage import DatabaseError, first_line, is_storage_error
 
-        if isinstance(exc, (TooManyCrashes, WorkerFailed)) and not os.environ.get("HPSEARCH_DEBUG"):
+        if os.environ.get("HPSEARCH_DEBUG"):
+            traceback.print_exc()
+        elif isinstance(exc, (TooManyCrashes, WorkerFailed, DatabaseError)):
             click.echo(f"error: {_one_line(str(exc))}", err=True)
+        elif is_storage_error(exc):  # the database failed (a full disk, a lost server): not a bug of ours
+            click.echo(f"error: database error: {_one_line(first_line(exc))}", err=True)
         else:
             traceback.print_exc()
         return 1

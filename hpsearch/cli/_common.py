@@ -17,20 +17,21 @@ storage_option = click.option(
 )
 
 
-def open_existing(storage: str | None) -> tuple[str, optuna.storages.RDBStorage | None]:
+def open_existing(storage: str | None, *, read_only: bool = True) -> tuple[str, optuna.storages.RDBStorage | None]:
     """(url, storage); storage is None when the URL names a SQLite file that does not exist.
 
-    Read-only commands must not create an empty database as a side effect of a typo.
+    Read-only commands must not create an empty database as a side effect of a typo,
+    nor change the file they read (``read_only``: see hpsearch.storage.open_storage).
     """
     from hpsearch.storage import open_storage, resolve_storage_url, storage_exists
 
     url = resolve_storage_url(storage)
     if not storage_exists(url):
         return url, None
-    return url, open_storage(url)
+    return url, open_storage(url, heartbeat=not read_only, read_only=read_only)
 
 
-def load_named_study(storage: str | None, name: str) -> tuple[str, Any, optuna.Study, Any]:
+def load_named_study(storage: str | None, name: str, *, read_only: bool = True) -> tuple[str, Any, optuna.Study, Any]:
     """(url, storage, study, spec) of an existing study; StudyNotFound otherwise.
 
     A study hpsearch cannot show (multi-objective) is a UserError that says
@@ -41,7 +42,7 @@ def load_named_study(storage: str | None, name: str) -> tuple[str, Any, optuna.S
     from hpsearch.search import load_study
     from hpsearch.storage import SPEC_ATTR, find_study_id, missing_storage
 
-    url, st = open_existing(storage)
+    url, st = open_existing(storage, read_only=read_only)
     if st is None:
         raise missing_storage(url, name)
     study_id = find_study_id(st, name)

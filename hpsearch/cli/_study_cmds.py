@@ -150,7 +150,7 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
 
     from hpsearch.storage import delete_claims, engine_of, find_study_id, missing_storage
 
-    url, st = open_existing(storage)
+    url, st = open_existing(storage, read_only=False)
     if st is None:
         raise missing_storage(url, name)
     study_id = find_study_id(st, name)
@@ -194,7 +194,7 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
     from hpsearch.export import best_record, to_json
     from hpsearch.search import best_trial
 
-    _, st, study, spec = load_named_study(storage, name)
+    _, st, study, spec = load_named_study(storage, name, read_only=not evaluate)  # --evaluate stores its scores
     top = best_trial(study.get_trials(deepcopy=False), study.direction)
     if top is None:
         raise UserError(f"study {name!r} has no completed trial yet; run it first")

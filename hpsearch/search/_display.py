@@ -28,7 +28,7 @@ from rich.text import Text
 
 from hpsearch._format import fmt_number
 from hpsearch.search._outcomes import ERROR_ATTR
-from hpsearch.storage import StudyOverview, sql_engine, storage_of, study_overviews
+from hpsearch.storage import StudyOverview, is_storage_error, sql_engine, storage_of, study_overviews
 
 #: The states (in hpsearch's words) that fill a slot of the budget (see _outcomes.is_finished).
 FINISHED_STATES = ("complete", "pruned", "diverged", "failed")
@@ -202,7 +202,12 @@ class StudyProgress:
         if self._task is None or (not force and self._clock() - self._last < 0.5):
             return
         self._last = self._clock()
-        self.state = overall(self.storage, self._names, self._budgets)
+        try:
+            self.state = overall(self.storage, self._names, self._budgets)
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            return  # the database blinked: the workers ride it out; show the last state meanwhile
         self._progress.update(self._task, completed=self.state.done, best=self.state.best)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import optuna
@@ -29,9 +30,12 @@ from hpsearch.server._trust import check_may_run
 from hpsearch.storage import (
     SPEC_ATTR,
     SlotStatus,
+    call_with_retries,
+    checkpoint,
     engine_of,
     missing_storage,
     open_storage,
+    retry_policy,
     save_spec,
     slot_statuses,
     storage_exists,
@@ -154,8 +158,25 @@ def run_study(
     """
     _check_counts(n_trials=n_trials, jobs=jobs, timeout=timeout, max_failures=max_failures)
     spec = with_overrides(spec, name=study_name, sampler=sampler, seed=seed)  # validate before any write
-    storage = open_storage(storage_url)
-    study, spec = prepare_study(storage, spec, n_trials=n_trials)
+    storage = open_storage(storage_url, retry=retry_policy(storage_url))
+    try:
+        return _run_study(storage, storage_url, spec, n_trials, jobs, timeout, progress, console, max_failures)
+    finally:
+        checkpoint(storage)  # the .db file alone holds the study now (no trials left in its WAL)
+
+
+def _run_study(
+    storage: optuna.storages.BaseStorage,
+    storage_url: str,
+    spec: Any,
+    n_trials: int | None,
+    jobs: int,
+    timeout: float | None,
+    progress: bool,
+    console: Console | None,
+    max_failures: int,
+) -> optuna.Study:
+    study, spec = call_with_retries(partial(prepare_study, storage, spec, n_trials=n_trials), retry_policy(storage_url))
     if n_trials is not None and n_trials < spec.study.n_trials:  # budgets only grow
         finished = finished_count(study)
         if finished < n_trials:
@@ -200,19 +221,22 @@ def run_studies(
     names = [s.study.name for s in specs]
     if len(set(names)) != len(names):
         raise UserError(f"run_studies: study names must differ, got {names}")
-    storage = open_storage(storage_url)
-    prepared = [prepare_study(storage, s) for s in specs]
-    _run(
-        storage,
-        storage_url,
-        [p[0] for p in prepared],
-        [p[1] for p in prepared],
-        jobs=jobs,
-        timeout=timeout,
-        progress=progress,
-        console=console,
-        max_failures=max_failures,
-    )
+    storage = open_storage(storage_url, retry=retry_policy(storage_url))
+    try:
+        prepared = [call_with_retries(partial(prepare_study, storage, s), retry_policy(storage_url)) for s in specs]
+        _run(
+            storage,
+            storage_url,
+            [p[0] for p in prepared],
+            [p[1] for p in prepared],
+            jobs=jobs,
+            timeout=timeout,
+            progress=progress,
+            console=console,
+            max_failures=max_failures,
+        )
+    finally:
+        checkpoint(storage)
     return [p[0] for p in prepared]
 
 
@@ -230,21 +254,24 @@ def join_study(
     _check_counts(jobs=jobs, timeout=timeout, max_failures=max_failures)
     if not storage_exists(storage_url):  # do not create an empty database for a typo
         raise missing_storage(storage_url, name)
-    storage = open_storage(storage_url)
-    study, spec = load_study(storage, name)
-    check_may_run(storage, study, spec)  # no user code from a study created over the HTTP API
-    _run(
-        storage,
-        storage_url,
-        [study],
-        [spec],
-        jobs=jobs,
-        timeout=timeout,
-        progress=progress,
-        console=console,
-        first_worker=1,
-        max_failures=max_failures,
-    )
+    storage = open_storage(storage_url, retry=retry_policy(storage_url))
+    try:
+        study, spec = call_with_retries(partial(load_study, storage, name), retry_policy(storage_url))
+        check_may_run(storage, study, spec)  # no user code from a study created over the HTTP API
+        _run(
+            storage,
+            storage_url,
+            [study],
+            [spec],
+            jobs=jobs,
+            timeout=timeout,
+            progress=progress,
+            console=console,
+            first_worker=1,
+            max_failures=max_failures,
+        )
+    finally:
+        checkpoint(storage)
     return study
 
 
@@ -266,7 +293,12 @@ def _run(
     max_failures: int = MAX_FAILURES,
 ) -> None:
     console = console or Console()
-    todo = [(st, sp) for st, sp in zip(studies, specs, strict=True) if not is_complete(storage, st, sp)]
+    policy = retry_policy(url)
+    todo = [
+        (st, sp)
+        for st, sp in zip(studies, specs, strict=True)
+        if not call_with_retries(partial(is_complete, storage, st, sp), policy)
+    ]
     for st, sp in zip(studies, specs, strict=True):
         if (st, sp) not in todo and progress:
             console.print(
@@ -308,7 +340,8 @@ def _run(
                     max_failures=max_failures,
                 )
     if progress:
-        print_summary(console, [st for st, _ in todo], time.monotonic() - start)
+        seconds = time.monotonic() - start
+        call_with_retries(partial(print_summary, console, [st for st, _ in todo], seconds), policy)
 
 
 def _check_same(stored: Any, spec: Any) -> None:

@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import optuna
@@ -35,10 +36,25 @@ from optuna.trial import TrialState
 from hpsearch.errors import UserError
 from hpsearch.search._load import load_study
 from hpsearch.search._outcomes import DIVERGED_ATTR, ERROR_ATTR, is_error
-from hpsearch.search._recovery import Heartbeat, fail_own_trials
+from hpsearch.search._recovery import Heartbeat, fail_own_trials, fail_trial
 from hpsearch.search._samplers import budget
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
-from hpsearch.storage import engine_of, open_storage, storage_of, study_id_of, trial_id_of
+from hpsearch.storage import (
+    DatabaseError,
+    DatabaseFailing,
+    RetryingStorage,
+    RetryPolicy,
+    call_with_retries,
+    engine_of,
+    first_line,
+    is_storage_error,
+    open_storage,
+    release_claims,
+    retry_policy,
+    storage_of,
+    study_id_of,
+    trial_id_of,
+)
 
 log = logging.getLogger("hpsearch.search")
 
@@ -69,6 +85,10 @@ TooManyCrashes = ObjectiveFailing  # its former name
 
 class WorkerFailed(RuntimeError):
     """A worker process exited with an error."""
+
+
+class _AttemptCrashed(Exception):
+    """The database failed while the objective wrote to it: the attempt crashed, its slot runs again."""
 
 
 @dataclass
@@ -132,22 +152,36 @@ def _work(
     pending = list(names)
     ran = 0
     wait = FIRST_POLL_SECONDS
+    policy = retry_policy(engine_of(storage).url)
+    crashes = 0  # attempts in a row that the database failed (it answers, but keeps failing them)
     while pending:
         all_busy = True
         for name in list(pending):
             if _should_stop(deadline, parent_pid, stop):
                 return ran
-            job = jobs.get(name) or jobs.setdefault(name, _load_job(storage, name, worker))
+            job = jobs.get(name) or jobs.setdefault(
+                name, call_with_retries(partial(_load_job, storage, name, worker), policy)
+            )
             asked = time.monotonic()
             try:
-                trial, params = ask_trial(job.study, job.spec, heartbeat=True)
+                trial, params = _ask(job, policy)
             except SlotsBusy:
                 continue
             except StudyComplete:
                 pending.remove(name)
                 continue
             all_busy, wait = False, FIRST_POLL_SECONDS
-            error = _run_trial(job, trial, params, asked)
+            try:
+                error = _run_trial(job, trial, params, asked, policy)
+            except _AttemptCrashed as exc:
+                crashes += 1
+                if crashes >= max_failures:
+                    raise DatabaseFailing(
+                        f"study {name!r}: the database at {policy.where} failed {crashes} trials in a row "
+                        f"(last error: {exc}); stopping"
+                    ) from None
+                break
+            crashes = 0
             ran += 1
             if told is not None:
                 told.set()
@@ -155,7 +189,7 @@ def _work(
                 job.streak, job.succeeded = 0, True
             else:
                 job.streak += 1
-                _check_failing(job, trial.number, error, max_failures)
+                call_with_retries(partial(_check_failing, job, trial.number, error, max_failures), policy)
             if on_trial is not None:
                 on_trial()
             break  # back to the first pending study: finish studies in order
@@ -171,6 +205,24 @@ def _work(
                 told.clear()  # before asking again: a trial told after this wakes the next wait
             wait = min(2 * wait, POLL_SECONDS)
     return ran
+
+
+def _ask(job: _Job, policy: RetryPolicy) -> tuple[optuna.Trial, dict]:
+    """``ask_trial``, retried while the database is unreachable.
+
+    An ask cut off by a lost connection may have committed part of its work
+    without hearing so: a claim not yet attached to a trial, or a trial
+    created but never handed to us. Before each retry both are undone (this
+    process asks one trial at a time, so any such claim or RUNNING trial of
+    its own is one of those), so the slot is free at once instead of after the
+    claim's grace time or the trial's heartbeat expiry.
+    """
+
+    def undo_cut_off_ask() -> None:
+        fail_own_trials(job.study, "its ask was cut off by a database error")
+        release_claims(engine_of(storage_of(job.study)), study_id_of(job.study))
+
+    return call_with_retries(lambda: ask_trial(job.study, job.spec, heartbeat=True), policy, on_retry=undo_cut_off_ask)
 
 
 def _check_failing(job: _Job, number: int, error: str, max_failures: int) -> None:
@@ -247,61 +299,106 @@ def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _
     return _Job(study, spec, build_objective(spec))
 
 
-def _run_trial(job: _Job, trial: optuna.Trial, params: dict, asked: float) -> str | None:
+def _run_trial(
+    job: _Job, trial: optuna.Trial, params: dict, asked: float, policy: RetryPolicy | None = None
+) -> str | None:
     """Train one trial and tell its outcome; returns the objective's error text if it failed, else None.
 
     An objective that raises (or returns something that is not a number) fails
     this trial only: FAIL with user attr ``error``, a finished trial whose
     configuration is not re-run. ``asked``: time.monotonic() before ask_trial,
     which recorded the first heartbeat.
+
+    A database error is never the objective's: the trial's own writes
+    (``trial.set_user_attr``, ``trial.report``) are retried under ``policy``
+    while the database is unreachable, and if one still fails (or the
+    objective raises a database error of its own reads), the attempt is a
+    crash: FAIL without ``error``, its slot runs again, and _AttemptCrashed
+    tells the caller that nothing counted. So are the tells: retried, never
+    turned into the objective's failure.
     """
     study, number = job.study, trial.number
     storage = storage_of(study)
-    with Heartbeat(storage, trial_id_of(trial), beaten_at=asked):
-        try:
-            value = job.objective(trial, params)
-        except optuna.TrialPruned:
-            _tell(study, trial, state="pruned")
-            return None
-        except KeyboardInterrupt:
-            _fail(study, trial, "interrupted (Ctrl-C)")
-            raise
-        except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}".strip()
-            log.info("trial %d of %s failed: %s", number, study.study_name, _one_line(message))
-            _fail(study, trial, traceback.format_exc(), error=message)
-            return message
-        try:
-            _tell(study, trial, value=value)
-        except UserError:
-            message = f"the objective returned {_one_line(repr(value), 100)}, expected a number"
-            log.info("trial %d of %s failed: %s", number, study.study_name, message)
-            _fail(study, trial, message, error=message)
-            return message
+    own_storage = trial.storage
+    if policy is not None:
+        trial.storage = RetryingStorage(own_storage, policy)
+    try:
+        with Heartbeat(storage, trial_id_of(trial), beaten_at=asked):
+            try:
+                value = job.objective(trial, params)
+            except optuna.TrialPruned:
+                _tell(study, trial, policy, state="pruned")
+                return None
+            except KeyboardInterrupt:
+                _fail(study, trial, "interrupted (Ctrl-C)")
+                raise
+            except Exception as exc:
+                if is_storage_error(exc):
+                    _crash(study, trial, exc, policy)
+                message = f"{type(exc).__name__}: {exc}".strip()
+                log.info("trial %d of %s failed: %s", number, study.study_name, _one_line(message))
+                _fail(study, trial, traceback.format_exc(), error=message, policy=policy)
+                return message
+            try:
+                _tell(study, trial, policy, value=value)
+            except UserError:
+                message = f"the objective returned {_one_line(repr(value), 100)}, expected a number"
+                log.info("trial %d of %s failed: %s", number, study.study_name, message)
+                _fail(study, trial, message, error=message, policy=policy)
+                return message
+    finally:
+        trial.storage = own_storage
     return None
 
 
-def _tell(study: optuna.Study, trial: optuna.Trial, **kw) -> None:
+def _crash(study: optuna.Study, trial: optuna.Trial, exc: BaseException, policy: RetryPolicy | None) -> None:
+    """Record a database failure inside the objective as a crash of this attempt; raise _AttemptCrashed.
+
+    If the database cannot even take that (still unreachable, the file gone),
+    its own error propagates: the worker stops, and the trial, left RUNNING,
+    is failed by crash recovery later (its heartbeat stops).
+    """
+    if isinstance(exc, DatabaseError):
+        raise exc
+    reason = f"database error while the trial ran (not the objective's): {first_line(exc)}"
+    log.warning("trial %d of %s: %s; its configuration runs again", trial.number, study.study_name, reason)
+    call_with_retries(lambda: fail_trial(storage_of(study), trial_id_of(trial), reason[:ERROR_CHARS]), policy)
+    raise _AttemptCrashed(first_line(exc))
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, policy: RetryPolicy | None = None, **kw) -> None:
     try:
-        tell_trial(study, trial, **kw)
+        call_with_retries(lambda: tell_trial(study, trial, **kw), policy)
     except TrialAlreadyFinished:
         # Failed by someone else (our heartbeat looked stale): its slot is re-run elsewhere.
         log.warning("trial %d of %s was failed by another worker meanwhile", trial.number, study.study_name)
 
 
-def _fail(study: optuna.Study, trial: optuna.Trial, reason: str, *, error: str | None = None) -> None:
+def _fail(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    reason: str,
+    *,
+    error: str | None = None,
+    policy: RetryPolicy | None = None,
+) -> None:
     """FAIL the trial, keeping ``reason`` (system attr fail_reason).
 
     With ``error`` (the objective's own failure) the text is also kept as user
     attr ``error``, which makes the trial a finished one (see _outcomes); set
-    before the state, since a finished trial is read-only.
+    before the state, since a finished trial is read-only. Each write is
+    safe to repeat, so the whole is retried under ``policy``.
     """
     storage = storage_of(study)
-    try:
+
+    def write() -> None:
         storage.set_trial_system_attr(trial_id_of(trial), "fail_reason", reason[-ERROR_CHARS:])
         if error is not None:
             storage.set_trial_user_attr(trial_id_of(trial), ERROR_ATTR, _clip(error))
         tell_trial(study, trial, state="fail")
+
+    try:
+        call_with_retries(write, policy)
     except (TrialAlreadyFinished, optuna.exceptions.UpdateFinishedTrialError):
         pass
 
@@ -368,7 +465,7 @@ def _process_main(
     inherited = _INHERITED_STORAGE.pop(url, None)
     try:
         work(
-            inherited if inherited is not None else open_storage(url),
+            inherited if inherited is not None else open_storage(url, retry=retry_policy(url)),
             names,
             worker=worker,
             deadline=deadline,
@@ -379,12 +476,25 @@ def _process_main(
         )
     except KeyboardInterrupt:
         sys.exit(130)
-    except (ObjectiveFailing, UserError) as exc:
-        if errors is None:
-            print(f"error: {exc}", file=sys.stderr)
-        else:
-            errors.put((isinstance(exc, UserError), str(exc)))
-        sys.exit(3)
+    except (ObjectiveFailing, UserError, DatabaseError) as exc:
+        _report_stop(errors, _kind(exc), str(exc))
+    except Exception as exc:
+        if not is_storage_error(exc):
+            raise
+        _report_stop(errors, "database", f"database error at {retry_policy(url).where}: {first_line(exc)}")
+
+
+def _kind(exc: BaseException) -> str:
+    return "input" if isinstance(exc, UserError) else "database" if isinstance(exc, DatabaseError) else "objective"
+
+
+def _report_stop(errors: Any, kind: str, message: str) -> None:
+    """Tell the parent why this worker stops (it says so once), or say it here; exit 3."""
+    if errors is None:
+        print(f"error: {message}", file=sys.stderr)
+    else:
+        errors.put((kind, message))
+    sys.exit(3)
 
 
 def _stop_workers(procs: Sequence[Any], stop: Any) -> None:
@@ -521,11 +631,11 @@ class Pool:
             _stop_workers(procs, stop)
             raise
         if not errors.empty():
-            bad_input, message = errors.get()
+            kind, message = errors.get()
             _stop_workers(procs, stop)
             if on_poll is not None:
                 on_poll()
-            raise UserError(message) if bad_input else ObjectiveFailing(message)
+            raise _WORKER_ERRORS.get(kind, ObjectiveFailing)(message)
         for p in procs:
             p.join()
         if on_poll is not None:
@@ -535,6 +645,10 @@ class Pool:
             raise WorkerFailed(
                 f"{len(failed)} of {self.jobs} worker processes failed (exit codes {failed}); see the messages above"
             )
+
+
+# What a worker process's reason to stop (_kind) is raised as in the parent.
+_WORKER_ERRORS: dict[str, type[Exception]] = {"input": UserError, "database": DatabaseError}
 
 
 def run_pool(

@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 
+from hpsearch.storage._faults import call_with_retries, policy_of
 from hpsearch.storage._optuna import backend_of
 
 SLOT_ATTR = "hpsearch_slot"  # the same key as hpsearch.search._samplers.SLOT_ATTR (a test holds them equal)
@@ -39,34 +40,39 @@ def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> N
     from optuna.storages._rdb.models import TrialModel, TrialUserAttributeModel
     from optuna.storages._rdb.storage import _create_scoped_session
 
-    trial_id = trial._trial_id  # type: ignore[attr-defined]
-    dialect = backend.engine.name
-    if dialect in ("sqlite", "postgresql"):
-        # One multi-row upsert (what Optuna runs per key on these two), then Optuna's check that the
-        # trial still runs, inside the transaction: on SQLite the upsert took the write lock, so
-        # nobody can finish the trial in between; if it was finished, the upsert is rolled back.
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+    def write() -> None:
+        trial_id = trial._trial_id  # type: ignore[attr-defined]
+        dialect = backend.engine.name
+        if dialect in ("sqlite", "postgresql"):
+            # One multi-row upsert (what Optuna runs per key on these two), then Optuna's check that the
+            # trial still runs, inside the transaction: on SQLite the upsert took the write lock, so
+            # nobody can finish the trial in between; if it was finished, the upsert is rolled back.
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            table, trials = TrialUserAttributeModel.__table__, TrialModel.__table__
+            stmt = insert(table).values(
+                [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
+            )
+            upsert = stmt.on_conflict_do_update(
+                index_elements=[table.c.trial_id, table.c.key], set_={"value_json": stmt.excluded.value_json}
+            )
+            with backend.engine.begin() as con:
+                con.execute(upsert)
+                state = con.execute(sa.select(trials.c.state).where(trials.c.trial_id == trial_id)).scalar_one_or_none()
+                if state is None:
+                    raise KeyError(f"No trial with trial_id {trial_id} exists.")
+                backend.check_trial_is_updatable(trial_id, state)
         else:
-            from sqlalchemy.dialects.postgresql import insert
-        table, trials = TrialUserAttributeModel.__table__, TrialModel.__table__
-        stmt = insert(table).values(
-            [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
-        )
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[table.c.trial_id, table.c.key], set_={"value_json": stmt.excluded.value_json}
-        )
-        with backend.engine.begin() as con:
-            con.execute(upsert)
-            state = con.execute(sa.select(trials.c.state).where(trials.c.trial_id == trial_id)).scalar_one_or_none()
-            if state is None:
-                raise KeyError(f"No trial with trial_id {trial_id} exists.")
-            backend.check_trial_is_updatable(trial_id, state)
-    else:
-        with _create_scoped_session(backend.scoped_session, True) as session:
-            backend.check_trial_is_updatable(trial_id, TrialModel.find_or_raise_by_id(trial_id, session).state)
-            for key, value in attrs.items():
-                backend._set_trial_attr_without_commit(session, TrialUserAttributeModel, trial_id, key, value)
+            with _create_scoped_session(backend.scoped_session, True) as session:
+                backend.check_trial_is_updatable(trial_id, TrialModel.find_or_raise_by_id(trial_id, session).state)
+                for key, value in attrs.items():
+                    backend._set_trial_attr_without_commit(session, TrialUserAttributeModel, trial_id, key, value)
+
+    # A running trial's storage may carry a retry policy (hpsearch's workers): the upsert is
+    # safe to repeat, so a dropped connection costs a retry, not the trial.
+    call_with_retries(write, policy_of(getattr(trial, "storage", None)))
     trial._cached_frozen_trial.user_attrs.update(attrs)  # type: ignore[attr-defined]  # as set_user_attr does
 
 

@@ -31,20 +31,24 @@ import sqlite3
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 import optuna
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from hpsearch.errors import UserError
+from hpsearch.storage._faults import DatabaseLost, RetryPolicy, call_with_retries
 from hpsearch.storage._optuna import backend_of
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 HEARTBEAT_INTERVAL = 5  # seconds between heartbeats of a running trial
 GRACE_PERIOD = 20  # seconds without a heartbeat before a RUNNING trial counts as dead
 SQLITE_BUSY_TIMEOUT = 120.0  # seconds a writer waits for the lock before giving up
+WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes a SQLite WAL is cut back to after a checkpoint
 
 
 def resolve_storage_url(cli_value: str | None) -> str:
@@ -74,48 +78,178 @@ def storage_exists(url: str) -> bool:
     return path is None or path.exists()
 
 
-def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+def open_storage(
+    url: str, *, heartbeat: bool = True, read_only: bool = False, retry: RetryPolicy | None = None
+) -> optuna.storages.RDBStorage:
     """Optuna RDBStorage on ``url``; creates Optuna's tables and the claims table.
 
     A malformed URL, a missing driver or an unreachable server raise UserError.
     Table creation is ``CREATE TABLE IF NOT EXISTS``-like (checkfirst), so opening
     an existing database never rewrites it.
+
+    ``read_only`` (the commands that only read: studies, show, best, export,
+    report): nothing is created or changed. A SQLite file is opened with
+    SQLite's ``mode=ro`` (so even a bug cannot write to it), must already be an
+    Optuna database (anything else is refused, not migrated), keeps its journal
+    mode, and may sit on a read-only file or filesystem.
+
+    A SQLite file opened for writing is watched: if it is deleted or replaced
+    while in use, the next transaction raises DatabaseLost (SQLite would go on
+    writing into the deleted file, and every trial since would be lost).
+
+    ``retry`` (run and worker): a server that cannot be reached is waited for,
+    as ``call_with_retries`` does, then DatabaseUnreachable; without it, a
+    UserError at once.
     """
     parsed = _parse(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
     engine_kwargs: dict = {}
-    if parsed.get_backend_name() == "sqlite":
+    if sqlite and read_only and sqlite_path(url) is not None:
+        engine_kwargs["creator"] = _read_only_connector(url)
+    elif sqlite:
         engine_kwargs["connect_args"] = {
             "timeout": SQLITE_BUSY_TIMEOUT,
             "isolation_level": "IMMEDIATE",
         }
         _prepare_sqlite_file(url)
+        path = sqlite_path(url)
+        if path is not None:  # from now on, never create the file again (see _watch_file)
+            uri = f"file:{quote(str(path.absolute()))}?mode=rw"
+            engine_kwargs["creator"] = lambda: sqlite3.connect(
+                uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT, isolation_level="IMMEDIATE", check_same_thread=False
+            )
     else:
         engine_kwargs["pool_pre_ping"] = True
     hb = _heartbeat_settings() if heartbeat else {}
     try:
-        storage = _create_rdb_storage(url, engine_kwargs, hb)
+        storage = call_with_retries(
+            lambda: _create_rdb_storage(url, engine_kwargs, hb, read_only=read_only), None if sqlite else retry
+        )
     except ImportError as exc:
         raise UserError(f"storage {url!r}: the database driver is not installed ({exc})") from None
     except (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
+        if sqlite and not read_only:
+            raise UserError(sqlite_trouble(url, exc)) from None
         raise UserError(f"storage {url!r}: cannot open the database ({_first_line(exc)})") from None
     except sqlalchemy.exc.ArgumentError as exc:
         raise UserError(f"storage {url!r}: {exc}") from None
-    if parsed.get_backend_name() == "sqlite":
+    if read_only:
+        return storage
+    if sqlite:
         sqlalchemy.event.listen(storage.engine, "connect", _sqlite_connection_setup)
         storage.engine.dispose()  # connections made so far lack the setting
+        path = sqlite_path(url)
+        if path is not None:
+            _watch_file(storage.engine, path)
     from hpsearch.storage._claims import ensure_claims_table
 
-    ensure_claims_table(storage.engine)
+    try:
+        call_with_retries(lambda: ensure_claims_table(storage.engine), None if sqlite else retry)
+    except sqlalchemy.exc.OperationalError as exc:
+        raise UserError(sqlite_trouble(url, exc) if sqlite else f"storage {url!r}: {_first_line(exc)}") from None
     return storage
+
+
+def _watch_file(engine: sqlalchemy.Engine, path: Path) -> None:
+    """Raise DatabaseLost at the start of any transaction once ``path`` is not the file we opened.
+
+    SQLite keeps writing into a deleted (or renamed-over) file through its open
+    descriptor and reports success: the run would end "complete" with every
+    trial in a file nobody can open. One ``stat`` per transaction (microseconds)
+    compares the path's device and inode with those of the file at open.
+    """
+    opened = path.stat()
+    identity = (opened.st_dev, opened.st_ino)
+
+    def check(_connection: object) -> None:
+        try:
+            now = path.stat()
+        except FileNotFoundError:
+            raise DatabaseLost(
+                f"database file {str(path)!r} was deleted while in use; "
+                "the trials since it was deleted are not in any file"
+            ) from None
+        if (now.st_dev, now.st_ino) != identity:
+            raise DatabaseLost(
+                f"database file {str(path)!r} was replaced by another file while in use; "
+                "the trials written since are not in it"
+            )
+
+    sqlalchemy.event.listen(engine, "begin", check)
+
+
+def _read_only_connector(url: str) -> Callable[[], sqlite3.Connection]:
+    """A sqlite3 connect function for ``mode=ro`` (``immutable=1`` where SQLite cannot even make its -shm file)."""
+    path = sqlite_path(url)
+    assert path is not None
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    try:
+        _check_optuna_file(url, sqlite3.connect(uri, uri=True))
+    except sqlite3.OperationalError:
+        # A WAL database on a read-only directory: SQLite cannot create the -shm file it reads
+        # through. immutable=1 reads the main file alone (a clean exit left everything in it).
+        uri += "&immutable=1"
+        try:
+            _check_optuna_file(url, sqlite3.connect(uri, uri=True))
+        except sqlite3.Error as exc:
+            raise UserError(f"storage {url!r}: cannot read the database ({exc})") from None
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"storage {url!r}: not a SQLite database ({exc})") from None
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+
+    return connect
+
+
+OPTUNA_TABLES = ("studies", "trials", "version_info")
+
+
+def _check_optuna_file(url: str, con: sqlite3.Connection) -> None:
+    """Refuse (UserError) a SQLite file that is not an Optuna/hpsearch database; closes ``con``."""
+    try:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        con.close()
+    missing = [t for t in OPTUNA_TABLES if t not in tables]
+    if missing:
+        raise UserError(
+            f"storage {url!r}: not an hpsearch/Optuna database (it has no table {missing[0]!r}); "
+            "reading commands leave it as it is"
+        )
+
+
+def checkpoint(storage: optuna.storages.BaseStorage) -> None:
+    """Move a SQLite WAL's pages into the database file and empty the WAL (``wal_checkpoint(TRUNCATE)``).
+
+    After this the ``.db`` file alone holds the study: copying it (without its
+    ``-wal``) copies every trial. Called when a run or worker ends, however it
+    ends. Best effort: a busy database (other workers still writing) keeps
+    the pages in its WAL until they exit; a database gone is left alone.
+    """
+    engine = engine_of(storage)
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.connect() as con:
+            con.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception:  # noqa: BLE001 - the run's own outcome matters more than the checkpoint's
+        pass
+    engine.dispose()
 
 
 def _sqlite_connection_setup(dbapi_connection, _record) -> None:
     """synchronous=NORMAL: in WAL mode a commit then skips an fsync (safe against corruption;
     only a power cut can lose the last commits), which halves the cost of a trial's writes."""
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    # After each checkpoint that empties the WAL, cut the file back to this size: SQLite's own
+    # automatic checkpoints (every 1000 pages) then keep it from growing with the study.
+    dbapi_connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
 
 
-def _create_rdb_storage(url: str, engine_kwargs: dict, hb: dict) -> optuna.storages.RDBStorage:
+def _create_rdb_storage(
+    url: str, engine_kwargs: dict, hb: dict, *, read_only: bool = False
+) -> optuna.storages.RDBStorage:
     """RDBStorage(url), retried when another process is creating the same tables right now.
 
     Two workers starting together on a fresh PostgreSQL database both run
@@ -126,7 +260,7 @@ def _create_rdb_storage(url: str, engine_kwargs: dict, hb: dict) -> optuna.stora
         try:
             with warnings.catch_warnings(), _quick_version_checks(url):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **hb)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=read_only, **hb)
         except (sqlalchemy.exc.DBAPIError, optuna.exceptions.StorageInternalError) as exc:
             text = str(exc).lower()
             racing = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in text or "duplicate" in text
@@ -298,9 +432,23 @@ def _prepare_sqlite_file(url: str) -> None:
             if "locked" in str(exc) and time.monotonic() < deadline:
                 time.sleep(0.01 + 0.04 * random.random())
                 continue
-            raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
+            raise UserError(sqlite_trouble(url, exc)) from None
         except sqlite3.DatabaseError as exc:
             raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
+
+
+def sqlite_trouble(url: str, exc: BaseException) -> str:
+    """One line for a SQLite file that cannot be written: read-only, on a full disk, or unusable."""
+    text = _first_line(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
+        return (
+            f"storage {url!r}: cannot write to the database ({text}): the file or its directory is read-only; "
+            "reading commands (studies, show, best, export, report) work, running trials needs write access"
+        )
+    if "full" in low:
+        return f"storage {url!r}: the disk is full ({text}); free some space and run the same command again"
+    return f"storage {url!r}: not a usable SQLite database ({text})"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -99,10 +99,35 @@ class _ThrowawayCluster:
                 return f"postgresql+psycopg://hpsearch@127.0.0.1:{port}/postgres"
         raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text(errors='replace')}")
 
+    def control(self) -> ServerControl:
+        return ServerControl(self.bindir, self.data, self.as_root)
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run(self.bindir / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ServerControl:
+    """Restarts the test server (``pg_ctl restart -m fast``), as an operator or a failover does."""
+
+    def __init__(self, bindir: Path, data: Path, as_root: bool) -> None:
+        self.bindir, self.data, self.as_root = bindir, data, as_root
+
+    def restart(self) -> None:
+        # The server's output goes to its log file (beside the data directory, as both clusters
+        # have it): a server writing to our pipe would keep it open, and this call waiting, forever.
+        log = self.data.parent / "server.log"
+        cmd = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-m", "fast", "-w", "-t", "120"]
+        cmd.append("restart")
+        if self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        done = subprocess.run(cmd, cwd=self.data.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=180)
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed: {done.stderr.decode(errors='replace')}")
+
+
+_CLUSTERS: list[_ThrowawayCluster] = []  # the session's own cluster, for pg_control
 
 
 def _unavailable(reason: str) -> None:
@@ -128,9 +153,24 @@ def pg_server_url() -> Iterator[str]:
             _unavailable("running as root and there is no 'postgres' OS user to run initdb as")
     cluster = _ThrowawayCluster(bindir)  # type: ignore[arg-type]
     try:
-        yield cluster.start()
+        url = cluster.start()
+        _CLUSTERS.append(cluster)
+        yield url
     finally:
+        _CLUSTERS.clear()
         cluster.stop()
+
+
+@pytest.fixture
+def pg_control(pg_server_url: str) -> ServerControl:
+    """Control over the test server: its data directory and binaries (our own cluster, or the one
+    .ci/start-postgres.sh started, which exports HPSEARCH_TEST_PG_DATA and HPSEARCH_TEST_PG_BIN)."""
+    if _CLUSTERS:
+        return _CLUSTERS[0].control()
+    data, bindir = os.environ.get("HPSEARCH_TEST_PG_DATA"), os.environ.get("HPSEARCH_TEST_PG_BIN")
+    if not data or not bindir:
+        _unavailable("HPSEARCH_TEST_PG_URL is set without HPSEARCH_TEST_PG_DATA and HPSEARCH_TEST_PG_BIN")
+    return ServerControl(Path(bindir), Path(data), os.geteuid() == 0)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -140,7 +180,7 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
     pytest.importorskip("psycopg", reason="psycopg (the PostgreSQL driver) is not installed")
     base = sqlalchemy.engine.make_url(pg_server_url)
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # outlives restarts
     try:
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
