@@ -6,11 +6,12 @@ Imports nothing from hpsearch, so every layer (hpsearch.stats included) may read
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-SamplerName = Literal["grid", "random", "tpe", "qmc"]
+SamplerName = Literal["grid", "random", "tpe", "qmc", "tpe-univariate", "cmaes", "gp"]
 
 #: Every sampler name, in the order the CLI and the spec's messages list them.
 SAMPLERS: tuple[str, ...] = get_args(SamplerName)
@@ -32,6 +33,9 @@ class Sampler:
     #: training seeds match). A grid's seeded shuffle and QMC's scrambled sequence share nothing
     #: with them. Two arms' repeats pair by seed only when both are marked (hpsearch.stats).
     shares_randomness: bool
+    #: Modules it needs beyond hpsearch's own dependencies, with the package that provides each:
+    #: a spec naming it is refused, with this in the message, where one is missing.
+    requires: tuple[tuple[str, str], ...] = ()
 
 
 REGISTRY: dict[str, Sampler] = {
@@ -40,16 +44,39 @@ REGISTRY: dict[str, Sampler] = {
         Sampler("grid", "grid search", "#d62728", exchangeable=True, shares_randomness=False),
         Sampler("random", "random search", "#1f77b4", exchangeable=True, shares_randomness=True),
         Sampler("qmc", "quasi-random (QMC) search", "#17becf", exchangeable=True, shares_randomness=False),
+        Sampler("cmaes", "CMA-ES", "#ff7f0e", exchangeable=False, shares_randomness=False),
+        # the GP's first 10 trials are random search's points of those slots, as TPE's
+        Sampler(
+            "gp",
+            "Gaussian-process BO",
+            "#7b4173",
+            exchangeable=False,
+            shares_randomness=True,
+            requires=(("torch", "torch"),),
+        ),
+        Sampler("tpe-univariate", "univariate TPE", "#98df8a", exchangeable=False, shares_randomness=True),
         Sampler("tpe", "TPE", "#2ca02c", exchangeable=False, shares_randomness=True),
     )
 }
 assert set(REGISTRY) == set(SAMPLERS), "every SamplerName needs a REGISTRY entry"
 
-#: The order reports and verdicts list samplers in: the baselines first, TPE last.
+#: The order reports and verdicts list samplers in: the baselines first, the model-based ones after, TPE last.
 DISPLAY_ORDER: tuple[str, ...] = tuple(REGISTRY)
 
 #: Colours for names outside the registry (a study whose sampler hpsearch did not set).
 OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+def missing_dependency(name: str) -> str | None:
+    """Why sampler ``name`` cannot run here ("needs PyTorch ..."), or None when it can.
+
+    Looked up without importing (importing torch takes seconds), so checking a spec stays fast.
+    """
+    known = REGISTRY.get(name)
+    for module, package in known.requires if known is not None else ():
+        if importlib.util.find_spec(module) is None:
+            return f"sampler {name!r} needs the {package!r} package, which is not installed: pip install {package}"
+    return None
 
 
 def sampler_of(study_attrs: Mapping[str, Any]) -> str:

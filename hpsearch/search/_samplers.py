@@ -4,9 +4,10 @@ Every trial carries the slot it claimed (system attr ``hpsearch_slot``, see
 hpsearch.storage's claims table). Grid, random and QMC draw the trial's point
 from the slot alone, which makes a slot's configuration independent of which
 worker runs it, of how many workers there are and of crashes (a re-run slot gets
-the same configuration). TPE depends on the history by design, but its random
-numbers for a trial are seeded by (seed, slot), so two workers never propose
-in lock-step (its start-up trials are random search's points).
+the same configuration). TPE, CMA-ES and the GP depend on the history by design,
+but their random numbers for a trial are seeded by (seed, slot), never by the
+worker, so two workers never propose in lock-step and the start-up trials of
+TPE and the GP are random search's points of the same slots, for any ``--jobs``.
 
 ``sampler_args`` (every argument, including Optuna's defaults) is stored with
 the study: docs/science.md asks for it because Optuna 5.0 changed TPE's defaults.
@@ -14,6 +15,7 @@ the study: docs/science.md asks for it because Optuna 5.0 changed TPE's defaults
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import math
 import warnings
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-from optuna.samplers import QMCSampler, RandomSampler, TPESampler
+from optuna.samplers import CmaEsSampler, GPSampler, QMCSampler, RandomSampler, TPESampler
 
+from hpsearch.errors import UserError
 from hpsearch.samplers import SAMPLERS
 
 if TYPE_CHECKING:
@@ -130,6 +133,45 @@ class SlotTPESampler(TPESampler):
         super().before_trial(study, trial)
 
 
+class SlotCmaEsSampler(CmaEsSampler):
+    """CMA-ES whose random numbers for slot k are seeded by (seed, k).
+
+    Optuna seeds each generation's optimizer from the sampler's generator plus
+    the trial number; reseeding that generator from the slot before each trial
+    makes a proposal depend only on the seed, the slot and the history. Its
+    first trial and any categorical parameter (CMA-ES is continuous) come from
+    random search's point of the slot.
+    """
+
+    def __init__(self, seed: int, **kwargs: Any) -> None:
+        super().__init__(seed=seed, independent_sampler=SlotRandomSampler(seed), **kwargs)
+        self._base_seed = seed
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        slot = trial.system_attrs.get(SLOT_ATTR)
+        if slot is not None:
+            self._cma_rng.rng.seed(_slot_seed(self._base_seed + 1, int(slot)))
+        super().before_trial(study, trial)
+
+
+class SlotGPSampler(GPSampler):
+    """Optuna's Gaussian-process sampler, its randomness for slot k seeded by (seed, k).
+
+    Its start-up trials are random search's points of the same slots (as
+    TPE's), so its repeats pair with random search's by seed.
+    """
+
+    def __init__(self, seed: int, **kwargs: Any) -> None:
+        super().__init__(seed=seed, independent_sampler=SlotRandomSampler(seed), **kwargs)
+        self._base_seed = seed
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        slot = trial.system_attrs.get(SLOT_ATTR)
+        if slot is not None:
+            self._rng.rng.seed(_slot_seed(self._base_seed + 1, int(slot)))
+        super().before_trial(study, trial)
+
+
 class SlotQMCSampler(QMCSampler):
     """Scrambled Sobol: slot k gets point k of the seeded sequence, over the whole space.
 
@@ -162,32 +204,52 @@ class SlotQMCSampler(QMCSampler):
 
 
 def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tuple[optuna.samplers.BaseSampler, dict]:
-    """(sampler, sampler_args) for ``spec.study.sampler``; seed defaults to the spec's."""
+    """(sampler, sampler_args) for ``spec.study.sampler``; seed defaults to the spec's.
+
+    ``worker`` is accepted and ignored: every sampler's randomness is keyed by
+    (seed, slot), so which worker runs a slot, and how many workers there are,
+    never changes what the slot draws (a TPE seeded by seed + worker made its
+    start-up draws, and its pairing with random search, depend on ``--jobs``).
+    ``sampler_args`` holds every argument, Optuna's defaults included, and the
+    Optuna version: Optuna 5.0 changed TPE's defaults.
+    """
+    from hpsearch.samplers import missing_dependency
     from hpsearch.space import distributions
 
+    del worker  # see the docstring
     kind = spec.study.sampler
     seed = spec.study.seed if seed is None else int(seed)
+    sampler: optuna.samplers.BaseSampler
     if kind == "grid":
-        from hpsearch.space import grid_axes as space_grid_axes
-
-        sampler = SlotGridSampler(space_grid_axes(spec.space, spec.study.n_trials), seed=seed)
-        args = {
-            "points_per_axis": sampler.points_per_axis,
-            "seed": seed,
-            "grid_size": sampler.grid_size,
-            "points": "cell centres of each range (docs/science.md)",
-            "order": "slot k = grid point GridOrder(grid_size, seed)(k): a seeded Feistel permutation",
-        }
+        sampler, args = _grid_sampler(spec, seed)
     elif kind == "random":
         sampler = SlotRandomSampler(seed)
         args = {"seed": seed, "per_slot_seed": "SeedSequence([seed, slot])"}
-    elif kind == "tpe":
-        given = {"multivariate": True, "constant_liar": True, "seed": seed + worker}
+    elif kind in ("tpe", "tpe-univariate"):
+        given = {"multivariate": kind == "tpe", "constant_liar": True, "seed": seed}
         sampler = SlotTPESampler(**given)
         args = _all_args(TPESampler, given) | {
-            "seed": seed,
-            "rng_per_trial": "SeedSequence([seed + worker + 1, slot])",
+            "rng_per_trial": "SeedSequence([seed + 1, slot])",
             "startup_trials": "random search's point of the slot",
+        }
+    elif kind == "cmaes":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = SlotCmaEsSampler(seed, warn_independent_sampling=False)
+        args = _all_args(CmaEsSampler, {"seed": seed, "warn_independent_sampling": False}) | {
+            "independent_sampler": "random search's point of the slot (first trial, categorical parameters)",
+            "rng_per_trial": "SeedSequence([seed + 1, slot])",
+        }
+    elif kind == "gp":
+        missing = missing_dependency(kind)
+        if missing is not None:
+            raise UserError(missing)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = SlotGPSampler(seed, warn_independent_sampling=False)
+        args = _all_args(GPSampler, {"seed": seed, "warn_independent_sampling": False}) | {
+            "independent_sampler": "random search's point of the slot (start-up trials)",
+            "rng_per_trial": "SeedSequence([seed + 1, slot])",
         }
     elif kind == "qmc":
         with warnings.catch_warnings():
@@ -196,15 +258,40 @@ def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tup
         args = {"qmc_type": "sobol", "scramble": True, "seed": seed, "sample_id": "slot"}
     else:
         raise ValueError(f"unknown sampler {kind!r}; expected one of {SAMPLERS}")
+    args["optuna_version"] = importlib.metadata.version("optuna")
     sampler._hpsearch_kind = kind  # lets ask_trial tell our samplers from a plain Optuna one
     return sampler, args
 
 
+def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
+    """The grid sampler and its args, saying how the budget was split among the axes."""
+    from hpsearch.space import axis_priority, grid_axes, grid_counts
+
+    budget = spec.study.n_trials
+    sampler = SlotGridSampler(grid_axes(spec.space, budget, seed=seed), seed=seed)
+    even = grid_counts(spec.space, budget, seed=seed)
+    args = {
+        "points_per_axis": sampler.points_per_axis,
+        "seed": seed,
+        "grid_size": sampler.grid_size,
+        "points": "cell centres of each range (docs/science.md)",
+        "split": (
+            "every free axis the same share of the budget, categoricals then raised (most choices first), "
+            "then one more point per numeric axis while the grid fits; where only some axes can have more, "
+            "they are served in axis_priority order (a seeded shuffle of the names, never the spec's order)"
+        ),
+        "axis_priority": axis_priority(spec.space, seed),
+        "requested_points_per_axis": even,
+        "order": "slot k = grid point GridOrder(grid_size, seed)(k): a seeded uniform permutation",
+    }
+    return sampler, args
+
+
 def grid_axes(spec: Spec) -> dict[str, list]:
-    """The grid's axis values for this spec's budget (hpsearch.space.grid_values; for display)."""
+    """The grid's axis values for this spec's budget and seed (hpsearch.space.grid_values; for display)."""
     from hpsearch.space import grid_values
 
-    return grid_values(spec.space, spec.study.n_trials)
+    return grid_values(spec.space, spec.study.n_trials, seed=spec.study.seed)
 
 
 def budget(spec: Spec) -> int:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hpsearch.samplers import missing_dependency
 from hpsearch.spec import catalog
 from hpsearch.spec.command import COMMAND_OBJECTIVE, check_user_code
 from hpsearch.spec.messages import NOTHING, spec_error, unknown_key_error
@@ -98,6 +99,9 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
         _check_param(name, param, hypers.get(name) if hypers else None, source)
     if study.sampler == "grid":
         _check_grid_size(spec, source)
+    missing = missing_dependency(study.sampler)
+    if missing is not None:
+        raise spec_error(source, "study.sampler", f"a sampler that can run here ({missing})", study.sampler)
     return spec
 
 
