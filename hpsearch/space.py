@@ -23,12 +23,12 @@ other ("free") axes share the study's budget (its n_trials):
 
 Where the budget leaves room for only some axes to get more (step 2 among
 categoricals with equally many choices, step 3 among numeric axes), the
-order in which they are served is a seeded shuffle of the axes' *names*
-(:func:`axis_priority`), never their order in the spec: six axes at a budget
-of 8 give three of them 2 points, and which three changes with the study's
-seed, so across the repeats of a comparison every axis is refined equally
-often. The number of points (the grid's size) never depends on the seed.
-Without a seed (display, checks) the names' alphabetical order decides.
+order in which they are served depends on the axes' *names*
+(:func:`axis_priority`), never on their order in the spec: six axes at a
+budget of 8 give three of them 2 points. Grid search uses the names'
+alphabetical order, so every repeat of a comparison runs the same grid; with
+a seed, a seeded shuffle of the names decides instead, and across seeds every
+axis is refined equally often. The grid's size never depends on the seed.
 
 If the explicit grids alone exceed the budget, free axes get one point each
 (the middle of the range) and grid search runs a seeded random subset of the

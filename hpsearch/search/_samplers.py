@@ -268,8 +268,10 @@ def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
     from hpsearch.space import axis_priority, grid_axes, grid_counts
 
     budget = spec.study.n_trials
-    sampler = SlotGridSampler(grid_axes(spec.space, budget, seed=seed), seed=seed)
-    even = grid_counts(spec.space, budget, seed=seed)
+    # the spare points go by axis_priority without a seed (the names' alphabetical order), so every
+    # repeat of a comparison runs the same grid; grid_counts(..., seed=) offers a per-repeat choice
+    sampler = SlotGridSampler(grid_axes(spec.space, budget), seed=seed)
+    even = grid_counts(spec.space, budget)
     args = {
         "points_per_axis": sampler.points_per_axis,
         "seed": seed,
@@ -278,9 +280,9 @@ def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
         "split": (
             "every free axis the same share of the budget, categoricals then raised (most choices first), "
             "then one more point per numeric axis while the grid fits; where only some axes can have more, "
-            "they are served in axis_priority order (a seeded shuffle of the names, never the spec's order)"
+            "they are served in axis_priority order (the names sorted, never the spec's order)"
         ),
-        "axis_priority": axis_priority(spec.space, seed),
+        "axis_priority": axis_priority(spec.space),
         "requested_points_per_axis": even,
         "order": "slot k = grid point GridOrder(grid_size, seed)(k): a seeded uniform permutation",
     }
@@ -288,10 +290,10 @@ def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
 
 
 def grid_axes(spec: Spec) -> dict[str, list]:
-    """The grid's axis values for this spec's budget and seed (hpsearch.space.grid_values; for display)."""
+    """The grid's axis values for this spec's budget (hpsearch.space.grid_values; for display)."""
     from hpsearch.space import grid_values
 
-    return grid_values(spec.space, spec.study.n_trials, seed=spec.study.seed)
+    return grid_values(spec.space, spec.study.n_trials)
 
 
 def budget(spec: Spec) -> int:
