@@ -5,7 +5,10 @@
 configuration on train+validation and scores it on the held-out test split.
 User objectives are a function (``"package.module:function"``, imported from
 study.workdir, the spec's folder) or a program (``objective = "command"``,
-:mod:`objectives.command`). See docs/architecture.md ("objectives").
+:mod:`objectives.command`). Recorded benchmarks (``objective = "table"``,
+:mod:`objectives.table`) look every result up and know the truth:
+``evaluate_best`` gives a configuration's true mean and ``true_optimum`` the
+best one. See docs/architecture.md ("objectives").
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from hpsearch.errors import UserError
 from hpsearch.space import suggest
 from hpsearch.spec.catalog import BUILTIN_OBJECTIVES, EXTERNAL_OBJECTIVE
 from hpsearch.spec.command import COMMAND_OBJECTIVE
+from hpsearch.spec.tables import TABLE_OBJECTIVE
 
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
@@ -42,6 +46,7 @@ __all__ = [
     "load_objective",
     "preflight",
     "sample_configuration",
+    "true_optimum",
 ]
 
 
@@ -53,7 +58,11 @@ def preflight(spec: Spec) -> None:
     need no check (they cannot be malformed).
     """
     kind = spec.study.objective
-    if kind not in BUILTIN_OBJECTIVES:
+    if kind == TABLE_OBJECTIVE:  # the package is installed and the table readable
+        from objectives.table import table_view
+
+        table_view(spec)
+    elif kind not in BUILTIN_OBJECTIVES:
         if kind not in (EXTERNAL_OBJECTIVE, COMMAND_OBJECTIVE):
             load_objective(kind, spec.study.workdir)
     elif spec.data is not None and spec.data.path is not None:
@@ -67,6 +76,10 @@ def build_objective(spec: Spec) -> Objective:
         from objectives.mlp import MLPObjective
 
         return MLPObjective(spec)
+    if kind == TABLE_OBJECTIVE:
+        from objectives.table import TableObjective
+
+        return TableObjective(spec)
     if kind == EXTERNAL_OBJECTIVE:
         raise UserError(
             "study.objective: expected an objective hpsearch can run, got 'external' "
@@ -140,24 +153,25 @@ def _import(module_name: str, folders: list[str]):
     return importlib.import_module(module_name)
 
 
-def _accepts_split(function: Callable[..., Any]) -> bool:
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    """Whether ``function`` can be called with keyword argument ``name`` (named, or through **kwargs)."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == "split" and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD for p in parameters)
+    return any(p.name == name and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def cannot_evaluate(spec: Spec) -> str | None:
     """Why ``evaluate_best`` cannot score this study's objective on a test split; None if it can.
 
-    Built-in objectives hold out a test split. A user function can score one
-    when it accepts ``split`` (it is then called with ``split="test"``). A
-    command or an external (ask/tell) objective has no test split hpsearch
-    knows of.
+    Built-in objectives hold out a test split; a table knows every
+    configuration's true mean. A user function can score one when it accepts
+    ``split`` (it is then called with ``split="test"``). A command or an
+    external (ask/tell) objective has no test split hpsearch knows of.
     """
     kind = spec.study.objective
-    if kind in BUILTIN_OBJECTIVES:
+    if kind in BUILTIN_OBJECTIVES or kind == TABLE_OBJECTIVE:
         return None
     if kind == COMMAND_OBJECTIVE:
         return (
@@ -166,7 +180,7 @@ def cannot_evaluate(spec: Spec) -> str | None:
         )
     if kind == EXTERNAL_OBJECTIVE:
         return "an external objective is evaluated by its HTTP client; hpsearch cannot retrain it"
-    if not _accepts_split(load_objective(kind, spec.study.workdir)):
+    if not _accepts(load_objective(kind, spec.study.workdir), "split"):
         return (
             f"{kind} takes no 'split' argument; give it one (def {kind.partition(':')[2]}"
             '(trial, params, split="validation")) and return the test score when split == "test"'
@@ -188,6 +202,10 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
     this with several seeds separates search luck from a better method.
     Returns ``{"test_<metric>": value, ...}``, the study's metric first, then
     every other metric of the task.
+
+    A table benchmark returns the configuration's true mean (the same for
+    every ``seed``: the truth has no training noise left). A user function is
+    called with ``split="test"``, and with ``seed=seed`` when it accepts one.
     """
     reason = cannot_evaluate(spec)
     if reason is not None:
@@ -195,6 +213,10 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
             f"study.objective: expected an objective that can score a test split, "
             f"got {spec.study.objective!r}: {reason}"
         )
+    if spec.study.objective == TABLE_OBJECTIVE:
+        from objectives.table import table_view
+
+        return {f"test_{spec.study.metric}": table_view(spec).true_mean(params)}
     if spec.study.objective not in BUILTIN_OBJECTIVES:
         return _evaluate_user_function(spec, params, seed)
     from objectives.metrics import score, task_metrics
@@ -222,21 +244,44 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
 
 
 def _evaluate_user_function(spec: Spec, params: Mapping[str, Any], seed: int | None) -> dict[str, float]:
-    """Call the user's function once with ``split="test"`` on a FixedTrial of ``params``."""
+    """Call the user's function once with ``split="test"`` (and ``seed``, if it takes one) on a FixedTrial.
+
+    Called once per evaluation seed; a function that takes ``seed`` can retrain
+    with it, so the spread over seeds is its training noise.
+    """
     function = load_objective(spec.study.objective, spec.study.workdir)
     seed = spec.study.seed if seed is None else seed
     trial = optuna.trial.FixedTrial(dict(params), number=_EVALUATION_TRIAL + seed)
-    value = float(function(trial, {**spec.training, **params}, split="test"))
+    extra: dict[str, Any] = {"seed": seed} if _accepts(function, "seed") else {}
+    value = float(function(trial, {**spec.training, **params}, split="test", **extra))
     return {f"test_{spec.study.metric or 'value'}": value}
+
+
+def true_optimum(spec: Spec) -> float | None:
+    """The best true quality any configuration the spec allows can have; None where it is unknown.
+
+    Known only for table benchmarks (the best mean over the recorded runs of
+    the table, narrowed as the spec narrows it), where it gives every repeat's
+    true regret: optimum minus the true quality (``evaluate_best``) of its pick.
+    """
+    if spec.study.objective != TABLE_OBJECTIVE:
+        return None
+    from objectives.table import table_view
+
+    return table_view(spec).optimum()
 
 
 def describe_objective(spec: Spec) -> list[str]:
     """Lines for ``hpsearch check`` on what a trial will do beyond the space.
 
     A CSV: its columns as typed, which empty cells are imputed and how, which
-    text columns are one-hot encoded. A command: the program, where it runs,
+    text columns are one-hot encoded. A table: its axes and known optimum. A command: the program, where it runs,
     its timeout and where each trial's folder goes.
     """
+    if spec.study.objective == TABLE_OBJECTIVE:
+        from objectives.table import table_view
+
+        return table_view(spec).describe()
     if spec.study.objective == COMMAND_OBJECTIVE:
         from objectives.command import TRIALS_FOLDER
 

@@ -28,6 +28,7 @@ from hpsearch.spec.models import (
     Spec,
     StudySection,
 )
+from hpsearch.spec.tables import TABLE_OBJECTIVE, check_table
 
 _USER_OBJECTIVE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DATA_COMMON = {"dataset", "val_fraction", "test_fraction", "seed", "task"}
@@ -65,17 +66,22 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
     """Validate relations between keys and fill in derived values (in place)."""
     study = spec.study
     builtin = study.objective in catalog.BUILTIN_OBJECTIVES
-    if not builtin and study.objective not in (catalog.EXTERNAL_OBJECTIVE, COMMAND_OBJECTIVE):
+    table = study.objective == TABLE_OBJECTIVE
+    if not builtin and not table and study.objective not in (catalog.EXTERNAL_OBJECTIVE, COMMAND_OBJECTIVE):
         if not _USER_OBJECTIVE.match(study.objective):
             raise spec_error(
                 source,
                 "study.objective",
-                "'mlp', 'text', 'external', 'command' or 'package.module:function'",
+                "'mlp', 'text', 'table', 'external', 'command' or 'package.module:function'",
                 study.objective,
             )
+    if table:  # the table fills in its own axes, metric and direction
+        check_table(spec, source)
     if not spec.space:
         raise spec_error(source, "space", "at least one searched hyperparameter", "an empty table")
-    if builtin:
+    if table:
+        hypers = None
+    elif builtin:
         n_classes = _check_data(spec, source, base_dir, check_files)
         _check_metric(spec, source, n_classes)
         hypers = catalog.hyperparameters(study.objective)
@@ -143,6 +149,9 @@ def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: boo
             else 'a tabular dataset (use objective = "text" for text)'
         )
         raise spec_error(source, "data.dataset", expected, data.dataset)
+    if data.dataset not in catalog.DATASETS:
+        expected = f"a dataset of objective {objective!r}: " + ", ".join(map(repr, catalog.DATASETS))
+        raise spec_error(source, "data.dataset", expected + ' (recorded benchmarks: objective = "table")', data.dataset)
     task, n_classes, options = catalog.DATASETS[data.dataset]
     for key, value in data.model_dump(exclude_none=True).items():
         if key not in _DATA_COMMON and key not in options:

@@ -15,6 +15,7 @@ from hpsearch.spec import catalog
 from hpsearch.spec.checks import check_keys, check_spec
 from hpsearch.spec.messages import NOTHING, from_validation_error, spec_error
 from hpsearch.spec.models import Spec
+from hpsearch.spec.tables import TABLE_OBJECTIVE
 
 MAX_DEPTH = 32  # a real spec nests 4 deep (space.x.grid[0]); deeper input is refused before it is copied
 _KEY_PATH = re.compile(r"^(study|data|training|space)[.:]")
@@ -120,6 +121,8 @@ def _build(d: Any, source: str, *, base_dir: Path | None, check_files: bool) -> 
     check_keys(d, source)
     if "study" not in d:
         raise spec_error(source, "study", "a [study] table", NOTHING)
+    if "space" not in d and _objective(d) == TABLE_OBJECTIVE:
+        d = {**d, "space": {}}  # a table searches all its own axes unless [space] narrows them
     if "space" not in d:
         raise spec_error(source, "space", "a [space] table of searched hyperparameters", NOTHING)
     try:
@@ -127,6 +130,11 @@ def _build(d: Any, source: str, *, base_dir: Path | None, check_files: bool) -> 
     except ValidationError as exc:
         raise from_validation_error(source, exc) from None
     return check_spec(spec, source, base_dir, check_files)
+
+
+def _objective(d: dict) -> Any:
+    study = d.get("study")
+    return study.get("objective") if isinstance(study, dict) else None
 
 
 def spec_json_schema() -> dict[str, Any]:

@@ -36,7 +36,7 @@ class StudySection(_Section):
     """[study]: what is optimised, how, and for how many trials."""
 
     name: str = Field(min_length=1, max_length=200)
-    objective: str = Field("mlp", description="mlp | text | external | package.module:function")
+    objective: str = Field("mlp", description="mlp | text | table | command | external | package.module:function")
     metric: str | None = Field(None, description="validation metric; sets the direction")
     direction: Literal["maximize", "minimize"] | None = None
     sampler: SamplerName = "tpe"
@@ -62,7 +62,23 @@ class DataSection(_Section):
         "make_classification",
         "csv",
         "text",
+        # table benchmarks (objective = "table"; hpsearch.spec.tables lists which benchmark has which)
+        "australian",
+        "blood_transfusion",
+        "car",
+        "credit_g",
+        "kc1",
+        "phoneme",
+        "segment",
+        "vehicle",
+        "naval_propulsion",
+        "parkinsons_telemonitoring",
+        "protein_structure",
+        "slice_localization",
     ]
+    benchmark: Literal["hpobench", "hpolib"] | None = Field(
+        None, description="objective 'table': the recorded benchmark the dataset belongs to"
+    )
     path: str | None = Field(None, description="csv/text file, relative to the spec file")
     target: str | None = Field(None, description="name of the target column")
     text_column: str | None = Field(None, description="text dataset from a file: the text column")
