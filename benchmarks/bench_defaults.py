@@ -87,11 +87,17 @@ DATASETS = {  # name -> (loader, task)
 # config -> (hpsearch kwargs, scikit-learn kwargs, datasets it runs on by default)
 CONFIGS = {
     "defaults": ({}, {}, tuple(DATASETS)),
-    "issue": (dict(hidden_layer_sizes=(256, 256), batch_size=256, max_epochs=5),
-              dict(hidden_layer_sizes=(256, 256), batch_size=256, max_iter=5), ("synthetic",)),
+    "issue": (
+        dict(hidden_layer_sizes=(256, 256), batch_size=256, max_epochs=5),
+        dict(hidden_layer_sizes=(256, 256), batch_size=256, max_iter=5),
+        ("synthetic",),
+    ),
     "sgd": (dict(optimizer="nesterov", learning_rate=1e-3), dict(solver="sgd"), tuple(DATASETS)),
-    "deep": (dict(hidden_layer_sizes=(128, 128, 128), max_epochs=50),
-             dict(hidden_layer_sizes=(128, 128, 128), max_iter=50), tuple(DATASETS)),
+    "deep": (
+        dict(hidden_layer_sizes=(128, 128, 128), max_epochs=50),
+        dict(hidden_layer_sizes=(128, 128, 128), max_iter=50),
+        tuple(DATASETS),
+    ),
 }
 
 
@@ -118,7 +124,8 @@ def split(name: str, seed: int):
     loader, task = DATASETS[name]
     X, y = loader()
     X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=0.2, random_state=seed, stratify=y if task == "clf" else None)
+        X, y, test_size=0.2, random_state=seed, stratify=y if task == "clf" else None
+    )
     sx = StandardScaler().fit(X_tr)
     X_tr, X_te = sx.transform(X_tr), sx.transform(X_te)
     if task == "reg":
@@ -155,8 +162,12 @@ def main() -> None:
                 for seed in range(args.seeds):
                     X_tr, X_te, y_tr, y_te, task = split(name, seed)
                     Sk, Hp = (SkClassifier, MLPClassifier) if task == "clf" else (SkRegressor, MLPRegressor)
-                    runs = [("sklearn", lambda: Sk(random_state=seed, **sk_kw))]
-                    runs += [(f"hpsearch:{i}", lambda i=i: (i, Hp(random_state=seed, **hp_kw))) for i in inits]
+                    # each maker binds this iteration's estimator, seed and settings (not the loop's last ones)
+                    runs = [("sklearn", lambda Sk=Sk, seed=seed, sk_kw=sk_kw: Sk(random_state=seed, **sk_kw))]
+                    runs += [
+                        (f"hpsearch:{i}", lambda i=i, Hp=Hp, s=seed, kw=hp_kw: (i, Hp(random_state=s, **kw)))
+                        for i in inits
+                    ]
                     for who, make in runs:
                         if who == "sklearn":
                             score, secs, n_iter = fit_score(make(), X_tr, y_tr, X_te, y_te)
@@ -168,8 +179,15 @@ def main() -> None:
                             with candidate_init(cand) as init:
                                 est.set_params(init=init)
                                 score, secs, n_iter = fit_score(est, X_tr, y_tr, X_te, y_te)
-                        row = dict(config=config, dataset=name, seed=seed, who=who, score=round(score, 4),
-                                   seconds=round(secs, 2), epochs=n_iter)
+                        row = dict(
+                            config=config,
+                            dataset=name,
+                            seed=seed,
+                            who=who,
+                            score=round(score, 4),
+                            seconds=round(secs, 2),
+                            epochs=n_iter,
+                        )
                         rows.append(row)
                         line = json.dumps(row)
                         print(line, flush=True)
@@ -193,8 +211,10 @@ def print_table(rows: list[dict]) -> None:
             diff = np.array([r["score"] - sk[r["seed"]] for r in mine if r["seed"] in sk])
             ep = np.mean([r["epochs"] for r in mine])
             d = "" if who == "sklearn" else f"{diff.mean():+.3f}"
-            print(f"| {config} | {name} | {who} | {s.mean():.3f} +- {s.std(ddof=1) if len(s) > 1 else 0:.3f} "
-                  f"| {d} | {ep:.0f} |")
+            print(
+                f"| {config} | {name} | {who} | {s.mean():.3f} +- {s.std(ddof=1) if len(s) > 1 else 0:.3f} "
+                f"| {d} | {ep:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,7 @@ def load_case(name: str):
     if name == "digits":
         X, y = load_digits(return_X_y=True)
     else:
-        X, y = make_classification(
-            n_samples=20000, n_features=100, n_informative=40, n_classes=5, random_state=0
-        )
+        X, y = make_classification(n_samples=20000, n_features=100, n_informative=40, n_classes=5, random_state=0)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
     scaler = StandardScaler().fit(X_tr)
     f32 = np.float32
@@ -63,18 +61,36 @@ def load_case(name: str):
 def run_hpsearch(data, cfg, seed):
     X_tr, X_te, y_tr, y_te = data
     t = time.perf_counter()
-    net = Network(X_tr.shape[1], cfg["hidden"], int(y_tr.max()) + 1, task="multiclass", init="glorot",
-                  random_state=seed)
-    train(net, X_tr, y_tr, optimizer="adam", learning_rate=cfg["lr"], batch_size=cfg["batch"],
-          max_epochs=cfg["epochs"], random_state=seed)
+    net = Network(
+        X_tr.shape[1], cfg["hidden"], int(y_tr.max()) + 1, task="multiclass", init="glorot", random_state=seed
+    )
+    train(
+        net,
+        X_tr,
+        y_tr,
+        optimizer="adam",
+        learning_rate=cfg["lr"],
+        batch_size=cfg["batch"],
+        max_epochs=cfg["epochs"],
+        random_state=seed,
+    )
     seconds = time.perf_counter() - t
     return seconds, float((net.predict(X_te).argmax(1) == y_te).mean())
 
 
 def run_sklearn(data, cfg, seed):
     X_tr, X_te, y_tr, y_te = data
-    clf = MLPClassifier(cfg["hidden"], solver="adam", learning_rate_init=cfg["lr"], batch_size=cfg["batch"],
-                        max_iter=cfg["epochs"], alpha=0.0, tol=0.0, n_iter_no_change=10**9, random_state=seed)
+    clf = MLPClassifier(
+        cfg["hidden"],
+        solver="adam",
+        learning_rate_init=cfg["lr"],
+        batch_size=cfg["batch"],
+        max_iter=cfg["epochs"],
+        alpha=0.0,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=seed,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t = time.perf_counter()
@@ -125,7 +141,8 @@ def run_matmuls(data, cfg, seed):
     rng = np.random.default_rng(seed)
     widths = [X_tr.shape[1], *cfg["hidden"], int(y_tr.max()) + 1]
     # scaled so that activations and gradients stay O(1): no overflow, no denormals
-    weights = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32) for a, b in zip(widths, widths[1:])]
+    pairs = zip(widths, widths[1:], strict=False)  # (inputs, outputs) of each layer
+    weights = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32) for a, b in pairs]
     weight_grads = [np.empty_like(w) for w in weights]
     buffers = {}
     n, bs = len(X_tr), cfg["batch"]
@@ -141,7 +158,7 @@ def run_matmuls(data, cfg, seed):
                 buffers[m] = acts, grads, dlogits
             acts, grads, g = buffers[m]
             a = x
-            for w, out in zip(weights, acts):
+            for w, out in zip(weights, acts, strict=True):
                 a = np.matmul(a, w, out=out)
             for i in range(len(weights) - 1, -1, -1):
                 np.matmul((x if i == 0 else acts[i - 1]).T, g, out=weight_grads[i])
@@ -171,7 +188,7 @@ def main() -> None:
     print(f"{args.repeats} interleaved runs per library; wall seconds of fit, test accuracy")
     for case in cases:
         cfg, data = CASES[case], load_case(case)
-        for name, run in runners.items():  # warm-up: imports, BLAS thread pools, torch kernels
+        for run in runners.values():  # warm-up: imports, BLAS thread pools, torch kernels
             run(data, dict(cfg, epochs=1), 0)
         times = {name: [] for name in runners}
         accs = {name: [] for name in runners}
@@ -181,8 +198,10 @@ def main() -> None:
                 times[name].append(seconds)
                 accs[name].append(acc)
         shape = f"{data[0].shape[0]}x{data[0].shape[1]}"
-        print(f"\n{case} ({shape} train, hidden {cfg['hidden']}, Adam lr {cfg['lr']}, "
-              f"batch {cfg['batch']}, {cfg['epochs']} epochs)")
+        print(
+            f"\n{case} ({shape} train, hidden {cfg['hidden']}, Adam lr {cfg['lr']}, "
+            f"batch {cfg['batch']}, {cfg['epochs']} epochs)"
+        )
         best = {name: min(t) for name, t in times.items()}
         median = {name: float(np.median(t)) for name, t in times.items()}
         for name in runners:
@@ -190,12 +209,16 @@ def main() -> None:
             # one repeat are seconds apart, so a slow spell of a shared machine hits both sides of a pair.
             paired = np.array(times["sklearn"]) / np.array(times[name])
             acc = "--" if name == "matmuls" else f"{np.mean(accs[name]):.3f} +- {np.std(accs[name]):.3f}"
-            print(f"  {name:9s} best {best[name]:6.3f} s ({best['sklearn'] / best[name]:4.2f}x scikit-learn)  "
-                  f"median {median[name]:6.3f} s ({median['sklearn'] / median[name]:4.2f}x)  "
-                  f"paired {np.median(paired):4.2f}x [{paired.min():4.2f}-{paired.max():4.2f}]  acc {acc}")
-        print(f"  (matmuls: the same matrix products and nothing else, {best['matmuls'] / best['hpsearch']:.0%} of "
-              f"hpsearch's best time: with NumPy's BLAS, nothing can beat scikit-learn by more than "
-              f"{best['sklearn'] / best['matmuls']:.2f}x here)")
+            print(
+                f"  {name:9s} best {best[name]:6.3f} s ({best['sklearn'] / best[name]:4.2f}x scikit-learn)  "
+                f"median {median[name]:6.3f} s ({median['sklearn'] / median[name]:4.2f}x)  "
+                f"paired {np.median(paired):4.2f}x [{paired.min():4.2f}-{paired.max():4.2f}]  acc {acc}"
+            )
+        print(
+            f"  (matmuls: the same matrix products and nothing else, {best['matmuls'] / best['hpsearch']:.0%} of "
+            f"hpsearch's best time: with NumPy's BLAS, nothing can beat scikit-learn by more than "
+            f"{best['sklearn'] / best['matmuls']:.2f}x here)"
+        )
     if limits is not None:
         limits.unregister()
 

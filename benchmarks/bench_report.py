@@ -61,8 +61,11 @@ def make_trials(n: int, seed: int = 0) -> list[optuna.trial.FrozenTrial]:
             curve = curve[: max(1, epochs // 3)]
             attrs["learning_curve"] = curve
             inter = dict(enumerate(curve))
-        trials.append(create_trial(params=p, distributions=DISTS, value=value, state=state,
-                                   user_attrs=attrs, intermediate_values=inter))
+        trials.append(
+            create_trial(
+                params=p, distributions=DISTS, value=value, state=state, user_attrs=attrs, intermediate_values=inter
+            )
+        )
     return trials
 
 

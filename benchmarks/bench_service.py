@@ -34,8 +34,7 @@ def _free_port() -> int:
 def _spec(name: str, sampler: str, n_trials: int) -> dict:
     return {
         "study": {"name": name, "direction": "minimize", "sampler": sampler, "n_trials": n_trials},
-        "space": {"x": {"type": "float", "low": -5.0, "high": 5.0},
-                  "y": {"type": "float", "low": -5.0, "high": 5.0}},
+        "space": {"x": {"type": "float", "low": -5.0, "high": 5.0}, "y": {"type": "float", "low": -5.0, "high": 5.0}},
     }
 
 
@@ -50,8 +49,9 @@ def _client(base: str, name: str, done: list[int]) -> None:
                 continue
             r.raise_for_status()
             trial, p = r.json()["trial"], r.json()["params"]
-            http.post(f"/api/studies/{name}/tell",
-                      json={"trial": trial, "value": p["x"] ** 2 + p["y"] ** 2}).raise_for_status()
+            http.post(
+                f"/api/studies/{name}/tell", json={"trial": trial, "value": p["x"] ** 2 + p["y"] ** 2}
+            ).raise_for_status()
             done.append(trial)
 
 
@@ -81,8 +81,16 @@ def main() -> None:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            [sys.executable, "-m", "hpsearch.cli", "serve", "--port", str(port),
-             "--storage", f"sqlite:///{tmp}/bench.db"],
+            [
+                sys.executable,
+                "-m",
+                "hpsearch.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--storage",
+                f"sqlite:///{tmp}/bench.db",
+            ],
             env={k: v for k, v in os.environ.items() if k != "HPSEARCH_TOKEN"},
         )
         try:

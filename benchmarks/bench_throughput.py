@@ -37,24 +37,36 @@ from pathlib import Path
 from hpsearch.search import run_study
 from hpsearch.spec import spec_from_dict
 
-ATTRS = {"train_seconds": 0.1, "epochs_run": 20, "n_parameters": 12345, "learning_curve": [0.5] * 20,
-         "best_epoch": 19, "stop_reason": "max_epochs", "diverged": False}
-GRID = {"learning_rate": [round(1e-3 * 1.4 ** i, 6) for i in range(13)], "width": list(range(32, 45)),
-        "depth": list(range(1, 14))}  # 13^3 = 2197 points: enough for 2,000 grid trials
+ATTRS = {
+    "train_seconds": 0.1,
+    "epochs_run": 20,
+    "n_parameters": 12345,
+    "learning_curve": [0.5] * 20,
+    "best_epoch": 19,
+    "stop_reason": "max_epochs",
+    "diverged": False,
+}
+GRID = {
+    "learning_rate": [round(1e-3 * 1.4**i, 6) for i in range(13)],
+    "width": list(range(32, 45)),
+    "depth": list(range(1, 14)),
+}  # 13^3 = 2197 points: enough for 2,000 grid trials
 _STARTS: list[float] = []
 
 
 def bench_spec(n_trials: int, epochs: int, dataset: str) -> object:
-    return spec_from_dict({
-        "study": {"name": "bench", "metric": "accuracy", "sampler": "random", "n_trials": n_trials, "seed": 0},
-        "data": {"dataset": dataset},
-        "training": {"max_epochs": epochs, "batch_size": 64, "patience": 0},  # every trial trains all epochs
-        "space": {
-            "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
-            "width": {"type": "int", "low": 32, "high": 256, "log": True},
-            "depth": {"type": "int", "low": 1, "high": 2},
-        },
-    })
+    return spec_from_dict(
+        {
+            "study": {"name": "bench", "metric": "accuracy", "sampler": "random", "n_trials": n_trials, "seed": 0},
+            "data": {"dataset": dataset},
+            "training": {"max_epochs": epochs, "batch_size": 64, "patience": 0},  # every trial trains all epochs
+            "space": {
+                "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+                "width": {"type": "int", "low": 32, "high": 256, "log": True},
+                "depth": {"type": "int", "low": 1, "high": 2},
+            },
+        }
+    )
 
 
 def measure(jobs: int, n_trials: int, epochs: int, dataset: str) -> tuple[float, float]:
@@ -83,26 +95,39 @@ def hpsearch_noop(trial, params) -> float:
 
 def overhead_spec(sampler: str, n_trials: int) -> object:
     if sampler == "grid":
-        space = {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "grid": GRID["learning_rate"]},
-                 "width": {"type": "int", "low": 32, "high": 44, "grid": GRID["width"]},
-                 "depth": {"type": "int", "low": 1, "high": 13, "grid": GRID["depth"]}}
+        space = {
+            "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "grid": GRID["learning_rate"]},
+            "width": {"type": "int", "low": 32, "high": 44, "grid": GRID["width"]},
+            "depth": {"type": "int", "low": 1, "high": 13, "grid": GRID["depth"]},
+        }
     else:
-        space = {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
-                 "width": {"type": "int", "low": 32, "high": 256, "log": True},
-                 "depth": {"type": "int", "low": 1, "high": 2}}
-    return spec_from_dict({
-        "study": {"name": "overhead", "objective": "bench_throughput:hpsearch_noop", "direction": "maximize",
-                  "sampler": sampler, "n_trials": n_trials, "seed": 0, "pruner": "none",
-                  "workdir": str(Path(__file__).parent)},
-        "space": space,
-    })
+        space = {
+            "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+            "width": {"type": "int", "low": 32, "high": 256, "log": True},
+            "depth": {"type": "int", "low": 1, "high": 2},
+        }
+    return spec_from_dict(
+        {
+            "study": {
+                "name": "overhead",
+                "objective": "bench_throughput:hpsearch_noop",
+                "direction": "maximize",
+                "sampler": sampler,
+                "n_trials": n_trials,
+                "seed": 0,
+                "pruner": "none",
+                "workdir": str(Path(__file__).parent),
+            },
+            "space": space,
+        }
+    )
 
 
 def _per_trial_ms(starts: list[float], end: float) -> tuple[float, float]:
     """(mean ms per trial over all, over the last 10%) from the objective's start times."""
     marks = [*starts, end]
-    gaps = [b - a for a, b in zip(marks, marks[1:])]
-    tail = gaps[-max(1, len(gaps) // 10):]
+    gaps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    tail = gaps[-max(1, len(gaps) // 10) :]
     return 1e3 * statistics.fmean(gaps), 1e3 * statistics.fmean(tail)
 
 
@@ -126,8 +151,12 @@ def overhead_optuna(sampler: str, n_trials: int, tmp: Path, tag: str) -> tuple[f
         s = optuna.samplers.TPESampler(seed=0, multivariate=True, constant_liar=True)
     else:
         s = optuna.samplers.RandomSampler(seed=0)
-    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp / f'op-{tag}.db'}", heartbeat=False),
-                                sampler=s, direction="maximize", study_name="overhead")
+    study = optuna.create_study(
+        storage=open_storage(f"sqlite:///{tmp / f'op-{tag}.db'}", heartbeat=False),
+        sampler=s,
+        direction="maximize",
+        study_name="overhead",
+    )
     starts: list[float] = []
 
     def objective(trial: optuna.Trial) -> float:
@@ -172,18 +201,25 @@ def main() -> None:
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--overhead", type=int, nargs="*", metavar="N",
-                        help="measure the per-trial overhead at these study lengths instead")
+    parser.add_argument(
+        "--overhead",
+        type=int,
+        nargs="*",
+        metavar="N",
+        help="measure the per-trial overhead at these study lengths instead",
+    )
     parser.add_argument("--samplers", nargs="+", default=["random", "tpe", "grid"])
     args = parser.parse_args()
     if args.overhead:
         run_overhead(args.overhead, args.samplers)
         return
-    print(f"{args.dataset}, {args.n_trials} random-search trials of {args.epochs} epochs, SQLite; "
-          f"median of {args.repeats}")
+    print(
+        f"{args.dataset}, {args.n_trials} random-search trials of {args.epochs} epochs, SQLite; "
+        f"median of {args.repeats}"
+    )
     rates: dict[int, list[float]] = {j: [] for j in args.jobs}
     for r in range(args.repeats):
-        for jobs in (args.jobs if r % 2 == 0 else args.jobs[::-1]):
+        for jobs in args.jobs if r % 2 == 0 else args.jobs[::-1]:
             seconds, per_minute = measure(jobs, args.n_trials, args.epochs, args.dataset)
             rates[jobs].append(per_minute)
             print(f"#   run {r + 1}, --jobs {jobs}: {seconds:6.1f} s  {per_minute:6.1f} trials/minute", flush=True)

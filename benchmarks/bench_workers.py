@@ -74,8 +74,18 @@ def _run_workers(spec: Path, url: str, k: int, workdir: Path) -> float:
     procs = []
     for i in range(k):
         log = open(workdir / f"worker{k}-{i}.log", "w")
-        procs.append((subprocess.Popen([*_hpsearch(), "run", str(spec), "--storage", url],
-                                       cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        procs.append(
+            (
+                subprocess.Popen(
+                    [*_hpsearch(), "run", str(spec), "--storage", url],
+                    cwd=workdir,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
     codes = []
     for proc, log in procs:
         codes.append(proc.wait())
@@ -133,11 +143,16 @@ def main(argv: list[str] | None = None) -> None:
     counts = [int(k) for k in args.workers.split(",")]
     backends = args.backends.split(",")
     if "postgresql" in backends and not args.pg_url:
-        raise SystemExit("PostgreSQL needs --pg-url or HPSEARCH_TEST_PG_URL "
-                         "(e.g. bash -c 'source .ci/start-postgres.sh && python benchmarks/bench_workers.py')")
+        raise SystemExit(
+            "PostgreSQL needs --pg-url or HPSEARCH_TEST_PG_URL "
+            "(e.g. bash -c 'source .ci/start-postgres.sh && python benchmarks/bench_workers.py')"
+        )
 
-    print(f"# {args.n_trials} trials of digits, MLP 64 hidden, {args.epochs} epochs; "
-          f"{os.cpu_count()} cores; optuna {optuna.__version__}; median of {args.repeats}", flush=True)
+    print(
+        f"# {args.n_trials} trials of digits, MLP 64 hidden, {args.epochs} epochs; "
+        f"{os.cpu_count()} cores; optuna {optuna.__version__}; median of {args.repeats}",
+        flush=True,
+    )
     results: dict[tuple[str, int], list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         tmp_path = Path(tmp)
@@ -159,16 +174,20 @@ def main(argv: list[str] | None = None) -> None:
                     finally:
                         drop()
                     results.setdefault((backend, k), []).append(r)
-                    print(f"#   run {rep + 1}: {backend} x{k}: wall {r['wall_s']:.1f} s, "
-                          f"steady {r['steady_s']:.1f} s", flush=True)
+                    print(
+                        f"#   run {rep + 1}: {backend} x{k}: wall {r['wall_s']:.1f} s, steady {r['steady_s']:.1f} s",
+                        flush=True,
+                    )
     print(f"{'backend':<11}{'workers':>8}{'wall s':>9}{'trials/min':>12}{'steady s':>10}{'trials/min':>12}")
     for backend in backends:
         for k in counts:
             runs = results[(backend, k)]
             wall = statistics.median(r["wall_s"] for r in runs)
             steady = statistics.median(r["steady_s"] for r in runs)
-            print(f"{backend:<11}{k:>8}{wall:>9.1f}{60 * args.n_trials / wall:>12.1f}"
-                  f"{steady:>10.1f}{60 * args.n_trials / steady:>12.1f}")
+            print(
+                f"{backend:<11}{k:>8}{wall:>9.1f}{60 * args.n_trials / wall:>12.1f}"
+                f"{steady:>10.1f}{60 * args.n_trials / steady:>12.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ def compare(
     objective (for notebooks); ``storage``: a database URL (default: env
     HPSEARCH_STORAGE, else sqlite:///hpsearch.db). Re-running resumes.
     """
+    from hpsearch._api import console_progress
     from hpsearch.comparison._api import compare as _compare
 
     return _compare(
@@ -69,5 +70,5 @@ def compare(
         jobs=jobs,
         n_trials=n_trials,
         eval_seeds=eval_seeds,
-        progress=progress,
+        progress=console_progress(progress),
     )

@@ -90,4 +90,17 @@ def run(
     from hpsearch.storage import resolve_storage_url
 
     resolved = resolve_spec(spec, objective, jobs)
-    return run_study(resolved, resolve_storage_url(storage), n_trials=n_trials, jobs=jobs, progress=progress)
+    return run_study(
+        resolved, resolve_storage_url(storage), n_trials=n_trials, jobs=jobs, progress=console_progress(progress)
+    )
+
+
+def console_progress(progress: bool) -> Any:
+    """The Python API's ``progress=True``: the command line's display (a bar, notes, the summary)."""
+    if not progress:
+        return None
+    from rich.console import Console
+
+    from hpsearch.cli._progress import ConsoleProgress
+
+    return ConsoleProgress(Console())

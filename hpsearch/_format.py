@@ -16,3 +16,11 @@ def fmt_number(x: Any, digits: int = 4, *, none: str = "", nan: str = "–") -> 
             return nan
         return f"{x:.{digits}g}" if math.isfinite(x) else str(x)
     return str(x)
+
+
+#: Metrics in [0, 1], shown in percentage points (differences) and percent (values).
+PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")
+#: Metrics whose difference times the split size is a number of examples.
+COUNTED_METRICS = ("accuracy",)
+#: The verdict's rank tests, as prose.
+METHOD_NAMES = {"wilcoxon": "paired Wilcoxon signed-rank", "mann-whitney": "unpaired Mann-Whitney U"}

@@ -41,8 +41,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpsearch.search._outcomes import best_trial, state_name
-from hpsearch.storage import SPEC_ATTR, find_study_id
+from hpsearch.records import SPEC_ATTR, TRAIN_SECONDS_ATTR, best_trial, json_safe, state_name
+from hpsearch.storage import find_study_id
 
 FORMATS = ("csv", "json")
 
@@ -68,7 +68,7 @@ def param_names(trials: Sequence[FrozenTrial], attrs: dict[str, Any] | None = No
 
 def trial_seconds(t: FrozenTrial) -> float | None:
     """``train_seconds`` when the trial recorded it, else start to end; None while it runs."""
-    recorded = t.user_attrs.get("train_seconds")
+    recorded = t.user_attrs.get(TRAIN_SECONDS_ATTR)
     if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and math.isfinite(recorded):
         return float(recorded)
     if t.datetime_start is not None and t.datetime_complete is not None:
@@ -123,10 +123,11 @@ def trial_records(storage: optuna.storages.BaseStorage, name: str) -> list[dict[
 def best_record(storage: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
     """The best trial of single-objective study ``name`` as a record plus ``study`` and ``direction``.
 
-    None when there is no complete trial with a finite value (hpsearch.search.best_trial).
+    None when there is no complete trial with a finite value, or the study is multi-objective
+    (hpsearch.records.best_trial).
     """
     _, directions, trials = _study(storage, name)
-    top = best_trial(trials, directions[0])
+    top = best_trial(trials, directions)  # None for a multi-objective study
     if top is None:
         return None
     return {"study": name, "direction": directions[0].name.lower(), **_record(top, 1)}
@@ -149,22 +150,12 @@ def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    return x
-
-
 def to_json(records: Any) -> str:
     """Strict JSON (non-finite numbers as null), one trial per line inside the list."""
     if isinstance(records, list):
-        body = ",\n".join(" " + json.dumps(_finite(r), allow_nan=False, default=str) for r in records)
+        body = ",\n".join(" " + json.dumps(json_safe(r), allow_nan=False, default=str) for r in records)
         return "[\n" + body + "\n]\n" if records else "[]\n"
-    return json.dumps(_finite(records), allow_nan=False, default=str, indent=2) + "\n"
+    return json.dumps(json_safe(records), allow_nan=False, default=str, indent=2) + "\n"
 
 
 def export_text(storage: optuna.storages.BaseStorage, name: str, fmt: str = "csv") -> str:

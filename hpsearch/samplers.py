@@ -7,9 +7,8 @@ Imports nothing from hpsearch, so every layer (hpsearch.stats included) may read
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 SamplerName = Literal["grid", "random", "tpe", "qmc", "tpe-univariate", "cmaes", "gp"]
 
@@ -77,11 +76,6 @@ def missing_dependency(name: str) -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"sampler {name!r} needs the {package!r} package, which is not installed: pip install {package}"
     return None
-
-
-def sampler_of(study_attrs: Mapping[str, Any]) -> str:
-    """The sampler a stored study ran, from its user attrs ("unknown" when hpsearch did not set it)."""
-    return str(study_attrs.get("sampler") or "unknown")
 
 
 def colour(name: str, i: int = 0) -> str:

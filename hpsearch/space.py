@@ -142,7 +142,7 @@ def grid_counts(space: Mapping[str, Any], budget: int | None = None, *, seed: in
         if p.grid is not None:
             counts[name] = len(p.grid)
         elif budget is None:
-            counts[name] = caps[name] if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, caps[name])
+            counts[name] = caps[name] if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, caps[name])  # type: ignore[assignment]
         else:
             free.append(name)
             counts[name] = 1
@@ -154,7 +154,7 @@ def grid_counts(space: Mapping[str, Any], budget: int | None = None, *, seed: in
     def size(s: int) -> int:  # free-axis grid size with s points per axis (stops early past room)
         out = 1
         for n in free:
-            out *= min(s, caps[n])
+            out *= min(s, caps[n])  # type: ignore[assignment]
             if out > room:
                 break
         return out
@@ -165,7 +165,7 @@ def grid_counts(space: Mapping[str, Any], budget: int | None = None, *, seed: in
             mid = (lo + hi + 1) // 2
             lo, hi = (mid, hi) if size(mid) <= room else (lo, mid - 1)
     for n in free:
-        counts[n] = min(lo, caps[n])
+        counts[n] = min(lo, caps[n])  # type: ignore[assignment]
     product = math.prod(counts[n] for n in free)
     priority = {name: i for i, name in enumerate(axis_priority(free, seed))}
     by_choices = sorted(free, key=lambda n: (-caps[n], priority[n]))
@@ -173,7 +173,7 @@ def grid_counts(space: Mapping[str, Any], budget: int | None = None, *, seed: in
         if isinstance(space[n], CategoricalParam) and room:
             others = product // counts[n]
             k = min(caps[n], max(counts[n], room // others))
-            product, counts[n] = others * k, k
+            product, counts[n] = others * k, k  # type: ignore[assignment]
     for n in sorted(free, key=priority.__getitem__):  # 3. numeric axes: one more point each while the grid fits
         if not isinstance(space[n], CategoricalParam) and counts[n] < caps[n]:
             bumped = product // counts[n] * (counts[n] + 1)
@@ -217,11 +217,11 @@ def axis_values(p: Any, n: int | None) -> list:
     """``n`` grid values of one axis (None: its explicit grid, else the default count)."""
     if n is None:
         n = (
-            len(p.grid)
+            len(p.grid)  # type: ignore[assignment]
             if p.grid is not None
             else (len(p.choices) if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, axis_capacity(p)))
         )
-    return Axis(p, n).values()
+    return Axis(p, n).values()  # type: ignore[arg-type]
 
 
 class Axis:
@@ -237,7 +237,7 @@ class Axis:
         self.param, self.k = p, int(k)
         self._ints: tuple[int, ...] | None = None
         if p.grid is None and isinstance(p, IntParam) and p.log and p.step == 1 and self.k <= GRID_CAP:
-            self._ints = _log_int_values(p.low, p.high, min(self.k, _n_steps(p)))
+            self._ints = _log_int_values(p.low, p.high, min(self.k, _n_steps(p)))  # type: ignore[type-var]
         self.count = len(self._ints) if self._ints is not None else self.k
 
     def __len__(self) -> int:
@@ -266,7 +266,7 @@ class Axis:
             return _tidy_step(p.low + j * p.step, p)
         t = (i + 0.5) / k
         if p.log:
-            v = math.exp(math.log(p.low) * (1 - t) + math.log(p.high) * t)
+            v = math.exp(math.log(p.low) * (1 - t) + math.log(p.high) * t)  # type: ignore[assignment]
             return _tidy_log(v, p, k)
         return _tidy_linear(p.low * (1 - t) + p.high * t, p, k)
 

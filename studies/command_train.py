@@ -52,8 +52,8 @@ def main():
     b2 = 0.0
 
     def forward(x):
-        hidden = [math.tanh(w[0] * x[0] + w[1] * x[1] + b) for w, b in zip(w1, b1)]
-        z = sum(a * w for a, w in zip(hidden, w2)) + b2
+        hidden = [math.tanh(w[0] * x[0] + w[1] * x[1] + b) for w, b in zip(w1, b1, strict=True)]
+        z = sum(a * w for a, w in zip(hidden, w2, strict=True)) + b2
         return hidden, 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def accuracy(rows):

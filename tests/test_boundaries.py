@@ -6,6 +6,12 @@
 * Optuna's private API lives in hpsearch/storage/ alone: no other file imports an
   ``optuna.*._private`` module or reads a private Optuna attribute (``study._storage``, ...).
 * hpsearch/nn/ imports nothing of hpsearch outside hpsearch.nn.
+* Layers run one way: report/ and comparison/ never import each other (both read stored studies
+  through hpsearch.results; the report renders the verdict it is handed); search/ imports nothing
+  of the server (the trust rule lives in hpsearch.trust); storage/ imports nothing of search/.
+* The study's vocabulary lives in hpsearch/records.py: an attribute key written as a literal
+  (``attrs.get("diverged")``, ``set_user_attr("comparison", ...)``, ``"hpsearch_spec"`` anywhere)
+  elsewhere fails.
 """
 
 from __future__ import annotations
@@ -43,6 +49,28 @@ COMPARISON_RUNNERS = ("hpsearch.comparison._arms", "hpsearch.comparison._retrain
 PRIVATE_OPTUNA_PENDING: frozenset[str] = frozenset()
 # report/ files still importing hpsearch.comparison._arms for safe_name (now hpsearch._names).
 REPORT_PENDING: frozenset[str] = frozenset()
+
+
+# (importing package, forbidden package): the layers' one-way rule.
+FORBIDDEN_IMPORTS = (
+    ("hpsearch/report/", "hpsearch.comparison"),
+    ("hpsearch/comparison/", "hpsearch.report"),
+    ("hpsearch/search/", "hpsearch.server"),
+    ("hpsearch/storage/", "hpsearch.search"),
+    ("hpsearch/results/", "hpsearch.report"),
+    ("hpsearch/results/", "hpsearch.comparison"),
+    ("hpsearch/records.py", "hpsearch.search"),
+    ("hpsearch/records.py", "hpsearch.storage"),
+)
+ATTR_READERS = frozenset({"get", "pop", "setdefault"})
+ATTR_WRITERS = frozenset({"set_user_attr", "set_study_user_attr", "set_trial_user_attr", "set_system_attr"})
+ALWAYS_KEYS = frozenset({"hpsearch_spec", "hpsearch_slot"})  # no other meaning: a literal anywhere is a copy
+# Files owned by work in progress elsewhere (the storage seam, the objectives) that still spell keys
+# as literals.
+# Only remove entries from it.
+ATTR_LITERAL_PENDING: frozenset[str] = frozenset(
+    {"hpsearch/storage/_attrs.py", "hpsearch/storage/_spec_attrs.py", "objectives/command.py", "objectives/mlp.py"}
+)
 
 
 def _sources() -> Iterator[tuple[str, ast.Module]]:
@@ -134,6 +162,73 @@ def nn_violations(rel: str, tree: ast.Module) -> list[str]:
     return bad
 
 
+def layer_violations(rel: str, tree: ast.Module) -> list[str]:
+    """Imports that run a layer backwards (FORBIDDEN_IMPORTS)."""
+    bad = []
+    for line, module, names in imports(rel, tree):
+        for prefix, forbidden in FORBIDDEN_IMPORTS:
+            if not rel.startswith(prefix):
+                continue
+            if any(t == forbidden or t.startswith(forbidden + ".") for t in _targets(module, names)):
+                bad.append(f"{rel}:{line}: imports {module} (no {prefix} -> {forbidden})")
+    return bad
+
+
+def _receiver_name(node: ast.expr) -> str:
+    while isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def attr_literals(tree: ast.Module) -> list[tuple[int, str]]:
+    """Attribute keys of hpsearch.records written as string literals where they read or write attrs."""
+    from hpsearch.records import ATTRIBUTE_KEYS
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value in ALWAYS_KEYS:
+            found.append((node.lineno, repr(node.value)))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            if method in ATTR_WRITERS:
+                keys = node.args[:2]
+            elif method in ATTR_READERS and _receiver_name(node.func.value).endswith("attrs"):
+                keys = node.args[:1]
+            else:
+                continue
+            found += [
+                (k.lineno, repr(k.value))
+                for k in keys
+                if isinstance(k, ast.Constant) and k.value in ATTRIBUTE_KEYS and k.value not in ALWAYS_KEYS
+            ]
+        elif isinstance(node, ast.Subscript) and _receiver_name(node.value).endswith("attrs"):
+            k = node.slice
+            if isinstance(k, ast.Constant) and k.value in ATTRIBUTE_KEYS and k.value not in ALWAYS_KEYS:
+                found.append((k.lineno, repr(k.value)))
+        elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            if _receiver_name(node.comparators[0]).endswith("attrs"):
+                k = node.left
+                if isinstance(k, ast.Constant) and k.value in ATTRIBUTE_KEYS and k.value not in ALWAYS_KEYS:
+                    found.append((k.lineno, repr(k.value)))
+    return found
+
+
+def test_layers_run_one_way() -> None:
+    bad = [v for rel, tree in SOURCES.items() for v in layer_violations(rel, tree)]
+    assert not bad, "imports against the layers (docs/architecture.md):\n" + "\n".join(bad)
+
+
+def test_attribute_keys_only_in_records() -> None:
+    bad = []
+    for rel, tree in SOURCES.items():
+        if rel == "hpsearch/records.py" or rel in ATTR_LITERAL_PENDING:
+            continue
+        bad += [f"{rel}:{line}: {key}" for line, key in attr_literals(tree)]
+    assert not bad, "attribute keys as literals (import them from hpsearch.records):\n" + "\n".join(bad)
+
+
 def test_report_only_reads_stored_studies() -> None:
     bad = [
         v
@@ -159,6 +254,8 @@ def test_pending_lists_name_files_that_still_need_them() -> None:
         assert private_optuna_uses(SOURCES[rel]), f"{rel} is clean: drop it from PRIVATE_OPTUNA_PENDING"
     for rel in REPORT_PENDING:
         assert report_violations(rel, SOURCES[rel]), f"{rel} is clean: drop it from REPORT_PENDING"
+    for rel in ATTR_LITERAL_PENDING:
+        assert attr_literals(SOURCES[rel]), f"{rel} is clean: drop it from ATTR_LITERAL_PENDING"
 
 
 def test_nn_imports_nothing_else_of_hpsearch() -> None:
@@ -194,13 +291,53 @@ def test_each_rule_catches_a_violation(source: str, rule: str) -> None:
         assert nn_violations("hpsearch/nn/_x.py", tree)
 
 
+@pytest.mark.parametrize(
+    ("rel", "source"),
+    [
+        ("hpsearch/report/_x.py", "from hpsearch.comparison._verdict import group_arms"),
+        ("hpsearch/report/_x.py", "from hpsearch import comparison"),
+        ("hpsearch/comparison/_x.py", "from hpsearch.report._importance import importance_spread"),
+        ("hpsearch/comparison/_x.py", "from ..report import write_report"),
+        ("hpsearch/search/_x.py", "from hpsearch.server._trust import check_may_run"),
+        ("hpsearch/storage/_x.py", "from hpsearch.search._display import finished"),
+        ("hpsearch/storage/_x.py", "from .. import search"),
+    ],
+)
+def test_layer_rule_catches_a_backward_import(rel: str, source: str) -> None:
+    assert layer_violations(rel, ast.parse(source))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'x = study.user_attrs.get("diverged")',
+        'study.set_user_attr("comparison", name)',
+        'storage.set_trial_user_attr(tid, "error", text)',
+        'n = s.attrs["n_val"]',
+        'if "test_score" in study.user_attrs: pass',
+        'KEY = "hpsearch_spec"',
+        'x = t.system_attrs.get("hpsearch_slot")',
+    ],
+)
+def test_attribute_literal_rule_catches_a_copy(source: str) -> None:
+    assert attr_literals(ast.parse(source))
+
+
+def test_attribute_literal_rule_passes_other_strings() -> None:
+    tree = ast.parse(
+        'row = {"sampler": s}\nx = summary.get("sampler")\nstate = "diverged"\n'
+        'y = t.user_attrs.get(DIVERGED_ATTR)\nz = params.get("seed")'
+    )
+    assert attr_literals(tree) == []
+
+
 def test_allowed_imports_pass() -> None:
     assert not nn_violations(
         "hpsearch/nn/_x.py", ast.parse("from . import _layers\nfrom hpsearch.nn._blas import axpy")
     )
     assert not report_violations(
         "hpsearch/report/_x.py",
-        ast.parse("from hpsearch.search import is_finished\nfrom hpsearch.comparison._verdict import group_arms"),
+        ast.parse("from hpsearch.records import is_finished\nfrom hpsearch.results import group_by_sampler"),
     )
 
 

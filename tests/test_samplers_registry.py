@@ -6,10 +6,10 @@ import typing
 
 from click.testing import CliRunner
 
-from hpsearch import samplers, stats
+from hpsearch import records, samplers, stats
 from hpsearch.cli._report_cmds import compare
-from hpsearch.comparison._verdict import group_arms
 from hpsearch.report._compare_figures import color
+from hpsearch.results import group_by_sampler
 from hpsearch.search import SAMPLERS as SEARCH_SAMPLERS
 from hpsearch.spec.models import StudySection
 
@@ -45,7 +45,7 @@ def test_display_order_baselines_first():
         def __init__(self, sampler):
             self.sampler, self.seed, self.name = sampler, 0, sampler
 
-    order = list(group_arms([Arm(s) for s in ("zz", "tpe", "qmc", "random", "grid")]))
+    order = list(group_by_sampler([Arm(s) for s in ("zz", "tpe", "qmc", "random", "grid")]))
     assert order == ["grid", "random", "qmc", "tpe", "zz"]
     assert samplers.label("qmc") == "quasi-random (QMC) search" and samplers.label("zz") == "zz"
-    assert samplers.sampler_of({"sampler": "tpe"}) == "tpe" and samplers.sampler_of({}) == "unknown"
+    assert records.sampler_of({"sampler": "tpe"}) == "tpe" and records.sampler_of({}) == "unknown"

@@ -140,19 +140,22 @@ def _main(argv: list[str] | None) -> int:
         click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except UserError as exc:
-        click.echo(f"error: {_one_line(str(exc))}", err=True)
+        from hpsearch.cli._common import cli_words
+
+        click.echo(f"error: {cli_words(_one_line(str(exc)))}", err=True)
         return 2
     except KeyboardInterrupt:
         click.echo(_INTERRUPTED, err=True)
         return 130
     except Exception as exc:
-        from hpsearch.search import TooManyCrashes, WorkerFailed
+        from hpsearch.cli._common import cli_words
+        from hpsearch.search import ObjectiveFailing, WorkerFailed
         from hpsearch.storage import DatabaseError, first_line, is_storage_error
 
         if os.environ.get("HPSEARCH_DEBUG"):
             traceback.print_exc()
-        elif isinstance(exc, (TooManyCrashes, WorkerFailed, DatabaseError)):
-            click.echo(f"error: {_one_line(str(exc))}", err=True)
+        elif isinstance(exc, (ObjectiveFailing, WorkerFailed, DatabaseError)):
+            click.echo(f"error: {cli_words(_one_line(str(exc)))}", err=True)
         elif is_storage_error(exc):  # the database failed (a full disk, a lost server): not a bug of ours
             click.echo(f"error: database error: {_one_line(first_line(exc))}", err=True)
         else:

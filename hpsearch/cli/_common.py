@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -56,17 +57,27 @@ def load_named_study(storage: str | None, name: str, *, read_only: bool = True) 
 
 
 def unsupported_reason(storage: Any, study_id: int) -> str | None:
-    """Why hpsearch cannot show or report this study (e.g. "is multi-objective ..."), or None."""
-    directions = storage.get_study_directions(study_id)
-    if len(directions) != 1:
-        names = ", ".join(d.name.lower() for d in directions)
-        return (
-            f"is multi-objective ({len(directions)} objectives: {names}); hpsearch shows and reports "
-            "single-objective studies only (optuna-dashboard can open this one)"
-        )
-    return None
+    """Why hpsearch cannot show or report this study (hpsearch.records.multi_objective_reason), or None."""
+    from hpsearch.records import multi_objective_reason
+
+    reason = multi_objective_reason(storage.get_study_directions(study_id))
+    return None if reason is None else f"is {reason}"
 
 
 def fmt(value: Any) -> str:
     """Numbers to 6 significant digits (hpsearch._format); everything else as text."""
     return fmt_number(value, 6, none="None", nan="nan")
+
+
+# The library's messages name its parameters as the Python API spells them (n_trials); on the
+# command line the same setting is an option (--n-trials). The shell translates, the library never
+# writes command lines. Only a name used as a setting (followed by ":", "=", a number, "to" or ")"),
+# never after "." (spec keys: study.n_trials) or inside a word.
+_PARAMETERS = re.compile(
+    r"(?<![\w.\-'\"])(n_trials|max_failures|eval_seeds|timeout|jobs|seeds|samplers)(?=:|=|\s+\d|\s+to\b|\))"
+)
+
+
+def cli_words(message: str) -> str:
+    """A library message in the command line's words: ``n_trials 8`` -> ``--n-trials 8``."""
+    return _PARAMETERS.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)

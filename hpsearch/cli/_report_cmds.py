@@ -93,28 +93,31 @@ def compare(
       hpsearch compare studies/digits.toml --seeds 10 --jobs 2
       hpsearch compare studies/digits.toml --samplers grid,random --n-trials 16 --json
     """
-    from hpsearch.comparison import arm_specs, parse_samplers, retrain_bests, run_comparison
-    from hpsearch.comparison._verdict import load_verdict
+    from hpsearch.cli._progress import ConsoleProgress, comparison_summary_lines
+    from hpsearch.comparison._api import compare as run_compare
     from hpsearch.report import comparison_report_html, default_report_path
-    from hpsearch.search._display import comparison_summary_lines
     from hpsearch.spec import load_spec
     from hpsearch.storage import open_storage, resolve_storage_url
 
-    names = parse_samplers(samplers)
     spec = load_spec(spec_path)  # validated before the database is touched
-    specs = arm_specs(spec, names, n_seeds, n_trials)
     url = resolve_storage_url(storage)
     console = Console(stderr=as_json)  # with --json, stdout holds the JSON object only
     name = spec.study.name
     start = time.monotonic()
-    run_comparison(spec, url, specs, jobs=jobs, progress=not quiet, console=console)
+    verdict = run_compare(
+        spec,
+        samplers=samplers,
+        seeds=n_seeds,
+        storage=url,
+        jobs=jobs,
+        n_trials=n_trials,
+        eval_seeds=eval_seeds,
+        progress=ConsoleProgress(console, bar=not quiet, summary=not quiet),
+    )
     st = open_storage(url)
     if not as_json:
         for line in comparison_summary_lines(st, name, time.monotonic() - start):
             _say(console, line)
-    if eval_seeds:
-        retrain_bests(st, name, eval_seeds=eval_seeds, jobs=jobs, say=lambda m: _say(console, m))
-    verdict = load_verdict(st, name)
     path = Path(output) if output else default_report_path(name, "comparison")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(comparison_report_html(st, name, verdict=verdict), encoding="utf-8")
@@ -214,7 +217,7 @@ def report(name: str, output: str | None, open_browser: bool, as_json: bool, sto
         click.echo(verdict_json(_stored_verdict(st, name)))
         return
     _refuse_unsupported(st, name)
-    path = write_report(st, name, output)
+    path = write_report(st, name, output, verdict=_comparison_verdict(st, name))
     click.echo(f"report written to {path}")
     if open_browser:
         webbrowser.open(path.resolve().as_uri())
@@ -222,18 +225,36 @@ def report(name: str, output: str | None, open_browser: bool, as_json: bool, sto
 
 def _stored_verdict(st, name: str) -> dict:
     """The verdict of comparison ``name`` (or ``<name>-comparison``); UserError if there is none."""
-    from hpsearch.comparison import load_verdict
+    from hpsearch.comparison import current_verdict
     from hpsearch.errors import StudyNotFound, UserError
 
     for candidate in dict.fromkeys((name, name.removesuffix("-comparison"))):
         try:
-            return load_verdict(st, candidate)
+            return current_verdict(st, candidate)
         except StudyNotFound:
             continue
     raise UserError(
         f"report --json: {name!r} is not a comparison (no study has user attr comparison={name!r}); "
         "`hpsearch studies` lists the studies, and `hpsearch compare SPEC` makes a comparison"
     )
+
+
+def _comparison_verdict(st, name: str) -> dict | None:
+    """The verdict the report of ``name`` opens with, when ``name`` is a comparison (not a study)."""
+    from hpsearch.comparison import current_verdict
+    from hpsearch.errors import StudyNotFound
+
+    try:
+        st.get_study_id_from_name(name)
+        return None  # a study of that name wins
+    except KeyError:
+        pass
+    for candidate in dict.fromkeys((name, name.removesuffix("-comparison"))):
+        try:
+            return current_verdict(st, candidate)
+        except StudyNotFound:
+            continue
+    return None
 
 
 def _refuse_unsupported(st, name: str) -> None:

@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 
 from hpsearch.cli._common import storage_option
+from hpsearch.cli._progress import ConsoleProgress
 from hpsearch.search import MAX_FAILURES, SAMPLERS, join_study, run_study
 from hpsearch.spec import load_spec  # here, not in `run`: imported with the CLI's start-up (hpsearch.cli.main)
 from hpsearch.storage import resolve_storage_url
@@ -78,7 +79,8 @@ def run(
 
         for line in target_warnings(spec.data):  # a CSV's classes, and labels that look like typos
             console.print(line, markup=False, highlight=False, soft_wrap=True)
-    run_study(
+    progress = None if quiet else ConsoleProgress(console)
+    study = run_study(
         spec,
         resolve_storage_url(storage),
         n_trials=n_trials,
@@ -87,10 +89,10 @@ def run(
         study_name=study_name,
         sampler=sampler,
         seed=seed,
-        progress=not quiet,
-        console=console,
+        progress=progress,
         max_failures=max_failures,
     )
+    _next_step(progress, study.study_name)
 
 
 @click.command("worker")
@@ -112,12 +114,19 @@ def worker(name: str, jobs: int, timeout: float | None, quiet: bool, max_failure
       hpsearch worker digits
       hpsearch worker digits --jobs 2 --storage postgresql+psycopg://me@db/hpsearch
     """
+    progress = None if quiet else ConsoleProgress(Console())
     join_study(
         name,
         resolve_storage_url(storage),
         jobs=jobs,
         timeout=timeout,
-        progress=not quiet,
-        console=Console(),
+        progress=progress,
         max_failures=max_failures,
     )
+    _next_step(progress, name)
+
+
+def _next_step(progress: ConsoleProgress | None, name: str) -> None:
+    """After a run's closing summary: the command that shows it."""
+    if progress is not None and name in progress.summarised:
+        progress.note(f"next: hpsearch report {name} --open")

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.cli._common import fmt, load_named_study, open_existing, storage_option
+from hpsearch.records import EPOCHS_RUN_ATTR, TRAIN_SECONDS_ATTR
 from hpsearch.storage import study_id_of
 
 
@@ -55,12 +56,12 @@ def _overviews(st) -> dict:
 
 def _study_row(st, fs, overview=None) -> list[str]:
     """One row of `hpsearch studies`; a study hpsearch cannot fully read still gets a row."""
-    from hpsearch.search import best_trial, state_counts
+    from hpsearch.records import best_trial, sampler_of, state_counts
 
-    sampler = str(fs.user_attrs.get("sampler", "-"))
+    sampler = sampler_of(fs.user_attrs)
     directions = [d.name.lower() for d in fs.directions]
     try:
-        trials = None if overview is not None else st.get_all_trials(study_id_of(fs), deepcopy=False)
+        trials = [] if overview is not None else st.get_all_trials(study_id_of(fs), deepcopy=False)
         states = overview.states if overview is not None else state_counts(trials)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "-"
     except Exception as exc:  # a listing must not fail for one odd study
@@ -68,7 +69,7 @@ def _study_row(st, fs, overview=None) -> list[str]:
     if len(directions) != 1:
         return [fs.study_name, sampler, ", ".join(directions), counts, "multi-objective"]
     try:
-        best = overview.best if overview is not None else best_trial(trials, fs.directions[0])
+        best = overview.best if overview is not None else best_trial(trials, fs.directions)
         shown = "-" if best is None else fmt(best.value)
     except Exception as exc:
         shown = f"unreadable ({type(exc).__name__})"
@@ -90,14 +91,23 @@ def show(name: str, top: int, storage: str | None) -> None:
       hpsearch show digits --top 3
     """
     from hpsearch.export import param_names
-    from hpsearch.search import ERROR_ATTR, best_trial, budget, is_finished, last_error, state_counts
+    from hpsearch.records import (
+        ERROR_ATTR,
+        TEST_SCORE_ATTR,
+        best_trial,
+        budget,
+        is_finished,
+        last_error,
+        sampler_of,
+        state_counts,
+    )
 
     _, st, study, spec = load_named_study(storage, name)
     trials = study.get_trials(deepcopy=False)
     console = Console()
-    best = best_trial(trials, study.direction)
+    best = best_trial(trials, study.directions)
     counts = state_counts(trials)
-    sampler = spec.study.sampler if spec is not None else study.user_attrs.get("sampler", "unknown")
+    sampler = spec.study.sampler if spec is not None else sampler_of(study.user_attrs)
     of_budget = f" of {budget(spec)}" if spec is not None else ""  # a plain Optuna study has no budget
     console.print(
         escape(
@@ -114,11 +124,11 @@ def show(name: str, top: int, storage: str | None) -> None:
         console.print("no completed trial yet")
         return
     console.print(f"best: trial #{best.number}, {_metric(spec)} = {fmt(best.value)}")
-    if "test_score" in study.user_attrs:
-        console.print(f"test score of the best configuration: {fmt(study.user_attrs['test_score'])}")
+    if TEST_SCORE_ATTR in study.user_attrs:
+        console.print(f"test score of the best configuration: {fmt(study.user_attrs[TEST_SCORE_ATTR])}")
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
     reverse = study.direction.name == "MAXIMIZE"
-    done.sort(key=lambda t: t.value, reverse=reverse)
+    done.sort(key=lambda t: float(t.value or 0.0), reverse=reverse)  # every value here is finite
     names = list(spec.space) if spec is not None else param_names(trials, study.user_attrs)
     table = Table("#", "value", *names, "epochs", "seconds", title=f"top {min(top, len(done))} trials")
     for t in done[:top]:
@@ -126,8 +136,8 @@ def show(name: str, top: int, storage: str | None) -> None:
             str(t.number),
             fmt(t.value),
             *(fmt(t.params.get(n)) for n in names),
-            fmt(t.user_attrs.get("epochs_run", "")),
-            _seconds(t.user_attrs.get("train_seconds")),
+            fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, "")),
+            _seconds(t.user_attrs.get(TRAIN_SECONDS_ATTR)),
         )
     if console.measure(table, options=console.options.update_width(10**4)).maximum > console.width:
         table = _narrow_table(done[:top], names, table.title)  # too wide: name=value, wrapped, never cut
@@ -192,10 +202,10 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
     """
     from hpsearch.errors import UserError
     from hpsearch.export import best_record, to_json
-    from hpsearch.search import best_trial
+    from hpsearch.records import best_trial
 
     _, st, study, spec = load_named_study(storage, name, read_only=not evaluate)  # --evaluate stores its scores
-    top = best_trial(study.get_trials(deepcopy=False), study.direction)
+    top = best_trial(study.get_trials(deepcopy=False), study.directions)
     if top is None:
         raise UserError(f"study {name!r} has no completed trial yet; run it first")
     if evaluate and spec is None:
@@ -205,7 +215,7 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
         )
     console = Console(file=sys.stderr) if as_json else Console()  # --json: stdout holds the JSON only
     if as_json:
-        record = {**best_record(st, name), "metric": _metric(spec)}
+        record = {**(best_record(st, name) or {}), "metric": _metric(spec)}
     else:
         console.print(f"best trial #{top.number}: {_metric(spec)} = {fmt(top.value)} (validation)")
         for k, v in top.params.items():
@@ -214,15 +224,9 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
         if as_json:
             click.echo(to_json(record), nl=False)
         return
-    from hpsearch.server._trust import check_may_run
-    from objectives import evaluate_best
+    from hpsearch.evaluate import evaluate_and_store
 
-    check_may_run(st, study, spec)  # no user code from a study created over the HTTP API
-    metrics = evaluate_best(spec, top.params)
-    first = next(iter(metrics))
-    study.set_user_attr("test_metrics", {k: (None if math.isnan(v) else v) for k, v in metrics.items()})
-    study.set_user_attr("test_score", None if math.isnan(metrics[first]) else metrics[first])
-    study.set_user_attr("test_trial", top.number)
+    metrics = evaluate_and_store(st, study, spec, top)
     if as_json:
         click.echo(to_json({**record, "test": metrics}), nl=False)
         return
@@ -245,8 +249,8 @@ def _narrow_table(trials, names: list[str], title) -> Table:
         table.add_row(
             str(t.number),
             fmt(t.value),
-            fmt(t.user_attrs.get("epochs_run", "")),
-            _seconds(t.user_attrs.get("train_seconds")),
+            fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, "")),
+            _seconds(t.user_attrs.get(TRAIN_SECONDS_ATTR)),
             escape(params),
         )
     return table

@@ -5,9 +5,10 @@ reads what it stored. Pieces, one concept each:
 
 * ``_arms``: the arm studies (one per sampler and seed, same split and budget) and running them;
 * ``_retrain``: every repeat's best retrained with several training seeds, scored on test;
-* ``_verdict``: the verdict dict (exact rank tests, Holm, Hodges-Lehmann, min_p), from stored studies;
-* ``_stored``: the little of an arm study the engine reads back (its best trial);
-* ``_api``: the whole flow behind the CLI's ``compare`` and ``hpsearch.compare(...)``.
+* ``_verdict``: the verdict dict (exact rank tests, Holm, Hodges-Lehmann, min_p), from the arm
+  studies as hpsearch.results reads them, and storing it with the comparison;
+* ``_api``: the whole flow behind the CLI's ``compare`` and ``hpsearch.compare(...)``: run the arms,
+  re-score every repeat's best, compute and store the verdict, telling a progress callback.
 
 The public function is ``hpsearch.compare`` (defined in ``hpsearch/__init__.py``);
 this package is named ``comparison`` so that the two never shadow each other.
@@ -18,16 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 from hpsearch.comparison._arms import SAMPLERS, arm_name, arm_specs, parse_samplers, run_comparison, safe_name
-from hpsearch.comparison._stored import StoredArm, arm_studies, best_trial
 
 __all__ = [
     "SAMPLERS",
-    "StoredArm",
     "arm_name",
     "arm_specs",
-    "arm_studies",
-    "best_trial",
     "comparison_verdict",
+    "current_verdict",
     "load_verdict",
     "parse_samplers",
     "retrain_bests",
@@ -41,6 +39,13 @@ def comparison_verdict(*args: Any, **kwargs: Any) -> dict[str, Any]:
     from hpsearch.comparison._verdict import comparison_verdict as _verdict
 
     return _verdict(*args, **kwargs)
+
+
+def current_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:
+    """The verdict of comparison ``name``: the stored one if still current, else computed (nothing stored)."""
+    from hpsearch.comparison._verdict import current_verdict as _current
+
+    return _current(storage, name, seed=seed)
 
 
 def load_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:

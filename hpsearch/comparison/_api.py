@@ -1,4 +1,8 @@
-"""``hpsearch.compare(spec, ...)``: run the arms, retrain every repeat's best, return the verdict."""
+"""``hpsearch.compare(spec, ...)``: run the arms, retrain every repeat's best, return the verdict.
+
+The one flow behind the CLI's ``compare`` and the Python API's ``hpsearch.compare``;
+it prints nothing and tells ``progress`` (hpsearch.search's RunProgress) what happens.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hpsearch.search._progress import RunProgress
     from hpsearch.spec import SpecSource
 
 
@@ -19,25 +24,28 @@ def compare(
     jobs: int = 1,
     n_trials: int | None = None,
     eval_seeds: int = 3,
-    progress: bool = False,
-    console: Any = None,
-    say: Callable[[str], None] | None = None,
+    progress: RunProgress | None = None,
 ) -> dict[str, Any]:
-    """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare)."""
+    """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare): run (or
+    resume) the arms, re-score every repeat's best, compute the verdict, store it with the comparison
+    (the report renders that one) and return it."""
     from hpsearch._api import resolve_spec
     from hpsearch.comparison._arms import arm_specs, parse_samplers, run_comparison
     from hpsearch.comparison._retrain import retrain_bests
-    from hpsearch.comparison._verdict import load_verdict
+    from hpsearch.comparison._verdict import load_verdict, store_verdict
     from hpsearch.errors import UserError
     from hpsearch.storage import open_storage, resolve_storage_url
 
     names = parse_samplers(samplers)
     if eval_seeds < 0:
-        raise UserError(f"--eval-seeds: expected a whole number >= 0, got {eval_seeds}")
+        raise UserError(f"eval_seeds: expected a whole number >= 0, got {eval_seeds}")
     resolved = resolve_spec(spec, objective, jobs)  # validated before the database is touched
     specs = arm_specs(resolved, names, seeds, n_trials)
     url = resolve_storage_url(storage)
-    run_comparison(resolved, url, specs, jobs=jobs, progress=progress, console=console)
+    run_comparison(resolved, url, specs, jobs=jobs, progress=progress)
     st = open_storage(url)
-    retrain_bests(st, resolved.study.name, eval_seeds=eval_seeds, jobs=jobs, say=say or (lambda _m: None))
-    return load_verdict(st, resolved.study.name)
+    say = progress.note if progress else (lambda _m: None)
+    retrain_bests(st, resolved.study.name, eval_seeds=eval_seeds, jobs=jobs, say=say)
+    verdict = load_verdict(st, resolved.study.name)
+    store_verdict(st, resolved.study.name, verdict)  # the report renders this one, never recomputes it
+    return verdict

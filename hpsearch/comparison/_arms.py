@@ -12,13 +12,15 @@ in examples without loading the data again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hpsearch._names import safe_name
 from hpsearch.errors import UserError
+from hpsearch.records import COMPARISON_ATTR, N_TEST_ATTR, N_VAL_ATTR
 from hpsearch.samplers import SAMPLERS
 
 if TYPE_CHECKING:
+    from hpsearch.search._progress import RunProgress
     from hpsearch.spec import Spec
 
 
@@ -28,9 +30,9 @@ def parse_samplers(text: str | Sequence[str]) -> list[str]:
     names = [str(s).strip().lower() for s in items if str(s).strip()]
     bad = [s for s in names if s not in SAMPLERS]
     if bad or not names:
-        raise UserError(f"--samplers: expected a comma-separated subset of {', '.join(SAMPLERS)}, got {text!r}")
+        raise UserError(f"samplers: expected a comma-separated subset of {', '.join(SAMPLERS)}, got {text!r}")
     if len(set(names)) != len(names):
-        raise UserError(f"--samplers: each sampler may appear once, got {text!r}")
+        raise UserError(f"samplers: each sampler may appear once, got {text!r}")
     return names
 
 
@@ -50,10 +52,10 @@ def arm_specs(spec: Spec, samplers: Sequence[str], n_seeds: int, n_trials: int |
     from hpsearch.spec import spec_from_dict
 
     if n_seeds < 1:
-        raise UserError(f"--seeds: expected a positive number of repeats, got {n_seeds}")
+        raise UserError(f"seeds: expected a positive number of repeats, got {n_seeds}")
     n = int(n_trials or spec.study.n_trials)
     if n < 1:
-        raise UserError(f"--n-trials: expected a positive budget, got {n}")
+        raise UserError(f"n_trials: expected a positive budget, got {n}")
     base = spec.to_dict()
     out = []
     for k in range(n_seeds):
@@ -84,11 +86,11 @@ def split_sizes(spec: Spec) -> dict[str, int]:
     from objectives.datasets import load_problem
 
     problem = load_problem(spec.data, spec.split_seed)
-    return {"n_val": int(len(problem.val)), "n_test": int(len(problem.test))}
+    return {N_VAL_ATTR: int(len(problem.val)), N_TEST_ATTR: int(len(problem.test))}
 
 
 def run_comparison(
-    spec: Spec, storage_url: str, specs: list[Spec], *, jobs: int = 1, progress: bool = True, console: Any = None
+    spec: Spec, storage_url: str, specs: list[Spec], *, jobs: int = 1, progress: RunProgress | None = None
 ) -> None:
     """Create (or resume) every arm study, tag it, and run them all in one worker pool."""
     from hpsearch.search import prepare_study, run_studies
@@ -98,7 +100,7 @@ def run_comparison(
     sizes = split_sizes(spec)
     for s in specs:
         study, _ = prepare_study(storage, s, n_trials=s.study.n_trials)
-        study.set_user_attr("comparison", spec.study.name)
+        study.set_user_attr(COMPARISON_ATTR, spec.study.name)
         for key, value in sizes.items():
             study.set_user_attr(key, value)
-    run_studies(specs, storage_url, jobs=jobs, progress=progress, console=console)
+    run_studies(specs, storage_url, jobs=jobs, progress=progress)

@@ -16,13 +16,23 @@ A resumed comparison retrains nothing already scored with enough seeds.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import optuna
+
+from hpsearch.records import (
+    TEST_METRIC_ATTR,
+    TEST_METRICS_ATTR,
+    TEST_SCORE_ATTR,
+    TEST_SCORE_STD_ATTR,
+    TEST_SCORES_ATTR,
+    TEST_SEEDS_ATTR,
+    TEST_TRIAL_ATTR,
+    finite_or_none,
+)
 
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
@@ -43,14 +53,14 @@ def retrain_bests(
     *,
     eval_seeds: int = 3,
     jobs: int = 1,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = lambda _message: None,
 ) -> int:
     """Retrain the best trial of every arm study of comparison ``name``; returns how many were retrained.
 
     Studies of objectives without a test split (user objectives) are skipped:
     their verdict has ``test = null``.
     """
-    from hpsearch.comparison._stored import arm_studies, best_trial
+    from hpsearch.results import arm_studies
     from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
     from hpsearch.storage import load_study_spec
 
@@ -59,11 +69,11 @@ def retrain_bests(
     seeds = list(range(eval_seeds))
     tasks: list[_Task] = []
     for arm in arm_studies(storage, name):
-        best = best_trial(arm)
+        best = arm.best()
         if best is None:
             continue
         attrs = arm.attrs
-        if attrs.get("test_trial") == best.number and len(attrs.get("test_scores") or []) >= eval_seeds:
+        if attrs.get(TEST_TRIAL_ATTR) == best.number and len(attrs.get(TEST_SCORES_ATTR) or []) >= eval_seeds:
             continue
         spec = load_study_spec(storage, arm.name)
         if spec.study.objective not in BUILTIN_OBJECTIVES:
@@ -111,26 +121,22 @@ def _one_blas_thread() -> None:
 
 def _store(storage: optuna.storages.BaseStorage, study_name: str, runs: list[tuple[_Task, dict[str, float]]]) -> None:
     keys = list(runs[0][1])
-    scores = [_finite(r[keys[0]]) for _, r in runs]
+    scores = [finite_or_none(r[keys[0]]) for _, r in runs]
     ok = [s for s in scores if s is not None]
     new = {
-        "test_metric": keys[0].removeprefix("test_"),
-        "test_score": statistics.fmean(ok) if ok else None,
-        "test_score_std": statistics.stdev(ok) if len(ok) > 1 else None,
-        "test_scores": scores,
-        "test_metrics": {k: _mean([r[k] for _, r in runs]) for k in keys},
-        "test_trial": runs[0][0].trial,
-        "test_seeds": [t.seed for t, _ in runs],
+        TEST_METRIC_ATTR: keys[0].removeprefix("test_"),
+        TEST_SCORE_ATTR: statistics.fmean(ok) if ok else None,
+        TEST_SCORE_STD_ATTR: statistics.stdev(ok) if len(ok) > 1 else None,
+        TEST_SCORES_ATTR: scores,
+        TEST_METRICS_ATTR: {k: _mean([r[k] for _, r in runs]) for k in keys},
+        TEST_TRIAL_ATTR: runs[0][0].trial,
+        TEST_SEEDS_ATTR: [t.seed for t, _ in runs],
     }
     sid = storage.get_study_id_from_name(study_name)
     for key, value in new.items():
         storage.set_study_user_attr(sid, key, value)
 
 
-def _finite(x: Any) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
-
-
 def _mean(xs: list[Any]) -> float | None:
-    ok = [float(x) for x in xs if _finite(x) is not None]
+    ok = [float(x) for x in xs if finite_or_none(x) is not None]
     return statistics.fmean(ok) if ok else None

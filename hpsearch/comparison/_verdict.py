@@ -34,25 +34,26 @@ from typing import Any
 import numpy as np
 
 from hpsearch import samplers, stats
-from hpsearch.comparison._stored import ArmLike, best_trial, seconds_of, value_of
+from hpsearch._format import COUNTED_METRICS, METHOD_NAMES, PERCENT_METRICS
+from hpsearch.records import (
+    N_VAL_ATTR,
+    SPEC_ATTR,
+    TEST_SCORE_ATTR,
+    TEST_SCORE_STD_ATTR,
+    VERDICT_ATTR,
+    Direction,
+    json_safe,
+    stored_budget,
+)
+from hpsearch.results import StudyData, arm_studies, group_by_sampler
 
-PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")  # in [0, 1]: shown in points
-COUNTED_METRICS = ("accuracy",)  # a difference times n_val is a number of examples
-TEST_NAMES = {"wilcoxon": "paired Wilcoxon signed-rank", "mann-whitney": "unpaired Mann-Whitney U"}
+TEST_NAMES = METHOD_NAMES
 TRAINING_NOISE_FACTOR = 2.0  # arms differ beyond training noise when test medians differ by > 2 training SDs
 
 
-def group_arms(studies: Sequence[ArmLike]) -> dict[str, list[ArmLike]]:
-    """Studies grouped by sampler, in a stable, readable order (grid, random, qmc, tpe, others)."""
-    arms: dict[str, list[ArmLike]] = {}
-    for s in studies:
-        arms.setdefault(s.sampler, []).append(s)
-    return {n: sorted(arms[n], key=lambda s: (str(s.seed), s.name)) for n in sorted(arms, key=samplers.display_key)}
-
-
-def final_best(study: ArmLike) -> float:
-    best = best_trial(study)
-    return value_of(best) if best is not None else math.nan
+def final_best(study: StudyData) -> float:
+    best = study.best()
+    return best.value if best is not None else math.nan
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class VerdictDetails:
 
 
 def comparison_verdict(
-    name: str, studies: Sequence[ArmLike], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
+    name: str, studies: Sequence[StudyData], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """The verdict dict of comparison ``name`` from its arm studies (see the module docstring).
 
@@ -76,17 +77,17 @@ def comparison_verdict(
 
 
 def verdict_details(
-    name: str, studies: Sequence[ArmLike], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
+    name: str, studies: Sequence[StudyData], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
 ) -> VerdictDetails:
     """:func:`comparison_verdict` with its sentences kept apart."""
     if not studies:
         raise ValueError(f"comparison {name!r} has no arm studies")
-    arms = group_arms(studies)
+    arms = group_by_sampler(studies)
     direction = studies[0].direction
     spec = _spec_of(studies)
     metric = (spec.get("study") or {}).get("metric") or "value"
     budget = max([_budget(s) for s in studies] or [0])
-    units = _Units(metric, _first_attr(studies, "n_val"))
+    units = _Units(metric, _first_attr(studies, N_VAL_ATTR))
     arm_rows = [_arm_row(sampler, ss) for sampler, ss in arms.items()]
     finals = {n: [(s.seed, final_best(s)) for s in ss] for n, ss in arms.items()}
     pairs, tests, untested = pairwise(finals, direction, seed=seed)
@@ -98,7 +99,7 @@ def verdict_details(
         "no pair of arms to compare (a comparison needs two samplers)"
     ]
     text = "; ".join(words) + "." + (f" {noise}" if noise else "")
-    verdict = {
+    verdict: dict[str, Any] = {
         "comparison": name,
         "metric": metric,
         "direction": direction,
@@ -108,43 +109,64 @@ def verdict_details(
         "pairs": pairs,
         "importance": importance,
         "verdict": _capital(text),
+        "sentences": [_capital(w) + "." for w in sentences],
     }
-    return VerdictDetails(verdict, [_capital(w) + "." for w in sentences], noise)
+    return VerdictDetails(verdict, list(verdict["sentences"]), noise)
 
 
 def load_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:
-    """The verdict of comparison ``name`` read from storage (StudyNotFound if there is none)."""
+    """The verdict of comparison ``name`` computed from its stored arm studies (StudyNotFound if none)."""
     from hpsearch.errors import StudyNotFound
-    from hpsearch.report._collect import find_studies  # the one reader of stored studies
 
-    studies = find_studies(storage, name)[1]
+    studies = arm_studies(storage, name)
     if not studies:
         raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
     return comparison_verdict(name, studies, seed=seed)
 
 
+def current_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:
+    """The verdict stored with comparison ``name`` if it is still its arms', else computed from them
+    (nothing is stored: readers such as ``hpsearch report`` and the server write nothing)."""
+    from hpsearch.errors import StudyNotFound
+    from hpsearch.results import stored_verdict
+
+    studies = arm_studies(storage, name)
+    if not studies:
+        raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
+    return stored_verdict(studies) or comparison_verdict(name, studies, seed=seed)
+
+
+def store_verdict(storage: Any, name: str, verdict: dict[str, Any]) -> None:
+    """Store ``verdict`` with comparison ``name`` (on its first arm study, with the fingerprint of the
+    arms it was computed from), so the report renders it instead of computing it again."""
+    from hpsearch.results import verdict_fingerprint
+
+    studies = arm_studies(storage, name)
+    if not studies:
+        return
+    first = min(studies, key=lambda s: s.name)
+    record = {"fingerprint": verdict_fingerprint(studies), "verdict": json_safe(verdict)}
+    storage.set_study_user_attr(storage.get_study_id_from_name(first.name), VERDICT_ATTR, record)
+
+
 # --- pieces ---------------------------------------------------------------------------------
 
 
-def _spec_of(studies: Sequence[ArmLike]) -> dict[str, Any]:
+def _spec_of(studies: Sequence[StudyData]) -> dict[str, Any]:
     for s in studies:
-        spec = s.attrs.get("hpsearch_spec")
+        spec = s.attrs.get(SPEC_ATTR)
         if isinstance(spec, dict):
             return spec
     return {}
 
 
-def _budget(study: ArmLike) -> int:
-    spec = study.attrs.get("hpsearch_spec")
-    n = (spec or {}).get("study", {}).get("n_trials") if isinstance(spec, dict) else None
-    if isinstance(n, int):
-        return n
-    from hpsearch.search import is_finished
-
-    return sum(is_finished(t) for t in study.frozen)
+def _budget(study: StudyData) -> int:
+    """The study's budget (the grid cap included), else the finished trials of a study hpsearch did not make."""
+    n = stored_budget(study.attrs)
+    return n if n is not None else len(study.finished)
 
 
-def _first_attr(studies: Sequence[ArmLike], key: str) -> Any:
+def _first_attr(studies: Sequence[StudyData], key: str) -> Any:
     return next((s.attrs[key] for s in studies if s.attrs.get(key) is not None), None)
 
 
@@ -156,19 +178,19 @@ def _quartiles(values: Sequence[float]) -> dict[str, float | None]:
     return {"median": float(med), "q1": float(q1), "q3": float(q3)}
 
 
-def _arm_row(sampler: str, studies: Sequence[ArmLike]) -> dict[str, Any]:
+def _arm_row(sampler: str, studies: Sequence[StudyData]) -> dict[str, Any]:
     test = None
-    scored = [s for s in studies if isinstance(s.attrs.get("test_score"), (int, float))]
+    scored = [s for s in studies if isinstance(s.attrs.get(TEST_SCORE_ATTR), (int, float))]
     if scored:
-        per_repeat = [float(s.attrs["test_score"]) for s in scored]
+        per_repeat = [float(s.attrs[TEST_SCORE_ATTR]) for s in scored]
         variances = [
-            float(s.attrs["test_score_std"]) ** 2
+            float(s.attrs[TEST_SCORE_STD_ATTR]) ** 2
             for s in scored
-            if isinstance(s.attrs.get("test_score_std"), (int, float))
+            if isinstance(s.attrs.get(TEST_SCORE_STD_ATTR), (int, float))
         ]
         training_sd = math.sqrt(statistics.fmean(variances)) if variances else None  # pooled over repeats
         test = {**_quartiles(per_repeat), "per_repeat": per_repeat, "training_sd": training_sd}
-    seconds = [seconds_of(s) for s in studies]
+    seconds = [s.seconds() for s in studies]
     return {
         "sampler": sampler,
         "repeats": len(studies),
@@ -200,7 +222,7 @@ def _samples(finals: Finals, a: str, b: str) -> tuple[list[float], list[float], 
 
 
 def pairwise(
-    finals: Finals, direction: str, *, seed: int = 0
+    finals: Finals, direction: Direction, *, seed: int = 0
 ) -> tuple[list[dict[str, Any]], list[stats.PairTest], list[str]]:
     """The verdict's ``pairs`` from each arm's final bests: every pair (the later arm as a, the
     earlier as b: random vs grid, tpe vs random), exact test, Holm over all pairs, ``better``.
@@ -235,9 +257,9 @@ def pairwise(
     return pairs, [t for _, _, t in found], untested
 
 
-def _importance(studies: Sequence[ArmLike], seed: int) -> list[dict[str, Any]]:
+def _importance(studies: Sequence[StudyData], seed: int) -> list[dict[str, Any]]:
     """fANOVA per study (each repeat of each arm), median and IQR across them: the report's own numbers."""
-    from hpsearch.report._importance import importance_spread
+    from hpsearch.results import importance_spread
 
     return importance_spread(studies, "fanova", seed)
 
@@ -299,7 +321,7 @@ def _pair_sentence(pair: dict[str, Any], test: stats.PairTest, units: _Units, n_
         n = test.n_a if test.paired else f"{test.n_a} and {test.n_b}"
         return (
             f"{a} vs {b} inconclusive: with {n} repeats no {method} test can give "
-            f"p below {test.min_p:.3g}; run --seeds {need}"
+            f"p below {test.min_p:.3g} ({need} repeats can)"
         )
     return (
         f"{a} vs {b} inconclusive: {a} − {b} = {units.diff(pair['diff'])}{units.examples(pair['diff'])} "
@@ -320,7 +342,7 @@ def _summary_words(
     need = max(10, stats.repeats_needed(n_pairs))
     merged = (
         f"{joined} inconclusive: with {max(tests[i].n_a for i in limited)} repeats no test can give p below "
-        f"0.05 (the smallest p each can give: {floors}); run --seeds {need}"
+        f"0.05 (the smallest p each can give: {floors}; {need} repeats can)"
     )
     return [merged] + [w for i, w in enumerate(sentences) if i not in limited]
 

@@ -120,4 +120,3 @@ ACTIVATIONS: dict[str, tuple[Forward, Backward]] = {
     "gelu": (_gelu, _gelu_back),
 }
 IN_PLACE = frozenset({"relu", "leaky_relu", "tanh", "sigmoid"})
-RELU_FAMILY = frozenset({"relu", "leaky_relu", "gelu"})

@@ -10,6 +10,11 @@ Public API::
 study of that name; otherwise to the comparison of that name (studies carrying
 user attr ``comparison=<name>``); ``<name>-comparison`` always means the
 comparison (that is also compare's default file name).
+
+A comparison's report renders a verdict and never computes one: the verdict
+it is handed (``verdict=``: what compare, ``hpsearch report`` or the server
+got from hpsearch.comparison), else the one compare stored with the arm studies
+if it is still theirs, else it says there is none yet.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ import optuna
 
 from hpsearch._names import safe_name
 from hpsearch.errors import StudyNotFound
-from hpsearch.report._collect import StudyData, find_studies, study_data
 from hpsearch.report._compare import comparison_page
 from hpsearch.report._study import study_page
+from hpsearch.results import StudyData, find_studies, stored_verdict, study_data
 from hpsearch.storage import not_found
 
 __all__ = [
@@ -55,20 +60,18 @@ def study_report_html(storage: Any, name: str) -> str:
 
 
 def comparison_report_html(storage: Any, name: str, *, verdict: dict[str, Any] | None = None) -> str:
-    """The comparison report of the studies grouped as comparison ``name``.
-
-    ``verdict``: the verdict the caller has just computed from the same studies
-    (compare does), so its importance is not computed twice.
-    """
+    """The comparison report of the studies grouped as comparison ``name``, opening with ``verdict``
+    (else the stored one; see the module docstring)."""
     st = _storage(storage)
     _, arms = find_studies(st, name)
     if not arms:
         raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
-    return comparison_page(name, arms, importance=verdict["importance"] if verdict else None)
+    return comparison_page(name, arms, verdict if verdict is not None else stored_verdict(arms))
 
 
-def report_html(storage: Any, name: str) -> tuple[str, str]:
-    """(kind, html) for a study or a comparison called ``name`` (kind: 'study' | 'comparison')."""
+def report_html(storage: Any, name: str, *, verdict: dict[str, Any] | None = None) -> tuple[str, str]:
+    """(kind, html) for a study or a comparison called ``name`` (kind: 'study' | 'comparison');
+    ``verdict``: a comparison's verdict (else the stored one)."""
     st = _storage(storage)
     single, arms = find_studies(st, name)
     if single is not None:
@@ -77,7 +80,7 @@ def report_html(storage: Any, name: str) -> tuple[str, str]:
         name = name[: -len("-comparison")]
         arms = find_studies(st, name)[1]
     if arms:
-        return "comparison", comparison_page(name, arms)
+        return "comparison", comparison_page(name, arms, verdict if verdict is not None else stored_verdict(arms))
     raise not_found(st, name)
 
 
@@ -87,9 +90,11 @@ def default_report_path(name: str, kind: str) -> Path:
     return Path("reports") / f"{safe_name(base)}{suffix}.html"
 
 
-def write_report(storage: Any, name: str, path: str | Path | None = None) -> Path:
+def write_report(
+    storage: Any, name: str, path: str | Path | None = None, *, verdict: dict[str, Any] | None = None
+) -> Path:
     """Write the report of ``name`` (study or comparison) and return its path."""
-    kind, html = report_html(storage, name)
+    kind, html = report_html(storage, name, verdict=verdict)
     out = Path(path) if path else default_report_path(name, kind)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")

@@ -14,9 +14,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from hpsearch import samplers, stats
-from hpsearch.report._collect import StudyData
+from hpsearch.records import Direction
 from hpsearch.report._html import Figure, fmt, plain
-from hpsearch.report._importance import worst_value
+from hpsearch.results._importance import worst_value
+from hpsearch.results._studies import StudyData
 
 MIN_EXPECTED_MAX = 5  # fewer values: do not draw an expected-max curve
 
@@ -39,7 +40,7 @@ def _x_of(s: StudyData, axis: str) -> np.ndarray:
     return s.cumulative(axis)
 
 
-def arm_curves(arms: Arms, direction: str, axis: str, n_points: int = 200) -> tuple[np.ndarray, dict]:
+def arm_curves(arms: Arms, direction: Direction, axis: str, n_points: int = 200) -> tuple[np.ndarray, dict]:
     """Common grid and, per arm, (median, q25, q75) of the best-so-far over repeats."""
     xmax = max((_x_of(s, axis)[-1] for a in arms.values() for s in a if s.finished), default=0.0)
     if axis == "trials":
@@ -122,7 +123,7 @@ _AXIS_TITLE = {
 }
 
 
-def best_so_far(arms: Arms, direction: str, axis: str) -> Figure | None:
+def best_so_far(arms: Arms, direction: Direction, axis: str) -> Figure | None:
     grid, curves = arm_curves(arms, direction, axis)
     if grid.size == 0:
         return None
@@ -142,7 +143,7 @@ def best_so_far(arms: Arms, direction: str, axis: str) -> Figure | None:
 
 
 def _expected_max_arm(
-    fig: go.Figure, name: str, studies: list[StudyData], direction: str, worst: float, c: str, seed: int
+    fig: go.Figure, name: str, studies: list[StudyData], direction: Direction, worst: float, c: str, seed: int
 ) -> tuple[list[np.ndarray], str]:
     """Draw one arm's expected best of n; return the arrays shown and a note for the reader."""
     used = [s for s in studies if len(s.finished) >= MIN_EXPECTED_MAX]
@@ -171,7 +172,7 @@ def _expected_max_arm(
     return [mean, lo, hi], note + "."
 
 
-def expected_max(arms: Arms, direction: str, budget: int, seed: int = 0) -> tuple[Figure | None, list[str]]:
+def expected_max(arms: Arms, direction: Direction, budget: int, seed: int = 0) -> tuple[Figure | None, list[str]]:
     """Expected best of n against budget for every arm that allows it; TPE as repeated-study curves.
 
     docs/science.md ("Expected max vs budget"): pruned and diverged trials stay

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from hpsearch.records import Direction
 from hpsearch.report import _compare_figures as cf
 from hpsearch.report._contour import contour
 from hpsearch.report._html import Figure, fmt
-from hpsearch.report._importance import FANOVA_TREES, TOP_QUANTILE, per_study_methods, spread, worst_value
 from hpsearch.report._match import match_grid
 from hpsearch.report._param_figures import importance_figure, score_vs_param
+from hpsearch.results._importance import FANOVA_TREES, TOP_QUANTILE, per_study_methods, spread, worst_value
 
 FANOVA = "fANOVA (whole space)"
 PED = f"PED-ANOVA (top {TOP_QUANTILE:.0%} vs all)"
@@ -43,7 +44,7 @@ def _cell(row: dict[str, Any] | None) -> str:
 
 
 def sections(
-    arms: cf.Arms, direction: str, params: Sequence[str], log_params: set[str], seed: int = 0
+    arms: cf.Arms, direction: Direction, params: Sequence[str], log_params: set[str], seed: int = 0
 ) -> tuple[list[Figure], dict[str, Any]]:
     """(figures, template context) for importance, coverage, per-parameter plots, cost, trials to match."""
     studies = [s for ss in arms.values() for s in ss]

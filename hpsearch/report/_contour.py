@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from hpsearch.records import Direction
 from hpsearch.report._compare_figures import Arms, color
 from hpsearch.report._html import Figure, plain
 
@@ -94,7 +95,9 @@ def _shown(n: int, total: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(n, k), replace=False))
 
 
-def contour(arms: Arms, params: Sequence[str], log_params: set[str], worst: float, direction: str) -> Figure | None:
+def contour(
+    arms: Arms, params: Sequence[str], log_params: set[str], worst: float, direction: Direction
+) -> Figure | None:
     """Contour with a dropdown of hyperparameter pairs; None with fewer than two parameters."""
     params = list(params)[:MAX_PARAMS]
     if len(params) < 2 or not math.isfinite(worst):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpsearch import stats
+from hpsearch.records import Direction
 from hpsearch.report._compare_figures import Arms
 from hpsearch.report._html import fmt
 
@@ -27,12 +28,12 @@ class MatchTable:
     rows: list[list[str]] = field(default_factory=list)  # arm, study, seed, trials
 
 
-def _final(values: np.ndarray, direction: str) -> float:
+def _final(values: np.ndarray, direction: Direction) -> float:
     best = stats.incumbent(values, direction)
     return float(best[-1]) if best.size else math.nan
 
 
-def match_grid(arms: Arms, direction: str) -> MatchTable:
+def match_grid(arms: Arms, direction: Direction) -> MatchTable:
     """Per-repeat trials to reach grid's median final best, and a summary per arm."""
     if "grid" not in arms:
         return MatchTable()

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from plotly.subplots import make_subplots
 
-from hpsearch.report._collect import StudyData
 from hpsearch.report._compare_figures import Arms, color
 from hpsearch.report._html import Figure, plain
+from hpsearch.results._studies import StudyData
 
 ARM_OFFSET = 0.12  # categorical axes: arms side by side around each choice
 

@@ -9,10 +9,18 @@ from typing import Any
 from hpsearch import samplers
 from hpsearch._names import safe_name
 from hpsearch.export import csv_data_uri, rows_of
+from hpsearch.records import (
+    SPEC_ATTR,
+    TEST_METRICS_ATTR,
+    TEST_SCORE_ATTR,
+    TEST_SCORE_STD_ATTR,
+    TEST_SEEDS_ATTR,
+    TEST_TRIAL_ATTR,
+)
 from hpsearch.report import _study_figures as sf
-from hpsearch.report._collect import StudyData
 from hpsearch.report._html import fmt, render
-from hpsearch.report._importance import importances
+from hpsearch.results._importance import importances
+from hpsearch.results._studies import StudyData
 
 FANOVA_MAX = 1000  # complete trials; past that the random forest takes several seconds
 IMPORTANCE_MAX = 2000  # complete trials importance is computed on: a seeded sample beyond (10,000 took ~4 s)
@@ -45,20 +53,20 @@ def test_score_items(attrs: dict[str, Any]) -> list[tuple[str, str]]:
     other shape is shown as text rather than dropped.
     """
     rows: list[tuple[str, str]] = []
-    std = attrs.get("test_score_std")
-    seeds = attrs.get("test_seeds")
+    std = attrs.get(TEST_SCORE_STD_ATTR)
+    seeds = attrs.get(TEST_SEEDS_ATTR)
     pm = f" ± {fmt(std)} (std over {len(seeds)} training seeds)" if isinstance(std, float) and seeds else ""
-    metrics = attrs.get("test_metrics")
-    score = attrs.get("test_score")
+    metrics = attrs.get(TEST_METRICS_ATTR)
+    score = attrs.get(TEST_SCORE_ATTR)
     if isinstance(metrics, dict) and metrics:
         for i, (k, v) in enumerate(metrics.items()):
             rows.append((str(k), (fmt(v) if isinstance(v, float) else _short(v)) + (pm if i == 0 else "")))
     elif isinstance(score, dict):
         rows += [(str(k), fmt(v) if isinstance(v, float) else _short(v)) for k, v in score.items()]
-    elif "test_score" in attrs:
+    elif TEST_SCORE_ATTR in attrs:
         rows.append(("test score", (fmt(score) if isinstance(score, float) else _short(score)) + pm))
-    if rows and "test_trial" in attrs:
-        rows.append(("evaluated trial", _short(attrs["test_trial"])))
+    if rows and TEST_TRIAL_ATTR in attrs:
+        rows.append(("evaluated trial", _short(attrs[TEST_TRIAL_ATTR])))
     return rows
 
 
@@ -70,11 +78,11 @@ def provenance(study: StudyData) -> list[tuple[str, str]]:
     return rows
 
 
-def _trial_rows(study: StudyData, params: list[str]) -> list[list[dict]]:
+def _trial_rows(study: StudyData, params: list[str]) -> list[list[dict[str, Any]]]:
     rows = []
     for t in study.trials:
-        state = "DIVERGED" if (t.state == "FAIL" and t.diverged) else t.state
-        cells = [
+        state = t.outcome.upper()
+        cells: list[dict[str, Any]] = [
             {"t": t.number, "v": t.number},
             {"t": state, "v": state, "cls": "state-" + t.state},
             {"t": fmt(t.value, 6), "v": t.value if math.isfinite(t.value) else ""},
@@ -111,24 +119,22 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         sf.learning_curves(study),
         sf.states(study, seed=seed),
     ]
-    figures = [f for f in figures if f is not None]
+    shown = [f for f in figures if f is not None]
     best = study.best()
     counts = study.counts()
     return render(
         "study.html",
         title=f"Study {study.name}",
-        figures=figures,
+        figures=shown,
         study=study,
-        counts=[(k.lower(), v) for k, v in counts.items() if v],
+        counts=[(k, v) for k, v in counts.items() if v],
         best=best,
         best_params=[(k, fmt(v, 6)) for k, v in (best.params.items() if best else [])],
         best_value=fmt(best.value, 6) if best else "",
         test_score=test_score_items(study.attrs),
         importance_note=imp_note,
         provenance=provenance(study),
-        spec_json=json.dumps(study.attrs["hpsearch_spec"], indent=2, default=str)
-        if "hpsearch_spec" in study.attrs
-        else "",
+        spec_json=json.dumps(study.attrs[SPEC_ATTR], indent=2, default=str) if SPEC_ATTR in study.attrs else "",
         params=params,
         trial_rows=_trial_rows(study, params),
         csv_name=safe_name(study.name) + ".csv",

@@ -17,8 +17,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from hpsearch import stats
-from hpsearch.report._collect import StudyData, TrialData
+from hpsearch.records import Direction
 from hpsearch.report._html import Figure, plain
+from hpsearch.results._studies import StudyData, TrialData
 
 MAX_CURVES = 300  # learning curves drawn in the pruned-vs-complete plot
 TOP_CURVES = 10
@@ -41,7 +42,8 @@ def _axis(study: StudyData, name: str, trials: list[TrialData]) -> tuple[np.ndar
     d = study.distributions.get(name)
     raw = [t.params.get(name) for t in trials]
     if _is_cat(d) or any(isinstance(v, str) for v in raw if v is not None):
-        cats = [str(c) for c in d.choices] if _is_cat(d) else sorted({str(v) for v in raw if v is not None})
+        choices = getattr(d, "choices", None) if _is_cat(d) else None
+        cats = [str(c) for c in choices] if choices is not None else sorted({str(v) for v in raw if v is not None})
         pos = {c: i for i, c in enumerate(cats)}
         x = np.array([pos.get(str(v), np.nan) if v is not None else np.nan for v in raw], dtype=float)
         return x, dict(tickvals=list(range(len(cats))), ticktext=[plain(c) for c in cats], title=plain(name))
@@ -53,7 +55,7 @@ def _axis(study: StudyData, name: str, trials: list[TrialData]) -> tuple[np.ndar
 
 
 def _subsample(
-    trials: list[TrialData], direction: str, seed: int = 0, limit: int = MAX_POINTS
+    trials: list[TrialData], direction: Direction, seed: int = 0, limit: int = MAX_POINTS
 ) -> tuple[list[TrialData], str]:
     """At most ``limit`` trials: the best 100 always, the rest drawn at random."""
     if len(trials) <= limit:
@@ -249,7 +251,7 @@ def states(study: StudyData, seed: int = 0) -> Figure:
     counts = {k: v for k, v in study.counts().items() if v}
     with_curve = [t for t in study.trials if t.curve and t.state in ("COMPLETE", "PRUNED")]
     fig = go.Figure()
-    note = ", ".join(f"{k.lower()}: {v}" for k, v in counts.items())
+    note = ", ".join(f"{k}: {v}" for k, v in counts.items())
     if not with_curve:
         fig.add_bar(x=list(counts), y=list(counts.values()))
         fig.update_layout(yaxis_title="trials")

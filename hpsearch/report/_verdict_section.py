@@ -1,7 +1,7 @@
 """The comparison report's first section: the verdict, as a reader scans it.
 
-Reads the verdict computed by hpsearch.comparison._verdict from stored studies
-(nothing is run here) and turns it into table rows: per pair the difference in
+Renders the verdict dict it is handed (compare's, or the one stored with the
+comparison; nothing is computed again here) as table rows: per pair the difference in
 the metric's units (and in validation examples for accuracy), the 95 %
 interval, the test and whether it paired the repeats, p, Holm's p, the
 smallest p the design can reach, and one plain sentence; per arm the test score
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpsearch._format import fmt_number
-from hpsearch.comparison._verdict import COUNTED_METRICS, PERCENT_METRICS, TEST_NAMES, VerdictDetails
+from hpsearch._format import COUNTED_METRICS, METHOD_NAMES, PERCENT_METRICS, fmt_number
 
 
 def _stat(x: Any, digits: int = 4) -> str:
@@ -21,9 +20,16 @@ def _stat(x: Any, digits: int = 4) -> str:
     return fmt_number(x, digits, none="–")
 
 
-def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
-    """Template context for the verdict section."""
-    v = details.verdict
+def verdict_view(v: dict[str, Any] | None, n_val: int | None) -> dict[str, Any]:
+    """Template context for the verdict section (``v`` None: the comparison has no verdict yet)."""
+    if v is None:
+        return {
+            "verdict_text": "No verdict yet: none was computed for these arm studies as they stand.",
+            "verdict_pairs": [],
+            "verdict_arms": [],
+            "verdict_noise": "",
+            "verdict_head": [],
+        }
     percent = v["metric"] in PERCENT_METRICS
     counted = v["metric"] in COUNTED_METRICS and isinstance(n_val, int) and n_val > 0
 
@@ -34,7 +40,9 @@ def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
         return "–" if x is None else (f"{100 * x:.2f}%" if percent else f"{x:.4g}")
 
     pairs = []
-    for p, sentence in zip(v["pairs"], details.pair_sentences, strict=False):  # untested pairs add sentences only
+    for p, sentence in zip(
+        v["pairs"], v.get("sentences") or [""] * len(v["pairs"]), strict=False
+    ):  # untested pairs add sentences only
         lo, hi = p["ci"]
         pairs.append(
             {
@@ -42,7 +50,7 @@ def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
                 "diff": diff(p["diff"]),
                 "examples": f"{p['diff'] * n_val:+.1f} of {n_val}" if counted else "–",
                 "ci": f"[{diff(lo)}, {diff(hi)}]" if not percent else f"[{100 * lo:+.2f}, {100 * hi:+.2f}] points",
-                "test": TEST_NAMES[p["method"]],
+                "test": METHOD_NAMES.get(p["method"], p["method"]),
                 "p": _stat(p["p"], 3),
                 "p_holm": _stat(p["p_holm"], 3),
                 "min_p": _stat(p["min_p"], 3),
@@ -73,7 +81,7 @@ def verdict_view(details: VerdictDetails, n_val: int | None) -> dict[str, Any]:
         "verdict_text": v["verdict"],
         "verdict_pairs": pairs,
         "verdict_arms": arms,
-        "verdict_noise": details.noise_sentence,
+        "verdict_noise": "",
         "verdict_head": [
             "sampler",
             "repeats",

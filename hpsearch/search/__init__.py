@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hpsearch.search._load import load_study, stored_spec
-from hpsearch.search._outcomes import (
+from hpsearch.records import (
     ERROR_ATTR,
     best_trial,
+    budget,
     is_crashed,
     is_diverged,
     is_error,
@@ -14,6 +14,7 @@ from hpsearch.search._outcomes import (
     state_counts,
     state_name,
 )
+from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._pruners import PRUNERS, make_pruner
 from hpsearch.search._recovery import Heartbeat, recover_study
 from hpsearch.search._runner import (
@@ -27,7 +28,7 @@ from hpsearch.search._runner import (
     run_study,
     with_overrides,
 )
-from hpsearch.search._samplers import SAMPLERS, SlotGridSampler, budget, grid_axes, make_sampler
+from hpsearch.search._samplers import SAMPLERS, SlotGridSampler, grid_axes, make_sampler
 from hpsearch.search._trial import (
     SlotsBusy,
     StudyComplete,
@@ -42,10 +43,8 @@ from hpsearch.search._trial import (
 from hpsearch.search._workers import (
     MAX_FAILURES,
     ObjectiveFailing,
-    TooManyCrashes,
     WorkerFailed,
     quiet_pool_resets,
-    run_pool,
     work,
 )
 
@@ -64,7 +63,6 @@ __all__ = [
     "SlotGridSampler",
     "SlotsBusy",
     "StudyComplete",
-    "TooManyCrashes",
     "TrialAlreadyFinished",
     "TrialNotFound",
     "WorkerFailed",
@@ -86,7 +84,6 @@ __all__ = [
     "renew_lease",
     "report_value",
     "running_trial",
-    "run_pool",
     "run_studies",
     "run_study",
     "state_counts",

@@ -15,8 +15,9 @@ PRUNERS = ("none", "median", "hyperband")
 def max_epochs(spec: Spec) -> int:
     """The largest number of epochs a trial can train (searched or fixed)."""
     searched = (spec.space or {}).get("max_epochs")
-    if searched is not None and getattr(searched, "high", None) is not None:
-        return int(searched.high)
+    high = getattr(searched, "high", None)
+    if high is not None:
+        return int(high)
     return int((spec.training or {}).get("max_epochs", 50))
 
 

@@ -84,7 +84,7 @@ def fail_orphans(study: optuna.Study, n_slots: int) -> list[int]:
     was then taken over (its server died before recording it), and no tell of
     it can count any more.
     """
-    from hpsearch.search._samplers import SLOT_ATTR
+    from hpsearch.records import SLOT_ATTR
 
     storage = storage_of(study)
     engine = engine_of(storage)
@@ -159,11 +159,11 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Heartbeat:
-        interval = self._storage.get_heartbeat_interval()
+        interval = self._storage.get_heartbeat_interval()  # type: ignore[attr-defined]
         if interval:
             if self._beaten_at is None:
                 # Beat once now: Optuna never counts a trial without any heartbeat as stale.
-                self._storage.record_heartbeat(self._trial_id)
+                self._storage.record_heartbeat(self._trial_id)  # type: ignore[attr-defined]
                 first = float(interval)
             else:
                 first = max(0.0, self._beaten_at + interval - time.monotonic())
@@ -180,7 +180,7 @@ class Heartbeat:
         wait = first
         while not self._stop.wait(wait):
             try:
-                self._storage.record_heartbeat(self._trial_id)
+                self._storage.record_heartbeat(self._trial_id)  # type: ignore[attr-defined]
             except Exception:  # a transient DB error must not kill the trial; next beat retries
                 pass
             wait = interval

@@ -1,7 +1,7 @@
 """run_study / run_studies / join_study: create or resume studies and run them to their budget.
 
 A study is "done" when every slot of its budget holds a finished trial
-(COMPLETE, PRUNED, diverged, or failed by an objective error; see _outcomes),
+(COMPLETE, PRUNED, diverged, or failed by an objective error; see hpsearch.records),
 which the claims table makes exact even with many workers. Resuming is the
 same call as starting: free slots (never run, or crashed) are simply claimed
 again. A budget only grows: ``n_trials`` below the stored budget is refused
@@ -16,19 +16,16 @@ from functools import partial
 from typing import Any
 
 import optuna
-from rich.console import Console
 
 from hpsearch.errors import UserError
+from hpsearch.records import SPEC_ATTR, budget, is_finished
 from hpsearch.search import _workers
-from hpsearch.search._display import StudyProgress, print_summary
 from hpsearch.search._load import load_study, stored_spec
-from hpsearch.search._outcomes import is_finished
+from hpsearch.search._progress import RunProgress, checked
 from hpsearch.search._pruners import make_pruner
-from hpsearch.search._samplers import budget, make_sampler
+from hpsearch.search._samplers import make_sampler
 from hpsearch.search._workers import MAX_FAILURES, work
-from hpsearch.server._trust import check_may_run
 from hpsearch.storage import (
-    SPEC_ATTR,
     SlotStatus,
     call_with_retries,
     checkpoint,
@@ -42,6 +39,7 @@ from hpsearch.storage import (
     storage_of,
     study_id_of,
 )
+from hpsearch.trust import check_may_run
 
 
 def with_overrides(spec: Any, **study: Any) -> Any:
@@ -53,12 +51,12 @@ def with_overrides(spec: Any, **study: Any) -> Any:
         return spec
     d = spec.to_dict()
     d["study"].update(changes)
-    flags = ", ".join("--" + ("study-name" if k == "name" else k.replace("_", "-")) for k in changes)
-    return spec_from_dict(d, source=f"{spec.study.name} (with {flags})")
+    given = ", ".join(f"{'study_name' if k == 'name' else k}={v!r}" for k, v in changes.items())
+    return spec_from_dict(d, source=f"{spec.study.name} (with {given})")
 
 
 class BudgetNotLowered(UserError):
-    """``--n-trials`` below a resumed study's budget: budgets only grow."""
+    """``n_trials`` below a resumed study's budget: budgets only grow."""
 
 
 def prepare_study(
@@ -132,8 +130,8 @@ def _check_grid_kept(stored: Any, n_trials: int) -> None:
         per_axis = ", ".join(f"{k} {v}" for k, v in old.items())
         raise UserError(
             f"study {stored.study.name!r} is a grid search whose grid ({per_axis} points per axis) was sized "
-            f"to its budget of {stored.study.n_trials}; --n-trials {n_trials} would change the grid, and the "
-            f"study would mix two grids. Run a new study instead (--study-name), or fix the grid with "
+            f"to its budget of {stored.study.n_trials}; n_trials {n_trials} would change the grid, and the "
+            f"study would mix two grids. Run a new study instead (another study name), or fix the grid with "
             f"grid = [...] in [space]"
         )
 
@@ -148,8 +146,7 @@ def run_study(
     study_name: str | None = None,
     sampler: str | None = None,
     seed: int | None = None,
-    progress: bool = True,
-    console: Console | None = None,
+    progress: RunProgress | None = None,
     max_failures: int = MAX_FAILURES,
 ) -> optuna.Study:
     """Create or resume the study and run trials until it holds its budget of finished trials.
@@ -160,7 +157,7 @@ def run_study(
     spec = with_overrides(spec, name=study_name, sampler=sampler, seed=seed)  # validate before any write
     storage = open_storage(storage_url, retry=retry_policy(storage_url))
     try:
-        return _run_study(storage, storage_url, spec, n_trials, jobs, timeout, progress, console, max_failures)
+        return _run_study(storage, storage_url, spec, n_trials, jobs, timeout, progress, max_failures)
     finally:
         checkpoint(storage)  # the .db file alone holds the study now (no trials left in its WAL)
 
@@ -172,8 +169,7 @@ def _run_study(
     n_trials: int | None,
     jobs: int,
     timeout: float | None,
-    progress: bool,
-    console: Console | None,
+    progress: RunProgress | None,
     max_failures: int,
 ) -> optuna.Study:
     study, spec = call_with_retries(partial(prepare_study, storage, spec, n_trials=n_trials), retry_policy(storage_url))
@@ -182,14 +178,13 @@ def _run_study(
         if finished < n_trials:
             raise BudgetNotLowered(
                 f"study {study.study_name!r} has a budget of {spec.study.n_trials} trials ({finished} finished); "
-                f"--n-trials {n_trials} would lower it, and budgets only grow. Leave out --n-trials to "
-                f"finish the {spec.study.n_trials}, use --timeout to stop earlier, or --study-name for a new study"
+                f"n_trials {n_trials} would lower it, and budgets only grow. Leave out n_trials to "
+                f"finish the {spec.study.n_trials}, set timeout to stop earlier, or another study name for a new study"
             )
-        if progress:
-            (console or Console()).print(
-                f"study {study.study_name!r} already holds {finished} finished trials (>= --n-trials {n_trials}); "
-                f"nothing to do. Its budget stays {spec.study.n_trials}: budgets only grow",
-                soft_wrap=True,
+        if (shown := checked(progress)) is not None:
+            shown.note(
+                f"study {study.study_name!r} already holds {finished} finished trials (>= n_trials {n_trials}); "
+                f"nothing to do. Its budget stays {spec.study.n_trials}: budgets only grow"
             )
         return study
     _run(
@@ -200,7 +195,6 @@ def _run_study(
         jobs=jobs,
         timeout=timeout,
         progress=progress,
-        console=console,
         max_failures=max_failures,
     )
     return study
@@ -212,8 +206,7 @@ def run_studies(
     *,
     jobs: int = 1,
     timeout: float | None = None,
-    progress: bool = True,
-    console: Console | None = None,
+    progress: RunProgress | None = None,
     max_failures: int = MAX_FAILURES,
 ) -> list[optuna.Study]:
     """Create or resume many studies (e.g. compare's arms) and run them with one pool of workers."""
@@ -232,7 +225,6 @@ def run_studies(
             jobs=jobs,
             timeout=timeout,
             progress=progress,
-            console=console,
             max_failures=max_failures,
         )
     finally:
@@ -246,8 +238,7 @@ def join_study(
     *,
     jobs: int = 1,
     timeout: float | None = None,
-    progress: bool = True,
-    console: Console | None = None,
+    progress: RunProgress | None = None,
     max_failures: int = MAX_FAILURES,
 ) -> optuna.Study:
     """Work on an existing study as more workers (``hpsearch worker``); the spec comes from the DB."""
@@ -266,7 +257,6 @@ def join_study(
             jobs=jobs,
             timeout=timeout,
             progress=progress,
-            console=console,
             first_worker=1,
             max_failures=max_failures,
         )
@@ -287,12 +277,11 @@ def _run(
     *,
     jobs: int,
     timeout: float | None,
-    progress: bool,
-    console: Console | None,
+    progress: RunProgress | None,
     first_worker: int = 0,
     max_failures: int = MAX_FAILURES,
 ) -> None:
-    console = console or Console()
+    shown = checked(progress)
     policy = retry_policy(url)
     todo = [
         (st, sp)
@@ -300,10 +289,9 @@ def _run(
         if not call_with_retries(partial(is_complete, storage, st, sp), policy)
     ]
     for st, sp in zip(studies, specs, strict=True):
-        if (st, sp) not in todo and progress:
-            console.print(
-                f"study {st.study_name!r} is already complete ({finished_count(st)} finished trials); nothing to do",
-                soft_wrap=True,
+        if (st, sp) not in todo and shown is not None:
+            shown.note(
+                f"study {st.study_name!r} is already complete ({finished_count(st)} finished trials); nothing to do"
             )
     if not todo:
         return
@@ -320,11 +308,12 @@ def _run(
             url, names, jobs, deadline=deadline, first_worker=first_worker, max_failures=max_failures, storage=storage
         )
         _workers.release_objectives()  # the forked workers hold their copies; this process needs none
-    with StudyProgress(
-        [st for st, _ in todo], [budget(sp) for _, sp in todo], enabled=progress, console=console
-    ) as bar:
+    tick = shown.tick if shown is not None else _nothing
+    if shown is not None:
+        shown.started(storage, names, [budget(sp) for _, sp in todo])
+    try:
         if pool is not None:
-            pool.wait(on_poll=bar.refresh)
+            pool.wait(on_poll=tick)
         elif jobs == 1:
             from threadpoolctl import threadpool_limits
 
@@ -336,12 +325,19 @@ def _run(
                     names,
                     worker=first_worker,
                     deadline=deadline,
-                    on_trial=bar.refresh,
+                    on_trial=tick,
                     max_failures=max_failures,
                 )
-    if progress:
-        seconds = time.monotonic() - start
-        call_with_retries(partial(print_summary, console, [st for st, _ in todo], seconds), policy)
+    except BaseException:
+        if shown is not None:
+            shown.finished(storage, names, time.monotonic() - start, ok=False)
+        raise
+    if shown is not None:  # the closing summary reads the database: retried like the run's other reads
+        call_with_retries(partial(shown.finished, storage, names, time.monotonic() - start, ok=True), policy)
+
+
+def _nothing() -> None:
+    """The tick of a run nobody watches."""
 
 
 def _check_same(stored: Any, spec: Any) -> None:
@@ -353,7 +349,7 @@ def _check_same(stored: Any, spec: Any) -> None:
         name = stored.study.name
         raise UserError(
             f"study {name!r} already exists with a different spec ({', '.join(diff)} differ); "
-            f"use --study-name for a new study, or `hpsearch delete {name}` first"
+            f"use another study name for a new study, or delete study {name!r} first"
         )
 
 
@@ -370,10 +366,10 @@ def _check_counts(
     *, n_trials: int | None = None, jobs: int = 1, timeout: float | None = None, max_failures: int = MAX_FAILURES
 ) -> None:
     if max_failures < 1:
-        raise UserError(f"--max-failures: expected a whole number >= 1, got {max_failures}")
+        raise UserError(f"max_failures: expected a whole number >= 1, got {max_failures}")
     if n_trials is not None and n_trials < 1:
-        raise UserError(f"--n-trials: expected a whole number >= 1, got {n_trials}")
+        raise UserError(f"n_trials: expected a whole number >= 1, got {n_trials}")
     if jobs < 1:
-        raise UserError(f"--jobs: expected a whole number >= 1, got {jobs}")
+        raise UserError(f"jobs: expected a whole number >= 1, got {jobs}")
     if timeout is not None and timeout <= 0:
-        raise UserError(f"--timeout: expected seconds > 0, got {timeout}")
+        raise UserError(f"timeout: expected seconds > 0, got {timeout}")

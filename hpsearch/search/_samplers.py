@@ -26,12 +26,11 @@ import optuna
 from optuna.samplers import CmaEsSampler, GPSampler, QMCSampler, RandomSampler, TPESampler
 
 from hpsearch.errors import UserError
+from hpsearch.records import SLOT_ATTR
 from hpsearch.samplers import SAMPLERS
 
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
-
-SLOT_ATTR = "hpsearch_slot"
 
 
 class SlotGridSampler(optuna.samplers.BaseSampler):
@@ -259,7 +258,7 @@ def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tup
     else:
         raise ValueError(f"unknown sampler {kind!r}; expected one of {SAMPLERS}")
     args["optuna_version"] = importlib.metadata.version("optuna")
-    sampler._hpsearch_kind = kind  # lets ask_trial tell our samplers from a plain Optuna one
+    sampler._hpsearch_kind = kind  # type: ignore[union-attr]  # lets ask_trial tell our samplers from a plain Optuna one
     return sampler, args
 
 
@@ -296,16 +295,6 @@ def grid_axes(spec: Spec) -> dict[str, list]:
     return grid_values(spec.space, spec.study.n_trials)
 
 
-def budget(spec: Spec) -> int:
-    """Number of slots: n_trials, capped at the grid's size for grid search."""
-    from hpsearch.space import grid_size
-
-    n = int(spec.study.n_trials)
-    if spec.study.sampler == "grid":
-        n = min(n, grid_size(spec.space, n))  # counted from the axes' counts, never listed
-    return n
-
-
 def _slot_seed(seed: int, slot: int) -> int:
     return int(np.random.SeedSequence([seed, slot]).generate_state(1)[0])
 
@@ -313,7 +302,7 @@ def _slot_seed(seed: int, slot: int) -> int:
 def _all_args(cls: type, given: dict) -> dict:
     """Every constructor argument: the ones we pass plus Optuna's defaults, JSON-able."""
     out = {}
-    for name, p in inspect.signature(cls.__init__).parameters.items():
+    for name, p in inspect.signature(cls.__init__).parameters.items():  # type: ignore[misc]
         if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         value = given.get(name, p.default)

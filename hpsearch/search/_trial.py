@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import UserError
-from hpsearch.search._outcomes import ERROR_ATTR
+from hpsearch.records import DIVERGED_ATTR, ERROR_ATTR, SLOT_ATTR, budget
 from hpsearch.search._recovery import (
     HOST_ATTR,
     LEASE_ATTR,
@@ -30,7 +30,7 @@ from hpsearch.search._recovery import (
     fail_trial,
     recover_study,
 )
-from hpsearch.search._samplers import SLOT_ATTR, SlotGridSampler, budget, make_sampler
+from hpsearch.search._samplers import SlotGridSampler, make_sampler
 from hpsearch.storage import (
     Claim,
     SlotStatus,
@@ -119,7 +119,7 @@ def ask_trial(
             continue  # dead workers' slots are free again
         if claim is SlotStatus.BUSY:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
-        frozen = start_trial(study, claim, _template(study, claim, record_pid, lease, key), heartbeat=heartbeat)
+        frozen = start_trial(study, claim, _template(study, claim, record_pid, lease, key), heartbeat=heartbeat)  # type: ignore[arg-type]
         if frozen is not None:
             break
     else:
@@ -199,7 +199,7 @@ def tell_trial(
 
     ``error`` (with state "fail") records that the objective failed on this
     configuration: user attr ``error``, a result that counts toward the budget
-    and is not re-run (hpsearch.search._outcomes). A "fail" without it is a
+    and is not re-run (hpsearch.records). A "fail" without it is a
     crash, and the slot runs again.
 
     A worker passes its ``optuna.Trial`` instead of the number: finding a trial
@@ -222,9 +222,9 @@ def tell_trial(
         trial, trial_id = trial_number, trial_id_of(trial_number)
         trial_number = trial.number
     else:
-        trial = int(trial_number)
+        trial = int(trial_number)  # type: ignore[assignment]
         try:
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id_of(study), trial)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id_of(study), trial)  # type: ignore[arg-type]
         except KeyError:
             raise TrialNotFound(f"study {study.study_name!r} has no trial {trial_number}") from None
     try:
@@ -235,8 +235,8 @@ def tell_trial(
     try:
         if state == TrialState.FAIL and error is not None:
             storage.set_trial_user_attr(trial_id, ERROR_ATTR, error)
-        if state == TrialState.COMPLETE and not math.isfinite(value):
-            storage.set_trial_user_attr(trial_id, "diverged", True)
+        if state == TrialState.COMPLETE and not math.isfinite(value):  # type: ignore[arg-type]
+            storage.set_trial_user_attr(trial_id, DIVERGED_ATTR, True)
             value, state = None, TrialState.FAIL
         if isinstance(trial, optuna.Trial) and fast_path(storage):
             return finish_trial(study, trial, state, value if state == TrialState.COMPLETE else None)
@@ -251,11 +251,11 @@ def tell_trial(
 
 def _same_outcome(frozen: FrozenTrial, state: TrialState, value: float | None) -> bool:
     """Whether a finished trial already holds the outcome being told."""
-    diverged = frozen.user_attrs.get("diverged") is True
+    diverged = frozen.user_attrs.get(DIVERGED_ATTR) is True
     if state == TrialState.COMPLETE and value is not None and not math.isfinite(float(value)):
         return frozen.state == TrialState.FAIL and diverged
     if state == TrialState.COMPLETE:
-        return frozen.state == TrialState.COMPLETE and frozen.values == [float(value)]
+        return frozen.state == TrialState.COMPLETE and frozen.values == [float(value)]  # type: ignore[arg-type]
     if state == TrialState.FAIL:
         return frozen.state == TrialState.FAIL and not diverged
     return frozen.state == state

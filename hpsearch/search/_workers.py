@@ -34,10 +34,9 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
+from hpsearch.records import DIVERGED_ATTR, ERROR_ATTR, budget, is_error
 from hpsearch.search._load import load_study
-from hpsearch.search._outcomes import DIVERGED_ATTR, ERROR_ATTR, is_error
 from hpsearch.search._recovery import Heartbeat, fail_own_trials, fail_trial
-from hpsearch.search._samplers import budget
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
 from hpsearch.storage import (
     DatabaseError,
@@ -59,7 +58,7 @@ from hpsearch.storage import (
 log = logging.getLogger("hpsearch.search")
 
 # An objective that raises fails that trial only (user attr "error"; the slot is done, see
-# _outcomes). The run stops, with exit 1 and the last error, only when the objective fails
+# hpsearch.records). The run stops, with exit 1 and the last error, only when the objective fails
 # every time (the study's first FIRST_FAILURES trials) or max_failures trials in a row
 # (`hpsearch run/worker --max-failures N`; compare uses the default).
 FIRST_FAILURES = 5
@@ -78,9 +77,6 @@ _BLAS_ENV = (
 
 class ObjectiveFailing(RuntimeError):
     """The objective failed on every trial so far, or on many in a row: a bug, not bad luck."""
-
-
-TooManyCrashes = ObjectiveFailing  # its former name
 
 
 class WorkerFailed(RuntimeError):
@@ -233,7 +229,7 @@ def _check_failing(job: _Job, number: int, error: str, max_failures: int) -> Non
     if job.streak >= max_failures:
         raise ObjectiveFailing(
             f"study {name!r}: the objective failed on {job.streak} trials in a row "
-            f"({last}); stopping (--max-failures {max_failures}). {fix}"
+            f"({last}); stopping (max_failures {max_failures}). {fix}"
         )
     if job.succeeded:
         return
@@ -321,7 +317,7 @@ def _run_trial(
     storage = storage_of(study)
     own_storage = trial.storage
     if policy is not None:
-        trial.storage = RetryingStorage(own_storage, policy)
+        trial.storage = RetryingStorage(own_storage, policy)  # type: ignore[assignment]
     try:
         with Heartbeat(storage, trial_id_of(trial), beaten_at=asked):
             try:
@@ -385,7 +381,7 @@ def _fail(
     """FAIL the trial, keeping ``reason`` (system attr fail_reason).
 
     With ``error`` (the objective's own failure) the text is also kept as user
-    attr ``error``, which makes the trial a finished one (see _outcomes); set
+    attr ``error``, which makes the trial a finished one (see hpsearch.records); set
     before the state, since a finished trial is read-only. Each write is
     safe to repeat, so the whole is retried under ``policy``.
     """
@@ -587,7 +583,7 @@ class Pool:
         try:
             with _single_thread_blas_env(), _children_ignore_sigint():
                 for w in range(jobs):
-                    p = ctx.Process(
+                    p = ctx.Process(  # type: ignore[attr-defined]
                         target=_process_main,
                         args=(
                             url,
@@ -649,17 +645,3 @@ class Pool:
 
 # What a worker process's reason to stop (_kind) is raised as in the parent.
 _WORKER_ERRORS: dict[str, type[Exception]] = {"input": UserError, "database": DatabaseError}
-
-
-def run_pool(
-    url: str,
-    names: Sequence[str],
-    jobs: int,
-    *,
-    deadline: float | None = None,
-    on_poll: Callable[[], None] | None = None,
-    first_worker: int = 0,
-    max_failures: int = MAX_FAILURES,
-) -> None:
-    """Run ``jobs`` worker processes over the studies and wait for them (Pool, then Pool.wait)."""
-    Pool(url, names, jobs, deadline=deadline, first_worker=first_worker, max_failures=max_failures).wait(on_poll)

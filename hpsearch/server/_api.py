@@ -119,7 +119,7 @@ def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
     value, state = body.value, body.state
     if state == "diverged":
         value, state = float("nan"), None
-    state = _access.tell(_study_storage(request, name), name, body.trial, value=value, state=state, error=body.error)
+    state = _access.tell(_study_storage(request, name), name, body.trial, value=value, state=state, error=body.error)  # type: ignore[assignment]
     return {"trial": body.trial, "state": state}
 
 

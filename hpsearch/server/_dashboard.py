@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from hpsearch.errors import StudyNotFound, UserError
+from hpsearch.records import DIVERGED_ATTR, UNKNOWN_SAMPLER, finite_or_none
 from hpsearch.server._errors import ApiError
 from hpsearch.server._figures import comparison_figure, history_figure
 from hpsearch.server._names import check_study_name
@@ -137,14 +138,13 @@ def study_page(
 
 def _row(p) -> dict[str, Any]:
     """A table row (hpsearch.storage.TrialPoint) in trial_dict's shape."""
-    value = p.value if p.value is not None and math.isfinite(p.value) else None
     return {
         "number": p.number,
         "state": p.state.name.lower(),
-        "value": value,
+        "value": finite_or_none(p.value),
         "params": p.params,
         "duration": p.duration,
-        "diverged": bool(p.user_attrs.get("diverged")) and p.state.name == "FAIL",
+        "diverged": bool(p.user_attrs.get(DIVERGED_ATTR)) and p.state.name == "FAIL",
     }
 
 
@@ -159,12 +159,13 @@ def comparison_page(request: Request, group: str) -> HTMLResponse:
     maximize = studies[0]["direction"] == "maximize"
     arms = [(s["name"], s["sampler"], trials) for s, trials in views]
     by_sampler = []
-    for sampler in sorted({str(s["sampler"]) for s in studies}):
-        bests = [s["best_value"] for s in studies if str(s["sampler"]) == sampler and s["best_value"] is not None]
+    for sampler in sorted({(s["sampler"] or UNKNOWN_SAMPLER) for s in studies}):
+        mine = [s for s in studies if (s["sampler"] or UNKNOWN_SAMPLER) == sampler]
+        bests = [s["best_value"] for s in mine if s["best_value"] is not None]
         by_sampler.append(
             {
                 "sampler": sampler,
-                "n": sum(str(s["sampler"]) == sampler for s in studies),
+                "n": len(mine),
                 "median": statistics.median(bests) if bests else None,
                 "worst": (min(bests) if maximize else max(bests)) if bests else None,
                 "best": (max(bests) if maximize else min(bests)) if bests else None,
@@ -203,6 +204,18 @@ REPORT_CACHE_SIZE = 4  # full reports kept (up to ~10 MB each at 10,000 trials)
 _reports: dict[tuple[str, str], tuple[tuple, str]] = {}
 
 
+def _verdict_for(storage: Any, function: str, name: str) -> dict[str, Any]:
+    """A comparison report opens with the comparison's verdict (stored, else computed; nothing written)."""
+    if function != "comparison_report_html":
+        return {}
+    from hpsearch.comparison import current_verdict
+
+    try:
+        return {"verdict": current_verdict(storage, name)}
+    except StudyNotFound:
+        return {}  # the report says there is no such comparison
+
+
 def _full_report(request: Request, function: str, name: str) -> HTMLResponse:
     """The report, rendered again only when the database changed since the last one (its figures
     cost seconds on long studies): the key is /poll's fingerprint of all trials, the studies
@@ -218,7 +231,7 @@ def _full_report(request: Request, function: str, name: str) -> HTMLResponse:
         if known is not None and known[0] == version:
             html = known[1]
         else:
-            html = getattr(report, function)(storage, name)
+            html = getattr(report, function)(storage, name, **_verdict_for(storage, function, name))
             with _caches_lock:
                 _reports.pop((function, name), None)
                 _reports[(function, name)] = (version, html)

@@ -58,7 +58,7 @@ def history_figure(trials: list[FrozenTrial], maximize: bool) -> dict[str, Any]:
                 "mode": "markers",
                 "name": "trial value",
                 "x": [t.number for t in done],
-                "y": [float(t.value) for t in done],
+                "y": [float(t.value) for t in done],  # type: ignore[arg-type]
                 "marker": {"color": "#888", "size": 6},
             },
             {

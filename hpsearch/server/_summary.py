@@ -8,18 +8,25 @@ other storages fall back to the trials, with the same results.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpsearch.errors import StudyNotFound, UserError
-from hpsearch.search import budget, is_diverged, state_counts
-from hpsearch.spec import spec_from_dict
-from hpsearch.storage import (
+from hpsearch.errors import StudyNotFound
+from hpsearch.records import (
+    COMPARISON_ATTR,
+    SAMPLER_ATTR,
     SPEC_ATTR,
+    finished_count,
+    finite_or_none,
+    is_diverged,
+    multi_objective_reason,
+    state_counts,
+    stored_budget,
+)
+from hpsearch.storage import (
     StudyOverview,
     TrialPoint,
     find_study_id,
@@ -30,13 +37,6 @@ from hpsearch.storage import (
 )
 
 STATE_KEYS = ("complete", "pruned", "fail", "running", "waiting")
-
-
-def _finite(value: float | None) -> float | None:
-    """JSON has no NaN or infinity: show them as null."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def counts_by_state(trials: list[FrozenTrial]) -> dict[str, int]:
@@ -58,7 +58,7 @@ def counts_from_names(names: dict[str, int]) -> dict[str, int]:
     counts["fail"] = names.get("diverged", 0) + names.get("failed", 0) + names.get("crashed", 0)
     counts["diverged"] = names.get("diverged", 0)
     counts["crashed"] = names.get("crashed", 0)
-    counts["finished"] = counts["complete"] + counts["pruned"] + counts["diverged"] + names.get("failed", 0)
+    counts["finished"] = finished_count(names)
     return counts
 
 
@@ -68,37 +68,11 @@ def trial_dict(trial: FrozenTrial) -> dict[str, Any]:
     return {
         "number": trial.number,
         "state": trial.state.name.lower(),
-        "value": _finite(trial.value) if trial.values is not None and len(trial.values) == 1 else None,
+        "value": finite_or_none(trial.value) if trial.values is not None and len(trial.values) == 1 else None,
         "params": dict(trial.params),
         "duration": duration,
         "diverged": is_diverged(trial),
     }
-
-
-def _budget(attrs: dict[str, Any]) -> int | None:
-    """The study's budget in finished trials (grid search: capped at the grid size), if hpsearch made it."""
-    raw = attrs.get(SPEC_ATTR)
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return budget(spec_from_dict(raw, source="<stored spec>"))
-    except UserError:  # a spec stored by another version or tool: show no budget rather than fail
-        return None
-
-
-def unsupported_reason(directions: list) -> str | None:
-    """Why hpsearch cannot draw or rank this study (None when it can).
-
-    Studies made by other Optuna tools share the database; they are listed
-    with what is known (counts by state), never allowed to break a listing.
-    """
-    if len(directions) != 1:
-        return (
-            f"a multi-objective study ({len(directions)} objectives: "
-            f"{', '.join(d.name.lower() for d in directions)}); hpsearch draws and ranks "
-            "single-objective studies only, so it shows its trials without a best trial or history plot"
-        )
-    return None
 
 
 def summarize(storage: optuna.storages.BaseStorage, name: str, *, detail: bool = False) -> dict[str, Any]:
@@ -119,13 +93,13 @@ def _summary(storage: optuna.storages.BaseStorage, o: StudyOverview, *, detail: 
         "direction": ", ".join(names),  # one word, except for other tools' multi-objective studies
         "n_trials": o.n_trials,
         "finished": counts["finished"],
-        "budget": _budget(o.user_attrs),
-        "best_value": _finite(o.best.value) if o.best is not None else None,
-        "sampler": o.user_attrs.get("sampler"),
-        "comparison": o.user_attrs.get("comparison"),
+        "budget": stored_budget(o.user_attrs),
+        "best_value": finite_or_none(o.best.value) if o.best is not None else None,
+        "sampler": o.user_attrs.get(SAMPLER_ATTR),
+        "comparison": o.user_attrs.get(COMPARISON_ATTR),
         "states": counts,
         "directions": names,
-        "unsupported": unsupported_reason(o.directions),
+        "unsupported": multi_objective_reason(o.directions),
         "last_change": o.last_change.isoformat() if o.last_change is not None else None,
     }
     if detail:

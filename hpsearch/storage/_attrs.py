@@ -50,7 +50,7 @@ def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> N
             if dialect == "sqlite":
                 from sqlalchemy.dialects.sqlite import insert
             else:
-                from sqlalchemy.dialects.postgresql import insert
+                from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
             table, trials = TrialUserAttributeModel.__table__, TrialModel.__table__
             stmt = insert(table).values(
                 [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
@@ -87,7 +87,7 @@ def _rdb_backend(trial: optuna.trial.BaseTrial) -> optuna.storages.RDBStorage | 
     if type(trial) is not optuna.Trial:
         return None
     storage = getattr(trial, "storage", None)
-    backend = backend_of(storage)
+    backend = backend_of(storage)  # type: ignore[arg-type]
     needed = ("scoped_session", "_set_trial_attr_without_commit")
     if isinstance(backend, optuna.storages.RDBStorage) and all(hasattr(backend, n) for n in needed):
         return backend

@@ -109,7 +109,7 @@ def claim_slot(engine: sa.Engine, study_id: int, n_slots: int) -> Claim | SlotSt
             try:
                 with engine.begin() as con:
                     con.execute(claims_table.insert().values(study_id=study_id, slot=unclaimed, **values))
-                return Claim(study_id, unclaimed, values["token"])
+                return Claim(study_id, unclaimed, values["token"])  # type: ignore[arg-type]
             except sa.exc.IntegrityError:
                 any_busy = True  # someone else just took it; it is running now
                 unclaimed = _lowest_unclaimed(engine, study_id, n_slots, above=unclaimed)
@@ -156,7 +156,7 @@ def _lowest_unclaimed(engine: sa.Engine, study_id: int, n_slots: int, above: int
             candidate = top + 1
         else:
             first = con.execute(sa.select(sa.func.min(c.slot)).where(mine)).scalar()
-            if first > above + 1:
+            if first > above + 1:  # type: ignore[operator]
                 candidate = above + 1
             else:
                 nxt = claims_table.alias("nxt")
@@ -165,7 +165,7 @@ def _lowest_unclaimed(engine: sa.Engine, study_id: int, n_slots: int, above: int
                     .where(mine)
                     .where(~sa.exists().where(nxt.c.study_id == study_id).where(nxt.c.slot == c.slot + 1))
                 )
-                candidate = con.execute(gap).scalar()
+                candidate = con.execute(gap).scalar()  # type: ignore[assignment]
     return candidate if candidate is not None and candidate < n_slots else None
 
 
@@ -373,7 +373,7 @@ def _status(row) -> SlotStatus:
     if state in (TrialState.COMPLETE, TrialState.PRUNED):
         return SlotStatus.DONE
     if state == TrialState.FAIL:
-        # The SQL form of hpsearch.search._outcomes.is_finished: diverged or an objective error is a result.
+        # The SQL form of hpsearch.records.is_finished: diverged or an objective error is a result.
         result = row.diverged == "true" or row.error not in (None, "null")
         return SlotStatus.DONE if result else SlotStatus.FREE
     if state is None:  # the trial row is gone (should not happen); re-run the slot

@@ -290,20 +290,20 @@ class _quick_version_checks:
 
         _VERSION_LOCK.acquire()
         self._original = rdb._VersionManager
-        rdb._VersionManager = _quick_version_manager(self._original)
+        rdb._VersionManager = _quick_version_manager(self._original)  # type: ignore[assignment, misc]
 
     def __exit__(self, *exc) -> None:
         if not self._on:
             return
         from optuna.storages._rdb import storage as rdb
 
-        rdb._VersionManager = self._original
+        rdb._VersionManager = self._original  # type: ignore[misc]
         _VERSION_LOCK.release()
 
 
 @cache
 def _quick_version_manager(base: type) -> type:
-    class _QuickVersionManager(base):  # type: ignore[misc, valid-type]
+    class _QuickVersionManager(base):
         """Optuna's _VersionManager, with alembic's SQL done directly when the schema is current."""
 
         def _init_alembic(self) -> None:

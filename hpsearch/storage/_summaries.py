@@ -11,7 +11,7 @@ alike):
 * the history (number, state, value, duration) in one narrow query;
 * a page of the trial table, sorted and cut in SQL, and its parameters.
 
-States follow the one rule of :mod:`hpsearch.search._outcomes`: the query
+States follow the one rule of :mod:`hpsearch.records`: the query
 groups trials by (Optuna state, user attr ``diverged``, whether user attr
 ``error`` is set), and ``state_name`` is applied to one stand-in trial per
 group, so SQL and the trial path cannot disagree. Only FAIL trials are
@@ -38,10 +38,8 @@ from optuna.distributions import json_to_distribution
 from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.records import COMPARISON_ATTR, DIVERGED_ATTR, ERROR_ATTR, best_trial, state_counts, state_name
 from hpsearch.storage._optuna import backend_of
-
-_DIVERGED = "diverged"  # = hpsearch.search._outcomes.DIVERGED_ATTR (imported lazily there: no upward import)
-_ERROR = "error"  # = ERROR_ATTR
 
 #: The trial-table columns that can be sorted in SQL.
 SORT_KEYS = ("number", "value", "duration", "state")
@@ -50,7 +48,7 @@ SORT_KEYS = ("number", "value", "duration", "state")
 @dataclass(frozen=True)
 class TrialPoint:
     """One trial as the dashboard draws it: duck-types the parts of FrozenTrial that
-    ``hpsearch.search._outcomes`` and the figures read (state, values, user_attrs)."""
+    ``hpsearch.records`` and the figures read (state, values, user_attrs)."""
 
     number: int
     state: TrialState
@@ -91,13 +89,11 @@ def sql_engine(storage: Any) -> sa.Engine | None:
 
 
 def _state_name(state: TrialState, diverged_json: str | None, has_error: bool) -> str:
-    from hpsearch.search._outcomes import state_name  # lazy: hpsearch.search imports this package
-
     attrs: dict[str, Any] = {}
     if diverged_json is not None:
-        attrs[_DIVERGED] = json.loads(diverged_json)
+        attrs[DIVERGED_ATTR] = json.loads(diverged_json)
     if has_error:
-        attrs[_ERROR] = True
+        attrs[ERROR_ATTR] = True
     stand_in = TrialPoint(number=-1, state=state, value=None, duration=None, user_attrs=attrs)
     return state_name(stand_in)  # type: ignore[arg-type]  # duck-types FrozenTrial's state and user_attrs
 
@@ -109,8 +105,8 @@ def _outcome_columns(trials: sa.Table):
     err = attrs.alias("err_attr")
     is_fail = trials.c.state == TrialState.FAIL
     joined = trials.outerjoin(
-        div, sa.and_(is_fail, div.c.trial_id == trials.c.trial_id, div.c.key == _DIVERGED)
-    ).outerjoin(err, sa.and_(is_fail, err.c.trial_id == trials.c.trial_id, err.c.key == _ERROR))
+        div, sa.and_(is_fail, div.c.trial_id == trials.c.trial_id, div.c.key == DIVERGED_ATTR)
+    ).outerjoin(err, sa.and_(is_fail, err.c.trial_id == trials.c.trial_id, err.c.key == ERROR_ATTR))
     has_error = sa.case((sa.and_(err.c.value_json.is_not(None), err.c.value_json != "null"), 1), else_=0)
     return joined, div.c.value_json, has_error
 
@@ -137,7 +133,7 @@ def study_overviews(
             s
             for s in storage.get_all_studies()
             if (wanted is None or s.study_name in wanted)
-            and (comparison is None or s.user_attrs.get("comparison") == comparison)
+            and (comparison is None or s.user_attrs.get(COMPARISON_ATTR) == comparison)
         ),
         key=lambda s: s.study_name,
     )
@@ -185,9 +181,7 @@ def overview_from_trials(
     study_id: int, name: str, directions: list, user_attrs: dict, trials: Sequence[FrozenTrial]
 ) -> StudyOverview:
     """The same overview computed from loaded trials (non-RDB storages, and tests)."""
-    from hpsearch.search._outcomes import best_trial, state_counts
-
-    best = best_trial(trials, directions[0]) if len(directions) == 1 else None
+    best = best_trial(trials, directions)  # None for a multi-objective study
     stamps = [d for t in trials for d in (t.datetime_start, t.datetime_complete) if d is not None]
     point = (
         None
@@ -238,7 +232,7 @@ def study_stats(engine: sa.Engine, study_ids: Sequence[int]) -> dict[int, tuple[
 
 
 def best_trial_point(engine: sa.Engine, study_id: int, direction: optuna.study.StudyDirection) -> TrialPoint | None:
-    """The best COMPLETE trial with a finite value (ties: the lowest number), as _outcomes.best_trial picks it."""
+    """The best COMPLETE trial with a finite value (ties: the lowest number), as records.best_trial picks it."""
     trials = models.TrialModel.__table__
     values = models.TrialValueModel.__table__
     order = values.c.value.desc() if direction == optuna.study.StudyDirection.MAXIMIZE else values.c.value.asc()
@@ -327,9 +321,9 @@ def _point_query(engine: sa.Engine, study_id: int):
 def _point(row) -> TrialPoint:
     attrs: dict[str, Any] = {}
     if row.div is not None:
-        attrs[_DIVERGED] = json.loads(row.div)
+        attrs[DIVERGED_ATTR] = json.loads(row.div)
     if row.err:
-        attrs[_ERROR] = True  # the text is not loaded; set means "an objective error"
+        attrs[ERROR_ATTR] = True  # the text is not loaded; set means "an objective error"
     mapping = row._mapping
     if "seconds" in mapping:
         seconds = None if row.seconds is None else round(float(row.seconds), 3)  # SQLite: ms precision

@@ -78,7 +78,7 @@ def start_trial(study: optuna.Study, claim: Claim, template: FrozenTrial, *, hea
                     study_id=study_id, number=None, state=TrialState.RUNNING, datetime_start=_utc(start)
                 )
             )
-            trial_id = int(inserted.inserted_primary_key[0])
+            trial_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
             number = con.execute(
                 sa.select(sa.func.count())
                 .select_from(_trials)
@@ -94,7 +94,7 @@ def start_trial(study: optuna.Study, claim: Claim, template: FrozenTrial, *, hea
                         for key, value in template.system_attrs.items()
                     ],
                 )
-            if heartbeat and storage.get_heartbeat_interval():
+            if heartbeat and storage.get_heartbeat_interval():  # type: ignore[attr-defined]
                 con.execute(_heartbeats.insert().values(trial_id=trial_id))
             if not attach_in(con, claim, trial_id):
                 raise _ClaimLost
@@ -152,17 +152,17 @@ def batched_params(trial: optuna.trial.BaseTrial) -> Iterator[None]:
     always does. If the block raises, nothing of it is written.
     """
     storage = getattr(trial, "storage", None)
-    if type(trial) is not optuna.Trial or not isinstance(backend_of(storage), optuna.storages.RDBStorage):
+    if type(trial) is not optuna.Trial or not isinstance(backend_of(storage), optuna.storages.RDBStorage):  # type: ignore[arg-type]
         yield
         return
-    buffer = _ParamBuffer(storage)
-    trial.storage = buffer
+    buffer = _ParamBuffer(storage)  # type: ignore[arg-type]
+    trial.storage = buffer  # type: ignore[assignment]
     try:
         yield
     finally:
-        trial.storage = storage
+        trial.storage = storage  # type: ignore[assignment]
     if buffer.pending:
-        _write_params(storage, trial._trial_id, buffer.pending)
+        _write_params(storage, trial._trial_id, buffer.pending)  # type: ignore[arg-type]
 
 
 def _write_params(

@@ -151,7 +151,7 @@ def test_a_multi_objective_study_is_refused_with_the_reason(foreign, capsys, com
     code, out, err = _run(capsys, command, "pareto")
     assert code == 2, out + err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
-    assert "'pareto'" in err and "multi-objective (2 objectives: maximize, minimize)" in err
+    assert "'pareto'" in err and "multi-objective study (2 objectives: maximize, minimize)" in err
     assert _dump(foreign / DB) == before
 
 

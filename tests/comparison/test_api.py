@@ -56,7 +56,7 @@ def test_run_with_an_importable_callable_stores_its_reference(cheap_objectives, 
 
 def test_compare_rejects_bad_input_before_touching_the_database(tmp_path):
     db = tmp_path / "c.db"
-    with pytest.raises(UserError, match="--samplers"):
+    with pytest.raises(UserError, match="samplers: expected"):
         hpsearch.compare(_spec("c"), samplers=("grid", "bayes"), storage=f"sqlite:///{db}")
     with pytest.raises(UserError, match="spec"):
         hpsearch.compare(42, storage=f"sqlite:///{db}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 
 from hpsearch.comparison import arm_specs
+from hpsearch.records import is_finished
 from hpsearch.search import _workers, run_studies
-from hpsearch.search._outcomes import is_finished
 from hpsearch.spec import spec_from_dict
 from hpsearch.storage import open_storage
 

@@ -11,7 +11,7 @@ import pytest
 from hpsearch import stats
 from hpsearch.comparison import load_verdict
 
-KEYS = ["comparison", "metric", "direction", "budget", "repeats", "arms", "pairs", "importance", "verdict"]
+KEYS = ["comparison", "metric", "direction", "budget", "repeats", "arms", "pairs", "importance", "verdict", "sentences"]
 ARM_KEYS = ["sampler", "repeats", "best", "test", "seconds"]
 PAIR_KEYS = ["a", "b", "diff", "ci", "method", "p", "p_holm", "min_p", "better"]
 
@@ -89,7 +89,7 @@ def test_five_repeats_say_the_design_cannot_reach_significance(store_comparison)
     assert p["p"] == p["min_p"] == 0.0625 and p["better"] is None and p["diff"] < 0
     assert v["verdict"] == (
         "TPE vs random search inconclusive: with 5 repeats no paired Wilcoxon signed-rank test "
-        "can give p below 0.0625; run --seeds 10."
+        "can give p below 0.0625 (10 repeats can)."
     )
 
 
@@ -154,5 +154,5 @@ def test_pairs_the_design_cannot_decide_are_said_once(store_comparison):
     assert v["verdict"] == (
         "Random search vs grid search, TPE vs grid search and TPE vs random search inconclusive: "
         "with 2 repeats no test can give p below 0.05 (the smallest p each can give: 0.333, "
-        "0.333, 0.5); run --seeds 10."
+        "0.333, 0.5; 10 repeats can)."
     )

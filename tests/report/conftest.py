@@ -41,8 +41,14 @@ def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def make_comparison(
-    storage, name: str = "demo", samplers=("grid", "random", "tpe"), seeds=(0, 1), n_trials: int = 6
+    storage,
+    name: str = "demo",
+    samplers=("grid", "random", "tpe"),
+    seeds=(0, 1),
+    n_trials: int = 6,
+    verdict: bool = True,
 ) -> list[str]:
+    """The arm studies of comparison ``name``; ``verdict``: store their verdict with them, as compare does."""
     names = []
     for sampler in samplers:
         for seed in seeds:
@@ -60,6 +66,10 @@ def make_comparison(
                 study.set_user_attr(k, v)
             study.optimize(synthetic, n_trials=n_trials)
             names.append(sname)
+    if verdict:
+        from hpsearch.comparison._verdict import load_verdict, store_verdict
+
+        store_verdict(storage, name, load_verdict(storage, name))
     return names
 
 

@@ -143,7 +143,18 @@ def test_bad_input_exits_2_with_one_line(compared, tmp_path, capsys, argv, needl
         assert not db.exists()  # rejected before the database is touched
 
 
-VERDICT_KEYS = ["comparison", "metric", "direction", "budget", "repeats", "arms", "pairs", "importance", "verdict"]
+VERDICT_KEYS = [
+    "comparison",
+    "metric",
+    "direction",
+    "budget",
+    "repeats",
+    "arms",
+    "pairs",
+    "importance",
+    "verdict",
+    "sentences",
+]
 
 
 def test_compare_json_prints_only_the_verdict_and_report_json_repeats_it(compared, capsys):
@@ -166,7 +177,7 @@ def test_compare_json_prints_only_the_verdict_and_report_json_repeats_it(compare
     assert list(pair) == ["a", "b", "diff", "ci", "method", "p", "p_holm", "min_p", "better"]
     assert (pair["a"], pair["b"], pair["method"]) == ("random", "grid", "mann-whitney")  # grid pairs with nothing
     assert pair["min_p"] == pytest.approx(2 / 6) and pair["better"] is None  # 2 + 2 repeats: C(4, 2) = 6
-    assert "inconclusive" in verdict["verdict"] and "--seeds 10" in verdict["verdict"]
+    assert "inconclusive" in verdict["verdict"] and "10 repeats can" in verdict["verdict"]
     assert {r["param"] for r in verdict["importance"]} <= {"learning_rate", "width"}
 
     assert main(["report", "tiny", "--json", "--storage", url]) == 0

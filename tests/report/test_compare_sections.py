@@ -10,12 +10,12 @@ import math
 import optuna
 import pytest
 
-from hpsearch.report._collect import find_studies
 from hpsearch.report._compare_sections import coverage_counts, sections
 from hpsearch.report._contour import contour
-from hpsearch.report._importance import importance_spread, importances, worst_value
 from hpsearch.report._match import match_grid
 from hpsearch.report._param_figures import score_vs_param
+from hpsearch.results._importance import importance_spread, importances, worst_value
+from hpsearch.results._studies import find_studies
 
 
 def _store(storage, sampler_name: str, seed: int, objective, n_trials: int, sampler=None, comparison="c"):

@@ -10,6 +10,7 @@ import optuna
 import plotly.offline
 import pytest
 
+from hpsearch.comparison._verdict import load_verdict
 from hpsearch.errors import StudyNotFound
 from hpsearch.report import comparison_report_html, report_html, study_report_html, write_report
 
@@ -188,7 +189,7 @@ def test_comparison_in_progress_minimize_unpaired(storage):
             for k, v in {"comparison": "m", "sampler": sampler, "seed": sd}.items():
                 s.set_user_attr(k, v)
             s.optimize(_quadratic_diverging_at_3, n_trials=n)
-    html = comparison_report_html(storage, "m")
+    html = comparison_report_html(storage, "m", verdict=load_verdict(storage, "m"))  # as compare hands it
     assert "unpaired Mann-Whitney U" in html and "paired Wilcoxon" not in html  # unequal seeds: unpaired
     assert "tpe − random" in html
     assert "random search vs grid search not tested: grid search has no repeat with a result yet" in html
@@ -224,7 +225,9 @@ def test_empty_failed_and_multi_objective_studies(storage):
     mo.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=5)
     assert "No complete trial yet." in study_report_html(storage, "empty")
     assert "No complete trial yet." in study_report_html(storage, "failed")
-    assert "multi-objective study: the first objective is shown" in study_report_html(storage, "mo")
+    mo_page = study_report_html(storage, "mo")
+    assert "multi-objective study (2 objectives: minimize, maximize): hpsearch picks no single best" in mo_page
+    assert "No complete trial yet." in mo_page  # no single best: the same policy as the CLI and the server
 
 
 def _six_params(trial) -> float:

@@ -13,6 +13,7 @@ import pytest
 from optuna.trial import TrialState
 from rich.console import Console
 
+from hpsearch.cli._progress import ConsoleProgress
 from hpsearch.errors import UserError
 from hpsearch.search import MAX_FAILURES, ObjectiveFailing, _workers, is_finished, make_pruner, run_studies, run_study
 from hpsearch.search._workers import FIRST_FAILURES
@@ -104,7 +105,7 @@ def test_random_search_gives_the_same_trials_at_jobs_1_and_jobs_2(tmp_path):
 
 
 def test_the_slot_key_is_the_samplers():
-    from hpsearch.search._samplers import SLOT_ATTR
+    from hpsearch.records import SLOT_ATTR
     from hpsearch.storage._attrs import SLOT_ATTR as STORAGE_SLOT_ATTR
 
     assert SLOT_ATTR == STORAGE_SLOT_ATTR
@@ -114,7 +115,7 @@ def test_resume_keeps_the_stored_spec_and_n_trials_raises_the_budget(url, spec_f
     spec = spec_factory(n_trials=3)
     run_study(spec, url, progress=False)
     console = _console()
-    run_study(spec, url, console=console)
+    run_study(spec, url, progress=ConsoleProgress(console))
     assert "already complete (3 finished trials); nothing to do" in console.file.getvalue()
     run_study(spec, url, n_trials=5, progress=False)
     assert len(_trials(url, "s")) == 5
@@ -136,7 +137,7 @@ def test_a_different_spec_under_the_same_name_is_refused_before_any_write(url, s
 def test_an_objective_that_raises_for_part_of_the_space_fails_those_trials_only(url, spec_factory, objectives_module):
     spec = spec_factory(n_trials=20, objective="hp_test_objectives:raise_above")
     console = _console()
-    run_study(spec, url, console=console)
+    run_study(spec, url, progress=ConsoleProgress(console))
     trials = _trials(url, "s")
     assert len(trials) == 20 and all(is_finished(t) for t in trials)  # the budget, no re-runs
     failed = [t for t in trials if t.state == TrialState.FAIL]
@@ -178,7 +179,7 @@ def test_many_failures_in_a_row_stop_the_run_at_max_failures(url, spec_factory, 
     with pytest.raises(
         ObjectiveFailing,
         match=r"failed on 4 trials in a row \(last error, trial #6: "
-        r"RuntimeError: disk full\); stopping \(--max-failures 4\)",
+        r"RuntimeError: disk full\); stopping \(max_failures 4\)",
     ):
         run_study(spec, url, progress=False, max_failures=4)
     states = [t.state for t in _trials(url, "s")]
@@ -186,7 +187,7 @@ def test_many_failures_in_a_row_stop_the_run_at_max_failures(url, spec_factory, 
     with pytest.raises(ObjectiveFailing, match="in a row"):  # the default limit, MAX_FAILURES
         run_study(spec, url, progress=False)
     assert len(_trials(url, "s")) == 7 + MAX_FAILURES
-    with pytest.raises(UserError, match="--max-failures: expected a whole number >= 1, got 0"):
+    with pytest.raises(UserError, match="max_failures: expected a whole number >= 1, got 0"):
         run_study(spec, url, progress=False, max_failures=0)
 
 
@@ -255,7 +256,7 @@ def test_run_studies_runs_every_study_to_its_budget(url, spec_factory, objective
 
 def test_progress_and_summary_show_the_best_trial(url, spec_factory, objectives_module):
     console = _console()
-    run_study(spec_factory(n_trials=3), url, console=console)
+    run_study(spec_factory(n_trials=3), url, progress=ConsoleProgress(console))
     out = console.file.getvalue()
     best = optuna.load_study(study_name="s", storage=url).best_trial
     assert f"#{best.number}: {best.value:.6g}" in out and "complete 3" in out

@@ -314,9 +314,9 @@ def test_a_worker_never_runs_user_code_of_an_api_created_study(server, storage_u
 def test_check_may_run_leaves_studies_from_spec_files_alone(storage_url):
     import optuna
 
-    from hpsearch.server._trust import check_may_run
     from hpsearch.spec import spec_from_dict
     from hpsearch.storage import open_storage
+    from hpsearch.trust import check_may_run
 
     storage = open_storage(storage_url, heartbeat=False)
     spec = spec_from_dict(

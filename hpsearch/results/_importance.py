@@ -24,9 +24,10 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.report._collect import StudyData
+from hpsearch.records import Direction
+from hpsearch.results._studies import StudyData
 
-METHODS = {
+METHODS: dict[str, tuple[str, type[optuna.importance.BaseImportanceEvaluator]]] = {
     "ped-anova": ("PED-ANOVA (Optuna's default; top-10% vs all)", optuna.importance.PedAnovaImportanceEvaluator),
     "fanova": ("fANOVA (random forest; meant for random-search trials)", optuna.importance.FanovaImportanceEvaluator),
 }
@@ -41,7 +42,7 @@ def _evaluator(method: str, seed: int) -> optuna.importance.BaseImportanceEvalua
 
 
 def _evaluate(
-    trials: Sequence[optuna.trial.FrozenTrial], direction: str, methods: Sequence[str], seed: int
+    trials: Sequence[optuna.trial.FrozenTrial], direction: Direction, methods: Sequence[str], seed: int
 ) -> dict[str, tuple[dict[str, float], str]]:
     """Each method's (param -> importance, description or reason), on one in-memory study.
 
@@ -54,12 +55,12 @@ def _evaluate(
     ]
     if len(done) < 3:
         return {m: ({}, f"not computed: needs at least 3 complete trials, has {len(done)}") for m in methods}
-    study = optuna.create_study(direction=direction)
+    study = optuna.create_study(direction=optuna.study.StudyDirection[direction.upper()])
     try:
         study.add_trials(done)
     except Exception as exc:  # e.g. a trial Optuna itself refuses
         return {m: ({}, f"not computed: {type(exc).__name__}: {exc}") for m in methods}
-    out = {}
+    out: dict[str, tuple[dict[str, float], str]] = {}
     for m in methods:
         try:
             with warnings.catch_warnings():
@@ -73,7 +74,7 @@ def _evaluate(
 
 
 def importances(
-    trials: Sequence[optuna.trial.FrozenTrial], direction: str, method: str = "ped-anova", seed: int = 0
+    trials: Sequence[optuna.trial.FrozenTrial], direction: Direction, method: str = "ped-anova", seed: int = 0
 ) -> tuple[dict[str, float], str]:
     """(param -> importance, description or the reason it is unavailable)."""
     return _evaluate(trials, direction, (method,), seed)[method]
@@ -135,7 +136,7 @@ def spread(per: Sequence[dict[str, float]], params: Sequence[str] | None = None)
     with one point) counts as 0 for that study: it explained nothing there.
     """
     names = list(params) if params is not None else list(dict.fromkeys(p for d in per for p in d))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in names:
         v = np.array([d.get(p, 0.0) for d in per], dtype=float)
         if v.size == 0:

@@ -10,7 +10,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 from rich.console import Console
 
-from hpsearch.search._display import (
+from hpsearch.cli._progress import (
     StudyProgress,
     best_text,
     comparison_summary_lines,
@@ -20,9 +20,18 @@ from hpsearch.search._display import (
     print_summary,
     summary_lines,
 )
+from hpsearch.records import SPEC_ATTR
 from hpsearch.storage import open_storage, study_overviews
 
 X = {"x": FloatDistribution(0.0, 1.0)}
+
+
+def spec_factory(*, name, sampler, n_trials, space=None):
+    """A stored spec's dict as hpsearch writes it (an external objective: nothing to import)."""
+    from hpsearch.spec import spec_from_dict
+
+    study = {"name": name, "objective": "external", "direction": "maximize", "sampler": sampler, "n_trials": n_trials}
+    return spec_from_dict({"study": study, "space": space or {"x": {"type": "float", "low": 0.0, "high": 1.0}}})
 
 
 def _study(storage, name, values, *, comparison=None, sampler=None, direction="maximize", extra=()):
@@ -78,7 +87,9 @@ def test_the_bar_reads_the_database_and_its_eta_runs_on_the_injected_clock(stora
     now = [100.0]
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=200)
-    with StudyProgress([a, b], [3, 3], enabled=True, console=console, clock=lambda: now[0]) as bar:
+    with StudyProgress(
+        storage, [a.study_name, b.study_name], [3, 3], enabled=True, console=console, clock=lambda: now[0]
+    ) as bar:
         assert bar.title() == "c"  # the comparison: one bar for all its studies
         assert (bar.state.done, bar.state.total) == (1, 6)
         task = bar._progress.tasks[0]
@@ -100,7 +111,7 @@ def test_the_bar_reads_the_database_and_its_eta_runs_on_the_injected_clock(stora
 def test_quiet_shows_nothing(storage):
     a = _study(storage, "q", [0.5])
     out = io.StringIO()
-    with StudyProgress([a], [3], enabled=False, console=Console(file=out)) as bar:
+    with StudyProgress(storage, [a.study_name], [3], enabled=False, console=Console(file=out)) as bar:
         bar.refresh(force=True)
     assert out.getvalue() == ""
 
@@ -116,9 +127,9 @@ def test_closing_summary_of_a_run(storage):
     assert lines[2] == "  last error: #2: ValueError: too big"
     assert lines[3] == "  best trial: #1: 0.75"
     assert lines[4] == "    x = 0.1"
-    assert lines[-1] == "next: hpsearch report demo --open"
+    assert not any("hpsearch report" in line for line in lines)  # the library never writes command lines
     out = io.StringIO()
-    print_summary(Console(file=out, width=200), [optuna.load_study(study_name="demo", storage=storage)], 12.34)
+    print_summary(Console(file=out, width=200), storage, ["demo"], 12.34)
     assert out.getvalue().splitlines() == lines
 
 
@@ -126,11 +137,11 @@ def test_closing_summary_of_many_studies_is_one_line_and_of_a_comparison_none(st
     a = _study(storage, "a", [0.5, 0.6])
     b = _study(storage, "b", [0.7])
     out = io.StringIO()
-    print_summary(Console(file=out, width=200), [a, b], 5.0)
+    print_summary(Console(file=out, width=200), storage, [a.study_name, b.study_name], 5.0)
     assert out.getvalue().splitlines() == ["2 studies: 3 finished trials in 5.0 s"]
     arms = [_study(storage, f"c-{s}-s0", [0.5], comparison="c", sampler=s) for s in ("grid", "tpe")]
     out = io.StringIO()
-    print_summary(Console(file=out, width=200), arms, 5.0)
+    print_summary(Console(file=out, width=200), storage, [a.study_name for a in arms], 5.0)
     assert out.getvalue() == ""  # compare prints one table of its arms itself
 
 
@@ -160,7 +171,8 @@ def test_comparison_summary_is_one_table_of_arms(storage):
         ("tpe", 1, [0.98]),  # budget 2, one finished: not a whole repeat yet
     ]:
         study = _study(storage, f"c-{sampler}-s{seed}", [], comparison="c", sampler=sampler)
-        study.set_user_attr("hpsearch_spec", {"study": {"name": study.study_name, "n_trials": 2}})
+        spec = spec_factory(name=study.study_name, sampler="random", n_trials=2)
+        study.set_user_attr(SPEC_ATTR, spec.to_dict())
         for v in values:
             study.add_trial(timed(v, 1.5))
     lines = comparison_summary_lines(storage, "c", 42.0)
@@ -172,3 +184,28 @@ def test_comparison_summary_is_one_table_of_arms(storage):
         "  wall time 42.0 s (seconds: the arm's trials, summed)",
     ]
     assert comparison_summary_lines(storage, "nope", 1.0) == []
+
+
+def test_a_grid_arm_that_ran_its_whole_grid_is_done(storage):
+    """The grid caps a grid arm's budget below n_trials: 16 points of a 64-trial budget fill the repeat
+    (``compare studies/quickstart.toml --seeds 2`` used to print ``grid 0/2 repeats done``)."""
+    space = {"x": {"type": "float", "low": 0.0, "high": 2.0, "grid": [i / 10 for i in range(16)]}}
+    for seed in (0, 1):
+        study = _study(storage, f"q-grid-s{seed}", [], comparison="q", sampler="grid")
+        for i in range(16):
+            study.add_trial(create_trial(params={"x": i / 20}, distributions=X, value=0.5))
+        spec = spec_factory(name=study.study_name, sampler="grid", n_trials=64, space=space)
+        study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    (row,) = [line for line in comparison_summary_lines(storage, "q", 1.0) if line.startswith("  grid")]
+    assert row.split()[2] == "2/2"
+
+
+def test_library_messages_get_the_command_lines_words_only_where_they_name_a_setting():
+    from hpsearch.cli._common import cli_words
+
+    assert cli_words("n_trials 8 would lower it; leave out n_trials to finish") == (
+        "--n-trials 8 would lower it; leave out --n-trials to finish"
+    )
+    assert cli_words("max_failures: expected a whole number") == "--max-failures: expected a whole number"
+    assert cli_words("x.toml: study.n_trials: expected") == "x.toml: study.n_trials: expected"  # a spec key
+    assert cli_words("with 2 training seeds each") == "with 2 training seeds each"  # prose, not a setting

@@ -1,4 +1,8 @@
-"""What a running study shows: one overall progress bar with the best so far and an ETA, then a summary.
+"""What the CLI shows of a run: one overall progress bar with the best so far and an ETA, then a summary.
+
+The library prints nothing; it calls a RunProgress (hpsearch.search._progress)
+and :class:`ConsoleProgress` is the command line's: the bar while trials run,
+notes as plain lines, the closing summary after a run that reached its end.
 
 The display reads the database rather than listening to workers, so it shows
 the same thing for one in-process worker, J processes, or workers on other
@@ -27,11 +31,8 @@ from rich.table import Column
 from rich.text import Text
 
 from hpsearch._format import fmt_number
-from hpsearch.search._outcomes import ERROR_ATTR
-from hpsearch.storage import StudyOverview, is_storage_error, sql_engine, storage_of, study_overviews
-
-#: The states (in hpsearch's words) that fill a slot of the budget (see _outcomes.is_finished).
-FINISHED_STATES = ("complete", "pruned", "diverged", "failed")
+from hpsearch.records import COMPARISON_ATTR, ERROR_ATTR, STATE_NAMES, finished_count, sampler_of, stored_budget
+from hpsearch.storage import StudyOverview, is_storage_error, sql_engine, study_overviews
 
 
 def eta_seconds(done: int, total: int, elapsed: float, done_at_start: int = 0) -> float | None:
@@ -77,7 +78,7 @@ class TimeColumn(ProgressColumn):
 
 def finished(overview: StudyOverview) -> int:
     """How many finished trials (COMPLETE, PRUNED, diverged, failed by an error) the study holds."""
-    return sum(overview.states.get(k, 0) for k in FINISHED_STATES)
+    return finished_count(overview.states)
 
 
 def _better(a: float, b: float, direction: optuna.study.StudyDirection) -> bool:
@@ -85,7 +86,7 @@ def _better(a: float, b: float, direction: optuna.study.StudyDirection) -> bool:
 
 
 def _comparison_of(overviews: Sequence[StudyOverview]) -> str | None:
-    names = {o.user_attrs.get("comparison") for o in overviews}
+    names = {o.user_attrs.get(COMPARISON_ATTR) for o in overviews}
     if len(names) == 1:
         (name,) = names
         return name if isinstance(name, str) else None
@@ -105,7 +106,7 @@ def best_text(overviews: Sequence[StudyOverview], *, digits: int = 4) -> str:
     else:
         groups = {}
         for o in overviews:
-            groups.setdefault(str(o.user_attrs.get("sampler", "?")), []).append(o)
+            groups.setdefault(sampler_of(o.user_attrs), []).append(o)
         digits = min(digits, 3)
     parts = []
     for label, group in groups.items():
@@ -142,15 +143,16 @@ class StudyProgress:
 
     def __init__(
         self,
-        studies: Sequence[optuna.Study],
+        storage: Any,
+        names: Sequence[str],
         budgets: Sequence[int],
         *,
         enabled: bool,
         console: Console | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._studies = list(studies)
-        self._names = [s.study_name for s in self._studies]
+        self.storage = storage
+        self._names = list(names)
         self._budgets = [int(b) for b in budgets]
         self._enabled = enabled
         self._clock = clock
@@ -170,12 +172,8 @@ class StudyProgress:
         self._last = -math.inf
         self.state: Overall | None = None
 
-    @property
-    def storage(self) -> Any:
-        return storage_of(self._studies[0])
-
     def __enter__(self) -> StudyProgress:
-        if self._enabled and self._studies:
+        if self._enabled and self._names:
             first = overall(self.storage, self._names, self._budgets)
             self.state = first
             self._progress.start()
@@ -191,10 +189,9 @@ class StudyProgress:
             self._progress.stop()
 
     def title(self) -> str:
-        attrs = [dict(s.user_attrs) for s in self._studies]
-        names = {a.get("comparison") for a in attrs}
-        if len(names) == 1 and isinstance(next(iter(names)), str) and len(self._studies) > 1:
-            return str(next(iter(names)))  # a comparison: its name
+        comparison = _comparison_of(study_overviews(self.storage, names=self._names))
+        if comparison is not None and len(self._names) > 1:
+            return comparison  # a comparison: its name
         return self._names[0] if len(self._names) == 1 else f"{len(self._names)} studies"
 
     def refresh(self, force: bool = False) -> None:
@@ -228,7 +225,7 @@ def _last_error_text(storage: Any, overview: StudyOverview) -> tuple[int, str] |
         last = max(errors, key=lambda p: p.number)
         trial = storage.get_trial(last.trial_id)
     else:
-        from hpsearch.search._outcomes import last_error
+        from hpsearch.records import last_error
 
         found = last_error(storage.get_all_trials(overview.study_id, deepcopy=False))
         if found is None:
@@ -244,7 +241,7 @@ def summary_lines(storage: Any, name: str, seconds: float) -> list[str]:
         return [f"study {name}: not found"]
     o = found[0]
     lines = [f"study {name}: {finished(o)} finished trials in {seconds:.1f} s"]
-    order = ("complete", "pruned", "diverged", "failed", "crashed", "running", "waiting")
+    order = STATE_NAMES
     counts = sorted(o.states.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     lines.append("  by state: " + (", ".join(f"{k} {v}" for k, v in counts) or "-"))
     error = _last_error_text(storage, o)
@@ -257,16 +254,7 @@ def summary_lines(storage: Any, name: str, seconds: float) -> list[str]:
         params = storage.get_trial(o.best.trial_id).params if o.best.trial_id >= 0 else {}
         for k, v in params.items():
             lines.append(f"    {k} = {fmt_number(v)}")
-    lines.append(f"next: hpsearch report {name} --open")
     return lines
-
-
-def _budget(o: StudyOverview) -> int | None:
-    spec = o.user_attrs.get("hpsearch_spec")
-    try:
-        return int(spec["study"]["n_trials"])  # type: ignore[index]
-    except (TypeError, KeyError, ValueError):
-        return None
 
 
 def _trial_seconds(storage: Any, study_id: int) -> float:
@@ -285,7 +273,7 @@ def comparison_rows(storage: Any, name: str) -> list[tuple[str, str, str, str]]:
     seconds its trials ran). A repeat is done when its study holds its budget of finished trials."""
     from statistics import median
 
-    from hpsearch.samplers import display_key, sampler_of
+    from hpsearch.samplers import display_key
 
     arms: dict[str, list[StudyOverview]] = {}
     for o in study_overviews(storage, comparison=name):
@@ -294,7 +282,7 @@ def comparison_rows(storage: Any, name: str) -> list[tuple[str, str, str, str]]:
     for sampler in sorted(arms, key=display_key):
         group = arms[sampler]
         bests = [float(o.best.value) for o in group if o.best is not None and o.best.value is not None]
-        done = sum(1 for o in group if (b := _budget(o)) is not None and finished(o) >= b)
+        done = sum(1 for o in group if (b := stored_budget(o.user_attrs)) is not None and finished(o) >= b)
         seconds = sum(_trial_seconds(storage, o.study_id) for o in group)
         rows.append((sampler, fmt_number(median(bests)) if bests else "-", f"{done}/{len(group)}", f"{seconds:.1f}"))
     return rows
@@ -313,21 +301,64 @@ def comparison_summary_lines(storage: Any, name: str, seconds: float) -> list[st
     return lines
 
 
-def print_summary(console: Console, studies: Sequence[optuna.Study], seconds: float) -> None:
+def print_summary(console: Console, storage: Any, names: Sequence[str], seconds: float) -> None:
     """The closing summary of a run: per study for ``run`` and ``worker``; nothing for a comparison's
     arms (``compare`` prints one arm table, the verdict and the next step); else one line of totals."""
-    if not studies:
+    if not names:
         return
-    storage = storage_of(studies[0])
-    names = [s.study_name for s in studies]
-    if len(studies) > 1:
+    if len(names) > 1:
         overviews = study_overviews(storage, names=names)
         if _comparison_of(overviews) is not None:
             return
         done = sum(finished(o) for o in overviews)
-        console.print(
-            f"{len(studies)} studies: {done} finished trials in {seconds:.1f} s", soft_wrap=True, markup=False
-        )
+        console.print(f"{len(names)} studies: {done} finished trials in {seconds:.1f} s", soft_wrap=True, markup=False)
         return
     for line in summary_lines(storage, names[0], seconds):
         console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+class ConsoleProgress:
+    """The command line's RunProgress: the bar while trials run, notes as lines, then the summary.
+
+    ``summary``: print the closing summary after a run that reached its end (``run``, ``worker``);
+    ``bar``: draw the bar (``compare --quiet`` shows its notes only).
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        summary: bool = True,
+        bar: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.console = console
+        self._summary = summary
+        self._show_bar = bar
+        self._clock = clock
+        self._bar: StudyProgress | None = None
+        self.summarised: list[str] = []  # the studies whose closing summary was printed
+
+    def started(self, storage: Any, names: Sequence[str], budgets: Sequence[int]) -> None:
+        if not self._show_bar:
+            return
+        self._bar = StudyProgress(storage, names, budgets, enabled=True, console=self.console, clock=self._clock)
+        self._bar.__enter__()
+
+    def tick(self) -> None:
+        if self._bar is not None:
+            self._bar.refresh()
+
+    def finished(self, storage: Any, names: Sequence[str], seconds: float, *, ok: bool) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+        if ok and self._summary:
+            print_summary(self.console, storage, names, seconds)
+            self.summarised += list(names)
+
+    def note(self, message: str) -> None:
+        """A library note in the command line's words (``n_trials`` -> ``--n-trials``)."""
+        from hpsearch.cli._common import cli_words
+
+        self.console.print(cli_words(message), soft_wrap=True, markup=False, highlight=False)

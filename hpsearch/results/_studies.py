@@ -5,23 +5,44 @@ Reports must work for ANY Optuna study, so every hpsearch attribute
 here: a missing attribute becomes ``None`` / NaN and the report leaves that part
 out. Trials are reduced to what a report needs, in trial-number order.
 
-Which trials count: COMPLETE, PRUNED and diverged FAIL trials are "finished"
-(they used budget); other FAIL trials (crashes, re-run by hpsearch) and
-RUNNING/WAITING trials are listed in the table but not on the budget axes.
+Which trials count is hpsearch.records' rule: COMPLETE, PRUNED, diverged and
+objective-error FAIL trials are "finished" (they used budget); crashes (re-run
+by hpsearch) and RUNNING/WAITING trials are listed but not on the budget axes.
+A multi-objective study has no single value per trial (records' policy): its
+trials are read with NaN values and a note saying why.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
 
-from hpsearch.samplers import sampler_of
-from hpsearch.search import is_diverged, is_finished
+from hpsearch.records import (
+    COMPARISON_ATTR,
+    EPOCHS_RUN_ATTR,
+    LEARNING_CURVE_ATTR,
+    SEED_ATTR,
+    STATE_NAMES,
+    TEST_SCORES_ATTR,
+    TEST_TRIAL_ATTR,
+    TRAIN_SECONDS_ATTR,
+    VERDICT_ATTR,
+    Direction,
+    best_trial,
+    direction_name,
+    is_diverged,
+    is_finished,
+    multi_objective_reason,
+    sampler_of,
+    state_name,
+    value_of,
+)
+from hpsearch.samplers import display_key
 from hpsearch.storage import read_trials
 
 
@@ -29,25 +50,27 @@ from hpsearch.storage import read_trials
 class TrialData:
     number: int
     state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
-    value: float  # NaN unless COMPLETE with a finite value
+    value: float  # NaN unless COMPLETE, single-objective, with a finite value (hpsearch.records.value_of)
     params: dict[str, Any]
     seconds: float  # trial duration (train_seconds, else wall clock), NaN if unknown
     epochs: float  # epochs trained (also by pruned trials), NaN if unknown
     curve: list[float]  # learning curve (user attr, else intermediate values)
-    diverged: bool  # hpsearch.search.is_diverged
-    finished: bool  # hpsearch.search.is_finished: counts toward the budget
+    diverged: bool  # hpsearch.records.is_diverged
+    finished: bool  # hpsearch.records.is_finished: counts toward the budget
     user_attrs: dict[str, Any]
+    outcome: str = ""  # hpsearch.records.state_name: complete, pruned, diverged, failed, crashed, ...
 
 
 @dataclass
 class StudyData:
     name: str
-    direction: str  # "maximize" | "minimize"
+    direction: Direction  # "maximize" | "minimize"
     attrs: dict[str, Any]
     trials: list[TrialData]
     distributions: dict[str, optuna.distributions.BaseDistribution] = field(default_factory=dict)
     frozen: list[optuna.trial.FrozenTrial] = field(default_factory=list, repr=False)
-    note: str = ""  # e.g. "multi-objective: objective 0 shown"
+    directions: list[optuna.study.StudyDirection] = field(default_factory=list)
+    note: str = ""  # why a study has no single value per trial (hpsearch.records.multi_objective_reason)
 
     @property
     def sampler(self) -> str:
@@ -55,7 +78,7 @@ class StudyData:
 
     @property
     def seed(self) -> Any:
-        return self.attrs.get("seed")
+        return self.attrs.get(SEED_ATTR)
 
     @property
     def finished(self) -> list[TrialData]:
@@ -74,18 +97,20 @@ class StudyData:
         return any(math.isfinite(getattr(t, what)) for t in self.finished)
 
     def counts(self) -> dict[str, int]:
-        out = {"COMPLETE": 0, "PRUNED": 0, "DIVERGED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0}
+        """Trials by hpsearch.records.state_name (every name present, 0 when none)."""
+        out = dict.fromkeys(STATE_NAMES, 0)
         for t in self.trials:
-            key = "DIVERGED" if (t.state == "FAIL" and t.diverged) else t.state
-            out[key] = out.get(key, 0) + 1
+            out[t.outcome] = out.get(t.outcome, 0) + 1
         return out
 
+    def seconds(self) -> float:
+        """Total training seconds of the study's trials (user attr train_seconds, else wall clock)."""
+        return float(sum(t.seconds for t in self.trials if math.isfinite(t.seconds)))
+
     def best(self) -> TrialData | None:
-        done = [t for t in self.trials if math.isfinite(t.value)]
-        if not done:
-            return None
-        sign = 1 if self.direction == "maximize" else -1
-        return max(done, key=lambda t: (sign * t.value, -t.number))
+        """The best trial by hpsearch.records.best_trial (None for a multi-objective study)."""
+        top = best_trial(self.frozen, self.directions)
+        return None if top is None else next(t for t in self.trials if t.number == top.number)
 
 
 def _to_float(x: Any) -> float:
@@ -96,16 +121,13 @@ def _to_float(x: Any) -> float:
     return f
 
 
-def _trial(t: optuna.trial.FrozenTrial, obj: int) -> TrialData:
+def _trial(t: optuna.trial.FrozenTrial) -> TrialData:
     attrs = dict(t.user_attrs)
-    value = math.nan
-    if t.state == TrialState.COMPLETE and t.values:
-        value = _to_float(t.values[obj])
-    seconds = _to_float(attrs.get("train_seconds"))
+    seconds = _to_float(attrs.get(TRAIN_SECONDS_ATTR))
     if not math.isfinite(seconds) and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    epochs = _to_float(attrs.get("epochs_run", attrs.get("epochs_trained")))
-    curve = attrs.get("learning_curve")
+    epochs = _to_float(attrs.get(EPOCHS_RUN_ATTR, attrs.get("epochs_trained")))
+    curve = attrs.get(LEARNING_CURVE_ATTR)
     if isinstance(curve, list):
         curve = [_to_float(v) for v in curve]
     else:
@@ -115,7 +137,7 @@ def _trial(t: optuna.trial.FrozenTrial, obj: int) -> TrialData:
     return TrialData(
         number=t.number,
         state=t.state.name,
-        value=value,
+        value=value_of(t),
         params=dict(t.params),
         seconds=seconds,
         epochs=epochs,
@@ -123,6 +145,7 @@ def _trial(t: optuna.trial.FrozenTrial, obj: int) -> TrialData:
         diverged=is_diverged(t),
         finished=is_finished(t),
         user_attrs=attrs,
+        outcome=state_name(t),
     )
 
 
@@ -131,8 +154,8 @@ def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> Study
     sid = storage.get_study_id_from_name(frozen_study.study_name)
     trials = read_trials(storage, sid)  # = get_all_trials in number order, ~4x faster on RDB storages
     directions = frozen_study.directions
-    note = "multi-objective study: the first objective is shown" if len(directions) > 1 else ""
-    direction = "minimize" if directions[0] == optuna.study.StudyDirection.MINIMIZE else "maximize"
+    note = multi_objective_reason(directions) or ""
+    direction = direction_name(directions[0])
     dists: dict[str, Any] = {}
     for t in trials:
         for k, d in t.distributions.items():
@@ -141,9 +164,10 @@ def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> Study
         name=frozen_study.study_name,
         direction=direction,
         attrs=dict(frozen_study.user_attrs),
-        trials=[_trial(t, 0) for t in trials],
+        trials=[_trial(t) for t in trials],
         distributions=dists,
         frozen=list(trials),
+        directions=list(directions),
         note=note,
     )
 
@@ -154,7 +178,39 @@ def find_studies(storage: optuna.storages.BaseStorage, name: str) -> tuple[Study
     for fs in storage.get_all_studies():
         if fs.study_name == name:
             single = study_data(storage, fs)
-        elif fs.user_attrs.get("comparison") == name:
+        elif fs.user_attrs.get(COMPARISON_ATTR) == name:
             arms.append(study_data(storage, fs))
     arms.sort(key=lambda s: (s.sampler, str(s.seed), s.name))
     return single, arms
+
+
+def arm_studies(storage: optuna.storages.BaseStorage, name: str) -> list[StudyData]:
+    """The arm studies of comparison ``name`` (user attr comparison), sorted by (sampler, seed, name)."""
+    return find_studies(storage, name)[1]
+
+
+def group_by_sampler(studies: Sequence[StudyData]) -> dict[str, list[StudyData]]:
+    """Studies grouped by sampler in the registry's order (grid, random, qmc, tpe, others), repeats by seed."""
+    arms: dict[str, list[StudyData]] = {}
+    for s in studies:
+        arms.setdefault(s.sampler, []).append(s)
+    return {n: sorted(arms[n], key=lambda s: (str(s.seed), s.name)) for n in sorted(arms, key=display_key)}
+
+
+def verdict_fingerprint(studies: Sequence[StudyData]) -> dict[str, list[Any]]:
+    """What a comparison's verdict was computed from: per arm study, its finished trials and the
+    held-out scores it carries. A stored verdict whose fingerprint differs is stale."""
+    return {
+        s.name: [len(s.finished), s.attrs.get(TEST_TRIAL_ATTR), len(s.attrs.get(TEST_SCORES_ATTR) or [])]
+        for s in sorted(studies, key=lambda s: s.name)
+    }
+
+
+def stored_verdict(studies: Sequence[StudyData]) -> dict[str, Any] | None:
+    """The verdict compare stored with these arm studies, if it is still theirs (else None)."""
+    want = verdict_fingerprint(studies)
+    for s in studies:
+        record = s.attrs.get(VERDICT_ATTR)
+        if isinstance(record, dict) and record.get("fingerprint") == want and isinstance(record.get("verdict"), dict):
+            return dict(record["verdict"])
+    return None
