@@ -1,0 +1,257 @@
+"""Do the comparison's verdicts agree with the truth? Grid, random and TPE on HPOBench's MLP tables.
+
+HPOBench's MLP tables (Eggensperger et al. 2021; objective = "table") record
+five real training runs of each of 30,000 MLP configurations on 8 OpenML data
+sets. A trial draws one recorded run (keyed by seed and slot); the truth of a
+configuration is its mean over the five. So for every repeat of every search
+strategy we know the true quality of its pick and its true regret (the
+table's optimum minus that), and can check each verdict against the truth.
+
+Per data set, every study runs through hpsearch (hpsearch.search.run_studies,
+the pool ``hpsearch compare`` uses) on a SQLite file in a temporary folder:
+
+* random and TPE: one study of the largest budget per repeat. They do not
+  know their budget, so the trials of slots < N are exactly a study of budget
+  N; each smaller budget is read as that prefix.
+* grid: one study per budget (its grid depends on the budget). Every arm is
+  compared at the number of trials grid ran (its grid may hold fewer points
+  than the budget): ``trials`` in the output.
+
+Per budget and pair of strategies, three decisions:
+
+* the validation-maxima verdict: the comparison's tests on each repeat's best
+  validation value (hpsearch.comparison's pairwise, as ``validation_pairs``);
+* the held-out verdict: the same tests on the held-out score of each
+  repeat's pick, which for a table is the pick's true mean (as ``pairs`` with
+  "on": "test");
+* the truth: a two-sided Mann-Whitney U test (scipy, alpha 0.05, unpaired,
+  no correction) on the true means of the repeats' picks.
+
+A verdict's named winner is a *false winner* when the truth names the other
+arm (contradicted) or no arm (unsupported); a *missed winner* when the truth
+names one and the verdict none. Results are appended per data set as JSON
+lines to --out (a re-run skips the data sets already there); --table prints
+the markdown table of docs/science.md from that file.
+
+    nice -n 10 python benchmarks/bench_truth.py --out benchmarks/results/truth.jsonl [--jobs 2]
+        [--datasets credit_g,vehicle,...] [--budgets 20,50,100,200] [--repeats 30]
+    python benchmarks/bench_truth.py --out benchmarks/results/truth.jsonl --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SAMPLERS = ("grid", "random", "tpe")
+DATASETS = ("credit_g", "vehicle", "australian", "blood_transfusion", "car", "kc1", "phoneme", "segment")
+ALPHA = 0.05
+
+
+def base_spec(dataset: str) -> dict[str, Any]:
+    return {
+        "study": {"name": f"truth-{dataset}", "objective": "table", "seed": 0},
+        "data": {"benchmark": "hpobench", "dataset": dataset},
+    }
+
+
+def arm_spec(dataset: str, sampler: str, budget: int, seed: int) -> dict[str, Any]:
+    d = base_spec(dataset)
+    d["study"].update(name=f"truth-{dataset}-{sampler}-b{budget}-s{seed}", sampler=sampler, n_trials=budget, seed=seed)
+    return d
+
+
+def run_dataset(dataset: str, budgets: list[int], repeats: int, jobs: int, folder: Path) -> dict[str, Any]:
+    """Run every study of one data set; return per-budget regrets and the three decisions per pair."""
+    import optuna
+
+    from hpsearch.search import run_studies
+    from hpsearch.spec import spec_from_dict
+    from hpsearch.storage import open_storage
+    from hpsearch.storage._attrs import SLOT_ATTR
+    from objectives.table import table_view
+
+    top = max(budgets)
+    dicts = [arm_spec(dataset, s, top, k) for k in range(repeats) for s in ("random", "tpe")]
+    dicts += [arm_spec(dataset, "grid", b, k) for b in budgets for k in range(repeats)]
+    specs = [spec_from_dict(d) for d in dicts]
+    url = f"sqlite:///{folder / (dataset + '.db')}"
+    started = time.perf_counter()
+    run_studies(specs, url, jobs=jobs, progress=False)
+    seconds = time.perf_counter() - started
+    storage = open_storage(url)
+    view = table_view(specs[0])
+    optimum, sign = view.optimum(), (1.0 if view.direction == "maximize" else -1.0)
+
+    def trials(name: str) -> list[tuple[int, float, dict[str, Any]]]:
+        study = optuna.load_study(study_name=name, storage=storage)
+        done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        return sorted((int(t.system_attrs.get(SLOT_ATTR, t.number)), float(t.value), t.params) for t in done)
+
+    def pick(rows: list[tuple[int, float, dict[str, Any]]]) -> tuple[float, float]:
+        """(best validation value, true mean of that trial's configuration); earliest slot on ties."""
+        slot, value, params = max(rows, key=lambda r: (sign * r[1], -r[0]))
+        return value, view.true_mean(params)
+
+    long_runs = {(s, k): trials(f"truth-{dataset}-{s}-b{top}-s{k}") for s in ("random", "tpe") for k in range(repeats)}
+    out: dict[str, Any] = {
+        "dataset": dataset,
+        "direction": view.direction,
+        "optimum": optimum,
+        "seconds": seconds,
+        "budgets": {},
+    }
+    for budget in budgets:
+        grid_runs = {k: trials(f"truth-{dataset}-grid-b{budget}-s{k}") for k in range(repeats)}
+        n = min(len(r) for r in grid_runs.values())  # every arm at the trials grid ran
+        picks: dict[str, list[tuple[float, float]]] = {"grid": [pick(grid_runs[k][:n]) for k in range(repeats)]}
+        for s in ("random", "tpe"):
+            picks[s] = [pick([r for r in long_runs[(s, k)] if r[0] < n]) for k in range(repeats)]
+        finals_val = {s: [(k, p[0]) for k, p in enumerate(picks[s])] for s in SAMPLERS}
+        finals_true = {s: [(k, p[1]) for k, p in enumerate(picks[s])] for s in SAMPLERS}
+        out["budgets"][str(budget)] = {
+            "trials": n,
+            "regret": {s: [sign * (optimum - p[1]) for p in picks[s]] for s in SAMPLERS},
+            "validation_best": {s: [p[0] for p in picks[s]] for s in SAMPLERS},
+            "decisions": decisions(finals_val, finals_true, view.direction),
+        }
+    return out
+
+
+def decisions(finals_val: dict, finals_true: dict, direction: str) -> list[dict[str, Any]]:
+    """Per pair: the winner named by the validation verdict, by the held-out verdict, and by the truth."""
+    from scipy.stats import mannwhitneyu
+
+    from hpsearch.comparison._verdict import pairwise
+
+    val_pairs, _, _ = pairwise(finals_val, direction)
+    test_pairs, _, _ = pairwise(finals_true, direction)
+    sign = 1.0 if direction == "maximize" else -1.0
+    rows = []
+    for vp, tp in zip(val_pairs, test_pairs, strict=True):
+        a, b = vp["a"], vp["b"]
+        ta = [sign * v for _, v in finals_true[a]]
+        tb = [sign * v for _, v in finals_true[b]]
+        res = mannwhitneyu(ta, tb, alternative="two-sided")
+        truth = None
+        if res.pvalue < ALPHA:
+            truth = "a" if res.statistic > len(ta) * len(tb) / 2 else "b"
+        rows.append(
+            {
+                "a": a,
+                "b": b,
+                "validation": vp["better"],
+                "validation_p_holm": vp["p_holm"],
+                "held_out": tp["better"],
+                "held_out_p_holm": tp["p_holm"],
+                "truth": truth,
+                "truth_p": float(res.pvalue),
+            }
+        )
+    return rows
+
+
+def redecide(result: dict[str, Any], budget: str) -> list[dict[str, Any]]:
+    """The decisions of one data set and budget, recomputed from the stored per-repeat values with the
+    verdict code installed now (the run stores them too, as the code of its day made them)."""
+    row = result["budgets"][budget]
+    direction = result.get("direction", "maximize")
+    sign = 1.0 if direction == "maximize" else -1.0
+    finals_val = {s: list(enumerate(row["validation_best"][s])) for s in SAMPLERS}
+    finals_true = {s: [(k, result["optimum"] - sign * r) for k, r in enumerate(row["regret"][s])] for s in SAMPLERS}
+    return decisions(finals_val, finals_true, direction)
+
+
+def classify(named: str | None, truth: str | None) -> str:
+    if named is None:
+        return "missed" if truth is not None else "agree"
+    if truth is None:
+        return "unsupported"
+    return "agree" if named == truth else "contradicted"
+
+
+def table(path: Path) -> str:
+    """The markdown tables of docs/science.md from a results file."""
+    results = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    budgets = sorted({int(b) for r in results for b in r["budgets"]})
+    names = ", ".join(r["dataset"] for r in results)
+    repeats = sorted({r.get("repeats", 30) for r in results})
+    lines = [f"Data sets: {names} ({len(results)}); repeats per arm: {repeats}.", ""]
+    lines += ["| budget | trials per arm | median true regret grid | random | tpe |", "|---|---|---|---|---|"]
+    for b in budgets:
+        rows = [r["budgets"][str(b)] for r in results if str(b) in r["budgets"]]
+        trials = sorted({row["trials"] for row in rows})
+        med = {s: statistics.median(itertools.chain.from_iterable(row["regret"][s] for row in rows)) for s in SAMPLERS}
+        lines.append(
+            f"| {b} | {', '.join(map(str, trials))} | {med['grid']:.4f} | {med['random']:.4f} | {med['tpe']:.4f} |"
+        )
+    lines += [
+        "",
+        "| budget | verdict | pair decisions | agree with truth | false winners (contradicted + unsupported) "
+        "| missed winners | truth names a winner |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for b in budgets:
+        ds = [d for r in results if str(b) in r["budgets"] for d in redecide(r, str(b))]
+        for key, label in (("validation", "validation maxima"), ("held_out", "held-out (true mean of pick)")):
+            kinds = [classify(d[key], d["truth"]) for d in ds]
+            false = kinds.count("contradicted") + kinds.count("unsupported")
+            lines.append(
+                f"| {b} | {label} | {len(ds)} | {kinds.count('agree')} | {false} ({kinds.count('contradicted')} + "
+                f"{kinds.count('unsupported')}) | {kinds.count('missed')} | {sum(d['truth'] is not None for d in ds)} |"
+            )
+    lines += ["", "Per data set (median true regret at each budget: grid / random / tpe):", ""]
+    lines += ["| data set | optimum | " + " | ".join(map(str, budgets)) + " | seconds |"]
+    lines += ["|---" * (len(budgets) + 3) + "|"]
+    for r in results:
+        cells = []
+        for b in budgets:
+            row = r["budgets"].get(str(b))
+            cells.append(
+                " / ".join(f"{statistics.median(row['regret'][s]):.4f}" for s in SAMPLERS) if row else "not run"
+            )
+        lines.append(f"| {r['dataset']} | {r['optimum']:.4f} | " + " | ".join(cells) + f" | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="JSON lines, one per data set (appended)")
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--budgets", default="20,50,100,200")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--table", action="store_true", help="only print the markdown table of --out")
+    args = parser.parse_args(argv)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.table:
+        print(table(args.out))
+        return 0
+    done = set()
+    if args.out.exists():
+        done = {json.loads(line)["dataset"] for line in args.out.read_text().splitlines() if line.strip()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    for dataset in args.datasets.split(","):
+        if dataset in done:
+            continue
+        with tempfile.TemporaryDirectory(prefix="bench_truth-") as tmp:
+            result = run_dataset(dataset, budgets, args.repeats, args.jobs, Path(tmp))
+        result["repeats"] = args.repeats
+        with args.out.open("a") as f:
+            f.write(json.dumps(result) + "\n")
+        print(f"{dataset}: {result['seconds']:.0f} s", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
