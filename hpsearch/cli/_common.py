@@ -64,6 +64,16 @@ def unsupported_reason(storage: Any, study_id: int) -> str | None:
     return None if reason is None else f"is {reason}"
 
 
+def shown(text: Any) -> str:
+    """Stored text made safe for a terminal: unprintable characters escaped (an ESC sequence, a bidi
+    override in a name or a parameter of a study made by other code), rich markup escaped."""
+    from rich.markup import escape
+
+    from hpsearch._names import printable
+
+    return escape(printable(str(text)))
+
+
 def fmt(value: Any) -> str:
     """Numbers to 6 significant digits (hpsearch._format); everything else as text."""
     return fmt_number(value, 6, none="None", nan="nan")

@@ -8,10 +8,9 @@ import sys
 import click
 from optuna.trial import TrialState
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from hpsearch.cli._common import fmt, load_named_study, open_existing, storage_option
+from hpsearch.cli._common import fmt, load_named_study, open_existing, shown, storage_option
 from hpsearch.records import EPOCHS_RUN_ATTR, TRAIN_SECONDS_ATTR
 from hpsearch.storage import study_id_of
 
@@ -39,7 +38,7 @@ def studies(storage: str | None) -> None:
     table = Table("name", "sampler", "direction", "trials by state", "best")
     overviews = _overviews(st)
     for fs in sorted(frozen, key=lambda s: s.study_name):
-        table.add_row(*(escape(cell) for cell in _study_row(st, fs, overviews.get(fs.study_name))))
+        table.add_row(*(shown(cell) for cell in _study_row(st, fs, overviews.get(fs.study_name))))
     console.print(table)
 
 
@@ -110,7 +109,7 @@ def show(name: str, top: int, storage: str | None) -> None:
     sampler = spec.study.sampler if spec is not None else sampler_of(study.user_attrs)
     of_budget = f" of {budget(spec)}" if spec is not None else ""  # a plain Optuna study has no budget
     console.print(
-        escape(
+        shown(
             f"study {name}: {sampler} sampler, {sum(map(is_finished, trials))}{of_budget} "
             f"trials finished "
             f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})"
@@ -119,7 +118,7 @@ def show(name: str, top: int, storage: str | None) -> None:
     failed = last_error(trials)
     if failed is not None:
         text = " ".join(str(failed.user_attrs[ERROR_ATTR]).split())
-        console.print(escape(f"last error (trial #{failed.number}): {text[:300]}"), soft_wrap=True)
+        console.print(shown(f"last error (trial #{failed.number}): {text[:300]}"), soft_wrap=True)
     if best is None:
         console.print("no completed trial yet")
         return
@@ -130,12 +129,12 @@ def show(name: str, top: int, storage: str | None) -> None:
     reverse = study.direction.name == "MAXIMIZE"
     done.sort(key=lambda t: float(t.value or 0.0), reverse=reverse)  # every value here is finite
     names = list(spec.space) if spec is not None else param_names(trials, study.user_attrs)
-    table = Table("#", "value", *names, "epochs", "seconds", title=f"top {min(top, len(done))} trials")
+    table = Table("#", "value", *map(shown, names), "epochs", "seconds", title=f"top {min(top, len(done))} trials")
     for t in done[:top]:
         table.add_row(
             str(t.number),
             fmt(t.value),
-            *(fmt(t.params.get(n)) for n in names),
+            *(shown(fmt(t.params.get(n))) for n in names),
             fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, "")),
             _seconds(t.user_attrs.get(TRAIN_SECONDS_ATTR)),
         )
@@ -219,7 +218,7 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
     else:
         console.print(f"best trial #{top.number}: {_metric(spec)} = {fmt(top.value)} (validation)")
         for k, v in top.params.items():
-            console.print(f"  {k} = {fmt(v)}")
+            console.print(shown(f"  {k} = {fmt(v)}"))
     if not evaluate:
         if as_json:
             click.echo(to_json(record), nl=False)
@@ -251,7 +250,7 @@ def _narrow_table(trials, names: list[str], title) -> Table:
             fmt(t.value),
             fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, "")),
             _seconds(t.user_attrs.get(TRAIN_SECONDS_ATTR)),
-            escape(params),
+            shown(params),
         )
     return table
 

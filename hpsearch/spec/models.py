@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from hpsearch._names import name_problem
 from hpsearch.samplers import SamplerName
 
 # Bounds on every number a spec carries, so nothing accepted here can fail later in
@@ -47,6 +48,14 @@ class StudySection(_Section):
         None,
         description="folder a user objective is imported from and a command runs in; default: the spec file's folder",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        problem = name_problem(name)
+        if problem is not None:
+            raise _expected(f"a printable name without '/', '\\' or '..' (it {problem})")
+        return name
 
 
 class DataSection(_Section):

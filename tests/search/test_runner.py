@@ -242,14 +242,14 @@ def test_timeout_stops_starting_trials(url, spec_factory, objectives_module, mon
 
 def test_run_studies_runs_every_study_to_its_budget(url, spec_factory, objectives_module):
     specs = [
-        spec_factory(name="arm/grid", sampler="grid", n_trials=9),
-        spec_factory(name="arm/random", sampler="random", n_trials=3),
+        spec_factory(name="arm-grid", sampler="grid", n_trials=9),
+        spec_factory(name="arm-random", sampler="random", n_trials=3),
     ]
     studies = run_studies(specs, url, progress=False)
-    assert [s.study_name for s in studies] == ["arm/grid", "arm/random"]
-    assert [len(_trials(url, n)) for n in ("arm/grid", "arm/random")] == [9, 3]
+    assert [s.study_name for s in studies] == ["arm-grid", "arm-random"]
+    assert [len(_trials(url, n)) for n in ("arm-grid", "arm-random")] == [9, 3]
     run_studies(specs, url, progress=False)  # resumable: nothing left to do
-    assert [len(_trials(url, n)) for n in ("arm/grid", "arm/random")] == [9, 3]
+    assert [len(_trials(url, n)) for n in ("arm-grid", "arm-random")] == [9, 3]
     with pytest.raises(UserError, match="must differ"):
         run_studies([specs[0], specs[0]], url, progress=False)
 

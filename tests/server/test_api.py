@@ -56,15 +56,24 @@ def test_a_grid_smaller_than_n_trials_reports_the_grid_size_as_its_budget(client
             },
             "data.path",
         ),
-        (grid_spec("../../etc/passwd"), "'..'"),
-        (grid_spec("a\\b"), "backslash"),
+        (grid_spec("../../etc/passwd"), "path separator"),
+        (grid_spec("a\\b"), "path separator"),
+        (grid_spec("a..b"), "'..'"),
+        (grid_spec("/etc/passwd"), "path separator"),
+        (grid_spec("esc\x1b[31mred"), "U+001B"),
+        (grid_spec("nul\x00byte"), "U+0000"),
+        (grid_spec("bel\x07"), "U+0007"),
+        (grid_spec("del\x7f"), "U+007F"),
+        (grid_spec("nel\x85"), "U+0085"),
+        (grid_spec("line\nbreak"), "U+000A"),
+        (grid_spec("evil\u202egnp.exe"), "U+202E"),
         (grid_spec("x" * 201), "name"),
     ],
 )
 def test_invalid_spec_is_422_with_message(client, body, fragment):
     r = client.post("/api/studies", json=body)
     assert r.status_code == 422, r.text
-    assert fragment in r.json()["error"]
+    assert fragment.lower() in r.json()["error"].lower()
     assert client.get("/api/studies").json() == []  # nothing was created
 
 
@@ -213,13 +222,13 @@ def test_hostile_names_in_paths_are_4xx_json(client, path, status):
         assert set(r.json()) == {"error"}
 
 
-def test_slashes_in_names_work(client):
-    _create(client, grid_spec("digits/grid/seed0"))
-    r = client.post("/api/studies/digits/grid/seed0/ask")
-    assert r.status_code == 200
-    r = client.post("/api/studies/digits/grid/seed0/tell", json={"trial": r.json()["trial"], "value": 1.0})
-    assert r.status_code == 200
-    assert client.get("/api/studies/digits/grid/seed0").json()["states"]["complete"] == 1
+def test_slashes_in_names_of_studies_made_elsewhere_work(client, storage_url):
+    """hpsearch's own names never hold a '/', but other Optuna tools' may: looking those up works."""
+    assert client.post("/api/studies", json=grid_spec("digits/grid/seed0")).status_code == 422
+    optuna.create_study(study_name="digits/grid/seed0", storage=storage_url, direction="minimize")
+    r = client.get("/api/studies/digits/grid/seed0")
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "digits/grid/seed0"
 
 
 def test_unknown_routes_and_methods_are_json(client):

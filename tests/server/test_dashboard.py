@@ -90,11 +90,11 @@ def test_poll_version_changes_when_a_trial_starts_or_ends(client):
 
 def test_comparison_page_groups_studies_by_user_attr(client, storage_url):
     values = {
-        "cmp/grid/seed0": [0.2, 0.4],
-        "cmp/grid/seed1": [0.3, 0.5],
-        "cmp/random/seed0": [0.9, 0.1],
-        "cmp/random/seed1": [0.6],
-        "cmp/random/seed2": [0.7, 0.8],
+        "cmp-grid-seed0": [0.2, 0.4],
+        "cmp-grid-seed1": [0.3, 0.5],
+        "cmp-random-seed0": [0.9, 0.1],
+        "cmp-random-seed1": [0.6],
+        "cmp-random-seed2": [0.7, 0.8],
         "loner": [1.0],
     }
     for name, vals in values.items():

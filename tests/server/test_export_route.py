@@ -25,17 +25,17 @@ def _study(client, name: str, values: list[float]) -> None:
 
 
 def test_csv_and_json_downloads_equal_the_export(client, storage_url):
-    _study(client, "runs/a", [0.125, 0.3333333333333333])
-    r = client.get("/exports/studies/runs/a.csv")
+    _study(client, "runs a", [0.125, 0.3333333333333333])
+    r = client.get("/exports/studies/runs%20a.csv")
     assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
     assert r.headers["content-disposition"] == 'attachment; filename="runs-a.csv"'
     storage = open_storage(storage_url, heartbeat=False)
-    assert r.text == to_csv(*trial_rows(storage, "runs/a"))
+    assert r.text == to_csv(*trial_rows(storage, "runs a"))
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [row["state"] for row in rows] == ["complete", "complete", "running"]
     assert float(rows[1]["value"]) == 0.3333333333333333 and list(rows[0])[4:] == ["x", "c"]
-    j = client.get("/exports/studies/runs/a.json")
-    assert j.status_code == 200 and j.text == to_json(trial_records(storage, "runs/a"))
+    j = client.get("/exports/studies/runs%20a.json")
+    assert j.status_code == 200 and j.text == to_json(trial_records(storage, "runs a"))
 
 
 def test_unknown_study_is_a_json_404(client):
