@@ -64,8 +64,10 @@ See docs/science.md for why the grid is built this way.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -73,6 +75,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from hpsearch.conditions import active, decision_order, has_conditions, holds, parent_names
 from hpsearch.spec.models import CategoricalParam, FloatParam, IntParam
 
 DEFAULT_POINTS = 3
@@ -94,16 +97,24 @@ def distributions(space: Mapping[str, Any]) -> dict[str, optuna.distributions.Ba
 
 
 def suggest(trial: optuna.trial.BaseTrial, space: Mapping[str, Any]) -> dict[str, Any]:
-    """Ask the trial for one value of every hyperparameter, in the space's order."""
+    """Ask the trial for one value of every hyperparameter that exists (hpsearch.conditions).
+
+    Parents are asked before their children, and a parameter whose ``when``
+    does not hold is never asked, so it is absent from the trial. The result is
+    in the space's order.
+    """
     params: dict[str, Any] = {}
-    for name, p in space.items():
+    for name in decision_order(space):
+        p = space[name]
+        if not holds(p, params):
+            continue
         if isinstance(p, FloatParam):
             params[name] = trial.suggest_float(name, p.low, p.high, log=p.log, step=p.step)
         elif isinstance(p, IntParam):
             params[name] = trial.suggest_int(name, p.low, p.high, step=p.step, log=p.log)
         else:
             params[name] = trial.suggest_categorical(name, list(p.choices))
-    return params
+    return {name: params[name] for name in space if name in params}
 
 
 # ---------------------------------------------------------------------------
@@ -204,8 +215,9 @@ def grid_points_per_axis(space: Mapping[str, Any], budget: int | None = None) ->
 
 
 def grid_size(space: Mapping[str, Any], budget: int | None = None) -> int:
-    """Number of points of the grid (the product of the per-axis counts; nothing is listed)."""
-    return math.prod(grid_points_per_axis(space, budget).values())
+    """Number of points of the grid: the product of the per-axis counts, except that a conditional
+    axis multiplies only the points where it exists (:class:`Grid`); nothing is listed."""
+    return Grid(space, grid_axes(space, budget)).size
 
 
 def grid_values(space: Mapping[str, Any], budget: int | None = None, *, seed: int | None = None) -> dict[str, list]:
@@ -324,6 +336,57 @@ def _tidy_step(v: float, p: Any) -> float:
 
 # ---------------------------------------------------------------------------
 # points from indices, and the seeded order
+
+
+class Grid:
+    """The points grid search runs, conditional parameters included, each computed from its index.
+
+    Without conditions this is the product of the axes in ``itertools.product``
+    order (:func:`grid_point`). With them, the grid is a list of *blocks*: one
+    per distinct assignment of the parents (the categoricals some ``when``
+    names) that exist under it; a block is the product of the other axes that
+    exist under that assignment. So ``momentum`` (when optimizer is sgd or
+    momentum) multiplies only the sgd and momentum points, and an absent
+    parameter never duplicates a point. Index -> block by bisection over the
+    blocks' offsets, then mixed radix within the block.
+
+    The budget split (:func:`grid_counts`) counts a conditional axis as a full
+    axis, so a grid with conditions can have fewer points than the budget.
+    """
+
+    def __init__(self, space: Mapping[str, Any], axes: Mapping[str, Axis]) -> None:
+        self.axes = dict(axes)
+        parents = [n for n in parent_names(space) if n in self.axes]
+        blocks: list[tuple[dict[str, Any], list[str]]] = []
+        if not has_conditions(space):
+            blocks.append(({}, list(self.axes)))
+        else:
+            seen = set()
+            for combo in itertools.product(*(range(self.axes[p].count) for p in parents)):
+                fixed = active(space, {p: self.axes[p].value(i) for p, i in zip(parents, combo, strict=True)})
+                key = tuple((k, type(v).__name__, v) for k, v in fixed.items())
+                if key in seen:  # a parent that does not exist here: the same point as another combo
+                    continue
+                seen.add(key)
+                free = [n for n in self.axes if n not in parents and holds(space[n], fixed)]
+                blocks.append((fixed, free))
+        self._blocks = blocks
+        sizes = [math.prod(self.axes[n].count for n in free) for _, free in blocks]
+        self._offsets = list(itertools.accumulate(sizes, initial=0))
+        self.size = self._offsets[-1]
+
+    def point(self, index: int) -> dict[str, Any]:
+        """Grid point number ``index``: the parameters that exist there, in the axes' order."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"grid index {index} outside 0..{self.size - 1}")
+        b = bisect.bisect_right(self._offsets, index) - 1
+        fixed, free = self._blocks[b]
+        local = index - self._offsets[b]
+        values = dict(fixed)
+        for name in reversed(free):
+            local, digit = divmod(local, self.axes[name].count)
+            values[name] = self.axes[name].value(digit)
+        return {name: values[name] for name in self.axes if name in values}
 
 
 def grid_point(axes: Mapping[str, Axis], index: int) -> dict[str, Any]:

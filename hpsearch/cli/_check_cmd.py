@@ -35,22 +35,33 @@ def check(spec_path: str) -> None:
 
     for line in describe_objective(spec):
         console.print(line, markup=False, highlight=False)
-    table = Table("hyperparameter", "type", "values", "scale", title="search space")
+    conditional = any(p.when for p in spec.space.values())
+    columns = ("hyperparameter", "type", "values", "scale") + (("exists when",) if conditional else ())
+    table = Table(*columns, title="search space")
     for name, p in spec.space.items():
+        when = (_when_text(p.when),) if conditional else ()
         if isinstance(p, CategoricalParam):
-            table.add_row(name, "categorical", ", ".join(map(str, p.choices)), "")
+            table.add_row(name, "categorical", ", ".join(map(str, p.choices)), "", *when)
         else:
             has_step = p.step is not None and not (p.type == "int" and p.step == 1)
             step = f" step {fmt(p.step)}" if has_step else ""
-            table.add_row(name, p.type, f"{fmt(p.low)} .. {fmt(p.high)}{step}", "log" if p.log else "linear")
+            table.add_row(name, p.type, f"{fmt(p.low)} .. {fmt(p.high)}{step}", "log" if p.log else "linear", *when)
     console.print(table)
     _print_grid(console, spec)
     _print_gradient_check(console, spec)
 
 
+def _when_text(when: dict | None) -> str:
+    """``optimizer in {sgd, momentum}`` (conditions joined by "and"); "always" without one."""
+    if not when:
+        return "always"
+    return " and ".join(f"{parent} in {{{', '.join(map(str, values))}}}" for parent, values in when.items())
+
+
 def _print_grid(console: Console, spec) -> None:
     """The grid grid search would run: points per axis and their values (never the grid listed)."""
-    from hpsearch.space import GRID_CAP, grid_axes, grid_counts
+    from hpsearch.conditions import has_conditions
+    from hpsearch.space import GRID_CAP, Grid, grid_axes, grid_counts
 
     budget = spec.study.n_trials
     nominal = math.prod(grid_counts(spec.space, budget).values())
@@ -61,7 +72,7 @@ def _print_grid(console: Console, spec) -> None:
         )
         return
     axes = grid_axes(spec.space, budget)
-    size = math.prod(a.count for a in axes.values())
+    size = Grid(spec.space, axes).size
     grid = Table("hyperparameter", "points", "grid values", title=f"grid for a budget of {budget}: {size} points")
     for name, axis in axes.items():
         shown = [fmt(axis.value(i)) for i in range(min(axis.count, _SHOWN))]
@@ -72,9 +83,15 @@ def _print_grid(console: Console, spec) -> None:
         )
         grid.add_row(name, str(axis.count), ", ".join(shown) + more)
     console.print(grid)
+    product = " x ".join(str(a.count) for a in axes.values())
+    if has_conditions(spec.space):
+        product += f" = {math.prod(a.count for a in axes.values())} combinations, of which {size} are points"
+        product += " (a conditional axis multiplies only the points where it exists)"
+    else:
+        product += f" = {size}"
     console.print(
-        f"points per axis: {' x '.join(str(a.count) for a in axes.values())} = {size}; numbers at "
-        "the centres of equal (log) cells of their ranges, grid = [...] as given"
+        f"points per axis: {product}; numbers at the centres of equal (log) cells of their ranges, "
+        "grid = [...] as given"
     )
     if size > budget:
         console.print(f"grid search would run a seeded random subset of {budget} of these {size} points")

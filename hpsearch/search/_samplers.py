@@ -46,12 +46,16 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
     own specs) is drawn at random, seeded by (seed, slot).
     """
 
-    def __init__(self, axes: dict[str, Any], seed: int) -> None:
-        from hpsearch.space import GridOrder
+    def __init__(self, axes: dict[str, Any], seed: int, space: dict[str, Any] | None = None) -> None:
+        from hpsearch.conditions import has_conditions
+        from hpsearch.space import Grid, GridOrder
 
         self._axes = dict(axes)
         self._seed = int(seed)
-        self.grid_size = math.prod(a.count for a in self._axes.values())
+        # with conditional parameters (``space`` given), points come from the block grid
+        self._grid = Grid(space, self._axes) if space is not None and has_conditions(space) else None
+        self._point: tuple[int, dict[str, Any]] | None = None  # (grid index, point) of the last lookup
+        self.grid_size = self._grid.size if self._grid is not None else math.prod(a.count for a in self._axes.values())
         self._order = GridOrder(self.grid_size, self._seed)
         self._fallback = SlotRandomSampler(self._seed)
         self._last: tuple[int, int] | None = None  # (slot, grid index) of the last trial
@@ -85,6 +89,13 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
         else:
             slot = int(trial.system_attrs.get(SLOT_ATTR, trial.number))
         index = self.grid_index(slot)
+        if self._grid is not None:
+            if self._point is None or self._point[0] != index:
+                self._point = (index, self._grid.point(index))
+            point = self._point[1]
+            if param_name not in point:  # absent at this point: cannot be asked by hpsearch's own suggest
+                return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+            return point[param_name]
         return self._axes[param_name].value(grid_digit(self._axes, index, param_name))
 
     def grid_index(self, slot: int) -> int:
@@ -212,6 +223,7 @@ def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tup
     ``sampler_args`` holds every argument, Optuna's defaults included, and the
     Optuna version: Optuna 5.0 changed TPE's defaults.
     """
+    from hpsearch.conditions import has_conditions
     from hpsearch.samplers import missing_dependency
     from hpsearch.space import distributions
 
@@ -226,7 +238,11 @@ def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tup
         args = {"seed": seed, "per_slot_seed": "SeedSequence([seed, slot])"}
     elif kind in ("tpe", "tpe-univariate"):
         given = {"multivariate": kind == "tpe", "constant_liar": True, "seed": seed}
-        sampler = SlotTPESampler(**given)
+        if kind == "tpe" and has_conditions(spec.space):
+            given["group"] = True  # multivariate TPE over each set of parameters that exist together
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = SlotTPESampler(**given)
         args = _all_args(TPESampler, given) | {
             "rng_per_trial": "SeedSequence([seed + 1, slot])",
             "startup_trials": "random search's point of the slot",
@@ -269,7 +285,7 @@ def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
     budget = spec.study.n_trials
     # the spare points go by axis_priority without a seed (the names' alphabetical order), so every
     # repeat of a comparison runs the same grid; grid_counts(..., seed=) offers a per-repeat choice
-    sampler = SlotGridSampler(grid_axes(spec.space, budget), seed=seed)
+    sampler = SlotGridSampler(grid_axes(spec.space, budget), seed=seed, space=dict(spec.space))
     even = grid_counts(spec.space, budget)
     args = {
         "points_per_axis": sampler.points_per_axis,

@@ -103,12 +103,46 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
     check_user_code(spec, source, base_dir, check_files)
     for name, param in spec.space.items():
         _check_param(name, param, hypers.get(name) if hypers else None, source)
+    _check_conditions(spec, source)
     if study.sampler == "grid":
         _check_grid_size(spec, source)
     missing = missing_dependency(study.sampler)
     if missing is not None:
         raise spec_error(source, "study.sampler", f"a sampler that can run here ({missing})", study.sampler)
     return spec
+
+
+def _check_conditions(spec: Spec, source: str) -> None:
+    """``when`` names categoricals of the same [space], with values among their choices, and no cycle."""
+    import difflib
+
+    from hpsearch.conditions import find_cycle, same_value
+
+    for name, param in spec.space.items():
+        for parent, values in (param.when or {}).items():
+            path = f"space.{name}.when"
+            if parent not in spec.space:
+                close = difflib.get_close_matches(parent, list(spec.space), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                listing = ", ".join(n for n in spec.space if n != name)
+                raise spec_error(source, path, f"names of parameters in [space] ({listing}{hint})", parent)
+            target = spec.space[parent]
+            if not isinstance(target, CategoricalParam):
+                raise spec_error(
+                    source, f"{path}.{parent}", f"a categorical parameter ({parent} is of type {target.type})", parent
+                )
+            for i, value in enumerate(values):
+                if not any(same_value(value, c) for c in target.choices):
+                    choices = ", ".join(map(repr, target.choices))
+                    raise spec_error(source, f"{path}.{parent}[{i}]", f"one of {parent}'s choices ({choices})", value)
+    cycle = find_cycle(spec.space)
+    if cycle:
+        raise spec_error(
+            source,
+            f"space.{cycle[0]}.when",
+            "conditions without a cycle (a parameter cannot depend on itself)",
+            " -> ".join(cycle),
+        )
 
 
 def _check_grid_size(spec: Spec, source: str) -> None:

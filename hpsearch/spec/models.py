@@ -188,6 +188,12 @@ class _RangeParam(_Section):
         return _distinct(grid)
 
 
+#: ``when = { optimizer = ["sgd", "momentum"] }``: the parameter exists in a trial only while each
+#: named parameter of [space] (a categorical) takes one of the listed values; hpsearch.space reads it.
+When = dict[str, Annotated[list[Scalar], Field(min_length=1)]]
+_WHEN_DOC = "exists only when each named categorical of [space] has one of the listed values"
+
+
 class FloatParam(_RangeParam):
     """A real-valued hyperparameter in [low, high]."""
 
@@ -197,6 +203,7 @@ class FloatParam(_RangeParam):
     high: Finite
     step: float | None = Field(None, gt=0, allow_inf_nan=False)
     grid: list[Finite] | None = Field(None, min_length=1)
+    when: When | None = Field(None, min_length=1, description=_WHEN_DOC)
 
 
 class IntParam(_RangeParam):
@@ -210,6 +217,7 @@ class IntParam(_RangeParam):
     high: int = Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)
     step: int = Field(1, ge=1, le=MAX_INT_VALUE)
     grid: list[Annotated[int, Field(ge=-MAX_INT_VALUE, le=MAX_INT_VALUE)]] | None = Field(None, min_length=1)
+    when: When | None = Field(None, min_length=1, description=_WHEN_DOC)
 
 
 class CategoricalParam(_Section):
@@ -218,6 +226,7 @@ class CategoricalParam(_Section):
     type: Literal["categorical"]
     choices: list[Scalar] = Field(min_length=1)
     grid: list[Scalar] | None = Field(None, min_length=1)
+    when: When | None = Field(None, min_length=1, description=_WHEN_DOC)
 
     @field_validator("choices")
     @classmethod
