@@ -26,6 +26,7 @@ is a point that is itself rejected (only reached as a limit from inside), it is
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -239,23 +240,33 @@ def _bm_null(blocks: tuple[int, ...], n1: int, seed: int) -> tuple[np.ndarray, b
         return hit
     n = len(blocks)
     block_ids = np.asarray(blocks)
-    exact = math.comb(n, n1) <= EXACT_SPLITS
-    if exact:
-        rows = np.array(list(itertools.combinations(range(n), n1)), dtype=np.intp)
-    else:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, n, n1]))
-        rows = np.argsort(rng.random((RANDOM_SPLITS, n)), axis=1)[:, :n1]
-    out = []
-    for start in range(0, rows.shape[0], 4096):
-        chunk = rows[start : start + 4096]
-        mask = np.zeros((chunk.shape[0], n), dtype=bool)
-        np.put_along_axis(mask, chunk, True, axis=1)
-        out.append(_bm_statistics(block_ids, mask)[0])
+    masks, exact = _splits(n, n1, seed)
+    out = [_bm_statistics(block_ids, m)[0] for m in masks]
     result = (np.concatenate(out), exact)
     if len(_BM_CACHE) > 256:
         _BM_CACHE.clear()
     _BM_CACHE[key] = result
     return result
+
+
+@functools.lru_cache(maxsize=16)
+def _splits(n: int, n1: int, seed: int) -> tuple[list[np.ndarray], bool]:
+    """The splits a permutation test uses, as chunks of boolean rows (True: in a), and whether they
+    are all of them. The same for every tie pattern of a design, so made once per (n, n1, seed)."""
+    exact = math.comb(n, n1) <= EXACT_SPLITS
+    if exact:
+        rows = np.array(list(itertools.combinations(range(n), n1)), dtype=np.intp).reshape(-1, n1)
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, n, n1]))
+        rows = np.argsort(rng.random((RANDOM_SPLITS, n)), axis=1)[:, :n1]
+    masks = []
+    for start in range(0, rows.shape[0], 4096):
+        chunk = rows[start : start + 4096]
+        mask = np.zeros((chunk.shape[0], n), dtype=bool)
+        np.put_along_axis(mask, chunk, True, axis=1)
+        mask.flags.writeable = False
+        masks.append(mask)
+    return masks, exact
 
 
 def _bm_statistics(block_ids: np.ndarray, in_a: np.ndarray, *, with_df: bool = False) -> tuple[np.ndarray, np.ndarray]:
