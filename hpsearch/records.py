@@ -68,6 +68,12 @@ ERROR_ATTR = "error"  # the objective's error text, when it raised on this trial
 TRAIN_SECONDS_ATTR = "train_seconds"
 EPOCHS_RUN_ATTR = "epochs_run"
 LEARNING_CURVE_ATTR = "learning_curve"
+# A command trial's (objectives.command): its output logs, its slot's folder, which attempt of the slot it is.
+STDOUT_LOG_ATTR = "stdout_log"
+STDERR_LOG_ATTR = "stderr_log"
+TRIAL_DIR_ATTR = "trial_dir"
+ATTEMPT_ATTR = "attempt"
+RETRIED_ERROR_ATTR = "error_before_retry"  # ERROR_ATTR of a failed trial whose slot --retry-failed re-opened
 
 #: Every key above: tests/test_boundaries.py rejects these as literals outside this module.
 ATTRIBUTE_KEYS = frozenset(
@@ -95,6 +101,11 @@ ATTRIBUTE_KEYS = frozenset(
         TRAIN_SECONDS_ATTR,
         EPOCHS_RUN_ATTR,
         LEARNING_CURVE_ATTR,
+        STDOUT_LOG_ATTR,
+        STDERR_LOG_ATTR,
+        TRIAL_DIR_ATTR,
+        ATTEMPT_ATTR,
+        RETRIED_ERROR_ATTR,
     }
 )
 

@@ -7,17 +7,33 @@ It runs in ``study.workdir`` (default: the spec file's folder) and finds in
 its environment:
 
 - ``HPSEARCH_PARAMS``: all parameters as one JSON object;
-- ``HPSEARCH_TRIAL_DIR``: a folder of its own for checkpoints and logs,
-  ``<workdir>/.hpsearch-trials/<study name>/<trial number>``;
-- ``HPSEARCH_TRIAL_NUMBER`` and ``HPSEARCH_STUDY``;
+- ``HPSEARCH_TRIAL_DIR``: a folder for checkpoints,
+  ``<workdir>/.hpsearch-trials/<study name>/<slot>``, keyed by the budget slot
+  the trial runs, not by its number: a slot re-run after a kill or a
+  preemption gets the same folder and finds its predecessor's checkpoint;
+- ``HPSEARCH_ATTEMPT``: 1 for a slot's first trial, 2, 3, ... for its re-runs;
+- ``HPSEARCH_TRIAL_NUMBER``, ``HPSEARCH_SLOT`` and ``HPSEARCH_STUDY``;
+- ``HPSEARCH_WORKER`` (0..J-1) and, with ``--gpus``, ``CUDA_VISIBLE_DEVICES``
+  and ``HPSEARCH_DEVICES`` (set by its worker process, see
+  hpsearch.search._devices);
 - ``PYTHONUNBUFFERED=1``, so a Python script's progress lines arrive as printed.
 
-Its stdout is read line by line. A line ``{"step": n, "value": x}`` is an
-intermediate value, reported to the pruner; when the pruner says stop, the
-program gets SIGTERM (then SIGKILL after a grace period) and the trial is
-PRUNED. The last line is the result: a bare number or ``{"value": x}``. A
-non-zero exit, a missing result or the timeout fails the trial with a
-:class:`CommandFailed` that carries the tail of the program's stderr.
+Its stdout and stderr go, as they arrive, to ``stdout-<number>.log`` and
+``stderr-<number>.log`` in the trial folder (user attrs ``stdout_log`` and
+``stderr_log``; ``hpsearch logs``). Output is read in bounded chunks: a line
+is kept only up to LINE_LIMIT characters, so a 100 MB line costs no memory.
+A line ``{"step": n, "value": x}`` is an intermediate value, reported to the
+pruner; when the pruner says stop, the program gets SIGTERM (then SIGKILL after
+``command.grace`` seconds) and the trial is PRUNED. The last line is the
+result: a bare number or ``{"value": x}``. A non-zero exit, a missing result
+or the timeout fails the trial with a :class:`CommandFailed` whose first line
+names the cause (the last line of stderr, e.g. ``ModuleNotFoundError: No
+module named 'sklearn'``) and whose rest keeps the tail of stderr.
+
+A program killed by SIGTERM or SIGINT that hpsearch did not send (a
+scheduler preempting the job) is no fault of its configuration: the attempt
+is interrupted (:class:`~hpsearch.search._termination.AttemptInterrupted`) and
+its slot runs again.
 """
 
 from __future__ import annotations
@@ -28,51 +44,44 @@ import math
 import os
 import queue
 import re
+import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import optuna
 
+from hpsearch.records import (
+    ATTEMPT_ATTR,
+    LEARNING_CURVE_ATTR,
+    SLOT_ATTR,
+    STDERR_LOG_ATTR,
+    STDOUT_LOG_ATTR,
+    TRIAL_DIR_ATTR,
+)
+from hpsearch.search._devices import WORKER_ENV
+from hpsearch.search._parent_death import PREEXEC
+from hpsearch.search._termination import AttemptInterrupted
+from hpsearch.search._termination import check as check_sigterm
 from hpsearch.spec.command import PLACEHOLDER, split_command
+from hpsearch.storage._attrs import set_user_attrs, trial_slot
 
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
 
 STDERR_TAIL = 1500  # characters of stderr kept with a failed trial (with the message, under the 2000 a trial keeps)
-GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
+GRACE_SECONDS = 10.0  # between SIGTERM and SIGKILL, unless command.grace says otherwise
 TRIALS_FOLDER = ".hpsearch-trials"
+CHUNK = 64 * 1024  # bytes read from a pipe at a time
+LINE_LIMIT = 64 * 1024  # characters of one stdout line kept in memory (the rest goes to the log only)
+POLL_SECONDS = 0.5  # how often a wait for the program looks whether its worker was told to stop
+STEP_BACKLOG = 10_000  # intermediate-value lines waiting for the pruner; the program waits beyond that
+STOPPED_FROM_OUTSIDE = (signal.SIGTERM, signal.SIGINT)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _parent_death_signal():
-    """Linux: a preexec function asking the kernel to SIGTERM the program when hpsearch dies.
-
-    Without it a killed ``hpsearch run`` (the crash that resuming recovers
-    from) would leave the program training on, unwatched and past its timeout.
-    The libc function is looked up here, in the parent, so the child only calls it.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def set_death_signal() -> None:
-        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-
-    return set_death_signal
-
-
-_PREEXEC = _parent_death_signal()
 
 
 class CommandFailed(RuntimeError):
@@ -96,10 +105,32 @@ def command_line(run: str, params: Mapping[str, Any]) -> list[str]:
     return [PLACEHOLDER.sub(fill, arg) for arg in split_command(run)]
 
 
-def trial_dir(workdir: str | Path, study_name: str, number: int) -> Path:
-    """``<workdir>/.hpsearch-trials/<study name>/<number>``; each '/' of a compare arm's name nests a folder."""
+def trial_dir(workdir: str | Path, study_name: str, slot: int) -> Path:
+    """``<workdir>/.hpsearch-trials/<study name>/<slot>``; each '/' of a compare arm's name nests a folder."""
     parts = [_SAFE.sub("_", p) or "_" for p in study_name.split("/") if p not in ("", ".", "..")]
-    return Path(workdir, TRIALS_FOLDER, *parts, str(number))
+    return Path(workdir, TRIALS_FOLDER, *parts, str(slot))
+
+
+def log_paths(folder: Path, number: int) -> tuple[Path, Path]:
+    """Where trial ``number``'s stdout and stderr go: one pair per attempt, in its slot's folder."""
+    return folder / f"stdout-{number}.log", folder / f"stderr-{number}.log"
+
+
+def attempt_of(trial: optuna.trial.BaseTrial, slot: int) -> int:
+    """1 for the first trial of ``slot``, 2, 3, ... for the trials that re-ran it after a crash.
+
+    Counted from the study's trials that ran the same slot with a number up to
+    this one (a FixedTrial, or a trial outside hpsearch's ask, is attempt 1).
+    """
+    study = getattr(trial, "study", None)
+    if not isinstance(trial, optuna.Trial) or study is None:
+        return 1
+    same = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.system_attrs.get(SLOT_ATTR) == slot and t.number <= trial.number
+    ]
+    return max(len(same), 1)
 
 
 def parse_step(line: str) -> tuple[int, float] | None:
@@ -149,7 +180,9 @@ class CommandObjective:
 
     def __init__(self, spec: Spec) -> None:
         self.run = spec.command.run
+        self.test = spec.command.test
         self.timeout = float(spec.command.timeout)
+        self.grace = float(spec.command.grace or GRACE_SECONDS)
         self.workdir = Path(spec.study.workdir or os.getcwd())
         self.fixed = dict(spec.training)
 
@@ -160,30 +193,41 @@ class CommandObjective:
         values = {**self.fixed, **params}
         argv = command_line(self.run, values)
         study_name = getattr(getattr(trial, "study", None), "study_name", None) or "study"
-        folder = trial_dir(self.workdir, study_name, trial.number)
+        slot = trial_slot(trial)
+        attempt = attempt_of(trial, slot)
+        folder = trial_dir(self.workdir, study_name, slot)
         folder.mkdir(parents=True, exist_ok=True)
+        stdout_log, stderr_log = log_paths(folder, trial.number)
         env = {
             **os.environ,
             "HPSEARCH_PARAMS": json.dumps(values),
             "HPSEARCH_TRIAL_DIR": str(folder),
             "HPSEARCH_TRIAL_NUMBER": str(trial.number),
+            "HPSEARCH_SLOT": str(slot),
+            "HPSEARCH_ATTEMPT": str(attempt),
             "HPSEARCH_STUDY": study_name,
             "PYTHONUNBUFFERED": "1",
         }
-        trial.set_user_attr("command", argv)
-        trial.set_user_attr("trial_dir", str(folder))
-        run = _Run(argv, cwd=self.workdir, env=env)
+        env.setdefault(WORKER_ENV, "0")  # a pool's worker process sets its own index
+        set_user_attrs(
+            trial,
+            {
+                "command": argv,
+                TRIAL_DIR_ATTR: str(folder),
+                ATTEMPT_ATTR: attempt,
+                STDOUT_LOG_ATTR: str(stdout_log),
+                STDERR_LOG_ATTR: str(stderr_log),
+            },
+        )
+        run = _Run(argv, cwd=self.workdir, env=env, stdout_log=stdout_log, stderr_log=stderr_log, grace=self.grace)
         curve: list[float] = []
         outcome = "failed"
         try:
             deadline = time.monotonic() + self.timeout
-            last = None
-            for line in run.lines(deadline):
+            for line in run.step_lines(deadline):
                 step = parse_step(line)
                 if step is None:
-                    last = line
                     continue
-                last = line
                 curve.append(step[1])
                 if math.isfinite(step[1]):
                     trial.report(step[1], step[0])
@@ -191,34 +235,86 @@ class CommandObjective:
                         outcome = "pruned"
                         break
             else:
-                if run.timed_out:
-                    outcome = "timeout"
-                else:
-                    outcome = "exited"
+                outcome = "timeout" if run.timed_out else "exited"
         finally:
-            run.stop()  # stops a still-running program (pruned, timed out, or an exception here)
-            trial.set_user_attr("learning_curve", curve)
+            run.stop()  # stops a still-running program (pruned, timed out, interrupted, or an exception here)
+            trial.set_user_attr(LEARNING_CURVE_ATTR, curve)
         if outcome == "pruned":
             raise optuna.TrialPruned(f"pruned after step {len(curve)} (the program was stopped)")
         if outcome == "timeout":
             raise CommandFailed(
-                f"command timed out after {self.timeout:g} s (command.timeout): {_show(argv)}{run.stderr_tail()}"
+                f"command timed out after {self.timeout:g} s (command.timeout){run.cause()}\n"
+                f"command: {_show(argv)}{run.stderr_tail()}"
             )
         code = run.returncode
         trial.set_user_attr("exit_code", code)
+        if code < 0 and -code in STOPPED_FROM_OUTSIDE:
+            raise AttemptInterrupted(f"the program was stopped by {_signal_name(-code)} (not by hpsearch)")
         if code != 0:
             how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
-            raise CommandFailed(f"command {how}: {_show(argv)}{run.stderr_tail()}")
+            raise CommandFailed(f"command {how}{run.cause()}\ncommand: {_show(argv)}{run.stderr_tail()}")
         try:
-            return parse_result(last)
+            return parse_result(run.last_line)
         except CommandFailed as exc:
-            raise CommandFailed(f"{exc} (command: {_show(argv)}){run.stderr_tail()}") from None
+            raise CommandFailed(f"{exc}\ncommand: {_show(argv)}{run.stderr_tail()}") from None
+
+    def test_score(self, params: Mapping[str, Any], folder: Path) -> float:
+        """Run ``[command] test`` for ``params``: the held-out score it prints last (for ``best --evaluate``)."""
+        if self.test is None:
+            raise CommandFailed("no [command] test to run")
+        values = {**self.fixed, **params}
+        argv = command_line(self.test, values)
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "HPSEARCH_PARAMS": json.dumps(values), "HPSEARCH_TRIAL_DIR": str(folder)}
+        env["PYTHONUNBUFFERED"] = "1"
+        run = _Run(
+            argv,
+            cwd=self.workdir,
+            env=env,
+            stdout_log=folder / "test-stdout.log",
+            stderr_log=folder / "test-stderr.log",
+            grace=self.grace,
+        )
+        try:
+            for _ in run.step_lines(time.monotonic() + self.timeout):
+                pass
+        finally:
+            run.stop()
+        if run.timed_out:
+            raise CommandFailed(f"test command timed out after {self.timeout:g} s (command.timeout): {_show(argv)}")
+        code = run.returncode
+        if code != 0:
+            how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            raise CommandFailed(f"test command {how}{run.cause()}\ncommand: {_show(argv)}{run.stderr_tail()}")
+        try:
+            return parse_result(run.last_line)
+        except CommandFailed as exc:
+            raise CommandFailed(f"{exc} (test command: {_show(argv)})") from None
 
 
 class _Run:
-    """A running program whose stdout lines arrive through a queue and whose stderr tail is kept."""
+    """A running program: its output streamed to log files, its last stdout line and stderr tail kept.
 
-    def __init__(self, argv: list[str], *, cwd: Path, env: Mapping[str, str]) -> None:
+    Pipes are read in chunks of CHUNK bytes by two threads. Every chunk is
+    written to its log file as it arrives; of stdout only the current line
+    (up to LINE_LIMIT characters) and the last complete one are held, and
+    intermediate-value lines are queued for the pruner; of stderr only the
+    last STDERR_TAIL characters.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        stdout_log: Path,
+        stderr_log: Path,
+        grace: float = GRACE_SECONDS,
+    ) -> None:
+        self.grace = grace
+        self._out: IO[bytes] = open(stdout_log, "ab")
+        self._err: IO[bytes] = open(stderr_log, "ab")
         try:
             self.process = subprocess.Popen(
                 argv,
@@ -227,17 +323,18 @@ class _Run:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                bufsize=1,
+                bufsize=0,
                 start_new_session=True,  # its own process group: stop() reaches its children too
-                preexec_fn=_PREEXEC,
+                preexec_fn=PREEXEC,
             )
         except OSError as exc:
+            self._out.close()
+            self._err.close()
             raise CommandFailed(f"could not start the command {_show(argv)} in {cwd}: {exc.strerror or exc}") from None
         self.timed_out = False
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.last_line: str | None = None
+        self._stopping = False  # no more intermediate values wanted: the reader only logs
+        self._steps: queue.Queue[str | None] = queue.Queue(maxsize=STEP_BACKLOG)
         self._stderr: collections.deque[str] = collections.deque()
         self._stderr_size = 0
         self._lock = threading.Lock()
@@ -249,29 +346,55 @@ class _Run:
             reader.start()
 
     def _read_stdout(self) -> None:
+        pipe = self.process.stdout
+        assert pipe is not None
+        current = bytearray()  # the line being read, at most LINE_LIMIT bytes of it
         try:
-            for line in self.process.stdout:
-                self._lines.put(line.strip())
+            for chunk in iter(lambda: pipe.read(CHUNK), b""):
+                self._out.write(chunk)
+                self._out.flush()
+                *complete, rest = chunk.split(b"\n")
+                for part in complete:
+                    self._line_done(bytes(current[:LINE_LIMIT]) + part[: max(LINE_LIMIT - len(current), 0)])
+                    current.clear()
+                if len(current) < LINE_LIMIT:
+                    current += rest[: LINE_LIMIT - len(current)]
+            if current:
+                self._line_done(bytes(current))
         finally:
-            self._lines.put(None)
+            self._steps.put(None)  # the queue is drained on stop(), so this never waits for long
+
+    def _line_done(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", errors="replace").strip()
+        if not line:
+            return
+        self.last_line = line
+        if not self._stopping and line.startswith("{") and '"step"' in line:
+            self._steps.put(line)
 
     def _read_stderr(self) -> None:
-        for chunk in iter(lambda: self.process.stderr.read(4096), ""):
+        pipe = self.process.stderr
+        assert pipe is not None
+        for chunk in iter(lambda: pipe.read(CHUNK), b""):
+            self._err.write(chunk)
+            self._err.flush()
+            text = chunk.decode("utf-8", errors="replace")
             with self._lock:
-                self._stderr.append(chunk)
-                self._stderr_size += len(chunk)
+                self._stderr.append(text)
+                self._stderr_size += len(text)
                 while self._stderr_size - len(self._stderr[0]) > STDERR_TAIL:
                     self._stderr_size -= len(self._stderr.popleft())
 
-    def lines(self, deadline: float):
-        """Non-empty stdout lines until the program closes stdout or ``deadline`` passes."""
+    def step_lines(self, deadline: float) -> Iterator[str]:
+        """Intermediate-value lines until the program closes stdout or ``deadline`` passes."""
         while True:
+            check_sigterm()  # the worker's SIGTERM, should its handler's raise have been dropped
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.timed_out = True
                 return
             try:
-                line = self._lines.get(timeout=remaining)
+                line = self._steps.get(timeout=min(remaining, POLL_SECONDS))
             except queue.Empty:
                 continue
             if line is None:
@@ -281,31 +404,37 @@ class _Run:
                 except subprocess.TimeoutExpired:  # closed stdout but runs on
                     self.timed_out = True
                 return
-            if line:
-                yield line
+            yield line
 
     @property
     def returncode(self) -> int:
         return self.process.wait()
 
     def stop(self) -> None:
-        """SIGTERM the program's process group, SIGKILL it after a grace period; close the pipes."""
+        """SIGTERM the program's process group, SIGKILL it after the grace period; close pipes and logs."""
+        self._stopping = True
+        while True:  # a reader waiting to queue an intermediate value must not block the end
+            try:
+                self._steps.get_nowait()
+            except queue.Empty:
+                break
         if self.process.poll() is None:
             self._signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=GRACE_SECONDS)
+                self.process.wait(timeout=self.grace)
             except subprocess.TimeoutExpired:
                 self._signal(signal.SIGKILL)
                 self.process.wait()
-        elif any(reader.is_alive() for reader in self._readers):
+        if any(reader.is_alive() for reader in self._readers):
             # It exited, but children it left behind still hold its pipes (so its
             # process group still exists): stop them too.
             self._signal(signal.SIGKILL)
         for reader in self._readers:
-            reader.join(timeout=GRACE_SECONDS)
-        for pipe in (self.process.stdout, self.process.stderr):
+            reader.join(timeout=self.grace)
+        for stream in (self.process.stdout, self.process.stderr, self._out, self._err):
             try:
-                pipe.close()
+                if stream is not None:
+                    stream.close()
             except OSError:
                 pass
 
@@ -315,17 +444,23 @@ class _Run:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def stderr_tail(self) -> str:
+    def _tail(self) -> str:
         for reader in self._readers[1:]:
-            reader.join(timeout=GRACE_SECONDS)
+            reader.join(timeout=self.grace)
         with self._lock:
-            text = "".join(self._stderr)[-STDERR_TAIL:].strip()
+            return "".join(self._stderr)[-STDERR_TAIL:].strip()
+
+    def cause(self) -> str:
+        """``": <the last line of stderr>"`` (a traceback's last line names the error), or ""."""
+        lines = [line.strip() for line in self._tail().splitlines() if line.strip()]
+        return f": {lines[-1][:300]}" if lines else ""
+
+    def stderr_tail(self) -> str:
+        text = self._tail()
         return f"\nstderr (last {STDERR_TAIL} characters):\n{text}" if text else "\n(no stderr output)"
 
 
 def _show(argv: list[str]) -> str:
-    import shlex
-
     text = shlex.join(argv)
     return text if len(text) <= 300 else text[:297] + "..."
 

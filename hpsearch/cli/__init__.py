@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 2 bad input (click usage errors and every
 ``UserError``: spec errors, unknown studies, bad URLs), printed as ONE line
-``error: ...`` without a traceback; 130 after Ctrl-C (the running trial is
-marked failed, so re-running resumes); 1 anything else: a failing objective or
+``error: ...`` without a traceback; 130 after Ctrl-C and 143 after SIGTERM (the
+running trial is marked failed, so re-running resumes); 1 anything else: a failing objective or
 database (one line too: unreachable for longer than HPSEARCH_DB_PATIENCE, a
 SQLite file deleted while in use, a full disk), or a bug (a traceback; env
 HPSEARCH_DEBUG=1 shows one for every error).
@@ -37,6 +37,7 @@ COMMANDS = {
     "report": "hpsearch.cli._report_cmds:report",
     "serve": "hpsearch.cli._serve_cmd:serve",
     "export": "hpsearch.cli._export_cmd:export",
+    "logs": "hpsearch.cli._logs_cmd:logs",
 }
 
 
@@ -127,9 +128,8 @@ def _main(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="hpsearch", standalone_mode=False)
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            click.echo(_INTERRUPTED, err=True)
-            return 130
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C (and our SIGTERM) into Abort
+            return _interrupted(exc.__cause__)
         click.echo("aborted", err=True)
         return 1
     except click.UsageError as exc:
@@ -144,9 +144,8 @@ def _main(argv: list[str] | None) -> int:
 
         click.echo(f"error: {cli_words(_one_line(str(exc)))}", err=True)
         return 2
-    except KeyboardInterrupt:
-        click.echo(_INTERRUPTED, err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except Exception as exc:
         from hpsearch.cli._common import cli_words
         from hpsearch.search import ObjectiveFailing, WorkerFailed
@@ -165,6 +164,21 @@ def _main(argv: list[str] | None) -> int:
 
 
 _INTERRUPTED = "interrupted: the running trial was marked failed; run the same command again to resume"
+_TERMINATED = (
+    "terminated (SIGTERM): the running trials were stopped and marked interrupted, their slots free at once; "
+    "run the same command again to resume"
+)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Say how the run was stopped; 143 for SIGTERM (a scheduler's), 130 for Ctrl-C."""
+    from hpsearch.search import Terminated
+
+    if isinstance(exc, Terminated):
+        click.echo(_TERMINATED, err=True)
+        return 143
+    click.echo(_INTERRUPTED, err=True)
+    return 130
 
 
 def _one_line(message: str) -> str:

@@ -43,6 +43,7 @@ from hpsearch.search._trial import (
 from hpsearch.search._workers import (
     MAX_FAILURES,
     ObjectiveFailing,
+    Terminated,
     WorkerFailed,
     quiet_pool_resets,
     work,
@@ -63,6 +64,7 @@ __all__ = [
     "SlotGridSampler",
     "SlotsBusy",
     "StudyComplete",
+    "Terminated",
     "TrialAlreadyFinished",
     "TrialNotFound",
     "WorkerFailed",

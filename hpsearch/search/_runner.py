@@ -32,6 +32,7 @@ from hpsearch.storage import (
     engine_of,
     missing_storage,
     open_storage,
+    reopen_failed,
     retry_policy,
     save_spec,
     slot_statuses,
@@ -148,16 +149,22 @@ def run_study(
     seed: int | None = None,
     progress: RunProgress | None = None,
     max_failures: int = MAX_FAILURES,
+    devices: Sequence[Sequence[str]] | None = None,
+    retry_failed: bool = False,
 ) -> optuna.Study:
     """Create or resume the study and run trials until it holds its budget of finished trials.
 
     ``max_failures``: stop (ObjectiveFailing) when the objective fails this many trials in a row.
+    ``devices``: each worker process's devices (``--gpus``; see _devices); one worker per entry at most.
+    ``retry_failed``: first re-open the slots of trials the objective failed (see reopen_failed).
     """
     _check_counts(n_trials=n_trials, jobs=jobs, timeout=timeout, max_failures=max_failures)
     spec = with_overrides(spec, name=study_name, sampler=sampler, seed=seed)  # validate before any write
     storage = open_storage(storage_url, retry=retry_policy(storage_url))
     try:
-        return _run_study(storage, storage_url, spec, n_trials, jobs, timeout, progress, max_failures)
+        return _run_study(
+            storage, storage_url, spec, n_trials, jobs, timeout, progress, max_failures, devices, retry_failed
+        )
     finally:
         checkpoint(storage)  # the .db file alone holds the study now (no trials left in its WAL)
 
@@ -171,7 +178,11 @@ def _run_study(
     timeout: float | None,
     progress: RunProgress | None,
     max_failures: int,
+    devices: Sequence[Sequence[str]] | None,
+    retry_failed: bool,
 ) -> optuna.Study:
+    if retry_failed:
+        call_with_retries(partial(_reopen, storage, spec.study.name, checked(progress)), retry_policy(storage_url))
     study, spec = call_with_retries(partial(prepare_study, storage, spec, n_trials=n_trials), retry_policy(storage_url))
     if n_trials is not None and n_trials < spec.study.n_trials:  # budgets only grow
         finished = finished_count(study)
@@ -196,6 +207,7 @@ def _run_study(
         timeout=timeout,
         progress=progress,
         max_failures=max_failures,
+        devices=devices,
     )
     return study
 
@@ -240,6 +252,8 @@ def join_study(
     timeout: float | None = None,
     progress: RunProgress | None = None,
     max_failures: int = MAX_FAILURES,
+    devices: Sequence[Sequence[str]] | None = None,
+    retry_failed: bool = False,
 ) -> optuna.Study:
     """Work on an existing study as more workers (``hpsearch worker``); the spec comes from the DB."""
     _check_counts(jobs=jobs, timeout=timeout, max_failures=max_failures)
@@ -247,6 +261,8 @@ def join_study(
         raise missing_storage(storage_url, name)
     storage = open_storage(storage_url, retry=retry_policy(storage_url))
     try:
+        if retry_failed:
+            call_with_retries(partial(_reopen, storage, name, checked(progress)), retry_policy(storage_url))
         study, spec = call_with_retries(partial(load_study, storage, name), retry_policy(storage_url))
         check_may_run(storage, study, spec)  # no user code from a study created over the HTTP API
         _run(
@@ -259,10 +275,25 @@ def join_study(
             progress=progress,
             first_worker=1,
             max_failures=max_failures,
+            devices=devices,
         )
     finally:
         checkpoint(storage)
     return study
+
+
+def _reopen(storage: optuna.storages.BaseStorage, name: str, shown: RunProgress | None) -> None:
+    """``--retry-failed``: free the slots of the study's failed trials (before its trials are read)."""
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return  # a new study: nothing has failed yet
+    numbers = reopen_failed(engine_of(storage), study_id)
+    if shown is not None:
+        listed = ", ".join(f"#{n}" for n in numbers[:20]) + (", ..." if len(numbers) > 20 else "")
+        shown.note(
+            f"study {name!r}: re-opened the slots of {len(numbers)} failed trials" + (f" ({listed})" if numbers else "")
+        )
 
 
 def is_complete(storage: optuna.storages.BaseStorage, study: optuna.Study, spec: Any) -> bool:
@@ -280,6 +311,7 @@ def _run(
     progress: RunProgress | None,
     first_worker: int = 0,
     max_failures: int = MAX_FAILURES,
+    devices: Sequence[Sequence[str]] | None = None,
 ) -> None:
     shown = checked(progress)
     policy = retry_policy(url)
@@ -299,13 +331,20 @@ def _run(
     start = time.monotonic()
     names = [st.study_name for st, _ in todo]
     pool = None
-    if jobs > 1:
+    if jobs > 1 or devices:  # devices: set in a worker process of their own, never in this one
         if _workers.start_method() == "fork":
             # Workers forked from here inherit the trial path's imports and each study's data split.
             _workers.preload_objectives([sp for _, sp in todo])
         # Before the progress bar's thread starts: a forked child inherits the locks threads hold.
         pool = _workers.Pool(
-            url, names, jobs, deadline=deadline, first_worker=first_worker, max_failures=max_failures, storage=storage
+            url,
+            names,
+            jobs,
+            deadline=deadline,
+            first_worker=first_worker,
+            max_failures=max_failures,
+            storage=storage,
+            slots=list(devices)[:jobs] if devices else None,
         )
         _workers.release_objectives()  # the forked workers hold their copies; this process needs none
     tick = shown.tick if shown is not None else _nothing
@@ -314,12 +353,12 @@ def _run(
     try:
         if pool is not None:
             pool.wait(on_poll=tick)
-        elif jobs == 1:
+        else:
             from threadpoolctl import threadpool_limits
 
             # One BLAS thread in-process too: the networks are small, and a multi-threaded
             # BLAS on a busy 2-core machine measured 8x slower (12 vs 95 trials/minute).
-            with threadpool_limits(1):
+            with threadpool_limits(1), _workers.sigterm_stops():
                 work(
                     storage,
                     names,

@@ -35,8 +35,13 @@ from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
 from hpsearch.records import DIVERGED_ATTR, ERROR_ATTR, budget, is_error
+from hpsearch.search._devices import worker_environment
 from hpsearch.search._load import load_study
+from hpsearch.search._parent_death import die_with_parent
 from hpsearch.search._recovery import Heartbeat, fail_own_trials, fail_trial
+from hpsearch.search._termination import AttemptInterrupted, Terminated, sigterm_stops
+from hpsearch.search._termination import install as install_sigterm
+from hpsearch.search._termination import requested as sigterm_requested
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
 from hpsearch.storage import (
     DatabaseError,
@@ -66,6 +71,7 @@ MAX_FAILURES = 10
 POLL_SECONDS = 0.5  # how often an idle worker looks for a freed slot, at most
 FIRST_POLL_SECONDS = 0.02  # its first look: the wait doubles from here up to POLL_SECONDS
 ERROR_CHARS = 2000  # how much of an error's text is kept with its trial
+_STOP_WAIT = 600.0  # seconds a stopped worker may take (its program's grace included) before it is killed
 _BLAS_ENV = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -85,6 +91,11 @@ class WorkerFailed(RuntimeError):
 
 class _AttemptCrashed(Exception):
     """The database failed while the objective wrote to it: the attempt crashed, its slot runs again."""
+
+
+def _interrupted(exc: BaseException) -> str:
+    """The fail_reason of a trial cut short by ``exc``."""
+    return "interrupted (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
 
 
 @dataclass
@@ -126,10 +137,10 @@ def work(
     jobs: dict[str, _Job] = {}
     try:
         return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop, told)
-    except KeyboardInterrupt:
-        # Ctrl-C may strike between creating a trial and running it: fail whatever we hold.
+    except KeyboardInterrupt as exc:
+        # Ctrl-C or SIGTERM may strike between creating a trial and running it: fail whatever we hold.
         for job in jobs.values():
-            fail_own_trials(job.study, "interrupted (Ctrl-C)")
+            fail_own_trials(job.study, _interrupted(exc))
         raise
 
 
@@ -183,6 +194,9 @@ def _work(
                 told.set()
             if error is None:
                 job.streak, job.succeeded = 0, True
+            elif isinstance(error, _Interrupted):
+                job.streak += 1  # not the configuration's fault, but a program that always dies this way stops us
+                _check_failing(job, trial.number, error.text, max_failures, first=False)
             else:
                 job.streak += 1
                 call_with_retries(partial(_check_failing, job, trial.number, error, max_failures), policy)
@@ -221,17 +235,23 @@ def _ask(job: _Job, policy: RetryPolicy) -> tuple[optuna.Trial, dict]:
     return call_with_retries(lambda: ask_trial(job.study, job.spec, heartbeat=True), policy, on_retry=undo_cut_off_ask)
 
 
-def _check_failing(job: _Job, number: int, error: str, max_failures: int) -> None:
-    """Raise ObjectiveFailing if the objective failed every time so far, or max_failures times in a row."""
+def _check_failing(job: _Job, number: int, error: str, max_failures: int, *, first: bool = True) -> None:
+    """Raise ObjectiveFailing if the objective failed every time so far, or max_failures times in a row.
+
+    ``first=False``: only the in-a-row rule (an interrupted attempt is not a result).
+    """
     name = job.study.study_name
     last = f"last error, trial #{number}: {_one_line(error)}"
-    fix = "Fix the objective, then run the same command again to go on."
+    fix = (
+        "Fix the objective (or its environment), then run the same command again with --retry-failed "
+        "to re-run the failed trials, or without it to go on."
+    )
     if job.streak >= max_failures:
         raise ObjectiveFailing(
             f"study {name!r}: the objective failed on {job.streak} trials in a row "
             f"({last}); stopping (max_failures {max_failures}). {fix}"
         )
-    if job.succeeded:
+    if job.succeeded or not first:
         return
     trials = storage_of(job.study).get_all_trials(
         study_id_of(job.study), deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -295,9 +315,16 @@ def _load_job(storage: optuna.storages.BaseStorage, name: str, worker: int) -> _
     return _Job(study, spec, build_objective(spec))
 
 
+@dataclass
+class _Interrupted:
+    """_run_trial's answer for an attempt stopped from outside (AttemptInterrupted): a crash, not an error."""
+
+    text: str
+
+
 def _run_trial(
     job: _Job, trial: optuna.Trial, params: dict, asked: float, policy: RetryPolicy | None = None
-) -> str | None:
+) -> str | _Interrupted | None:
     """Train one trial and tell its outcome; returns the objective's error text if it failed, else None.
 
     An objective that raises (or returns something that is not a number) fails
@@ -325,9 +352,13 @@ def _run_trial(
             except optuna.TrialPruned:
                 _tell(study, trial, policy, state="pruned")
                 return None
-            except KeyboardInterrupt:
-                _fail(study, trial, "interrupted (Ctrl-C)")
+            except KeyboardInterrupt as exc:
+                _fail(study, trial, _interrupted(exc))
                 raise
+            except AttemptInterrupted as exc:
+                log.warning("trial %d of %s was interrupted: %s; its slot runs again", number, study.study_name, exc)
+                _fail(study, trial, f"interrupted: {exc}", policy=policy)
+                return _Interrupted(f"interrupted: {exc}")
             except Exception as exc:
                 if is_storage_error(exc):
                     _crash(study, trial, exc, policy)
@@ -408,6 +439,8 @@ def _clip(text: str) -> str:
 
 
 def _should_stop(deadline: float | None, parent_pid: int | None, stop: Any = None) -> bool:
+    if sigterm_requested():
+        raise Terminated  # its handler's own raise was dropped (it struck in a finalizer): stop now
     if deadline is not None and clock() >= deadline:
         return True
     if stop is not None and stop.is_set():
@@ -445,14 +478,24 @@ def _process_main(
     errors: Any = None,
     stop: Any = None,
     told: Any = None,
+    environment: dict[str, str] | None = None,
 ) -> None:
     """Entry point of a spawned worker process: one BLAS thread, its own storage connection.
 
     Why it stopped, if for a reason the user must read (a failing objective, bad
     input), goes to the parent through ``errors`` (a queue), which says it once.
+    ``environment``: this worker's index and devices (hpsearch.search._devices),
+    set before any trial so its programs and CUDA libraries see them.
+    SIGTERM (also sent by the kernel when the parent dies) stops the worker like
+    Ctrl-C: its trial is marked interrupted, and it exits with 143.
     """
     from threadpoolctl import threadpool_limits
 
+    os.environ.update(environment or {})
+    install_sigterm()
+    die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before we asked to be told: stop now
+        sys.exit(143)
     threadpool_limits(1)
     signal.signal(signal.SIGINT, _interrupt_once)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -470,6 +513,8 @@ def _process_main(
             stop=stop,
             told=told,
         )
+    except Terminated:
+        sys.exit(143)
     except KeyboardInterrupt:
         sys.exit(130)
     except (ObjectiveFailing, UserError, DatabaseError) as exc:
@@ -493,17 +538,18 @@ def _report_stop(errors: Any, kind: str, message: str) -> None:
     sys.exit(3)
 
 
-def _stop_workers(procs: Sequence[Any], stop: Any) -> None:
-    """Stop the workers and wait: ``stop`` keeps them from starting a trial, and SIGINT
-    interrupts the one running (failed as interrupted; its slot runs again)."""
+def _stop_workers(procs: Sequence[Any], stop: Any, sig: int = signal.SIGINT) -> None:
+    """Stop the workers and wait: ``stop`` keeps them from starting a trial, and ``sig`` (SIGINT,
+    or SIGTERM passed on) interrupts the one running (failed as interrupted; its slot runs again).
+    A worker still alive after its program's grace period is killed."""
     stop.set()
     for p in procs:
         if p.is_alive():
-            os.kill(p.pid, signal.SIGINT)
+            os.kill(p.pid, sig)
     for p in procs:
-        p.join(30)
+        p.join(_STOP_WAIT)
         if p.is_alive():
-            p.terminate()
+            p.kill()
             p.join()
 
 
@@ -570,7 +616,9 @@ class Pool:
         first_worker: int = 0,
         max_failures: int = MAX_FAILURES,
         storage: optuna.storages.BaseStorage | None = None,
+        slots: Sequence[Sequence[str]] | None = None,
     ) -> None:
+        """``slots``: each worker's devices (worker w gets ``slots[w]``); None: no devices assigned."""
         method = start_method()
         ctx = multiprocessing.get_context(method)
         self.jobs = jobs
@@ -595,6 +643,7 @@ class Pool:
                             self.errors,
                             self.stop,
                             self.told,
+                            worker_environment(w, None if slots is None else slots[w]),
                         ),
                         name=f"hpsearch-worker-{w}",
                     )
@@ -613,18 +662,21 @@ class Pool:
         """
         procs, errors, stop = self.procs, self.errors, self.stop
         try:
-            while errors.empty():
-                alive = [p for p in procs if p.is_alive()]
-                if not alive:
-                    break
-                if on_poll is not None:
-                    on_poll()
-                # Wake as soon as any worker exits (the last one's end is the run's end). The list
-                # is the one just checked: a second is_alive() here could find every worker gone
-                # and wait on no sentinel at all, a whole POLL_SECONDS after the last exit.
-                multiprocessing.connection.wait([p.sentinel for p in alive], POLL_SECONDS)
-        except KeyboardInterrupt:
-            _stop_workers(procs, stop)
+            with sigterm_stops():
+                while errors.empty():
+                    if sigterm_requested():
+                        raise Terminated  # its handler's own raise was dropped (it struck in a finalizer)
+                    alive = [p for p in procs if p.is_alive()]
+                    if not alive:
+                        break
+                    if on_poll is not None:
+                        on_poll()
+                    # Wake as soon as any worker exits (the last one's end is the run's end). The list
+                    # is the one just checked: a second is_alive() here could find every worker gone
+                    # and wait on no sentinel at all, a whole POLL_SECONDS after the last exit.
+                    multiprocessing.connection.wait([p.sentinel for p in alive], POLL_SECONDS)
+        except KeyboardInterrupt as exc:
+            _stop_workers(procs, stop, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
             raise
         if not errors.empty():
             kind, message = errors.get()

@@ -258,6 +258,12 @@ class CommandSection(_Section):
         min_length=1, description="command line; {name} is a parameter; split like a shell, run without one"
     )
     timeout: float = Field(3600, gt=0, le=MAX_COMMAND_TIMEOUT, description="seconds per trial, then it fails")
+    test: str | None = Field(
+        None, min_length=1, description="command line printing the held-out score of a configuration (best --evaluate)"
+    )
+    grace: float | None = Field(
+        None, gt=0, le=3600, description="seconds between SIGTERM and SIGKILL when a trial is stopped (default 10)"
+    )
 
 
 class Spec(_Section):

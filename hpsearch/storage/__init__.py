@@ -42,6 +42,7 @@ from hpsearch.storage._rdb import (
     sqlite_path,
     storage_exists,
 )
+from hpsearch.storage._retry import reopen_failed
 from hpsearch.storage._spec_attrs import (
     SPEC_ATTR,
     find_study_id,
@@ -108,6 +109,7 @@ __all__ = [
     "not_found",
     "open_storage",
     "own_trial",
+    "reopen_failed",
     "param_names",
     "read_trials",
     "pid_alive",
