@@ -9,7 +9,8 @@ HTML report's download link and the dashboard's ``trials.csv`` all call it::
 
 Columns: ``number, state, value, seconds``, then one column per parameter by
 its name (the stored spec's order first, then any other parameter in the order
-trials first used it; a parameter named like a fixed column is ``params_NAME``).
+trials first used it; a parameter named like a fixed column is ``params_NAME``),
+then ``error``.
 
 - ``state``: hpsearch's words (:func:`hpsearch.search.state_name`): complete,
   pruned, diverged, failed (the objective raised), crashed, running, waiting.
@@ -19,6 +20,9 @@ trials first used it; a parameter named like a fixed column is ``params_NAME``).
   and ``show`` print), else the wall-clock time from start to end; empty while
   a trial runs.
 - A parameter a trial did not use is an empty cell (``null`` in JSON).
+- ``error``: the objective's error text of a failed trial (its cause on the
+  first line, e.g. ``command exited with code 1: ModuleNotFoundError: ...``,
+  then the details), empty for every other trial.
 
 Numbers keep every digit: CSV cells are ``repr`` of the float (``float(cell)``
 gives the stored number back); JSON numbers likewise. JSON has no NaN or
@@ -41,7 +45,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpsearch.records import SPEC_ATTR, TRAIN_SECONDS_ATTR, best_trial, json_safe, state_name
+from hpsearch.records import ERROR_ATTR, SPEC_ATTR, TRAIN_SECONDS_ATTR, best_trial, json_safe, state_name
 from hpsearch.storage import find_study_id
 
 FORMATS = ("csv", "json")
@@ -89,7 +93,14 @@ def _record(t: FrozenTrial, n_objectives: int) -> dict[str, Any]:
         out["values"] = values
     out["seconds"] = trial_seconds(t)
     out["params"] = dict(t.params)
+    out["error"] = trial_error(t)
     return out
+
+
+def trial_error(t: FrozenTrial) -> str | None:
+    """The objective's error text of a failed trial (user attr ``error``; its cause comes first), else None."""
+    error = t.user_attrs.get(ERROR_ATTR)
+    return error if isinstance(error, str) else None
 
 
 def trial_rows(storage: optuna.storages.BaseStorage, name: str) -> tuple[list[str], list[list[Any]]]:
@@ -105,12 +116,12 @@ def rows_of(
     trials = sorted(trials, key=lambda t: t.number)
     params = param_names(trials, attrs)
     fixed = ["number", "state", *_value_columns([None] * n_objectives), "seconds"]
-    columns = fixed + [f"params_{p}" if p in fixed else p for p in params]
+    columns = fixed + [f"params_{p}" if p in (*fixed, "error") else p for p in params] + ["error"]
     rows = []
     for t in trials:
         r = _record(t, n_objectives)
         values = [r["value"]] if n_objectives == 1 else r["values"]
-        rows.append([r["number"], r["state"], *values, r["seconds"], *(t.params.get(p) for p in params)])
+        rows.append([r["number"], r["state"], *values, r["seconds"], *(t.params.get(p) for p in params), r["error"]])
     return columns, rows
 
 
@@ -130,7 +141,9 @@ def best_record(storage: optuna.storages.BaseStorage, name: str) -> dict[str, An
     top = best_trial(trials, directions)  # None for a multi-objective study
     if top is None:
         return None
-    return {"study": name, "direction": directions[0].name.lower(), **_record(top, 1)}
+    record = _record(top, 1)
+    del record["error"]  # a complete trial has none
+    return {"study": name, "direction": directions[0].name.lower(), **record}
 
 
 def _cell(x: Any) -> str:

@@ -64,7 +64,7 @@ def storage():
 
 def test_columns_and_rows_one_per_trial(storage):
     columns, rows = trial_rows(storage, "mixed")
-    assert columns == ["number", "state", "value", "seconds", "learning_rate", "width", "optimizer"]
+    assert columns == ["number", "state", "value", "seconds", "learning_rate", "width", "optimizer", "error"]
     assert [r[:2] for r in rows] == [
         [0, "complete"],
         [1, "pruned"],
@@ -74,8 +74,9 @@ def test_columns_and_rows_one_per_trial(storage):
         [5, "complete"],
         [6, "waiting"],
     ]
-    assert rows[0] == [0, "complete", 0.9312345678901234, 1.25, LR_VALUE, 64, None]
-    assert rows[1][2:] == [None, 0.5, 0.5, None, 'a,b "q"']
+    assert rows[0] == [0, "complete", 0.9312345678901234, 1.25, LR_VALUE, 64, None, None]
+    assert rows[1][2:] == [None, 0.5, 0.5, None, 'a,b "q"', None]
+    assert [r[-1] for r in rows] == [None, None, None, "ValueError: x", None, None, None]  # failed trials' errors
     assert rows[6][2:4] == [None, None]  # not started: no value, no time
     assert all(isinstance(r[3], float) and r[3] >= 0 for r in rows[2:5])  # wall clock when no train_seconds
 
@@ -93,7 +94,8 @@ def test_csv_round_trips_every_digit(storage):
 def test_json_is_a_list_of_records_with_params(storage):
     records = json.loads(export_text(storage, "mixed", "json"))
     assert records == trial_records(storage, "mixed")
-    assert list(records[0]) == ["number", "state", "value", "seconds", "params"]
+    assert list(records[0]) == ["number", "state", "value", "seconds", "params", "error"]
+    assert records[3]["error"] == "ValueError: x"
     assert records[0]["params"] == {"learning_rate": LR_VALUE, "width": 64}
     assert records[1] == {
         "number": 1,
@@ -101,6 +103,7 @@ def test_json_is_a_list_of_records_with_params(storage):
         "value": None,
         "seconds": 0.5,
         "params": {"learning_rate": 0.5, "optimizer": 'a,b "q"'},
+        "error": None,
     }
 
 
@@ -134,8 +137,8 @@ def test_spec_order_first_and_clashing_names_prefixed():
         )
     )
     columns, rows = trial_rows(storage, "s")
-    assert columns == ["number", "state", "value", "seconds", "width", "learning_rate", "params_value"]
-    assert rows[0][2] == 1.0 and rows[0][-1] == 0.5
+    assert columns == ["number", "state", "value", "seconds", "width", "learning_rate", "params_value", "error"]
+    assert rows[0][2] == 1.0 and rows[0][-2] == 0.5 and rows[0][-1] is None
     assert trial_records(storage, "s")[0]["params"]["value"] == 0.5
 
 
@@ -144,7 +147,7 @@ def test_multi_objective_has_one_value_column_per_objective():
     study = optuna.create_study(study_name="mo", storage=storage, directions=["maximize", "minimize"])
     study.add_trial(create_trial(values=[0.25, 3.0], params={"a": 0.5}, distributions={"a": FloatDistribution(0, 1)}))
     columns, rows = trial_rows(storage, "mo")
-    assert columns == ["number", "state", "value_0", "value_1", "seconds", "a"]
+    assert columns == ["number", "state", "value_0", "value_1", "seconds", "a", "error"]
     assert rows[0][2:4] == [0.25, 3.0]
     assert trial_records(storage, "mo")[0]["values"] == [0.25, 3.0]
 

@@ -78,6 +78,7 @@ def test_export_csv_to_stdout(wide, capsys):
         "width",
         "dropout",
         "optimizer",
+        "error",
     ]
     assert len(rows) == 4 and {r["state"] for r in rows} == {"complete"}
     for row, t in zip(rows, wide.trials, strict=True):
@@ -136,7 +137,7 @@ def test_multi_objective_exports_one_value_per_objective(workdir, capsys):
     study = optuna.create_study(study_name="pareto", storage=URL, directions=["maximize", "minimize"])
     study.optimize(lambda t: (t.suggest_float("a", 0, 1), 2.0), n_trials=2)
     code, out, _ = _run(capsys, "export", "pareto")
-    assert code == 0 and out.splitlines()[0] == "number,state,value_0,value_1,seconds,a"
+    assert code == 0 and out.splitlines()[0] == "number,state,value_0,value_1,seconds,a,error"
     code, out, _ = _run(capsys, "export", "pareto", "--format", "json")
     assert [r["values"] for r in json.loads(out)] == [t.values for t in study.trials]
 

@@ -36,4 +36,4 @@ def test_study_report_embeds_the_export_csv(storage, synthetic):
     assert unquote(body) == to_csv(*trial_rows(storage, "runs/lr sweep"))
     rows = list(csv.DictReader(io.StringIO(unquote(body))))
     assert rows[-1]["comment"] == HOSTILE and "<script>alert" not in html  # percent-encoded: no markup
-    assert unquote(body).splitlines()[0] == "number,state,value,seconds,learning_rate,width,optimizer,comment"
+    assert unquote(body).splitlines()[0] == "number,state,value,seconds,learning_rate,width,optimizer,comment,error"

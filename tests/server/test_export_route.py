@@ -33,7 +33,7 @@ def test_csv_and_json_downloads_equal_the_export(client, storage_url):
     assert r.text == to_csv(*trial_rows(storage, "runs a"))
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [row["state"] for row in rows] == ["complete", "complete", "running"]
-    assert float(rows[1]["value"]) == 0.3333333333333333 and list(rows[0])[4:] == ["x", "c"]
+    assert float(rows[1]["value"]) == 0.3333333333333333 and list(rows[0])[4:] == ["x", "c", "error"]
     j = client.get("/exports/studies/runs%20a.json")
     assert j.status_code == 200 and j.text == to_json(trial_records(storage, "runs a"))
 
