@@ -69,7 +69,7 @@ ALWAYS_KEYS = frozenset({"hpsearch_spec", "hpsearch_slot"})  # no other meaning:
 # as literals.
 # Only remove entries from it.
 ATTR_LITERAL_PENDING: frozenset[str] = frozenset(
-    {"hpsearch/storage/_attrs.py", "hpsearch/storage/_spec_attrs.py", "objectives/command.py", "objectives/mlp.py"}
+    {"hpsearch/storage/_attrs.py", "hpsearch/storage/_spec_attrs.py", "objectives/mlp.py"}
 )
 
 
