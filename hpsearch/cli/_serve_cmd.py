@@ -106,9 +106,8 @@ def serve(
       hpsearch serve --host 0.0.0.0 --token "$(openssl rand -hex 16)" --allowed-host gpu1.lab.example
       hpsearch serve --token T --allowed-host hpsearch.example.org   # behind a TLS reverse proxy
     """
-    import uvicorn
-
     from hpsearch.server import create_app
+    from hpsearch.server._connections import run_server
     from hpsearch.storage import resolve_storage_url
 
     check_bind(host, token)
@@ -121,4 +120,4 @@ def serve(
         f"hpsearch: serving {app.state.hpsearch.storage_label} on http://{shown}:{port}/"
         + (" (token required)" if token else "")
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    run_server(app, host, port)  # with read deadlines and a cap on open connections (slow clients)

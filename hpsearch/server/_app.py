@@ -22,7 +22,7 @@ from hpsearch._format import fmt_number
 from hpsearch.errors import UserError
 from hpsearch.server import _api, _dashboard
 from hpsearch.server import _export as _export_routes
-from hpsearch.server._auth import TokenAuthMiddleware
+from hpsearch.server._auth import OPENAPI_PATH, TokenAuthMiddleware
 from hpsearch.server._errors import install_error_handlers
 from hpsearch.server._limits import BodySizeLimitMiddleware
 from hpsearch.server._security import (
@@ -143,7 +143,9 @@ def create_app(
             "(any web page could otherwise reach the API under that name); pass --token T "
             "(or set HPSEARCH_TOKEN)"
         )
-    app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=None)
+    # The OpenAPI document (for generated clients) at /openapi.json, behind the token when one is
+    # set (hpsearch.server._auth); no interactive docs pages (they would load scripts from a CDN).
+    app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=OPENAPI_PATH)
     app.state.hpsearch = ServerContext(storage_url, token, trial_timeout)
     install_error_handlers(app)
     app.include_router(_api.router)

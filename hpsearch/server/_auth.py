@@ -30,6 +30,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 COOKIE_NAME = "hpsearch_token"
 
 
+OPENAPI_PATH = "/openapi.json"  # the API's description: behind the token like the API itself
+
+
 def _same(given: str | None, token: str) -> bool:
     if given is None:
         return False
@@ -57,7 +60,7 @@ class TokenAuthMiddleware:
         if path.startswith("/static/") or path == "/favicon.ico" or _same(_bearer(conn), self.token):
             await self.app(scope, receive, send)
             return
-        if path == "/api" or path.startswith("/api/"):
+        if path == "/api" or path.startswith("/api/") or path == OPENAPI_PATH:
             response: Any = JSONResponse(
                 {"error": "missing or wrong bearer token (send 'Authorization: Bearer <token>')"},
                 status_code=401,

@@ -64,6 +64,24 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str]:
     return 422, "; ".join(parts) or "invalid request"
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods some route accepts on the request's path, for a 405's ``Allow`` header.
+
+    Starlette names the methods of the first route whose path matches, so a
+    path served by a GET route and a POST route (``/api/studies``) answered
+    ``Allow: GET``. Here each method is tried against every route.
+    """
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every failure the ``{"error"}`` shape."""
 
@@ -77,9 +95,11 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             message = f"method {request.method} not allowed on {request.url.path}"
-        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return error_response(exc.status_code, message, headers)
 
     @app.exception_handler(UserError)
     async def _user(request: Request, exc: UserError) -> JSONResponse:

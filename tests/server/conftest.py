@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -53,7 +54,10 @@ def wait_listening(proc: subprocess.Popen, port: int, *, seconds: float = 90) ->
 class LiveServer:
     """A real uvicorn server in a background thread, on a loopback port."""
 
-    def __init__(self, storage_url: str, token: str | None = None, port: int | None = None) -> None:
+    def __init__(self, storage_url: str, token: str | None = None, port: int | None = None, guard: Any = None) -> None:
+        """``guard``: a hpsearch.server._connections.ConnectionGuard, installed as ``hpsearch serve`` does."""
+        from hpsearch.server._connections import uvicorn_settings
+
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -63,6 +67,7 @@ class LiveServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            **(uvicorn_settings(guard) if guard is not None else {}),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

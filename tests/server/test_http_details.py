@@ -1,0 +1,45 @@
+"""A 405's Allow header names what the path accepts; the OpenAPI document is served, behind the token (issue 26)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hpsearch.server import create_app
+from tests.server.conftest import grid_spec
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/studies", {"GET", "POST"}),
+        ("PUT", "/api/studies/g/ask", {"GET", "POST"}),  # POST: ask; GET: a study named "g/ask"
+        ("PUT", "/api/studies/g/tell", {"GET", "POST"}),
+        ("DELETE", "/api/studies/g/trials/0/report", {"GET", "POST"}),
+        ("POST", "/", {"GET"}),
+        ("POST", "/openapi.json", {"GET", "HEAD"}),
+    ],
+)
+def test_405_names_every_method_the_path_accepts(client, method, path, allow):
+    assert client.post("/api/studies", json=grid_spec("g")).status_code == 201
+    r = client.request(method, path)
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) == allow
+    # and each method named there is really routed (not 405)
+    for named in allow - {"HEAD"}:
+        assert client.request(named, path).status_code != 405, named
+
+
+def test_the_openapi_document_describes_the_api(client):
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/studies" in doc["paths"] and {"get", "post"} <= set(doc["paths"]["/api/studies"])
+
+
+def test_the_openapi_document_needs_the_token_when_one_is_set(storage_url):
+    with TestClient(create_app(storage_url, "s3cret"), base_url="http://127.0.0.1") as secured:
+        refused = secured.get("/openapi.json")
+        assert refused.status_code == 401 and "token" in refused.json()["error"]
+        assert secured.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).status_code == 200
