@@ -20,7 +20,7 @@ the pool ``hpsearch compare`` uses) on a SQLite file in a temporary folder:
 Per budget and pair of strategies, three decisions:
 
 * the validation-maxima verdict: the comparison's tests on each repeat's best
-  validation value (hpsearch.comparison's pairwise, as ``validation_pairs``);
+  validation value (hpsearch.stats.compare_family, as ``validation_pairs``);
 * the held-out verdict: the same tests on the held-out score of each
   repeat's pick, which for a table is the pick's true mean (as ``pairs`` with
   "on": "test");
@@ -35,7 +35,7 @@ the markdown table of docs/science.md from that file.
 
     nice -n 10 python benchmarks/bench_truth.py --out benchmarks/results/truth.jsonl [--jobs 2]
         [--datasets credit_g,vehicle,...] [--budgets 20,50,100,200] [--repeats 30]
-    python benchmarks/bench_truth.py --out benchmarks/results/truth.jsonl --table
+    python benchmarks/bench_truth.py --out benchmarks/results/truth.jsonl --table [more.jsonl ...]
 """
 
 from __future__ import annotations
@@ -125,14 +125,28 @@ def run_dataset(dataset: str, budgets: list[int], repeats: int, jobs: int, folde
     return out
 
 
+def verdict_pairs(finals: dict[str, list[tuple[int, float]]], direction: str) -> list[dict[str, Any]]:
+    """The comparison's decision on per-repeat values: every pair (a = the later arm), all pairs decided
+    together (hpsearch.stats.compare_family: paired Wilcoxon where the arms share randomness, else
+    Brunner-Munzel; Holm; intervals from the same test)."""
+    from hpsearch import stats
+
+    names = list(finals)
+    order = [(a, b) for b, a in itertools.combinations(names, 2)]
+    data = []
+    for a, b in order:
+        va, vb = [v for _, v in finals[a]], [v for _, v in finals[b]]
+        data.append((va, vb, stats.shares_randomness(a, b)))
+    decided = stats.compare_family(data, direction=direction)
+    return [{"a": a, "b": b, "better": f.better, "p_holm": f.p_holm} for (a, b), f in zip(order, decided, strict=True)]
+
+
 def decisions(finals_val: dict, finals_true: dict, direction: str) -> list[dict[str, Any]]:
     """Per pair: the winner named by the validation verdict, by the held-out verdict, and by the truth."""
     from scipy.stats import mannwhitneyu
 
-    from hpsearch.comparison._verdict import pairwise
-
-    val_pairs, _, _ = pairwise(finals_val, direction)
-    test_pairs, _, _ = pairwise(finals_true, direction)
+    val_pairs = verdict_pairs(finals_val, direction)
+    test_pairs = verdict_pairs(finals_true, direction)
     sign = 1.0 if direction == "maximize" else -1.0
     rows = []
     for vp, tp in zip(val_pairs, test_pairs, strict=True):
@@ -177,9 +191,40 @@ def classify(named: str | None, truth: str | None) -> str:
     return "agree" if named == truth else "contradicted"
 
 
-def table(path: Path) -> str:
-    """The markdown tables of docs/science.md from a results file."""
-    results = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def load_results(paths: list[Path]) -> list[dict[str, Any]]:
+    """Results of one or more files, merged per data set (a later run may add budgets to an earlier one)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if r["dataset"] in merged:
+                merged[r["dataset"]]["budgets"].update(r["budgets"])
+                merged[r["dataset"]]["seconds"] += r["seconds"]
+            else:
+                merged[r["dataset"]] = r
+    return list(merged.values())
+
+
+def table(paths: list[Path]) -> str:
+    """The markdown tables of docs/science.md from results files.
+
+    The verdicts are recomputed (slow: exact permutation tests) and cached next
+    to the first file, keyed by data set, budget and the per-repeat values.
+    """
+    results = load_results(paths)
+    cache_path = paths[0].with_suffix(".decisions.json")
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+
+    def redecide_cached(r: dict[str, Any], budget: str) -> list[dict[str, Any]]:
+        row = r["budgets"][budget]
+        key = json.dumps([r["dataset"], budget, row["validation_best"], row["regret"]], sort_keys=True)
+        if key not in cache:
+            cache[key] = redecide(r, budget)
+            cache_path.write_text(json.dumps(cache))
+        return cache[key]
+
     budgets = sorted({int(b) for r in results for b in r["budgets"]})
     names = ", ".join(r["dataset"] for r in results)
     repeats = sorted({r.get("repeats", 30) for r in results})
@@ -199,7 +244,7 @@ def table(path: Path) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for b in budgets:
-        ds = [d for r in results if str(b) in r["budgets"] for d in redecide(r, str(b))]
+        ds = [d for r in results if str(b) in r["budgets"] for d in redecide_cached(r, str(b))]
         for key, label in (("validation", "validation maxima"), ("held_out", "held-out (true mean of pick)")):
             kinds = [classify(d[key], d["truth"]) for d in ds]
             false = kinds.count("contradicted") + kinds.count("unsupported")
@@ -228,13 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="20,50,100,200")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--table", action="store_true", help="only print the markdown table of --out")
+    parser.add_argument("--table", nargs="*", type=Path, help="only print the markdown tables of --out (and these)")
     args = parser.parse_args(argv)
     import optuna
 
+    import hpsearch.stats  # noqa: F401  (imported now: a run outlives edits to the tree)
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if args.table:
-        print(table(args.out))
+    if args.table is not None:
+        print(table([args.out, *args.table]))
         return 0
     done = set()
     if args.out.exists():
