@@ -149,18 +149,30 @@ def _main(argv: list[str] | None) -> int:
     except Exception as exc:
         from hpsearch.cli._common import cli_words
         from hpsearch.search import ObjectiveFailing, WorkerFailed
-        from hpsearch.storage import DatabaseError, first_line, is_storage_error
+        from hpsearch.storage import DatabaseError, is_storage_error
 
         if os.environ.get("HPSEARCH_DEBUG"):
             traceback.print_exc()
         elif isinstance(exc, (ObjectiveFailing, WorkerFailed, DatabaseError)):
             click.echo(f"error: {cli_words(_one_line(str(exc)))}", err=True)
         elif is_storage_error(exc):  # the database failed (a full disk, a lost server): not a bug of ours
-            click.echo(f"error: database error: {_one_line(first_line(exc))}", err=True)
+            click.echo(f"error: {_one_line(_database_trouble(exc))}", err=True)
         else:
             traceback.print_exc()
         return 1
     return code if isinstance(code, int) else 0
+
+
+def _database_trouble(exc: BaseException) -> str:
+    """One line for a database error that stopped a command (the disk filled up, the file became read-only)."""
+    from hpsearch.storage import first_line
+
+    text = first_line(exc)
+    if "full" in text.lower():
+        return f"the disk holding the database is full ({text}); free some space and run the same command again"
+    if "readonly" in text.lower() or "read-only" in text.lower():
+        return f"the database cannot be written ({text}): its file or filesystem is read-only"
+    return f"database error: {text}"
 
 
 _INTERRUPTED = "interrupted: the running trial was marked failed; run the same command again to resume"

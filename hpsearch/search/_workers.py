@@ -388,8 +388,8 @@ def _crash(study: optuna.Study, trial: optuna.Trial, exc: BaseException, policy:
     if isinstance(exc, DatabaseError):
         raise exc
     reason = f"database error while the trial ran (not the objective's): {first_line(exc)}"
-    log.warning("trial %d of %s: %s; its configuration runs again", trial.number, study.study_name, reason)
     call_with_retries(lambda: fail_trial(storage_of(study), trial_id_of(trial), reason[:ERROR_CHARS]), policy)
+    log.warning("trial %d of %s: %s; its configuration runs again", trial.number, study.study_name, reason)
     raise _AttemptCrashed(first_line(exc))
 
 

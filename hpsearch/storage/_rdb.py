@@ -417,6 +417,8 @@ def _prepare_sqlite_file(url: str) -> None:
         return
     if not path.parent.exists():
         raise UserError(f"storage {url!r}: directory {str(path.parent)!r} does not exist")
+    if _read_only_place(path):
+        raise UserError(sqlite_trouble(url, OSError("the file or its filesystem is read-only")))  # before any write
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
     while True:
         try:
@@ -437,17 +439,36 @@ def _prepare_sqlite_file(url: str) -> None:
             raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
 
 
+def _read_only_place(path: Path) -> bool:
+    """Whether ``path`` (or, for a new file, its directory) sits on a read-only filesystem or cannot be written."""
+    target = path if path.exists() else path.parent
+    try:
+        if os.statvfs(target).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(target, os.W_OK)
+
+
+def _disk_full(url: str) -> bool:
+    path = sqlite_path(url)
+    try:
+        return path is not None and os.statvfs(path.absolute().parent).f_bavail == 0
+    except OSError:
+        return False
+
+
 def sqlite_trouble(url: str, exc: BaseException) -> str:
     """One line for a SQLite file that cannot be written: read-only, on a full disk, or unusable."""
     text = _first_line(exc)
     low = text.lower()
+    if "full" in low or _disk_full(url):
+        return f"storage {url!r}: the disk is full ({text}); free some space and run the same command again"
     if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
         return (
-            f"storage {url!r}: cannot write to the database ({text}): the file or its directory is read-only; "
-            "reading commands (studies, show, best, export, report) work, running trials needs write access"
+            f"storage {url!r}: cannot write to the database ({text}); reading commands "
+            "(studies, show, best, export, report) work, running trials needs write access"
         )
-    if "full" in low:
-        return f"storage {url!r}: the disk is full ({text}); free some space and run the same command again"
     return f"storage {url!r}: not a usable SQLite database ({text})"
 
 

@@ -7,7 +7,9 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import subprocess
 import textwrap
+import time
 
 import optuna
 import pytest
@@ -152,3 +154,74 @@ def test_a_read_only_file_reads_and_says_so_for_writing(faulty, hp):
         assert len(done.stderr.strip().splitlines()) == 1 and "read-only" in done.stderr
     finally:
         db.chmod(0o644)
+
+
+def _private_mounts_possible() -> bool:
+    """Whether we may mount a tmpfs in a private mount namespace (root with unshare, as on CI)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && umount $d && rmdir $d"
+    return subprocess.run(["unshare", "-m", "sh", "-c", probe], capture_output=True).returncode == 0
+
+
+needs_mounts = pytest.mark.skipif(not _private_mounts_possible(), reason="needs root, unshare and mount (tmpfs)")
+
+FILESYSTEM_SCRIPT = """
+set -u
+mkdir -p m && mount -t tmpfs -o size={size} tmpfs m
+cp plain.toml faulty.py m/ && cd m
+hp() {{ "$@" > "../out.$N" 2> "../err.$N"; echo $? > "../rc.$N"; N=$((N+1)); }}
+N=0
+hp {hp} run plain.toml -q                   # 0: a study, cleanly ended
+dd if=/dev/zero of=filler bs=4k 2>/dev/null  # the disk is full now
+hp {hp} run plain.toml -q --n-trials 200    # 1: refused, one line
+hp {hp} studies                              # 2: reading works
+rm filler
+cd .. && mount -o remount,ro m && cd m
+hp {hp} studies                              # 3: a read-only filesystem reads
+hp {hp} export plain                         # 4
+hp {hp} run plain.toml -q --n-trials 300    # 5: and says so for writing
+"""
+
+
+@needs_mounts
+def test_a_full_disk_and_a_read_only_filesystem_are_one_line_each_and_reading_works(faulty, hp_cmd):
+    script = FILESYSTEM_SCRIPT.format(size="8m", hp=" ".join(hp_cmd))
+    env = {**os.environ, "HP_TEST_FLAG": str(faulty / "flag"), "PYTHONPATH": "."}
+    subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=faulty, env=env, timeout=300, check=False)
+
+    def result(n: int) -> tuple[int, str, str]:
+        read = [(faulty / f"{what}.{n}").read_text() for what in ("rc", "out", "err")]
+        return int(read[0]), read[1], read[2]
+
+    assert result(0)[0] == 0, result(0)
+    code, _, err = result(1)
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "disk is full" in err, err
+    code, out, _ = result(2)
+    assert code == 0 and "complete 12" in out
+    code, out, _ = result(3)
+    assert code == 0 and "complete 12" in out
+    code, out, _ = result(4)
+    assert code == 0 and len(out.strip().splitlines()) == 14  # the header, 12 complete and 1 crashed trial
+    code, _, err = result(5)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "read-only" in err, err
+
+
+def test_the_wal_stays_bounded_during_a_long_run(faulty, hp_cmd):
+    """SQLite's checkpoints keep the WAL from growing with the study (it is cut back after each)."""
+    from hpsearch.storage._rdb import WAL_SIZE_LIMIT
+
+    (faulty / "long.toml").write_text(SPEC.format(name="long", function="blinks_once", n_trials=300))
+    env = {**os.environ, "HP_TEST_FLAG": str(faulty / "flag")}
+    run = subprocess.Popen([*hp_cmd, "run", "long.toml", "-q"], cwd=faulty, env=env)
+    wal, largest = faulty / "hpsearch.db-wal", 0
+    while run.poll() is None:
+        try:
+            largest = max(largest, wal.stat().st_size)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    assert run.returncode == 0
+    assert 0 < largest <= WAL_SIZE_LIMIT, f"the WAL reached {largest} bytes"
+    assert not wal.exists() or wal.stat().st_size == 0, "a clean exit leaves the WAL empty"
+    assert len([t for t in _trials(faulty / "hpsearch.db", "long") if t.state == TrialState.COMPLETE]) == 300
