@@ -12,7 +12,7 @@ from rich.table import Table
 
 from hpsearch.cli._common import fmt, load_named_study, open_existing, shown, storage_option
 from hpsearch.records import EPOCHS_RUN_ATTR, TRAIN_SECONDS_ATTR
-from hpsearch.storage import study_id_of
+from hpsearch.storage import display_url, study_id_of
 
 
 @click.command("studies")
@@ -32,7 +32,7 @@ def studies(storage: str | None) -> None:
     console = Console()
     frozen = [] if st is None else st.get_all_studies()
     if not frozen:
-        console.print(f"no studies in {url}")
+        console.print(f"no studies in {display_url(url)}")
         return
 
     table = Table("name", "sampler", "direction", "trials by state", "best")
@@ -164,7 +164,9 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
         raise missing_storage(url, name)
     study_id = find_study_id(st, name)
     n = len(st.get_all_trials(study_id, deepcopy=False))
-    if not yes and not click.confirm(f"delete study {name!r} and its {n} trials from {url}?", default=False):
+    if not yes and not click.confirm(
+        f"delete study {name!r} and its {n} trials from {display_url(url)}?", default=False
+    ):
         click.echo("not deleted")
         return
     optuna.delete_study(study_name=name, storage=st)

@@ -16,7 +16,6 @@ from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Response
-from sqlalchemy.engine import make_url
 
 from hpsearch._format import fmt_number
 from hpsearch.errors import UserError
@@ -67,10 +66,9 @@ class ServerContext:
     @cached_property
     def storage_label(self) -> str:
         """The storage URL without its password, for the page header."""
-        try:
-            return make_url(self.storage_url).render_as_string(hide_password=True)
-        except Exception:
-            return "storage"
+        from hpsearch.storage import display_url
+
+        return display_url(self.storage_url)
 
     def storage(self) -> Any:
         """The Optuna RDBStorage, opened on first use (the engine is shared by all requests)."""

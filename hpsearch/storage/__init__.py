@@ -69,6 +69,7 @@ from hpsearch.storage._summaries import (
     trials_fingerprint,
 )
 from hpsearch.storage._trials import batched_params, fast_path, finish_trial, own_trial, start_trial
+from hpsearch.storage._urls import display_url
 
 __all__ = [
     "Claim",
@@ -99,6 +100,7 @@ __all__ = [
     "backend_of",
     "claim_slot",
     "delete_claims",
+    "display_url",
     "engine_of",
     "fast_path",
     "find_study_id",

@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 from hpsearch.errors import UserError
 from hpsearch.storage._faults import DatabaseLost, RetryPolicy, call_with_retries
 from hpsearch.storage._optuna import backend_of
+from hpsearch.storage._urls import display_url
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 HEARTBEAT_INTERVAL = 5  # seconds between heartbeats of a running trial
@@ -126,13 +127,13 @@ def open_storage(
             lambda: _create_rdb_storage(url, engine_kwargs, hb, read_only=read_only), None if sqlite else retry
         )
     except ImportError as exc:
-        raise UserError(f"storage {url!r}: the database driver is not installed ({exc})") from None
+        raise UserError(f"storage {display_url(url)!r}: the database driver is not installed ({exc})") from None
     except (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
         if sqlite and not read_only:
             raise UserError(sqlite_trouble(url, exc)) from None
-        raise UserError(f"storage {url!r}: cannot open the database ({_first_line(exc)})") from None
+        raise UserError(f"storage {display_url(url)!r}: cannot open the database ({_first_line(exc)})") from None
     except sqlalchemy.exc.ArgumentError as exc:
-        raise UserError(f"storage {url!r}: {exc}") from None
+        raise UserError(f"storage {display_url(url)!r}: {exc}") from None
     if read_only:
         return storage
     if sqlite:
@@ -146,7 +147,8 @@ def open_storage(
     try:
         call_with_retries(lambda: ensure_claims_table(storage.engine), None if sqlite else retry)
     except sqlalchemy.exc.OperationalError as exc:
-        raise UserError(sqlite_trouble(url, exc) if sqlite else f"storage {url!r}: {_first_line(exc)}") from None
+        where = display_url(url)
+        raise UserError(sqlite_trouble(url, exc) if sqlite else f"storage {where!r}: {_first_line(exc)}") from None
     return storage
 
 
@@ -192,9 +194,9 @@ def _read_only_connector(url: str) -> Callable[[], sqlite3.Connection]:
         try:
             _check_optuna_file(url, sqlite3.connect(uri, uri=True))
         except sqlite3.Error as exc:
-            raise UserError(f"storage {url!r}: cannot read the database ({exc})") from None
+            raise UserError(f"storage {display_url(url)!r}: cannot read the database ({exc})") from None
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"storage {url!r}: not a SQLite database ({exc})") from None
+        raise UserError(f"storage {display_url(url)!r}: not a SQLite database ({exc})") from None
 
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
@@ -214,7 +216,7 @@ def _check_optuna_file(url: str, con: sqlite3.Connection) -> None:
     missing = [t for t in OPTUNA_TABLES if t not in tables]
     if missing:
         raise UserError(
-            f"storage {url!r}: not an hpsearch/Optuna database (it has no table {missing[0]!r}); "
+            f"storage {display_url(url)!r}: not an hpsearch/Optuna database (it has no table {missing[0]!r}); "
             "reading commands leave it as it is"
         )
 
@@ -398,7 +400,7 @@ def _parse(url: str) -> sqlalchemy.engine.URL:
         return make_url(url)
     except sqlalchemy.exc.ArgumentError:
         raise UserError(
-            f"storage {url!r}: not a database URL (expected e.g. sqlite:///hpsearch.db "
+            f"storage {display_url(url)!r}: not a database URL (expected e.g. sqlite:///hpsearch.db "
             "or postgresql+psycopg://user@host/db)"
         ) from None
 
@@ -416,7 +418,7 @@ def _prepare_sqlite_file(url: str) -> None:
     if path is None:
         return
     if not path.parent.exists():
-        raise UserError(f"storage {url!r}: directory {str(path.parent)!r} does not exist")
+        raise UserError(f"storage {display_url(url)!r}: directory {str(path.parent)!r} does not exist")
     if _read_only_place(path):
         raise UserError(sqlite_trouble(url, OSError("the file or its filesystem is read-only")))  # before any write
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
@@ -436,7 +438,7 @@ def _prepare_sqlite_file(url: str) -> None:
                 continue
             raise UserError(sqlite_trouble(url, exc)) from None
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"storage {url!r}: not a usable SQLite database ({exc})") from None
+            raise UserError(f"storage {display_url(url)!r}: not a usable SQLite database ({exc})") from None
 
 
 def _read_only_place(path: Path) -> bool:
@@ -463,13 +465,14 @@ def sqlite_trouble(url: str, exc: BaseException) -> str:
     text = _first_line(exc)
     low = text.lower()
     if "full" in low or _disk_full(url):
-        return f"storage {url!r}: the disk is full ({text}); free some space and run the same command again"
+        where = display_url(url)
+        return f"storage {where!r}: the disk is full ({text}); free some space and run the same command again"
     if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
         return (
-            f"storage {url!r}: cannot write to the database ({text}); reading commands "
+            f"storage {display_url(url)!r}: cannot write to the database ({text}); reading commands "
             "(studies, show, best, export, report) work, running trials needs write access"
         )
-    return f"storage {url!r}: not a usable SQLite database ({text})"
+    return f"storage {display_url(url)!r}: not a usable SQLite database ({text})"
 
 
 def _first_line(exc: BaseException) -> str:

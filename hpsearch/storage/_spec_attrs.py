@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 
 from hpsearch.errors import StudyNotFound, UserError
+from hpsearch.storage._urls import display_url
 
 SPEC_ATTR = "hpsearch_spec"
 
@@ -54,7 +55,7 @@ def missing_storage(url: str, name: str, *, what: str = "study") -> StudyNotFoun
     Commands that only read check storage_exists first, so a typo in the URL
     does not leave an empty database behind; this is what they say instead.
     """
-    return StudyNotFound(f"no {what} named {name!r} (storage {url} does not exist)")
+    return StudyNotFound(f"no {what} named {name!r} (storage {display_url(url)} does not exist)")
 
 
 def load_study_spec(storage: optuna.storages.BaseStorage, name: str):
