@@ -110,3 +110,12 @@ def active(space: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any
         if name in values and holds(space[name], kept):
             kept[name] = values[name]
     return {name: kept[name] for name in space if name in kept}
+
+
+def condition_depths(space: Mapping[str, Any]) -> dict[str, int]:
+    """How many conditions stand above each parameter: 0 unconditional, 1 + its deepest parent's."""
+    depths: dict[str, int] = {}
+    for name in decision_order(space):
+        parents = [p for p in conditions(space[name]) if p in space]
+        depths[name] = 1 + max((depths[p] for p in parents), default=0) if conditions(space[name]) else 0
+    return depths

@@ -20,6 +20,11 @@ other ("free") axes share the study's budget (its n_trials):
 3. **Top-up.** Then numeric axes get one more point each while the grid still
    fits. Axes never differ by more than one point from the even share, except
    completed categoricals.
+4. **Conditional axes.** A parameter with ``when`` multiplies only the points
+   where it exists (:class:`Grid`), so with conditions the grid sized as a
+   full product is smaller than it looks: axes then get more points, one at
+   a time, the axis with the fewest first (ties as in step 3), while the real
+   grid still fits the budget.
 
 Where the budget leaves room for only some axes to get more (step 2 among
 categoricals with equally many choices, step 3 among numeric axes), the
@@ -75,7 +80,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from hpsearch.conditions import active, decision_order, has_conditions, holds, parent_names
+from hpsearch.conditions import active, condition_depths, decision_order, has_conditions, holds, parent_names
 from hpsearch.spec.models import CategoricalParam, FloatParam, IntParam
 
 DEFAULT_POINTS = 3
@@ -190,7 +195,39 @@ def grid_counts(space: Mapping[str, Any], budget: int | None = None, *, seed: in
             bumped = product // counts[n] * (counts[n] + 1)
             if bumped <= room:
                 product, counts[n] = bumped, counts[n] + 1
+    if has_conditions(space):
+        _fill_conditional(space, counts, [n for n in sorted(free, key=priority.__getitem__)], caps, budget)
     return counts
+
+
+def _fill_conditional(
+    space: Mapping[str, Any], counts: dict[str, int], order: list[str], caps: dict[str, Any], budget: int
+) -> None:
+    """4. With conditional axes: more points while the real grid still fits the budget.
+
+    A conditional axis multiplies only the points where it exists, so the grid
+    the rule above sized as a full product is smaller than the budget. One point
+    at a time, the free axis with the fewest points (numeric before
+    categorical, then the less deeply conditional, then ``order``) whose extra
+    point still fits gets it, so the axes stay balanced; an axis that exists at
+    no point adds nothing and is left.
+    """
+    rank = {n: i for i, n in enumerate(order)}
+    depth = condition_depths(space)
+
+    def size(c: dict[str, int]) -> int:
+        return Grid(space, {name: Axis(space[name], k) for name, k in c.items()}).size
+
+    current = size(counts)
+    while True:
+        for n in sorted(order, key=lambda n: (counts[n], isinstance(space[n], CategoricalParam), depth[n], rank[n])):
+            if counts[n] < caps[n]:
+                bigger = size({**counts, n: counts[n] + 1})
+                if current < bigger <= budget:
+                    counts[n], current = counts[n] + 1, bigger
+                    break
+        else:
+            return
 
 
 def axis_capacity(p: Any) -> int | float:
@@ -350,8 +387,8 @@ class Grid:
     parameter never duplicates a point. Index -> block by bisection over the
     blocks' offsets, then mixed radix within the block.
 
-    The budget split (:func:`grid_counts`) counts a conditional axis as a full
-    axis, so a grid with conditions can have fewer points than the budget.
+    The budget split (:func:`grid_counts`) sizes the grid as a full product
+    first, then adds points while this grid still fits the budget.
     """
 
     def __init__(self, space: Mapping[str, Any], axes: Mapping[str, Axis]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hpsearch import conditions
 from hpsearch.errors import SpecError
 from hpsearch.search import make_sampler
-from hpsearch.space import Grid, grid_axes, grid_size, suggest
+from hpsearch.space import Axis, Grid, axis_capacity, grid_axes, grid_counts, grid_size, suggest
 from hpsearch.spec import spec_from_dict
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -92,6 +92,19 @@ def test_the_grid_holds_each_existing_combination_once(budget):
     assert sorted(map(repr, points)) == sorted(map(repr, expected))
     for p in points:
         assert set(p) == _expected_keys(p)
+
+
+@pytest.mark.parametrize("budget", [5, 14, 24, 60, 500])
+def test_conditional_grid_fills_the_budget_as_far_as_one_more_point_allows(budget):
+    spec = _spec(SPACE, sampler="grid", n_trials=budget)
+    counts = grid_counts(spec.space, budget)
+    size = grid_size(spec.space, budget)
+    assert size <= budget
+    for name, k in counts.items():  # one more point on any axis overflows, or adds nothing (it exists nowhere)
+        if k < axis_capacity(spec.space[name]):
+            bigger = {n: Axis(spec.space[n], c + (n == name)) for n, c in counts.items()}
+            grown = Grid(spec.space, bigger).size
+            assert grown == size or grown > budget, name
 
 
 def test_grid_sampler_runs_every_point_once_and_only_existing_parameters():

@@ -147,7 +147,8 @@ def _check_conditions(spec: Spec, source: str) -> None:
 
 def _check_grid_size(spec: Spec, source: str) -> None:
     """Refuse a grid of more than GRID_CAP points (counted arithmetically, nothing listed)."""
-    from hpsearch.space import GRID_CAP, grid_counts
+    from hpsearch.conditions import has_conditions
+    from hpsearch.space import GRID_CAP, grid_counts, grid_size
 
     explicit = math.prod(len(p.grid) for p in spec.space.values() if p.grid is not None)
     if explicit > GRID_CAP:
@@ -158,6 +159,8 @@ def _check_grid_size(spec: Spec, source: str) -> None:
             NOTHING,
         )
     size = math.prod(grid_counts(spec.space, spec.study.n_trials).values())
+    if size > GRID_CAP and has_conditions(spec.space):  # conditional axes multiply only some points
+        size = grid_size(spec.space, spec.study.n_trials)
     if size > GRID_CAP:
         raise spec_error(
             source,
