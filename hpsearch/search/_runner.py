@@ -35,10 +35,10 @@ from hpsearch.storage import (
     reopen_failed,
     retry_policy,
     save_spec,
-    slot_statuses,
     storage_exists,
     storage_of,
     study_id_of,
+    trial_store,
 )
 from hpsearch.trust import check_may_run
 
@@ -297,7 +297,7 @@ def _reopen(storage: optuna.storages.BaseStorage, name: str, shown: RunProgress 
 
 
 def is_complete(storage: optuna.storages.BaseStorage, study: optuna.Study, spec: Any) -> bool:
-    return all(s is SlotStatus.DONE for s in slot_statuses(engine_of(storage), study_id_of(study), budget(spec)))
+    return all(s is SlotStatus.DONE for s in trial_store(study).slot_statuses(budget(spec)))
 
 
 def _run(

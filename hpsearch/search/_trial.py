@@ -36,16 +36,14 @@ from hpsearch.storage import (
     SlotStatus,
     attach_trial,
     batched_params,
-    claim_slot,
     engine_of,
     fast_path,
-    finish_trial,
     own_trial,
     running_trial_with_attr,
-    start_trial,
     storage_of,
     study_id_of,
     trial_id_of,
+    trial_store,
 )
 
 KEY_ATTR = "hpsearch_ask_key"  # the Idempotency-Key of the ask that created the trial
@@ -103,15 +101,15 @@ def ask_trial(
     sampled) fails that trial, so its slot is free again and nothing stays RUNNING.
     """
     _ensure_slot_sampler(study, spec)
-    storage = storage_of(study)
     if key is not None:
         trial_id = _trial_of_key(study, key, lease)
         if trial_id is not None:
             return _suggest(study, spec, trial_id)
     n_slots = budget(spec)
+    store = trial_store(study)
     fail_expired_leases(study)
     for _ in range(5):  # a lost race for a slot means another worker was faster: retry
-        claim = claim_slot(engine_of(storage), study_id_of(study), n_slots)
+        claim = store.claim(n_slots)
         if claim is SlotStatus.DONE:
             fail_orphans(study, n_slots)  # every slot finished with another trial: nothing may stay RUNNING
             raise StudyComplete(f"study {study.study_name!r} is complete ({n_slots} trials finished)")
@@ -119,7 +117,7 @@ def ask_trial(
             continue  # dead workers' slots are free again
         if claim is SlotStatus.BUSY:
             raise SlotsBusy(f"study {study.study_name!r}: all remaining trials are running")
-        frozen = start_trial(study, claim, _template(study, claim, record_pid, lease, key), heartbeat=heartbeat)  # type: ignore[arg-type]
+        frozen = store.start(claim, _template(study, claim, record_pid, lease, key), heartbeat=heartbeat)  # type: ignore[arg-type]
         if frozen is not None:
             break
     else:
@@ -239,7 +237,7 @@ def tell_trial(
             storage.set_trial_user_attr(trial_id, DIVERGED_ATTR, True)
             value, state = None, TrialState.FAIL
         if isinstance(trial, optuna.Trial) and fast_path(storage):
-            return finish_trial(study, trial, state, value if state == TrialState.COMPLETE else None)
+            return trial_store(study).finish(trial, state, value if state == TrialState.COMPLETE else None)
         return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
         frozen = storage.get_trial(trial_id)

@@ -52,6 +52,7 @@ from hpsearch.storage._spec_attrs import (
     save_spec,
     study_names,
 )
+from hpsearch.storage._store import OptunaTrialStore, TrialStore, trial_store
 from hpsearch.storage._summaries import (
     SORT_KEYS,
     StudyOverview,
@@ -73,6 +74,9 @@ from hpsearch.storage._urls import display_url
 
 __all__ = [
     "Claim",
+    "OptunaTrialStore",
+    "TrialStore",
+    "trial_store",
     "DatabaseError",
     "DatabaseFailing",
     "DatabaseLost",

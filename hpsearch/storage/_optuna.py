@@ -1,9 +1,17 @@
-"""Every private Optuna attribute hpsearch reads, each behind one small named function.
+"""Every private Optuna name hpsearch uses, listed with why; the most common behind small named functions.
 
 Optuna exposes no public accessor for a study's storage, its database id, a trial's database id
 or the stale-trial query under its cache layer. hpsearch needs all four (claims, leases,
-heartbeats, direct SQL). They live here so that an Optuna upgrade breaks one file, and the
-import-boundary test (tests/test_boundaries.py) keeps them here.
+heartbeats, direct SQL): ``storage_of``, ``study_id_of``, ``trial_id_of``, ``backend_of`` and
+``stale_trial_ids`` below. The import-boundary test (tests/test_boundaries.py) keeps private
+Optuna out of everything but hpsearch/storage/.
+
+Inside hpsearch/storage/, the fast trial path (``_trials``, ``_attrs``), the aggregate SQL
+(``_summaries``, ``_claims``, ``_retry``) and the quick schema check (``_rdb``) use more of them:
+Optuna's table models, its cache layer's internals, a Trial's fields. ``PRIVATE_MODULES`` and
+``PRIVATE_NAMES`` list every one, so that an Optuna upgrade has one checklist, and
+tests/storage/test_optuna_private.py holds the lists exact both ways (a private use not listed
+fails, and so does a listed name no longer used).
 """
 
 from __future__ import annotations
@@ -14,6 +22,41 @@ import optuna
 
 if TYPE_CHECKING:
     from optuna.study._frozen import FrozenStudy  # what get_all_studies returns; not re-exported
+
+
+# Optuna's private modules imported in hpsearch/storage/, and what for.
+PRIVATE_MODULES: dict[str, str] = {
+    "optuna.storages._rdb": "the package of the RDB storage: its table models and storage module",
+    "optuna.storages._rdb.models": "the table models (TrialModel, ...): aggregate SQL and few-transaction writes",
+    "optuna.storages._rdb.storage": "_create_scoped_session, and _VersionManager swapped for SQLite's quick check",
+    "optuna.storages._cached_storage": "_CachedStorage and _StudyInfo: tell the cache of a trial created here",
+    "optuna.study._tell": "_check_values_are_feasible: a pruned trial's value, as Study.tell takes it",
+    "optuna.study._frozen": "FrozenStudy (type hints only): what get_all_studies returns",
+}
+
+# Optuna's private names (attributes, functions, classes) used in hpsearch/storage/, and on what.
+PRIVATE_NAMES: dict[str, str] = {
+    "_storage": "Study: the storage it reads and writes",
+    "_study_id": "Study, FrozenStudy: the study's database id",
+    "_trial_id": "Trial, FrozenTrial: the trial's database id",
+    "_backend": "_CachedStorage: the RDBStorage under the cache layer",
+    "_get_stale_trial_ids": "RDBStorage: the query for RUNNING trials whose heartbeat expired",
+    "_cached_frozen_trial": "Trial: its up-to-date copy, kept in step as Trial.set_user_attr does",
+    "_fixed_params": "Trial: set as Trial.__init__ sets it (own_trial builds a Trial without a read)",
+    "_relative_params": "Trial: as above",
+    "_thread_local": "Study: its per-thread trial cache, dropped as Study.tell drops it",
+    "_set_trial_attr_without_commit": "RDBStorage: one attribute inside a session (set_user_attrs elsewhere)",
+    "_create_scoped_session": "optuna.storages._rdb.storage: Optuna's session with its error handling",
+    "_VersionManager": "optuna.storages._rdb.storage: the schema-version checker, swapped for SQLite's",
+    "_init_alembic": "_VersionManager: overridden to stamp a new SQLite file without importing alembic",
+    "_CachedStorage": "optuna.storages._cached_storage: the cache layer a Study wraps its RDBStorage in",
+    "_StudyInfo": "optuna.storages._cached_storage: a study's entry in that cache",
+    "_add_trials_to_cache": "_CachedStorage: learn of a trial created outside it",
+    "_studies": "_CachedStorage: its per-study entries",
+    "_lock": "_CachedStorage: the lock its own updates take",
+    "_filter_study": "optuna.pruners: the study view a sampler's hooks get",
+    "_check_values_are_feasible": "optuna.study._tell: as above",
+}
 
 
 def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -115,16 +116,28 @@ class ServerControl:
         self.bindir, self.data, self.as_root = bindir, data, as_root
 
     def restart(self) -> None:
+        self._pg_ctl("restart")
+
+    def stop(self) -> None:
+        self._pg_ctl("stop")
+
+    def start(self) -> None:
+        """Start it again with the options of its last start (pg_ctl keeps them in postmaster.opts)."""
+        words = shlex.split((self.data / "postmaster.opts").read_text())
+        self._pg_ctl("start", "-o", shlex.join(w for w in words[1:] if w not in ("-D", str(self.data))))
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
         # The server's output goes to its log file (beside the data directory, as both clusters
         # have it): a server writing to our pipe would keep it open, and this call waiting, forever.
+        # A restart or start reuses the options of the server's last start (postmaster.opts).
         log = self.data.parent / "server.log"
         cmd = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-m", "fast", "-w", "-t", "120"]
-        cmd.append("restart")
+        cmd += [*extra, action]
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         done = subprocess.run(cmd, cwd=self.data.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=180)
         if done.returncode != 0:
-            raise RuntimeError(f"pg_ctl restart failed: {done.stderr.decode(errors='replace')}")
+            raise RuntimeError(f"pg_ctl {action} failed: {done.stderr.decode(errors='replace')}")
 
 
 _CLUSTERS: list[_ThrowawayCluster] = []  # the session's own cluster, for pg_control

@@ -146,3 +146,40 @@ def test_terminated_backends_and_a_restart_lose_nothing(pg_url, pg_control, work
         if t.state == TrialState.FAIL:
             assert "diverged" not in t.user_attrs or t.user_attrs["diverged"] is False
     print(f"terminated {killed} backends; {len(trials) - 64} attempts crashed and were re-run")
+
+
+@pytest.mark.slow
+def test_a_database_gone_longer_than_the_patience_is_one_line_without_its_password(
+    pg_url, pg_control, workers, tmp_path
+):
+    name = "patience"
+    (tmp_path / "blink_objective.py").write_text(OBJECTIVE)
+    spec = tmp_path / "grid.toml"
+    spec.write_text(SPEC.format(name=name))
+    hold = tmp_path / "hold"
+    hold.touch()
+    env = {"HP_TEST_HOLD": str(hold), "HP_TEST_HOLD_FROM": "0", "TEST_WORKER_LABEL": "run"}
+    runner = workers.start("run", str(spec), "--storage", pg_url, "-q", env={**env, "HPSEARCH_DB_PATIENCE": "3"})
+    deadline = time.monotonic() + 120
+    while True:  # until `run` holds a trial (which waits on the hold file)
+        try:
+            if _count_trials(pg_url, name)[TrialState.RUNNING]:
+                break
+        except KeyError:
+            pass
+        assert runner.poll() is None, f"run exited early:\n{workers.output()}"
+        assert time.monotonic() < deadline, f"no trial started:\n{workers.output()}"
+        time.sleep(0.1)
+    pg_control.stop()
+    try:
+        hold.unlink()  # the trial ends now and must tell its outcome to a database that is gone
+        codes = workers.wait_all(timeout=120)
+    finally:
+        pg_control.start()
+    url = sa.engine.make_url(pg_url)
+    output = workers.output().split("\n", 1)[1].strip()  # past the log's "--- worker0.log ---" header
+    assert codes == [1], output
+    assert output.count("\n") == 0, f"more than one line:\n{output}"
+    assert output.startswith(f"error: database unreachable at {url.host}:{url.port} for 3.0 s"), output
+    if url.password:
+        assert url.password not in output

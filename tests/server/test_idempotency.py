@@ -95,7 +95,7 @@ def _ask_and_die_before_attaching(monkeypatch, study, spec, **ask):
         raise _Crash
 
     with monkeypatch.context() as m:
-        m.setattr("hpsearch.search._trial.start_trial", created_then_crashed)
+        m.setattr("hpsearch.storage._store.start_trial", created_then_crashed)  # under OptunaTrialStore.start
         with pytest.raises(_Crash):
             ask_trial(study, spec, record_pid=False, lease=3600, **ask)
 
