@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# System packages the test suite uses: Debian's chromium (driven by playwright)
-# and PostgreSQL. Skipped when already present; needs root (CI runs as root).
+# System packages the test suite uses: Debian's chromium (driven by playwright),
+# PostgreSQL, and SLURM with munge (a single-node cluster for tests/clusters/test_slurm.py).
+# Skipped when already present; needs root (CI runs as root).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v slurmctld >/dev/null 2>&1 || need+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || need+=(munge)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
