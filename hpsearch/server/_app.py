@@ -10,7 +10,8 @@ the database, so a restarted server carries on where the old one stopped.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import Any
 
@@ -81,6 +82,14 @@ class ServerContext:
                 self._storage = open_storage(self.storage_url, heartbeat=False)
             return self._storage
 
+    def close(self) -> None:
+        """At shutdown: a SQLite database's WAL emptied into its file (the .db alone is the study)."""
+        with self._lock:
+            if self._storage is not None:
+                from hpsearch.storage import checkpoint
+
+                checkpoint(self._storage)
+
     def study_storage(self, name: str) -> Any:
         """The storage to load study ``name`` with: Optuna's trial cache, kept across requests.
 
@@ -143,8 +152,15 @@ def create_app(
         )
     # The OpenAPI document (for generated clients) at /openapi.json, behind the token when one is
     # set (hpsearch.server._auth); no interactive docs pages (they would load scripts from a CDN).
-    app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=OPENAPI_PATH)
-    app.state.hpsearch = ServerContext(storage_url, token, trial_timeout)
+    context = ServerContext(storage_url, token, trial_timeout)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.close()
+
+    app = FastAPI(title="hpsearch", docs_url=None, redoc_url=None, openapi_url=OPENAPI_PATH, lifespan=lifespan)
+    app.state.hpsearch = context
     install_error_handlers(app)
     app.include_router(_api.router)
     app.include_router(_export_routes.router)

@@ -1,4 +1,5 @@
-"""A 405's Allow header names what the path accepts; the OpenAPI document is served, behind the token (issue 26)."""
+"""A 405's Allow header names what the path accepts; the OpenAPI document is served, behind the token; at
+shutdown the server empties a SQLite WAL into its file (issue 26)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,23 @@ def test_the_openapi_document_needs_the_token_when_one_is_set(storage_url):
         refused = secured.get("/openapi.json")
         assert refused.status_code == 401 and "token" in refused.json()["error"]
         assert secured.get("/openapi.json", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_at_shutdown_the_db_file_alone_holds_the_studies(storage_url, tmp_path):
+    import shutil
+
+    import optuna
+
+    db = tmp_path / "studies.db"
+    with TestClient(create_app(storage_url), base_url="http://127.0.0.1") as http:
+        assert http.post("/api/studies", json=grid_spec("g")).status_code == 201
+        for value in (0.1, 0.2, 0.3):
+            trial = http.post("/api/studies/g/ask").json()["trial"]
+            assert http.post("/api/studies/g/tell", json={"trial": trial, "value": value}).status_code == 200
+    wal = tmp_path / "studies.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    alone = tmp_path / "alone" / "copy.db"
+    alone.parent.mkdir()
+    shutil.copyfile(db, alone)
+    trials = optuna.load_study(study_name="g", storage=f"sqlite:///{alone}").get_trials(deepcopy=False)
+    assert [t.value for t in trials] == [0.1, 0.2, 0.3]
