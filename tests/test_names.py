@@ -99,3 +99,25 @@ def test_studies_prints_stored_names_escaped(tmp_path, monkeypatch, capsys):
 def test_printable_escapes_only_what_a_terminal_would_act_on():
     assert printable("plain name é 名") == "plain name é 名"
     assert printable("a\x1b[31mb\u202ec") == "a\\x1b[31mb\\u202ec"
+
+
+def test_a_study_an_earlier_version_stored_with_a_slash_in_its_name_stays_readable(tmp_path, monkeypatch, capsys):
+    """New names may not hold a '/', but studies stored before the rule must not become unreadable."""
+    from hpsearch.search import new_study
+    from hpsearch.spec import spec_from_dict
+    from hpsearch.storage import open_storage
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good.toml").write_text(SPEC.format(name='"legacy"'))
+    spec = load_spec(tmp_path / "good.toml")
+    old = spec.to_dict()
+    old["study"]["name"] = "runs/legacy"
+    stored = spec.model_copy(update={"study": spec.study.model_copy(update={"name": "runs/legacy"})})
+    new_study(open_storage("sqlite:///hpsearch.db"), stored)  # as an earlier version stored it
+    with pytest.raises(SpecError):
+        spec_from_dict(old)  # a new spec with that name is refused
+    assert spec_from_dict(old, stored=True).study.name == "runs/legacy"
+    assert main(["show", "runs/legacy"]) == 0, capsys.readouterr().err
+    bad = dict(old, study=dict(old["study"], name="runs/\x1b[2J"))
+    with pytest.raises(SpecError):
+        spec_from_dict(bad, stored=True)  # the rest of the rule holds for stored names too

@@ -53,6 +53,7 @@ from hpsearch.storage import (
     first_line,
     is_storage_error,
     open_storage,
+    quiet_lost_connection_warnings,
     release_claims,
     retry_policy,
     storage_of,
@@ -466,6 +467,7 @@ def quiet_pool_resets() -> None:
     we handle; the log line would only show the user a traceback.
     """
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
+    quiet_lost_connection_warnings()  # Optuna's multi-line warnings while the database blinks
 
 
 def _process_main(

@@ -81,7 +81,12 @@ def _preflight(spec: Spec, source: str) -> None:
 
 
 def spec_from_dict(
-    d: Any, source: str = "<api>", *, base_dir: str | Path | None = None, check_files: bool = False
+    d: Any,
+    source: str = "<api>",
+    *,
+    base_dir: str | Path | None = None,
+    check_files: bool = False,
+    stored: bool = False,
 ) -> Spec:
     """Validate a spec given as a dict (a JSON body, or the copy stored with a study).
 
@@ -89,13 +94,14 @@ def spec_from_dict(
     "mlp" when a [data] table is present and "external" otherwise: an API
     client that evaluates trials itself sends only [study] (with direction)
     and [space]. Files are checked for existence only when asked, so a study
-    whose CSV moved can still be reported on.
+    whose CSV moved can still be reported on. ``stored``: the copy stored with a
+    study, whose name may hold a ``/`` if an earlier version made it (new names may not).
     """
     check_depth(d, source)
     d = copy.deepcopy(d)
     if isinstance(d, dict) and isinstance(d.get("study"), dict) and "objective" not in d["study"]:
         d["study"]["objective"] = "mlp" if "data" in d else catalog.EXTERNAL_OBJECTIVE
-    return _build(d, source, base_dir=Path(base_dir) if base_dir else None, check_files=check_files)
+    return _build(d, source, base_dir=Path(base_dir) if base_dir else None, check_files=check_files, stored=stored)
 
 
 def check_depth(d: Any, source: str, limit: int = MAX_DEPTH) -> None:
@@ -117,7 +123,7 @@ def check_depth(d: Any, source: str, limit: int = MAX_DEPTH) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-def _build(d: Any, source: str, *, base_dir: Path | None, check_files: bool) -> Spec:
+def _build(d: Any, source: str, *, base_dir: Path | None, check_files: bool, stored: bool = False) -> Spec:
     check_keys(d, source)
     if "study" not in d:
         raise spec_error(source, "study", "a [study] table", NOTHING)
@@ -126,7 +132,7 @@ def _build(d: Any, source: str, *, base_dir: Path | None, check_files: bool) -> 
     if "space" not in d:
         raise spec_error(source, "space", "a [space] table of searched hyperparameters", NOTHING)
     try:
-        spec = Spec.model_validate(d)
+        spec = Spec.model_validate(d, context={"stored": stored})
     except ValidationError as exc:
         raise from_validation_error(source, exc) from None
     return check_spec(spec, source, base_dir, check_files)

@@ -51,8 +51,9 @@ class StudySection(_Section):
 
     @field_validator("name")
     @classmethod
-    def _printable_name(cls, name: str) -> str:
-        problem = name_problem(name)
+    def _printable_name(cls, name: str, info: ValidationInfo) -> str:
+        # A study stored by an earlier version may have a '/' in its name: it stays readable.
+        problem = name_problem(name, lookup=bool(info.context and info.context.get("stored")))
         if problem is not None:
             raise _expected(f"a printable name without '/', '\\' or '..' (it {problem})")
         return name

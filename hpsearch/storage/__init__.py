@@ -28,6 +28,7 @@ from hpsearch.storage._faults import (
     first_line,
     is_storage_error,
     is_transient,
+    quiet_lost_connection_warnings,
     retry_policy,
 )
 from hpsearch.storage._optuna import backend_of, stale_trial_ids, storage_of, study_id_of, trial_id_of
@@ -89,6 +90,7 @@ __all__ = [
     "first_line",
     "is_storage_error",
     "is_transient",
+    "quiet_lost_connection_warnings",
     "release_claims",
     "retry_policy",
     "DEFAULT_STORAGE",

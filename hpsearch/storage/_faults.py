@@ -25,6 +25,7 @@ was lost is recognised on the next attempt.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sqlite3
@@ -223,6 +224,40 @@ def call_with_retries(
 
 def _seconds(s: float) -> str:
     return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+
+
+_LOST_CONNECTION = (
+    "terminating connection",
+    "server closed the connection",
+    "connection failed",
+    "connection refused",
+    "consuming input failed",
+    "the database system is",
+    "connection is closed",
+)
+
+
+class _LostConnectionNoise(logging.Filter):
+    """Drop Optuna's multi-line "Caught an error from sqlalchemy ... Falling back" warnings for lost connections.
+
+    Optuna's trial query takes any OperationalError for "too many variables"
+    and retries another way; on a dropped connection that warning (with its
+    SQL) is noise: the call is retried here, and the one line that matters
+    comes if the database stays away.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not (
+            text.startswith("Caught an error from sqlalchemy") and any(k in text.lower() for k in _LOST_CONNECTION)
+        )
+
+
+def quiet_lost_connection_warnings() -> None:
+    """Install the filter above on Optuna's RDB storage logger (once; for the CLI and worker processes)."""
+    logger = logging.getLogger("optuna.storages._rdb.storage")
+    if not any(isinstance(f, _LostConnectionNoise) for f in logger.filters):
+        logger.addFilter(_LostConnectionNoise())
 
 
 class RetryingStorage:

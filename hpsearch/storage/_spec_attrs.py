@@ -66,4 +66,4 @@ def load_study_spec(storage: optuna.storages.BaseStorage, name: str):
     attrs = storage.get_study_user_attrs(study_id)
     if SPEC_ATTR not in attrs:
         raise UserError(f"study {name!r} has no stored hpsearch spec (was it created outside hpsearch?)")
-    return spec_from_dict(attrs[SPEC_ATTR], source=f"study {name!r}")
+    return spec_from_dict(attrs[SPEC_ATTR], source=f"study {name!r}", stored=True)

@@ -130,6 +130,7 @@ def test_terminated_backends_and_a_restart_lose_nothing(pg_url, pg_control, work
     finally:
         admin.dispose()
     assert codes == [0, 0], f"exit codes {codes}:\n{workers.output()}"
+    assert "Traceback" not in workers.output(), workers.output()
 
     trials = optuna.load_study(study_name=name, storage=pg_url).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]

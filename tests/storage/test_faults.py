@@ -176,3 +176,18 @@ def test_locations_never_show_the_password():
     assert database_location("postgresql+psycopg://u:s3cret@db.example:6432/hp") == "db.example:6432"
     assert database_location("postgresql+psycopg://u:s3cret@db.example/hp") == "db.example"
     assert database_location("sqlite:///runs/hp.db") == "file runs/hp.db"
+
+
+def test_optunas_fallback_warnings_about_lost_connections_are_dropped_and_others_kept(caplog):
+    import logging
+
+    from hpsearch.storage import quiet_lost_connection_warnings
+
+    quiet_lost_connection_warnings()
+    logger = logging.getLogger("optuna.storages._rdb.storage")
+    with caplog.at_level(logging.WARNING, logger="optuna.storages._rdb.storage"):
+        logger.warning("Caught an error from sqlalchemy: (psycopg.errors.AdminShutdown) terminating connection")
+        logger.warning("Caught an error from sqlalchemy: too many SQL variables. Falling back to a slower alternative.")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Caught an error from sqlalchemy: too many SQL variables. Falling back to a slower alternative."
+    ]
