@@ -3,7 +3,9 @@
 Deadlines are waited for with generous polls (never asserted as wall-clock
 margins). The one timing bound is the issue's own: a probe answers within 1 s
 while 20,000 slow connections are held open (two helper processes hold 10,000
-each, since one process may open 20,000 files at most here).
+each, since one process may open 20,000 files at most here), once the server
+has worked through their arrival (the first probe, queued behind that burst,
+is measured and printed, not bounded).
 """
 
 from __future__ import annotations
@@ -139,8 +141,14 @@ def test_twenty_thousand_slow_connections_a_probe_answers_within_a_second(storag
         reports = [h.stdout.readline().split() for h in holders]  # type: ignore[union-attr]
         held = sum(int(r[1]) for r in reports)
         assert held == 20_000, f"the helpers could hold only {held} connections: {reports}"
+        # The first probe queues behind the burst of arrivals the server is still accepting (and
+        # closing: it keeps at most its cap open); it is reported, not bounded. Then, with the
+        # 20,000 still held open by the helpers, each probe must answer within the issue's 1 s.
+        start = time.monotonic()
+        assert httpx.get(f"http://127.0.0.1:{port}/api/studies", timeout=60).status_code == 200
+        first = time.monotonic() - start
         seconds = []
-        for _ in range(3):
+        for _ in range(5):
             start = time.monotonic()
             r = httpx.get(f"http://127.0.0.1:{port}/api/studies", timeout=30)
             seconds.append(time.monotonic() - start)
@@ -148,10 +156,11 @@ def test_twenty_thousand_slow_connections_a_probe_answers_within_a_second(storag
         assert serve.poll() is None
         server_fds = len(os.listdir(f"/proc/{serve.pid}/fd"))
         print(
-            f"20,000 slow connections held; probes answered in {[f'{s:.3f}' for s in seconds]} s; "
+            f"20,000 slow connections held; first probe {first:.3f} s, then {[f'{s:.3f}' for s in seconds]} s; "
             f"server holds {server_fds} descriptors"
         )
-        assert min(seconds) < 1.0, f"probes took {seconds} s"
+        assert max(seconds) < 1.0, f"probes took {seconds} s"
+        assert server_fds < 20_000
     finally:
         for h in holders:
             h.stdin.close()  # type: ignore[union-attr]
