@@ -174,9 +174,12 @@ def cannot_evaluate(spec: Spec) -> str | None:
     if kind in BUILTIN_OBJECTIVES or kind == TABLE_OBJECTIVE:
         return None
     if kind == COMMAND_OBJECTIVE:
+        if spec.command is not None and spec.command.test is not None:
+            return None
         return (
-            "a command objective has no test split hpsearch knows of; score the best parameters "
-            "(hpsearch best NAME) on your test data with your own program"
+            'a command objective has no test split hpsearch knows of; add [command] test = "..." '
+            "(the same placeholders as run; its last stdout line is the held-out score), or score the "
+            "best parameters (hpsearch best NAME) on your test data with your own program"
         )
     if kind == EXTERNAL_OBJECTIVE:
         return "an external objective is evaluated by its HTTP client; hpsearch cannot retrain it"
@@ -217,6 +220,8 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
         from objectives.table import table_view
 
         return {f"test_{spec.study.metric}": table_view(spec).true_mean(params)}
+    if spec.study.objective == COMMAND_OBJECTIVE:
+        return _evaluate_command(spec, params, seed)
     if spec.study.objective not in BUILTIN_OBJECTIVES:
         return _evaluate_user_function(spec, params, seed)
     from objectives.metrics import score, task_metrics
@@ -241,6 +246,25 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
     names = [metric] + [m for m in task_metrics(p.task) if m != metric]
     nan = fitted.result.diverged
     return {f"test_{m}": math.nan if nan else score(m, p.y[p.test], outputs, p.task) for m in names}
+
+
+def _evaluate_command(spec: Spec, params: Mapping[str, Any], seed: int | None) -> dict[str, float]:
+    """Run ``[command] test`` once for ``params`` (env ``HPSEARCH_SEED``: the evaluation seed); its last line scores.
+
+    It runs in a folder of its own, ``<workdir>/.hpsearch-trials/<study>/test``,
+    where its output is kept too; a failing test command is one line (exit 2).
+    """
+    from objectives.command import TRIALS_FOLDER, CommandFailed, CommandObjective
+
+    seed = spec.study.seed if seed is None else seed
+    command = CommandObjective(spec)
+    folder = Path(command.workdir, TRIALS_FOLDER, *spec.study.name.split("/"), "test")
+    try:
+        value = command.test_score(params, folder, extra_env={"HPSEARCH_SEED": str(seed)})
+    except CommandFailed as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"command.test: expected a test command that prints a score, got: {first}") from None
+    return {f"test_{spec.study.metric or 'value'}": value}
 
 
 def _evaluate_user_function(spec: Spec, params: Mapping[str, Any], seed: int | None) -> dict[str, float]:

@@ -258,7 +258,9 @@ class CommandObjective:
         except CommandFailed as exc:
             raise CommandFailed(f"{exc}\ncommand: {_show(argv)}{run.stderr_tail()}") from None
 
-    def test_score(self, params: Mapping[str, Any], folder: Path) -> float:
+    def test_score(
+        self, params: Mapping[str, Any], folder: Path, *, extra_env: Mapping[str, str] | None = None
+    ) -> float:
         """Run ``[command] test`` for ``params``: the held-out score it prints last (for ``best --evaluate``)."""
         if self.test is None:
             raise CommandFailed("no [command] test to run")
@@ -266,6 +268,7 @@ class CommandObjective:
         argv = command_line(self.test, values)
         folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HPSEARCH_PARAMS": json.dumps(values), "HPSEARCH_TRIAL_DIR": str(folder)}
+        env.update(extra_env or {})
         env["PYTHONUNBUFFERED"] = "1"
         run = _Run(
             argv,

@@ -88,15 +88,26 @@ def _check_command(spec: Spec, source: str, check_files: bool) -> None:
     if not argv:
         raise spec_error(source, "command.run", "a program to run", command.run)
     known = {**spec.training, **spec.space}
-    for name in placeholders(command.run):
-        if name not in known:
-            names = ", ".join(sorted(known)) or "none"
+    lines = [("command.run", command.run)]
+    if command.test is not None:
+        try:
+            if not split_command(command.test):
+                raise spec_error(source, "command.test", "a program to run", command.test)
+        except ValueError as exc:
             raise spec_error(
-                source,
-                "command.run",
-                f"placeholders naming a [space] or [training] parameter (known: {names})",
-                "{" + name + "}",
-            )
+                source, "command.test", f"a command line split like a shell ({exc})", command.test
+            ) from None
+        lines.append(("command.test", command.test))
+    for key, line in lines:
+        for name in placeholders(line):
+            if name not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise spec_error(
+                    source,
+                    key,
+                    f"placeholders naming a [space] or [training] parameter (known: {names})",
+                    "{" + name + "}",
+                )
     if check_files and not PLACEHOLDER.search(argv[0]):
         _check_program(argv[0], spec.study.workdir, source)
 

@@ -613,3 +613,51 @@ def test_a_killed_hpsearch_takes_its_program_down_with_it(tmp_path):
     while not process_gone(pid) and time.monotonic() < end:
         time.sleep(0.05)
     assert process_gone(pid)
+
+
+def test_command_test_line_scores_the_best_configuration_on_held_out_data(tmp_path):
+    """[command] test (same placeholders as run) prints the held-out score that best --evaluate stores."""
+    script(
+        tmp_path,
+        """
+        import os, sys
+        x = float(sys.argv[1])
+        if len(sys.argv) > 2 and sys.argv[2] == "--test":
+            print("test run", file=sys.stderr)
+            print({"value": 1.0 - x - int(os.environ["HPSEARCH_SEED"]) / 1000}.__repr__().replace("'", '"'))
+        else:
+            print(1.0 - x)
+    """,
+    )
+    (tmp_path / "cmd.toml").write_text(
+        textwrap.dedent(f"""
+        [study]
+        name = "cmd"
+        objective = "command"
+        direction = "maximize"
+        n_trials = 3
+        seed = 7
+        [command]
+        run = "{sys.executable} prog.py {{x}}"
+        test = "{sys.executable} prog.py {{x}} --test"
+        [space]
+        x = {{ type = "float", low = 0.0, high = 1.0 }}
+    """)
+    )
+    storage = f"sqlite:///{tmp_path / 'h.db'}"
+    done = run_cli(f"hpsearch run {tmp_path / 'cmd.toml'}", tmp_path, storage)
+    assert done.returncode == 0, done.stderr
+    done = run_cli("hpsearch best cmd --evaluate", tmp_path, storage)
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(study_name="cmd", storage=storage)
+    best_x = study.best_params["x"]
+    assert study.user_attrs["test_score"] == pytest.approx(1.0 - best_x - 7 / 1000)
+    assert "test run" in (tmp_path / ".hpsearch-trials" / "cmd" / "test" / "test-stderr.log").read_text()
+
+
+def test_a_command_test_line_with_an_unknown_placeholder_is_refused(tmp_path):
+    spec = command_spec(tmp_path, f"{PY} prog.py {{x}}")
+    d = spec.to_dict()
+    d["command"]["test"] = f"{PY} prog.py {{nope}}"
+    with pytest.raises(SpecError, match="command.test"):
+        spec_from_dict(d)
