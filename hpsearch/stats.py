@@ -24,7 +24,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -436,6 +436,14 @@ class FamilyPair:
         """Whether "no difference" lies outside the interval."""
         return not rank_tests.Interval(self.ci[0], self.ci[1], *self.ci_open).contains(0.0)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-able values: an infinite interval bound (too few repeats to bound
+        that side) becomes None, since JSON has no infinity."""
+        out = dataclasses.asdict(self)
+        out["ci"] = [x if math.isfinite(x) else None for x in self.ci]
+        out["ci_open"] = list(self.ci_open)
+        return out
+
 
 PairData = tuple[npt.ArrayLike, npt.ArrayLike, bool]  # (a's values, b's values, paired)
 
@@ -477,6 +485,8 @@ def compare_family(
     * ``better``: "a" or "b" only when p_holm < alpha and the interval excludes 0.
     * ``wins`` / ``losses``: repeats (paired) or repeat pairings (unpaired, a tie
       counts one half each) where a beat / lost to b.
+
+    ``FamilyPair.to_dict()`` gives all of it as JSON-able values.
     """
     sign = _sign(direction)
     prepared = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import warnings
 
@@ -187,6 +188,8 @@ def test_minimisation_flips_the_orientation():
 def test_too_few_repeats_is_never_a_winner():
     (one,) = stats.compare_family([([0.9], [0.1, 0.2], False)], direction="maximize")
     assert one.p == 1.0 and one.better is None and one.ci == (-math.inf, math.inf)
+    as_json = json.loads(json.dumps(one.to_dict(), allow_nan=False))  # no Infinity in the JSON
+    assert as_json["ci"] == [None, None] and as_json["method"] == "brunner-munzel" and as_json["better"] is None
     (few,) = stats.compare_family([([0.9, 0.8], [0.1, 0.2], True)], direction="maximize")
     assert few.min_p == 0.5 and few.better is None and math.isinf(few.ci[0])
 
