@@ -115,6 +115,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from hpsearch.storage import first_line, is_storage_error
+
+        if is_storage_error(exc):
+            # The database, not the request: a client (whose asks and tells are safe to repeat)
+            # should try again shortly, as hpsearch's own workers do.
+            _log.warning("database error on %s %s: %s", request.method, request.url.path, first_line(exc))
+            return error_response(503, "the database is unavailable right now; try again shortly", {"Retry-After": "5"})
         # A bug or an environment problem: log it here, never show the client a traceback.
         _log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal server error (see the server log)")

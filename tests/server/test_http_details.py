@@ -64,3 +64,19 @@ def test_at_shutdown_the_db_file_alone_holds_the_studies(storage_url, tmp_path):
     shutil.copyfile(db, alone)
     trials = optuna.load_study(study_name="g", storage=f"sqlite:///{alone}").get_trials(deepcopy=False)
     assert [t.value for t in trials] == [0.1, 0.2, 0.3]
+
+
+def test_a_database_that_is_away_is_a_503_to_retry_not_a_500(client, monkeypatch):
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    def away() -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError("unable to open database file"))
+
+    assert client.get("/api/studies").status_code == 200
+    monkeypatch.setattr(client.app.state.hpsearch, "storage", away)
+    for method, path in (("GET", "/api/studies"), ("POST", "/api/studies/g/ask")):
+        r = client.request(method, path)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "5" and "try again" in r.json()["error"]
