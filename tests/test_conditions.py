@@ -155,3 +155,21 @@ def test_spec_round_trips_with_conditions():
     spec = _spec(SPACE)
     assert spec_from_dict(spec.to_dict()) == spec
     assert spec.space["momentum"].when == {"optimizer": ["sgd", "momentum"]}
+
+
+def test_training_may_fix_a_conditional_parameter_for_the_trials_without_it():
+    def spec(momentum):
+        return spec_from_dict(
+            {
+                "study": {"name": "m", "objective": "mlp"},
+                "data": {"dataset": "iris"},
+                "training": {"momentum": 0.8},
+                "space": {"optimizer": OPT, "momentum": momentum},
+            },
+            source="spec.toml",
+        )
+
+    assert spec(MOMENTUM).training == {"momentum": 0.8}
+    unconditional = {k: v for k, v in MOMENTUM.items() if k != "when"}
+    with pytest.raises(SpecError, match=r"training\.momentum: expected a setting not also searched"):
+        spec(unconditional)

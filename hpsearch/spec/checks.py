@@ -16,7 +16,7 @@ from typing import Any
 
 from hpsearch.samplers import missing_dependency
 from hpsearch.spec import catalog
-from hpsearch.spec.command import COMMAND_OBJECTIVE, check_user_code
+from hpsearch.spec.command import COMMAND_OBJECTIVE, check_user_code, placeholders
 from hpsearch.spec.messages import NOTHING, spec_error, unknown_key_error
 from hpsearch.spec.models import (
     PARAM_TYPES,
@@ -135,6 +135,18 @@ def _check_conditions(spec: Spec, source: str) -> None:
                 if not any(same_value(value, c) for c in target.choices):
                     choices = ", ".join(map(repr, target.choices))
                     raise spec_error(source, f"{path}.{parent}[{i}]", f"one of {parent}'s choices ({choices})", value)
+    if spec.command is not None:  # a command line needs a value for every placeholder in every trial
+        for key, line in (("command.run", spec.command.run), ("command.test", spec.command.test)):
+            for name in placeholders(line or ""):
+                searched = spec.space.get(name)
+                if searched is not None and searched.when and name not in spec.training:
+                    raise spec_error(
+                        source,
+                        key,
+                        f"placeholders of parameters every trial has ({name} exists only in some trials: "
+                        f"give [training] {name} = ... as its value in the others)",
+                        "{" + name + "}",
+                    )
     cycle = find_cycle(spec.space)
     if cycle:
         raise spec_error(
@@ -287,7 +299,7 @@ def _check_training(spec: Spec, hypers: dict[str, catalog.Setting], source: str)
         hyper = hypers[name]
         if not hyper.accepts(value):
             raise spec_error(source, f"training.{name}", hyper.describe(), value)
-        if name in spec.space:
+        if name in spec.space and not spec.space[name].when:  # a conditional one: its value where it is absent
             raise spec_error(
                 source, f"training.{name}", f"a setting not also searched in [space] (space.{name})", value
             )

@@ -80,3 +80,36 @@ def test_mlp_objective_trains_without_an_absent_parameter(tmp_path):
     kinds = sorted((t.params["optimizer"], "momentum" in t.params) for t in trials)
     assert [k for k, _ in itertools.groupby(kinds)] == [("adam", False), ("momentum", True)]
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+
+
+def _command_spec(tmp_path, training=""):
+    path = tmp_path / "cmd.toml"
+    path.write_text(
+        '[study]\nname = "cmd"\nobjective = "command"\ndirection = "maximize"\nsampler = "random"\nn_trials = 6\n'
+        "[command]\nrun = \"python3 -c 'print({x})'\"\n"
+        + training
+        + '[space]\na = { type = "categorical", choices = ["p", "q"] }\n'
+        'x = { type = "float", low = 0.0, high = 1.0, when = { a = ["p"] } }\n'
+    )
+    return path
+
+
+def test_a_command_placeholder_needs_a_value_in_every_trial(tmp_path, capsys):
+    from hpsearch.cli import main
+
+    assert main(["check", str(_command_spec(tmp_path))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cmd.toml: command.run: expected placeholders of parameters every trial has" in err
+    assert "[training] x = ..." in err and "\n" not in err
+
+
+def test_training_gives_a_conditional_parameter_its_value_where_it_is_absent(tmp_path):
+    import hpsearch
+
+    path = _command_spec(tmp_path, training="[training]\nx = 0.25\n")
+    study = hpsearch.run(str(path), storage=f"sqlite:///{tmp_path / 'cmd.db'}")
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == 6 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    for t in trials:
+        assert t.value == (t.params["x"] if t.params["a"] == "p" else 0.25)
+    assert {t.params["a"] for t in trials} == {"p", "q"}
