@@ -43,7 +43,7 @@ def compare(
     spec: SpecSource,
     *,
     samplers: Any = ("grid", "random", "tpe"),
-    seeds: int = 3,
+    seeds: int = 10,
     storage: str | None = None,
     objective: Any = None,
     jobs: int = 1,

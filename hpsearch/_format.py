@@ -23,4 +23,8 @@ PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc")
 #: Metrics whose difference times the split size is a number of examples.
 COUNTED_METRICS = ("accuracy",)
 #: The verdict's rank tests, as prose.
-METHOD_NAMES = {"wilcoxon": "paired Wilcoxon signed-rank", "mann-whitney": "unpaired Mann-Whitney U"}
+METHOD_NAMES = {
+    "wilcoxon": "paired Wilcoxon signed-rank",
+    "brunner-munzel": "unpaired Brunner-Munzel",
+    "mann-whitney": "unpaired Mann-Whitney U",
+}

@@ -60,6 +60,7 @@ TEST_METRICS_ATTR = "test_metrics"  # every metric's mean
 TEST_METRIC_ATTR = "test_metric"  # which metric test_score is
 TEST_TRIAL_ATTR = "test_trial"  # the trial number re-scored
 TEST_SEEDS_ATTR = "test_seeds"  # the evaluation seeds
+TRUE_OPTIMUM_ATTR = "true_optimum"  # a benchmark's known best held-out score (table benchmarks)
 
 # trial user attrs
 SLOT_ATTR = "hpsearch_slot"  # the budget slot a trial runs (its configuration and seed derive from it)
@@ -95,6 +96,7 @@ ATTRIBUTE_KEYS = frozenset(
         TEST_METRIC_ATTR,
         TEST_TRIAL_ATTR,
         TEST_SEEDS_ATTR,
+        TRUE_OPTIMUM_ATTR,
         SLOT_ATTR,
         DIVERGED_ATTR,
         ERROR_ATTR,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 import webbrowser
 from pathlib import Path
@@ -27,7 +26,7 @@ from hpsearch.samplers import SAMPLERS
     "--seeds",
     "n_seeds",
     type=click.IntRange(min=1),
-    default=3,
+    default=10,
     show_default=True,
     help="Repeats per sampler (study seeds study.seed, study.seed+1, ...). An exact paired test "
     "needs 6 or more repeats to reach p < 0.05 at all; 10 is a good default.",
@@ -131,33 +130,32 @@ def compare(
 
 def verdict_json(verdict: dict) -> str:
     """The verdict as one line of strict JSON (NaN and infinities become null)."""
-    return json.dumps(_strict(verdict), allow_nan=False)
+    from hpsearch.records import json_safe
+
+    return json.dumps(json_safe(verdict), allow_nan=False)
 
 
-def _strict(x: object) -> object:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _strict(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_strict(v) for v in x]
-    return x
+def _bound(x: float | None, sign: str) -> str:
+    return f"{sign}inf" if x is None else f"{x:.2g}"  # an unbounded end is null in the JSON
 
 
 def _print_verdict(console: Console, verdict: dict) -> None:
-    """The pairs as a table, then the verdict sentence (only compare's next-step line follows it)."""
+    """The pairs as a table, then the verdict's words (only compare's next-step line follows them)."""
+    on = {p.get("on") for p in verdict["pairs"]}
+    what = "held-out (test)" if on == {"test"} else "best validation"
     _say(
         console,
-        f"comparison {verdict['comparison']}: final best {verdict['metric']} per repeat, "
-        f"{verdict['repeats']} repeats of {verdict['budget']} trials",
+        f"comparison {verdict['comparison']}: {what} {verdict['metric']} per repeat, "
+        f"{verdict['repeats']} repeats compared at {verdict['budget']} finished trials",
     )
-    rows = [("pair", "a - b", "95% CI", "test", "p", "Holm p", "min p", "better")]
+    rows = [("pair", "on", "a - b", "interval", "test", "p", "Holm p", "min p", "better")]
     for p in verdict["pairs"]:
         rows.append(
             (
                 f"{p['a']} vs {p['b']}",
+                str(p.get("on", "-")),
                 f"{p['diff']:+.3g}",
-                f"[{p['ci'][0]:.2g}, {p['ci'][1]:.2g}]",
+                f"[{_bound(p['ci'][0], '-')}, {_bound(p['ci'][1], '+')}]",
                 p["method"],
                 f"{p['p']:.2g}",
                 f"{p['p_holm']:.2g}",

@@ -77,6 +77,28 @@ def arm_specs(spec: Spec, samplers: Sequence[str], n_seeds: int, n_trials: int |
     return out
 
 
+def equal_budget(spec: Spec, samplers: Sequence[str], n_trials: int | None = None) -> tuple[int, str | None]:
+    """The number of trials every arm runs, and why when it is not the one asked for.
+
+    Best-of-N grows with N, so arms are compared at the same number of finished trials. A grid
+    smaller than the budget (its points per axis are whole numbers) would run fewer trials than the
+    other arms; then every arm runs the grid's size instead.
+    """
+    from hpsearch.records import budget
+
+    n = int(n_trials or spec.study.n_trials)
+    if "grid" not in samplers or n < 1:
+        return n, None
+    grid = budget(spec.model_copy(update={"study": spec.study.model_copy(update={"sampler": "grid", "n_trials": n})}))
+    if grid >= n:
+        return n, None
+    why = (
+        f"grid search's grid has {grid} points, fewer than n_trials {n}: every arm runs {grid} trials, "
+        "so that all are compared at the same budget"
+    )
+    return grid, why
+
+
 def split_sizes(spec: Spec) -> dict[str, int]:
     """``{"n_val": ..., "n_test": ...}`` of the spec's data split; {} for user objectives (no split)."""
     from hpsearch.spec.catalog import BUILTIN_OBJECTIVES

@@ -1,9 +1,15 @@
-"""Search luck vs training noise: every repeat's best, retrained on train+validation, scored on test.
+"""Held-out quality: every repeat's pick, re-scored on data the search never saw.
 
-The single best of all repeats is the luckiest draw (the winner's curse), so
-each repeat's best configuration is retrained with the same few training
-seeds (0, 1, ..., E-1, shared by every arm and repeat) and scored on the test
-split. Across repeats the scores show search luck; across the training seeds
+A repeat's best validation value is the maximum of many noisy measurements
+(biased upward, the winner's curse), so the verdict decides on each repeat's
+pick re-scored held out wherever the objective can do that
+(``objectives.cannot_evaluate`` says when it cannot): the built-in MLP retrained
+on train+validation and scored on test, a user function called with
+``split="test"``, a command's ``[command] test``, a table benchmark's true mean.
+The pick is the best of the repeat's first ``budget`` finished trials, the
+budget every arm is compared at (hpsearch.results.compared_budget). It is
+re-scored with the same few seeds (0, 1, ..., E-1, shared by every arm and
+repeat). Across repeats the scores show search luck; across the training seeds
 of one configuration they show training noise (docs/science.md). Results are
 stored with each arm study as user attrs, which is all a report reads:
 
@@ -11,7 +17,10 @@ stored with each arm study as user attrs, which is all a report reads:
 ``test_scores`` (one per seed), ``test_metrics`` (mean of every metric),
 ``test_metric``, ``test_trial`` and ``test_seeds``.
 
-A resumed comparison retrains nothing already scored with enough seeds.
+Where the objective knows the true optimum (``objectives.true_optimum``: table
+benchmarks), it is stored with each arm too (``true_optimum``), for the
+verdict's regret. A resumed comparison retrains nothing already scored with
+enough seeds.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from hpsearch.records import (
     TEST_SCORES_ATTR,
     TEST_SEEDS_ATTR,
     TEST_TRIAL_ATTR,
+    TRUE_OPTIMUM_ATTR,
     finite_or_none,
 )
 
@@ -57,35 +67,47 @@ def retrain_bests(
 ) -> int:
     """Retrain the best trial of every arm study of comparison ``name``; returns how many were retrained.
 
-    Studies of objectives without a test split (user objectives) are skipped:
-    their verdict has ``test = null``.
+    Studies whose objective cannot score held out (objectives.cannot_evaluate) are skipped: their
+    verdict has ``test = null`` and decides on validation maxima.
     """
-    from hpsearch.results import arm_studies
+    import objectives
+    from hpsearch.results import arm_studies, compared_budget
     from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
     from hpsearch.storage import load_study_spec
+
+    true_optimum = getattr(objectives, "true_optimum", None)  # table benchmarks know theirs
 
     if eval_seeds < 1:
         return 0
     seeds = list(range(eval_seeds))
     tasks: list[_Task] = []
-    for arm in arm_studies(storage, name):
-        best = arm.best()
+    arms = arm_studies(storage, name)
+    budget = compared_budget(arms)
+    builtin = True
+    for arm in arms:
+        best = arm.best_within(budget)
         if best is None:
             continue
         attrs = arm.attrs
         if attrs.get(TEST_TRIAL_ATTR) == best.number and len(attrs.get(TEST_SCORES_ATTR) or []) >= eval_seeds:
             continue
         spec = load_study_spec(storage, arm.name)
-        if spec.study.objective not in BUILTIN_OBJECTIVES:
+        if objectives.cannot_evaluate(spec) is not None:
             continue
+        builtin = builtin and spec.study.objective in BUILTIN_OBJECTIVES
+        optimum = finite_or_none(true_optimum(spec)) if callable(true_optimum) else None
+        if optimum is not None and attrs.get(TRUE_OPTIMUM_ATTR) != optimum:
+            storage.set_study_user_attr(storage.get_study_id_from_name(arm.name), TRUE_OPTIMUM_ATTR, optimum)
         tasks += [_Task(arm.name, best.number, spec, dict(best.params), s) for s in seeds]
     if not tasks:
         return 0
     n_studies = len({t.study for t in tasks})
-    say(
-        f"retraining the best configuration of {n_studies} repeat{'s' * (n_studies > 1)} on train+validation "
-        f"with {eval_seeds} training seed{'s' * (eval_seeds > 1)} each, scored on test ..."
-    )
+    repeats = f"{n_studies} repeat{'s' * (n_studies > 1)}"
+    seeds_each = f"{eval_seeds} training seed{'s' * (eval_seeds > 1)} each"
+    if builtin:
+        say(f"retraining the best configuration of {repeats} on train+validation with {seeds_each}, scored on test ...")
+    else:
+        say(f"scoring the best configuration of {repeats} on held-out data with {seeds_each} ...")
     results = _evaluate(tasks, jobs)
     by_study: dict[str, list[tuple[_Task, dict[str, float]]]] = {}
     for task, result in zip(tasks, results, strict=True):

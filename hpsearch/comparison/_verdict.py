@@ -1,25 +1,40 @@
 """The comparison's verdict, computed from stored arm studies only (no training, no objective).
 
-This is the one place the verdict is made: ``hpsearch compare`` prints it,
-``hpsearch report NAME --json`` prints it again from the database, and the HTML
-report opens with it. The dict follows the product's JSON schema:
-``comparison, metric, direction, budget, repeats, arms, pairs, importance, verdict``.
+The one place the verdict is made: compare computes and stores it, ``hpsearch
+report NAME --json`` prints it, and the HTML report renders it. The dict
+follows the product's JSON schema: ``comparison, metric, direction, budget,
+repeats, arms, pairs, validation_pairs, importance, verdict`` (plus
+``sentences``, ``looks`` and, where the truth is known, ``optimum``).
 
-How (docs/science.md, "The comparison's statistics" and its appendix):
+How (docs/science.md, "The comparison's statistics"):
 
-* the unit is one study repeat; each arm's repeats give final best validation values;
-* arms are paired by seed only where they share randomness (random and TPE:
-  TPE's start-up trials are random search's points); then an exact Wilcoxon
-  signed-rank test, else an exact Mann-Whitney U test;
-* Holm's step-down correction over all pairs; ``min_p`` states the smallest p
-  the test can reach with these repeats (2 / 2^n paired), so a design that can
-  never show a difference says so instead of "no evidence";
-* ``diff`` is the Hodges-Lehmann shift (positive: a is better), ``ci`` a seeded
-  bootstrap 95 % interval of it; ``better`` needs p_holm < 0.05 AND an interval
-  excluding 0;
-* test scores (every repeat's best retrained with several training seeds)
-  separate search luck (spread across repeats) from training noise (spread
-  across training seeds, ``training_sd``).
+* the unit is one study repeat. Every arm is compared at the same number of
+  finished trials, ``budget`` (the smallest budget of any arm: a grid smaller
+  than n_trials caps it), and each repeat's pick is its best trial among its
+  first ``budget`` finished trials by slot. Best-of-N grows with N, so an arm
+  with more trials would otherwise win on noise alone;
+* the deciding family is each repeat's **held-out** score of that pick (its
+  best configuration re-scored on data the search never saw: retrained MLP on
+  test, a user function with ``split="test"``, a table's true mean) wherever
+  every repeat has one: each pair says ``"on": "test"``. Without, the verdict
+  decides on validation maxima (``"on": "validation"``) and says why that is
+  weaker: the maximum of many noisy measurements is biased upward and rewards
+  sampling near lucky noise. ``validation_pairs`` always holds the validation
+  family, for reference;
+* a diverged retrain counts as the worst held-out score of the comparison
+  (never as missing), and a repeat without any finite best validation value
+  as the worst validation value: dropping them would hide exactly the failures;
+* arms pair by seed only where they share randomness (random and TPE); all
+  pairs are decided together by hpsearch.stats.compare_family: the exact
+  signed-rank test (paired) or Brunner-Munzel (unpaired), Holm over all pairs,
+  and the Hodges-Lehmann interval that inverts the same test at the
+  Holm-matched level, so test and interval cannot disagree; ``min_p`` counts
+  only the differences the test keeps;
+* ``training_sd`` (spread across retraining seeds) is reported, never used as
+  a threshold; where the truth is known (a table benchmark's optimum), each
+  arm gets its true ``regret``;
+* a comparison looked at and then resumed with more repeats is a second look
+  (``looks``): the verdict says what that does to the error rate.
 """
 
 from __future__ import annotations
@@ -28,100 +43,93 @@ import itertools
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hpsearch import samplers, stats
-from hpsearch._format import COUNTED_METRICS, METHOD_NAMES, PERCENT_METRICS
+from hpsearch._format import COUNTED_METRICS, PERCENT_METRICS
 from hpsearch.records import (
     N_VAL_ATTR,
     SPEC_ATTR,
-    TEST_SCORE_ATTR,
     TEST_SCORE_STD_ATTR,
+    TEST_SCORES_ATTR,
+    TEST_TRIAL_ATTR,
+    TRUE_OPTIMUM_ATTR,
     VERDICT_ATTR,
     Direction,
     json_safe,
-    stored_budget,
 )
-from hpsearch.results import StudyData, arm_studies, group_by_sampler
+from hpsearch.results import StudyData, arm_studies, compared_budget, group_by_sampler
 
-TEST_NAMES = METHOD_NAMES
-TRAINING_NOISE_FACTOR = 2.0  # arms differ beyond training noise when test medians differ by > 2 training SDs
-
-
-def final_best(study: StudyData) -> float:
-    best = study.best()
-    return best.value if best is not None else math.nan
-
-
-@dataclass(frozen=True)
-class VerdictDetails:
-    """The verdict dict plus the words behind it, one sentence per pair (the HTML report shows both)."""
-
-    verdict: dict[str, Any]
-    pair_sentences: list[str]
-    noise_sentence: str
+#: Family-wise error of deciding at 5 % after each of k equally spaced looks (Armitage, McPherson and
+#: Rowe 1969, normal approximation): what looking, then resuming with more repeats, does to "5 %".
+LOOK_ERROR = {2: 0.08, 3: 0.11, 4: 0.13, 5: 0.14}
 
 
 def comparison_verdict(
-    name: str, studies: Sequence[StudyData], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
+    name: str, studies: Sequence[StudyData], *, seed: int = 0, looks: Sequence[int] = ()
 ) -> dict[str, Any]:
     """The verdict dict of comparison ``name`` from its arm studies (see the module docstring).
 
-    ``importance`` may be passed when the caller has already computed it;
-    otherwise it is computed here (fANOVA per repeat, median and IQR across repeats).
+    ``looks``: the repeats of the verdicts computed before this one (a resumed comparison).
     """
-    return verdict_details(name, studies, seed=seed, importance=importance).verdict
-
-
-def verdict_details(
-    name: str, studies: Sequence[StudyData], *, seed: int = 0, importance: list[dict[str, Any]] | None = None
-) -> VerdictDetails:
-    """:func:`comparison_verdict` with its sentences kept apart."""
     if not studies:
         raise ValueError(f"comparison {name!r} has no arm studies")
     arms = group_by_sampler(studies)
-    direction = studies[0].direction
+    direction: Direction = studies[0].direction
     spec = _spec_of(studies)
     metric = (spec.get("study") or {}).get("metric") or "value"
-    budget = max([_budget(s) for s in studies] or [0])
+    budget = compared_budget(studies)
     units = _Units(metric, _first_attr(studies, N_VAL_ATTR))
-    arm_rows = [_arm_row(sampler, ss) for sampler, ss in arms.items()]
-    finals = {n: [(s.seed, final_best(s)) for s in ss] for n, ss in arms.items()}
-    pairs, tests, untested = pairwise(finals, direction, seed=seed)
-    if importance is None:
-        importance = _importance(studies, seed)
-    sentences = [_pair_sentence(p, t, units, len(pairs)) for p, t in zip(pairs, tests, strict=True)] + untested
-    noise = _noise_sentence(arm_rows, units)
-    words = _summary_words(pairs, tests, sentences, len(pairs)) or [
-        "no pair of arms to compare (a comparison needs two samplers)"
+    optimum = _first_number(studies, TRUE_OPTIMUM_ATTR)
+    picks = {s.name: s.best_within(budget) for s in studies}
+    # a repeat with no finished trial yet has no result; one whose trials all diverged has the worst
+    finals = {n: [(s.seed, _value(picks[s.name])) for s in ss if s.finished] for n, ss in arms.items()}
+    held = _held_out(arms, picks, direction)
+    on_test = all(held[n] is not None for n in arms) and len(arms) > 1
+    repeats = max(len(ss) for ss in arms.values())
+    validation_pairs, _ = pairwise(_fill_worst(finals, direction), direction, on="validation", seed=seed)
+    if on_test:
+        test_finals = {n: list(v) for n, v in held.items() if v is not None}
+        pairs, untested = pairwise(test_finals, direction, on="test", seed=seed)
+    else:
+        pairs, untested = pairwise(_fill_worst(finals, direction), direction, on="validation", seed=seed)
+    arm_rows = [
+        _arm_row(sampler, ss, [picks[s.name] for s in ss], held[sampler], direction, optimum)
+        for sampler, ss in arms.items()
     ]
-    text = "; ".join(words) + "." + (f" {noise}" if noise else "")
+    quantity = f"test {metric}" if on_test else f"best validation {metric}"
+    sentences = [_pair_sentence(p, units, quantity) for p in pairs] + untested
+    notes = _notes(pairs, on_test, budget, studies, arms, looks, repeats)
+    text = " ".join([*(_merge_limited(pairs, sentences) or ["There is no pair of arms to compare."]), *notes])
     verdict: dict[str, Any] = {
         "comparison": name,
         "metric": metric,
         "direction": direction,
         "budget": budget,
-        "repeats": max(len(ss) for ss in arms.values()),
+        "repeats": repeats,
         "arms": arm_rows,
         "pairs": pairs,
-        "importance": importance,
-        "verdict": _capital(text),
-        "sentences": [_capital(w) + "." for w in sentences],
+        "validation_pairs": validation_pairs,
+        "importance": _importance(arms, seed),
+        "verdict": text,
+        "sentences": sentences,
+        "looks": [*[k for k in looks if k != repeats], repeats],
     }
-    return VerdictDetails(verdict, list(verdict["sentences"]), noise)
+    if optimum is not None:
+        verdict["optimum"] = optimum
+    return json_safe(verdict)
 
 
-def load_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:
+def load_verdict(storage: Any, name: str, *, seed: int = 0, looks: Sequence[int] = ()) -> dict[str, Any]:
     """The verdict of comparison ``name`` computed from its stored arm studies (StudyNotFound if none)."""
     from hpsearch.errors import StudyNotFound
 
     studies = arm_studies(storage, name)
     if not studies:
         raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
-    return comparison_verdict(name, studies, seed=seed)
+    return comparison_verdict(name, studies, seed=seed, looks=looks)
 
 
 def current_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]:
@@ -133,7 +141,18 @@ def current_verdict(storage: Any, name: str, *, seed: int = 0) -> dict[str, Any]
     studies = arm_studies(storage, name)
     if not studies:
         raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
-    return stored_verdict(studies) or comparison_verdict(name, studies, seed=seed)
+    return stored_verdict(studies) or comparison_verdict(name, studies, seed=seed, looks=earlier_looks(studies))
+
+
+def earlier_looks(studies: Sequence[StudyData]) -> list[int]:
+    """The repeats at which verdicts of this comparison were computed and stored before (oldest first)."""
+    for s in studies:
+        record = s.attrs.get(VERDICT_ATTR)
+        if isinstance(record, dict) and isinstance(record.get("verdict"), dict):
+            v = record["verdict"]
+            looks = v.get("looks") or [v.get("repeats")]
+            return [int(k) for k in looks if isinstance(k, int)]
+    return []
 
 
 def store_verdict(storage: Any, name: str, verdict: dict[str, Any]) -> None:
@@ -146,10 +165,17 @@ def store_verdict(storage: Any, name: str, verdict: dict[str, Any]) -> None:
         return
     first = min(studies, key=lambda s: s.name)
     record = {"fingerprint": verdict_fingerprint(studies), "verdict": json_safe(verdict)}
+    for s in studies:  # one record per comparison: an older one on another arm would be read first
+        if s.name != first.name and VERDICT_ATTR in s.attrs:
+            storage.set_study_user_attr(storage.get_study_id_from_name(s.name), VERDICT_ATTR, None)
     storage.set_study_user_attr(storage.get_study_id_from_name(first.name), VERDICT_ATTR, record)
 
 
 # --- pieces ---------------------------------------------------------------------------------
+
+
+def _value(trial: Any) -> float:
+    return float(trial.value) if trial is not None and math.isfinite(trial.value) else math.nan
 
 
 def _spec_of(studies: Sequence[StudyData]) -> dict[str, Any]:
@@ -160,14 +186,16 @@ def _spec_of(studies: Sequence[StudyData]) -> dict[str, Any]:
     return {}
 
 
-def _budget(study: StudyData) -> int:
-    """The study's budget (the grid cap included), else the finished trials of a study hpsearch did not make."""
-    n = stored_budget(study.attrs)
-    return n if n is not None else len(study.finished)
-
-
 def _first_attr(studies: Sequence[StudyData], key: str) -> Any:
     return next((s.attrs[key] for s in studies if s.attrs.get(key) is not None), None)
+
+
+def _first_number(studies: Sequence[StudyData], key: str) -> float | None:
+    for s in studies:
+        x = s.attrs.get(key)
+        if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x):
+            return float(x)
+    return None
 
 
 def _quartiles(values: Sequence[float]) -> dict[str, float | None]:
@@ -178,90 +206,141 @@ def _quartiles(values: Sequence[float]) -> dict[str, float | None]:
     return {"median": float(med), "q1": float(q1), "q3": float(q3)}
 
 
-def _arm_row(sampler: str, studies: Sequence[StudyData]) -> dict[str, Any]:
+def _worse(direction: str) -> Any:
+    return min if direction == "maximize" else max
+
+
+Finals = dict[str, list[tuple[Any, float]]]  # sampler -> [(seed, the repeat's value or NaN)], arm order
+
+
+def _fill_worst(finals: Finals, direction: str) -> Finals:
+    """A repeat without a finite value (every trial diverged) as the worst value of the comparison."""
+    values = [v for rows in finals.values() for _, v in rows if math.isfinite(v)]
+    if not values:
+        return {n: [] for n in finals}
+    worst = _worse(direction)(values)
+    return {n: [(k, v if math.isfinite(v) else worst) for k, v in rows] for n, rows in finals.items()}
+
+
+def _held_out(
+    arms: dict[str, list[StudyData]], picks: dict[str, Any], direction: str
+) -> dict[str, list[tuple[Any, float]] | None]:
+    """Per arm, each repeat's held-out score of its pick (mean over the retraining seeds), or None when
+    some repeat has none. A retrain that diverged (no finite score) counts as the worst held-out score
+    of the comparison."""
+    scores: dict[str, list[list[float | None]] | None] = {}
+    for n, ss in arms.items():
+        rows: list[list[float | None]] = []
+        for s in ss:
+            pick = picks[s.name]
+            raw = s.attrs.get(TEST_SCORES_ATTR)
+            if pick is None or s.attrs.get(TEST_TRIAL_ATTR) != pick.number or not isinstance(raw, list) or not raw:
+                break  # not re-scored, or re-scored for another trial than this budget's pick
+            rows.append([float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None for x in raw])
+        scores[n] = rows if len(rows) == len(ss) else None
+    finite = [x for table in scores.values() if table for row in table for x in row if x is not None]
+    worst = _worse(direction)(finite) if finite else math.nan
+    out: dict[str, list[tuple[Any, float]] | None] = {}
+    for n, table in scores.items():
+        if table is None or not finite:
+            out[n] = None
+            continue
+        out[n] = [
+            (s.seed, statistics.fmean(worst if x is None else x for x in row))
+            for s, row in zip(arms[n], table, strict=True)
+        ]
+    return out
+
+
+def _arm_row(
+    sampler: str,
+    studies: Sequence[StudyData],
+    picks: Sequence[Any],
+    held: list[tuple[Any, float]] | None,
+    direction: str,
+    optimum: float | None,
+) -> dict[str, Any]:
     test = None
-    scored = [s for s in studies if isinstance(s.attrs.get(TEST_SCORE_ATTR), (int, float))]
-    if scored:
-        per_repeat = [float(s.attrs[TEST_SCORE_ATTR]) for s in scored]
+    if held is not None:
+        per_repeat = [v for _, v in held]
         variances = [
             float(s.attrs[TEST_SCORE_STD_ATTR]) ** 2
-            for s in scored
+            for s in studies
             if isinstance(s.attrs.get(TEST_SCORE_STD_ATTR), (int, float))
         ]
         training_sd = math.sqrt(statistics.fmean(variances)) if variances else None  # pooled over repeats
         test = {**_quartiles(per_repeat), "per_repeat": per_repeat, "training_sd": training_sd}
     seconds = [s.seconds() for s in studies]
-    return {
+    trials = [len(s.finished) for s in studies]
+    row: dict[str, Any] = {
         "sampler": sampler,
         "repeats": len(studies),
-        "best": _quartiles([final_best(s) for s in studies]),
+        "trials": int(np.median(trials)) if trials else 0,
+        "best": _quartiles([_value(p) for p in picks]),
         "test": test,
         "seconds": float(np.median(seconds)) if seconds else 0.0,
     }
-
-
-Finals = dict[str, list[tuple[Any, float]]]  # sampler -> [(seed, final best value or NaN)], arm order
+    if optimum is not None and held is not None:
+        sign = 1.0 if direction == "maximize" else -1.0
+        regret = [sign * (optimum - v) for _, v in held]
+        row["regret"] = {**_quartiles(regret), "per_repeat": regret}
+    return row
 
 
 def _samples(finals: Finals, a: str, b: str) -> tuple[list[float], list[float], bool]:
-    """Final bests of a and b: paired by seed when the arms share randomness and ran the same seeds."""
+    """Values of a and b: paired by seed when the arms share randomness and ran the same seeds."""
     fa, fb = dict(finals[a]), dict(finals[b])
-    same = (
-        None not in fa
-        and set(fa) == set(fb)
-        and len(fa) == len(finals[a]) == len(finals[b])
-        and all(math.isfinite(fa[k]) == math.isfinite(fb[k]) for k in fa)
-    )
-    if stats.shares_randomness(a, b) and same:
-        keys = sorted((k for k in fa if math.isfinite(fa[k])), key=str)
-        if keys:
-            return [fa[k] for k in keys], [fb[k] for k in keys], True
-    va = [v for _, v in finals[a] if math.isfinite(v)]
-    vb = [v for _, v in finals[b] if math.isfinite(v)]
-    return va, vb, False
+    same = None not in fa and set(fa) == set(fb) and len(fa) == len(finals[a]) == len(finals[b])
+    if stats.shares_randomness(a, b) and same and fa:
+        keys = sorted(fa, key=str)
+        return [fa[k] for k in keys], [fb[k] for k in keys], True
+    return [v for _, v in finals[a]], [v for _, v in finals[b]], False
 
 
-def pairwise(
-    finals: Finals, direction: Direction, *, seed: int = 0
-) -> tuple[list[dict[str, Any]], list[stats.PairTest], list[str]]:
-    """The verdict's ``pairs`` from each arm's final bests: every pair (the later arm as a, the
-    earlier as b: random vs grid, tpe vs random), exact test, Holm over all pairs, ``better``.
+def pairwise(finals: Finals, direction: Direction, *, on: str, seed: int = 0) -> tuple[list[dict[str, Any]], list[str]]:
+    """The pairs of a family: every pair (the later arm as a, the earlier as b: random vs grid, tpe vs
+    random) decided together by stats.compare_family on each repeat's value (finite: fill first).
 
-    Pure (no storage), so calibration can run it on thousands of simulated comparisons.
-    Also returns the PairTests and a sentence per pair that could not be tested.
+    Pure (no storage), so calibration can run it on thousands of simulated comparisons. Also returns
+    a sentence per pair that could not be tested.
     """
     found, untested = [], []
     for b, a in itertools.combinations(list(finals), 2):
         va, vb, paired = _samples(finals, a, b)
         if va and vb:
-            found.append((a, b, stats.compare_pair(va, vb, paired=paired, direction=direction, seed=seed)))
+            found.append((a, b, (va, vb, paired)))
         else:
             empty = " and ".join(_shown(n) for n, v in ((a, va), (b, vb)) if not v)
-            untested.append(f"{_shown(a)} vs {_shown(b)} not tested: {empty} has no repeat with a result yet")
-    adjusted = stats.holm([t.p for _, _, t in found])
-    pairs = []
-    for (a, b, t), p_holm in zip(found, adjusted, strict=True):
-        pairs.append(
-            {
-                "a": a,
-                "b": b,
-                "diff": t.diff,
-                "ci": [t.ci[0], t.ci[1]],
-                "method": t.method,
-                "p": t.p,
-                "p_holm": p_holm,
-                "min_p": t.min_p,
-                "better": stats.better_arm(p_holm, t.ci),
-            }
-        )
-    return pairs, [t for _, _, t in found], untested
+            untested.append(
+                f"{_capital(_shown(a))} vs {_shown(b)} not tested: {empty} has no repeat with a result yet."
+            )
+    decided = stats.compare_family([d for _, _, d in found], direction=direction, seed=seed) if found else []
+    pairs = [
+        {
+            "a": a,
+            "b": b,
+            "on": on,
+            "diff": t.diff,
+            "ci": [t.ci[0], t.ci[1]],
+            "ci_level": t.ci_level,
+            "method": t.method,
+            "p": t.p,
+            "p_holm": t.p_holm,
+            "min_p": t.min_p,
+            "better": t.better,
+            "n": [t.n_a, t.n_b],
+        }
+        for (a, b, _), t in zip(found, decided, strict=True)
+    ]
+    return pairs, untested
 
 
-def _importance(studies: Sequence[StudyData], seed: int) -> list[dict[str, Any]]:
-    """fANOVA per study (each repeat of each arm), median and IQR across them: the report's own numbers."""
+def _importance(arms: dict[str, list[StudyData]], seed: int) -> list[dict[str, Any]]:
+    """fANOVA per study, median and IQR across the repeats of each arm: one list of rows per arm (an arm's
+    near-copies, e.g. a grid's, would dominate a pooled figure)."""
     from hpsearch.results import importance_spread
 
-    return importance_spread(studies, "fanova", seed)
+    return [{"sampler": n, **row} for n, ss in arms.items() for row in importance_spread(ss, "fanova", seed)]
 
 
 class _Units:
@@ -271,25 +350,8 @@ class _Units:
         self.percent = metric in PERCENT_METRICS
         self.n_val = n_val if metric in COUNTED_METRICS and isinstance(n_val, int) and n_val > 0 else None
 
-    def diff(self, x: float, signed: bool = True) -> str:
-        if self.percent:
-            return f"{100 * x:+.2f} points" if signed else f"{100 * x:.2f} points"
-        return f"{x:+.4g}" if signed else f"{x:.4g}"
-
-    def value(self, x: float) -> str:
-        return f"{100 * x:.2f}%" if self.percent else f"{x:.4g}"
-
-    def examples(self, x: float) -> str:
-        if self.n_val is None:
-            return ""
-        k = abs(x) * self.n_val
-        shown = f"{k:.0f}" if abs(k - round(k)) < 0.05 else f"{k:.1f}"
-        return f", {shown} of {self.n_val} validation examples"
-
-    def interval(self, lo: float, hi: float) -> str:
-        if self.percent:
-            return f"[{100 * lo:+.2f}, {100 * hi:+.2f}]"
-        return f"[{lo:+.4g}, {hi:+.4g}]"
+    def diff(self, x: float) -> str:
+        return f"{100 * abs(x):.2f} points" if self.percent else f"{abs(x):.4g}"
 
 
 def _shown(sampler: str) -> str:
@@ -300,69 +362,61 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _pair_sentence(pair: dict[str, Any], test: stats.PairTest, units: _Units, n_pairs: int) -> str:
+def _pair_sentence(pair: dict[str, Any], units: _Units, quantity: str) -> str:
+    """One short plain sentence: which strategy finds better networks, by how much, how sure."""
     a, b = _shown(pair["a"]), _shown(pair["b"])
-    method = TEST_NAMES[test.method]
-    p_txt = f"{method} p_holm={pair['p_holm']:.2g}"
-    winner = pair["better"]
-    if winner is not None:
-        sign = 1 if winner == "a" else -1
-        w, lose = (a, b) if winner == "a" else (b, a)
-        d = sign * pair["diff"]
-        lo, hi = sorted((sign * pair["ci"][0], sign * pair["ci"][1]))
-        wins = test.wins if winner == "a" else test.losses
-        if test.paired:
-            head = f"{w} beat {lose} in {wins:g} of {test.out_of} repeats"
-        else:
-            head = f"{w} beat {lose} in {wins:g} of {test.out_of} repeat pairings"
-        return f"{head} ({units.diff(d)}{units.examples(d)}, 95% CI {units.interval(lo, hi)}, {p_txt})"
-    if test.min_p >= stats.ALPHA:
-        need = max(10, stats.repeats_needed(n_pairs))
-        n = test.n_a if test.paired else f"{test.n_a} and {test.n_b}"
-        return (
-            f"{a} vs {b} inconclusive: with {n} repeats no {method} test can give "
-            f"p below {test.min_p:.3g} ({need} repeats can)"
-        )
-    return (
-        f"{a} vs {b} inconclusive: {a} − {b} = {units.diff(pair['diff'])}{units.examples(pair['diff'])} "
-        f"(95% CI {units.interval(*pair['ci'])}, {p_txt})"
-    )
+    p = f"Holm p = {pair['p_holm']:.2g}"
+    if pair["better"] is not None:
+        winner, loser = (a, b) if pair["better"] == "a" else (b, a)
+        return f"{_capital(winner)} finds better networks than {loser}: {units.diff(pair['diff'])} of {quantity} ({p})."
+    if pair["min_p"] >= stats.ALPHA:
+        return f"{_capital(a)} vs {b}: undecidable with these repeats (no p below {pair['min_p']:.3g} is possible)."
+    return f"No clear difference between {a} and {b} ({units.diff(pair['diff'])} of {quantity}, {p})."
 
 
-def _summary_words(
-    pairs: list[dict[str, Any]], tests: list[stats.PairTest], sentences: list[str], n_pairs: int
-) -> list[str]:
-    """The verdict's sentences, with pairs that the design alone leaves inconclusive said once."""
-    limited = [i for i, t in enumerate(tests) if pairs[i]["better"] is None and t.min_p >= stats.ALPHA]
-    if len(limited) < 2:
+def _merge_limited(pairs: list[dict[str, Any]], sentences: list[str]) -> list[str]:
+    """Pairs the design alone leaves undecidable, said once, with the repeats that would do."""
+    limited = [i for i, p in enumerate(pairs) if p["better"] is None and p["min_p"] >= stats.ALPHA]
+    if not limited:
         return sentences
     names = [f"{_shown(pairs[i]['a'])} vs {_shown(pairs[i]['b'])}" for i in limited]
-    floors = ", ".join(f"{tests[i].min_p:.3g}" for i in limited)
-    joined = ", ".join(names[:-1]) + " and " + names[-1]
-    need = max(10, stats.repeats_needed(n_pairs))
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    need = max(10, stats.repeats_needed(len(pairs)))
+    n = max(min(pairs[i]["n"]) for i in limited)
     merged = (
-        f"{joined} inconclusive: with {max(tests[i].n_a for i in limited)} repeats no test can give p below "
-        f"0.05 (the smallest p each can give: {floors}; {need} repeats can)"
+        f"{_capital(joined)}: no verdict is possible with {n} repeats (no p below 0.05 after Holm); "
+        f"{need} repeats can give one."
     )
     return [merged] + [w for i, w in enumerate(sentences) if i not in limited]
 
 
-def _noise_sentence(arm_rows: list[dict[str, Any]], units: _Units) -> str:
-    """Whether the arms' test medians differ by more than training noise (TRAINING_NOISE_FACTOR SDs)."""
-    tested = [r for r in arm_rows if r["test"] and r["test"]["median"] is not None]
-    if len(tested) < 2:
-        return ""
-    medians = {r["sampler"]: r["test"]["median"] for r in tested}
-    sds = [r["test"]["training_sd"] for r in tested if r["test"]["training_sd"] is not None]
-    gap = max(medians.values()) - min(medians.values())
-    listing = ", ".join(f"{_shown(s)} {units.value(m)}" for s, m in medians.items())
-    head = f"Test score (each repeat's best retrained on train+validation), median over repeats: {listing}."
-    if not sds:
-        return head
-    noise = max(sds)
-    more = gap > TRAINING_NOISE_FACTOR * noise
-    return (
-        f"{head} The largest gap between arms, {units.diff(gap, signed=False)}, is "
-        f"{'more' if more else 'not more'} than training noise "
-        f"({TRAINING_NOISE_FACTOR:g} x the training-seed SD of {units.diff(noise, signed=False)})."
-    )
+def _notes(
+    pairs: list[dict[str, Any]],
+    on_test: bool,
+    budget: int,
+    studies: Sequence[StudyData],
+    arms: dict[str, list[StudyData]],
+    looks: Sequence[int],
+    repeats: int,
+) -> list[str]:
+    notes = []
+    if pairs and not on_test:
+        notes.append(
+            "No held-out score exists for every repeat, so this verdict decides on each repeat's best "
+            "validation value: the maximum of many noisy measurements, biased upward by selection, which "
+            "rewards a strategy that samples many configurations near lucky noise."
+        )
+    asked = max((len(s.finished) for s in studies), default=0)
+    if asked > budget:
+        short = [_shown(n) for n, ss in arms.items() if max(len(s.finished) for s in ss) <= budget]
+        who = f" ({' and '.join(short)} ran {budget})" if short else ""
+        notes.append(f"Every arm is compared at its first {budget} finished trials{who}.")
+    earlier = [k for k in looks if k != repeats]
+    if earlier:
+        k = len(earlier) + 1
+        rate = LOOK_ERROR.get(k, max(LOOK_ERROR.values()))
+        notes.append(
+            f"This comparison was looked at with {', '.join(map(str, earlier))} repeats and resumed to {repeats}: "
+            f"deciding after each of {k} looks names a false winner up to about {rate:.0%} of the time, not 5%."
+        )
+    return notes

@@ -18,12 +18,11 @@ from hpsearch.report._compare_sections import sections
 from hpsearch.report._html import fmt, render
 from hpsearch.report._study import _short, test_score_items
 from hpsearch.report._verdict_section import verdict_view
-from hpsearch.results import StudyData, group_by_sampler
+from hpsearch.results import StudyData, compared_budget, group_by_sampler
 
 
-def final_best(s: StudyData) -> float:
-    b = s.best()
-    return b.value if b else math.nan
+def _value(t: Any) -> float:
+    return t.value if t is not None else math.nan
 
 
 def budget_of(arms: cf.Arms) -> int:
@@ -52,7 +51,8 @@ def comparison_page(name: str, studies: list[StudyData], verdict: dict[str, Any]
     param_figs, panels = sections(arms, direction, params, log_params, seed=seed)
     panels.pop("importance_spread")
     em_fig, em_notes = cf.expected_max(arms, direction, n, seed=seed)
-    finals = {a: [final_best(s) for s in ss] for a, ss in arms.items()}
+    at = compared_budget(studies)  # the budget every arm is compared at (the verdict's picks)
+    finals = {a: [_value(s.best_within(at)) for s in ss] for a, ss in arms.items()}
     figures = [
         cf.best_so_far(arms, direction, "trials"),
         cf.best_so_far(arms, direction, "seconds") if any(s.has("seconds") for s in studies) else None,
@@ -114,7 +114,6 @@ def comparison_page(name: str, studies: list[StudyData], verdict: dict[str, Any]
         summary_head=["sampler", "repeats"] + [f"median best @ {b}" for b in budgets],
         summary_rows=summary_rows,
         em_notes=em_notes,
-        pairs=verdict["pairs"] if verdict else [],
         **panels,
         arm_rows=arm_rows,
         tests=tests,

@@ -51,18 +51,19 @@ def sections(
     worst = worst_value(studies)
     both = per_study_methods(studies, ("fanova", "ped-anova"), seed)
     fan, ped = both["fanova"], both["ped-anova"]
-    fan_spread = spread([imp for _, imp in fan], params)  # = importance_spread(studies): the JSON's numbers
-    fan_rows = {r["param"]: r for r in fan_spread}
+    # per arm, never pooled: a grid's near-copies would dominate a pooled figure (= the verdict's importance)
+    per_arm = {a: {r["param"]: r for r in spread([imp for s, imp in fan if s.sampler == a], params)} for a in arms}
     ped_rows = {r["param"]: r for r in spread([imp for _, imp in ped], params)}
-    order = sorted(
-        params,
-        key=lambda p: (-(fan_rows.get(p) or {}).get("median", -1.0), -(ped_rows.get(p) or {}).get("median", -1.0), p),
-    )
+
+    def top(p: str) -> float:
+        return max(((rows.get(p) or {}).get("median", -1.0) for rows in per_arm.values()), default=-1.0)
+
+    order = sorted(params, key=lambda p: (-top(p), -(ped_rows.get(p) or {}).get("median", -1.0), p))
     coverage_rows = []
     for p in order:
         counts = coverage_counts(arms, p)
         coverage_rows.append(
-            [p, _cell(fan_rows.get(p)), _cell(ped_rows.get(p))]
+            [p, *(_cell(per_arm[a].get(p)) for a in arms)]
             + [f"{fmt(m)} per study, {pooled} pooled" for m, pooled in counts.values()]
         )
     match = match_grid(arms, direction)
@@ -73,17 +74,17 @@ def sections(
         cf.cost(arms),
     ]
     panels = {
-        "coverage_head": ["hyperparameter", f"{FANOVA}: median [IQR]", f"{PED}: median [IQR]"]
+        "coverage_head": ["hyperparameter", *(f"{FANOVA} in {a}: median [IQR]" for a in arms)]
         + [f"distinct values: {a}" for a in arms],
         "coverage_rows": coverage_rows,
         "importance_note": (
             f"computed per study: fANOVA ({FANOVA_TREES} trees, seed {seed}) on "
             f"{len(fan)} of {len(studies)} studies, PED-ANOVA on {len(ped)}; median and "
-            "interquartile range across those studies. Pruned and diverged trials count as "
+            "interquartile range across the studies of each arm. Pruned and diverged trials count as "
             f"the worst value ({fmt(worst, 4)}); a hyperparameter a study could not rank "
             "counts as 0 there"
         ),
-        "importance_spread": fan_spread,
+        "importance_spread": {a: list(rows.values()) for a, rows in per_arm.items()},
         "match_target": match.target,
         "match_summary": match.summary,
         "match_rows": match.rows,

@@ -1,23 +1,81 @@
 """The comparison report's first section: the verdict, as a reader scans it.
 
 Renders the verdict dict it is handed (compare's, or the one stored with the
-comparison; nothing is computed again here) as table rows: per pair the difference in
-the metric's units (and in validation examples for accuracy), the 95 %
-interval, the test and whether it paired the repeats, p, Holm's p, the
-smallest p the design can reach, and one plain sentence; per arm the test score
-across repeats and the training noise of one configuration.
+comparison; nothing is computed again here): its words once, then the numbers
+in tables. Per pair: what it was decided on (held-out test or validation
+maxima), the difference in the metric's units (and in validation examples for
+accuracy), the interval of the same test at its Holm-matched level, the test,
+p, Holm's p, the smallest p the design can reach. Per arm: trials, the best
+validation value, the held-out score, the training noise of one configuration
+(a number, not a threshold) and, where the truth is known, the regret.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hpsearch._format import COUNTED_METRICS, METHOD_NAMES, PERCENT_METRICS, fmt_number
+
+ON = {"test": "held-out test", "validation": "best validation (biased upward)"}
 
 
 def _stat(x: Any, digits: int = 4) -> str:
     """A test statistic or p-value; a missing one as a dash."""
     return fmt_number(x, digits, none="–")
+
+
+class _Units:
+    def __init__(self, metric: str, n_val: int | None) -> None:
+        self.percent = metric in PERCENT_METRICS
+        self.counted = metric in COUNTED_METRICS and isinstance(n_val, int) and n_val > 0
+        self.n_val = n_val
+
+    def diff(self, x: float | None) -> str:
+        if x is None or not math.isfinite(x):
+            return "–"
+        return f"{100 * x:+.2f} points" if self.percent else f"{x:+.4g}"
+
+    def bound(self, x: float | None, low: bool) -> str:
+        if x is None or not math.isfinite(x):
+            return "−∞" if low else "+∞"
+        return f"{100 * x:+.2f}" if self.percent else f"{x:+.4g}"
+
+    def value(self, x: float | None) -> str:
+        if x is None:
+            return "–"
+        return f"{100 * x:.2f}%" if self.percent else f"{x:.4g}"
+
+    def spread(self, q: dict[str, Any] | None) -> str:
+        if not q or q.get("median") is None:
+            return "–"
+        return f"{self.value(q['median'])} [{self.value(q['q1'])} – {self.value(q['q3'])}]"
+
+
+def pair_rows(pairs: list[dict[str, Any]], units: _Units) -> list[dict[str, str]]:
+    """One table row per pair of a family."""
+    rows = []
+    for p in pairs:
+        lo, hi = p["ci"]
+        level = p.get("ci_level")
+        rows.append(
+            {
+                "pair": f"{p['a']} − {p['b']}",
+                "on": ON.get(p.get("on", "validation"), str(p.get("on"))),
+                "diff": units.diff(p["diff"]),
+                "examples": f"{p['diff'] * units.n_val:+.1f} of {units.n_val}"
+                if units.counted and p["diff"] is not None and p.get("on") == "validation"
+                else "–",
+                "ci": f"[{units.bound(lo, True)}, {units.bound(hi, False)}]" + (" points" if units.percent else ""),
+                "level": f"{100 * level:.1f}%" if isinstance(level, (int, float)) else "95%",
+                "test": METHOD_NAMES.get(p["method"], p["method"]),
+                "p": _stat(p["p"], 3),
+                "p_holm": _stat(p["p_holm"], 3),
+                "min_p": _stat(p["min_p"], 3),
+                "better": p[p["better"]] if p["better"] else "no winner",
+            }
+        )
+    return rows
 
 
 def verdict_view(v: dict[str, Any] | None, n_val: int | None) -> dict[str, Any]:
@@ -26,68 +84,50 @@ def verdict_view(v: dict[str, Any] | None, n_val: int | None) -> dict[str, Any]:
         return {
             "verdict_text": "No verdict yet: none was computed for these arm studies as they stand.",
             "verdict_pairs": [],
+            "validation_pairs": [],
             "verdict_arms": [],
-            "verdict_noise": "",
             "verdict_head": [],
+            "verdict_optimum": None,
+            "verdict_budget": "–",
         }
-    percent = v["metric"] in PERCENT_METRICS
-    counted = v["metric"] in COUNTED_METRICS and isinstance(n_val, int) and n_val > 0
-
-    def diff(x: float) -> str:
-        return f"{100 * x:+.2f} points" if percent else f"{x:+.4g}"
-
-    def value(x: float | None) -> str:
-        return "–" if x is None else (f"{100 * x:.2f}%" if percent else f"{x:.4g}")
-
-    pairs = []
-    for p, sentence in zip(
-        v["pairs"], v.get("sentences") or [""] * len(v["pairs"]), strict=False
-    ):  # untested pairs add sentences only
-        lo, hi = p["ci"]
-        pairs.append(
-            {
-                "pair": f"{p['a']} − {p['b']}",
-                "diff": diff(p["diff"]),
-                "examples": f"{p['diff'] * n_val:+.1f} of {n_val}" if counted else "–",
-                "ci": f"[{diff(lo)}, {diff(hi)}]" if not percent else f"[{100 * lo:+.2f}, {100 * hi:+.2f}] points",
-                "test": METHOD_NAMES.get(p["method"], p["method"]),
-                "p": _stat(p["p"], 3),
-                "p_holm": _stat(p["p_holm"], 3),
-                "min_p": _stat(p["min_p"], 3),
-                "better": p[p["better"]] if p["better"] else "inconclusive",
-                "sentence": sentence,
-            }
-        )
+    units = _Units(v["metric"], n_val)
+    regret = any("regret" in a for a in v["arms"])
     arms = []
     for a in v["arms"]:
         t = a["test"]
-        arms.append(
-            [
-                a["sampler"],
-                str(a["repeats"]),
-                f"{value(a['best']['median'])} [{value(a['best']['q1'])} – {value(a['best']['q3'])}]",
-                f"{value(t['median'])} [{value(t['q1'])} – {value(t['q3'])}]" if t else "no test split",
-                (
-                    value(t["training_sd"])
-                    if not percent or t["training_sd"] is None
-                    else f"{100 * t['training_sd']:.2f} points"
-                )
-                if t
-                else "–",
-                f"{a['seconds']:.3g}",
-            ]
-        )
+        sd = t["training_sd"] if t else None
+        row = [
+            a["sampler"],
+            str(a["repeats"]),
+            str(a.get("trials", "–")),
+            units.spread(a["best"]),
+            units.spread(t) if t else "no held-out score",
+            ("–" if sd is None else f"{100 * sd:.2f} points" if units.percent else f"{sd:.4g}"),
+        ]
+        if regret:
+            r = a.get("regret")
+            row.append("–" if not r else f"{r['median']:.4g} [{r['q1']:.4g} – {r['q3']:.4g}]")
+        row.append(f"{a['seconds']:.3g}")
+        arms.append(row)
+    head = [
+        "sampler",
+        "repeats",
+        "finished trials per repeat",
+        f"best validation {v['metric']} at the budget: median [IQR]",
+        f"held-out {v['metric']}: median [IQR] over repeats",
+        "training SD (one configuration)",
+    ]
+    if regret:
+        head.append("true regret: median [IQR]")
+    head.append("seconds per repeat (median)")
+    deciding = v["pairs"]
+    on_test = any(p.get("on") == "test" for p in deciding)
     return {
         "verdict_text": v["verdict"],
-        "verdict_pairs": pairs,
+        "verdict_pairs": pair_rows(deciding, units),
+        "validation_pairs": pair_rows(v.get("validation_pairs") or [], units) if on_test else [],
         "verdict_arms": arms,
-        "verdict_noise": "",
-        "verdict_head": [
-            "sampler",
-            "repeats",
-            f"best validation {v['metric']}: median [IQR]",
-            "test score: median [IQR] over repeats",
-            "training SD (one configuration)",
-            "seconds per repeat (median)",
-        ],
+        "verdict_head": head,
+        "verdict_optimum": units.value(v["optimum"]) if isinstance(v.get("optimum"), (int, float)) else None,
+        "verdict_budget": v.get("budget"),
     }

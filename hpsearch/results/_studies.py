@@ -27,6 +27,7 @@ from hpsearch.records import (
     EPOCHS_RUN_ATTR,
     LEARNING_CURVE_ATTR,
     SEED_ATTR,
+    SLOT_ATTR,
     STATE_NAMES,
     TEST_SCORES_ATTR,
     TEST_TRIAL_ATTR,
@@ -40,6 +41,7 @@ from hpsearch.records import (
     multi_objective_reason,
     sampler_of,
     state_name,
+    stored_budget,
     value_of,
 )
 from hpsearch.samplers import display_key
@@ -106,6 +108,23 @@ class StudyData:
     def seconds(self) -> float:
         """Total training seconds of the study's trials (user attr train_seconds, else wall clock)."""
         return float(sum(t.seconds for t in self.trials if math.isfinite(t.seconds)))
+
+    def finished_by_slot(self) -> list[TrialData]:
+        """Finished trials in the order of their budget slots (a re-run crash's slot keeps its place)."""
+        slots = {t.number: t.system_attrs.get(SLOT_ATTR) for t in self.frozen}
+
+        def slot(t: TrialData) -> int:
+            s = slots.get(t.number)
+            return s if isinstance(s, int) and not isinstance(s, bool) else t.number
+
+        return sorted(self.finished, key=lambda t: (slot(t), t.number))
+
+    def best_within(self, budget: int | None) -> TrialData | None:
+        """The best trial (hpsearch.records.best_trial) among the first ``budget`` finished trials by slot:
+        the pick of a repeat compared at that budget (None: all of them)."""
+        kept = {t.number for t in (self.finished_by_slot() if budget is None else self.finished_by_slot()[:budget])}
+        top = best_trial([t for t in self.frozen if t.number in kept], self.directions)
+        return None if top is None else next(t for t in self.trials if t.number == top.number)
 
     def best(self) -> TrialData | None:
         """The best trial by hpsearch.records.best_trial (None for a multi-objective study)."""
@@ -187,6 +206,15 @@ def find_studies(storage: optuna.storages.BaseStorage, name: str) -> tuple[Study
 def arm_studies(storage: optuna.storages.BaseStorage, name: str) -> list[StudyData]:
     """The arm studies of comparison ``name`` (user attr comparison), sorted by (sampler, seed, name)."""
     return find_studies(storage, name)[1]
+
+
+def compared_budget(studies: Sequence[StudyData]) -> int:
+    """The number of finished trials every arm of a comparison is compared at: the smallest budget of
+    any arm study (a grid smaller than n_trials caps its arm), else its finished trials (a study
+    hpsearch did not make; one with none yet is left out). Best-of-N grows with N: arms must be
+    compared at the same N."""
+    budgets = [b if (b := stored_budget(s.attrs)) is not None else len(s.finished) for s in studies]
+    return min((b for b in budgets if b > 0), default=0)  # an arm with nothing yet does not drag it to 0
 
 
 def group_by_sampler(studies: Sequence[StudyData]) -> dict[str, list[StudyData]]:

@@ -80,9 +80,10 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
     counts = _finished(url)
     assert set(counts) == {"tiny-grid-s4", "tiny-grid-s5", "tiny-random-s4", "tiny-random-s5"}
     st = open_storage(url, heartbeat=False)
-    assert counts["tiny-random-s4"] == counts["tiny-random-s5"] == 3
     grid = grid_values(load_study_spec(st, "tiny-grid-s4").space, budget=3)
     assert 1 < counts["tiny-grid-s4"] == counts["tiny-grid-s5"] == math.prod(len(v) for v in grid.values()) <= 3
+    # every arm runs the grid's size when the grid cannot fill n_trials: compared at the same budget
+    assert counts["tiny-random-s4"] == counts["tiny-random-s5"] == counts["tiny-grid-s4"]
     for s in st.get_all_studies():
         assert s.user_attrs["comparison"] == "tiny"
         stored = load_study_spec(st, s.study_name)
@@ -151,9 +152,11 @@ VERDICT_KEYS = [
     "repeats",
     "arms",
     "pairs",
+    "validation_pairs",
     "importance",
     "verdict",
     "sentences",
+    "looks",
 ]
 
 
@@ -167,17 +170,18 @@ def test_compare_json_prints_only_the_verdict_and_report_json_repeats_it(compare
     assert list(verdict) == VERDICT_KEYS
     assert "report written to" in captured.err
     assert (verdict["comparison"], verdict["metric"], verdict["direction"]) == ("tiny", "accuracy", "maximize")
-    assert verdict["budget"] == 3 and verdict["repeats"] == 2
+    assert verdict["budget"] == verdict["arms"][0]["trials"] <= 3 and verdict["repeats"] == 2
     assert [a["sampler"] for a in verdict["arms"]] == ["grid", "random"]
     for arm in verdict["arms"]:
-        assert list(arm) == ["sampler", "repeats", "best", "test", "seconds"]
+        assert list(arm) == ["sampler", "repeats", "trials", "best", "test", "seconds"]
         assert list(arm["test"]) == ["median", "q1", "q3", "per_repeat", "training_sd"]
         assert len(arm["test"]["per_repeat"]) == 2
     (pair,) = verdict["pairs"]
-    assert list(pair) == ["a", "b", "diff", "ci", "method", "p", "p_holm", "min_p", "better"]
-    assert (pair["a"], pair["b"], pair["method"]) == ("random", "grid", "mann-whitney")  # grid pairs with nothing
-    assert pair["min_p"] == pytest.approx(2 / 6) and pair["better"] is None  # 2 + 2 repeats: C(4, 2) = 6
-    assert "inconclusive" in verdict["verdict"] and "10 repeats can" in verdict["verdict"]
+    assert list(pair) == ["a", "b", "on", "diff", "ci", "ci_level", "method", "p", "p_holm", "min_p", "better", "n"]
+    assert (pair["a"], pair["b"], pair["method"]) == ("random", "grid", "brunner-munzel")  # grid pairs with nothing
+    assert pair["on"] == "test"  # every repeat's pick retrained and scored on test
+    assert pair["min_p"] >= 0.05 and pair["better"] is None  # 2 + 2 repeats cannot decide
+    assert "no verdict is possible with 2 repeats" in verdict["verdict"] and "10 repeats" in verdict["verdict"]
     assert {r["param"] for r in verdict["importance"]} <= {"learning_rate", "width"}
 
     assert main(["report", "tiny", "--json", "--storage", url]) == 0

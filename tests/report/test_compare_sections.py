@@ -103,9 +103,10 @@ def test_coverage_counts_grid_columns_against_random_spread():
     head, rows = panels["coverage_head"], panels["coverage_rows"]
     assert head[-2:] == ["distinct values: grid", "distinct values: random"]
     assert rows[0][0] == "x" and rows[0][-2:] == ["2 per study, 2 pooled", "10 per study, 20 pooled"]
-    # the table's fANOVA numbers are the verdict JSON's "importance", computed once
-    studies = [s for ss in arms.values() for s in ss]
-    assert panels["importance_spread"] == importance_spread(studies, "fanova", seed=0)
+    # importance per arm, never pooled: the table's fANOVA numbers are the verdict JSON's, arm by arm
+    for arm, studies in arms.items():
+        want = {r["param"]: r for r in importance_spread(studies, "fanova", seed=0)}
+        assert {r["param"]: r for r in panels["importance_spread"][arm]} == want
 
 
 def test_trials_to_match_grid_has_a_summary_row_per_arm_and_grid_its_own():
