@@ -90,7 +90,9 @@ class Postgres:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         self.port = free_port()
-        self._run("initdb", "-D", str(self.dir / "data"), "-U", "hpsearch", "--auth=trust", "--encoding=UTF8", "--no-locale")
+        self._run(
+            "initdb", "-D", str(self.dir / "data"), "-U", "hpsearch", "--auth=trust", "--encoding=UTF8", "--no-locale"
+        )
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} "
             f"-c max_connections={max_connections} -c fsync=off"
@@ -164,7 +166,8 @@ def create_study(url: str, workdir: Path) -> None:
             sys.executable,
             "-c",
             "import sys; from hpsearch.spec import load_spec; from hpsearch.storage import open_storage; "
-            "from hpsearch.search import prepare_study; prepare_study(open_storage(sys.argv[1]), load_spec(sys.argv[2]))",
+            "from hpsearch.search import prepare_study; "
+            "prepare_study(open_storage(sys.argv[1]), load_spec(sys.argv[2]))",
             url,
             str(workdir / "bench.toml"),
         ],
@@ -319,7 +322,9 @@ def main() -> None:
     args = parser.parse_args()
     t = args.trial_seconds
     print(f"# {os.cpu_count()} cores; trials of {t:g} s; runs of {args.seconds:g} s, first {args.warmup:g} s left out")
-    print("| setting | workers | ideal trials/s | trials/s | of ideal | connections (mean, max) | per worker | errors |")
+    print(
+        "| setting | workers | ideal trials/s | trials/s | of ideal | connections (mean, max) | per worker | errors |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     workdir = Path(tempfile.mkdtemp(prefix="bench-coord-"))
     (workdir / "sleepobj.py").write_text(SLEEP_OBJECTIVE.format(seconds=t))
