@@ -110,23 +110,16 @@ def signed_rank(d: npt.ArrayLike, scales: npt.ArrayLike) -> SignedRank:
     return SignedRank(t2 / 2, float(min(1.0, 2 * min(upper, lower))), int(diffs.size))
 
 
-_NULL_CACHE: dict[tuple[int, ...], np.ndarray] = {}
-
-
+@functools.lru_cache(maxsize=4096)
 def _signed_rank_null(ranks2: tuple[int, ...]) -> np.ndarray:
-    """P(2T+ = s) for s = 0..sum(ranks2) when each rank's sign is a fair coin (memoised: the
-    interval evaluates the same tie pattern at many shifts)."""
-    hit = _NULL_CACHE.get(ranks2)
-    if hit is not None:
-        return hit
+    """P(2T+ = s) for s = 0..sum(ranks2) when each rank's sign is a fair coin (memoised, read-only:
+    the interval evaluates the same tie pattern at many shifts)."""
     counts = np.zeros(sum(ranks2) + 1)
     counts[0] = 1.0
     for r in ranks2:
         counts[r:] = counts[r:] + counts[: counts.size - r].copy()
     dist = counts / counts.sum()
-    if len(_NULL_CACHE) > 4096:
-        _NULL_CACHE.clear()
-    _NULL_CACHE[ranks2] = dist
+    dist.flags.writeable = False
     return dist
 
 
@@ -224,29 +217,20 @@ def _t_p(w: float, df: float) -> float:
     return float(2 * _t_dist.sf(abs(w), df))
 
 
-_BM_CACHE: dict[tuple[tuple[int, ...], int, int], tuple[np.ndarray, bool]] = {}
-
-
+@functools.lru_cache(maxsize=256)
 def _bm_null(blocks: tuple[int, ...], n1: int, seed: int) -> tuple[np.ndarray, bool]:
     """W over every split (or RANDOM_SPLITS seeded ones) of a pooled sample with this tie pattern.
 
     The statistic depends on the data only through which sorted positions each
-    arm holds and which positions tie, so the distribution is memoised by the
-    tie pattern: an interval evaluates the test at many shifts that share one.
+    arm holds and which positions tie, so the distribution is memoised (read-only)
+    by the tie pattern: an interval evaluates the test at many shifts that share one.
     """
-    key = (blocks, n1, seed)
-    hit = _BM_CACHE.get(key)
-    if hit is not None:
-        return hit
     n = len(blocks)
     block_ids = np.asarray(blocks)
     masks, exact = _splits(n, n1, seed)
-    out = [_bm_statistics(block_ids, m)[0] for m in masks]
-    result = (np.concatenate(out), exact)
-    if len(_BM_CACHE) > 256:
-        _BM_CACHE.clear()
-    _BM_CACHE[key] = result
-    return result
+    stats = np.concatenate([_bm_statistics(block_ids, m)[0] for m in masks])
+    stats.flags.writeable = False
+    return stats, exact
 
 
 @functools.lru_cache(maxsize=16)
