@@ -247,6 +247,11 @@ def run_cli(url: str, admin: str, db: str, workers: int, workdir: Path, seconds:
     mean_conn, max_conn = sampler.stop()
     rate, n, failed = window_rate(url, t0, warmup, seconds)
     errors = sum(c != 0 for c in codes)
+    for i, code in enumerate(codes):
+        if code != 0:
+            tail = (workdir / f"worker-{i}.log").read_text(errors="replace").strip().splitlines()[-1:]
+            print(f"# worker group {i} exited with {code}: {tail[0][:300] if tail else ''}", flush=True)
+            break
     return {"rate": rate, "n": n, "failed": failed, "conn": mean_conn, "max_conn": max_conn, "errors": errors}
 
 
