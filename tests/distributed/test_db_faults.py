@@ -173,11 +173,17 @@ def test_a_database_gone_longer_than_the_patience_is_one_line_without_its_passwo
         time.sleep(0.1)
     pg_control.stop()
     try:
+        probe = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+        with pytest.raises(sa.exc.OperationalError):  # the server is really gone
+            probe.connect().close()
+        assert runner.poll() is None, f"run exited before the trial could tell:\n{workers.output()}"
         hold.unlink()  # the trial ends now and must tell its outcome to a database that is gone
         codes = workers.wait_all(timeout=120)
     finally:
         pg_control.start()
     url = sa.engine.make_url(pg_url)
+    if codes != [1]:  # say what the study holds: did the trial's tell reach a database?
+        print(f"study after the outage: {dict(_count_trials(pg_url, name))}")
     output = workers.output().split("\n", 1)[1].strip()  # past the log's "--- worker0.log ---" header
     assert codes == [1], output
     assert output.count("\n") == 0, f"more than one line:\n{output}"
