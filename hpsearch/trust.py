@@ -68,5 +68,5 @@ def check_may_run(storage: Any, study: Any, spec: Spec) -> None:
         raise UserError(
             f"study {study.study_name!r} was created over the HTTP API, and its stored spec names user code "
             f"or files ({key}); hpsearch runs those only from spec files. Create the study from a spec file "
-            "with `hpsearch run SPEC` instead"
+            "instead"
         )
