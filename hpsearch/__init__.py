@@ -59,7 +59,7 @@ def compare(
     HPSEARCH_STORAGE, else sqlite:///hpsearch.db). Re-running resumes.
     """
     from hpsearch._api import console_progress
-    from hpsearch.comparison._api import compare as _compare
+    from hpsearch.comparison._flow import compare as _compare
 
     return _compare(
         spec,

@@ -2,7 +2,7 @@
 
 * hpsearch/report/ only reads stored studies: it imports neither ``objectives`` nor anything
   that runs or retrains a study (hpsearch.search's run functions, hpsearch.comparison's
-  _arms / _retrain / _api).
+  _arms / _retrain / _flow).
 * Optuna's private API lives in hpsearch/storage/ alone: no other file imports an
   ``optuna.*._private`` module or reads a private Optuna attribute (``study._storage``, ...).
 * hpsearch/nn/ imports nothing of hpsearch outside hpsearch.nn.
@@ -41,7 +41,7 @@ SEARCH_RUNNERS = frozenset(
         "tell_trial",
     }
 )
-COMPARISON_RUNNERS = ("hpsearch.comparison._arms", "hpsearch.comparison._retrain", "hpsearch.comparison._api")
+COMPARISON_RUNNERS = ("hpsearch.comparison._arms", "hpsearch.comparison._retrain", "hpsearch.comparison._flow")
 
 # Files still reading Optuna's private API, each owned by work in progress elsewhere; the list
 # shrinks to nothing as they move to hpsearch.storage (storage_of, study_id_of, trial_id_of, ...).

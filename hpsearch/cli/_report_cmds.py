@@ -93,7 +93,7 @@ def compare(
       hpsearch compare studies/digits.toml --samplers grid,random --n-trials 16 --json
     """
     from hpsearch.cli._progress import ConsoleProgress, comparison_summary_lines
-    from hpsearch.comparison._api import compare as run_compare
+    from hpsearch.comparison._flow import compare as run_compare
     from hpsearch.report import comparison_report_html, default_report_path
     from hpsearch.spec import load_spec
     from hpsearch.storage import open_storage, resolve_storage_url

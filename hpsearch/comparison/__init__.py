@@ -7,7 +7,7 @@ reads what it stored. Pieces, one concept each:
 * ``_retrain``: every repeat's best retrained with several training seeds, scored on test;
 * ``_verdict``: the verdict dict (exact rank tests, Holm, Hodges-Lehmann, min_p), from the arm
   studies as hpsearch.results reads them, and storing it with the comparison;
-* ``_api``: the whole flow behind the CLI's ``compare`` and ``hpsearch.compare(...)``: run the arms,
+* ``_flow``: the whole flow behind the CLI's ``compare`` and ``hpsearch.compare(...)``: run the arms,
   re-score every repeat's best, compute and store the verdict, telling a progress callback.
 
 The public function is ``hpsearch.compare`` (defined in ``hpsearch/__init__.py``);
