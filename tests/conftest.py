@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,11 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def hpsearch_command() -> list[str]:
+    """How a test runs the CLI as a real process: the console script next to this interpreter
+    (installed, as a user has it), else ``python -m hpsearch.cli``."""
+    script = Path(sys.executable).with_name("hpsearch")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "hpsearch.cli"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -80,23 +79,13 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def hpsearch_command() -> list[str]:
-    script = Path(sys.executable).with_name("hpsearch")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "hpsearch.cli"]
-
-
 @pytest.fixture
-def hp_cmd() -> list[str]:
-    return hpsearch_command()
-
-
-@pytest.fixture
-def hp(workdir):
+def hp(workdir, hpsearch_command):
     """Run `hpsearch ARGS` as a real subprocess in the work dir."""
 
     def run(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [*hpsearch_command(), *args],
+            [*hpsearch_command, *args],
             cwd=workdir,
             capture_output=True,
             text=True,

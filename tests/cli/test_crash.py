@@ -66,8 +66,8 @@ def hold(workdir, monkeypatch):
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.slow
-def test_kill_9_mid_study_then_rerun_resumes_to_exactly_n_trials(workdir, hp, hp_cmd, hold, jobs):
-    cmd = [*hp_cmd, "run", "grid9.toml", "--jobs", jobs, "--quiet"]
+def test_kill_9_mid_study_then_rerun_resumes_to_exactly_n_trials(workdir, hp, hpsearch_command, hold, jobs):
+    cmd = [*hpsearch_command, "run", "grid9.toml", "--jobs", jobs, "--quiet"]
     proc = subprocess.Popen(
         cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
@@ -91,10 +91,10 @@ def test_kill_9_mid_study_then_rerun_resumes_to_exactly_n_trials(workdir, hp, hp
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.slow
-def test_ctrl_c_fails_the_running_trial_and_rerun_resumes(workdir, hp, hp_cmd, hold, jobs):
+def test_ctrl_c_fails_the_running_trial_and_rerun_resumes(workdir, hp, hpsearch_command, hold, jobs):
     """SIGINT to the `run` process only: with --jobs 2 it must pass it on to its workers."""
     proc = subprocess.Popen(
-        [*hp_cmd, "run", "grid9.toml", "--quiet", "--jobs", jobs],
+        [*hpsearch_command, "run", "grid9.toml", "--quiet", "--jobs", jobs],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -185,8 +185,8 @@ hp {hp} run plain.toml -q --n-trials 300    # 5: and says so for writing
 
 
 @needs_mounts
-def test_a_full_disk_and_a_read_only_filesystem_are_one_line_each_and_reading_works(faulty, hp_cmd):
-    script = FILESYSTEM_SCRIPT.format(size="8m", hp=" ".join(hp_cmd))
+def test_a_full_disk_and_a_read_only_filesystem_are_one_line_each_and_reading_works(faulty, hpsearch_command):
+    script = FILESYSTEM_SCRIPT.format(size="8m", hp=" ".join(hpsearch_command))
     env = {**os.environ, "HP_TEST_FLAG": str(faulty / "flag"), "PYTHONPATH": "."}
     subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=faulty, env=env, timeout=300, check=False)
 
@@ -207,13 +207,13 @@ def test_a_full_disk_and_a_read_only_filesystem_are_one_line_each_and_reading_wo
     assert code == 2 and len(err.strip().splitlines()) == 1 and "read-only" in err, err
 
 
-def test_the_wal_stays_bounded_during_a_long_run(faulty, hp_cmd):
+def test_the_wal_stays_bounded_during_a_long_run(faulty, hpsearch_command):
     """SQLite's checkpoints keep the WAL from growing with the study (it is cut back after each)."""
     from hpsearch.storage._rdb import WAL_SIZE_LIMIT
 
     (faulty / "long.toml").write_text(SPEC.format(name="long", function="blinks_once", n_trials=300))
     env = {**os.environ, "HP_TEST_FLAG": str(faulty / "flag")}
-    run = subprocess.Popen([*hp_cmd, "run", "long.toml", "-q"], cwd=faulty, env=env)
+    run = subprocess.Popen([*hpsearch_command, "run", "long.toml", "-q"], cwd=faulty, env=env)
     wal, largest = faulty / "hpsearch.db-wal", 0
     while run.poll() is None:
         try:

@@ -25,7 +25,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -204,12 +203,6 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def hpsearch_command() -> list[str]:
-    """The installed console script next to this interpreter, else `-m`."""
-    script = Path(sys.executable).with_name("hpsearch")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "hpsearch.cli"]
-
-
 def worker_env(workdir: Path) -> dict[str, str]:
     """Environment for a worker: user objectives importable from workdir,
     one BLAS thread (2 shared cores), no stray storage default."""
@@ -226,8 +219,9 @@ class Workers:
     """Real `hpsearch` processes, each in its own session (process group) so
     that SIGKILL takes a worker down with any children, like a dead machine."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, command: Sequence[str]) -> None:
         self.workdir = workdir
+        self.command = list(command)  # the root conftest's hpsearch_command
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
@@ -236,7 +230,7 @@ class Workers:
         log = self.workdir / f"worker{len(self.procs)}.log"
         with open(log, "w") as out:
             proc = subprocess.Popen(
-                [*prefix, *hpsearch_command(), *args],
+                [*prefix, *self.command, *args],
                 cwd=self.workdir,
                 env={**worker_env(self.workdir), **(env or {})},
                 stdout=out,
@@ -250,7 +244,7 @@ class Workers:
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run one `hpsearch` command to completion (same env as workers)."""
         return subprocess.run(
-            [*hpsearch_command(), *args],
+            [*self.command, *args],
             cwd=self.workdir,
             env=worker_env(self.workdir),
             capture_output=True,
@@ -284,9 +278,9 @@ class Workers:
 
 
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Workers]:
+def workers(tmp_path: Path, hpsearch_command: list[str]) -> Iterator[Workers]:
     """Launches worker processes; none outlives its test."""
-    pool = Workers(tmp_path)
+    pool = Workers(tmp_path, hpsearch_command)
     try:
         yield pool
     finally:
