@@ -262,17 +262,6 @@ def grid_values(space: Mapping[str, Any], budget: int | None = None, *, seed: in
     return {name: axis.values() for name, axis in grid_axes(space, budget, seed=seed).items()}
 
 
-def axis_values(p: Any, n: int | None) -> list:
-    """``n`` grid values of one axis (None: its explicit grid, else the default count)."""
-    if n is None:
-        n = (
-            len(p.grid)  # type: ignore[assignment]
-            if p.grid is not None
-            else (len(p.choices) if isinstance(p, CategoricalParam) else min(DEFAULT_POINTS, axis_capacity(p)))
-        )
-    return Axis(p, n).values()  # type: ignore[arg-type]
-
-
 class Axis:
     """One grid axis: ``count`` distinct values, ``value(i)`` computed on demand in O(1).
 
