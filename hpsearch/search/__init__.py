@@ -28,7 +28,7 @@ from hpsearch.search._runner import (
     run_study,
     with_overrides,
 )
-from hpsearch.search._samplers import SAMPLERS, SlotGridSampler, grid_axes, make_sampler
+from hpsearch.search._samplers import SAMPLERS, SlotGridSampler, make_sampler
 from hpsearch.search._trial import (
     SlotsBusy,
     StudyComplete,
@@ -71,7 +71,6 @@ __all__ = [
     "ask_trial",
     "best_trial",
     "budget",
-    "grid_axes",
     "is_complete",
     "is_diverged",
     "is_finished",

@@ -304,13 +304,6 @@ def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
     return sampler, args
 
 
-def grid_axes(spec: Spec) -> dict[str, list]:
-    """The grid's axis values for this spec's budget (hpsearch.space.grid_values; for display)."""
-    from hpsearch.space import grid_values
-
-    return grid_values(spec.space, spec.study.n_trials)
-
-
 def _slot_seed(seed: int, slot: int) -> int:
     return int(np.random.SeedSequence([seed, slot]).generate_state(1)[0])
 
