@@ -313,7 +313,7 @@ def describe_objective(spec: Spec) -> list[str]:
         return [
             f"command: {spec.command.run}",
             f"  runs in {workdir} (no shell), timeout {spec.command.timeout:g} s per trial; "
-            f"each trial's folder: {Path(workdir) / TRIALS_FOLDER / spec.study.name}/<trial number>",
+            f"each trial's folder: {Path(workdir) / TRIALS_FOLDER / spec.study.name}/<slot>",
         ]
     data = spec.data
     if data is None or data.dataset != "csv":
