@@ -81,3 +81,44 @@ def test_the_held_out_decision_names_no_winner_the_truth_contradicts(dataset, tm
             f"truth {truth_winner} (Mann-Whitney p {test.pvalue:.3g}); true means {held_out}"
         )
     assert all(np.isfinite(v).all() for v in held_out.values())
+
+
+@pytest.mark.slow
+def test_compare_decides_a_table_on_test_with_true_means_and_regret(tmp_path):
+    """hpsearch.compare on a table: every pair decided "on": "test"; each repeat's held-out score is its
+    pick's true mean, its regret the optimum minus that; no named winner the truth contradicts."""
+    import hpsearch
+    from hpsearch.spec import spec_from_dict
+    from objectives import evaluate_best, true_optimum
+
+    d = {
+        "study": {"name": "cg", "objective": "table", "n_trials": 20},
+        "data": {"benchmark": "hpobench", "dataset": "credit_g"},
+    }
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    verdict = hpsearch.compare(d, seeds=REPEATS, storage=url)
+    optimum = true_optimum(spec_from_dict(d))
+    assert verdict["budget"] == 16 and verdict["repeats"] == REPEATS  # grid's 16 points: every arm at 16
+    assert {p["on"] for p in verdict["pairs"]} == {"test"} and len(verdict["validation_pairs"]) == 3
+    per_repeat = {}
+    for row in verdict["arms"]:
+        sampler = row["sampler"]
+        assert row["trials"] == 16
+        truths = []
+        for k in range(REPEATS):
+            spec = arm("credit_g", sampler, k, 16)  # the table the arm looked up (compare names it cg-...)
+            study = optuna.load_study(study_name=f"cg-{sampler}-s{k}", storage=url)
+            best = max(
+                (t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE),
+                key=lambda t: (t.value, -t.number),
+            )
+            truths.append(evaluate_best(spec, best.params)["test_accuracy"])
+        assert sorted(row["test"]["per_repeat"]) == pytest.approx(sorted(truths), rel=1e-12)
+        assert sorted(row["regret"]["per_repeat"]) == pytest.approx(sorted(optimum - t for t in truths), abs=1e-12)
+        per_repeat[sampler] = truths
+    for p in verdict["pairs"]:
+        test = mannwhitneyu(per_repeat[p["a"]], per_repeat[p["b"]], alternative="two-sided")
+        truth_winner = None
+        if test.pvalue < 0.05:
+            truth_winner = "a" if test.statistic > REPEATS * REPEATS / 2 else "b"
+        assert p["better"] in (None, truth_winner), (p, test.pvalue)
