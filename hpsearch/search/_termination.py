@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _REQUESTED = threading.Event()
+_INTERRUPTED = threading.Event()  # SIGINT (Ctrl-C, or the pool stopping its workers), same reasoning
 
 
 class Terminated(KeyboardInterrupt):
@@ -43,17 +44,34 @@ class AttemptInterrupted(Exception):
 
 
 def _drop_quietly(unraisable) -> None:
-    """sys.unraisablehook: a Terminated dropped in a finalizer is expected (check() raises it again);
-    anything else goes to Python's own hook."""
-    if isinstance(unraisable.exc_value, Terminated):
+    """sys.unraisablehook: a Terminated or KeyboardInterrupt dropped in a finalizer is expected
+    (check() raises it again); anything else goes to Python's own hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):  # Terminated is one too
         return
     sys.__unraisablehook__(unraisable)
 
 
 def install() -> None:
-    """Make SIGTERM raise Terminated in this process (a worker process, for its whole life)."""
+    """Make SIGTERM raise Terminated and SIGINT KeyboardInterrupt, each once, in this process (a
+    worker process, for its whole life)."""
     sys.unraisablehook = _drop_quietly
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def on_sigint(signum, frame) -> None:
+    """SIGINT in a worker: interrupt once, then ignore repeats.
+
+    A terminal's Ctrl-C reaches the workers directly and again through the
+    parent; a second KeyboardInterrupt would break off the clean-up that marks
+    the running trial failed. Recorded like SIGTERM, for the case where the raise
+    lands in a finalizer and is dropped (it then printed a 9-line "Exception
+    ignored in: <function _collection_gced ...>" that broke a one-line error).
+    """
+    if _INTERRUPTED.is_set():
+        return
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
 
 
 def on_sigterm(signum, frame) -> None:
@@ -71,9 +89,12 @@ def requested() -> bool:
 
 
 def check() -> None:
-    """Raise Terminated if SIGTERM arrived: for the case where the handler's own raise was dropped."""
+    """Raise Terminated if SIGTERM arrived (KeyboardInterrupt if SIGINT did): for the case where the
+    handler's own raise was dropped."""
     if _REQUESTED.is_set():
         raise Terminated
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 @contextmanager

@@ -40,6 +40,7 @@ from hpsearch.search._load import load_study
 from hpsearch.search._parent_death import die_with_parent
 from hpsearch.search._recovery import Heartbeat, fail_own_trials, fail_trial
 from hpsearch.search._termination import AttemptInterrupted, Terminated, sigterm_stops
+from hpsearch.search._termination import check as check_interrupts
 from hpsearch.search._termination import install as install_sigterm
 from hpsearch.search._termination import requested as sigterm_requested
 from hpsearch.search._trial import SlotsBusy, StudyComplete, TrialAlreadyFinished, ask_trial, tell_trial
@@ -440,24 +441,12 @@ def _clip(text: str) -> str:
 
 
 def _should_stop(deadline: float | None, parent_pid: int | None, stop: Any = None) -> bool:
-    if sigterm_requested():
-        raise Terminated  # its handler's own raise was dropped (it struck in a finalizer): stop now
+    check_interrupts()  # a SIGTERM/SIGINT whose handler's raise was dropped (it struck in a finalizer): stop now
     if deadline is not None and clock() >= deadline:
         return True
     if stop is not None and stop.is_set():
         return True
     return parent_pid is not None and os.getppid() != parent_pid  # our parent died: stop
-
-
-def _interrupt_once(signum, frame) -> None:
-    """SIGINT in a worker: interrupt once, then ignore repeats.
-
-    A terminal's Ctrl-C reaches the workers directly and again through the
-    parent; a second KeyboardInterrupt would break off the clean-up that marks
-    the running trial failed.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 def quiet_pool_resets() -> None:
@@ -499,7 +488,6 @@ def _process_main(
     if os.getppid() != parent_pid:  # the parent died before we asked to be told: stop now
         sys.exit(143)
     threadpool_limits(1)
-    signal.signal(signal.SIGINT, _interrupt_once)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     quiet_pool_resets()
