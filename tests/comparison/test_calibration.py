@@ -45,18 +45,9 @@ def _false_positive_rate(n: int, seed: int) -> tuple[float, float]:
 def test_null_comparisons_rarely_name_a_winner():
     # 80 simulated comparisons of 3 arms x 10 repeats (each ~1 s: the unpaired test enumerates
     # splits); at a true family-wise rate of 5 % the count would exceed 10 % with probability ~4 %:
-    # the seed is fixed, so the test is deterministic
+    # the seed is fixed, so the test is deterministic. 300 comparisons: benchmarks/bench_calibration.py
     any_pair, per_pair = _false_positive_rate(80, seed=11)
     assert any_pair <= 0.10 and per_pair <= 0.05
-
-
-@pytest.mark.slow
-def test_null_comparisons_rarely_name_a_winner_many():
-    # 300 comparisons (each ~1-3 s on a busy machine: the unpaired test enumerates splits). Measured
-    # with this seed: 22 of 300 name a winner (7.3 %): at a true family-wise rate of 5 % a count of 25
-    # (8.3 %) or more has probability ~0.6 %
-    any_pair, per_pair = _false_positive_rate(300, seed=12)
-    assert any_pair <= 0.08 and per_pair <= 0.04
 
 
 def _noise_comparison(objectives: str, space: dict, url: str, seeds: int) -> dict:
