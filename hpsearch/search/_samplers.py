@@ -117,9 +117,7 @@ class SlotRandomSampler(RandomSampler):
         self._base_seed = seed
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        slot = trial.system_attrs.get(SLOT_ATTR)
-        if slot is not None:
-            self._rng.rng.seed(_slot_seed(self._base_seed, int(slot)))
+        _reseed_for_slot(self._rng, self._base_seed, trial)
 
 
 class SlotTPESampler(TPESampler):
@@ -137,9 +135,7 @@ class SlotTPESampler(TPESampler):
         self._random_sampler = SlotRandomSampler(seed)
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        slot = trial.system_attrs.get(SLOT_ATTR)
-        if slot is not None:
-            self._rng.rng.seed(_slot_seed(self._base_seed + 1, int(slot)))
+        _reseed_for_slot(self._rng, self._base_seed + 1, trial)
         super().before_trial(study, trial)
 
 
@@ -158,9 +154,7 @@ class SlotCmaEsSampler(CmaEsSampler):
         self._base_seed = seed
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        slot = trial.system_attrs.get(SLOT_ATTR)
-        if slot is not None:
-            self._cma_rng.rng.seed(_slot_seed(self._base_seed + 1, int(slot)))
+        _reseed_for_slot(self._cma_rng, self._base_seed + 1, trial)
         super().before_trial(study, trial)
 
 
@@ -176,9 +170,7 @@ class SlotGPSampler(GPSampler):
         self._base_seed = seed
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        slot = trial.system_attrs.get(SLOT_ATTR)
-        if slot is not None:
-            self._rng.rng.seed(_slot_seed(self._base_seed + 1, int(slot)))
+        _reseed_for_slot(self._rng, self._base_seed + 1, trial)
         super().before_trial(study, trial)
 
 
@@ -302,6 +294,14 @@ def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
         "order": "slot k = grid point GridOrder(grid_size, seed)(k): a seeded uniform permutation",
     }
     return sampler, args
+
+
+def _reseed_for_slot(rng: Any, seed: int, trial: optuna.trial.FrozenTrial) -> None:
+    """Seed a sampler's random state (Optuna's LazyRandomState) from (seed, the trial's slot), so
+    its draws for that slot never depend on the trial number or on which worker ran it."""
+    slot = trial.system_attrs.get(SLOT_ATTR)
+    if slot is not None:
+        rng.rng.seed(_slot_seed(seed, int(slot)))
 
 
 def _slot_seed(seed: int, slot: int) -> int:
