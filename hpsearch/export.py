@@ -45,7 +45,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpsearch.records import ERROR_ATTR, SPEC_ATTR, TRAIN_SECONDS_ATTR, best_trial, json_safe, state_name
+from hpsearch.records import SPEC_ATTR, TRAIN_SECONDS_ATTR, best_trial, error_text, json_safe, state_name
 from hpsearch.storage import find_study_id
 
 FORMATS = ("csv", "json")
@@ -93,14 +93,8 @@ def _record(t: FrozenTrial, n_objectives: int) -> dict[str, Any]:
         out["values"] = values
     out["seconds"] = trial_seconds(t)
     out["params"] = dict(t.params)
-    out["error"] = trial_error(t)
+    out["error"] = error_text(t)
     return out
-
-
-def trial_error(t: FrozenTrial) -> str | None:
-    """The objective's error text of a failed trial (user attr ``error``; its cause comes first), else None."""
-    error = t.user_attrs.get(ERROR_ATTR)
-    return error if isinstance(error, str) else None
 
 
 def trial_rows(storage: optuna.storages.BaseStorage, name: str) -> tuple[list[str], list[list[Any]]]:

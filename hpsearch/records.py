@@ -148,6 +148,21 @@ def is_finished(t: FrozenTrial) -> bool:
     return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or is_diverged(t) or is_error(t)
 
 
+def error_text(t: FrozenTrial) -> str | None:
+    """The objective's error text of a failed trial, else None.
+
+    Its first line is the cause (e.g. a command's ``ModuleNotFoundError: ...``);
+    what follows is detail, such as the tail of a command's stderr.
+    """
+    error = t.user_attrs.get(ERROR_ATTR) if t.state == TrialState.FAIL else None
+    return error if isinstance(error, str) else None
+
+
+def error_cause(text: str) -> str:
+    """The first non-empty line of an error text (:func:`error_text`): what a one-line listing shows."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def state_name(t: FrozenTrial) -> str:
     """The trial's state in hpsearch's words: complete, pruned, diverged, failed, crashed, running, waiting."""
     if t.state == TrialState.FAIL:

@@ -66,3 +66,20 @@ def test_nan_and_infinities_become_null():
         "c": [2, None],
     }
     assert records.finite_or_none("x") is None and records.finite_or_none(3) == 3.0
+
+
+def test_error_text_and_cause_read_a_failed_trials_stored_error():
+    import optuna
+    from optuna.trial import TrialState
+
+    from hpsearch.records import ERROR_ATTR, error_cause, error_text
+
+    def trial(state: TrialState, attrs: dict) -> optuna.trial.FrozenTrial:
+        value = 1.0 if state == TrialState.COMPLETE else None
+        return optuna.trial.create_trial(state=state, value=value, user_attrs=attrs)
+
+    failed = trial(TrialState.FAIL, {ERROR_ATTR: "\n  ValueError: bad lr\nstderr (last 1500 characters):\nTraceback"})
+    assert error_text(failed) is not None and error_cause(error_text(failed)) == "ValueError: bad lr"
+    assert error_text(trial(TrialState.FAIL, {})) is None  # a crash keeps no error text
+    assert error_text(trial(TrialState.COMPLETE, {ERROR_ATTR: "stale"})) is None  # only failed trials have one
+    assert error_cause("") == ""

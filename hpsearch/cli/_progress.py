@@ -31,7 +31,7 @@ from rich.table import Column
 from rich.text import Text
 
 from hpsearch._format import fmt_number
-from hpsearch.records import COMPARISON_ATTR, ERROR_ATTR, STATE_NAMES, finished_count, sampler_of, stored_budget
+from hpsearch.records import COMPARISON_ATTR, STATE_NAMES, error_text, finished_count, sampler_of, stored_budget
 from hpsearch.storage import StudyOverview, is_storage_error, sql_engine, study_overviews
 
 
@@ -215,23 +215,12 @@ def _last_error_text(storage: Any, overview: StudyOverview) -> tuple[int, str] |
     """(number, error text) of the study's latest trial failed by an objective error, if any."""
     if not overview.states.get("failed"):
         return None
-    engine = sql_engine(storage)
-    if engine is not None:
-        from hpsearch.storage import history_points
+    from hpsearch.storage import recent_errors
 
-        errors = [p for p in history_points(engine, overview.study_id) if p.user_attrs.get(ERROR_ATTR)]
-        if not errors:
-            return None
-        last = max(errors, key=lambda p: p.number)
-        trial = storage.get_trial(last.trial_id)
-    else:
-        from hpsearch.records import last_error
-
-        found = last_error(storage.get_all_trials(overview.study_id, deepcopy=False))
-        if found is None:
-            return None
-        trial = found
-    return trial.number, " ".join(str(trial.user_attrs.get(ERROR_ATTR, "")).split())
+    found = recent_errors(storage, overview.study_id, limit=1)
+    if not found:
+        return None
+    return found[0].number, " ".join(str(error_text(found[0]) or "").split())
 
 
 def summary_lines(storage: Any, name: str, seconds: float) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from hpsearch import samplers
@@ -19,6 +21,7 @@ from hpsearch.records import (
 )
 from hpsearch.report import _study_figures as sf
 from hpsearch.report._html import fmt, render
+from hpsearch.results._failures import failures
 from hpsearch.results._importance import importances
 from hpsearch.results._studies import StudyData
 
@@ -96,6 +99,16 @@ def _trial_rows(study: StudyData, params: list[str]) -> list[list[dict[str, Any]
     return rows
 
 
+def _failure_items(study: StudyData) -> list[dict[str, Any]]:
+    """The newest failed trials (hpsearch.results.failures), each with a file: link to its stderr log."""
+    items = []
+    for f in failures(study.frozen):
+        path = Path(f.stderr_log) if f.stderr_log else None
+        uri = path.as_uri() if path is not None and path.is_absolute() else ""
+        items.append({**asdict(f), "log_uri": uri})
+    return items
+
+
 def study_page(study: StudyData, *, seed: int = 0) -> str:
     """HTML of one study's report (see module docstring)."""
     params = list(study.distributions)
@@ -132,6 +145,8 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         best_params=[(k, fmt(v, 6)) for k, v in (best.params.items() if best else [])],
         best_value=fmt(best.value, 6) if best else "",
         test_score=test_score_items(study.attrs),
+        failures=_failure_items(study),
+        n_failed=counts.get("failed", 0),
         importance_note=imp_note,
         provenance=provenance(study),
         spec_json=json.dumps(study.attrs[SPEC_ATTR], indent=2, default=str) if SPEC_ATTR in study.attrs else "",

@@ -8,6 +8,8 @@ report draws them and renders a verdict it is handed.
 
 * ``_studies``: a study (or a comparison's arm studies) as ``StudyData`` /
   ``TrialData``, every hpsearch attribute optional (reports work on any Optuna study);
+* ``_failures``: the newest trials failed by an objective error, with cause
+  and stderr log;
 * ``_importance``: hyperparameter importance on stored trials (per study, and
   its spread across studies), never fatal.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpsearch.results._failures import Failure, failures
 from hpsearch.results._studies import (
     StudyData,
     TrialData,
@@ -31,10 +34,12 @@ from hpsearch.results._studies import (
 )
 
 __all__ = [
+    "Failure",
     "StudyData",
     "TrialData",
     "arm_studies",
     "compared_budget",
+    "failures",
     "find_studies",
     "group_by_sampler",
     "importance_spread",

@@ -21,12 +21,21 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from hpsearch.errors import StudyNotFound, UserError
 from hpsearch.records import DIVERGED_ATTR, UNKNOWN_SAMPLER, finite_or_none
+from hpsearch.results import failures
 from hpsearch.server._errors import ApiError
 from hpsearch.server._figures import comparison_figure, history_figure
 from hpsearch.server._names import check_study_name
 from hpsearch.server._security import nonce_scripts
 from hpsearch.server._summary import comparison_studies, list_studies, summarize
-from hpsearch.storage import SORT_KEYS, engine_of, param_names, study_presence, trial_page, trials_fingerprint
+from hpsearch.storage import (
+    SORT_KEYS,
+    engine_of,
+    param_names,
+    recent_errors,
+    study_presence,
+    trial_page,
+    trials_fingerprint,
+)
 
 router = APIRouter()
 
@@ -104,6 +113,7 @@ def study_page(
         engine = engine_of(storage)
         study_id = storage.get_study_id_from_name(name)
         points = None if summary["unsupported"] else _points(request, name)
+        failed = failures(recent_errors(storage, study_id)) if summary["states"]["fail"] else []
     except UserError as exc:
         return _error_page(request, exc)
     except KeyError:  # deleted meanwhile
@@ -133,6 +143,7 @@ def study_page(
         plotly=True,
         report_url=_report_url(request, "studies", name),
         poll_url=_poll_url(request, [name]),
+        failures=failed,
     )
 
 

@@ -38,7 +38,15 @@ from optuna.distributions import json_to_distribution
 from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.records import COMPARISON_ATTR, DIVERGED_ATTR, ERROR_ATTR, best_trial, state_counts, state_name
+from hpsearch.records import (
+    COMPARISON_ATTR,
+    DIVERGED_ATTR,
+    ERROR_ATTR,
+    best_trial,
+    is_error,
+    state_counts,
+    state_name,
+)
 from hpsearch.storage._optuna import backend_of
 
 #: The trial-table columns that can be sorted in SQL.
@@ -346,6 +354,21 @@ def history_points(
         query = query.where(sa.or_(newer, trials.c.trial_id.in_(list(also_ids))) if also_ids else newer)
     with engine.connect() as con:
         return [_point(row) for row in con.execute(query.order_by(trials.c.number))]
+
+
+def recent_errors(storage: Any, study_id: int, limit: int = 20) -> list[FrozenTrial]:
+    """The latest ``limit`` trials failed by an objective error (hpsearch.records.is_error), newest first.
+
+    On SQL storage, one narrow query finds them and only those are loaded, so
+    a dashboard page stays cheap on a study of 100,000 trials.
+    """
+    engine = sql_engine(storage)
+    if engine is None:
+        found = [t for t in storage.get_all_trials(study_id, deepcopy=False) if is_error(t)]
+        return sorted(found, key=lambda t: t.number, reverse=True)[:limit]
+    points = [p for p in history_points(engine, study_id) if p.user_attrs.get(ERROR_ATTR)]
+    newest = sorted(points, key=lambda p: p.number, reverse=True)[:limit]
+    return [storage.get_trial(p.trial_id) for p in newest]
 
 
 def trial_page(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import tracemalloc
+import urllib.parse
+from pathlib import Path
 
 import optuna
 import pytest
@@ -75,6 +78,43 @@ def test_a_failure_line_names_the_cause_and_the_trial_keeps_the_whole_text(cli):
     exported = cli.run("export", "cmd")
     assert exported.stdout.splitlines()[0].split(",")[-1] == "error"
     assert "ModuleNotFoundError" in exported.stdout.splitlines()[1]
+
+
+def test_report_and_dashboard_show_each_failed_trials_cause_and_stderr_tail(cli):
+    cli.program("""
+        import sys
+        print("loading data", file=sys.stderr)
+        import no_such_module_xyz
+    """)
+    assert cli.run("run", str(cli.spec(n_trials=5)), "-q").returncode == 1
+    study = optuna.load_study(study_name="cmd", storage=cli.storage)
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert failed
+    cause = "ModuleNotFoundError: No module named 'no_such_module_xyz'"
+
+    done = cli.run("report", "cmd", "-o", "r.html")
+    assert done.returncode == 0, done.stderr
+    html = (cli.folder / "r.html").read_text()
+    section = html[html.index('<h2 id="failures">') : html.index("<h2>All trials</h2>")]
+    summaries = re.findall(r"<summary>#(\d+): ([^<]*)</summary>", section)
+    assert [int(n) for n, _ in summaries] == sorted((t.number for t in failed), reverse=True)
+    assert all(cause.replace("'", "&#39;") in text for _, text in summaries)
+    assert "loading data" in section  # the stderr tail, behind each summary
+    links = re.findall(r'<a href="(file://[^"]+)">', section)
+    assert len(links) == len(failed)
+    assert all(Path(urllib.parse.unquote(urllib.parse.urlparse(u).path)).is_file() for u in links)
+
+    from fastapi.testclient import TestClient
+
+    from hpsearch.server import create_app
+
+    with TestClient(create_app(cli.storage), base_url="http://127.0.0.1") as client:
+        page = client.get("/studies/cmd").text
+    board = page[page.index('<h2 id="failures">') :]
+    assert len(re.findall(r"<summary>#\d+: ", board)) == len(failed)
+    assert cause.replace("'", "&#39;") in board and "loading data" in board
+    assert f"hpsearch logs cmd {failed[-1].number}" in board
+    assert "file://" not in board  # the server's paths stay on the server
 
 
 def test_retry_failed_reopens_the_failed_slots_after_the_environment_is_fixed(cli):
