@@ -18,7 +18,9 @@ from hpsearch.records import (
     TEST_SCORE_STD_ATTR,
     TEST_SEEDS_ATTR,
     TEST_TRIAL_ATTR,
+    direction_name,
 )
+from hpsearch.report import _pareto_figures as pf
 from hpsearch.report import _study_figures as sf
 from hpsearch.report._html import fmt, render
 from hpsearch.results._failures import failures
@@ -73,10 +75,17 @@ def test_score_items(attrs: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def objectives_text(study: StudyData) -> str:
+    """``accuracy (maximize), train_seconds (minimize)``; a single objective's direction alone."""
+    if not study.multi_objective:
+        return study.direction
+    return ", ".join(f"{n} ({direction_name(d)})" for n, d in zip(study.metric_names, study.directions, strict=True))
+
+
 def provenance(study: StudyData) -> list[tuple[str, str]]:
-    rows = [("study", study.name), ("direction", study.direction)]
+    rows = [("study", study.name), ("objectives" if study.multi_objective else "direction", objectives_text(study))]
     rows += [(k, _short(study.attrs[k])) for k in _KNOWN_ATTRS if k in study.attrs]
-    if study.note:
+    if study.note and not study.multi_objective:  # the Pareto section says it for several objectives
         rows.append(("note", study.note))
     return rows
 
@@ -88,7 +97,13 @@ def _trial_rows(study: StudyData, params: list[str]) -> list[list[dict[str, Any]
         cells: list[dict[str, Any]] = [
             {"t": t.number, "v": t.number},
             {"t": state, "v": state, "cls": "state-" + t.state},
-            {"t": fmt(t.value, 6), "v": t.value if math.isfinite(t.value) else ""},
+        ]
+        if study.multi_objective:
+            vs = t.values or (math.nan,) * len(study.directions)
+            cells += [{"t": fmt(v, 6), "v": v if math.isfinite(v) else ""} for v in vs]
+        else:
+            cells.append({"t": fmt(t.value, 6), "v": t.value if math.isfinite(t.value) else ""})
+        cells += [
             {"t": fmt(t.seconds, 3), "v": t.seconds if math.isfinite(t.seconds) else ""},
             {"t": fmt(t.epochs), "v": t.epochs if math.isfinite(t.epochs) else ""},
         ]
@@ -109,9 +124,25 @@ def _failure_items(study: StudyData) -> list[dict[str, Any]]:
     return items
 
 
+def _front_rows(study: StudyData, points: pf.Points, params: list[str]) -> list[list[str]]:
+    """The Pareto front's trials as table rows: number, every objective, every parameter; best first on
+    the first objective."""
+    on = [i for i in range(len(points.trials)) if points.ranks[i] == 0]
+    sign = -1.0 if points.directions[0] == "maximize" else 1.0
+    on.sort(key=lambda i: (sign * points.values[i, 0], points.trials[i].number))
+    return [
+        [str(points.trials[i].number)]
+        + [fmt(float(v), 6) for v in points.values[i]]
+        + [fmt(points.trials[i].params.get(p), 6) for p in params]
+        for i in on
+    ]
+
+
 def study_page(study: StudyData, *, seed: int = 0) -> str:
     """HTML of one study's report (see module docstring)."""
     params = list(study.distributions)
+    if study.multi_objective:
+        return _multi_objective_page(study, params, seed)
     # fANOVA suits independent (random / quasi-random) trials; PED-ANOVA is fast at any size
     n_done = sum(1 for t in study.trials if t.state == "COMPLETE")
     method = (
@@ -132,28 +163,64 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         sf.learning_curves(study),
         sf.states(study, seed=seed),
     ]
-    shown = [f for f in figures if f is not None]
     best = study.best()
-    counts = study.counts()
     return render(
         "study.html",
-        title=f"Study {study.name}",
-        figures=shown,
-        study=study,
-        counts=[(k, v) for k, v in counts.items() if v],
+        figures=[f for f in figures if f is not None],
+        **_common(study, params),
+        value_columns=["value"],
+        front_rows=None,
         best=best,
         best_params=[(k, fmt(v, 6)) for k, v in (best.params.items() if best else [])],
         best_value=fmt(best.value, 6) if best else "",
         test_score=test_score_items(study.attrs),
+        importance_note=imp_note,
+    )
+
+
+def _common(study: StudyData, params: list[str]) -> dict[str, Any]:
+    """What every study page shows, whatever its number of objectives."""
+    counts = study.counts()
+    return dict(
+        title=f"Study {study.name}",
+        study=study,
+        objectives=objectives_text(study),
+        counts=[(k, v) for k, v in counts.items() if v],
         failures=_failure_items(study),
         n_failed=counts.get("failed", 0),
-        importance_note=imp_note,
         provenance=provenance(study),
         spec_json=json.dumps(study.attrs[SPEC_ATTR], indent=2, default=str) if SPEC_ATTR in study.attrs else "",
         params=params,
         trial_rows=_trial_rows(study, params),
         csv_name=safe_name(study.name) + ".csv",
         csv_href=_csv_href(study),
+    )
+
+
+def _multi_objective_page(study: StudyData, params: list[str], seed: int) -> str:
+    """A study with several objectives: the Pareto section replaces the single-value figures (history,
+    importance, contour, slices, learning curves), which would all draw one objective as if it were the
+    whole result."""
+    points = pf.points_of(study)
+    figures = [
+        pf.front(study, points),
+        pf.hypervolume_history(study, points),
+        pf.parallel_by_rank(study, points, params),
+        sf.states(study, seed=seed),
+    ]
+    return render(
+        "study.html",
+        figures=[f for f in figures if f is not None],
+        **_common(study, params),
+        value_columns=list(study.metric_names),
+        front_rows=_front_rows(study, points, params),
+        front_header=["#", *study.metric_names, *params],
+        infeasible=int((~points.feasible).sum()),
+        best=None,
+        best_params=[],
+        best_value="",
+        test_score=[],
+        importance_note="",
     )
 
 

@@ -61,6 +61,8 @@ class TrialData:
     finished: bool  # hpsearch.records.is_finished: counts toward the budget
     user_attrs: dict[str, Any]
     outcome: str = ""  # hpsearch.records.state_name: complete, pruned, diverged, failed, crashed, ...
+    values: tuple[float, ...] = ()  # every objective's value if COMPLETE (non-finite as NaN), else ()
+    feasible: bool = True  # every constraint value <= 0 (Optuna's constraint API); True without constraints
 
 
 @dataclass
@@ -73,6 +75,21 @@ class StudyData:
     frozen: list[optuna.trial.FrozenTrial] = field(default_factory=list, repr=False)
     directions: list[optuna.study.StudyDirection] = field(default_factory=list)
     note: str = ""  # why a study has no single value per trial (hpsearch.records.multi_objective_reason)
+    metric_names: list[str] = field(default_factory=list)  # one per objective (Optuna's metric_names, else made up)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.directions) > 1
+
+    def objective_values(self) -> tuple[list[TrialData], np.ndarray]:
+        """(the COMPLETE trials with every objective finite, their values as an (n, objectives) array),
+        in trial-number order: the points a Pareto front is made of."""
+        done = [
+            t
+            for t in self.trials
+            if t.state == "COMPLETE" and len(t.values) == len(self.directions) and all(map(math.isfinite, t.values))
+        ]
+        return done, np.array([t.values for t in done], dtype=float).reshape(len(done), len(self.directions))
 
     @property
     def sampler(self) -> str:
@@ -165,7 +182,21 @@ def _trial(t: optuna.trial.FrozenTrial) -> TrialData:
         finished=is_finished(t),
         user_attrs=attrs,
         outcome=state_name(t),
+        values=tuple(_to_float(v) for v in t.values) if t.state.name == "COMPLETE" and t.values else (),
+        feasible=all(_to_float(c) <= 0 for c in t.constraints.values()),
     )
+
+
+def metric_names(storage: optuna.storages.BaseStorage, name: str, n_objectives: int) -> list[str]:
+    """The objectives' names: Optuna's ``study.metric_names`` when the study set them, else
+    ``objective 0``, ``objective 1``, ... (a single objective without names is ``value``)."""
+    try:
+        stored = optuna.Study(study_name=name, storage=storage, sampler=optuna.samplers.RandomSampler(0)).metric_names
+    except KeyError:
+        stored = None
+    if stored and len(stored) == n_objectives:
+        return [str(n) for n in stored]
+    return ["value"] if n_objectives == 1 else [f"objective {i}" for i in range(n_objectives)]
 
 
 def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> StudyData:
@@ -188,6 +219,7 @@ def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> Study
         frozen=list(trials),
         directions=list(directions),
         note=note,
+        metric_names=metric_names(storage, frozen_study.study_name, len(directions)),
     )
 
 

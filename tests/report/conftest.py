@@ -101,3 +101,36 @@ def demo_storage():
     st = optuna.storages.InMemoryStorage()
     make_comparison(st, name="demo", n_trials=6)
     return st
+
+
+def tradeoff(trial: optuna.Trial) -> tuple[float, float]:
+    """Accuracy against seconds: a wider net is more accurate and slower; width > 200 violates a size limit."""
+    lr = trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+    width = trial.suggest_int("width", 16, 256, log=True)
+    opt = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+    accuracy = 0.9 - 0.05 * abs(math.log10(lr) + 2.5) + 0.03 * math.log(width / 16) / math.log(16)
+    accuracy -= 0.04 if opt == "sgd" else 0.0
+    seconds = 0.2 + width / 100 + (0.3 if opt == "adam" else 0.0)
+    trial.set_constraint("width", width - 200)  # Optuna's constraint API: feasible when <= 0
+    return accuracy, seconds
+
+
+def make_multi_objective(
+    storage, name: str = "tradeoff", *, n_trials: int = 40, seed: int = 0, names: bool = True
+) -> optuna.Study:
+    """A foreign two-objective study (accuracy up, seconds down) with a constraint, as Optuna makes it."""
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        directions=["maximize", "minimize"],
+        sampler=optuna.samplers.RandomSampler(seed=seed),
+    )
+    if names:
+        study.set_metric_names(["accuracy", "train_seconds"])
+    study.optimize(tradeoff, n_trials=n_trials)
+    return study
+
+
+@pytest.fixture(name="make_multi_objective")
+def _make_multi_objective_fixture():
+    return make_multi_objective

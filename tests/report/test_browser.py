@@ -82,3 +82,22 @@ def test_study_report_with_hostile_names_draws_and_sorts(browser, tmp_path, make
     values = [float(c) for c in cells if c not in ("–", "")]
     assert len(values) >= 5 and values == sorted(values, reverse=True)
     page.close()
+
+
+def test_multi_objective_report_draws_the_pareto_section(browser, tmp_path, make_multi_objective):
+    storage = optuna.storages.InMemoryStorage()
+    make_multi_objective(storage, n_trials=80)
+    path = write_report(storage, "tradeoff", tmp_path / "tradeoff.html")
+    assert path.stat().st_size <= 8 * 2**20
+    page, errors, requests, dialogs = _open(browser, path)
+    _check_drawn(page, path, errors, requests, dialogs, n_min=4)
+    for key in ("pareto", "hypervolume", "parallel"):
+        assert page.locator(f"#fig-{key} .main-svg").count() >= 1
+    xtitle = page.evaluate("document.getElementById('fig-pareto').layout.xaxis.title.text")
+    assert xtitle.startswith("accuracy")
+    # the front's markers are drawn: one point per front trial in the first trace
+    n_front = page.locator("#fig-pareto g.trace").first.locator("path.point").count()
+    assert n_front == page.locator("#front tbody tr").count() > 0
+    page.locator("#pareto-section").scroll_into_view_if_needed()
+    page.locator("#fig-pareto").screenshot(path=str(tmp_path / "pareto.png"))
+    page.close()

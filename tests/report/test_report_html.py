@@ -228,8 +228,9 @@ def test_empty_failed_and_multi_objective_studies(storage):
     assert "No complete trial yet." in study_report_html(storage, "empty")
     assert "No complete trial yet." in study_report_html(storage, "failed")
     mo_page = study_report_html(storage, "mo")
-    assert "multi-objective study (2 objectives: minimize, maximize): hpsearch picks no single best" in mo_page
-    assert "No complete trial yet." in mo_page  # no single best: the same policy as the CLI and the server
+    # no single best (the same policy as the CLI and the server): the Pareto front instead
+    assert "has no single best trial" in mo_page and 'id="pareto-section"' in mo_page
+    assert "Best configuration" not in mo_page
 
 
 def _six_params(trial) -> float:
