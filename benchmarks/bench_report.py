@@ -24,6 +24,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
+from hpsearch.records import DIVERGED_ATTR, EPOCHS_RUN_ATTR, LEARNING_CURVE_ATTR, SAMPLER_ATTR, TRAIN_SECONDS_ATTR
 from hpsearch.report import write_report
 
 DISTS = {
@@ -52,14 +53,14 @@ def make_trials(n: int, seed: int = 0) -> list[optuna.trial.FrozenTrial]:
         score = 0.97 - 0.04 * abs(math.log10(lr) + 2.5) - 0.03 * (p["optimizer"] == "sgd") + rng.normal(0, 0.005)
         epochs = int(rng.integers(5, 30))
         curve = [float(score * (1 - 0.6 ** (e + 1))) for e in range(epochs)]
-        attrs = {"train_seconds": float(rng.uniform(0.2, 3)), "epochs_run": epochs, "learning_curve": curve}
+        attrs = {TRAIN_SECONDS_ATTR: float(rng.uniform(0.2, 3)), EPOCHS_RUN_ATTR: epochs, LEARNING_CURVE_ATTR: curve}
         state, value, inter = TrialState.COMPLETE, float(score), {}
         if lr > 0.08:
-            state, value, attrs["diverged"] = TrialState.FAIL, None, True
+            state, value, attrs[DIVERGED_ATTR] = TrialState.FAIL, None, True
         elif i % 7 == 3:
             state, value = TrialState.PRUNED, None
             curve = curve[: max(1, epochs // 3)]
-            attrs["learning_curve"] = curve
+            attrs[LEARNING_CURVE_ATTR] = curve
             inter = dict(enumerate(curve))
         trials.append(
             create_trial(
@@ -81,7 +82,7 @@ def main() -> None:
     t0 = time.perf_counter()
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
     if len(study.trials) < args.trials:
-        study.set_user_attr("sampler", "random")
+        study.set_user_attr(SAMPLER_ATTR, "random")
         study.add_trials(make_trials(args.trials - len(study.trials)))
     print(f"study with {args.trials} trials ready in {time.perf_counter() - t0:.1f} s")
     out = Path(args.output) if args.output else Path(tempfile.mkdtemp()) / f"{name}.html"

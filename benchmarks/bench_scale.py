@@ -290,6 +290,7 @@ def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: 
     from optuna.distributions import distribution_to_json
     from optuna.storages._rdb import models
 
+    from hpsearch.records import CLAIM_TOKEN_ATTR, SLOT_ATTR
     from hpsearch.storage._claims import claims_table
 
     rng = np.random.default_rng(n)
@@ -346,8 +347,8 @@ def _prefill(storage, study_id: int, n: int, sampler: str, dists: dict, claims: 
         if claims:
             token = str(uuid.uuid4())
             sys_attrs += [
-                {"trial_id": tid, "key": "hpsearch_slot", "value_json": json.dumps(k)},
-                {"trial_id": tid, "key": "hpsearch_claim_token", "value_json": json.dumps(token)},
+                {"trial_id": tid, "key": SLOT_ATTR, "value_json": json.dumps(k)},
+                {"trial_id": tid, "key": CLAIM_TOKEN_ATTR, "value_json": json.dumps(token)},
             ]
             if sampler == "grid":
                 sys_attrs.append({"trial_id": tid, "key": "grid_id", "value_json": json.dumps(k)})

@@ -62,13 +62,24 @@ TEST_TRIAL_ATTR = "test_trial"  # the trial number re-scored
 TEST_SEEDS_ATTR = "test_seeds"  # the evaluation seeds
 TRUE_OPTIMUM_ATTR = "true_optimum"  # a benchmark's known best held-out score (table benchmarks)
 
-# trial user attrs
+# trial system attrs (hpsearch's own, beside Optuna's)
 SLOT_ATTR = "hpsearch_slot"  # the budget slot a trial runs (its configuration and seed derive from it)
+HOST_ATTR = "hpsearch_host"  # the machine of the worker running the trial (crash recovery, trial logs)
+PID_ATTR = "hpsearch_pid"  # that worker's process id (a dead one's trial is a crash)
+LEASE_ATTR = "hpsearch_lease_until"  # when an HTTP client's trial is given up (epoch seconds)
+ASK_KEY_ATTR = "hpsearch_ask_key"  # the Idempotency-Key of the ask that created the trial
+CLAIM_TOKEN_ATTR = "hpsearch_claim_token"  # the token of its slot's claim, to re-attach it after a crash
+
+# trial user attrs
 DIVERGED_ATTR = "diverged"  # True when training diverged (a NaN value)
 ERROR_ATTR = "error"  # the objective's error text, when it raised on this trial
 TRAIN_SECONDS_ATTR = "train_seconds"
 EPOCHS_RUN_ATTR = "epochs_run"
 LEARNING_CURVE_ATTR = "learning_curve"
+# an MLP trial's (objectives.mlp), beside the three above
+N_PARAMETERS_ATTR = "n_parameters"
+BEST_EPOCH_ATTR = "best_epoch"
+STOP_REASON_ATTR = "stop_reason"
 # A command trial's (objectives.command): its output logs, its slot's folder, which attempt of the slot it is.
 STDOUT_LOG_ATTR = "stdout_log"
 STDERR_LOG_ATTR = "stderr_log"
@@ -98,11 +109,19 @@ ATTRIBUTE_KEYS = frozenset(
         TEST_SEEDS_ATTR,
         TRUE_OPTIMUM_ATTR,
         SLOT_ATTR,
+        HOST_ATTR,
+        PID_ATTR,
+        LEASE_ATTR,
+        ASK_KEY_ATTR,
+        CLAIM_TOKEN_ATTR,
         DIVERGED_ATTR,
         ERROR_ATTR,
         TRAIN_SECONDS_ATTR,
         EPOCHS_RUN_ATTR,
         LEARNING_CURVE_ATTR,
+        N_PARAMETERS_ATTR,
+        BEST_EPOCH_ATTR,
+        STOP_REASON_ATTR,
         STDOUT_LOG_ATTR,
         STDERR_LOG_ATTR,
         TRIAL_DIR_ATTR,

@@ -22,10 +22,10 @@ from typing import IO, Any
 from optuna.trial import FrozenTrial
 
 from hpsearch.errors import UserError
+from hpsearch.records import HOST_ATTR
 from hpsearch.records import STDERR_LOG_ATTR as STDERR_ATTR
 from hpsearch.records import STDOUT_LOG_ATTR as STDOUT_ATTR
 
-HOST_ATTR = "hpsearch_host"  # = hpsearch.search._recovery.HOST_ATTR
 CHUNK = 64 * 1024
 FOLLOW_POLL = 0.2  # seconds between looks at a followed log
 

@@ -22,6 +22,16 @@ import optuna
 
 from hpsearch.errors import UserError
 from hpsearch.nn import EpochRecord, Network, TrainResult, train
+from hpsearch.records import (
+    BEST_EPOCH_ATTR,
+    DIVERGED_ATTR,
+    EPOCHS_RUN_ATTR,
+    LEARNING_CURVE_ATTR,
+    N_PARAMETERS_ATTR,
+    STOP_REASON_ATTR,
+    TRAIN_SECONDS_ATTR,
+    finite_or_none,
+)
 from hpsearch.spec.catalog import hyperparameters
 from hpsearch.storage._attrs import set_user_attrs, trial_slot
 from objectives.datasets import Problem, load_problem
@@ -204,18 +214,18 @@ class MLPObjective:
         result = fitted.result
         value = math.nan if result.diverged else score(self.metric, y_val, fitted.outputs(X_val), p.task)
         attrs = {
-            "train_seconds": result.train_seconds,
-            "epochs_run": result.epochs_run,
-            "n_parameters": fitted.net.n_parameters,
-            "learning_curve": [_json_float(r.val_metric) for r in result.history],
-            "best_epoch": result.best_epoch,
-            "stop_reason": "pruned" if state["pruned"] else result.stop_reason,
-            "diverged": bool(result.diverged or not math.isfinite(value)),
+            TRAIN_SECONDS_ATTR: result.train_seconds,
+            EPOCHS_RUN_ATTR: result.epochs_run,
+            N_PARAMETERS_ATTR: fitted.net.n_parameters,
+            LEARNING_CURVE_ATTR: [finite_or_none(r.val_metric) for r in result.history],  # stored as JSON
+            BEST_EPOCH_ATTR: result.best_epoch,
+            STOP_REASON_ATTR: "pruned" if state["pruned"] else result.stop_reason,
+            DIVERGED_ATTR: bool(result.diverged or not math.isfinite(value)),
         }
         set_user_attrs(trial, attrs)  # one write, not seven
         if state["pruned"]:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run}")
-        return math.nan if attrs["diverged"] else float(value)
+        return math.nan if attrs[DIVERGED_ATTR] else float(value)
 
 
 def _pruning_callback(trial: optuna.trial.BaseTrial, state: dict) -> Callable[[EpochRecord], bool]:
@@ -231,8 +241,3 @@ def _pruning_callback(trial: optuna.trial.BaseTrial, state: dict) -> Callable[[E
         return False
 
     return callback
-
-
-def _json_float(x: float | None) -> float | None:
-    """Storage keeps user attrs as JSON: NaN/inf become null."""
-    return float(x) if x is not None and math.isfinite(x) else None

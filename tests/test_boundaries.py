@@ -10,8 +10,9 @@
   through hpsearch.results; the report renders the verdict it is handed); search/ imports nothing
   of the server (the trust rule lives in hpsearch.trust); storage/ imports nothing of search/.
 * The study's vocabulary lives in hpsearch/records.py: an attribute key written as a literal
-  (``attrs.get("diverged")``, ``set_user_attr("comparison", ...)``, ``"hpsearch_spec"`` anywhere)
-  elsewhere fails.
+  anywhere else in the code (hpsearch, objectives, benchmarks, studies; ``attrs.get("diverged")``,
+  ``set_user_attr("comparison", ...)``, ``{"train_seconds": ...}`` as attributes, ``"hpsearch_spec"``
+  anywhere) fails.
 """
 
 from __future__ import annotations
@@ -64,13 +65,11 @@ FORBIDDEN_IMPORTS = (
 )
 ATTR_READERS = frozenset({"get", "pop", "setdefault"})
 ATTR_WRITERS = frozenset({"set_user_attr", "set_study_user_attr", "set_trial_user_attr", "set_system_attr"})
-ALWAYS_KEYS = frozenset({"hpsearch_spec", "hpsearch_slot"})  # no other meaning: a literal anywhere is a copy
-# Files owned by work in progress elsewhere (the storage seam, the objectives) that still spell keys
-# as literals.
-# Only remove entries from it.
-ATTR_LITERAL_PENDING: frozenset[str] = frozenset(
-    {"hpsearch/storage/_attrs.py", "hpsearch/storage/_spec_attrs.py", "objectives/mlp.py"}
-)
+# Calls that take a dict of attributes: hpsearch.storage's set_user_attrs, and ``update`` on an *attrs.
+ATTR_DICT_WRITERS = frozenset({"set_user_attrs"})
+# Where the attribute-key rule looks: all code but the tests (which pin the stored names literally,
+# so that renaming a constant by mistake fails them).
+ATTR_SCANNED = (*PACKAGES, "benchmarks", "studies")
 
 
 def _sources() -> Iterator[tuple[str, ast.Module]]:
@@ -81,6 +80,11 @@ def _sources() -> Iterator[tuple[str, ast.Module]]:
 
 
 SOURCES = dict(_sources())
+ATTR_SOURCES = {
+    path.relative_to(ROOT).as_posix(): ast.parse(path.read_text(encoding="utf-8"))
+    for top in ATTR_SCANNED
+    for path in sorted((ROOT / top).rglob("*.py"))
+}
 
 
 def _module_of(rel: str) -> str:
@@ -183,35 +187,49 @@ def _receiver_name(node: ast.expr) -> str:
 
 
 def attr_literals(tree: ast.Module) -> list[tuple[int, str]]:
-    """Attribute keys of hpsearch.records written as string literals where they read or write attrs."""
+    """Attribute keys of hpsearch.records written as string literals.
+
+    A key of hpsearch's own (``hpsearch_spec``, ``hpsearch_slot``, ... : no other meaning) is a copy
+    anywhere. The others (``diverged``, ``seed``, ...) are ordinary words too, so they count where
+    they read or write attributes: a read or test on an ``*attrs`` (``attrs.get("diverged")``,
+    ``user_attrs["n_val"]``, ``"seed" in attrs``), a ``set_*_attr`` call, and a dict literal of
+    attributes (passed to ``set_user_attrs``, merged by ``*attrs.update``, assigned to ``*attrs``).
+    """
     from hpsearch.records import ATTRIBUTE_KEYS
 
-    found = []
+    own = {k for k in ATTRIBUTE_KEYS if k.startswith("hpsearch_")}
+
+    def key(node: ast.expr | None) -> list[tuple[int, str]]:
+        if isinstance(node, ast.Constant) and node.value in ATTRIBUTE_KEYS and node.value not in own:
+            return [(node.lineno, repr(node.value))]
+        return []
+
+    def dict_keys(node: ast.expr) -> list[tuple[int, str]]:
+        return [hit for k in node.keys for hit in key(k)] if isinstance(node, ast.Dict) else []
+
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and node.value in ALWAYS_KEYS:
+        if isinstance(node, ast.Constant) and node.value in own:
             found.append((node.lineno, repr(node.value)))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            method = node.func.attr
+        elif isinstance(node, ast.Call):
+            method = _receiver_name(node.func)
+            receiver = _receiver_name(node.func.value) if isinstance(node.func, ast.Attribute) else ""
             if method in ATTR_WRITERS:
-                keys = node.args[:2]
-            elif method in ATTR_READERS and _receiver_name(node.func.value).endswith("attrs"):
-                keys = node.args[:1]
-            else:
-                continue
-            found += [
-                (k.lineno, repr(k.value))
-                for k in keys
-                if isinstance(k, ast.Constant) and k.value in ATTRIBUTE_KEYS and k.value not in ALWAYS_KEYS
-            ]
+                found += [hit for k in node.args[:2] for hit in key(k)]
+            elif isinstance(node.func, ast.Attribute) and method in ATTR_READERS and receiver.endswith("attrs"):
+                found += key(node.args[0] if node.args else None)
+            elif method in ATTR_DICT_WRITERS or (method == "update" and receiver.endswith("attrs")):
+                found += [hit for a in node.args for hit in dict_keys(a)]
+                found += [(node.lineno, repr(k.arg)) for k in node.keywords if k.arg in ATTRIBUTE_KEYS]
         elif isinstance(node, ast.Subscript) and _receiver_name(node.value).endswith("attrs"):
-            k = node.slice
-            if isinstance(k, ast.Constant) and k.value in ATTRIBUTE_KEYS and k.value not in ALWAYS_KEYS:
-                found.append((k.lineno, repr(k.value)))
+            found += key(node.slice)
         elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             if _receiver_name(node.comparators[0]).endswith("attrs"):
-                k = node.left
-                if isinstance(k, ast.Constant) and k.value in ATTRIBUTE_KEYS and k.value not in ALWAYS_KEYS:
-                    found.append((k.lineno, repr(k.value)))
+                found += key(node.left)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_receiver_name(t).endswith("attrs") for t in targets):
+                found += dict_keys(node.value)
     return found
 
 
@@ -222,8 +240,8 @@ def test_layers_run_one_way() -> None:
 
 def test_attribute_keys_only_in_records() -> None:
     bad = []
-    for rel, tree in SOURCES.items():
-        if rel == "hpsearch/records.py" or rel in ATTR_LITERAL_PENDING:
+    for rel, tree in ATTR_SOURCES.items():
+        if rel == "hpsearch/records.py":
             continue
         bad += [f"{rel}:{line}: {key}" for line, key in attr_literals(tree)]
     assert not bad, "attribute keys as literals (import them from hpsearch.records):\n" + "\n".join(bad)
@@ -254,8 +272,6 @@ def test_pending_lists_name_files_that_still_need_them() -> None:
         assert private_optuna_uses(SOURCES[rel]), f"{rel} is clean: drop it from PRIVATE_OPTUNA_PENDING"
     for rel in REPORT_PENDING:
         assert report_violations(rel, SOURCES[rel]), f"{rel} is clean: drop it from REPORT_PENDING"
-    for rel in ATTR_LITERAL_PENDING:
-        assert attr_literals(SOURCES[rel]), f"{rel} is clean: drop it from ATTR_LITERAL_PENDING"
 
 
 def test_nn_imports_nothing_else_of_hpsearch() -> None:
@@ -317,10 +333,40 @@ def test_layer_rule_catches_a_backward_import(rel: str, source: str) -> None:
         'if "test_score" in study.user_attrs: pass',
         'KEY = "hpsearch_spec"',
         'x = t.system_attrs.get("hpsearch_slot")',
+        'LEASE = "hpsearch_lease_until"',
+        'set_user_attrs(trial, {"train_seconds": t, "diverged": d})',
+        'attrs = {"epochs_run": n}',
+        'attrs: dict = {"learning_curve": c}',
+        'trial.user_attrs.update({"n_parameters": n})',
+        'study.user_attrs.update(stop_reason="done")',
     ],
 )
 def test_attribute_literal_rule_catches_a_copy(source: str) -> None:
     assert attr_literals(ast.parse(source))
+
+
+def test_attribute_rule_flags_every_planted_key_of_a_module() -> None:
+    """The rule as the test applies it, on a small module: each copy is reported with its line."""
+    source = (
+        "import math\n"
+        'attrs = {"train_seconds": 1.0, "note": "x"}\n'
+        'if attrs.get("diverged"):\n'
+        '    trial.set_user_attr("error", "boom")\n'
+        'SLOT = "hpsearch_slot"\n'
+    )
+    assert sorted(attr_literals(ast.parse(source))) == [
+        (2, "'train_seconds'"),
+        (3, "'diverged'"),
+        (4, "'error'"),
+        (5, "'hpsearch_slot'"),
+    ]
+
+
+def test_attribute_rule_scans_all_code_but_the_tests() -> None:
+    scanned = set(ATTR_SOURCES)
+    expected = ("objectives/mlp.py", "objectives/command.py", "hpsearch/storage/_attrs.py", "benchmarks/bench_scale.py")
+    assert set(expected) <= scanned
+    assert not any(rel.startswith("tests/") for rel in scanned)
 
 
 def test_attribute_literal_rule_passes_other_strings() -> None:

@@ -30,6 +30,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch.records import HOST_ATTR, LEASE_ATTR, PID_ATTR
 from hpsearch.storage import (
     engine_of,
     pid_alive,
@@ -40,10 +41,6 @@ from hpsearch.storage import (
     study_id_of,
     trial_id_of,
 )
-
-HOST_ATTR = "hpsearch_host"
-PID_ATTR = "hpsearch_pid"
-LEASE_ATTR = "hpsearch_lease_until"
 
 
 def recover_study(study: optuna.Study) -> list[int]:

@@ -20,11 +20,18 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import UserError
-from hpsearch.records import DIVERGED_ATTR, ERROR_ATTR, SLOT_ATTR, budget
-from hpsearch.search._recovery import (
+from hpsearch.records import (
+    ASK_KEY_ATTR,
+    CLAIM_TOKEN_ATTR,
+    DIVERGED_ATTR,
+    ERROR_ATTR,
     HOST_ATTR,
     LEASE_ATTR,
     PID_ATTR,
+    SLOT_ATTR,
+    budget,
+)
+from hpsearch.search._recovery import (
     fail_expired_leases,
     fail_orphans,
     fail_trial,
@@ -45,9 +52,6 @@ from hpsearch.storage import (
     trial_id_of,
     trial_store,
 )
-
-KEY_ATTR = "hpsearch_ask_key"  # the Idempotency-Key of the ask that created the trial
-TOKEN_ATTR = "hpsearch_claim_token"  # the token of its slot's claim, to re-attach it after a crash
 
 
 class StudyComplete(UserError):
@@ -163,14 +167,14 @@ def _trial_of_key(study: optuna.Study, key: str, lease: float | None) -> int | N
     """
     storage = storage_of(study)
     engine = engine_of(storage)
-    trial_id = running_trial_with_attr(engine, study_id_of(study), KEY_ATTR, key)
+    trial_id = running_trial_with_attr(engine, study_id_of(study), ASK_KEY_ATTR, key)
     if trial_id is None:
         return None
     # Optuna's trial cache (the server's, or a study's) knows only the trials it saw
     # created or read; this one may come from another process: read it in first.
     storage.get_all_trials(study_id_of(study), deepcopy=False, states=(TrialState.RUNNING,))
     attrs = storage.get_trial_system_attrs(trial_id)
-    slot, token = attrs.get(SLOT_ATTR), attrs.get(TOKEN_ATTR)
+    slot, token = attrs.get(SLOT_ATTR), attrs.get(CLAIM_TOKEN_ATTR)
     if (
         slot is not None
         and token is not None
@@ -328,13 +332,13 @@ def report_value(study: optuna.Study, number: int, step: int, value: float, *, l
 def _template(
     study: optuna.Study, claim: Claim, record_pid: bool, lease: float | None, key: str | None = None
 ) -> FrozenTrial:
-    attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname(), TOKEN_ATTR: claim.token}
+    attrs: dict[str, Any] = {SLOT_ATTR: claim.slot, HOST_ATTR: socket.gethostname(), CLAIM_TOKEN_ATTR: claim.token}
     if record_pid:
         attrs[PID_ATTR] = os.getpid()
     if lease is not None:
         attrs[LEASE_ATTR] = time.time() + lease
     if key is not None:
-        attrs[KEY_ATTR] = key
+        attrs[ASK_KEY_ATTR] = key
     if isinstance(study.sampler, SlotGridSampler):
         attrs["grid_id"] = claim.slot  # the point itself follows from the slot; no grid is copied
     return FrozenTrial(

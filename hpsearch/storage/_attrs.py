@@ -9,7 +9,7 @@ inside the transaction, after the upsert took the write lock), and keeps the
 trial object's copy in step. Any other trial or storage (a FixedTrial, an
 in-memory study) gets plain ``set_user_attr`` calls.
 
-``trial_slot`` is the budget slot a trial runs (system attr ``hpsearch_slot``,
+``trial_slot`` is the budget slot a trial runs (system attr ``SLOT_ATTR``,
 see hpsearch.storage's claims table), read from the trial's cached copy: what
 a trial's random seeds must be keyed by, since its number depends on how many
 workers created trials before it.
@@ -24,10 +24,9 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 
+from hpsearch.records import SLOT_ATTR
 from hpsearch.storage._faults import call_with_retries, policy_of
 from hpsearch.storage._optuna import backend_of
-
-SLOT_ATTR = "hpsearch_slot"  # the same key as hpsearch.search._samplers.SLOT_ATTR (a test holds them equal)
 
 
 def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> None:

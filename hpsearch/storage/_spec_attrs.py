@@ -14,18 +14,17 @@ from typing import Any
 import optuna
 
 from hpsearch.errors import StudyNotFound, UserError
+from hpsearch.records import OPTUNA_VERSION_ATTR, SAMPLER_ARGS_ATTR, SAMPLER_ATTR, SEED_ATTR, SPEC_ATTR
 from hpsearch.storage._urls import display_url
-
-SPEC_ATTR = "hpsearch_spec"
 
 
 def save_spec(study: optuna.Study, spec: Any, *, sampler_args: dict | None = None) -> None:
     """Store ``spec`` (and sampler, sampler_args, optuna_version, seed) with the study."""
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
-    study.set_user_attr("sampler", spec.study.sampler)
-    study.set_user_attr("sampler_args", dict(sampler_args or {}))
-    study.set_user_attr("optuna_version", optuna.__version__)
-    study.set_user_attr("seed", spec.study.seed)
+    study.set_user_attr(SAMPLER_ATTR, spec.study.sampler)
+    study.set_user_attr(SAMPLER_ARGS_ATTR, dict(sampler_args or {}))
+    study.set_user_attr(OPTUNA_VERSION_ATTR, optuna.__version__)
+    study.set_user_attr(SEED_ATTR, spec.study.seed)
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

@@ -104,13 +104,6 @@ def test_random_search_gives_the_same_trials_at_jobs_1_and_jobs_2(tmp_path):
     assert by_slot[0] == by_slot[1]
 
 
-def test_the_slot_key_is_the_samplers():
-    from hpsearch.records import SLOT_ATTR
-    from hpsearch.storage._attrs import SLOT_ATTR as STORAGE_SLOT_ATTR
-
-    assert SLOT_ATTR == STORAGE_SLOT_ATTR
-
-
 def test_resume_keeps_the_stored_spec_and_n_trials_raises_the_budget(url, spec_factory, objectives_module):
     spec = spec_factory(n_trials=3)
     run_study(spec, url, progress=False)
