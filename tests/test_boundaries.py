@@ -4,7 +4,9 @@
   that runs or retrains a study (hpsearch.search's run functions, hpsearch.comparison's
   _arms / _retrain / _flow).
 * Optuna's private API lives in hpsearch/storage/ alone: no other file imports an
-  ``optuna.*._private`` module or reads a private Optuna attribute (``study._storage``, ...).
+  ``optuna.*._private`` module or reads a private Optuna attribute (``study._storage``, ...),
+  nor reaches into one through ``self`` in a subclass of an Optuna class (``self._rng`` in a
+  RandomSampler subclass, an override of QMCSampler's ``_find_sample_id``).
 * hpsearch/nn/ imports nothing of hpsearch outside hpsearch.nn.
 * Layers run one way: report/ and comparison/ never import each other (both read stored studies
   through hpsearch.results; the report renders the verdict it is handed); search/ imports nothing
@@ -18,6 +20,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,6 +131,94 @@ def private_optuna_uses(tree: ast.Module) -> list[tuple[int, str]]:
                 found.append((node.lineno, f".{node.attr}"))
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and _rooted_at_optuna(node):
             found.append((node.lineno, f"optuna...{node.attr}"))
+    return found
+
+
+def _resolve(node: ast.expr, imported: dict[str, str]) -> object | None:
+    """The object a base-class expression names: ``optuna.samplers.X``, or a name imported with
+    ``from MODULE import X``; None for anything else (a class of the same file, a variable)."""
+    chain: list[str] = []
+    while isinstance(node, ast.Attribute):
+        chain.insert(0, node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    if node.id in imported:
+        module, _, name = imported[node.id].rpartition(".")
+        root: object = getattr(importlib.import_module(module), name, None)
+    elif node.id == "optuna":
+        root = importlib.import_module("optuna")
+    else:
+        return None
+    for part in chain:
+        root = getattr(root, part, None)
+    return root
+
+
+def _optuna_private_names(cls: type) -> set[str]:
+    """Private names Optuna's classes in ``cls``'s MRO define: methods and class attributes, and
+    attributes their methods set on ``self`` (read from their source)."""
+    names: set[str] = set()
+    for base in cls.__mro__:
+        if not base.__module__.startswith("optuna"):
+            continue
+        names |= {n for n in vars(base) if n.startswith("_") and not n.startswith("__")}
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(base)))
+        except (OSError, TypeError):
+            continue
+        names |= {
+            n.attr
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name)
+            and n.value.id == "self"
+            and n.attr.startswith("_")
+            and not n.attr.startswith("__")
+        }
+    return names
+
+
+def private_optuna_in_subclasses(tree: ast.Module) -> list[tuple[int, str]]:
+    """Optuna's private names used through ``self`` in a subclass of an Optuna class.
+
+    ``self._rng`` in a RandomSampler subclass is Optuna's private state, as much as
+    ``sampler._rng`` is; so is overriding a private method (``def _find_sample_id``) or assigning
+    a private attribute Optuna's class sets (``self._random_sampler = ...``). A subclass of a class
+    of the same file inherits its bases.
+    """
+    imported = {
+        alias.asname or alias.name: f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level
+        for alias in node.names
+    }
+    classes = {c.name: c for c in ast.walk(tree) if isinstance(c, ast.ClassDef)}
+    private: dict[str, set[str]] = {}
+
+    def names_of(c: ast.ClassDef) -> set[str]:
+        if c.name not in private:
+            private[c.name] = set()
+            for b in c.bases:
+                if isinstance(b, ast.Name) and b.id in classes:
+                    private[c.name] |= names_of(classes[b.id])
+                elif isinstance(cls := _resolve(b, imported), type):
+                    private[c.name] |= _optuna_private_names(cls)
+        return private[c.name]
+
+    found = []
+    for c in classes.values():
+        names = names_of(c)
+        for node in ast.walk(c):
+            if isinstance(node, ast.FunctionDef) and node.name in names and node in c.body:
+                found.append((node.lineno, f"def {node.name} (overrides Optuna's)"))
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr in names
+                and isinstance(node.value, ast.Name)
+                and node.value.id in ("self", "cls")
+            ):
+                found.append((node.lineno, f"self.{node.attr}"))
     return found
 
 
@@ -263,6 +356,7 @@ def test_optuna_private_api_only_in_storage() -> None:
         if rel.startswith("hpsearch/storage/") or rel in PRIVATE_OPTUNA_PENDING:
             continue
         bad += [f"{rel}:{line}: {what}" for line, what in private_optuna_uses(tree)]
+        bad += [f"{rel}:{line}: {what}" for line, what in private_optuna_in_subclasses(tree)]
     assert not bad, "private Optuna API outside hpsearch/storage/ (use hpsearch.storage._optuna):\n" + "\n".join(bad)
 
 
@@ -385,6 +479,34 @@ def test_allowed_imports_pass() -> None:
         "hpsearch/report/_x.py",
         ast.parse("from hpsearch.records import is_finished\nfrom hpsearch.results import group_by_sampler"),
     )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from optuna.samplers import RandomSampler\nclass S(RandomSampler):\n"
+        "    def before_trial(self, study, trial):\n        self._rng.rng.seed(1)",
+        "import optuna\nclass S(optuna.samplers.CmaEsSampler):\n    def f(self):\n        return self._cma_rng",
+        "from optuna.samplers import TPESampler\nclass S(TPESampler):\n"
+        "    def __init__(self):\n        self._random_sampler = None",
+        "from optuna.samplers import QMCSampler\nclass S(QMCSampler):\n"
+        "    def _find_sample_id(self, study, space):\n        return 0",
+        "from optuna.samplers import RandomSampler\nclass A(RandomSampler):\n    pass\n"
+        "class B(A):\n    def f(self):\n        return self._rng",
+    ],
+)
+def test_private_optuna_rule_catches_a_subclass_reaching_in(source: str) -> None:
+    assert private_optuna_in_subclasses(ast.parse(source))
+
+
+def test_a_subclass_own_private_names_pass() -> None:
+    tree = ast.parse(
+        "from optuna.samplers import RandomSampler\nclass S(RandomSampler):\n"
+        "    def __init__(self, seed):\n        super().__init__(seed=seed)\n        self._base_seed = seed\n"
+        "    def _mine(self):\n        return self._base_seed\n"
+        "class Plain:\n    def f(self):\n        return self._rng"
+    )
+    assert private_optuna_in_subclasses(tree) == []
 
 
 def test_public_optuna_names_pass() -> None:

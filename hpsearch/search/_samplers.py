@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-from optuna.samplers import CmaEsSampler, GPSampler, QMCSampler, RandomSampler, TPESampler
+from optuna.samplers import CmaEsSampler, GPSampler, RandomSampler, TPESampler
 
 from hpsearch.errors import UserError
 from hpsearch.records import SLOT_ATTR
 from hpsearch.samplers import SAMPLERS
+from hpsearch.storage._optuna import IndexedQMCSampler, reseed_sampler, set_tpe_startup_sampler
 
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
@@ -117,7 +118,7 @@ class SlotRandomSampler(RandomSampler):
         self._base_seed = seed
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self._rng, self._base_seed, trial)
+        _reseed_for_slot(self, self._base_seed, trial)
 
 
 class SlotTPESampler(TPESampler):
@@ -132,10 +133,10 @@ class SlotTPESampler(TPESampler):
     def __init__(self, seed: int, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
         self._base_seed = seed
-        self._random_sampler = SlotRandomSampler(seed)
+        set_tpe_startup_sampler(self, SlotRandomSampler(seed))
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self._rng, self._base_seed + 1, trial)
+        _reseed_for_slot(self, self._base_seed + 1, trial)
         super().before_trial(study, trial)
 
 
@@ -154,7 +155,7 @@ class SlotCmaEsSampler(CmaEsSampler):
         self._base_seed = seed
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self._cma_rng, self._base_seed + 1, trial)
+        _reseed_for_slot(self, self._base_seed + 1, trial)
         super().before_trial(study, trial)
 
 
@@ -170,17 +171,17 @@ class SlotGPSampler(GPSampler):
         self._base_seed = seed
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self._rng, self._base_seed + 1, trial)
+        _reseed_for_slot(self, self._base_seed + 1, trial)
         super().before_trial(study, trial)
 
 
-class SlotQMCSampler(QMCSampler):
+class SlotQMCSampler(IndexedQMCSampler):
     """Scrambled Sobol: slot k gets point k of the seeded sequence, over the whole space.
 
     Optuna's QMCSampler samples its first trial at random and numbers points
     with a non-atomic counter in the study's system attrs (duplicates under
     parallel workers); here the search space is known up front and the index is
-    the slot.
+    the slot (hpsearch.storage's IndexedQMCSampler holds the private hook).
     """
 
     def __init__(self, space: dict[str, optuna.distributions.BaseDistribution], seed: int) -> None:
@@ -192,17 +193,12 @@ class SlotQMCSampler(QMCSampler):
             warn_independent_sampling=False,
         )
         self._space = dict(space)
-        self._slot = 0
 
     def infer_relative_search_space(self, study, trial) -> dict:
         return dict(self._space)
 
-    def sample_relative(self, study, trial, search_space) -> dict[str, Any]:
-        self._slot = int(trial.system_attrs.get(SLOT_ATTR, trial.number))
-        return super().sample_relative(study, trial, search_space)
-
-    def _find_sample_id(self, study, search_space) -> int:
-        return self._slot
+    def sample_index(self, trial: optuna.trial.FrozenTrial) -> int:
+        return int(trial.system_attrs.get(SLOT_ATTR, trial.number))
 
 
 def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tuple[optuna.samplers.BaseSampler, dict]:
@@ -296,12 +292,12 @@ def _grid_sampler(spec: Spec, seed: int) -> tuple[SlotGridSampler, dict]:
     return sampler, args
 
 
-def _reseed_for_slot(rng: Any, seed: int, trial: optuna.trial.FrozenTrial) -> None:
-    """Seed a sampler's random state (Optuna's LazyRandomState) from (seed, the trial's slot), so
-    its draws for that slot never depend on the trial number or on which worker ran it."""
+def _reseed_for_slot(sampler: optuna.samplers.BaseSampler, seed: int, trial: optuna.trial.FrozenTrial) -> None:
+    """Seed a sampler's random state from (seed, the trial's slot), so its draws for that slot
+    never depend on the trial number or on which worker ran it."""
     slot = trial.system_attrs.get(SLOT_ATTR)
     if slot is not None:
-        rng.rng.seed(_slot_seed(seed, int(slot)))
+        reseed_sampler(sampler, _slot_seed(seed, int(slot)))
 
 
 def _slot_seed(seed: int, slot: int) -> int:

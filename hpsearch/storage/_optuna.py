@@ -56,6 +56,10 @@ PRIVATE_NAMES: dict[str, str] = {
     "_lock": "_CachedStorage: the lock its own updates take",
     "_filter_study": "optuna.pruners: the study view a sampler's hooks get",
     "_check_values_are_feasible": "optuna.study._tell: as above",
+    "_rng": "RandomSampler, TPESampler, GPSampler: the LazyRandomState it draws from, reseeded per slot",
+    "_cma_rng": "CmaEsSampler: the LazyRandomState each generation's optimizer is seeded from, as above",
+    "_random_sampler": "TPESampler: the sampler of its start-up trials (no argument sets it), made the slot's",
+    "_find_sample_id": "QMCSampler: which point of the sequence a trial gets (overridden: the slot)",
 }
 
 
@@ -86,3 +90,48 @@ def stale_trial_ids(storage: optuna.storages.BaseStorage, study_id: int) -> list
     if not getattr(storage, "get_heartbeat_interval", lambda: None)() or not hasattr(backend, "_get_stale_trial_ids"):
         return None
     return list(backend._get_stale_trial_ids(study_id))
+
+
+def reseed_sampler(sampler: optuna.samplers.BaseSampler, seed: int) -> None:
+    """Seed the random state a built-in Optuna sampler draws from (CmaEsSampler's ``_cma_rng``, the
+    others' ``_rng``, each a LazyRandomState), so that its draws for a trial can be keyed to the
+    trial's slot: Optuna only seeds them once, at construction."""
+    target: Any = sampler
+    state = target._cma_rng if isinstance(sampler, optuna.samplers.CmaEsSampler) else target._rng
+    state.rng.seed(seed)
+
+
+def set_tpe_startup_sampler(sampler: optuna.samplers.TPESampler, startup: optuna.samplers.BaseSampler) -> None:
+    """Make ``startup`` the sampler of TPE's start-up trials (and of what its model does not cover):
+    TPESampler keeps a RandomSampler of its own for them, which no argument replaces."""
+    target: Any = sampler
+    target._random_sampler = startup
+
+
+class IndexedQMCSampler(optuna.samplers.QMCSampler):
+    """Optuna's QMCSampler giving each trial point ``sample_index(trial)`` of its sequence.
+
+    Optuna numbers the points with a counter in the study's system attrs, read and written in two
+    transactions (parallel workers draw duplicates); its hook for the number, ``_find_sample_id``,
+    is private, so it is overridden here and subclasses give the index through ``sample_index``.
+    """
+
+    _index = 0
+
+    def sample_index(self, trial: optuna.trial.FrozenTrial) -> int:
+        """The point of the sequence ``trial`` gets."""
+        raise NotImplementedError
+
+    def sample_relative(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        search_space: dict[str, optuna.distributions.BaseDistribution],
+    ) -> dict[str, Any]:
+        self._index = self.sample_index(trial)
+        return super().sample_relative(study, trial, search_space)
+
+    def _find_sample_id(
+        self, study: optuna.Study, search_space: dict[str, optuna.distributions.BaseDistribution]
+    ) -> int:
+        return self._index
