@@ -45,6 +45,28 @@ def check_bind(host: str, token: str | None) -> None:
         )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail with one line (exit 1) when ``host:port`` cannot be bound, before saying "serving on".
+
+    Binding a probe socket the way uvicorn binds (SO_REUSEADDR, so a port in
+    TIME_WAIT counts as free) catches the common case, another server on the
+    port; uvicorn would otherwise print its own error after our banner and exit 3.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise click.ClickException(
+                f"hpsearch serve: cannot listen on {host}:{port}: {reason} (is another server using it? "
+                "choose a free port with --port)"
+            ) from None
+
+
 def served_hosts(host: str, token: str | None, extra: Sequence[str]) -> list[str]:
     """The Host names to answer to (see module docstring); UserError when they are not clear or not safe."""
     from hpsearch.server._security import ANY_HOST, allowed_hosts
@@ -105,6 +127,8 @@ def serve(
       hpsearch serve --trial-timeout 600      # reclaim trials of clients silent for 10 minutes
       hpsearch serve --host 0.0.0.0 --token "$(openssl rand -hex 16)" --allowed-host gpu1.lab.example
       hpsearch serve --token T --allowed-host hpsearch.example.org   # behind a TLS reverse proxy
+
+    A port another program holds is one error line and exit code 1.
     """
     from hpsearch.server import create_app
     from hpsearch.server._connections import run_server
@@ -115,6 +139,7 @@ def serve(
     url = resolve_storage_url(storage)
     app = create_app(url, token or None, trial_timeout=trial_timeout, allowed_hosts=hosts)
     app.state.hpsearch.storage()  # open now: a bad URL is exit 2 before we bind
+    check_port_free(host, port)
     shown = f"[{host}]" if ":" in host else host
     click.echo(
         f"hpsearch: serving {app.state.hpsearch.storage_label} on http://{shown}:{port}/"

@@ -136,6 +136,20 @@ def test_serve_refuses_non_loopback_without_token_exit_2(storage_url, monkeypatc
     assert main(["serve", "--port", "70000", "--storage", storage_url]) == 2
 
 
+def test_serve_on_a_busy_port_says_so_once_and_exits_1(storage_url, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--storage", storage_url]) == 1
+    out, err = capsys.readouterr()
+    assert "serving" not in out  # no banner for a server that never served
+    (line,) = err.strip().splitlines()
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+
+
 def test_serve_refuses_a_non_positive_trial_timeout_exit_2(storage_url, capsys):
     assert main(["serve", "--trial-timeout", "0", "--storage", storage_url]) == 2
     err = capsys.readouterr().err
