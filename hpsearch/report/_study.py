@@ -26,6 +26,8 @@ from hpsearch.report._html import fmt, render
 from hpsearch.results._failures import failures
 from hpsearch.results._importance import importances
 from hpsearch.results._studies import StudyData
+from hpsearch.spec.catalog import EXTERNAL_OBJECTIVE
+from hpsearch.spec.command import COMMAND_OBJECTIVE
 
 FANOVA_MAX = 1000  # complete trials; past that the random forest takes several seconds
 IMPORTANCE_MAX = 2000  # complete trials importance is computed on: a seeded sample beyond (10,000 took ~4 s)
@@ -138,6 +140,28 @@ def _front_rows(study: StudyData, points: pf.Points, params: list[str]) -> list[
     ]
 
 
+def evaluate_hint(study: StudyData) -> str:
+    """How to score this study's best on held-out data, or "" when hpsearch cannot (from the stored spec).
+
+    The report never loads user code, so a user function is assumed to
+    accept ``split`` (``best --evaluate`` says so clearly if it does not);
+    a command needs its ``[command] test`` program; an external objective is
+    scored by its own client.
+    """
+    spec = study.attrs.get(SPEC_ATTR)
+    section = spec.get("study") if isinstance(spec, dict) else None
+    kind = section.get("objective") if isinstance(section, dict) else None
+    if kind is None or kind == EXTERNAL_OBJECTIVE:
+        return ""
+    command = spec.get("command") if isinstance(spec, dict) else None
+    if kind == COMMAND_OBJECTIVE and not (isinstance(command, dict) and command.get("test")):
+        return (
+            'A command study is scored on held-out data by a [command] test = "..." program (its last '
+            f"line is the score); add one to the spec, then run hpsearch best {study.name} --evaluate."
+        )
+    return f"Not evaluated on the test split yet (hpsearch best {study.name} --evaluate)."
+
+
 def study_page(study: StudyData, *, seed: int = 0) -> str:
     """HTML of one study's report (see module docstring)."""
     params = list(study.distributions)
@@ -175,6 +199,7 @@ def study_page(study: StudyData, *, seed: int = 0) -> str:
         best_value=fmt(best.value, 6) if best else "",
         test_score=test_score_items(study.attrs),
         importance_note=imp_note,
+        evaluate_hint=evaluate_hint(study),
     )
 
 
@@ -221,6 +246,7 @@ def _multi_objective_page(study: StudyData, params: list[str], seed: int) -> str
         best_value="",
         test_score=[],
         importance_note="",
+        evaluate_hint="",
     )
 
 

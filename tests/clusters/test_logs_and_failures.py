@@ -117,6 +117,20 @@ def test_report_and_dashboard_show_each_failed_trials_cause_and_stderr_tail(cli)
     assert "file://" not in board  # the server's paths stay on the server
 
 
+def test_a_command_studys_report_suggests_evaluate_only_with_a_test_program(cli):
+    cli.program("""
+        import sys
+        print(float(sys.argv[1]))
+    """)
+    assert cli.run("run", str(cli.spec(n_trials=2)), "-q").returncode == 0
+    assert cli.run("report", "cmd", "-o", "r.html").returncode == 0
+    html = (cli.folder / "r.html").read_text()
+    hint = re.search(r'<p class="note" id="evaluate-hint">([^<]*)</p>', html).group(1)
+    # best --evaluate would fail here (no test program): the report says what to add instead
+    assert "[command] test" in hint and "Not evaluated on the test split yet" not in html
+    assert cli.run("best", "cmd", "--evaluate").returncode == 2
+
+
 def test_retry_failed_reopens_the_failed_slots_after_the_environment_is_fixed(cli):
     cli.program("""
         import os, sys

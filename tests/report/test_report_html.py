@@ -103,7 +103,8 @@ def test_foreign_study_without_hpsearch_attrs(storage):
     for fig in ("fig-history", "fig-parallel", "fig-slice", "fig-contour", "fig-states"):
         assert f'id="{fig}"' in html
     assert "fig-curves" not in html  # no learning curves recorded: left out, not fatal
-    assert "Not evaluated on the test split yet" in html
+    # no spec stored: best --evaluate cannot retrain it, so the report does not suggest it
+    assert "--evaluate" not in html and 'id="evaluate-hint"' not in html
     best = study.best_trial
     assert f"Trial #{best.number} reached" in html
 
@@ -278,3 +279,25 @@ def test_full_size_comparison_stays_small_and_offers_the_contour_axes(tmp_path):
     pairs = {frozenset(label.split(" × ")) for label in labels}
     assert len(labels) == len(pairs) == 15 and frozenset({"learning_rate", "optimizer"}) in pairs  # every pair
     assert "qmc: mean over 5 repeats" in html and "grid: mean over 5 repeats" in html
+
+
+@pytest.mark.parametrize(
+    ("spec", "hint"),
+    [
+        ({"study": {"objective": "mlp"}}, "hpsearch best s --evaluate"),
+        ({"study": {"objective": "table"}}, "hpsearch best s --evaluate"),
+        ({"study": {"objective": "mod:fn"}}, "hpsearch best s --evaluate"),
+        ({"study": {"objective": "command"}, "command": {"run": "x"}}, '[command] test = "..."'),
+        ({"study": {"objective": "command"}, "command": {"run": "x", "test": "y"}}, "hpsearch best s --evaluate"),
+        ({"study": {"objective": "external"}}, ""),
+        (None, ""),
+    ],
+)
+def test_the_report_suggests_best_evaluate_only_where_it_can_work(spec, hint):
+    from hpsearch.records import SPEC_ATTR
+    from hpsearch.report._study import evaluate_hint
+    from hpsearch.results import StudyData
+
+    study = StudyData(name="s", direction="maximize", attrs={} if spec is None else {SPEC_ATTR: spec}, trials=[])
+    text = evaluate_hint(study)
+    assert (hint in text) if hint else text == ""
