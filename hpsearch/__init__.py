@@ -29,14 +29,23 @@ __all__ = ["__version__", "SpecError", "StudyNotFound", "UserError", "compare", 
 
 
 def run(
-    spec: SpecSource, *, storage: str | None = None, objective: Any = None, n_trials: int | None = None, jobs: int = 1
+    spec: SpecSource,
+    *,
+    storage: str | None = None,
+    objective: Any = None,
+    n_trials: int | None = None,
+    jobs: int = 1,
+    verbose: bool = False,
 ) -> Any:
     """Create or resume the study of ``spec`` (a path or a dict of the TOML's shape) and run it to
     its budget; returns the ``optuna.Study``. ``objective``: an optional callable
-    ``(trial, params) -> float`` replacing the spec's objective."""
+    ``(trial, params) -> float`` replacing the spec's objective. ``verbose``: also Optuna's
+    INFO log lines (otherwise only its warnings)."""
+    from hpsearch._api import library_logs
     from hpsearch._api import run as _run
 
-    return _run(spec, storage=storage, objective=objective, n_trials=n_trials, jobs=jobs)
+    with library_logs(verbose):
+        return _run(spec, storage=storage, objective=objective, n_trials=n_trials, jobs=jobs)
 
 
 def compare(
@@ -50,25 +59,28 @@ def compare(
     n_trials: int | None = None,
     eval_seeds: int = 3,
     progress: bool = False,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Run one study per sampler and seed, retrain every repeat's best, and return the verdict dict.
 
     ``spec``: a spec file path or a dict of the TOML's shape; ``objective``: an
     optional callable ``(trial, params) -> float`` replacing the spec's
     objective (for notebooks); ``storage``: a database URL (default: env
-    HPSEARCH_STORAGE, else sqlite:///hpsearch.db). Re-running resumes.
+    HPSEARCH_STORAGE, else sqlite:///hpsearch.db). Re-running resumes. ``verbose``: also
+    Optuna's INFO log lines, one per study created (otherwise only its warnings).
     """
-    from hpsearch._api import console_progress
+    from hpsearch._api import console_progress, library_logs
     from hpsearch.comparison._flow import compare as _compare
 
-    return _compare(
-        spec,
-        samplers=samplers,
-        seeds=seeds,
-        storage=storage,
-        objective=objective,
-        jobs=jobs,
-        n_trials=n_trials,
-        eval_seeds=eval_seeds,
-        progress=console_progress(progress),
-    )
+    with library_logs(verbose):
+        return _compare(
+            spec,
+            samplers=samplers,
+            seeds=seeds,
+            storage=storage,
+            objective=objective,
+            jobs=jobs,
+            n_trials=n_trials,
+            eval_seeds=eval_seeds,
+            progress=console_progress(progress),
+        )

@@ -15,7 +15,8 @@ objective. Studies store their objective as ``"package.module:function"``
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,21 @@ def run(
     return run_study(
         resolved, resolve_storage_url(storage), n_trials=n_trials, jobs=jobs, progress=console_progress(progress)
     )
+
+
+@contextmanager
+def library_logs(verbose: bool) -> Iterator[None]:
+    """Optuna's INFO lines (one "A new study created" per study: 61 for one run and one compare),
+    only when ``verbose``; warnings always. The caller's own verbosity is restored after."""
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    if not verbose:
+        optuna.logging.set_verbosity(min(max(before, optuna.logging.WARNING), optuna.logging.CRITICAL))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 def console_progress(progress: bool) -> Any:

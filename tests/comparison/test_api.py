@@ -81,3 +81,35 @@ def test_run_from_a_spec_file(cheap_objectives, tmp_path):
     )
     study = hpsearch.run(spec, storage=f"sqlite:///{tmp_path / 'f.db'}")
     assert study.study_name == "sharp" and len(study.trials) == 2  # the name defaults to the file's stem
+
+
+QUIET_SCRIPT = """
+import sys
+import hpsearch
+
+spec = {
+    "study": {"name": "q", "objective": "cheap_objectives:noise", "direction": "minimize", "n_trials": 3,
+              "seed": 1, "sampler": "random"},
+    "space": {f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(2)},
+}
+verbose = sys.argv[1] == "verbose"
+hpsearch.run(spec, storage="sqlite:///q.db", verbose=verbose)
+hpsearch.compare(dict(spec, study=dict(spec["study"], name="qc")), samplers=("random", "tpe"), seeds=2,
+                 storage="sqlite:///q.db", verbose=verbose)
+import optuna
+print("verbosity", optuna.logging.get_verbosity())
+"""
+
+
+@pytest.mark.parametrize("mode", ["quiet", "verbose"])
+def test_the_python_api_keeps_optunas_info_lines_for_verbose(cheap_objectives, tmp_path, mode):
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", QUIET_SCRIPT, mode], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    # one run study, then four arm studies (2 samplers x 2 seeds): Optuna's INFO line for each only when verbose
+    assert done.stderr.count("A new study created in RDB") == (0 if mode == "quiet" else 5), done.stderr
+    if mode == "quiet":
+        assert "[I " not in done.stderr, done.stderr  # no Optuna INFO line of any kind
+    assert f"verbosity {20}" in done.stdout  # the caller's own Optuna verbosity (INFO) is restored after
