@@ -61,6 +61,10 @@ TEST_METRIC_ATTR = "test_metric"  # which metric test_score is
 TEST_TRIAL_ATTR = "test_trial"  # the trial number re-scored
 TEST_SEEDS_ATTR = "test_seeds"  # the evaluation seeds
 TRUE_OPTIMUM_ATTR = "true_optimum"  # a benchmark's known best held-out score (table benchmarks)
+# several objectives: a repeat's front re-scored held out {"trials": [numbers], "values": [[one per objective]]},
+# and a benchmark's known true front [[one value per objective], ...] (table benchmarks)
+TEST_FRONT_ATTR = "test_front"
+TRUE_FRONT_ATTR = "true_front"
 
 # trial system attrs (hpsearch's own, beside Optuna's)
 SLOT_ATTR = "hpsearch_slot"  # the budget slot a trial runs (its configuration and seed derive from it)
@@ -108,6 +112,8 @@ ATTRIBUTE_KEYS = frozenset(
         TEST_TRIAL_ATTR,
         TEST_SEEDS_ATTR,
         TRUE_OPTIMUM_ATTR,
+        TEST_FRONT_ATTR,
+        TRUE_FRONT_ATTR,
         SLOT_ATTR,
         HOST_ATTR,
         PID_ATTR,

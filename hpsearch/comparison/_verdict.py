@@ -76,6 +76,10 @@ def comparison_verdict(
     """
     if not studies:
         raise ValueError(f"comparison {name!r} has no arm studies")
+    if studies[0].multi_objective:  # several objectives: each repeat's front, by its hypervolume
+        from hpsearch.comparison._hypervolume import hypervolume_verdict
+
+        return hypervolume_verdict(name, studies, seed=seed, looks=looks)
     arms = group_by_sampler(studies)
     direction: Direction = studies[0].direction
     spec = _spec_of(studies)

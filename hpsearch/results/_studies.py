@@ -29,6 +29,7 @@ from hpsearch.records import (
     SEED_ATTR,
     SLOT_ATTR,
     STATE_NAMES,
+    TEST_FRONT_ATTR,
     TEST_SCORES_ATTR,
     TEST_TRIAL_ATTR,
     TRAIN_SECONDS_ATTR,
@@ -260,10 +261,13 @@ def group_by_sampler(studies: Sequence[StudyData]) -> dict[str, list[StudyData]]
 def verdict_fingerprint(studies: Sequence[StudyData]) -> dict[str, list[Any]]:
     """What a comparison's verdict was computed from: per arm study, its finished trials and the
     held-out scores it carries. A stored verdict whose fingerprint differs is stale."""
-    return {
-        s.name: [len(s.finished), s.attrs.get(TEST_TRIAL_ATTR), len(s.attrs.get(TEST_SCORES_ATTR) or [])]
-        for s in sorted(studies, key=lambda s: s.name)
-    }
+    out: dict[str, list[Any]] = {}
+    for s in sorted(studies, key=lambda s: s.name):
+        out[s.name] = [len(s.finished), s.attrs.get(TEST_TRIAL_ATTR), len(s.attrs.get(TEST_SCORES_ATTR) or [])]
+        front = s.attrs.get(TEST_FRONT_ATTR)
+        if isinstance(front, dict):  # several objectives: the held-out front's trials
+            out[s.name].append(sorted(map(str, front.get("trials") or [])))
+    return out
 
 
 def stored_verdict(studies: Sequence[StudyData]) -> dict[str, Any] | None:
