@@ -65,6 +65,8 @@ TRUE_OPTIMUM_ATTR = "true_optimum"  # a benchmark's known best held-out score (t
 # and a benchmark's known true front [[one value per objective], ...] (table benchmarks)
 TEST_FRONT_ATTR = "test_front"
 TRUE_FRONT_ATTR = "true_front"
+# study system attr: set by ``hpsearch stop`` (when and from where), cleared (None) by the next run or worker
+STOP_ATTR = "hpsearch_stop"
 
 # trial system attrs (hpsearch's own, beside Optuna's)
 SLOT_ATTR = "hpsearch_slot"  # the budget slot a trial runs (its configuration and seed derive from it)
@@ -114,6 +116,7 @@ ATTRIBUTE_KEYS = frozenset(
         TRUE_OPTIMUM_ATTR,
         TEST_FRONT_ATTR,
         TRUE_FRONT_ATTR,
+        STOP_ATTR,
         SLOT_ATTR,
         HOST_ATTR,
         PID_ATTR,

@@ -38,6 +38,9 @@ COMMANDS = {
     "serve": "hpsearch.cli._serve_cmd:serve",
     "export": "hpsearch.cli._export_cmd:export",
     "logs": "hpsearch.cli._logs_cmd:logs",
+    "enqueue": "hpsearch.cli._control_cmds:enqueue",
+    "stop": "hpsearch.cli._control_cmds:stop",
+    "copy": "hpsearch.cli._control_cmds:copy",
 }
 
 

@@ -157,7 +157,7 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
     """
     import optuna
 
-    from hpsearch.storage import checkpoint, delete_claims, engine_of, find_study_id, missing_storage
+    from hpsearch.storage import checkpoint, delete_claims, delete_queue, engine_of, find_study_id, missing_storage
 
     url, st = open_existing(storage, read_only=False)
     if st is None:
@@ -171,6 +171,7 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
         return
     optuna.delete_study(study_name=name, storage=st)
     delete_claims(engine_of(st), study_id)
+    delete_queue(engine_of(st), study_id)
     checkpoint(st)  # a SQLite file holds the deletion itself, not its WAL
     click.echo(f"deleted study {name!r} ({n} trials)")
 

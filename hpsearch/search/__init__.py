@@ -14,6 +14,7 @@ from hpsearch.records import (
     state_counts,
     state_name,
 )
+from hpsearch.search._control import Enqueued, clear_stop, enqueue, request_stop, stop_requested
 from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._pruners import PRUNERS, make_pruner
 from hpsearch.search._recovery import Heartbeat, recover_study
@@ -50,6 +51,11 @@ from hpsearch.search._workers import (
 )
 
 __all__ = [
+    "Enqueued",
+    "clear_stop",
+    "enqueue",
+    "request_stop",
+    "stop_requested",
     "BudgetNotLowered",
     "ERROR_ATTR",
     "MAX_FAILURES",

@@ -20,6 +20,7 @@ import optuna
 from hpsearch.errors import UserError
 from hpsearch.records import SPEC_ATTR, budget, is_finished
 from hpsearch.search import _workers
+from hpsearch.search._control import clear_stop, stop_requested
 from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._progress import RunProgress, checked
 from hpsearch.search._pruners import make_pruner
@@ -65,10 +66,13 @@ def prepare_study(
 ) -> tuple[optuna.Study, Any]:
     """Create the study (saving its spec) or load it; returns (study, the spec it runs with).
 
-    A resumed study keeps its stored spec; ``n_trials`` above its budget raises
-    the budget, below it changes nothing (budgets only grow; run_study says
-    so). A different spec under the same name is an error: results of two
-    studies must not mix.
+    A resumed study keeps its stored spec, but its budget only grows: the
+    larger of ``n_trials`` (or, without it, the given spec's own n_trials) and
+    the stored budget is kept. So ``run spec --n-trials 8`` then a plain ``run
+    spec`` whose spec says 20 goes on to 20, rather than calling the study
+    complete at 8; below the stored budget nothing changes (run_study says so
+    for ``n_trials``). A different spec under the same name is an error:
+    results of two studies must not mix.
     """
     name = spec.study.name
     try:
@@ -81,9 +85,10 @@ def prepare_study(
             pass  # created by another process a moment ago: resume it below
     stored = stored_spec(storage, name, wait=10.0)  # another process may have just created it
     _check_same(stored, spec)
-    if n_trials is not None and n_trials > stored.study.n_trials:
-        _check_grid_kept(stored, n_trials)
-        stored = with_overrides(stored, n_trials=n_trials)
+    wanted = spec.study.n_trials if n_trials is None else n_trials
+    if wanted > stored.study.n_trials:
+        _check_grid_kept(stored, wanted)
+        stored = with_overrides(stored, n_trials=wanted)
         storage.set_study_user_attr(storage.get_study_id_from_name(name), SPEC_ATTR, stored.to_dict())
     return load_study(storage, name, spec=stored)
 
@@ -315,6 +320,9 @@ def _run(
 ) -> None:
     shown = checked(progress)
     policy = retry_policy(url)
+    for st in studies:  # a new run or worker resumes a study `hpsearch stop` stopped
+        if call_with_retries(partial(clear_stop, storage, study_id_of(st)), policy) and shown is not None:
+            shown.note(f"study {st.study_name!r}: cleared the stop set by 'hpsearch stop'; resuming")
     todo = [
         (st, sp)
         for st, sp in zip(studies, specs, strict=True)
@@ -373,6 +381,12 @@ def _run(
         raise
     if shown is not None:  # the closing summary reads the database: retried like the run's other reads
         call_with_retries(partial(shown.finished, storage, names, time.monotonic() - start, ok=True), policy)
+        for st, sp in todo:
+            if call_with_retries(partial(stop_requested, storage, study_id_of(st)), policy):
+                shown.note(
+                    f"study {st.study_name!r} was stopped by 'hpsearch stop' ({finished_count(st)} of {budget(sp)} "
+                    "trials finished); run the same command again to resume"
+                )
 
 
 def _nothing() -> None:

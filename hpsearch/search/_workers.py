@@ -35,6 +35,7 @@ from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
 from hpsearch.records import DIVERGED_ATTR, ERROR_ATTR, budget, is_error
+from hpsearch.search._control import stop_requested
 from hpsearch.search._devices import worker_environment
 from hpsearch.search._load import load_study
 from hpsearch.search._parent_death import die_with_parent
@@ -135,6 +136,8 @@ def work(
     ``max_failures`` times in a row. ``stop`` (an Event): start no new trial once it is set.
     ``told`` (an Event shared by a pool's workers): set after each trial this worker
     finishes; a worker waiting for a busy study wakes on it, instead of at its next poll.
+    A study marked by ``hpsearch stop`` (hpsearch.search._control) is dropped
+    before its next trial, as a complete one is: its running trials finish.
     """
     jobs: dict[str, _Job] = {}
     try:
@@ -171,6 +174,9 @@ def _work(
             job = jobs.get(name) or jobs.setdefault(
                 name, call_with_retries(partial(_load_job, storage, name, worker), policy)
             )
+            if call_with_retries(partial(stop_requested, storage, study_id_of(job.study)), policy):
+                pending.remove(name)  # `hpsearch stop`: start no trial of it (the running one was told)
+                continue
             asked = time.monotonic()
             try:
                 trial, params = _ask(job, policy)

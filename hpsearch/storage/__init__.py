@@ -16,6 +16,7 @@ from hpsearch.storage._claims import (
     slot_statuses,
     slot_trial_ids,
 )
+from hpsearch.storage._copy import copy_study
 from hpsearch.storage._faults import (
     DatabaseError,
     DatabaseFailing,
@@ -32,6 +33,7 @@ from hpsearch.storage._faults import (
     retry_policy,
 )
 from hpsearch.storage._optuna import backend_of, stale_trial_ids, storage_of, study_id_of, trial_id_of
+from hpsearch.storage._queue import copy_queue, delete_queue, enqueue_params, queued
 from hpsearch.storage._rdb import (
     DEFAULT_STORAGE,
     GRACE_PERIOD,
@@ -119,6 +121,11 @@ __all__ = [
     "open_storage",
     "own_trial",
     "reopen_failed",
+    "copy_queue",
+    "copy_study",
+    "delete_queue",
+    "enqueue_params",
+    "queued",
     "param_names",
     "read_trials",
     "recent_errors",

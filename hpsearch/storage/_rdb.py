@@ -143,9 +143,14 @@ def open_storage(
         if path is not None:
             _watch_file(storage.engine, path)
     from hpsearch.storage._claims import ensure_claims_table
+    from hpsearch.storage._queue import ensure_queue_table
+
+    def ensure_tables() -> None:
+        ensure_claims_table(storage.engine)
+        ensure_queue_table(storage.engine)
 
     try:
-        call_with_retries(lambda: ensure_claims_table(storage.engine), None if sqlite else retry)
+        call_with_retries(ensure_tables, None if sqlite else retry)
     except sqlalchemy.exc.OperationalError as exc:
         where = display_url(url)
         raise UserError(sqlite_trouble(url, exc) if sqlite else f"storage {where!r}: {_first_line(exc)}") from None

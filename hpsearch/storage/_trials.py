@@ -8,7 +8,8 @@ it back three times (``optuna.Trial`` on construction, ``Study.tell`` twice) and
 one transaction per parameter. Each also takes SQLite's one write lock, which
 parallel workers queue for. Here, for a trial this process creates and runs:
 
-* ``start_trial``: the trial row, its system attributes, its first heartbeat and
+* ``start_trial``: the trial row, its system attributes (with an enqueued
+  configuration bound to its slot, see ``_queue``), its first heartbeat and
   its claim's attachment in one transaction. A claim taken over meanwhile
   rolls it all back, so no trial is left to fail. Numbered as Optuna numbers
   (the study's earlier trials, counted under the study row's lock);
@@ -45,6 +46,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.storage._claims import Claim, attach_in
 from hpsearch.storage._optuna import backend_of, storage_of, study_id_of
+from hpsearch.storage._queue import FIXED_PARAMS_KEY, bind_in
 
 _trials = models.TrialModel.__table__
 _system_attrs = models.TrialSystemAttributeModel.__table__
@@ -86,6 +88,10 @@ def start_trial(study: optuna.Study, claim: Claim, template: FrozenTrial, *, hea
                 .where(_trials.c.trial_id < trial_id)
             ).scalar_one()
             con.execute(_trials.update().where(_trials.c.trial_id == trial_id).values(number=number))
+            fixed = bind_in(con, study_id, claim.slot)  # an enqueued configuration, bound under the same lock
+            if fixed is not None:
+                template = copy.deepcopy(template)
+                template.system_attrs[FIXED_PARAMS_KEY] = fixed
             if template.system_attrs:
                 con.execute(
                     _system_attrs.insert(),

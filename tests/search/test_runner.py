@@ -118,6 +118,17 @@ def test_resume_keeps_the_stored_spec_and_n_trials_raises_the_budget(url, spec_f
     assert study.user_attrs["hpsearch_spec"]["study"]["n_trials"] == 5
 
 
+def test_a_larger_n_trials_in_the_spec_raises_a_budget_that_n_trials_set_lower(url, spec_factory, objectives_module):
+    """run --n-trials 2 on a spec that says 4, then a plain run: it goes on to the spec's 4, since
+    a budget only grows (it used to stop at 2 as 'already complete')."""
+    spec = spec_factory(n_trials=4)
+    run_study(spec, url, n_trials=2, progress=False)
+    assert len(_trials(url, "s")) == 2
+    run_study(spec, url, progress=False)
+    assert len(_trials(url, "s")) == 4
+    assert optuna.load_study(study_name="s", storage=url).user_attrs["hpsearch_spec"]["study"]["n_trials"] == 4
+
+
 def test_a_different_spec_under_the_same_name_is_refused_before_any_write(url, spec_factory, objectives_module):
     run_study(spec_factory(n_trials=2), url, progress=False)
     with pytest.raises(UserError, match=r"different spec \(study.seed differ\)"):
