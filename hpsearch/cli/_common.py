@@ -18,6 +18,18 @@ storage_option = click.option(
 )
 
 
+def next_command(words: str, storage: str | None) -> str:
+    """A ``next: hpsearch ...`` line that works when pasted: it keeps an explicit ``--storage``
+    (shown with any password masked; an env HPSEARCH_STORAGE reaches the next command by itself)."""
+    if storage is None:
+        return f"next: hpsearch {words}"
+    import shlex
+
+    from hpsearch.storage import display_url
+
+    return f"next: hpsearch {words} --storage {shlex.quote(display_url(storage))}"
+
+
 def open_existing(storage: str | None, *, read_only: bool = True) -> tuple[str, optuna.storages.RDBStorage | None]:
     """(url, storage); storage is None when the URL names a SQLite file that does not exist.
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from hpsearch.cli._common import storage_option
+from hpsearch.cli._common import next_command, storage_option
 from hpsearch.samplers import SAMPLERS
 
 
@@ -125,7 +125,7 @@ def compare(
         click.echo(verdict_json(verdict))
     else:
         _print_verdict(console, verdict)
-        _say(console, f"next: hpsearch report {name}-comparison --open")
+        _say(console, next_command(f"report {name}-comparison --open", storage))
 
 
 def verdict_json(verdict: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from hpsearch.cli._common import storage_option
+from hpsearch.cli._common import next_command, storage_option
 from hpsearch.cli._progress import ConsoleProgress
 from hpsearch.errors import UserError
 from hpsearch.search import MAX_FAILURES, SAMPLERS, join_study, run_study
@@ -143,7 +143,7 @@ def run(
         devices=slots,
         retry_failed=retry_failed,
     )
-    _next_step(progress, study.study_name)
+    _next_step(progress, study.study_name, storage)
 
 
 @click.command("worker")
@@ -197,10 +197,10 @@ def worker(
         devices=slots,
         retry_failed=retry_failed,
     )
-    _next_step(progress, name)
+    _next_step(progress, name, storage)
 
 
-def _next_step(progress: ConsoleProgress | None, name: str) -> None:
+def _next_step(progress: ConsoleProgress | None, name: str, storage: str | None) -> None:
     """After a run's closing summary: the command that shows it."""
     if progress is not None and name in progress.summarised:
-        progress.note(f"next: hpsearch report {name} --open")
+        progress.note(next_command(f"report {name} --open", storage))

@@ -305,6 +305,16 @@ def is_complete(storage: optuna.storages.BaseStorage, study: optuna.Study, spec:
     return all(s is SlotStatus.DONE for s in trial_store(study).slot_statuses(budget(spec)))
 
 
+def _complete_note(done: Sequence[optuna.Study]) -> str:
+    """One line for the studies with nothing left to run (a re-run comparison has 30: one line, not 30)."""
+    if len(done) == 1:
+        name, n = done[0].study_name, finished_count(done[0])
+        return f"study {name!r} is already complete ({n} finished trials); nothing to do"
+    counts = {finished_count(st) for st in done}
+    each = f" ({counts.pop()} finished trials each)" if len(counts) == 1 else ""
+    return f"{len(done)} studies already complete{each}; nothing to do for them"
+
+
 def _run(
     storage,
     url: str,
@@ -328,11 +338,9 @@ def _run(
         for st, sp in zip(studies, specs, strict=True)
         if not call_with_retries(partial(is_complete, storage, st, sp), policy)
     ]
-    for st, sp in zip(studies, specs, strict=True):
-        if (st, sp) not in todo and shown is not None:
-            shown.note(
-                f"study {st.study_name!r} is already complete ({finished_count(st)} finished trials); nothing to do"
-            )
+    done = [st for st, sp in zip(studies, specs, strict=True) if (st, sp) not in todo]
+    if done and shown is not None:
+        shown.note(_complete_note(done))
     if not todo:
         return
     deadline = None if timeout is None else _workers.clock() + timeout

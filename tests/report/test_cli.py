@@ -76,7 +76,8 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
     assert "retraining the best configuration of 4 repeats on train+validation with 2 training seeds" in text
     *_, verdict, following = text.rstrip().splitlines()
     assert verdict.startswith("verdict: ")  # the verdict, then only the next step
-    assert following == "next: hpsearch report tiny-comparison --open"
+    # the next step keeps the --storage it was given, so it works when pasted
+    assert following == f"next: hpsearch report tiny-comparison --open --storage {url}"
     counts = _finished(url)
     assert set(counts) == {"tiny-grid-s4", "tiny-grid-s5", "tiny-random-s4", "tiny-random-s5"}
     st = open_storage(url, heartbeat=False)
@@ -107,6 +108,18 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
     assert _finished(url) == counts
     assert "retraining" not in capsys.readouterr().out
 
+
+
+def test_a_rerun_compare_says_once_that_its_studies_are_complete(compared, capsys):
+    *_, argv = compared
+    assert main(argv) == 0  # the first run (or another test) completed it: nothing runs again
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    complete = [line for line in lines if "already complete" in line]
+    assert complete[-1] == "4 studies already complete; nothing to do for them" or complete[-1].startswith(
+        "4 studies already complete ("
+    )
+    assert len(complete) == 2  # one line per run, not one per arm study
 
 def test_report_command_writes_study_and_comparison(compared, tmp_path, monkeypatch):
     d, spec, url, out, argv = compared
