@@ -109,7 +109,6 @@ def test_compare_runs_arms_on_one_split_and_writes_report(compared, capsys):
     assert "retraining" not in capsys.readouterr().out
 
 
-
 def test_a_rerun_compare_says_once_that_its_studies_are_complete(compared, capsys):
     *_, argv = compared
     assert main(argv) == 0  # the first run (or another test) completed it: nothing runs again
@@ -120,6 +119,7 @@ def test_a_rerun_compare_says_once_that_its_studies_are_complete(compared, capsy
         "4 studies already complete ("
     )
     assert len(complete) == 2  # one line per run, not one per arm study
+
 
 def test_report_command_writes_study_and_comparison(compared, tmp_path, monkeypatch):
     d, spec, url, out, argv = compared
