@@ -124,7 +124,9 @@ def hypervolume_verdict(
             "repeats": len(ss),
             "trials": int(np.median([len(s.finished) for s in ss])) if ss else 0,
             "best": {**_quartiles(per_repeat), "per_repeat": per_repeat},
-            "test": None if test_values is None else {**_quartiles(test_values), "per_repeat": test_values},
+            "test": None
+            if test_values is None
+            else {**_quartiles(test_values), "per_repeat": test_values, "training_sd": None},
             "front_size": _quartiles([len(fronts[s.name]) for s in ss]),
             "seconds": float(np.median([s.seconds() for s in ss])) if ss else 0.0,
         }
@@ -135,7 +137,9 @@ def hypervolume_verdict(
         arm_rows.append(row)
     quantity = "held-out hypervolume" if on_test else "validation hypervolume"
     units = _Units("hypervolume", None)
-    sentences = [_pair_sentence(p, units, quantity) for p in pairs] + untested
+    sentences = [
+        _pair_sentence(p, units, quantity).replace("better networks", "better fronts") for p in pairs
+    ] + untested
     notes = _notes(pairs, on_test, budget, studies, arms, looks, repeats)
     if pairs and not on_test:
         notes[0] = (

@@ -42,6 +42,10 @@ def summary(arms: cf.Arms, direction: Direction) -> tuple[list[int], list[list[s
 
 def comparison_page(name: str, studies: list[StudyData], verdict: dict[str, Any] | None, *, seed: int = 0) -> str:
     """HTML of the comparison ``name`` built from its arm studies, opening with ``verdict`` (None: none yet)."""
+    if studies[0].multi_objective:  # several objectives: hypervolume replaces every single-value figure
+        from hpsearch.report._compare_pareto import comparison_pareto_page
+
+        return comparison_pareto_page(name, studies, verdict)
     n_val = next((s.attrs[N_VAL_ATTR] for s in studies if isinstance(s.attrs.get(N_VAL_ATTR), int)), None)
     arms = group_by_sampler(studies)
     direction = studies[0].direction

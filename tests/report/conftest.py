@@ -134,3 +134,29 @@ def make_multi_objective(
 @pytest.fixture(name="make_multi_objective")
 def _make_multi_objective_fixture():
     return make_multi_objective
+
+
+def make_multi_objective_comparison(storage, name: str = "mo", *, seeds=(0, 1, 2), n_trials: int = 20) -> None:
+    """Arm studies of a two-objective comparison (random and TPE-like arms over ``tradeoff``), no verdict stored."""
+    for sampler in ("random", "tpe"):
+        for seed in seeds:
+            sampler_obj = (
+                optuna.samplers.RandomSampler(seed=seed)
+                if sampler == "random"
+                else optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+            )
+            study = optuna.create_study(
+                study_name=f"{name}-{sampler}-s{seed}",
+                storage=storage,
+                directions=["maximize", "minimize"],
+                sampler=sampler_obj,
+            )
+            study.set_metric_names(["accuracy", "train_seconds"])
+            for k, v in {"sampler": sampler, "seed": seed, "comparison": name}.items():
+                study.set_user_attr(k, v)
+            study.optimize(tradeoff, n_trials=n_trials)
+
+
+@pytest.fixture(name="make_multi_objective_comparison")
+def _make_multi_objective_comparison_fixture():
+    return make_multi_objective_comparison

@@ -101,3 +101,21 @@ def test_multi_objective_report_draws_the_pareto_section(browser, tmp_path, make
     page.locator("#pareto-section").scroll_into_view_if_needed()
     page.locator("#fig-pareto").screenshot(path=str(tmp_path / "pareto.png"))
     page.close()
+
+
+def test_multi_objective_comparison_report_draws(browser, tmp_path, make_multi_objective_comparison):
+    from hpsearch.comparison import comparison_verdict
+    from hpsearch.results import arm_studies
+
+    storage = optuna.storages.InMemoryStorage()
+    make_multi_objective_comparison(storage, n_trials=15)
+    verdict = comparison_verdict("mo", arm_studies(storage, "mo"))
+    path = write_report(storage, "mo", tmp_path / "mo-comparison.html", verdict=verdict)
+    assert path.stat().st_size <= 8 * 2**20
+    page, errors, requests, dialogs = _open(browser, path)
+    _check_drawn(page, path, errors, requests, dialogs, n_min=3)
+    for key in ("hypervolume-trials", "final", "fronts"):
+        assert page.locator(f"#fig-{key} .main-svg").count() >= 1
+    page.locator("#pareto-section").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "mo-comparison.png"), full_page=True)
+    page.close()

@@ -97,3 +97,23 @@ def test_three_objectives_draw_every_pair(storage):
         "train_seconds",
         "n_params",
     ]
+
+
+def test_multi_objective_comparison_draws_hypervolume_instead_of_best_so_far(storage, make_multi_objective_comparison):
+    from hpsearch.comparison import comparison_verdict
+    from hpsearch.report import comparison_report_html
+    from hpsearch.results import arm_studies
+
+    make_multi_objective_comparison(storage, n_trials=15)
+    verdict = comparison_verdict("mo", arm_studies(storage, "mo"))
+    html = comparison_report_html(storage, "mo", verdict=verdict)
+    figs = _figures(html)
+    assert {"fig-hypervolume-trials", "fig-final", "fig-fronts"} <= set(figs)
+    assert not {"fig-best-trials", "fig-best-seconds", "fig-expected-max"} & set(figs)
+    assert 'id="reference"' in html and verdict["verdict"].split(":")[0] in html
+    # the curves end where the verdict's per-repeat hypervolumes are: one ruler for both
+    finals = {tr["name"]: tr["y"] for tr in figs["fig-final"]["data"]}
+    for arm in verdict["arms"]:
+        got = finals[arm["sampler"]]
+        got = got if isinstance(got, list) else _decode(got)
+        assert np.allclose(got, arm["best"]["per_repeat"])
