@@ -14,6 +14,8 @@ from hpsearch.cli._common import fmt, load_named_study, open_existing, shown, st
 from hpsearch.records import EPOCHS_RUN_ATTR, TRAIN_SECONDS_ATTR
 from hpsearch.storage import display_url, study_id_of
 
+OTHER_COLUMNS_WIDTH = 62  # sampler, direction, a short "trials by state" and best, with borders
+
 
 @click.command("studies")
 @storage_option
@@ -35,7 +37,14 @@ def studies(storage: str | None) -> None:
         console.print(f"no studies in {display_url(url)}")
         return
 
-    table = Table("name", "sampler", "direction", "trials by state", "best")
+    # Names are shown whole (folded onto more lines when long), never cut with an ellipsis: a
+    # comparison's arms differ only at the end ("-s12"), which a cut hides.
+    longest = max(len(fs.study_name) for fs in frozen)
+    table = Table()
+    room = max(20, console.width - OTHER_COLUMNS_WIDTH)  # the rest of the table stays on screen
+    table.add_column("name", min_width=min(longest, room), overflow="fold")
+    for header in ("sampler", "direction", "trials by state", "best"):
+        table.add_column(header)
     overviews = _overviews(st)
     for fs in sorted(frozen, key=lambda s: s.study_name):
         table.add_row(*(shown(cell) for cell in _study_row(st, fs, overviews.get(fs.study_name))))
@@ -129,14 +138,16 @@ def show(name: str, top: int, storage: str | None) -> None:
     reverse = study.direction.name == "MAXIMIZE"
     done.sort(key=lambda t: float(t.value or 0.0), reverse=reverse)  # every value here is finite
     names = list(spec.space) if spec is not None else param_names(trials, study.user_attrs)
-    table = Table("#", "value", *map(shown, names), "epochs", "seconds", title=f"top {min(top, len(done))} trials")
+    epochs = _has_epochs(done[:top])
+    title = f"top {min(top, len(done))} trials"
+    table = Table("#", "value", *map(shown, names), *(["epochs"] if epochs else []), "seconds", title=title)
     for t in done[:top]:
         table.add_row(
             str(t.number),
             fmt(t.value),
             *(shown(fmt(t.params.get(n))) for n in names),
-            fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, "")),
-            _seconds(t.user_attrs.get(TRAIN_SECONDS_ATTR)),
+            *([fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, ""))] if epochs else []),
+            _seconds(t),
         )
     if console.measure(table, options=console.options.update_width(10**4)).maximum > console.width:
         table = _narrow_table(done[:top], names, table.title)  # too wide: name=value, wrapped, never cut
@@ -244,7 +255,8 @@ def _metric(spec) -> str:
 
 def _narrow_table(trials, names: list[str], title) -> Table:
     """The top trials for a narrow terminal: parameters as one wrapped ``name=value`` cell."""
-    table = Table("#", "value", "epochs", "seconds", "parameters", title=title)
+    epochs = _has_epochs(trials)
+    table = Table("#", "value", *(["epochs"] if epochs else []), "seconds", "parameters", title=title)
     for column in table.columns:
         column.overflow = "fold"
     for t in trials:
@@ -252,12 +264,21 @@ def _narrow_table(trials, names: list[str], title) -> Table:
         table.add_row(
             str(t.number),
             fmt(t.value),
-            fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, "")),
-            _seconds(t.user_attrs.get(TRAIN_SECONDS_ATTR)),
+            *([fmt(t.user_attrs.get(EPOCHS_RUN_ATTR, ""))] if epochs else []),
+            _seconds(t),
             shown(params),
         )
     return table
 
 
-def _seconds(value) -> str:
+def _has_epochs(trials) -> bool:
+    """Whether to show an epochs column: the MLP reports epochs; a command or a function may not."""
+    return any(EPOCHS_RUN_ATTR in t.user_attrs for t in trials)
+
+
+def _seconds(t) -> str:
+    """Training seconds when the objective reports them, else the trial's wall-clock time."""
+    value = t.user_attrs.get(TRAIN_SECONDS_ATTR)
+    if value is None and t.duration is not None:
+        value = t.duration.total_seconds()
     return "" if value is None else f"{float(value):.3g}"

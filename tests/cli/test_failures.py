@@ -145,6 +145,20 @@ def test_studies_lists_foreign_studies_with_what_is_known(foreign, capsys, monke
     assert "waiting 1" in rows["plain"] and "complete 2" in rows["plain"]
 
 
+def test_studies_shows_long_names_whole_on_an_80_column_terminal(foreign, capsys, monkeypatch):
+    names = [f"hpobench-credit-g-budget-200-comparison-random-s{s}" for s in (12, 13)]
+    for name in names:
+        optuna.create_study(study_name=name, storage=URL)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = _run(capsys, "studies")
+    assert code == 0
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines) and "…" not in out  # nothing cut, nothing off screen
+    # each name folds onto several lines of its cell: joined again, the two arms' seeds tell them apart
+    cells = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│"))
+    assert all(name in cells for name in names)
+
+
 @pytest.mark.parametrize("command", ["show", "best", "report"])
 def test_a_multi_objective_study_is_refused_with_the_reason(foreign, capsys, command):
     before = _dump(foreign / DB)

@@ -131,6 +131,21 @@ def test_a_command_studys_report_suggests_evaluate_only_with_a_test_program(cli)
     assert cli.run("best", "cmd", "--evaluate").returncode == 2
 
 
+def test_show_of_a_command_study_has_seconds_and_no_empty_epochs_column(cli):
+    cli.program("""
+        import sys
+        print(float(sys.argv[1]))
+    """)
+    assert cli.run("run", str(cli.spec(n_trials=2)), "-q").returncode == 0
+    shown = cli.run("show", "cmd")
+    assert shown.returncode == 0, shown.stderr
+    header = next(line for line in shown.stdout.splitlines() if "seconds" in line)
+    assert "epochs" not in header  # a command reports no epochs: no column of blanks
+    rows = [line.split("│") for line in shown.stdout.splitlines() if re.match(r"│\s*\d+\s*│", line)]
+    assert len(rows) == 2
+    assert all(float(cells[-2]) > 0 for cells in rows)  # each trial's wall-clock seconds
+
+
 def test_retry_failed_reopens_the_failed_slots_after_the_environment_is_fixed(cli):
     cli.program("""
         import os, sys
