@@ -216,6 +216,10 @@ def report(name: str, output: str | None, open_browser: bool, as_json: bool, sto
         return
     _refuse_unsupported(st, name)
     path = write_report(st, name, output, verdict=_comparison_verdict(st, name))
+    if not name.endswith("-comparison") and name not in {s.study_name for s in st.get_all_studies()}:
+        # NAME matched no study but a comparison: say so (after `delete digits`, `report digits`
+        # writes the comparison digits' report, which a user may not have meant)
+        click.echo(f"no study is named {name!r}: this is the report of the comparison {name!r}")
     click.echo(f"report written to {path}")
     if open_browser:
         webbrowser.open(path.resolve().as_uri())

@@ -121,7 +121,7 @@ def test_a_rerun_compare_says_once_that_its_studies_are_complete(compared, capsy
     assert len(complete) == 2  # one line per run, not one per arm study
 
 
-def test_report_command_writes_study_and_comparison(compared, tmp_path, monkeypatch):
+def test_report_command_writes_study_and_comparison(compared, tmp_path, monkeypatch, capsys):
     d, spec, url, out, argv = compared
     if not out.exists():
         assert main(argv) == 0
@@ -131,8 +131,13 @@ def test_report_command_writes_study_and_comparison(compared, tmp_path, monkeypa
     assert main(["report", "tiny-random-s4", "--storage", url, "--open"]) == 0
     assert (tmp_path / "reports" / "tiny-random-s4.html").exists()
     assert opened == [(tmp_path / "reports" / "tiny-random-s4.html").as_uri()]
+    assert "this is the report of the comparison" not in capsys.readouterr().out
     assert main(["report", "tiny", "--storage", url]) == 0
     assert "Comparison tiny" in (tmp_path / "reports" / "tiny-comparison.html").read_text()
+    # no study is called "tiny" (as after `delete tiny`): the fallback to the comparison is named
+    assert "no study is named 'tiny': this is the report of the comparison 'tiny'" in capsys.readouterr().out
+    assert main(["report", "tiny-comparison", "--storage", url]) == 0
+    assert "this is the report of the comparison" not in capsys.readouterr().out  # asked for by its name
 
 
 @pytest.mark.parametrize(
