@@ -56,15 +56,20 @@ class Table:
 
 
 @functools.cache
-def load_table(benchmark: str, dataset: str) -> Table:
+def load_table(benchmark: str, dataset: str, metric: str | None = None) -> Table:
     """Read one table from the installed package (once per process); UserError when it is not installed.
 
+    ``metric``: the study metric to read, the benchmark's score by default, or one of the costs it
+    records next to it (``Benchmark.costs``: train_seconds, model_size), for several objectives.
     The benchmark and data set are checked against the known lists first, so
     the file read is always one of the package's own.
     """
     bench = BENCHMARKS.get(benchmark)
     if bench is None or dataset not in bench.datasets:
         raise UserError(f"data.dataset: expected a data set of a known benchmark, got {benchmark}/{dataset}")
+    keys = {bench.metric: bench.recorded_metric, **{name: key for name, key, _ in bench.costs}}
+    if metric is not None and metric not in keys:
+        raise UserError(f"study.objectives: expected one of {', '.join(keys)} for {benchmark}, got {metric!r}")
     try:
         import importlib.resources
 
@@ -77,10 +82,12 @@ def load_table(benchmark: str, dataset: str) -> Table:
     path = root.joinpath("datasets", bench.name, f"{dataset}.pkl")
     with path.open("rb") as f:
         raw = pickle.load(f)  # the package's own file (names checked above), never a user path
-    return _to_array(bench, dataset, raw)
+    return _to_array(bench, dataset, raw, keys[metric or bench.metric])
 
 
-def _to_array(bench: Benchmark, dataset: str, raw: Mapping[str, Mapping[str, Sequence[float]]]) -> Table:
+def _to_array(
+    bench: Benchmark, dataset: str, raw: Mapping[str, Mapping[str, Sequence[float]]], key: str | None = None
+) -> Table:
     """The package's {"<one digit per axis>": {metric: [one value per seed]}} as a dense array."""
     shape = tuple(len(a.values) for a in bench.axes)
     keys = list(raw)
@@ -88,7 +95,7 @@ def _to_array(bench: Benchmark, dataset: str, raw: Mapping[str, Mapping[str, Seq
         raise ValueError(f"{bench.name}/{dataset}: configuration keys are not one digit per axis")
     digits = np.frombuffer("".join(keys).encode("ascii"), dtype=np.uint8).reshape(len(keys), len(shape)) - ord("0")
     flat = np.ravel_multi_index(tuple(digits.T.astype(np.intp)), shape)
-    values = np.array([raw[k][bench.recorded_metric] for k in keys], dtype=np.float64)
+    values = np.array([raw[k][key or bench.recorded_metric] for k in keys], dtype=np.float64)
     runs = np.full((math.prod(shape), values.shape[1]), np.nan)
     runs[flat] = values
     if np.isnan(runs).any():

