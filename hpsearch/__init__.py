@@ -10,8 +10,11 @@ For notebooks::
 
     study = hpsearch.run("studies/quickstart.toml", n_trials=20)        # -> optuna.Study
     verdict = hpsearch.compare("studies/digits.toml", seeds=10, jobs=2)  # -> the verdict dict
+    hpsearch.enqueue("quickstart", [{"learning_rate": 0.01, "width": 32}])  # tried first by the next run
+    hpsearch.stop("quickstart")                                          # its workers finish and exit
+    hpsearch.copy_study("quickstart", "quickstart-pg", storage_to="postgresql+psycopg://...")
 
-Both are imported lazily (on first use), so ``import hpsearch`` stays cheap.
+They are imported lazily (on first use), so ``import hpsearch`` stays cheap.
 """
 
 from __future__ import annotations
@@ -25,7 +28,17 @@ from hpsearch.errors import SpecError, StudyNotFound, UserError
 if TYPE_CHECKING:
     from hpsearch.spec import SpecSource
 
-__all__ = ["__version__", "SpecError", "StudyNotFound", "UserError", "compare", "run"]
+__all__ = [
+    "__version__",
+    "SpecError",
+    "StudyNotFound",
+    "UserError",
+    "compare",
+    "copy_study",
+    "enqueue",
+    "run",
+    "stop",
+]
 
 
 def run(
@@ -84,3 +97,33 @@ def compare(
             eval_seeds=eval_seeds,
             progress=console_progress(progress),
         )
+
+
+def enqueue(name: str, configurations: Any = (), *, csv: str | None = None, storage: str | None = None) -> Any:
+    """Queue configurations (dicts of parameter values, and/or the rows of a CSV file) that study
+    ``name`` runs first; they count toward its budget and each runs once (``hpsearch enqueue``).
+    Each is checked against the study's space first: one that does not fit raises UserError and
+    nothing is stored. Returns what was stored (queue positions, how many wait, free slots)."""
+    from hpsearch.search import enqueue as _enqueue
+    from hpsearch.storage import resolve_storage_url
+
+    return _enqueue(resolve_storage_url(storage), name, list(configurations), csv=csv)
+
+
+def stop(name: str, *, storage: str | None = None) -> None:
+    """Ask every worker of study ``name`` to finish its running trial and exit (``hpsearch stop``);
+    the next ``run`` of the study clears the request and resumes it."""
+    from hpsearch.search import request_stop
+    from hpsearch.storage import resolve_storage_url
+
+    request_stop(resolve_storage_url(storage), name)
+
+
+def copy_study(name: str, new: str, *, storage: str | None = None, storage_to: str | None = None) -> int:
+    """Copy study ``name`` as ``new`` (every trial, its slots and queue), into ``storage_to`` or the
+    same database (``hpsearch copy``); returns the number of trials. UserError if ``new`` exists."""
+    from hpsearch.storage import copy_study as _copy
+    from hpsearch.storage import resolve_storage_url
+
+    source = resolve_storage_url(storage)
+    return _copy(source, name, source if storage_to is None else resolve_storage_url(storage_to), new)

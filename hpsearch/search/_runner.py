@@ -86,6 +86,8 @@ def prepare_study(
     stored = stored_spec(storage, name, wait=10.0)  # another process may have just created it
     _check_same(stored, spec)
     wanted = spec.study.n_trials if n_trials is None else n_trials
+    if n_trials is None and _grid_changes(stored, wanted):
+        wanted = stored.study.n_trials  # a plain re-run keeps its grid (run_study says so), never fails
     if wanted > stored.study.n_trials:
         _check_grid_kept(stored, wanted)
         stored = with_overrides(stored, n_trials=wanted)
@@ -119,6 +121,15 @@ def new_study(
         study.set_user_attr(key, value)
     save_spec(study, spec, sampler_args=args)
     return study
+
+
+def _grid_changes(stored: Any, n_trials: int) -> bool:
+    """Whether budget ``n_trials`` would size a grid study's grid differently from its stored budget."""
+    if stored.study.sampler != "grid" or n_trials <= stored.study.n_trials:
+        return False
+    from hpsearch.space import grid_points_per_axis
+
+    return grid_points_per_axis(stored.space, n_trials) != grid_points_per_axis(stored.space, stored.study.n_trials)
 
 
 def _check_grid_kept(stored: Any, n_trials: int) -> None:
@@ -188,7 +199,14 @@ def _run_study(
 ) -> optuna.Study:
     if retry_failed:
         call_with_retries(partial(_reopen, storage, spec.study.name, checked(progress)), retry_policy(storage_url))
+    given = spec.study.n_trials
     study, spec = call_with_retries(partial(prepare_study, storage, spec, n_trials=n_trials), retry_policy(storage_url))
+    if n_trials is None and given > spec.study.n_trials and (shown := checked(progress)) is not None:
+        shown.note(
+            f"study {study.study_name!r} keeps its budget of {spec.study.n_trials}: its grid was sized to it, "
+            f"and the spec's study.n_trials ({given}) would change the grid. Run a new study (another study name) "
+            "for the larger grid"
+        )
     if n_trials is not None and n_trials < spec.study.n_trials:  # budgets only grow
         finished = finished_count(study)
         if finished < n_trials:

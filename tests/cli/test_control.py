@@ -20,6 +20,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpsearch.cli import main
+from hpsearch.storage import open_storage, queued
 
 ALL_POINTS = sorted((a, b) for a in "pqr" for b in (1, 2, 3))
 
@@ -94,6 +95,20 @@ def test_a_plain_run_after_a_smaller_n_trials_goes_on_to_the_specs_budget(workdi
     assert code == 0, err
     assert "already complete" not in out and "8 finished trials" in out
     assert _slots(_trials(workdir, "rand8")) == list(range(8))
+
+
+def test_a_plain_run_of_a_grid_whose_grid_the_specs_budget_would_change_keeps_its_budget_and_says_why(
+    workdir, capsys, monkeypatch
+):
+    """grid9 at --n-trials 4 runs a 1 x 3 grid; the spec's 9 would make it 3 x 3, mixing two grids:
+    a plain re-run keeps the 4 (exit 0) and says how to get the larger grid."""
+    monkeypatch.setenv("HP_TEST_SLEEP", "0")
+    assert _run(capsys, "run", "grid9.toml", "--n-trials", "4", "--quiet")[0] == 0
+    before = len(_trials(workdir))
+    code, out, err = _run(capsys, "run", "grid9.toml")
+    assert code == 0, err
+    assert "keeps its budget of 4" in out and "spec's study.n_trials (9) would change the grid" in out
+    assert len(_trials(workdir)) == before
 
 
 def _slots(trials):
@@ -192,7 +207,11 @@ def test_enqueued_configurations_run_exactly_once_after_a_kill_9_with_two_jobs(r
         (t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.system_attrs["hpsearch_slot"]
     )
     assert len(finished) == 8 and not [t for t in trials if t.state == TrialState.RUNNING]
-    assert [t.params for t in finished[1:5]] == queue  # slots 1-4, in queue order, each once
+    st = open_storage(f"sqlite:///{rand8 / 'hpsearch.db'}")
+    bound = queued(st.engine, st.get_study_id_from_name("rand8"))  # (position, params, slot)
+    assert [t.system_attrs["hpsearch_slot"] for t in finished] == list(range(8))
+    assert [params for _, params, _ in bound] == queue and len({slot for _, _, slot in bound} - {None, 0}) == 4
+    assert all(finished[slot].params == params for _, params, slot in bound)  # each in its bound slot, once
     assert sum("fixed_params" in t.system_attrs for t in finished) == 4
 
 
