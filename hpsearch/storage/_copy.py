@@ -47,9 +47,10 @@ def copy_study(source_url: str, name: str, target_url: str, new: str) -> int:
     """
     if not storage_exists(source_url):
         raise missing_storage(source_url, name)
-    source = open_storage(source_url)
+    same = target_url == source_url
+    source = open_storage(source_url, read_only=not same)  # another database is only read
     source_id = find_study_id(source, name)
-    target = source if target_url == source_url else open_storage(target_url)
+    target = source if same else open_storage(target_url)
     try:
         target.get_study_id_from_name(new)
     except KeyError:
