@@ -29,8 +29,16 @@ gives the stored number back); JSON numbers likewise. JSON has no NaN or
 Infinity, so non-finite numbers are ``null`` there (CSV writes ``nan``/``inf``).
 
 Works on any Optuna study in the storage, hpsearch's or not. A multi-objective
-study has one column per objective, ``value_0, value_1, ...``, in place of
-``value`` (JSON: ``"values": [...]``).
+study has one column per objective in place of ``value``, named by its metric
+(``accuracy, train_seconds``: the study's metric names), or ``value_0,
+value_1, ...`` where it has none (JSON: ``"values": [...]`` and
+``"objectives": [names]``).
+
+A study whose trials carry constraint values (``[constraints]``, or
+``trial.set_constraint``) gets, after ``seconds``, a ``feasible`` column
+(every constraint value <= 0; empty for a trial without values yet) and one
+column per constraint, ``constraint: n_params <= 50000`` (how far beyond the
+bound: <= 0 is within it). JSON: ``"feasible"`` and ``"constraints": {...}``.
 """
 
 from __future__ import annotations
@@ -45,8 +53,16 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpsearch.records import SPEC_ATTR, TRAIN_SECONDS_ATTR, best_trial, error_text, json_safe, state_name
-from hpsearch.storage import find_study_id
+from hpsearch.records import (
+    SPEC_ATTR,
+    TRAIN_SECONDS_ATTR,
+    best_trial,
+    error_text,
+    is_feasible,
+    json_safe,
+    state_name,
+)
+from hpsearch.storage import find_study_id, metric_names
 
 FORMATS = ("csv", "json")
 
@@ -80,18 +96,44 @@ def trial_seconds(t: FrozenTrial) -> float | None:
     return None
 
 
-def _value_columns(directions: Sequence[Any]) -> list[str]:
-    return ["value"] if len(directions) == 1 else [f"value_{i}" for i in range(len(directions))]
+def objective_columns(n_objectives: int, names: Sequence[str] | None = None) -> list[str]:
+    """The value columns: ``value`` for one objective; else the objectives' metric names where the
+    study has them (distinct, and not a fixed column's name), else ``value_0, value_1, ...``."""
+    if n_objectives == 1:
+        return ["value"]
+    named = list(names or [])
+    if len(named) == n_objectives and len(set(named)) == n_objectives and not set(named) & _FIXED:
+        return named
+    return [f"value_{i}" for i in range(n_objectives)]
 
 
-def _record(t: FrozenTrial, n_objectives: int) -> dict[str, Any]:
+_FIXED = frozenset({"number", "state", "value", "seconds", "feasible", "params", "error"})
+CONSTRAINT_PREFIX = "constraint: "
+
+
+def constraint_keys(trials: Sequence[FrozenTrial]) -> list[str]:
+    """Every constraint key the trials carry, in the order trials (by number) first did."""
+    keys: dict[str, None] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        keys.update(dict.fromkeys(t.constraints))
+    return list(keys)
+
+
+def _record(
+    t: FrozenTrial, n_objectives: int, names: Sequence[str] | None = None, constrained: bool = False
+) -> dict[str, Any]:
     values = list(t.values) if t.values is not None else [None] * n_objectives
     out: dict[str, Any] = {"number": t.number, "state": state_name(t)}
     if n_objectives == 1:
         out["value"] = values[0]
     else:
         out["values"] = values
+        if names:
+            out["objectives"] = list(names)
     out["seconds"] = trial_seconds(t)
+    if constrained:
+        out["feasible"] = is_feasible(t) if t.constraints else None
+        out["constraints"] = dict(t.constraints)
     out["params"] = dict(t.params)
     out["error"] = error_text(t)
     return out
@@ -100,36 +142,55 @@ def _record(t: FrozenTrial, n_objectives: int) -> dict[str, Any]:
 def trial_rows(storage: optuna.storages.BaseStorage, name: str) -> tuple[list[str], list[list[Any]]]:
     """(columns, rows) of study ``name``: one row per trial, cells as Python values (None = empty)."""
     study_id, directions, trials = _study(storage, name)
-    return rows_of(trials, n_objectives=len(directions), attrs=storage.get_study_user_attrs(study_id))
+    return rows_of(
+        trials,
+        n_objectives=len(directions),
+        attrs=storage.get_study_user_attrs(study_id),
+        names=metric_names(storage, study_id),
+    )
 
 
 def rows_of(
-    trials: Sequence[FrozenTrial], *, n_objectives: int = 1, attrs: dict[str, Any] | None = None
+    trials: Sequence[FrozenTrial],
+    *,
+    n_objectives: int = 1,
+    attrs: dict[str, Any] | None = None,
+    names: Sequence[str] | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
-    """(columns, rows) of trials already read (a report's), with the study's user ``attrs``."""
+    """(columns, rows) of trials already read (a report's), with the study's user ``attrs`` and its
+    objectives' metric ``names`` (several objectives)."""
     trials = sorted(trials, key=lambda t: t.number)
     params = param_names(trials, attrs)
-    fixed = ["number", "state", *_value_columns([None] * n_objectives), "seconds"]
+    keys = constraint_keys(trials)
+    fixed = ["number", "state", *objective_columns(n_objectives, names), "seconds"]
+    if keys:
+        fixed += ["feasible", *(CONSTRAINT_PREFIX + k for k in keys)]
     columns = fixed + [f"params_{p}" if p in (*fixed, "error") else p for p in params] + ["error"]
     rows = []
     for t in trials:
-        r = _record(t, n_objectives)
+        r = _record(t, n_objectives, constrained=bool(keys))
         values = [r["value"]] if n_objectives == 1 else r["values"]
-        rows.append([r["number"], r["state"], *values, r["seconds"], *(t.params.get(p) for p in params), r["error"]])
+        checks = [r["feasible"], *(t.constraints.get(k) for k in keys)] if keys else []
+        rows.append(
+            [r["number"], r["state"], *values, r["seconds"], *checks, *(t.params.get(p) for p in params), r["error"]]
+        )
     return columns, rows
 
 
 def trial_records(storage: optuna.storages.BaseStorage, name: str) -> list[dict[str, Any]]:
-    """Study ``name`` as a list of ``{"number", "state", "value", "seconds", "params": {...}}``."""
-    _, directions, trials = _study(storage, name)
-    return [_record(t, len(directions)) for t in trials]
+    """Study ``name`` as a list of ``{"number", "state", "value", "seconds", "params": {...}}``
+    (several objectives: ``"values"`` and ``"objectives"``; constraints: ``"feasible"``, ``"constraints"``)."""
+    study_id, directions, trials = _study(storage, name)
+    names = metric_names(storage, study_id) if len(directions) > 1 else None
+    constrained = bool(constraint_keys(trials))
+    return [_record(t, len(directions), names, constrained) for t in trials]
 
 
 def best_record(storage: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
     """The best trial of single-objective study ``name`` as a record plus ``study`` and ``direction``.
 
-    None when there is no complete trial with a finite value, or the study is multi-objective
-    (hpsearch.records.best_trial).
+    None when there is no feasible complete trial with a finite value, or the study is
+    multi-objective (hpsearch.records.best_trial; its front: :func:`front_records`).
     """
     _, directions, trials = _study(storage, name)
     top = best_trial(trials, directions)  # None for a multi-objective study
@@ -138,6 +199,21 @@ def best_record(storage: optuna.storages.BaseStorage, name: str) -> dict[str, An
     record = _record(top, 1)
     del record["error"]  # a complete trial has none
     return {"study": name, "direction": directions[0].name.lower(), **record}
+
+
+def front_records(storage: optuna.storages.BaseStorage, name: str) -> list[dict[str, Any]]:
+    """The Pareto front of study ``name`` (hpsearch.records.pareto_front: feasible trials only) as records
+    with ``"objectives"`` (the value names) and ``"directions"``, by trial number."""
+    from hpsearch.records import pareto_front
+
+    study_id, directions, trials = _study(storage, name)
+    names = objective_columns(len(directions), metric_names(storage, study_id))
+    out = []
+    for t in pareto_front(trials, directions):
+        record = _record(t, len(directions))
+        del record["error"]
+        out.append({"study": name, **record, "objectives": names, "directions": [d.name.lower() for d in directions]})
+    return out
 
 
 def _cell(x: Any) -> str:

@@ -20,6 +20,10 @@ everything that reads a study, and the rest import them
 * the **best trial**: the best finite COMPLETE value, the earliest on ties;
   a multi-objective study has no single best (``None`` everywhere: CLI,
   server and report alike) and :func:`pareto_front` gives its front instead;
+* **feasible**: a trial whose constraint values (Optuna's ``trial.constraints``,
+  written by ``trial.set_constraint``) are all <= 0; an infeasible trial is kept
+  and shown, but is never the best trial nor on the front. A spec's
+  ``[constraints]`` become such values by :func:`constraint_values`;
 * **NaN to JSON**: JSON has no NaN or infinity, so they become ``null``.
 
 Imports only Optuna's public API, the spec models and the grid's size.
@@ -80,6 +84,7 @@ CLAIM_TOKEN_ATTR = "hpsearch_claim_token"  # the token of its slot's claim, to r
 DIVERGED_ATTR = "diverged"  # True when training diverged (a NaN value)
 ERROR_ATTR = "error"  # the objective's error text, when it raised on this trial
 TRAIN_SECONDS_ATTR = "train_seconds"
+PREDICT_MS_ATTR = "predict_ms_per_1k"  # an MLP trial's measured inference time (objectives.mlp)
 EPOCHS_RUN_ATTR = "epochs_run"
 LEARNING_CURVE_ATTR = "learning_curve"
 # an MLP trial's (objectives.mlp), beside the three above
@@ -126,6 +131,7 @@ ATTRIBUTE_KEYS = frozenset(
         DIVERGED_ATTR,
         ERROR_ATTR,
         TRAIN_SECONDS_ATTR,
+        PREDICT_MS_ATTR,
         EPOCHS_RUN_ATTR,
         LEARNING_CURVE_ATTR,
         N_PARAMETERS_ATTR,
@@ -259,6 +265,55 @@ def is_multi_objective(directions: Directions) -> bool:
     return len(_directions(directions)) != 1
 
 
+# --- constraints ------------------------------------------------------------------------------
+
+
+def is_feasible(t: FrozenTrial) -> bool:
+    """Every constraint value of the trial is <= 0 (Optuna's rule); a trial without constraints is feasible."""
+    return all(float(v) <= 0.0 for v in t.constraints.values())
+
+
+def constraint_values(bounds: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> dict[str, float]:
+    """A spec's ``[constraints]`` (metric -> Bound with ``min`` / ``max``) as Optuna constraint values.
+
+    One value per bound, keyed ``"n_params <= 50000"``: how far the metric is
+    beyond the bound (<= 0: within it). A metric the trial did not report (or
+    not as a finite number) cannot be checked: +inf, infeasible.
+    """
+    out: dict[str, float] = {}
+    for name, bound in (bounds or {}).items():
+        value = finite_or_none(metrics.get(name)) if not isinstance(metrics.get(name), bool) else None
+        for limit, sign, op in ((getattr(bound, "max", None), 1.0, "<="), (getattr(bound, "min", None), -1.0, ">=")):
+            if limit is not None:
+                out[f"{name} {op} {limit:g}"] = math.inf if value is None else sign * (value - float(limit))
+    return out
+
+
+#: The built-in objectives' cost metrics (hpsearch.spec.catalog.COST_METRICS) -> the user attr holding each.
+COST_METRIC_ATTRS = {
+    "train_seconds": TRAIN_SECONDS_ATTR,
+    "n_params": N_PARAMETERS_ATTR,
+    "predict_ms_per_1k": PREDICT_MS_ATTR,
+}
+
+
+def trial_metrics(
+    user_attrs: Mapping[str, Any], names: Sequence[str], values: Sequence[float] | None
+) -> dict[str, float]:
+    """Every number a trial reports, by metric name: its numeric user attrs (the cost metrics under
+    their metric names too), then its values by objective name. What [constraints] and ``--pick`` read."""
+    out: dict[str, float] = {}
+    for key, value in user_attrs.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[str(key)] = float(value)
+    for metric, attr in COST_METRIC_ATTRS.items():
+        if attr in out:
+            out[metric] = out[attr]
+    for name, value in zip(names, values or (), strict=False):
+        out[name] = float(value)
+    return out
+
+
 def value_of(t: FrozenTrial) -> float:
     """The trial's value if COMPLETE, single-objective and finite, else NaN."""
     if t.state != TrialState.COMPLETE or not t.values or len(t.values) != 1:
@@ -268,7 +323,7 @@ def value_of(t: FrozenTrial) -> float:
 
 
 def best_trial(trials: Sequence[FrozenTrial], directions: Directions) -> FrozenTrial | None:
-    """The best COMPLETE trial with a finite value, the earliest on ties; None if there is none.
+    """The best feasible COMPLETE trial with a finite value, the earliest on ties; None if there is none.
 
     A multi-objective study (several directions) has no single best: None,
     so every caller says "no best" the same way (see :func:`pareto_front`).
@@ -277,16 +332,17 @@ def best_trial(trials: Sequence[FrozenTrial], directions: Directions) -> FrozenT
     if len(dirs) != 1:
         return None
     sign = 1.0 if dirs[0] == StudyDirection.MAXIMIZE else -1.0
-    done = [t for t in trials if math.isfinite(value_of(t))]
+    done = [t for t in trials if math.isfinite(value_of(t)) and is_feasible(t)]
     if not done:
         return None
     return max(done, key=lambda t: (sign * value_of(t), -t.number))
 
 
 def pareto_front(trials: Sequence[FrozenTrial], directions: Directions) -> list[FrozenTrial]:
-    """The COMPLETE trials (all values finite) that no other such trial dominates, by number.
+    """The feasible COMPLETE trials (all values finite) that no other such trial dominates, by number.
 
-    For one direction this is every trial tied at the best value.
+    For one direction this is every trial tied at the best value. Infeasible
+    trials neither join the front nor push a trial off it.
     """
     dirs = _directions(directions)
     signs = [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in dirs]
@@ -297,6 +353,7 @@ def pareto_front(trials: Sequence[FrozenTrial], directions: Directions) -> list[
         and t.values is not None
         and len(t.values) == len(dirs)
         and all(math.isfinite(v) for v in t.values)
+        and is_feasible(t)
     ]
 
     def dominated(p: list[float]) -> bool:

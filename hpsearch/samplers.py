@@ -10,7 +10,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-SamplerName = Literal["grid", "random", "tpe", "qmc", "tpe-univariate", "cmaes", "gp"]
+SamplerName = Literal["grid", "random", "tpe", "qmc", "tpe-univariate", "cmaes", "gp", "nsga2", "nsga3"]
 
 #: Every sampler name, in the order the CLI and the spec's messages list them.
 SAMPLERS: tuple[str, ...] = get_args(SamplerName)
@@ -35,6 +35,8 @@ class Sampler:
     #: Modules it needs beyond hpsearch's own dependencies, with the package that provides each:
     #: a spec naming it is refused, with this in the message, where one is missing.
     requires: tuple[tuple[str, str], ...] = ()
+    #: It searches several objectives at once (a Pareto front): a spec with ``objectives`` may name it.
+    multi_objective: bool = True
 
 
 REGISTRY: dict[str, Sampler] = {
@@ -43,7 +45,7 @@ REGISTRY: dict[str, Sampler] = {
         Sampler("grid", "grid search", "#d62728", exchangeable=True, shares_randomness=False),
         Sampler("random", "random search", "#1f77b4", exchangeable=True, shares_randomness=True),
         Sampler("qmc", "quasi-random (QMC) search", "#17becf", exchangeable=True, shares_randomness=False),
-        Sampler("cmaes", "CMA-ES", "#ff7f0e", exchangeable=False, shares_randomness=False),
+        Sampler("cmaes", "CMA-ES", "#ff7f0e", exchangeable=False, shares_randomness=False, multi_objective=False),
         # the GP's first 10 trials are random search's points of those slots, as TPE's
         Sampler(
             "gp",
@@ -52,7 +54,11 @@ REGISTRY: dict[str, Sampler] = {
             exchangeable=False,
             shares_randomness=True,
             requires=(("torch", "torch"),),
+            multi_objective=False,
         ),
+        # the genetic algorithms: a first generation at random, then selection by Pareto rank
+        Sampler("nsga2", "NSGA-II", "#e6550d", exchangeable=False, shares_randomness=False),
+        Sampler("nsga3", "NSGA-III", "#9c9ede", exchangeable=False, shares_randomness=False),
         Sampler("tpe-univariate", "univariate TPE", "#98df8a", exchangeable=False, shares_randomness=True),
         Sampler("tpe", "TPE", "#2ca02c", exchangeable=False, shares_randomness=True),
     )
@@ -76,6 +82,17 @@ def missing_dependency(name: str) -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"sampler {name!r} needs the {package!r} package, which is not installed: pip install {package}"
     return None
+
+
+def handles_several_objectives(name: str) -> bool:
+    """Whether sampler ``name`` can search a study with several objectives."""
+    known = REGISTRY.get(name)
+    return known is not None and known.multi_objective
+
+
+def multi_objective_samplers() -> list[str]:
+    """The sampler names a spec with several objectives may use, in the registry's order."""
+    return [s.name for s in REGISTRY.values() if s.multi_objective]
 
 
 def colour(name: str, i: int = 0) -> str:

@@ -34,7 +34,9 @@ from hpsearch.spec.tables import TABLE_OBJECTIVE
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
 
-Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], float]
+#: ``objective(trial, params)``: a number, or for several objectives a tuple of them (one per
+#: objective) or ``{"values": [...], "constraints": {...}}`` (hpsearch.search's split_outcome).
+Objective = Callable[[optuna.trial.BaseTrial, Mapping[str, Any]], Any]
 
 __all__ = [
     "Objective",
@@ -92,9 +94,11 @@ def build_objective(spec: Spec) -> Objective:
     function = load_objective(kind, spec.study.workdir)
     fixed = dict(spec.training)
 
-    def user_objective(trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float:
+    def user_objective(trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> Any:
         # Fixed [training] settings reach the user's function too; searched ones win.
-        return float(function(trial, {**fixed, **params}))
+        returned = function(trial, {**fixed, **params})
+        # several objectives: a tuple (or {"values": ..., "constraints": ...}), told as it is
+        return returned if isinstance(returned, (tuple, list, dict)) else float(returned)
 
     return user_objective
 

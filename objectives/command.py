@@ -151,8 +151,15 @@ def parse_step(line: str) -> tuple[int, float] | None:
     return step, float(value)
 
 
-def parse_result(line: str | None) -> float:
-    """The last stdout line -> the trial's value: a bare number or ``{"value": x}``."""
+def parse_result(line: str | None, n_objectives: int = 1) -> Any:
+    """The last stdout line -> the trial's value: a bare number or ``{"value": x}``.
+
+    With several objectives: ``{"values": [x, y, ...]}`` (one per objective, in
+    the order of study.objectives), optionally with ``"constraints": {"name":
+    c, ...}`` (c <= 0: satisfied), returned as that dict.
+    """
+    if n_objectives > 1:
+        return _parse_values(line, n_objectives)
     expected = 'expected the last line of stdout to be a number or {"value": <number>}'
     if line is None:
         raise CommandFailed(f"{expected}, got no output")
@@ -171,6 +178,26 @@ def parse_result(line: str | None) -> float:
     raise CommandFailed(f"{expected}, got {line[:200]!r}")
 
 
+def _parse_values(line: str | None, n: int) -> dict[str, Any]:
+    expected = f'expected the last line of stdout to be {{"values": [<{n} numbers>]}}'
+    if line is None:
+        raise CommandFailed(f"{expected}, got no output")
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict) or not set(obj) <= {"values", "constraints"} or "values" not in obj:
+        raise CommandFailed(f"{expected}, got {line[:200]!r}")
+    values, constraints = obj["values"], obj.get("constraints")
+    if not isinstance(values, list) or len(values) != n or not all(_is_number(v) for v in values):
+        raise CommandFailed(f"{expected}, got {line[:200]!r}")
+    if constraints is not None and not (
+        isinstance(constraints, dict) and all(_is_number(v) for v in constraints.values())
+    ):
+        raise CommandFailed(f'expected "constraints" to be {{"name": <number>, ...}}, got {line[:200]!r}')
+    return {"values": [float(v) for v in values], "constraints": constraints}
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -185,11 +212,12 @@ class CommandObjective:
         self.grace = float(spec.command.grace or GRACE_SECONDS)
         self.workdir = Path(spec.study.workdir or os.getcwd())
         self.fixed = dict(spec.training)
+        self.n_objectives = max(1, len(spec.directions))
 
     def argv(self, params: Mapping[str, Any]) -> list[str]:
         return command_line(self.run, {**self.fixed, **params})
 
-    def __call__(self, trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float:
+    def __call__(self, trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> Any:
         values = {**self.fixed, **params}
         argv = command_line(self.run, values)
         study_name = getattr(getattr(trial, "study", None), "study_name", None) or "study"
@@ -229,7 +257,7 @@ class CommandObjective:
                 if step is None:
                     continue
                 curve.append(step[1])
-                if math.isfinite(step[1]):
+                if math.isfinite(step[1]) and self.n_objectives == 1:  # Optuna prunes one objective only
                     trial.report(step[1], step[0])
                     if trial.should_prune():
                         outcome = "pruned"
@@ -254,7 +282,7 @@ class CommandObjective:
             how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
             raise CommandFailed(f"command {how}{run.cause()}\ncommand: {_show(argv)}{run.stderr_tail()}")
         try:
-            return parse_result(run.last_line)
+            return parse_result(run.last_line, self.n_objectives)
         except CommandFailed as exc:
             raise CommandFailed(f"{exc}\ncommand: {_show(argv)}{run.stderr_tail()}") from None
 
@@ -290,7 +318,7 @@ class CommandObjective:
             how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
             raise CommandFailed(f"test command {how}{run.cause()}\ncommand: {_show(argv)}{run.stderr_tail()}")
         try:
-            return parse_result(run.last_line)
+            return parse_result(run.last_line)  # a test command prints one held-out score
         except CommandFailed as exc:
             raise CommandFailed(f"{exc} (test command: {_show(argv)})") from None
 

@@ -18,7 +18,7 @@ def test_every_layer_reads_the_same_names():
     assert set(samplers.REGISTRY) == set(samplers.SAMPLERS) == set(SEARCH_SAMPLERS)
     assert typing.get_args(typing.get_type_hints(StudySection)["sampler"]) == samplers.SAMPLERS
     help_text = " ".join(CliRunner().invoke(compare, ["--help"]).output.split())
-    assert "(grid, random, tpe, qmc, tpe-univariate, cmaes, gp)" in help_text
+    assert "(grid, random, tpe, qmc, tpe-univariate, cmaes, gp, nsga2, nsga3)" in help_text
 
 
 def test_one_distinct_colour_each_and_the_report_uses_it():

@@ -51,17 +51,13 @@ def load_named_study(storage: str | None, name: str, *, read_only: bool = True) 
     why: exit 2, no traceback. A single-objective study made by other Optuna
     code has no stored spec: spec is None then.
     """
-    from hpsearch.errors import UserError
     from hpsearch.search import load_study
     from hpsearch.storage import SPEC_ATTR, find_study_id, missing_storage
 
     url, st = open_existing(storage, read_only=read_only)
     if st is None:
         raise missing_storage(url, name)
-    study_id = find_study_id(st, name)
-    why = unsupported_reason(st, study_id)
-    if why is not None:
-        raise UserError(f"study {name!r} {why}")
+    study_id = find_study_id(st, name)  # a multi-objective study too: show and best list its front
     if SPEC_ATTR not in st.get_study_user_attrs(study_id):  # a plain Optuna study: read as it is
         return url, st, optuna.load_study(study_name=name, storage=st), None
     study, spec = load_study(st, name)

@@ -236,7 +236,12 @@ def summary_lines(storage: Any, name: str, seconds: float) -> list[str]:
     error = _last_error_text(storage, o)
     if error is not None:
         lines.append(f"  last error: #{error[0]}: {error[1][:200]}")
-    if o.best is None or o.best.value is None:
+    if len(o.directions) > 1:  # no single best: the size of the front, read once at the end
+        from hpsearch.records import pareto_front
+
+        front = pareto_front(storage.get_all_trials(o.study_id, deepcopy=False), o.directions)
+        lines.append(f"  Pareto front: {len(front)} trials (hpsearch best {name} lists them; --pick chooses one)")
+    elif o.best is None or o.best.value is None:
         lines.append("  best trial: none completed")
     else:
         lines.append(f"  best trial: #{o.best.number}: {fmt_number(float(o.best.value), 6)}")

@@ -128,6 +128,9 @@ def show(name: str, top: int, storage: str | None) -> None:
     if failed is not None:
         text = " ".join(str(failed.user_attrs[ERROR_ATTR]).split())
         console.print(shown(f"last error (trial #{failed.number}): {text[:300]}"), soft_wrap=True)
+    if len(study.directions) > 1:
+        _print_front(console, st, study, spec, trials, top)
+        return
     if best is None:
         console.print("no completed trial yet")
         return
@@ -200,26 +203,49 @@ def delete(name: str, yes: bool, storage: str | None) -> None:
     is_flag=True,
     help="Print the best trial as one JSON object (number, state, value, seconds, params; with --evaluate: test).",
 )
+@click.option(
+    "--pick",
+    "pick",
+    default=None,
+    metavar="CLAUSES",
+    help='Several objectives: choose one trial of the front, e.g. "accuracy>=0.97,min train_seconds".',
+)
 @storage_option
-def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) -> None:
+def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False, pick: str | None = None) -> None:
     """The best configuration; with --evaluate, its score on the held-out test split.
 
     The test split is never used during the search. --evaluate stores the
     result with the study (user attrs test_score and test_metrics), so reports
     can show it.
 
+    A study with several objectives has no single best: this lists its Pareto
+    front (feasible trials only), and --pick chooses one configuration of it:
+    conditions (metric>=x, <=, >, <, =) and one goal (min metric or max metric),
+    separated by commas. --evaluate needs --pick there.
+
     \b
     Examples:
       hpsearch best digits
       hpsearch best digits --evaluate
       hpsearch best digits --json
+      hpsearch best digits-tradeoff --pick "accuracy>=0.95,min train_seconds"
     """
     from hpsearch.errors import UserError
     from hpsearch.export import best_record, to_json
     from hpsearch.records import best_trial
 
     _, st, study, spec = load_named_study(storage, name, read_only=not evaluate)  # --evaluate stores its scores
-    top = best_trial(study.get_trials(deepcopy=False), study.directions)
+    if len(study.directions) > 1:
+        top = _best_of_front(st, study, name, pick, as_json, evaluate)
+        if top is None:
+            return
+    elif pick is not None:
+        raise UserError(
+            f"--pick: expected a study with several objectives (it chooses from a Pareto front), "
+            f"got study {name!r} with one objective: its best trial is `hpsearch best {name}`"
+        )
+    else:
+        top = best_trial(study.get_trials(deepcopy=False), study.directions)
     if top is None:
         raise UserError(f"study {name!r} has no completed trial yet; run it first")
     if evaluate and spec is None:
@@ -228,7 +254,13 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
             "no objective and data split to retrain with; --evaluate needs a study hpsearch ran"
         )
     console = Console(file=sys.stderr) if as_json else Console()  # --json: stdout holds the JSON only
-    if as_json:
+    if len(study.directions) > 1:
+        record = _picked_record(st, study, name, top)
+        if not as_json:
+            console.print(shown(f"picked trial #{top.number}: {_values_text(st, study, top)} (validation)"))
+            for k, v in top.params.items():
+                console.print(shown(f"  {k} = {fmt(v)}"))
+    elif as_json:
         record = {**(best_record(st, name) or {}), "metric": _metric(spec)}
     else:
         console.print(f"best trial #{top.number}: {_metric(spec)} = {fmt(top.value)} (validation)")
@@ -246,6 +278,80 @@ def best(name: str, evaluate: bool, storage: str | None, as_json: bool = False) 
         return
     for k, v in metrics.items():
         console.print(f"{k} = {fmt(v)}")
+
+
+def _names(st, study) -> list[str]:
+    """The value columns of a multi-objective study: its metric names (hpsearch.export.objective_columns)."""
+    from hpsearch.export import objective_columns
+    from hpsearch.storage import metric_names
+
+    return objective_columns(len(study.directions), metric_names(st, study_id_of(study)))
+
+
+def _values_text(st, study, t) -> str:
+    return ", ".join(f"{n} = {fmt(v)}" for n, v in zip(_names(st, study), t.values or (), strict=False))
+
+
+def _print_front(console, st, study, spec, trials, top: int) -> None:
+    """``show`` of a multi-objective study: its Pareto front (feasible trials), by the first objective."""
+    from hpsearch.export import param_names
+    from hpsearch.records import is_feasible, pareto_front
+
+    front = pareto_front(trials, study.directions)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    infeasible = sum(not is_feasible(t) for t in done)
+    if not front:
+        console.print("no feasible completed trial yet" + (f" ({infeasible} infeasible)" if infeasible else ""))
+        return
+    names = _names(st, study)
+    directions = ", ".join(f"{n} ({d.name.lower()})" for n, d in zip(names, study.directions, strict=True))
+    kept = f"; {infeasible} infeasible trials kept but never on it" if infeasible else ""
+    console.print(shown(f"Pareto front: {len(front)} of {len(done)} completed trials, objectives {directions}{kept}"))
+    reverse = study.directions[0].name == "MAXIMIZE"
+    front.sort(key=lambda t: (float(t.values[0]), -t.number), reverse=reverse)
+    params = list(spec.space) if spec is not None else param_names(trials, study.user_attrs)
+    title = f"front (first {min(top, len(front))}, by {names[0]})"
+    table = Table("#", *map(shown, names), *map(shown, params), title=title)
+    for t in front[:top]:
+        table.add_row(str(t.number), *(fmt(v) for v in t.values), *(shown(fmt(t.params.get(n))) for n in params))
+    console.print(table)
+
+
+def _best_of_front(st, study, name: str, pick: str | None, as_json: bool, evaluate: bool):
+    """``best`` of a multi-objective study: the picked trial (``--pick``), or None once the front is printed."""
+    from hpsearch.errors import UserError
+    from hpsearch.export import front_records, to_json
+    from hpsearch.pick import parse_pick, pick_trial
+    from hpsearch.records import pareto_front
+
+    chosen = parse_pick(pick) if pick is not None else None  # a malformed pick fails before any read
+    trials = study.get_trials(deepcopy=False)
+    front = pareto_front(trials, study.directions)
+    if chosen is not None:
+        return pick_trial(front, _names(st, study), chosen)
+    if evaluate:
+        raise UserError(
+            f"--evaluate: expected one configuration; study {name!r} has several objectives, so choose one "
+            'of its front with --pick (e.g. --pick "accuracy>=0.95,min train_seconds")'
+        )
+    if as_json:
+        click.echo(to_json(front_records(st, name)), nl=False)
+        return None
+    if not front:
+        raise UserError(f"study {name!r} has no feasible completed trial yet; run it first")
+    console = Console()
+    console.print(shown(f"study {name}: {len(front)} trials on the Pareto front (choose one with --pick)"))
+    for t in front:
+        console.print(shown(f"trial #{t.number}: {_values_text(st, study, t)}"))
+        console.print(shown("  " + "  ".join(f"{k}={fmt(v)}" for k, v in t.params.items())))
+    return None
+
+
+def _picked_record(st, study, name: str, t) -> dict:
+    """The picked trial as ``best --json`` prints it: the front record of that trial."""
+    from hpsearch.export import front_records
+
+    return next(r for r in front_records(st, name) if r["number"] == t.number)
 
 
 def _metric(spec) -> str:

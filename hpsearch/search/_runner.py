@@ -11,6 +11,7 @@ again. A budget only grows: ``n_trials`` below the stored budget is refused
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -103,7 +104,10 @@ def finished_count(study: optuna.Study) -> int:
 def new_study(
     storage: optuna.storages.BaseStorage, spec: Any, *, attrs: Mapping[str, Any] | None = None
 ) -> optuna.Study:
-    """Create the study of ``spec`` (its sampler, pruner and direction) and store the spec with it.
+    """Create the study of ``spec`` (its sampler, pruner and directions) and store the spec with it.
+
+    Its objectives' names go to Optuna's metric names (``study.metric_names``),
+    so any reader of the study, hpsearch's or Optuna's own, knows what each value is.
 
     ``attrs`` are study user attrs written before the spec, so no worker sees the
     spec without them (the HTTP API marks its studies this way). Raises
@@ -115,8 +119,12 @@ def new_study(
         storage=storage,
         sampler=sampler,
         pruner=make_pruner(spec),
-        direction=spec.study.direction,
+        directions=spec.directions,
     )
+    if spec.is_multi_objective:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # public since Optuna 3.2
+            study.set_metric_names(spec.objective_names)
     for key, value in (attrs or {}).items():
         study.set_user_attr(key, value)
     save_spec(study, spec, sampler_args=args)

@@ -23,12 +23,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-from optuna.samplers import CmaEsSampler, GPSampler, RandomSampler, TPESampler
+from optuna.samplers import (
+    CmaEsSampler,
+    GPSampler,
+    NSGAIIISampler,
+    NSGAIISampler,
+    RandomSampler,
+    TPESampler,
+)
 
 from hpsearch.errors import UserError
 from hpsearch.records import SLOT_ATTR
 from hpsearch.samplers import SAMPLERS
-from hpsearch.storage._optuna import IndexedQMCSampler, reseed_sampler, set_tpe_startup_sampler
+from hpsearch.storage._optuna import (
+    IndexedQMCSampler,
+    reseed_sampler,
+    set_nsga_startup_sampler,
+    set_tpe_startup_sampler,
+)
 
 if TYPE_CHECKING:
     from hpsearch.spec import Spec
@@ -175,6 +187,47 @@ class SlotGPSampler(GPSampler):
         super().before_trial(study, trial)
 
 
+class SlotNSGAIISampler(NSGAIISampler):
+    """NSGA-II whose random numbers for slot k are seeded by (seed, k).
+
+    Its first generation (and any parameter outside the common search space)
+    is random search's point of the slot; crossover and mutation draw from a
+    generator reseeded from (seed + 1, slot) before each trial, so a proposal
+    depends only on the seed, the slot and the history, never on the worker.
+    """
+
+    def __init__(self, seed: int, **kwargs: Any) -> None:
+        super().__init__(seed=seed, **kwargs)
+        self._base_seed = seed
+        set_nsga_startup_sampler(self, SlotRandomSampler(seed))
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        _reseed_for_slot(self, self._base_seed + 1, trial)
+        super().before_trial(study, trial)
+
+
+class SlotNSGAIIISampler(NSGAIIISampler):
+    """NSGA-III (reference-point selection, for three or more objectives), seeded per slot as SlotNSGAIISampler."""
+
+    def __init__(self, seed: int, **kwargs: Any) -> None:
+        super().__init__(seed=seed, **kwargs)
+        self._base_seed = seed
+        set_nsga_startup_sampler(self, SlotRandomSampler(seed))
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        _reseed_for_slot(self, self._base_seed + 1, trial)
+        super().before_trial(study, trial)
+
+
+def population_size(n_trials: int) -> int:
+    """NSGA-II/III's generation size for a budget: a quarter of it, between 4 and Optuna's default 50.
+
+    Optuna's 50 would make a study of 50 trials or fewer pure random search
+    (its first generation is random); four generations at least make selection act.
+    """
+    return max(4, min(50, n_trials // 4))
+
+
 class SlotQMCSampler(IndexedQMCSampler):
     """Scrambled Sobol: slot k gets point k of the seeded sequence, over the whole space.
 
@@ -253,6 +306,17 @@ def make_sampler(spec: Spec, seed: int | None = None, *, worker: int = 0) -> tup
         args = _all_args(GPSampler, {"seed": seed, "warn_independent_sampling": False}) | {
             "independent_sampler": "random search's point of the slot (start-up trials)",
             "rng_per_trial": "SeedSequence([seed + 1, slot])",
+        }
+    elif kind in ("nsga2", "nsga3"):
+        cls = SlotNSGAIISampler if kind == "nsga2" else SlotNSGAIIISampler
+        given = {"seed": seed, "population_size": population_size(spec.study.n_trials)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = cls(**given)
+        args = _all_args(NSGAIISampler if kind == "nsga2" else NSGAIIISampler, given) | {
+            "first_generation": "random search's point of the slot",
+            "rng_per_trial": "SeedSequence([seed + 1, slot])",
+            "constraints": "trial.set_constraint (feasible trials are preferred)",
         }
     elif kind == "qmc":
         with warnings.catch_warnings():

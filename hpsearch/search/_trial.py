@@ -13,6 +13,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ from hpsearch.storage import (
     study_id_of,
     trial_id_of,
     trial_store,
+    write_constraints,
 )
 
 
@@ -193,11 +195,14 @@ def _trial_of_key(study: optuna.Study, key: str, lease: float | None) -> int | N
 def tell_trial(
     study: optuna.Study,
     trial_number: int | optuna.Trial,
-    value: float | None = None,
+    value: float | Sequence[float] | None = None,
     state: str | TrialState | None = None,
     error: str | None = None,
+    *,
+    constraints: Mapping[str, float] | None = None,
+    spec: Any = None,
 ) -> FrozenTrial:
-    """Finish trial ``trial_number`` with a value, or with state "fail" / "pruned".
+    """Finish trial ``trial_number`` with a value (one per objective), or with state "fail" / "pruned".
 
     ``error`` (with state "fail") records that the objective failed on this
     configuration: user attr ``error``, a result that counts toward the budget
@@ -208,12 +213,18 @@ def tell_trial(
     by number scans the study's trials (no index on it), twice per tell, which
     cost ~10 ms per trial at 1,500 trials.
 
-    A non-finite value records the trial as diverged (FAIL with user attr
-    ``diverged=True``), a real outcome that is not re-run. Whether the trial is
-    still running is left to the write of its outcome (``finish_trial`` for a
-    trial object on an RDB storage, which reads nothing back; else
-    ``study.tell``); only when that (or the input) fails do we read it to say
-    it is already finished.
+    A study with several objectives takes a sequence of as many values (a
+    UserError otherwise). A non-finite value (any of them) records the trial as
+    diverged (FAIL with user attr ``diverged=True``), a real outcome that is
+    not re-run. Whether the trial is still running is left to the write of its
+    outcome (``finish_trial`` for a trial object on an RDB storage, which reads
+    nothing back; else ``study.tell``); only when that (or the input) fails do
+    we read it to say it is already finished.
+
+    ``constraints`` (Optuna's convention: <= 0 is feasible) and the bounds of
+    ``spec``'s [constraints], evaluated on the values (by objective name) and
+    the trial's user attrs (hpsearch.records.constraint_values), are stored
+    with a completed trial before its outcome, so the samplers see them.
 
     Telling a finished trial the outcome it already has (a client repeating a
     tell whose answer it lost) returns the trial as it is; any other outcome
@@ -230,19 +241,22 @@ def tell_trial(
         except KeyError:
             raise TrialNotFound(f"study {study.study_name!r} has no trial {trial_number}") from None
     try:
-        state = _parse_state(state, value)
+        state, values = _parse_outcome(state, value, len(study.directions))
     except UserError:
         _check_unfinished(storage, trial_id, trial_number)  # "already finished" comes first
         raise
     try:
         if state == TrialState.FAIL and error is not None:
             storage.set_trial_user_attr(trial_id, ERROR_ATTR, error)
-        if state == TrialState.COMPLETE and not math.isfinite(value):  # type: ignore[arg-type]
+        if state == TrialState.COMPLETE and not all(math.isfinite(v) for v in values):  # type: ignore[union-attr]
             storage.set_trial_user_attr(trial_id, DIVERGED_ATTR, True)
-            value, state = None, TrialState.FAIL
+            values, state = None, TrialState.FAIL
+        if state == TrialState.COMPLETE:
+            _record_constraints(storage, trial, trial_id, values, constraints, spec)  # type: ignore[arg-type]
+        told = None if values is None else values[0] if len(values) == 1 else values
         if isinstance(trial, optuna.Trial) and fast_path(storage):
-            return trial_store(study).finish(trial, state, value if state == TrialState.COMPLETE else None)
-        return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+            return trial_store(study).finish(trial, state, told)
+        return study.tell(trial, told, state=state)
     except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
         frozen = storage.get_trial(trial_id)
         if frozen.state.is_finished() and _same_outcome(frozen, state, value):
@@ -251,13 +265,36 @@ def tell_trial(
         raise
 
 
-def _same_outcome(frozen: FrozenTrial, state: TrialState, value: float | None) -> bool:
+def _record_constraints(
+    storage: optuna.storages.BaseStorage,
+    trial: int | optuna.Trial,
+    trial_id: int,
+    values: list[float],
+    given: Mapping[str, float] | None,
+    spec: Any,
+) -> None:
+    """Store the trial's constraint values: those given, then those of the spec's [constraints]."""
+    from hpsearch.records import constraint_values, trial_metrics
+
+    out = {str(k): float(v) for k, v in (given or {}).items()}
+    bounds = getattr(spec, "constraints", None)
+    if bounds:
+        attrs = trial.user_attrs if isinstance(trial, optuna.Trial) else storage.get_trial_user_attrs(trial_id)
+        out.update(constraint_values(bounds, trial_metrics(attrs, spec.objective_names, values)))
+    if any(math.isnan(v) for v in out.values()):
+        raise UserError("constraints: expected numbers (<= 0 is feasible), got NaN")
+    if out:
+        write_constraints(storage, trial_id, out, trial if isinstance(trial, optuna.Trial) else None)
+
+
+def _same_outcome(frozen: FrozenTrial, state: TrialState, value: Any) -> bool:
     """Whether a finished trial already holds the outcome being told."""
     diverged = frozen.user_attrs.get(DIVERGED_ATTR) is True
-    if state == TrialState.COMPLETE and value is not None and not math.isfinite(float(value)):
+    told = _as_list(value) if value is not None else None
+    if state == TrialState.COMPLETE and told is not None and not all(math.isfinite(v) for v in told):
         return frozen.state == TrialState.FAIL and diverged
     if state == TrialState.COMPLETE:
-        return frozen.state == TrialState.COMPLETE and frozen.values == [float(value)]  # type: ignore[arg-type]
+        return frozen.state == TrialState.COMPLETE and frozen.values == told
     if state == TrialState.FAIL:
         return frozen.state == TrialState.FAIL and not diverged
     return frozen.state == state
@@ -269,7 +306,15 @@ def _check_unfinished(storage: optuna.storages.BaseStorage, trial_id: int, trial
         raise TrialAlreadyFinished(f"trial {trial_number} is already finished ({frozen.state.name.lower()})") from None
 
 
-def _parse_state(state: str | TrialState | None, value: float | None) -> TrialState:
+def _as_list(value: Any) -> list[float]:
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [float(v) for v in items]
+
+
+def _parse_outcome(
+    state: str | TrialState | None, value: Any, n_objectives: int = 1
+) -> tuple[TrialState, list[float] | None]:
+    """(state, the values of a COMPLETE trial, one per objective); UserError on a malformed outcome."""
     if isinstance(state, str):
         names = {"complete": TrialState.COMPLETE, "fail": TrialState.FAIL, "pruned": TrialState.PRUNED}
         if state.lower() not in names:
@@ -279,14 +324,30 @@ def _parse_state(state: str | TrialState | None, value: float | None) -> TrialSt
         state = TrialState.COMPLETE
     if state not in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED):
         raise UserError(f"state: cannot tell a trial {state.name.lower()}")
-    if state == TrialState.COMPLETE:
+    if state == TrialState.PRUNED and n_objectives > 1:
+        raise UserError("state: a study with several objectives cannot prune a trial (Optuna prunes one objective)")
+    if state != TrialState.COMPLETE:
+        return state, None
+    if n_objectives == 1:
         if value is None:
             raise UserError("value: a completed trial needs a number")
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, (list, tuple)):
+            raise UserError(f"value: expected a number, got {value!r}")
         try:
-            float(value)
+            return state, [float(value)]
         except (TypeError, ValueError):
             raise UserError(f"value: expected a number, got {value!r}") from None
-    return state
+    if not isinstance(value, (list, tuple)) or len(value) != n_objectives:
+        got = f"{len(value)} values" if isinstance(value, (list, tuple)) else repr(value)
+        raise UserError(f"values: expected {n_objectives} numbers (one per objective), got {got}")
+    if any(isinstance(v, (bool, str)) for v in value):
+        raise UserError(f"values: expected {n_objectives} numbers, got {list(value)!r}")
+    try:
+        return state, [float(v) for v in value]
+    except (TypeError, ValueError):
+        raise UserError(f"values: expected {n_objectives} numbers, got {list(value)!r}") from None
 
 
 def renew_lease(storage: optuna.storages.BaseStorage, trial: FrozenTrial, lease: float) -> None:

@@ -375,15 +375,44 @@ def _run_trial(
                 _fail(study, trial, traceback.format_exc(), error=message, policy=policy)
                 return message
             try:
-                _tell(study, trial, policy, value=value)
-            except UserError:
-                message = f"the objective returned {_one_line(repr(value), 100)}, expected a number"
+                told, constraints = split_outcome(value)
+                _tell(study, trial, policy, value=told, constraints=constraints, spec=job.spec)
+            except UserError as exc:
+                n = len(study.directions)
+                wanted = "a number" if n == 1 else f"{n} numbers (a tuple, one per objective)"
+                detail = f" ({exc})" if str(exc).startswith("constraints") else ""
+                message = f"the objective returned {_one_line(repr(value), 100)}, expected {wanted}{detail}"
                 log.info("trial %d of %s failed: %s", number, study.study_name, message)
                 _fail(study, trial, message, error=message, policy=policy)
                 return message
     finally:
         trial.storage = own_storage
     return None
+
+
+def split_outcome(returned: Any) -> tuple[Any, dict[str, float] | None]:
+    """(values, constraints) from what an objective returned.
+
+    A number (one objective), a tuple or list (one value per objective), or a
+    dict ``{"values": [...], "constraints": {...}}`` whose constraints follow
+    Optuna's convention (<= 0 is feasible; a list is keyed "0", "1", ...).
+    """
+    if isinstance(returned, dict):
+        values = returned.get("values", returned.get("value"))
+        raw = returned.get("constraints")
+        if raw is None:
+            return values, None
+        if isinstance(raw, (list, tuple)):
+            raw = {str(i): v for i, v in enumerate(raw)}
+        if not isinstance(raw, dict):
+            raise UserError(f"constraints: expected a dict or a list of numbers, got {raw!r}")
+        try:
+            return values, {str(k): float(v) for k, v in raw.items()}
+        except (TypeError, ValueError):
+            raise UserError(f"constraints: expected numbers (<= 0 is feasible), got {raw!r}") from None
+    if isinstance(returned, (tuple, list)):
+        return list(returned), None
+    return returned, None
 
 
 def _crash(study: optuna.Study, trial: optuna.Trial, exc: BaseException, policy: RetryPolicy | None) -> None:

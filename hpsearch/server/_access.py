@@ -102,7 +102,14 @@ def ask(storage: Any, name: str, *, lease: float | None = None, key: str | None 
 
 
 def tell(
-    storage: Any, name: str, number: int, *, value: float | None, state: str | None, error: str | None = None
+    storage: Any,
+    name: str,
+    number: int,
+    *,
+    value: float | list[float] | None,
+    state: str | None,
+    error: str | None = None,
+    constraints: dict[str, float] | None = None,
 ) -> str:
     """Finish trial ``number``; returns its final state ("complete", "fail", "pruned").
 
@@ -113,10 +120,12 @@ def tell(
     """
     from hpsearch.search import load_study, tell_trial
 
-    study, _ = load_study(storage, name)
+    study, spec = load_study(storage, name)
     if state == "fail":
         error = error or "the client told fail"
-    frozen = tell_trial(study, number, value=value, state=state, error=error)
+    if state is None and isinstance(value, float) and math.isnan(value) and len(study.directions) > 1:
+        value = [value] * len(study.directions)  # "diverged": every objective's value is unknown
+    frozen = tell_trial(study, number, value=value, state=state, error=error, constraints=constraints, spec=spec)
     return frozen.state.name.lower()
 
 

@@ -43,6 +43,15 @@ class _Body(BaseModel):
 class TellBody(_Body):
     trial: _Number
     value: Annotated[float, Field(strict=True)] | None = None
+    # several objectives: one value each, in the order of the study's objectives
+    values: Annotated[list[Annotated[float, Field(strict=True)]], Field(min_length=1, max_length=64)] | None = None
+    # Optuna's convention: <= 0 is satisfied; a trial with one > 0 is kept but never best nor on the front
+    constraints: (
+        Annotated[
+            dict[Annotated[str, Field(max_length=200)], Annotated[float, Field(strict=True)]], Field(max_length=64)
+        ]
+        | None
+    ) = None
     state: Literal["fail", "pruned", "diverged"] | None = None
     error: Annotated[str, Field(max_length=2000)] | None = None  # with "fail": why the run failed, kept with it
 
@@ -104,7 +113,8 @@ def ask(request: Request, name: str, idempotency_key: _Key = None) -> dict[str, 
 
 @router.post("/studies/{name:path}/tell")
 def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
-    """Finish a trial with a value, or as failed/pruned. 409 if already told; 404 if unknown.
+    """Finish a trial with a value (``values``: one per objective), or as failed/pruned. 409 if already
+    told; 404 if unknown; 422 for as many values as the study has not objectives.
 
     A non-finite value (``NaN`` where the client's JSON allows it) or state
     "diverged" records a diverged run: FAIL with user attr diverged, a real
@@ -114,12 +124,30 @@ def tell(request: Request, name: str, body: TellBody) -> dict[str, Any]:
     """
     if body.error is not None and body.state != "fail":
         raise ApiError(422, '"error" goes with "state": "fail" only')
-    if (body.value is None) == (body.state is None):
-        raise ApiError(422, 'send exactly one of "value" (a number) or "state" ("fail", "pruned" or "diverged")')
-    value, state = body.value, body.state
+    given = [k for k in ("value", "values", "state") if getattr(body, k) is not None]
+    if len(given) != 1:
+        raise ApiError(
+            422,
+            'send exactly one of "value" (a number), "values" (one number per objective) '
+            'or "state" ("fail", "pruned" or "diverged")',
+        )
+    if body.constraints is not None and body.state is not None:
+        raise ApiError(422, '"constraints" go with "value" or "values" only')
+    value: float | list[float] | None = body.values if body.values is not None else body.value
+    state = body.state
     if state == "diverged":
         value, state = float("nan"), None
-    state = _access.tell(_study_storage(request, name), name, body.trial, value=value, state=state, error=body.error)  # type: ignore[assignment]
+    for c in (body.constraints or {}).values():
+        _finite(c, "a constraint value")
+    state = _access.tell(  # type: ignore[assignment]
+        _study_storage(request, name),
+        name,
+        body.trial,
+        value=value,
+        state=state,
+        error=body.error,
+        constraints=body.constraints,
+    )
     return {"trial": body.trial, "state": state}
 
 

@@ -15,6 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from hpsearch.errors import StudyNotFound
+from hpsearch.export import objective_columns
 from hpsearch.records import (
     COMPARISON_ATTR,
     SAMPLER_ATTR,
@@ -22,7 +23,9 @@ from hpsearch.records import (
     finished_count,
     finite_or_none,
     is_diverged,
+    is_feasible,
     multi_objective_reason,
+    pareto_front,
     state_counts,
     stored_budget,
 )
@@ -31,6 +34,7 @@ from hpsearch.storage import (
     TrialPoint,
     find_study_id,
     history_points,
+    metric_names,
     sql_engine,
     study_overview,
     study_overviews,
@@ -69,6 +73,7 @@ def trial_dict(trial: FrozenTrial) -> dict[str, Any]:
         "number": trial.number,
         "state": trial.state.name.lower(),
         "value": finite_or_none(trial.value) if trial.values is not None and len(trial.values) == 1 else None,
+        "values": [finite_or_none(v) for v in trial.values] if trial.values is not None else None,
         "params": dict(trial.params),
         "duration": duration,
         "diverged": is_diverged(trial),
@@ -108,6 +113,12 @@ def _summary(storage: optuna.storages.BaseStorage, o: StudyOverview, *, detail: 
             best = trial_dict(storage.get_trial(o.best.trial_id))  # one trial, not the study's
         summary["best_trial"] = best
         summary["user_attrs"] = {k: v for k, v in o.user_attrs.items() if k != SPEC_ATTR}
+        if len(o.directions) > 1:  # no single best: the front (feasible trials), which needs every trial
+            trials = storage.get_all_trials(o.study_id, deepcopy=False)
+            summary["objectives"] = objective_columns(len(o.directions), metric_names(storage, o.study_id))
+            summary["pareto_front"] = [
+                {**trial_dict(t), "feasible": is_feasible(t)} for t in pareto_front(trials, o.directions)
+            ]
     return summary
 
 

@@ -24,6 +24,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "mae": ("minimize", "regression"),
 }
 BINARY_ONLY_METRICS = frozenset({"roc_auc"})
+# What a trial of the built-in objectives costs, measured on every trial (all minimised): objectives
+# (``objectives = ["accuracy", "train_seconds"]``) and [constraints] may name them next to METRICS.
+COST_METRICS: dict[str, str] = {
+    "train_seconds": "seconds the training took",
+    "n_params": "trainable parameters of the network",
+    "predict_ms_per_1k": "milliseconds to predict 1,000 rows (best of a few timings on the validation split)",
+}
 DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
 
 # dataset -> (task, number of classes or None when unknown before loading, allowed options)
@@ -153,6 +160,8 @@ def hyperparameters(objective: str) -> dict[str, Setting] | None:
 
 
 def metric_direction(metric: str) -> str | None:
-    """Direction of a known metric, else None."""
+    """Direction of a known metric (a cost metric is minimised), else None."""
+    if metric in COST_METRICS:
+        return "minimize"
     known = METRICS.get(metric)
     return known[0] if known else None

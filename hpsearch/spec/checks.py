@@ -76,6 +76,11 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
                 study.objective,
             )
     if table:  # the table fills in its own axes, metric and direction
+        if study.objectives is not None or study.directions is not None:
+            key = "study.objectives" if study.objectives is not None else "study.directions"
+            raise spec_error(
+                source, key, "one objective for objective 'table' (its metric)", study.objectives or study.directions
+            )
         check_table(spec, source)
     if not spec.space:
         raise spec_error(source, "space", "at least one searched hyperparameter", "an empty table")
@@ -83,6 +88,7 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
         hypers = None
     elif builtin:
         n_classes = _check_data(spec, source, base_dir, check_files)
+        _check_objectives(spec, source, spec.data.task)  # type: ignore[union-attr]
         _check_metric(spec, source, n_classes)
         hypers = catalog.hyperparameters(study.objective)
         _check_training(spec, hypers, source)  # type: ignore[arg-type]
@@ -99,7 +105,9 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
                 source, "training", "no [training] for objective 'external' (the client trains)", spec.training
             )
         hypers = None
+        _check_objectives(spec, source, None)
     _check_direction(spec, source)
+    _check_constraints(spec, source, builtin)
     check_user_code(spec, source, base_dir, check_files)
     for name, param in spec.space.items():
         _check_param(name, param, hypers.get(name) if hypers else None, source)
@@ -244,7 +252,8 @@ def _check_data(spec: Spec, source: str, base_dir: Path | None, check_files: boo
                 n_classes,
             )
     if task is None:  # csv: from the spec, else from the metric, else classification
-        metric_task = catalog.METRICS.get(spec.study.metric or "", (None, None))[1]
+        named = [spec.study.metric or "", *(spec.study.objectives or [])]
+        metric_task = next((catalog.METRICS[m][1] for m in named if m in catalog.METRICS), None)
         task = data.task or metric_task or "classification"
     elif data.task is not None and data.task != task:
         raise spec_error(source, "data.task", f"{task!r} (dataset {data.dataset!r})", data.task)
@@ -275,8 +284,102 @@ def _check_metric(spec: Spec, source: str, n_classes: int | None) -> None:
         )
 
 
+def _check_objectives(spec: Spec, source: str, task: str | None) -> None:
+    """``objectives`` / ``directions``: distinct metrics, each with a direction; fills in ``directions``.
+
+    ``task``: the built-in objectives' task (their metrics are known), None for
+    user objectives (any name; a direction from ``directions`` where the name
+    does not say). A built-in objective's ``metric`` (what early stopping
+    watches) is the first quality metric among the objectives.
+    """
+    study = spec.study
+    names, given = study.objectives, study.directions
+    if names is None and given is None:
+        return
+    if study.direction is not None:
+        raise spec_error(
+            source, "study.direction", "no direction with several objectives (directions = [...])", study.direction
+        )
+    if names is None:
+        if task is not None:
+            raise spec_error(
+                source,
+                "study.objectives",
+                "a list of metrics for objective " + repr(study.objective) + " (their directions follow from them)",
+                NOTHING,
+            )
+        names = [f"value_{i}" for i in range(len(given))]  # type: ignore[arg-type]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise spec_error(source, f"study.objectives[{i}]", "distinct metrics", name)
+        if task is not None and name not in catalog.COST_METRICS:
+            fitting = [m for m, (_, t) in catalog.METRICS.items() if t == task] + list(catalog.COST_METRICS)
+            if catalog.METRICS.get(name, ("", ""))[1] != task:
+                raise spec_error(source, f"study.objectives[{i}]", f"a {task} metric ({', '.join(fitting)})", name)
+    if given is not None and len(given) != len(names):
+        raise spec_error(
+            source, "study.directions", f"one direction per objective ({len(names)}: {', '.join(names)})", given
+        )
+    directions = []
+    for i, name in enumerate(names):
+        derived = catalog.metric_direction(name) if study.objectives is not None else None
+        if derived is None and given is None:
+            raise spec_error(
+                source,
+                "study.directions",
+                f"a list of 'maximize' / 'minimize', one per objective (no known metric says which way {name!r} goes)",
+                NOTHING,
+            )
+        if derived is not None and given is not None and given[i] != derived:
+            raise spec_error(source, f"study.directions[{i}]", f"{derived!r} (metric {name!r} is {derived}d)", given[i])
+        directions.append(derived or given[i])  # type: ignore[index]
+    study.directions = directions  # type: ignore[assignment]
+    if study.pruner != "none":
+        raise spec_error(
+            source,
+            "study.pruner",
+            "'none' with several objectives (Optuna prunes single-objective studies)",
+            study.pruner,
+        )
+    from hpsearch.samplers import handles_several_objectives, multi_objective_samplers
+
+    if not handles_several_objectives(study.sampler):
+        raise spec_error(
+            source,
+            "study.sampler",
+            "a sampler for several objectives (" + ", ".join(multi_objective_samplers()) + ")",
+            study.sampler,
+        )
+    if task is not None:
+        quality = [n for n in names if n in catalog.METRICS]
+        if not quality:
+            raise spec_error(
+                source,
+                "study.objectives",
+                "at least one quality metric next to the cost metrics (early stopping watches it)",
+                names,
+            )
+        if study.metric is None:
+            study.metric = quality[0]
+    if study.metric is not None and study.metric not in names:
+        raise spec_error(source, "study.metric", f"one of the objectives ({', '.join(names)}) or nothing", study.metric)
+
+
+def _check_constraints(spec: Spec, source: str, builtin: bool) -> None:
+    """[constraints]: each bound has a min or a max; a built-in objective's names are metrics it reports."""
+    for name, bound in (spec.constraints or {}).items():
+        if bound.min is None and bound.max is None:
+            raise spec_error(source, f"constraints.{name}", "{ min = x } and/or { max = y }", {})
+        if builtin:
+            known = list(dict.fromkeys([*spec.objective_names, *catalog.COST_METRICS]))
+            if name not in known:
+                raise spec_error(source, "constraints", f"metrics a trial reports ({', '.join(known)})", name)
+
+
 def _check_direction(spec: Spec, source: str) -> None:
     study = spec.study
+    if study.directions is not None:  # several objectives: _check_objectives
+        return
     derived = catalog.metric_direction(study.metric) if study.metric else None
     if derived is None:
         if study.direction is None:

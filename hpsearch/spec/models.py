@@ -24,6 +24,7 @@ from hpsearch.samplers import SamplerName
 MAX_TRIALS = 1_000_000  # n_trials: far beyond any real budget, small enough to count slots
 MAX_SEED = 2**32 - 1  # numpy's seeds (every sampler) must be < 2**32
 MAX_INT_VALUE = 2**53  # int params travel as floats inside Optuna: exact up to 2**53
+MAX_OBJECTIVES = 8  # objectives of one study: a Pareto front in more dimensions is rarely readable
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Scalar = bool | int | Finite | str
 
@@ -40,6 +41,18 @@ class StudySection(_Section):
     objective: str = Field("mlp", description="mlp | text | table | command | external | package.module:function")
     metric: str | None = Field(None, description="validation metric; sets the direction")
     direction: Literal["maximize", "minimize"] | None = None
+    objectives: list[str] | None = Field(
+        None,
+        min_length=2,
+        max_length=MAX_OBJECTIVES,
+        description="several metrics optimised at once (a Pareto front); each direction follows from its metric",
+    )
+    directions: list[Literal["maximize", "minimize"]] | None = Field(
+        None,
+        min_length=2,
+        max_length=MAX_OBJECTIVES,
+        description="one per objective, for metrics whose direction hpsearch cannot know (user objectives)",
+    )
     sampler: SamplerName = "tpe"
     n_trials: int = Field(20, ge=1, le=MAX_TRIALS)
     seed: int = Field(0, ge=0, le=MAX_SEED)
@@ -267,6 +280,21 @@ class CommandSection(_Section):
     )
 
 
+class Bound(_Section):
+    """One constraint of [constraints]: the metric must stay within [min, max] for a trial to be feasible."""
+
+    min: Finite | None = None
+    max: Finite | None = None
+
+    @field_validator("max")
+    @classmethod
+    def _above_min(cls, high: float | None, info: ValidationInfo) -> float | None:
+        low = info.data.get("min")
+        if high is not None and low is not None and high < low:
+            raise _expected(f"a value >= min ({low:g})")
+        return high
+
+
 class Spec(_Section):
     """A whole study spec. Build it with ``load_spec`` or ``spec_from_dict``."""
 
@@ -275,6 +303,30 @@ class Spec(_Section):
     training: dict[str, Scalar] = Field(default_factory=dict)
     space: dict[str, Param]
     command: CommandSection | None = None
+    constraints: dict[str, Bound] | None = Field(
+        None,
+        description="metric = { max = x } and/or { min = y }: trials outside are kept, but never best nor on the front",
+    )
+
+    @property
+    def directions(self) -> list[str]:
+        """One direction per objective: ``[study.direction]`` for a single-objective study."""
+        if self.study.directions is not None:
+            return list(self.study.directions)
+        return [self.study.direction] if self.study.direction is not None else []
+
+    @property
+    def objective_names(self) -> list[str]:
+        """What each objective is called (its metric): the names a study's values and exports carry."""
+        if self.study.objectives is not None:
+            return list(self.study.objectives)
+        if self.study.directions is not None:
+            return [f"value_{i}" for i in range(len(self.study.directions))]
+        return [self.study.metric or "value"]
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.directions) > 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict; ``spec_from_dict(spec.to_dict()) == spec``."""

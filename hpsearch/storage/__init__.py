@@ -32,7 +32,14 @@ from hpsearch.storage._faults import (
     quiet_lost_connection_warnings,
     retry_policy,
 )
-from hpsearch.storage._optuna import backend_of, stale_trial_ids, storage_of, study_id_of, trial_id_of
+from hpsearch.storage._optuna import (
+    backend_of,
+    metric_names,
+    stale_trial_ids,
+    storage_of,
+    study_id_of,
+    trial_id_of,
+)
 from hpsearch.storage._queue import copy_queue, delete_queue, enqueue_params, queued
 from hpsearch.storage._rdb import (
     DEFAULT_STORAGE,
@@ -73,7 +80,14 @@ from hpsearch.storage._summaries import (
     trial_page,
     trials_fingerprint,
 )
-from hpsearch.storage._trials import batched_params, fast_path, finish_trial, own_trial, start_trial
+from hpsearch.storage._trials import (
+    batched_params,
+    fast_path,
+    finish_trial,
+    own_trial,
+    start_trial,
+    write_constraints,
+)
 from hpsearch.storage._urls import display_url
 
 __all__ = [
@@ -114,6 +128,8 @@ __all__ = [
     "fast_path",
     "find_study_id",
     "finish_trial",
+    "metric_names",
+    "write_constraints",
     "history_points",
     "load_study_spec",
     "missing_storage",

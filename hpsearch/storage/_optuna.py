@@ -135,3 +135,26 @@ class IndexedQMCSampler(optuna.samplers.QMCSampler):
         self, study: optuna.Study, search_space: dict[str, optuna.distributions.BaseDistribution]
     ) -> int:
         return self._index
+
+
+def set_nsga_startup_sampler(
+    sampler: optuna.samplers.NSGAIISampler | optuna.samplers.NSGAIIISampler, startup: optuna.samplers.BaseSampler
+) -> None:
+    """Make ``startup`` the sampler of NSGA-II/III's first generation (and of parameters outside the
+    common search space): like TPE, they keep a RandomSampler of their own that no argument replaces."""
+    target: Any = sampler
+    target._random_sampler = startup
+
+
+#: How Optuna stores a trial's constraint ``key`` (``trial.set_constraint``): system attr ``constraints:key``.
+CONSTRAINT_PREFIX = "constraints:"
+
+#: Where ``Study.set_metric_names`` keeps the objectives' names (study system attr): read here for a
+#: study known by its id only (an export, a summary), where building a Study costs more than the read.
+METRIC_NAMES_KEY = "study:metric_names"
+
+
+def metric_names(storage: optuna.storages.BaseStorage, study_id: int) -> list[str] | None:
+    """The names of the study's objectives (``study.metric_names``), None where none were set."""
+    names = storage.get_study_system_attrs(study_id).get(METRIC_NAMES_KEY)
+    return [str(n) for n in names] if isinstance(names, list) else None

@@ -13,7 +13,7 @@ change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import optuna
@@ -39,7 +39,9 @@ class TrialStore(Protocol):
         """Create the claimed slot's trial (``template``'s system attrs); None if the claim was taken over."""
         ...
 
-    def finish(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> FrozenTrial:
+    def finish(
+        self, trial: optuna.Trial, state: TrialState, value: float | Sequence[float] | None = None
+    ) -> FrozenTrial:
         """Record a running trial's outcome; UpdateFinishedTrialError if someone finished it first."""
         ...
 
@@ -70,7 +72,9 @@ class OptunaTrialStore:
     def start(self, claim: Claim, template: FrozenTrial, *, heartbeat: bool) -> FrozenTrial | None:
         return start_trial(self.study, claim, template, heartbeat=heartbeat)
 
-    def finish(self, trial: optuna.Trial, state: TrialState, value: float | None = None) -> FrozenTrial:
+    def finish(
+        self, trial: optuna.Trial, state: TrialState, value: float | Sequence[float] | None = None
+    ) -> FrozenTrial:
         return finish_trial(self.study, trial, state, value)
 
     def set_attributes(self, trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> None:

@@ -47,7 +47,7 @@ from hpsearch.records import (
     state_counts,
     state_name,
 )
-from hpsearch.storage._optuna import backend_of
+from hpsearch.storage._optuna import CONSTRAINT_PREFIX, backend_of
 
 #: The trial-table columns that can be sorted in SQL.
 SORT_KEYS = ("number", "value", "duration", "state")
@@ -239,10 +239,33 @@ def study_stats(engine: sa.Engine, study_ids: Sequence[int]) -> dict[int, tuple[
     return {k: (dict(c), n, last) for k, (c, n, last) in out.items()}
 
 
+def infeasible_trial_ids(engine: sa.Engine, study_id: int) -> list[int]:
+    """Trials of the study with a constraint value > 0 (records.is_feasible's rule, on the stored
+    ``constraints:<key>`` system attrs Optuna's ``set_constraint`` writes, and the older list form)."""
+    trials = models.TrialModel.__table__
+    attrs = models.TrialSystemAttributeModel.__table__
+    query = (
+        sa.select(attrs.c.trial_id, attrs.c.key, attrs.c.value_json)
+        .select_from(attrs.join(trials, trials.c.trial_id == attrs.c.trial_id))
+        .where(trials.c.study_id == study_id)
+        .where(sa.or_(attrs.c.key.like(CONSTRAINT_PREFIX + "%"), attrs.c.key == CONSTRAINT_PREFIX[:-1]))
+    )
+    with engine.connect() as con:
+        rows = con.execute(query).all()
+    bad = set()
+    for trial_id, _, raw in rows:
+        value = json.loads(raw)
+        values = value if isinstance(value, list) else [value]
+        if any(v is not None and float(v) > 0 for v in values):
+            bad.add(int(trial_id))
+    return sorted(bad)
+
+
 def best_trial_point(engine: sa.Engine, study_id: int, direction: optuna.study.StudyDirection) -> TrialPoint | None:
-    """The best COMPLETE trial with a finite value (ties: the lowest number), as records.best_trial picks it."""
+    """The best feasible COMPLETE trial with a finite value (ties: the lowest number), as records.best_trial does."""
     trials = models.TrialModel.__table__
     values = models.TrialValueModel.__table__
+    infeasible = infeasible_trial_ids(engine, study_id)
     order = values.c.value.desc() if direction == optuna.study.StudyDirection.MAXIMIZE else values.c.value.asc()
     query = (
         sa.select(
@@ -253,6 +276,7 @@ def best_trial_point(engine: sa.Engine, study_id: int, direction: optuna.study.S
         .where(trials.c.state == TrialState.COMPLETE)
         .where(values.c.value_type == models.TrialValueModel.TrialValueType.FINITE)
         .where(values.c.value.is_not(None))
+        .where(trials.c.trial_id.not_in(infeasible) if infeasible else sa.true())
         .order_by(order, trials.c.number.asc())
         .limit(1)
     )

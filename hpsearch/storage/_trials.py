@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +45,7 @@ from optuna.study._tell import _check_values_are_feasible
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.storage._claims import Claim, attach_in
-from hpsearch.storage._optuna import backend_of, storage_of, study_id_of
+from hpsearch.storage._optuna import CONSTRAINT_PREFIX, backend_of, storage_of, study_id_of
 from hpsearch.storage._queue import FIXED_PARAMS_KEY, bind_in
 
 _trials = models.TrialModel.__table__
@@ -218,11 +218,11 @@ def _study_distribution(con: sa.Connection, study_id: int, name: str, trial_id: 
 
 
 def finish_trial(
-    study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None = None
+    study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | Sequence[float] | None = None
 ) -> FrozenTrial:
     """``study.tell(trial, value, state=state)`` for a trial this process holds, without reading it back.
 
-    ``state`` is COMPLETE (with a finite ``value``), PRUNED or FAIL. As Optuna
+    ``state`` is COMPLETE (with a finite ``value``, or one per objective), PRUNED or FAIL. As Optuna
     does: a pruned trial takes its last feasible intermediate value, the
     sampler's ``after_trial`` runs first and the state is written even if it
     raises. Raises ``UpdateFinishedTrialError`` when the trial was finished
@@ -231,7 +231,9 @@ def finish_trial(
     if state == TrialState.COMPLETE and value is None:
         raise ValueError("No values were told. Values are required when state is TrialState.COMPLETE.")
     frozen: FrozenTrial = trial._cached_frozen_trial
-    values: list[float] | None = [float(value)] if state == TrialState.COMPLETE and value is not None else None
+    values: list[float] | None = None
+    if state == TrialState.COMPLETE and value is not None:
+        values = [float(v) for v in value] if isinstance(value, Sequence) else [float(value)]
     if state == TrialState.PRUNED and frozen.last_step is not None:
         last = frozen.intermediate_values[frozen.last_step]
         if _check_values_are_feasible(study, [last]) is None:
@@ -269,6 +271,22 @@ def _write_outcome(
                 rows.append({"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind})
             con.execute(_values.insert(), rows)
     return complete
+
+
+def write_constraints(
+    storage: optuna.storages.BaseStorage, trial_id: int, constraints: Mapping[str, float], trial: Any = None
+) -> None:
+    """Record a running trial's constraint values as Optuna's ``trial.set_constraint`` does (system
+    attrs ``constraints:<key>``; <= 0 is feasible), for a trial known by its id only (the HTTP API's).
+
+    ``trial``: the live ``optuna.Trial`` this process holds, whose cached copy is updated too, so
+    the sampler's ``after_trial`` (finish_trial) sees the values. Optuna samplers read them from
+    the stored trials (TPE and NSGA-II prefer feasible trials).
+    """
+    for key, value in constraints.items():
+        storage.set_trial_system_attr(trial_id, CONSTRAINT_PREFIX + key, float(value))
+        if trial is not None:
+            trial._cached_frozen_trial.system_attrs[CONSTRAINT_PREFIX + key] = float(value)
 
 
 def fast_path(storage: optuna.storages.BaseStorage) -> bool:
