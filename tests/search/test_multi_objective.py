@@ -197,7 +197,7 @@ def test_a_single_objective_constrained_study_never_picks_an_infeasible_best(mod
     feasible = [t for t in study.trials if t.params["x"] <= 0.5]
     assert best is not None and best.number == max(feasible, key=lambda t: t.value).number
     assert any(t.params["x"] > 0.5 for t in study.trials)  # there was an infeasible trial with a higher value
-    from hpsearch.storage import study_overview, storage_of, study_id_of  # the SQL path agrees
+    from hpsearch.storage import storage_of, study_id_of, study_overview  # the SQL path agrees
 
     overview = study_overview(storage_of(study), study_id_of(study), "one")
     assert overview.best is not None and overview.best.number == best.number
