@@ -26,11 +26,19 @@ def check(spec_path: str) -> None:
     spec = load_spec(spec_path)
     console = Console()
     s = spec.study
+    goal = (
+        ", ".join(f"{d} {n}" for d, n in zip(spec.directions, spec.objective_names, strict=True))
+        if spec.is_multi_objective
+        else f"{s.direction or '?'} {s.metric or 'value'}"
+    )
     console.print(
         f"{spec_path}: valid. study {s.name!r}: objective {s.objective}, "
-        f"{s.direction or '?'} {s.metric or 'value'}, sampler {s.sampler}, "
+        f"{goal}, sampler {s.sampler}, "
         f"{s.n_trials} trials, seed {s.seed}, pruner {s.pruner}"
     )
+    for metric, bound in (spec.constraints or {}).items():
+        limits = [f"{op} {v:g}" for op, v in ((">=", bound.min), ("<=", bound.max)) if v is not None]
+        console.print(f"constraint: {metric} {' and '.join(limits)} (trials outside are kept, never chosen)")
     from objectives import describe_objective  # a CSV's imputation and one-hot columns; a command's program
 
     for line in describe_objective(spec):

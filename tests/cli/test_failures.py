@@ -159,7 +159,17 @@ def test_studies_shows_long_names_whole_on_an_80_column_terminal(foreign, capsys
     assert all(name in cells for name in names)
 
 
-@pytest.mark.parametrize("command", ["show", "best", "report"])
+@pytest.mark.parametrize("command", ["show", "best"])
+def test_a_foreign_multi_objective_study_shows_its_front_and_writes_nothing(foreign, capsys, command):
+    before = _dump(foreign / DB)
+    code, out, err = _run(capsys, command, "pareto")
+    assert code == 0 and err == "", out + err
+    assert "Pareto front" in out if command == "show" else "on the Pareto front" in out
+    assert "value_0" in out or "value_0 = " in out  # no metric names stored: value_0, value_1
+    assert _dump(foreign / DB) == before
+
+
+@pytest.mark.parametrize("command", ["report"])
 def test_a_multi_objective_study_is_refused_with_the_reason(foreign, capsys, command):
     before = _dump(foreign / DB)
     code, out, err = _run(capsys, command, "pareto")
