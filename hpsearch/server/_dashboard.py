@@ -127,6 +127,7 @@ def study_page(
         )
     ]
     figure = None if points is None else history_figure(points, summary["direction"] == "maximize")
+    pareto = _pareto(storage, name, summary) if summary["unsupported"] else None
     return _render(
         request,
         "study.html",
@@ -140,11 +141,29 @@ def study_page(
         page_size=PAGE_SIZE,
         param_names=param_names(engine, study_id),
         figure=figure,
+        pareto=pareto,
         plotly=True,
         report_url=_report_url(request, "studies", name),
         poll_url=_poll_url(request, [name]),
         failures=failed,
     )
+
+
+PARETO_MAX_TRIALS = 5000  # trials read for the dashboard's Pareto plot (the full report draws any number)
+
+
+def _pareto(storage: Any, name: str, summary: dict[str, Any]) -> dict[str, Any] | None:
+    """A multi-objective study's Pareto plot (first two objectives), or None when it has too many trials
+    to read on every page view (the full report draws it)."""
+    from hpsearch.results import metric_names
+    from hpsearch.server._figures import pareto_figure
+
+    directions = list(summary["directions"])
+    if len(directions) < 2 or summary["n_trials"] > PARETO_MAX_TRIALS:
+        return None
+    trials = storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False)
+    names = metric_names(storage, name, len(directions))
+    return pareto_figure(trials, directions[:2], names[:2]) | {"objectives": names}
 
 
 def _row(p) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch import pareto
 from hpsearch.samplers import REGISTRY, colour
 from hpsearch.search import is_finished
 from hpsearch.stats import incumbent
@@ -100,3 +101,54 @@ def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], max
         )
         seen.add(key)
     return {"data": data, "layout": _layout("finished trials", "best value so far")}
+
+
+def pareto_figure(trials: list[FrozenTrial], directions: list[str], names: list[str]) -> dict[str, Any]:
+    """The first two objectives of a multi-objective study: its front (feasible trials no other feasible
+    trial beats on every objective) highlighted, dominated trials faint, infeasible ones grey.
+
+    The metric names come from the database: HTML-escaped here, since plotly.js renders a few tags.
+    """
+    import html
+
+    m = len(directions)
+    done = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and t.values is not None
+        and len(t.values) == m
+        and all(math.isfinite(v) for v in t.values)
+    ]
+    feasible = [all(c <= 0 for c in t.constraints.values()) for t in done]
+    ok = [t for t, f in zip(done, feasible, strict=True) if f]
+    ranks: list[int] = pareto.nondominated_ranks([t.values for t in ok], directions).tolist() if ok else []
+    groups = (
+        ("Pareto front", [t for t, r in zip(ok, ranks, strict=True) if r == 0], {"color": "#d62728", "size": 9}),
+        (
+            "dominated",
+            [t for t, r in zip(ok, ranks, strict=True) if r > 0],
+            {"color": "#1f77b4", "size": 6, "opacity": 0.3},
+        ),
+        (
+            "infeasible",
+            [t for t, f in zip(done, feasible, strict=True) if not f],
+            {"color": "#9e9e9e", "size": 6, "symbol": "x"},
+        ),
+    )
+    data = [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": f"{label} ({len(ts)})",
+            "x": [float(t.values[0]) for t in ts],
+            "y": [float(t.values[1]) for t in ts],
+            "text": [f"#{t.number}" for t in ts],
+            "marker": marker,
+        }
+        for label, ts, marker in groups
+        if ts
+    ]
+    better = {"maximize": "higher is better", "minimize": "lower is better"}
+    titles = [f"{html.escape(n, quote=False)} ({better[d]})" for n, d in zip(names, directions, strict=True)]
+    return {"data": data, "layout": _layout(titles[0], titles[1])}

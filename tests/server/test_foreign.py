@@ -39,10 +39,39 @@ def test_a_foreign_study_has_a_summary_and_a_page(client, foreign, name):
     assert page.status_code == 200
     if name.startswith("multi"):
         assert r.json()["best_trial"] is None
-        assert "multi-objective study (2 objectives" in page.text and 'id="history"' not in page.text
+        assert 'id="history"' not in page.text
+        # the Pareto front instead of a history of one objective
+        assert 'id="pareto-section"' in page.text and "no single best trial" in page.text
     assert client.get(f"/reports/studies/{name}").status_code < 500
 
 
 def test_asking_a_foreign_study_is_a_clear_4xx(client, foreign):
     r = client.post("/api/studies/multi/ask")
     assert r.status_code == 422 and "no stored hpsearch spec" in r.json()["error"]
+
+
+def test_the_dashboard_draws_the_feasible_front_and_escapes_metric_names(client, storage_url):
+    import json
+    import re
+
+    from hpsearch.records import pareto_front
+
+    study = optuna.create_study(study_name="mo", storage=storage_url, directions=["maximize", "minimize"])
+    study.set_metric_names(["<b>accuracy</b>", "train_seconds"])
+
+    def objective(t):
+        x = t.suggest_float("x", 0, 1)
+        t.set_constraint("x", x - 0.9)  # x > 0.9 is infeasible
+        return x, x**2 + t.suggest_float("y", 0, 1)
+
+    study.optimize(objective, n_trials=40)
+    page = client.get("/studies/mo")
+    assert page.status_code == 200
+    fig = json.loads(re.search(r'id="pareto-data">(.*?)</script>', page.text, re.S).group(1))
+    by_name = {tr["name"].split(" (")[0]: tr for tr in fig["data"]}
+    feasible = [t for t in study.get_trials() if t.params["x"] <= 0.9]
+    want = {f"#{t.number}" for t in pareto_front(feasible, study.directions)}
+    assert set(by_name["Pareto front"]["text"]) == want
+    assert len(by_name["infeasible"]["x"]) == 40 - len(feasible) > 0
+    assert fig["layout"]["xaxis"]["title"]["text"] == "&lt;b&gt;accuracy&lt;/b&gt; (higher is better)"
+    assert "<b>accuracy</b>" not in page.text
