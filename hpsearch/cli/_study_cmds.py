@@ -22,8 +22,9 @@ OTHER_COLUMNS_WIDTH = 62  # sampler, direction, a short "trials by state" and be
 def studies(storage: str | None) -> None:
     """List studies: name, sampler, trials by state, best value.
 
-    Studies made by other Optuna code are listed too, with what is known
-    (e.g. "multi-objective" as their best value).
+    Studies made by other Optuna code are listed too, with what is known. A
+    study with several objectives has no single best value: its row gives the
+    size of its Pareto front (``hpsearch best NAME`` lists it).
 
     \b
     Examples:
@@ -74,8 +75,15 @@ def _study_row(st, fs, overview=None) -> list[str]:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "-"
     except Exception as exc:  # a listing must not fail for one odd study
         return [fs.study_name, sampler, ", ".join(directions), f"unreadable ({type(exc).__name__})", "-"]
-    if len(directions) != 1:
-        return [fs.study_name, sampler, ", ".join(directions), counts, "multi-objective"]
+    if len(directions) != 1:  # no single best: the size of its front (only such studies load their trials)
+        try:
+            from hpsearch.records import pareto_front
+
+            front = len(pareto_front(st.get_all_trials(study_id_of(fs), deepcopy=False), fs.directions))
+            shown = f"multi-objective, front of {front}"
+        except Exception as exc:
+            shown = f"multi-objective (unreadable: {type(exc).__name__})"
+        return [fs.study_name, sampler, ", ".join(directions), counts, shown]
     try:
         best = overview.best if overview is not None else best_trial(trials, fs.directions)
         shown = "-" if best is None else fmt(best.value)

@@ -374,6 +374,17 @@ def _check_constraints(spec: Spec, source: str, builtin: bool) -> None:
             known = list(dict.fromkeys([*spec.objective_names, *catalog.COST_METRICS]))
             if name not in known:
                 raise spec_error(source, "constraints", f"metrics a trial reports ({', '.join(known)})", name)
+        elif (
+            spec.study.objective in (COMMAND_OBJECTIVE, catalog.EXTERNAL_OBJECTIVE) and name not in spec.objective_names
+        ):
+            # a program or an HTTP client reports its values only (and constraint values of its own)
+            raise spec_error(
+                source,
+                "constraints",
+                f"one of the objectives ({', '.join(spec.objective_names)}); objective "
+                f"{spec.study.objective!r} reports no other metric (it may report its own constraint values)",
+                name,
+            )
 
 
 def _check_direction(spec: Spec, source: str) -> None:

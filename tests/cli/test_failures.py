@@ -140,7 +140,7 @@ def test_studies_lists_foreign_studies_with_what_is_known(foreign, capsys, monke
     assert code == 0 and err == ""
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│")}
     assert {"partly", "pareto", "plain", "empty"} <= set(rows)
-    assert "multi-objective" in rows["pareto"] and "maximize, minimize" in rows["pareto"]
+    assert "multi-objective, front of" in rows["pareto"] and "maximize, minimize" in rows["pareto"]
     assert "complete 3" in rows["pareto"] and "running 1" in rows["pareto"]
     assert "waiting 1" in rows["plain"] and "complete 2" in rows["plain"]
 

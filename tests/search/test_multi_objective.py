@@ -35,6 +35,10 @@ MODULE = textwrap.dedent('''
 
     def wrong_length(trial, params):
         return (params["x"],)
+
+    def sets_constraint(trial, params):
+        trial.set_constraint("y_below_0.4", params["y"] - 0.4)  # Optuna's own API, inside the function
+        return params["x"], params["y"]
 ''')
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}, "y": {"type": "float", "low": 0.0, "high": 1.0}}
 
@@ -182,6 +186,23 @@ def test_a_user_function_may_return_its_own_constraints(module, url):
     trials = run_study(spec, url).trials
     assert all(t.constraints == pytest.approx({"x_below_0.5": t.params["x"] - 0.5}) for t in trials)
     assert all(t.params["x"] <= 0.5 for t in pareto_front(trials, ["maximize", "minimize"]))
+
+
+def test_a_user_function_may_call_optunas_set_constraint(module, url):
+    trials = run_study(_spec(module, function="sets_constraint", n_trials=10), url).trials
+    assert all(t.constraints == pytest.approx({"y_below_0.4": t.params["y"] - 0.4}) for t in trials)
+    front = pareto_front(trials, ["maximize", "minimize"])
+    assert front and all(t.params["y"] <= 0.4 for t in front)
+
+
+@pytest.mark.parametrize("objective", ["command", "external"])
+def test_a_program_or_client_can_only_bound_its_own_objectives(objective):
+    study = {"name": "c", "objective": objective, "objectives": ["loss", "ms"], "directions": ["minimize"] * 2}
+    extra = {"command": {"run": "python train.py --x {x}"}} if objective == "command" else {}
+    with pytest.raises(SpecError, match=r"constraints: expected one of the objectives \(loss, ms\)"):
+        spec_from_dict({"study": study, "space": SPACE, "constraints": {"memory": {"max": 3}}, **extra})
+    ok = spec_from_dict({"study": study, "space": SPACE, "constraints": {"ms": {"max": 3}}, **extra})
+    assert ok.constraints is not None and ok.constraints["ms"].max == 3
 
 
 def test_a_single_objective_constrained_study_never_picks_an_infeasible_best(module, url):
