@@ -185,6 +185,17 @@ class MLPObjective:
                 self._features.popitem(last=False)
         return self._features[key]
 
+    def _objective_value(
+        self, name: str, value: float, attrs: Mapping[str, Any], y_val: np.ndarray, outputs: np.ndarray
+    ) -> float:
+        """Objective ``name`` of a trained trial: a cost metric from its attrs, the study metric's
+        ``value``, or another quality metric scored on the same validation outputs (NaN if diverged)."""
+        if name in COST_METRICS:
+            return float(attrs[COST_METRIC_ATTRS[name]])
+        if name == self.metric:
+            return value
+        return math.nan if attrs[DIVERGED_ATTR] else score(name, y_val, outputs, self.problem.task)
+
     def _callbacks(self, trial: optuna.trial.BaseTrial, state: dict) -> list:
         """Per-epoch reports only when a pruner reads them.
 
@@ -230,13 +241,9 @@ class MLPObjective:
         set_user_attrs(trial, attrs)  # one write, not seven
         if state["pruned"]:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run}")
-        if self.spec.is_multi_objective:  # one value per objective: quality metrics and cost metrics by name
-            quality = {self.metric: value}
+        if self.spec.is_multi_objective:  # one value per objective, by name: cost metrics, then quality metrics
             return tuple(
-                float(attrs[COST_METRIC_ATTRS[name]])
-                if name in COST_METRICS
-                else quality.setdefault(name, math.nan if result.diverged else score(name, y_val, outputs, p.task))
-                for name in self.spec.objective_names
+                self._objective_value(name, value, attrs, y_val, outputs) for name in self.spec.objective_names
             )
         return math.nan if attrs[DIVERGED_ATTR] else float(value)
 

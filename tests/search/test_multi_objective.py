@@ -152,7 +152,7 @@ def test_constraint_values_follow_optunas_sign_convention():
 # --- running ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sampler", ["random", "grid", "tpe", "nsga2", "nsga3", "qmc"])
+@pytest.mark.parametrize("sampler", ["random", "grid", "tpe", "tpe-univariate", "nsga2", "nsga3", "qmc"])
 def test_every_multi_objective_sampler_runs_and_no_infeasible_trial_is_on_the_front(module, url, sampler):
     spec = _spec(module, sampler=sampler, n_trials=16, constraints={"size": {"max": 600}})
     study = run_study(spec, url)
@@ -254,3 +254,24 @@ def test_tell_checks_the_number_of_values(module, url):
         tell_trial(study, trial.number, value=[0.5, 0.1, 0.2])
     done = tell_trial(study, trial.number, value=[0.5, math.nan])
     assert done.state == TrialState.FAIL and done.user_attrs["diverged"] is True
+
+
+def test_the_mlp_reports_each_objective_by_name(url):
+    spec = spec_from_dict(
+        {
+            "study": {"name": "m4", "objectives": ["f1", "accuracy", "n_params", "predict_ms_per_1k"], "n_trials": 2},
+            "data": {"dataset": "iris"},
+            "training": {"max_epochs": 2},
+            "space": {"width": {"type": "int", "low": 4, "high": 8}},
+        }
+    )
+    assert spec.study.metric == "f1"  # the first quality metric: what early stopping watches
+    study = run_study(spec, url)
+    assert study.metric_names == ["f1", "accuracy", "n_params", "predict_ms_per_1k"]
+    for t in study.trials:
+        f1, accuracy, n_params, predict_ms = t.values
+        width = t.params["width"]
+        assert n_params == t.user_attrs["n_parameters"] == 4 * width + width + width * 3 + 3
+        assert predict_ms == t.user_attrs["predict_ms_per_1k"] > 0
+        assert 0 <= f1 <= 1 and 0 <= accuracy <= 1
+        assert t.user_attrs["learning_curve"][-1] == pytest.approx(f1)  # early stopping's metric is f1
