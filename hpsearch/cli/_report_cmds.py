@@ -214,7 +214,6 @@ def report(name: str, output: str | None, open_browser: bool, as_json: bool, sto
     if as_json:
         click.echo(verdict_json(_stored_verdict(st, name)))
         return
-    _refuse_unsupported(st, name)
     path = write_report(st, name, output, verdict=_comparison_verdict(st, name))
     if not name.endswith("-comparison") and name not in {s.study_name for s in st.get_all_studies()}:
         # NAME matched no study but a comparison: say so (after `delete digits`, `report digits`
@@ -257,17 +256,3 @@ def _comparison_verdict(st, name: str) -> dict | None:
         except StudyNotFound:
             continue
     return None
-
-
-def _refuse_unsupported(st, name: str) -> None:
-    """A study hpsearch cannot draw (e.g. multi-objective, made by other Optuna code): say why, exit 2."""
-    from hpsearch.cli._common import unsupported_reason
-    from hpsearch.errors import UserError
-
-    try:
-        study_id = st.get_study_id_from_name(name)
-    except KeyError:
-        return  # a comparison name, or unknown: the report says which
-    why = unsupported_reason(st, study_id)
-    if why is not None:
-        raise UserError(f"cannot draw a report of study {name!r}: it {why}")

@@ -189,15 +189,16 @@ def _trial(t: optuna.trial.FrozenTrial) -> TrialData:
 
 
 def metric_names(storage: optuna.storages.BaseStorage, name: str, n_objectives: int) -> list[str]:
-    """The objectives' names: Optuna's ``study.metric_names`` when the study set them, else
-    ``objective 0``, ``objective 1``, ... (a single objective without names is ``value``)."""
+    """The objectives' names as every listing spells them (hpsearch.export.objective_columns): Optuna's
+    ``study.metric_names`` where the study set them, else ``value_0``, ``value_1``, ... (one: ``value``)."""
+    from hpsearch.export import objective_columns
+    from hpsearch.storage import metric_names as stored_names
+
     try:
-        stored = optuna.Study(study_name=name, storage=storage, sampler=optuna.samplers.RandomSampler(0)).metric_names
+        names = stored_names(storage, storage.get_study_id_from_name(name))
     except KeyError:
-        stored = None
-    if stored and len(stored) == n_objectives:
-        return [str(n) for n in stored]
-    return ["value"] if n_objectives == 1 else [f"objective {i}" for i in range(n_objectives)]
+        names = None
+    return objective_columns(n_objectives, names)
 
 
 def study_data(storage: optuna.storages.BaseStorage, frozen_study: Any) -> StudyData:

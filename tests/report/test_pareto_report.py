@@ -83,7 +83,7 @@ def test_hypervolume_over_trials_never_falls_and_ends_at_the_front(storage, make
 def test_without_metric_names_the_objectives_are_numbered(storage, make_multi_objective):
     make_multi_objective(storage, names=False, n_trials=10)
     figs = _figures(study_report_html(storage, "tradeoff"))
-    assert figs["fig-pareto"]["layout"]["xaxis"]["title"]["text"].startswith("objective 0")
+    assert figs["fig-pareto"]["layout"]["xaxis"]["title"]["text"].startswith("value_0")
 
 
 def test_three_objectives_draw_every_pair(storage):
