@@ -661,3 +661,61 @@ def test_a_command_test_line_with_an_unknown_placeholder_is_refused(tmp_path):
     d["command"]["test"] = f"{PY} prog.py {{nope}}"
     with pytest.raises(SpecError, match="command.test"):
         spec_from_dict(d)
+
+
+def test_a_command_with_two_objectives_prints_values_and_its_own_constraints(tmp_path):
+    """The last line {"values": [...], "constraints": {...}}; step lines are kept as the curve only
+    (Optuna prunes one objective); a line of the wrong length fails that trial with what was expected."""
+    from hpsearch.search import run_study
+
+    name = script(
+        tmp_path,
+        """
+        import json, os
+        x = json.loads(os.environ["HPSEARCH_PARAMS"])["x"]
+        print(json.dumps({"step": 0, "value": x / 2}))
+        if os.environ["HPSEARCH_TRIAL_NUMBER"] == "2":
+            print(json.dumps({"values": [x]}))
+        else:
+            print(json.dumps({"values": [x, 1 - x], "constraints": {"x_small": x - 0.5}}))
+    """,
+    )
+    spec = spec_from_dict(
+        {
+            "study": {
+                "name": "cmd2",
+                "objective": "command",
+                "objectives": ["gain", "loss"],
+                "directions": ["maximize", "minimize"],
+                "workdir": str(tmp_path),
+            },
+            "command": {"run": f"{PY} {name}", "timeout": 60},
+            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        }
+    )
+    study = run_study(spec, f"sqlite:///{tmp_path / 'h.db'}", n_trials=5, progress=False)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 4
+    for t in complete:
+        assert t.values == pytest.approx([t.params["x"], 1 - t.params["x"]])
+        assert t.constraints == pytest.approx({"x_small": t.params["x"] - 0.5})
+        assert t.intermediate_values == {} and t.user_attrs["learning_curve"] == [t.params["x"] / 2]
+    failed = study.trials[2]
+    assert failed.state == optuna.trial.TrialState.FAIL
+    assert 'expected the last line of stdout to be {"values": [<2 numbers>]}' in failed.user_attrs["error"]
+
+
+@pytest.mark.parametrize(
+    ("line", "n", "expected"),
+    [
+        ('{"values": [1, 2]}', 2, {"values": [1.0, 2.0], "constraints": None}),
+        ('{"values": [1, 2], "constraints": {"c": -1}}', 2, {"values": [1.0, 2.0], "constraints": {"c": -1}}),
+    ],
+)
+def test_parse_result_of_several_objectives(line, n, expected):
+    assert parse_result(line, n) == expected
+    for bad in ("0.5", '{"value": 1}', '{"values": [1, "a"]}', '{"values": [1, 2], "other": 1}', None):
+        with pytest.raises(CommandFailed, match="values"):
+            parse_result(bad, 2)
+    with pytest.raises(CommandFailed, match="constraints"):
+        parse_result('{"values": [1, 2], "constraints": [1]}', 2)
