@@ -110,7 +110,10 @@ def run(
     with it (user attr "error") and is not retried on that configuration.
     Crashed trials (a killed run or worker) are re-run, so re-running the same
     command after an interruption resumes where it stopped. A budget only
-    grows: --n-trials below a resumed study's budget is refused.
+    grows: --n-trials below a resumed study's budget is refused, and a spec
+    whose n_trials is larger than the stored budget (say after a shorter
+    --n-trials run) raises it. A study stopped by 'hpsearch stop' resumes:
+    this run clears the stop.
 
     \b
     Examples:
@@ -177,7 +180,8 @@ def worker(
 
     The spec is read from the database, so the study name and the storage URL
     are all a worker needs. Workers share the study's budget: together they
-    finish exactly n_trials trials, and each grid point runs once.
+    finish exactly n_trials trials, and each grid point runs once. A study
+    stopped by 'hpsearch stop' resumes: starting a worker clears the stop.
 
     \b
     Examples:

@@ -6,6 +6,7 @@ import math
 import sys
 
 import click
+import optuna
 from optuna.trial import TrialState
 from rich.console import Console
 from rich.table import Table
@@ -132,6 +133,7 @@ def show(name: str, top: int, storage: str | None) -> None:
             f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})"
         )
     )
+    _control_lines(console, st, study_id_of(study))
     failed = last_error(trials)
     if failed is not None:
         text = " ".join(str(failed.user_attrs[ERROR_ATTR]).split())
@@ -163,6 +165,17 @@ def show(name: str, top: int, storage: str | None) -> None:
     if console.measure(table, options=console.options.update_width(10**4)).maximum > console.width:
         table = _narrow_table(done[:top], names, table.title)  # too wide: name=value, wrapped, never cut
     console.print(table)
+
+
+def _control_lines(console: Console, st: optuna.storages.BaseStorage, study_id: int) -> None:
+    """What ``hpsearch stop`` and ``hpsearch enqueue`` left on the study, if anything."""
+    from hpsearch.search import stop_requested, waiting_configurations
+
+    if stop_requested(st, study_id):
+        console.print("stopped by 'hpsearch stop': run it again (run or worker) to resume")
+    waiting = waiting_configurations(st, study_id)
+    if waiting:
+        console.print(f"{waiting} enqueued configurations wait to run first")
 
 
 @click.command("delete")

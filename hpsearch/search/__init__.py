@@ -14,7 +14,14 @@ from hpsearch.records import (
     state_counts,
     state_name,
 )
-from hpsearch.search._control import Enqueued, clear_stop, enqueue, request_stop, stop_requested
+from hpsearch.search._control import (
+    Enqueued,
+    clear_stop,
+    enqueue,
+    request_stop,
+    stop_requested,
+    waiting_configurations,
+)
 from hpsearch.search._load import load_study, stored_spec
 from hpsearch.search._pruners import PRUNERS, make_pruner
 from hpsearch.search._recovery import Heartbeat, recover_study
@@ -56,6 +63,7 @@ __all__ = [
     "enqueue",
     "request_stop",
     "stop_requested",
+    "waiting_configurations",
     "BudgetNotLowered",
     "ERROR_ATTR",
     "MAX_FAILURES",

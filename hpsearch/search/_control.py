@@ -103,3 +103,8 @@ def clear_stop(storage: optuna.storages.BaseStorage, study_id: int) -> bool:
         return False
     storage.set_study_system_attr(study_id, STOP_ATTR, None)
     return True
+
+
+def waiting_configurations(storage: optuna.storages.BaseStorage, study_id: int) -> int:
+    """How many enqueued configurations of the study no trial has started yet (``show`` says so)."""
+    return sum(slot is None for _, _, slot in queued(engine_of(storage), study_id))

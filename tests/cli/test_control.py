@@ -163,6 +163,8 @@ def test_enqueued_configurations_run_first_and_count_toward_the_budget(rand8, ca
     code, out, err = _run(capsys, "enqueue", "rand8", "--params", '{"a": "p", "b": 2}', "--csv", "good.csv")
     assert code == 0, err
     assert "enqueued 3 configurations" in out and "only 0 slots of its budget are left" in out
+    code, out, err = _run(capsys, "show", "rand8")
+    assert code == 0 and "3 enqueued configurations wait to run first" in out, err
     code, out, err = _run(capsys, "run", "rand8.toml", "--quiet")  # the spec's 8 raises the budget of 1
     assert code == 0, err
     trials = sorted(_trials(rand8, "rand8"), key=lambda t: t.system_attrs["hpsearch_slot"])
@@ -259,6 +261,8 @@ def test_stop_lets_run_and_worker_finish_their_trials_and_exit_and_a_later_run_r
     trials = _trials(workdir)
     assert not [t for t in trials if t.state != TrialState.COMPLETE]  # the held trials finished, none crashed
     assert len(trials) < 9
+    shown = hp("show", "grid9")
+    assert shown.returncode == 0 and "stopped by 'hpsearch stop'" in shown.stdout, shown.stderr
     again = hp("run", "grid9.toml", env={"HP_TEST_SLEEP": "0"})
     assert again.returncode == 0, again.stderr
     assert "cleared the stop" in again.stdout
