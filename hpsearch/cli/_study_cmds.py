@@ -113,6 +113,7 @@ def show(name: str, top: int, storage: str | None) -> None:
         TEST_SCORE_ATTR,
         best_trial,
         budget,
+        is_feasible,
         is_finished,
         last_error,
         sampler_of,
@@ -148,6 +149,10 @@ def show(name: str, top: int, storage: str | None) -> None:
     if TEST_SCORE_ATTR in study.user_attrs:
         console.print(f"test score of the best configuration: {fmt(study.user_attrs[TEST_SCORE_ATTR])}")
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    infeasible = [t for t in done if not is_feasible(t)]
+    if infeasible:  # kept (export lists them, with their constraint values), never ranked
+        console.print(f"{len(infeasible)} completed trials break a constraint: kept, but not ranked below")
+        done = [t for t in done if is_feasible(t)]
     reverse = study.direction.name == "MAXIMIZE"
     done.sort(key=lambda t: float(t.value or 0.0), reverse=reverse)  # every value here is finite
     names = list(spec.space) if spec is not None else param_names(trials, study.user_attrs)

@@ -231,3 +231,16 @@ def test_kill_9_mid_study_then_rerun_gives_exactly_n_trials_with_every_value(mo_
     )
     assert sorted(t.number for t in trials if t.state == TrialState.FAIL) == killed
     assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def test_a_constrained_single_objective_study_shows_and_picks_feasible_trials_only(workdir, hp):
+    spec = (workdir / "grid9.toml").read_text() + "\n[constraints]\nvalue = { max = 2.5 }\n"
+    (workdir / "grid9.toml").write_text(spec)
+    assert hp("run", "grid9.toml", "--quiet", env={"HP_TEST_SLEEP": "0"}).returncode == 0
+    shown = hp("show", "grid9")
+    assert shown.returncode == 0, shown.stderr
+    # values b + {p: 0, q: .1, r: .2}: 3.0, 3.1 and 3.2 break the bound; the best within it is r, b = 2
+    assert "best: trial #" in shown.stdout and "value = 2.2" in shown.stdout
+    assert "3 completed trials break a constraint" in shown.stdout and "3.2" not in shown.stdout
+    best = json.loads(hp("best", "grid9", "--json").stdout)
+    assert best["value"] == pytest.approx(2.2) and best["params"] == {"a": "r", "b": 2}

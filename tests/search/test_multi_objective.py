@@ -222,6 +222,11 @@ def test_a_single_objective_constrained_study_never_picks_an_infeasible_best(mod
 
     overview = study_overview(storage_of(study), study_id_of(study), "one")
     assert overview.best is not None and overview.best.number == best.number
+    from hpsearch.export import trial_rows
+
+    columns, rows = trial_rows(storage_of(study), "one")  # kept and shown: feasible and the bound's value
+    assert columns[:6] == ["number", "state", "value", "seconds", "feasible", "constraint: size <= 500"]
+    assert [r[4] for r in rows] == [t.params["x"] <= 0.5 for t in study.trials]
 
 
 def test_a_wrong_number_of_values_fails_that_trial_with_a_clear_error(module, url):
