@@ -24,6 +24,11 @@ MIN_EXPECTED_MAX = 5  # fewer values: do not draw an expected-max curve
 Arms = dict[str, list[StudyData]]
 
 
+def metric_of(arms: Arms) -> str:
+    """The compared metric's name ("accuracy"), for axis titles (hpsearch.results StudyData.metric)."""
+    return next((ss[0].metric for ss in arms.values() if ss), "value")
+
+
 def color(sampler: str, i: int = 0) -> str:
     """The sampler's colour (hpsearch.samplers), the same in reports and on the dashboard."""
     return samplers.colour(sampler, i)
@@ -131,7 +136,7 @@ def best_so_far(arms: Arms, direction: Direction, axis: str) -> Figure | None:
     for i, (name, (med, lo, hi)) in enumerate(curves.items()):
         _band(fig, grid, med, lo, hi, name, color(name, i))
     _focus(fig, [a for m in curves.values() for a in m])
-    fig.update_layout(xaxis_title=_AXIS_TITLE[axis], yaxis_title="best value so far")
+    fig.update_layout(xaxis_title=_AXIS_TITLE[axis], yaxis_title=f"best {plain(metric_of(arms))} so far")
     k = max(len(a) for a in arms.values())
     return Figure(
         f"best-{axis}",
@@ -210,7 +215,10 @@ def expected_max(arms: Arms, direction: Direction, budget: int, seed: int = 0) -
     if not shown:
         return None, notes
     _focus(fig, shown)
-    fig.update_layout(xaxis_title="budget n (trials, pruned and diverged included)", yaxis_title="expected best value")
+    fig.update_layout(
+        xaxis_title="budget n (trials, pruned and diverged included)",
+        yaxis_title=f"expected best {plain(metric_of(arms))}",
+    )
     return Figure(
         "expected-max",
         "Expected best validation score against budget",

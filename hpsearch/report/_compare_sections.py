@@ -69,7 +69,7 @@ def sections(
     match = match_grid(arms, direction)
     figures = [
         importance_figure({FANOVA: fan, PED: ped}, order, list(arms)),
-        score_vs_param(arms, order, log_params, worst),
+        score_vs_param(arms, order, log_params, worst, metric=studies[0].metric),
         contour(arms, order, log_params, worst, direction),
         cf.cost(arms),
     ]

@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from hpsearch.report._compare_figures import Arms, color
 from hpsearch.report._html import Figure, plain
+from hpsearch.report._ticks import log_ticks
 from hpsearch.results._studies import StudyData
 
 ARM_OFFSET = 0.12  # categorical axes: arms side by side around each choice
@@ -42,7 +43,9 @@ def _repeat_ids(studies: Sequence[StudyData]) -> tuple[str, list[int]]:
     return "repeat", list(range(len(studies)))
 
 
-def score_vs_param(arms: Arms, params: Sequence[str], log_params: set[str], worst: float) -> Figure | None:
+def score_vs_param(
+    arms: Arms, params: Sequence[str], log_params: set[str], worst: float, metric: str = "value"
+) -> Figure | None:
     """Every finished trial of every repeat: score against each hyperparameter, coloured by arm."""
     if not params or not math.isfinite(worst):
         return None
@@ -60,8 +63,9 @@ def score_vs_param(arms: Arms, params: Sequence[str], log_params: set[str], wors
     for j, p in enumerate(params):
         r, c = j // cols + 1, j % cols + 1
         choices = _choices(arms, p)
-        # grid last, so its few columns are drawn on top of the many random/TPE points
-        for i, (name, studies) in reversed(list(enumerate(arms.items()))):
+        # grid first and hollow: its columns of repeated points sit under random's and TPE's, never hide them
+        shown_x: list[float] = []
+        for i, (name, studies) in enumerate(arms.items()):
             id_label, ids = _repeat_ids(studies)
             pts = [
                 (t.params[p], t.value, ids[k], t.number)
@@ -76,11 +80,13 @@ def score_vs_param(arms: Arms, params: Sequence[str], log_params: set[str], wors
                 x = np.array([choices.index(v) + shift if v in choices else math.nan for v, *_ in pts])
             else:
                 x = np.array([v for v, *_ in pts], dtype=float)
+                shown_x += [float(v) for v in x if math.isfinite(v)]
             y = np.array([v for _, v, *_ in pts], dtype=float)
             who = np.array([q[2:] for q in pts], dtype=np.int32)  # (seed or repeat, trial) for the hover
             ok = np.isfinite(y)
             y = np.where(ok, y, worst)
-            for mask, symbol, label in ((ok, "circle", ""), (~ok, "x", " (pruned/diverged, at worst)")):
+            dot = "circle-open" if name == "grid" else "circle"
+            for mask, symbol, label in ((ok, dot, ""), (~ok, "x", " (pruned/diverged, at worst)")):
                 if not mask.any():
                     continue
                 fig.add_scatter(
@@ -100,16 +106,17 @@ def score_vs_param(arms: Arms, params: Sequence[str], log_params: set[str], wors
         if choices is not None:
             fig.update_xaxes(tickvals=list(range(len(choices))), ticktext=[plain(v) for v in choices], row=r, col=c)
         elif p in log_params:
-            fig.update_xaxes(type="log", row=r, col=c)
-    fig.update_yaxes(title_text="value", col=1)
-    fig.update_layout(height=max(360, 300 * rows), legend=dict(orientation="h", y=-0.12 / rows, traceorder="reversed"))
+            fig.update_xaxes(type="log", row=r, col=c, **log_ticks(min(shown_x, default=0), max(shown_x, default=0)))
+    fig.update_yaxes(title_text=plain(metric), col=1)
+    fig.update_layout(height=max(360, 300 * rows), legend=dict(orientation="h", y=-0.12 / rows))
     return Figure(
         "score-vs-param",
         "Score against each hyperparameter",
         fig,
         "Every finished trial of every repeat, coloured by sampler; crosses are pruned or diverged "
-        "trials, drawn at the worst value. A grid shows a few columns per axis, random search a "
-        "spread; on categorical axes the samplers sit side by side around each choice.",
+        "trials, drawn at the worst value. A grid shows a few columns per axis (hollow circles, drawn "
+        "underneath), random search a spread; on categorical axes the samplers sit side by side around "
+        "each choice.",
     )
 
 

@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from hpsearch import stats
 from hpsearch.records import Direction
 from hpsearch.report._html import Figure, plain
+from hpsearch.report._ticks import log_ticks
 from hpsearch.results._studies import StudyData, TrialData
 
 MAX_CURVES = 300  # learning curves drawn in the pruned-vs-complete plot
@@ -79,7 +80,7 @@ def history(study: StudyData) -> Figure:
     fig.add_scatter(
         x=n, y=stats.incumbent(v, study.direction), mode="lines", name="best so far", line=dict(shape="hv", width=2)
     )
-    fig.update_layout(xaxis_title="finished trials", yaxis_title="objective value")
+    fig.update_layout(xaxis_title="finished trials", yaxis_title=study.metric)
     return Figure(
         "history",
         "Optimization history",
@@ -102,7 +103,7 @@ def parallel(study: StudyData, params: list[str]) -> Figure | None:
             dim.update(tickvals=ax["tickvals"], ticktext=ax["ticktext"])
         dims.append(dim)
     v = np.array([t.value for t in done])
-    dims.append(dict(label="objective", values=v))
+    dims.append(dict(label=study.metric, values=v))
     fig = go.Figure(
         go.Parcoords(
             dimensions=dims,
@@ -114,7 +115,7 @@ def parallel(study: StudyData, params: list[str]) -> Figure | None:
         "parallel",
         "Parallel coordinates",
         fig,
-        "One line per complete trial, coloured by objective value; drag along an axis to filter." + note,
+        f"One line per complete trial, coloured by {plain(study.metric)}; drag along an axis to filter." + note,
     )
 
 
@@ -149,13 +150,13 @@ def slices(study: StudyData, params: list[str]) -> Figure | None:
             marker=dict(size=7 if len(done) <= 500 else 4, color=num, colorscale=_LATER, opacity=0.8),
         )
         if _is_log(d):
-            fig.update_xaxes(type="log", row=r, col=c)
+            fig.update_xaxes(type="log", row=r, col=c, **log_ticks(getattr(d, "low", 0.0), getattr(d, "high", 0.0)))
         if _is_cat(d):
             fig.update_xaxes(type="category", row=r, col=c)
+    fig.update_yaxes(title_text=plain(study.metric), col=1)
     fig.update_layout(height=max(320, 260 * rows))
-    return Figure(
-        "slice", "Slice plots", fig, "Objective value against each hyperparameter; darker dots are later trials." + note
-    )
+    caption = f"{plain(study.metric).capitalize()} against each hyperparameter; darker dots are later trials."
+    return Figure("slice", "Slice plots", fig, caption + note)
 
 
 def contour(study: StudyData, pair: list[str], bins: int = 20) -> Figure | None:
@@ -246,9 +247,13 @@ def learning_curves(study: StudyData) -> Figure | None:
     )
 
 
-def states(study: StudyData, seed: int = 0) -> Figure:
-    """Pruned vs complete: their learning curves if any were recorded, else counts."""
+def states(study: StudyData, seed: int = 0) -> Figure | None:
+    """Pruned vs complete: their learning curves if any were recorded, else counts. None when no
+    trial was pruned (no pruner, or one that never stopped a trial): the page's header already
+    counts the trials by state, and a "pruned vs complete" panel of complete trials only says nothing."""
     counts = {k: v for k, v in study.counts().items() if v}
+    if not counts.get("pruned"):
+        return None
     with_curve = [t for t in study.trials if t.curve and t.state in ("COMPLETE", "PRUNED")]
     fig = go.Figure()
     note = ", ".join(f"{k}: {v}" for k, v in counts.items())

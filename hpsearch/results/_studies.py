@@ -28,6 +28,7 @@ from hpsearch.records import (
     LEARNING_CURVE_ATTR,
     SEED_ATTR,
     SLOT_ATTR,
+    SPEC_ATTR,
     STATE_NAMES,
     TEST_FRONT_ATTR,
     TEST_SCORES_ATTR,
@@ -81,6 +82,17 @@ class StudyData:
     @property
     def multi_objective(self) -> bool:
         return len(self.directions) > 1
+
+    @property
+    def metric(self) -> str:
+        """What a single objective's value is called on axes and in captions: Optuna's metric name
+        when the study stored one, else the spec's metric (e.g. "accuracy"), else "value"."""
+        if self.metric_names and self.metric_names[0] != "value":
+            return self.metric_names[0]
+        spec = self.attrs.get(SPEC_ATTR)
+        section = spec.get("study") if isinstance(spec, dict) else None
+        named = section.get("metric") if isinstance(section, dict) else None
+        return named if isinstance(named, str) and named else "value"
 
     def objective_values(self) -> tuple[list[TrialData], np.ndarray]:
         """(the COMPLETE trials with every objective finite, their values as an (n, objectives) array),

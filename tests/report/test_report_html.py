@@ -100,8 +100,9 @@ def test_foreign_study_without_hpsearch_attrs(storage):
     study.optimize(objective, n_trials=25, catch=(ValueError,))
     kind, html = report_html(storage, "foreign")
     assert kind == "study"
-    for fig in ("fig-history", "fig-parallel", "fig-slice", "fig-contour", "fig-states"):
+    for fig in ("fig-history", "fig-parallel", "fig-slice", "fig-contour"):
         assert f'id="{fig}"' in html
+    assert 'id="fig-states"' not in html  # no trial was pruned: no "pruned vs complete" panel
     assert "fig-curves" not in html  # no learning curves recorded: left out, not fatal
     # no spec stored: best --evaluate cannot retrain it, so the report does not suggest it
     assert "--evaluate" not in html and 'id="evaluate-hint"' not in html
@@ -113,8 +114,10 @@ def test_single_study_sections_and_table(make_comparison):
     storage = optuna.storages.InMemoryStorage()
     make_comparison(storage, samplers=("random",), seeds=(0,), n_trials=12)
     html = study_report_html(storage, "demo-random-s0")
-    for fig in ("history", "importance", "contour", "parallel", "slice", "curves", "states"):
+    for fig in ("history", "importance", "contour", "parallel", "slice", "curves"):
         assert f'id="fig-{fig}"' in html, fig
+    pruned = [t for t in _trials_of(storage, "demo-random-s0") if t.state == optuna.trial.TrialState.PRUNED]
+    assert ('id="fig-states"' in html) == bool(pruned)  # "pruned vs complete" only where a trial was pruned
     rows = re.findall(r"<tr><td data-v=\"(\d+)\"", html)
     assert rows == [str(i) for i in range(12)]  # every trial in the sortable table
     assert "DIVERGED" in html or "diverged" not in html
