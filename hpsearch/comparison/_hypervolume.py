@@ -130,9 +130,8 @@ def hypervolume_verdict(
             "front_size": _quartiles([len(fronts[s.name]) for s in ss]),
             "seconds": float(np.median([s.seconds() for s in ss])) if ss else 0.0,
         }
-        if true_volume is not None:
-            basis = test_values if test_values is not None else per_repeat
-            regret = [true_volume - v for v in basis]
+        if true_volume is not None and test_values is not None:  # the truth of a front is its held-out values
+            regret = [true_volume - v for v in test_values]
             row["regret"] = {**_quartiles(regret), "per_repeat": regret}
         arm_rows.append(row)
     quantity = "held-out hypervolume" if on_test else "validation hypervolume"

@@ -141,3 +141,12 @@ def test_a_held_out_front_of_another_budget_is_not_used(storage):
             study.set_user_attr(TEST_FRONT_ATTR, {"trials": [0], "values": [[0.8, 5.0]]})  # front is trials 0 and 1
     v = comparison_verdict("stale", arm_studies(storage, "stale"))
     assert v["pairs"][0]["on"] == "validation" and all(r["test"] is None for r in v["arms"])
+
+
+def test_no_regret_without_held_out_fronts(storage):
+    """Validation values of a front are not its truth: a true front alone gives an optimum, no regret."""
+    for sampler in ("grid", "random"):
+        for seed in range(3):
+            _arm(storage, "noho", sampler, seed, [(0.8, 5.0), (0.7, 2.0)], attrs={TRUE_FRONT_ATTR: [[0.9, 1.0]]})
+    v = comparison_verdict("noho", arm_studies(storage, "noho"))
+    assert "optimum" in v and all("regret" not in r for r in v["arms"])
