@@ -369,8 +369,8 @@ def multi_objective_reason(directions: Directions) -> str | None:
         return None
     names = ", ".join(direction_name(d) for d in dirs)
     return (
-        f"a multi-objective study ({len(dirs)} objectives: {names}): hpsearch picks no single best trial "
-        "of it, and draws and ranks single-objective studies only"
+        f"a multi-objective study ({len(dirs)} objectives: {names}): it has no single best trial, "
+        "only a Pareto front of trade-offs (hpsearch best lists it)"
     )
 
 

@@ -64,14 +64,6 @@ def load_named_study(storage: str | None, name: str, *, read_only: bool = True) 
     return url, st, study, spec
 
 
-def unsupported_reason(storage: Any, study_id: int) -> str | None:
-    """Why hpsearch cannot show or report this study (hpsearch.records.multi_objective_reason), or None."""
-    from hpsearch.records import multi_objective_reason
-
-    reason = multi_objective_reason(storage.get_study_directions(study_id))
-    return None if reason is None else f"is {reason}"
-
-
 def shown(text: Any) -> str:
     """Stored text made safe for a terminal: unprintable characters escaped (an ESC sequence, a bidi
     override in a name or a parameter of a study made by other code), rich markup escaped."""
