@@ -89,15 +89,19 @@ def bind_in(con: sa.Connection, study_id: int, slot: int) -> dict[str, Any] | No
     before (a re-run slot), else the lowest unbound one, bound now; None when the queue is empty."""
     c = queue_table.c
     mine = c.study_id == study_id
-    bound = con.execute(sa.select(c.params_json).where(mine).where(c.slot == slot)).first()
-    if bound is not None:
-        return json.loads(bound.params_json)
     for _ in range(5):
+        # one indexed read in the common case (an empty queue): the slot's own row first, else the lowest unbound
         row = con.execute(
-            sa.select(c.position, c.params_json).where(mine).where(c.slot.is_(None)).order_by(c.position).limit(1)
+            sa.select(c.position, c.params_json, c.slot)
+            .where(mine)
+            .where(sa.or_(c.slot == slot, c.slot.is_(None)))
+            .order_by(sa.case((c.slot.is_(None), 1), else_=0), c.position)
+            .limit(1)
         ).first()
         if row is None:
             return None
+        if row.slot is not None:  # bound to this slot before: a re-run keeps its configuration
+            return json.loads(row.params_json)
         taken = con.execute(
             queue_table.update().where(mine).where(c.position == row.position).where(c.slot.is_(None)).values(slot=slot)
         )
