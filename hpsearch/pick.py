@@ -21,9 +21,8 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from optuna.trial import FrozenTrial
 
@@ -66,7 +65,7 @@ def parse_pick(text: str) -> Pick:
     """``"accuracy>=0.97,min train_seconds"`` -> Pick; UserError (exit 2) for anything else."""
     conditions: list[Condition] = []
     goals: list[tuple[str, str]] = []
-    clauses = [c for c in text.split(",")]
+    clauses = text.split(",")
     if not text.strip():
         raise UserError(f"{_EXPECTED}, got an empty pick")
     for clause in clauses:
@@ -113,8 +112,3 @@ def pick_trial(front: Sequence[FrozenTrial], names: Sequence[str], pick: Pick) -
         raise UserError(f"--pick: no trial of the front ({len(front)} trials) meets {said}")
     sign = 1.0 if pick.goal == "min" else -1.0
     return min(ok, key=lambda tm: (sign * tm[1][pick.metric], tm[0].number))[0]
-
-
-def values_by_name(t: FrozenTrial, names: Sequence[str]) -> Mapping[str, Any]:
-    """The trial's values keyed by objective name (for printing)."""
-    return dict(zip(names, t.values or (), strict=False))
