@@ -54,6 +54,23 @@ def incumbent(values: npt.ArrayLike, direction: Direction) -> np.ndarray:
     return best * _sign(direction)
 
 
+def focus_range(curves: Sequence[Sequence[float] | np.ndarray], pad: float = 0.08) -> list[float] | None:
+    """A y range for best-so-far curves that shows where they differ: every curve after its first
+    quarter, padded by ``pad`` of the span; None when that leaves less than two distinct values.
+
+    Early trials (a diverging learning rate, an untrained first guess) sit far
+    below where samplers differ; autoscaling to them squashes the interesting
+    part into a line near the top. The report and the dashboard both zoom with this.
+    """
+    tails = [np.asarray(c, dtype=float)[len(c) // 4 :] for c in curves if len(c)]
+    vals = np.concatenate(tails) if tails else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if vals.size < 2 or np.ptp(vals) == 0:
+        return None
+    lo, hi = float(vals.min()), float(vals.max())
+    return [lo - pad * (hi - lo), hi + pad * (hi - lo)]
+
+
 def incumbent_on_grid(x: npt.ArrayLike, values: npt.ArrayLike, grid: npt.ArrayLike, direction: Direction) -> np.ndarray:
     """Best value among trials with ``x_i <= g`` for each grid point ``g``.
 

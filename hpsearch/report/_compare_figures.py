@@ -105,20 +105,11 @@ def _band(
 
 
 def _focus(fig: go.Figure, arrays: list[np.ndarray]) -> None:
-    """Zoom the y-axis onto the curves after their first quarter.
-
-    Early trials (a diverging learning rate, an untrained first guess) can sit
-    far below where the samplers actually differ; autoscaling would squash the
-    interesting part into a line. Double-clicking the plot shows everything.
-    """
-    tails = [a[len(a) // 4 :] for a in arrays if len(a)]
-    vals = np.concatenate(tails) if tails else np.array([])
-    vals = vals[np.isfinite(vals)]
-    if vals.size < 2 or np.ptp(vals) == 0:
-        return
-    lo, hi = float(vals.min()), float(vals.max())
-    pad = 0.08 * (hi - lo)
-    fig.update_yaxes(range=[lo - pad, hi + pad])
+    """Zoom the y-axis onto the curves after their first quarter (hpsearch.stats.focus_range);
+    double-clicking the plot shows everything."""
+    shown = stats.focus_range(arrays)
+    if shown is not None:
+        fig.update_yaxes(range=shown)
 
 
 _AXIS_TITLE = {

@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch import pareto
 from hpsearch.samplers import REGISTRY, colour
 from hpsearch.search import is_finished
-from hpsearch.stats import incumbent
+from hpsearch.stats import focus_range, incumbent
 
 
 def best_so_far(trials: list[FrozenTrial], maximize: bool) -> list[tuple[int, int, float]]:
@@ -82,9 +82,10 @@ def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], max
     trials of the study (1, 2, ...), so studies with different trial numbering
     line up by budget spent.
     """
-    data, seen = [], set()
+    data, seen, curves = [], set(), []
     for _name, sampler, trials in arms:
         curve = best_so_far(trials, maximize)
+        curves.append([float(b) for _, _, b in curve])
         key = sampler if sampler in REGISTRY else "other"
         data.append(
             {
@@ -100,7 +101,11 @@ def comparison_figure(arms: list[tuple[str, str | None, list[FrozenTrial]]], max
             }
         )
         seen.add(key)
-    return {"data": data, "layout": _layout("finished trials", "best value so far")}
+    layout = _layout("finished trials", "best value so far")
+    shown = focus_range(curves)  # the report's zoom: where the samplers differ
+    if shown is not None:
+        layout["yaxis"]["range"] = shown
+    return {"data": data, "layout": layout}
 
 
 def pareto_figure(trials: list[FrozenTrial], directions: list[str], names: list[str]) -> dict[str, Any]:

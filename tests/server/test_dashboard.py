@@ -105,6 +105,11 @@ def test_comparison_page_groups_studies_by_user_attr(client, storage_url):
             optuna.load_study(study_name=name, storage=storage_url).set_user_attr("comparison", "cmp")
     index = client.get("/").text
     assert '<a href="/comparisons/cmp">cmp</a> <span class="muted">(5 studies)</span>' in index
+    # the arm studies are grouped under their comparison (folded), not in the list of studies
+    main_table = index[index.index('<table id="studies">') : index.index("</table>")]
+    assert "loner" in main_table and "cmp-" not in main_table
+    arms = index[index.index('<details class="arms">') :]
+    assert sorted(re.findall(r'<a href="/studies/(cmp-[\w-]+)">', arms)) == sorted(n for n in values if n != "loner")
     html = client.get("/comparisons/cmp").text
     assert "loner" not in html
     rows = re.findall(r'<tr><td>(\w+)</td><td class="num">(\d+)</td><td class="num">([^<]*)</td>', html)
