@@ -75,3 +75,20 @@ def test_the_dashboard_draws_the_feasible_front_and_escapes_metric_names(client,
     assert len(by_name["infeasible"]["x"]) == 40 - len(feasible) > 0
     assert fig["layout"]["xaxis"]["title"]["text"] == "&lt;b&gt;accuracy&lt;/b&gt; (higher is better)"
     assert "<b>accuracy</b>" not in page.text
+
+
+def test_a_multi_objective_comparison_has_a_dashboard_page_and_a_report(client, storage_url):
+    for sampler in ("random", "tpe"):
+        for seed in range(2):
+            study = optuna.create_study(
+                study_name=f"moc-{sampler}-s{seed}", storage=storage_url, directions=["maximize", "minimize"]
+            )
+            study.set_user_attr("sampler", sampler)
+            study.set_user_attr("seed", seed)
+            study.set_user_attr("comparison", "moc")
+            study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=6)
+    page = client.get("/comparisons/moc")
+    assert page.status_code == 200 and "moc-tpe-s1" in page.text
+    report = client.get("/reports/comparisons/moc")
+    assert report.status_code == 200
+    assert 'id="fig-hypervolume-trials"' in report.text and "hypervolume" in report.text
