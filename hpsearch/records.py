@@ -79,6 +79,7 @@ PID_ATTR = "hpsearch_pid"  # that worker's process id (a dead one's trial is a c
 LEASE_ATTR = "hpsearch_lease_until"  # when an HTTP client's trial is given up (epoch seconds)
 ASK_KEY_ATTR = "hpsearch_ask_key"  # the Idempotency-Key of the ask that created the trial
 CLAIM_TOKEN_ATTR = "hpsearch_claim_token"  # the token of its slot's claim, to re-attach it after a crash
+FAIL_REASON_ATTR = "fail_reason"  # why a trial was failed (Optuna's own key; hpsearch writes it as Optuna does)
 
 # trial user attrs
 DIVERGED_ATTR = "diverged"  # True when training diverged (a NaN value)
@@ -128,6 +129,7 @@ ATTRIBUTE_KEYS = frozenset(
         LEASE_ATTR,
         ASK_KEY_ATTR,
         CLAIM_TOKEN_ATTR,
+        FAIL_REASON_ATTR,
         DIVERGED_ATTR,
         ERROR_ATTR,
         TRAIN_SECONDS_ATTR,

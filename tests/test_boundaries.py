@@ -69,7 +69,16 @@ FORBIDDEN_IMPORTS = (
     ("hpsearch/records.py", "hpsearch.storage"),
 )
 ATTR_READERS = frozenset({"get", "pop", "setdefault"})
-ATTR_WRITERS = frozenset({"set_user_attr", "set_study_user_attr", "set_trial_user_attr", "set_system_attr"})
+ATTR_WRITERS = frozenset(
+    {
+        "set_user_attr",
+        "set_study_user_attr",
+        "set_trial_user_attr",
+        "set_system_attr",
+        "set_study_system_attr",
+        "set_trial_system_attr",
+    }
+)
 # Calls that take a dict of attributes: hpsearch.storage's set_user_attrs, and ``update`` on an *attrs.
 ATTR_DICT_WRITERS = frozenset({"set_user_attrs"})
 # Where the attribute-key rule looks: all code but the tests (which pin the stored names literally,
@@ -423,6 +432,7 @@ def test_layer_rule_catches_a_backward_import(rel: str, source: str) -> None:
         'x = study.user_attrs.get("diverged")',
         'study.set_user_attr("comparison", name)',
         'storage.set_trial_user_attr(tid, "error", text)',
+        'storage.set_trial_system_attr(tid, "fail_reason", text)',
         'n = s.attrs["n_val"]',
         'if "test_score" in study.user_attrs: pass',
         'KEY = "hpsearch_spec"',

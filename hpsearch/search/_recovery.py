@@ -30,7 +30,7 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.records import HOST_ATTR, LEASE_ATTR, PID_ATTR
+from hpsearch.records import FAIL_REASON_ATTR, HOST_ATTR, LEASE_ATTR, PID_ATTR
 from hpsearch.storage import (
     engine_of,
     pid_alive,
@@ -134,7 +134,7 @@ def _fail_stale(study: optuna.Study) -> list[int]:
 def _fail(storage: optuna.storages.BaseStorage, trial_id: int, reason: str) -> bool:
     """FAIL a RUNNING trial with system attr fail_reason (set first: finished trials are read-only)."""
     try:
-        storage.set_trial_system_attr(trial_id, "fail_reason", reason)
+        storage.set_trial_system_attr(trial_id, FAIL_REASON_ATTR, reason)
         return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False  # another process got there first

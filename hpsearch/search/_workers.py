@@ -34,7 +34,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch.errors import UserError
-from hpsearch.records import DIVERGED_ATTR, ERROR_ATTR, budget, is_error
+from hpsearch.records import DIVERGED_ATTR, ERROR_ATTR, FAIL_REASON_ATTR, budget, is_error
 from hpsearch.search._control import stop_requested
 from hpsearch.search._devices import worker_environment
 from hpsearch.search._load import load_study
@@ -456,7 +456,7 @@ def _fail(
     storage = storage_of(study)
 
     def write() -> None:
-        storage.set_trial_system_attr(trial_id_of(trial), "fail_reason", reason[-ERROR_CHARS:])
+        storage.set_trial_system_attr(trial_id_of(trial), FAIL_REASON_ATTR, reason[-ERROR_CHARS:])
         if error is not None:
             storage.set_trial_user_attr(trial_id_of(trial), ERROR_ATTR, _clip(error))
         tell_trial(study, trial, state="fail")
