@@ -21,7 +21,7 @@ from hpsearch.cli._progress import (
     summary_lines,
 )
 from hpsearch.records import SPEC_ATTR
-from hpsearch.storage import open_storage, study_overviews
+from hpsearch.storage import study_overviews
 
 X = {"x": FloatDistribution(0.0, 1.0)}
 
@@ -34,8 +34,8 @@ def spec_factory(*, name, sampler, n_trials, space=None):
     return spec_from_dict({"study": study, "space": space or {"x": {"type": "float", "low": 0.0, "high": 1.0}}})
 
 
-def _study(storage, name, values, *, comparison=None, sampler=None, direction="maximize", extra=()):
-    study = optuna.create_study(study_name=name, storage=storage, direction=direction)
+def _study(sqlite_storage, name, values, *, comparison=None, sampler=None, direction="maximize", extra=()):
+    study = optuna.create_study(study_name=name, storage=sqlite_storage, direction=direction)
     if comparison is not None:
         study.set_user_attr("comparison", comparison)
         study.set_user_attr("sampler", sampler)
@@ -44,11 +44,6 @@ def _study(storage, name, values, *, comparison=None, sampler=None, direction="m
     for t in extra:
         study.add_trial(t)
     return study
-
-
-@pytest.fixture()
-def storage(tmp_path):
-    return open_storage(f"sqlite:///{tmp_path / 'd.db'}")
 
 
 def test_eta_is_the_pace_so_far():
@@ -61,34 +56,34 @@ def test_eta_is_the_pace_so_far():
     assert fmt_duration(None) == "-" and fmt_duration(65) == "1:05" and fmt_duration(3723) == "1:02:03"
 
 
-def test_overall_counts_every_arm_and_best_per_sampler(storage):
-    _study(storage, "c-grid-s0", [0.90, 0.95], comparison="c", sampler="grid")
-    _study(storage, "c-random-s0", [0.97], comparison="c", sampler="random")
-    _study(storage, "c-grid-s1", [0.961], comparison="c", sampler="grid")
+def test_overall_counts_every_arm_and_best_per_sampler(sqlite_storage):
+    _study(sqlite_storage, "c-grid-s0", [0.90, 0.95], comparison="c", sampler="grid")
+    _study(sqlite_storage, "c-random-s0", [0.97], comparison="c", sampler="random")
+    _study(sqlite_storage, "c-grid-s1", [0.961], comparison="c", sampler="grid")
     pruned = create_trial(params={"x": 0.5}, distributions=X, state=TrialState.PRUNED)
-    _study(storage, "c-tpe-s0", [], comparison="c", sampler="tpe", extra=[pruned])
+    _study(sqlite_storage, "c-tpe-s0", [], comparison="c", sampler="tpe", extra=[pruned])
     names = ["c-grid-s0", "c-random-s0", "c-tpe-s0", "c-grid-s1"]
-    state = overall(storage, names, [4, 4, 4, 4])
+    state = overall(sqlite_storage, names, [4, 4, 4, 4])
     assert (state.done, state.total) == (5, 16)  # 2 + 1 + 1 pruned + 1
     assert state.best == "grid 0.961 · random 0.97 · tpe -"  # arms in run order; best over repeats
-    assert overall(storage, ["c-tpe-s0"], [4]).best == "tpe -"  # one arm left to run: still named
+    assert overall(sqlite_storage, ["c-tpe-s0"], [4]).best == "tpe -"  # one arm left to run: still named
 
 
-def test_overall_caps_each_study_at_its_budget_and_one_study_shows_one_number(storage):
-    _study(storage, "one", [0.1, 0.3, 0.2], direction="minimize")
-    state = overall(storage, ["one"], [2])
+def test_overall_caps_each_study_at_its_budget_and_one_study_shows_one_number(sqlite_storage):
+    _study(sqlite_storage, "one", [0.1, 0.3, 0.2], direction="minimize")
+    state = overall(sqlite_storage, ["one"], [2])
     assert (state.done, state.total, state.best) == (2, 2, "0.1")
-    assert best_text(study_overviews(storage, names=["none"])) == "-"
+    assert best_text(study_overviews(sqlite_storage, names=["none"])) == "-"
 
 
-def test_the_bar_reads_the_database_and_its_eta_runs_on_the_injected_clock(storage):
-    a = _study(storage, "c-grid-s0", [0.5], comparison="c", sampler="grid")
-    b = _study(storage, "c-tpe-s0", [], comparison="c", sampler="tpe")
+def test_the_bar_reads_the_database_and_its_eta_runs_on_the_injected_clock(sqlite_storage):
+    a = _study(sqlite_storage, "c-grid-s0", [0.5], comparison="c", sampler="grid")
+    b = _study(sqlite_storage, "c-tpe-s0", [], comparison="c", sampler="tpe")
     now = [100.0]
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=200)
     with StudyProgress(
-        storage, [a.study_name, b.study_name], [3, 3], enabled=True, console=console, clock=lambda: now[0]
+        sqlite_storage, [a.study_name, b.study_name], [3, 3], enabled=True, console=console, clock=lambda: now[0]
     ) as bar:
         assert bar.title() == "c"  # the comparison: one bar for all its studies
         assert (bar.state.done, bar.state.total) == (1, 6)
@@ -108,20 +103,20 @@ def test_the_bar_reads_the_database_and_its_eta_runs_on_the_injected_clock(stora
     assert text.rstrip().endswith("0:10 ETA 0:40")
 
 
-def test_quiet_shows_nothing(storage):
-    a = _study(storage, "q", [0.5])
+def test_quiet_shows_nothing(sqlite_storage):
+    a = _study(sqlite_storage, "q", [0.5])
     out = io.StringIO()
-    with StudyProgress(storage, [a.study_name], [3], enabled=False, console=Console(file=out)) as bar:
+    with StudyProgress(sqlite_storage, [a.study_name], [3], enabled=False, console=Console(file=out)) as bar:
         bar.refresh(force=True)
     assert out.getvalue() == ""
 
 
-def test_closing_summary_of_a_run(storage):
+def test_closing_summary_of_a_run(sqlite_storage):
     errored = create_trial(
         params={"x": 0.9}, distributions=X, state=TrialState.FAIL, user_attrs={"error": "ValueError: too\nbig"}
     )
-    _study(storage, "demo", [0.25, 0.75], extra=[errored])
-    lines = summary_lines(storage, "demo", 12.34)
+    _study(sqlite_storage, "demo", [0.25, 0.75], extra=[errored])
+    lines = summary_lines(sqlite_storage, "demo", 12.34)
     assert lines[0] == "study demo: 3 finished trials in 12.3 s"
     assert lines[1] == "  by state: complete 2, failed 1"
     assert lines[2] == "  last error: #2: ValueError: too big"
@@ -129,23 +124,23 @@ def test_closing_summary_of_a_run(storage):
     assert lines[4] == "    x = 0.1"
     assert not any("hpsearch report" in line for line in lines)  # the library never writes command lines
     out = io.StringIO()
-    print_summary(Console(file=out, width=200), storage, ["demo"], 12.34)
+    print_summary(Console(file=out, width=200), sqlite_storage, ["demo"], 12.34)
     assert out.getvalue().splitlines() == lines
 
 
-def test_closing_summary_of_many_studies_is_one_line_and_of_a_comparison_none(storage):
-    a = _study(storage, "a", [0.5, 0.6])
-    b = _study(storage, "b", [0.7])
+def test_closing_summary_of_many_studies_is_one_line_and_of_a_comparison_none(sqlite_storage):
+    a = _study(sqlite_storage, "a", [0.5, 0.6])
+    b = _study(sqlite_storage, "b", [0.7])
     out = io.StringIO()
-    print_summary(Console(file=out, width=200), storage, [a.study_name, b.study_name], 5.0)
+    print_summary(Console(file=out, width=200), sqlite_storage, [a.study_name, b.study_name], 5.0)
     assert out.getvalue().splitlines() == ["2 studies: 3 finished trials in 5.0 s"]
-    arms = [_study(storage, f"c-{s}-s0", [0.5], comparison="c", sampler=s) for s in ("grid", "tpe")]
+    arms = [_study(sqlite_storage, f"c-{s}-s0", [0.5], comparison="c", sampler=s) for s in ("grid", "tpe")]
     out = io.StringIO()
-    print_summary(Console(file=out, width=200), storage, [a.study_name for a in arms], 5.0)
+    print_summary(Console(file=out, width=200), sqlite_storage, [a.study_name for a in arms], 5.0)
     assert out.getvalue() == ""  # compare prints one table of its arms itself
 
 
-def test_comparison_summary_is_one_table_of_arms(storage):
+def test_comparison_summary_is_one_table_of_arms(sqlite_storage):
     import datetime as dt
 
     def timed(value, seconds):
@@ -170,12 +165,12 @@ def test_comparison_summary_is_one_table_of_arms(storage):
         ("grid", 1, [0.95, 0.94]),
         ("tpe", 1, [0.98]),  # budget 2, one finished: not a whole repeat yet
     ]:
-        study = _study(storage, f"c-{sampler}-s{seed}", [], comparison="c", sampler=sampler)
+        study = _study(sqlite_storage, f"c-{sampler}-s{seed}", [], comparison="c", sampler=sampler)
         spec = spec_factory(name=study.study_name, sampler="random", n_trials=2)
         study.set_user_attr(SPEC_ATTR, spec.to_dict())
         for v in values:
             study.add_trial(timed(v, 1.5))
-    lines = comparison_summary_lines(storage, "c", 42.0)
+    lines = comparison_summary_lines(sqlite_storage, "c", 42.0)
     assert lines == [
         "comparison c: best value per repeat, median over repeats",
         "  arm   median best  repeats done  seconds",
@@ -183,20 +178,20 @@ def test_comparison_summary_is_one_table_of_arms(storage):
         "  tpe   0.975        1/2           4.5",
         "  wall time 42.0 s (seconds: the arm's trials, summed)",
     ]
-    assert comparison_summary_lines(storage, "nope", 1.0) == []
+    assert comparison_summary_lines(sqlite_storage, "nope", 1.0) == []
 
 
-def test_a_grid_arm_that_ran_its_whole_grid_is_done(storage):
+def test_a_grid_arm_that_ran_its_whole_grid_is_done(sqlite_storage):
     """The grid caps a grid arm's budget below n_trials: 16 points of a 64-trial budget fill the repeat
     (``compare studies/quickstart.toml --seeds 2`` used to print ``grid 0/2 repeats done``)."""
     space = {"x": {"type": "float", "low": 0.0, "high": 2.0, "grid": [i / 10 for i in range(16)]}}
     for seed in (0, 1):
-        study = _study(storage, f"q-grid-s{seed}", [], comparison="q", sampler="grid")
+        study = _study(sqlite_storage, f"q-grid-s{seed}", [], comparison="q", sampler="grid")
         for i in range(16):
             study.add_trial(create_trial(params={"x": i / 20}, distributions=X, value=0.5))
         spec = spec_factory(name=study.study_name, sampler="grid", n_trials=64, space=space)
         study.set_user_attr(SPEC_ATTR, spec.to_dict())
-    (row,) = [line for line in comparison_summary_lines(storage, "q", 1.0) if line.startswith("  grid")]
+    (row,) = [line for line in comparison_summary_lines(sqlite_storage, "q", 1.0) if line.startswith("  grid")]
     assert row.split()[2] == "2/2"
 
 

@@ -79,11 +79,6 @@ def storage():
     return optuna.storages.InMemoryStorage()
 
 
-@pytest.fixture
-def sqlite_storage(tmp_path):
-    return optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'r.db'}")
-
-
 @pytest.fixture(name="make_comparison")
 def _make_comparison_fixture():
     """The helper above (tests run with --import-mode=importlib, so conftest is not importable)."""

@@ -116,11 +116,6 @@ def make_spec(
 
 
 @pytest.fixture
-def url(tmp_path):
-    return f"sqlite:///{tmp_path / 'study.db'}"
-
-
-@pytest.fixture
 def spec_factory():
     """make_spec(name, sampler, n_trials, objective, space, seed, pruner) -> Spec."""
     return make_spec

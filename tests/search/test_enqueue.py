@@ -43,8 +43,8 @@ def test_enqueued_configurations_run_first_once_each_and_count_toward_the_budget
     assert slots == [t.system_attrs["hpsearch_slot"] for t in enqueued]
 
 
-def _study_id(url):
-    return open_storage(url).get_study_id_from_name("q")
+def _study_id(storage_url):
+    return open_storage(storage_url).get_study_id_from_name("q")
 
 
 def test_a_bad_configuration_stores_none_of_them(tmp_path, objectives_module, spec_factory):

@@ -39,7 +39,7 @@ def _all_points(spec):
     return sorted(itertools.product(*g.values()), key=repr)
 
 
-def test_two_interleaved_workers_get_every_point_exactly_once(url, spec_factory):
+def test_two_interleaved_workers_get_every_point_exactly_once(storage_url, spec_factory):
     spec = spec_factory(sampler="grid", n_trials=16, space=NUMERIC_GRID, seed=5)
     assert budget(spec) == 16 and space_module.grid_points_per_axis(spec.space, 16) == {
         "lr": 2,
@@ -47,8 +47,8 @@ def test_two_interleaved_workers_get_every_point_exactly_once(url, spec_factory)
         "opt": 2,
         "x": 2,
     }
-    a, _ = _study(open_storage(url), spec)
-    b, _ = _study(open_storage(url), spec)  # a second handle with its own sampler, as another worker has
+    a, _ = _study(open_storage(storage_url), spec)
+    b, _ = _study(open_storage(storage_url), spec)  # a second handle with its own sampler, as another worker has
     seen = []
     for k in range(16):
         study = (a, b)[k % 2]
@@ -58,26 +58,26 @@ def test_two_interleaved_workers_get_every_point_exactly_once(url, spec_factory)
     assert sorted(seen, key=repr) == _all_points(spec)
 
 
-def test_two_worker_processes_cover_a_cell_centre_grid_once(url, spec_factory, objectives_module):
+def test_two_worker_processes_cover_a_cell_centre_grid_once(storage_url, spec_factory, objectives_module):
     spec = spec_factory(sampler="grid", n_trials=16, space=NUMERIC_GRID, seed=2)
-    study = run_study(spec, url, jobs=2, progress=False)
+    study = run_study(spec, storage_url, jobs=2, progress=False)
     trials = study.get_trials(deepcopy=False)
     assert len(trials) == 16 and {t.state for t in trials} == {optuna.trial.TrialState.COMPLETE}
     assert sorted((tuple(t.params[n] for n in NUMERIC_GRID) for t in trials), key=repr) == _all_points(spec)
 
 
-def test_the_order_is_a_seeded_shuffle_and_a_truncated_grid_a_random_subset(url, spec_factory):
+def test_the_order_is_a_seeded_shuffle_and_a_truncated_grid_a_random_subset(storage_url, spec_factory):
     space = {"w": {"type": "int", "low": 0, "high": 99}}  # 1 axis, 100 points for a budget of 100
     orders = []
     for name, seed in (("s0", 0), ("s0b", 0), ("s1", 1)):
         spec = spec_factory(name=name, sampler="grid", n_trials=100, space=space, seed=seed)
-        study, _ = _study(open_storage(url), spec)
+        study, _ = _study(open_storage(storage_url), spec)
         orders.append([ask_trial(study, spec)[1]["w"] for _ in range(10)])
     assert orders[0] == orders[1] and orders[0] != orders[2]
     assert orders[0] != sorted(orders[0]) and len(set(orders[0])) == 10
 
 
-def test_no_grid_is_copied_into_trials_or_listed_per_ask(url, spec_factory, monkeypatch):
+def test_no_grid_is_copied_into_trials_or_listed_per_ask(storage_url, spec_factory, monkeypatch):
     # 100,000 grid points (the cap) over an int range of 10^9: building, listing or copying the grid
     # per ask would call Axis.value 10^5 times and store ~1 MB per trial.
     space = {
@@ -89,7 +89,7 @@ def test_no_grid_is_copied_into_trials_or_listed_per_ask(url, spec_factory, monk
     calls = []
     real_value = space_module.Axis.value
     monkeypatch.setattr(space_module.Axis, "value", lambda self, i: calls.append(i) or real_value(self, i))
-    study, args = _study(open_storage(url), spec)
+    study, args = _study(open_storage(storage_url), spec)
     assert args["grid_size"] == 316 * 316 and args["points_per_axis"] == {"x": 316, "y": 316}
     assert len(json.dumps(args)) < 1000
     for _ in range(3):

@@ -31,13 +31,13 @@ def _by_slot(study):
     }
 
 
-def _release_when_two_run(url, name, hold):
+def _release_when_two_run(storage_url, name, hold):
     """Remove the hold file once two trials run at once (each worker holds one), so both workers
     are known to have claimed start-up slots; generous deadline, then release anyway."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
-            trials = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+            trials = optuna.load_study(study_name=name, storage=storage_url).get_trials(deepcopy=False)
         except Exception:  # the study does not exist yet
             trials = []
         if sum(t.state == optuna.trial.TrialState.RUNNING for t in trials) >= 2:

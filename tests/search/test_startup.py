@@ -186,13 +186,15 @@ def test_pool_wait_watches_the_workers_it_found_alive(monkeypatch):
     assert waited == [[w.sentinel for w in pool.procs]]
 
 
-def test_an_idle_pool_worker_wakes_when_another_tells_a_trial(url, spec_factory, objectives_module, monkeypatch):
+def test_an_idle_pool_worker_wakes_when_another_tells_a_trial(
+    storage_url, spec_factory, objectives_module, monkeypatch
+):
     """A worker whose study has only running slots left waits on the pool's ``told`` event (set after
     each trial a worker finishes), so at the study's end it exits with the last worker, not a poll later."""
     from hpsearch.search import ask_trial, prepare_study, tell_trial
     from hpsearch.storage import open_storage
 
-    storage = open_storage(url)
+    storage = open_storage(storage_url)
     study, spec = prepare_study(storage, spec_factory(name="idle", n_trials=1))
     trial, _ = ask_trial(study, spec)  # the only slot, running in "another worker"
 
@@ -220,7 +222,7 @@ def test_an_idle_pool_worker_wakes_when_another_tells_a_trial(url, spec_factory,
     assert told.calls == ["wait", "clear"]
 
 
-def test_a_forked_worker_uses_the_storage_its_parent_left_it(url, spec_factory, objectives_module, monkeypatch):
+def test_a_forked_worker_uses_the_storage_its_parent_left_it(storage_url, spec_factory, objectives_module, monkeypatch):
     """The pool's parent leaves its storage (pool emptied) for the workers it forks: they do not open
     the database again. Here _process_main runs in this process, as a forked worker would."""
     import threadpoolctl
@@ -228,7 +230,7 @@ def test_a_forked_worker_uses_the_storage_its_parent_left_it(url, spec_factory, 
     from hpsearch.search import prepare_study
     from hpsearch.storage import open_storage
 
-    storage = open_storage(url)
+    storage = open_storage(storage_url)
     prepare_study(storage, spec_factory(name="inherit", n_trials=2))
 
     def no_open(*args, **kwargs):
@@ -237,8 +239,8 @@ def test_a_forked_worker_uses_the_storage_its_parent_left_it(url, spec_factory, 
     monkeypatch.setattr(_workers, "open_storage", no_open)
     monkeypatch.setattr(threadpoolctl, "threadpool_limits", lambda limits: None)
     monkeypatch.setattr(_workers.signal, "signal", lambda signum, handler: None)
-    monkeypatch.setitem(_workers._INHERITED_STORAGE, url, storage)
-    _workers._process_main(url, ["inherit"], 0, None, os.getppid())  # its "parent": ours
-    assert url not in _workers._INHERITED_STORAGE
-    trials = optuna.load_study(study_name="inherit", storage=url).trials
+    monkeypatch.setitem(_workers._INHERITED_STORAGE, storage_url, storage)
+    _workers._process_main(storage_url, ["inherit"], 0, None, os.getppid())  # its "parent": ours
+    assert storage_url not in _workers._INHERITED_STORAGE
+    trials = optuna.load_study(study_name="inherit", storage=storage_url).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2

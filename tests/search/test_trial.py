@@ -28,17 +28,17 @@ from hpsearch.search import (
 from hpsearch.storage import engine_of, open_storage
 
 
-def _study(url, spec, **storage_kw):
-    storage = open_storage(url, **storage_kw)
+def _study(storage_url, spec, **storage_kw):
+    storage = open_storage(storage_url, **storage_kw)
     sampler, _ = make_sampler(spec)
     return optuna.create_study(
         study_name=spec.study.name, storage=storage, sampler=sampler, pruner=make_pruner(spec), direction="maximize"
     )
 
 
-def test_budget_is_exact_busy_then_complete(url, spec_factory):
+def test_budget_is_exact_busy_then_complete(storage_url, spec_factory):
     spec = spec_factory(n_trials=3)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     asked = [ask_trial(study, spec) for _ in range(3)]
     assert [t.number for t, _ in asked] == [0, 1, 2]
     assert all(0.0 <= p["x"] <= 1.0 for _, p in asked)
@@ -51,9 +51,9 @@ def test_budget_is_exact_busy_then_complete(url, spec_factory):
     assert len(study.trials) == 3
 
 
-def test_tell_errors_for_the_http_api(url, spec_factory):
+def test_tell_errors_for_the_http_api(storage_url, spec_factory):
     spec = spec_factory(n_trials=2)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     trial, _ = ask_trial(study, spec)
     with pytest.raises(TrialNotFound):
         tell_trial(study, 99, 1.0)
@@ -72,9 +72,9 @@ def test_tell_errors_for_the_http_api(url, spec_factory):
     assert issubclass(TrialAlreadyFinished, UserError) and issubclass(TrialNotFound, UserError)
 
 
-def test_nan_is_a_diverged_result_and_a_crash_is_rerun_with_the_same_params(url, spec_factory):
+def test_nan_is_a_diverged_result_and_a_crash_is_rerun_with_the_same_params(storage_url, spec_factory):
     spec = spec_factory(n_trials=2)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     (t0, _), (t1, p1) = ask_trial(study, spec), ask_trial(study, spec)
     tell_trial(study, t0.number, math.nan)
     tell_trial(study, t1.number, state="fail")
@@ -87,9 +87,9 @@ def test_nan_is_a_diverged_result_and_a_crash_is_rerun_with_the_same_params(url,
         ask_trial(study, spec)
 
 
-def test_grid_slots_are_the_grid_points_each_once(url, spec_factory):
+def test_grid_slots_are_the_grid_points_each_once(storage_url, spec_factory):
     spec = spec_factory(sampler="grid", n_trials=9)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     seen = []
     for k in range(9):
         trial, params = ask_trial(study, spec)
@@ -102,13 +102,15 @@ def test_grid_slots_are_the_grid_points_each_once(url, spec_factory):
         ask_trial(study, spec)
 
 
-def test_a_grid_ask_reads_nothing_back_and_a_stray_trial_still_gets_its_slots_point(url, spec_factory, monkeypatch):
+def test_a_grid_ask_reads_nothing_back_and_a_stray_trial_still_gets_its_slots_point(
+    storage_url, spec_factory, monkeypatch
+):
     """The grid sampler takes the slot from before_trial, not from the lazy attrs view Optuna hands it
     (a database read per parameter); a trial it did not see start (another process's) reads the slot."""
     from optuna.storages._cached_storage import _CachedStorage
 
     spec = spec_factory(sampler="grid", n_trials=9)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     reads = []
     real = _CachedStorage.get_trial_system_attrs
     monkeypatch.setattr(
@@ -125,7 +127,7 @@ def test_a_grid_ask_reads_nothing_back_and_a_stray_trial_still_gets_its_slots_po
     assert a == params["a"] and reads == [trial._trial_id]
 
 
-def test_truncated_grid_is_a_seeded_random_subset(url, tmp_path, spec_factory):
+def test_truncated_grid_is_a_seeded_random_subset(storage_url, tmp_path, spec_factory):
     picks = []
     for seed in (0, 0, 1):
         spec = spec_factory(
@@ -135,16 +137,16 @@ def test_truncated_grid_is_a_seeded_random_subset(url, tmp_path, spec_factory):
             seed=seed,
             space={"a": {"type": "categorical", "choices": list("pqrstuvw"), "grid": list("pqrstuvw")}},
         )
-        study = _study(url, spec)
+        study = _study(storage_url, spec)
         picks.append([ask_trial(study, spec)[1]["a"] for _ in range(4)])
     assert picks[0] == picks[1] and len(set(picks[0])) == 4
     assert picks[0] != picks[2]
 
 
-def test_random_and_qmc_params_depend_on_the_slot_only(url, spec_factory):
+def test_random_and_qmc_params_depend_on_the_slot_only(storage_url, spec_factory):
     for sampler in ("random", "qmc"):
         spec = spec_factory(name=sampler, sampler=sampler, n_trials=8)
-        a, b = _study(url, spec), _study(url.replace("study.db", f"{sampler}2.db"), spec)
+        a, b = _study(storage_url, spec), _study(storage_url.replace("study.db", f"{sampler}2.db"), spec)
         xa = [ask_trial(a, spec)[1]["x"] for _ in range(8)]
         xb = [ask_trial(b, spec)[1]["x"] for _ in range(8)]
         assert xa == xb and len(set(xa)) == 8
@@ -156,9 +158,9 @@ def test_sampler_args_record_every_tpe_argument(spec_factory):
     assert {"n_startup_trials", "n_ei_candidates", "group", "gamma"} <= set(args)
 
 
-def test_dead_local_worker_trial_is_failed_and_its_slot_reclaimed(url, spec_factory):
+def test_dead_local_worker_trial_is_failed_and_its_slot_reclaimed(storage_url, spec_factory):
     spec = spec_factory(n_trials=1)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     trial, params = ask_trial(study, spec)
     dead = int(
         subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
@@ -171,10 +173,10 @@ def test_dead_local_worker_trial_is_failed_and_its_slot_reclaimed(url, spec_fact
     assert again.number == 1 and params2 == params
 
 
-def test_a_trial_asked_without_pid_is_not_tied_to_the_asking_process(url, spec_factory):
+def test_a_trial_asked_without_pid_is_not_tied_to_the_asking_process(storage_url, spec_factory):
     """The HTTP API's trials run in remote clients: recovery must not judge them by the server's pid."""
     spec = spec_factory(n_trials=2)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     trial, _ = ask_trial(study, spec, record_pid=False)
     attrs = study._storage.get_trial(trial._trial_id).system_attrs
     assert "hpsearch_pid" not in attrs and "hpsearch_host" in attrs
@@ -182,12 +184,12 @@ def test_a_trial_asked_without_pid_is_not_tied_to_the_asking_process(url, spec_f
     assert study._storage.get_trial(mine._trial_id).system_attrs["hpsearch_pid"] > 0
 
 
-def test_stale_heartbeat_of_another_host_fails_the_trial(url, spec_factory, monkeypatch):
+def test_stale_heartbeat_of_another_host_fails_the_trial(storage_url, spec_factory, monkeypatch):
     """The last heartbeat is moved an hour back by hand rather than waited for."""
     monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
     monkeypatch.setenv("HPSEARCH_GRACE_PERIOD", "60")
     spec = spec_factory(n_trials=1)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     trial, _ = ask_trial(study, spec)
     study._storage.set_trial_system_attr(trial._trial_id, "hpsearch_host", "another-machine")
     study._storage.record_heartbeat(trial._trial_id)
@@ -235,22 +237,22 @@ def test_heartbeat_after_the_asks_beat_is_due_an_interval_later(monkeypatch):
     assert 0.0 < first_after_ask <= 30.0 and first_after_ask > 30.0 - (time.monotonic() - asked) - 1e-6
 
 
-def test_two_tpe_processes_with_the_same_seed_never_propose_in_lock_step(url, spec_factory):
+def test_two_tpe_processes_with_the_same_seed_never_propose_in_lock_step(storage_url, spec_factory):
     """Two `run`s of one spec (same seed, both worker 0) share a study: no repeated points."""
     spec = spec_factory(sampler="tpe", n_trials=6)
-    a = _study(url, spec)
-    b = optuna.load_study(study_name="s", storage=open_storage(url), sampler=make_sampler(spec)[0])
+    a = _study(storage_url, spec)
+    b = optuna.load_study(study_name="s", storage=open_storage(storage_url), sampler=make_sampler(spec)[0])
     xs = [ask_trial(study, spec)[1]["x"] for _ in range(3) for study in (a, b)]
     assert len(set(xs)) == 6
 
 
-def test_the_claims_table_and_is_finished_agree_on_every_outcome(url, spec_factory):
+def test_the_claims_table_and_is_finished_agree_on_every_outcome(storage_url, spec_factory):
     """What a finished trial is lives in _outcomes; the claims table's SQL must say the same."""
     from hpsearch.search import is_crashed, is_error, is_finished
     from hpsearch.storage import SlotStatus, slot_statuses
 
     spec = spec_factory(n_trials=6)
-    study = _study(url, spec)
+    study = _study(storage_url, spec)
     trials = [ask_trial(study, spec)[0] for _ in range(6)]
     tell_trial(study, trials[0].number, 0.5)
     tell_trial(study, trials[1].number, state="pruned")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -85,24 +83,6 @@ class LiveServer:
         self._server.should_exit = True
         self._thread.join(timeout=20)
         assert not self._thread.is_alive(), "uvicorn did not stop"
-
-
-@pytest.fixture(scope="session")
-def _empty_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialised, empty study database, made once (creating Optuna's tables is the slow part)."""
-    from hpsearch.storage import open_storage
-
-    path = tmp_path_factory.mktemp("template") / "empty.db"
-    open_storage(f"sqlite:///{path}", heartbeat=False).engine.dispose()
-    return path
-
-
-@pytest.fixture
-def storage_url(tmp_path: Path, _empty_db: Path) -> str:
-    """A fresh database per test: a copy of the empty template."""
-    path = tmp_path / "studies.db"
-    shutil.copyfile(_empty_db, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def test_at_shutdown_the_db_file_alone_holds_the_studies(storage_url, tmp_path):
 
     import optuna
 
-    db = tmp_path / "studies.db"
+    db = tmp_path / "study.db"
     with TestClient(create_app(storage_url), base_url="http://127.0.0.1") as http:
         assert http.post("/api/studies", json=grid_spec("g")).status_code == 201
         for value in (0.1, 0.2, 0.3):

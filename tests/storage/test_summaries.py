@@ -70,11 +70,6 @@ def _mixed(storage, name, direction="maximize"):
     return study
 
 
-@pytest.fixture
-def sqlite_storage(tmp_path):
-    return open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=False)
-
-
 def _no_trials(monkeypatch):
     def refuse(*_a, **_k):
         raise AssertionError("get_all_trials called")

@@ -31,8 +31,12 @@ SPACE = {
 
 
 @pytest.fixture
-def storage(tmp_path):
-    return open_storage(f"sqlite:///{tmp_path / 't.db'}")
+def worker_storage(storage_url):
+    """The fresh database opened as a worker opens it: with heartbeats (a trial's first one is
+    part of its start)."""
+    storage = open_storage(storage_url)
+    yield storage
+    storage.engine.dispose()
 
 
 def _template(slot: int) -> FrozenTrial:
@@ -103,9 +107,11 @@ def _comparable(t: FrozenTrial) -> dict:
 
 
 @pytest.mark.parametrize("outcome", ["complete", "pruned", "fail", "inf"])
-def test_a_trial_stored_here_reads_back_as_the_same_trial_made_by_optuna(storage, outcome):
-    ours = optuna.create_study(study_name="ours", storage=storage, sampler=optuna.samplers.RandomSampler(seed=3))
-    theirs = optuna.create_study(study_name="theirs", storage=storage, sampler=optuna.samplers.RandomSampler(seed=3))
+def test_a_trial_stored_here_reads_back_as_the_same_trial_made_by_optuna(worker_storage, outcome):
+    ours = optuna.create_study(study_name="ours", storage=worker_storage, sampler=optuna.samplers.RandomSampler(seed=3))
+    theirs = optuna.create_study(
+        study_name="theirs", storage=worker_storage, sampler=optuna.samplers.RandomSampler(seed=3)
+    )
     trial = _start(ours)
     with batched_params(trial):
         _suggest(trial)
@@ -123,8 +129,8 @@ def test_a_trial_stored_here_reads_back_as_the_same_trial_made_by_optuna(storage
     }[outcome]
     told = finish_trial(ours, trial, state, value)
     theirs.tell(other, value, state=state)
-    (mine,) = optuna.load_study(study_name="ours", storage=storage.url).trials
-    (optunas,) = optuna.load_study(study_name="theirs", storage=storage.url).trials
+    (mine,) = optuna.load_study(study_name="ours", storage=worker_storage.url).trials
+    (optunas,) = optuna.load_study(study_name="theirs", storage=worker_storage.url).trials
     assert _comparable(mine) == _comparable(optunas)
     assert _comparable(told) == _comparable(mine)
     assert mine.params == other.params  # the same seeded draws: the same values were written
@@ -132,8 +138,8 @@ def test_a_trial_stored_here_reads_back_as_the_same_trial_made_by_optuna(storage
         assert mine.values == [0.25]  # the last intermediate value, as Optuna's tell does
 
 
-def test_own_trial_is_the_trial_optuna_would_build_by_reading_it(storage):
-    study = optuna.create_study(storage=storage)
+def test_own_trial_is_the_trial_optuna_would_build_by_reading_it(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
     trial = _start(study)
     read = optuna.Trial(study, trial._trial_id)
     mine, theirs = vars(trial), vars(read)
@@ -142,94 +148,94 @@ def test_own_trial_is_the_trial_optuna_would_build_by_reading_it(storage):
         assert mine[key] == theirs[key], key
 
 
-def test_a_trial_starts_in_one_transaction_and_its_parameters_in_one_more(storage):
-    study = optuna.create_study(storage=storage)
-    claim = claim_slot(storage.engine, study._study_id, 10)
-    commits = _write_transactions(storage.engine)
+def test_a_trial_starts_in_one_transaction_and_its_parameters_in_one_more(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
+    claim = claim_slot(worker_storage.engine, study._study_id, 10)
+    commits = _write_transactions(worker_storage.engine)
     frozen = start_trial(study, claim, _template(claim.slot), heartbeat=True)
     assert len(commits) == 1
     trial = own_trial(study, frozen)
     with batched_params(trial):
         _suggest(trial)
     assert len(commits) == 2
-    stored = storage.get_trial(frozen._trial_id)
+    stored = worker_storage.get_trial(frozen._trial_id)
     assert stored.params == trial.params and set(stored.params) == set(SPACE)
     assert stored.system_attrs == {"hpsearch_slot": 0, "note": ["a", 1]}
-    assert slot_trial_ids(storage.engine, study._study_id) == {0: frozen._trial_id}
-    with storage.engine.connect() as con:
+    assert slot_trial_ids(worker_storage.engine, study._study_id) == {0: frozen._trial_id}
+    with worker_storage.engine.connect() as con:
         beats = con.exec_driver_sql("SELECT count(*) FROM trial_heartbeats WHERE trial_id = ?", (frozen._trial_id,))
         assert beats.scalar() == 1
 
 
-def test_a_lost_claim_rolls_the_whole_trial_back(storage):
-    study = optuna.create_study(storage=storage)
-    claim = claim_slot(storage.engine, study._study_id, 10)
-    with storage.engine.begin() as con:  # another worker took the slot over meanwhile
+def test_a_lost_claim_rolls_the_whole_trial_back(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
+    claim = claim_slot(worker_storage.engine, study._study_id, 10)
+    with worker_storage.engine.begin() as con:  # another worker took the slot over meanwhile
         con.execute(claims_table.update().where(claims_table.c.slot == claim.slot).values(token="someone-else"))
     assert start_trial(study, claim, _template(claim.slot), heartbeat=True) is None
     assert study.trials == []
-    with storage.engine.connect() as con:
+    with worker_storage.engine.connect() as con:
         for table in ("trial_system_attributes", "trial_heartbeats"):
             assert con.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0
 
 
-def test_parameters_are_written_only_if_the_block_succeeds(storage):
-    study = optuna.create_study(storage=storage)
+def test_parameters_are_written_only_if_the_block_succeeds(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
     trial = _start(study)
     with pytest.raises(RuntimeError), batched_params(trial):
         trial.suggest_float("lr", 1e-4, 1e-1, log=True)
         raise RuntimeError("the sampler broke")
-    assert storage.get_trial(trial._trial_id).params == {}
+    assert worker_storage.get_trial(trial._trial_id).params == {}
 
 
-def test_a_distribution_that_clashes_with_the_studys_is_refused_and_nothing_is_written(storage):
-    study = optuna.create_study(storage=storage)
+def test_a_distribution_that_clashes_with_the_studys_is_refused_and_nothing_is_written(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
     first = _start(study)
     with batched_params(first):
         first.suggest_float("lr", 1e-4, 1e-1, log=True)
     # A fresh process (an empty cache) must find the clash in the database, as Optuna does.
-    fresh = optuna.load_study(study_name=study.study_name, storage=open_storage(storage.url))
+    fresh = optuna.load_study(study_name=study.study_name, storage=open_storage(worker_storage.url))
     second = _start(fresh)
     with pytest.raises(ValueError, match="distribution"), batched_params(second):
         second.suggest_categorical("lr", ["a", "b"])
-    assert storage.get_trial(second._trial_id).params == {}
+    assert worker_storage.get_trial(second._trial_id).params == {}
 
 
-def test_parameters_of_a_trial_finished_meanwhile_are_refused(storage):
-    study = optuna.create_study(storage=storage)
+def test_parameters_of_a_trial_finished_meanwhile_are_refused(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
     trial = _start(study)
-    storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # e.g. failed as stale by another worker
+    worker_storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # e.g. failed as stale by another worker
     with pytest.raises(optuna.exceptions.UpdateFinishedTrialError), batched_params(trial):
         _suggest(trial)
-    assert storage.get_trial(trial._trial_id).params == {}
+    assert worker_storage.get_trial(trial._trial_id).params == {}
 
 
-def test_telling_a_trial_finished_by_someone_else_raises_and_changes_nothing(storage):
-    study = optuna.create_study(storage=storage)
+def test_telling_a_trial_finished_by_someone_else_raises_and_changes_nothing(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
     trial = _start(study)
-    storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    worker_storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
         finish_trial(study, trial, TrialState.COMPLETE, 1.0)
     (stored,) = study.trials
     assert stored.state == TrialState.FAIL and stored.values is None
 
 
-def test_a_complete_trial_needs_a_value(storage):
-    study = optuna.create_study(storage=storage)
+def test_a_complete_trial_needs_a_value(worker_storage):
+    study = optuna.create_study(storage=worker_storage)
     trial = _start(study)
     with pytest.raises(ValueError, match="required"):
         finish_trial(study, trial, TrialState.COMPLETE, None)
     assert study.trials[0].state == TrialState.RUNNING
 
 
-def test_the_samplers_after_trial_sees_the_outcome(storage):
+def test_the_samplers_after_trial_sees_the_outcome(worker_storage):
     seen = []
 
     class Spy(optuna.samplers.RandomSampler):
         def after_trial(self, study, trial, state, values):
             seen.append((trial.number, trial.params, state, values))
 
-    study = optuna.create_study(storage=storage, sampler=Spy(seed=0))
+    study = optuna.create_study(storage=worker_storage, sampler=Spy(seed=0))
     trial = _start(study)
     with batched_params(trial):
         trial.suggest_int("width", 8, 64)
@@ -237,15 +243,15 @@ def test_the_samplers_after_trial_sees_the_outcome(storage):
     assert seen == [(0, trial.params, TrialState.COMPLETE, [0.5])]
 
 
-def test_workers_starting_trials_at_once_number_them_without_gaps_or_repeats(storage):
+def test_workers_starting_trials_at_once_number_them_without_gaps_or_repeats(worker_storage):
     """Numbering (the count of earlier trials) happens under SQLite's write lock, as in Optuna."""
-    study = optuna.create_study(study_name="race", storage=storage)
+    study = optuna.create_study(study_name="race", storage=worker_storage)
     per_worker, n_workers = 15, 3
     barrier = threading.Barrier(n_workers)
     errors: list[BaseException] = []
 
     def worker() -> None:
-        mine = optuna.load_study(study_name="race", storage=open_storage(storage.url))
+        mine = optuna.load_study(study_name="race", storage=open_storage(worker_storage.url))
         barrier.wait()
         try:
             for _ in range(per_worker):
