@@ -1,8 +1,9 @@
 """The read layer: stored studies as plain data, for every reader that analyses results.
 
 Both the comparison (its verdict) and the report (figures and tables) read
-stored studies through this package and nothing else, so they see the same
-trials counted the same way (the rules are hpsearch.records'), and neither
+stored trials through this package (storage itself only opens the database,
+finds study names and reads a stored spec), so they see the same trials
+counted the same way (the rules are hpsearch.records'), and neither
 needs the other: the comparison computes a verdict from these studies, the
 report draws them and renders a verdict it is handed.
 

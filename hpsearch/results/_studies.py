@@ -8,8 +8,9 @@ out. Trials are reduced to what a report needs, in trial-number order.
 Which trials count is hpsearch.records' rule: COMPLETE, PRUNED, diverged and
 objective-error FAIL trials are "finished" (they used budget); crashes (re-run
 by hpsearch) and RUNNING/WAITING trials are listed but not on the budget axes.
-A multi-objective study has no single value per trial (records' policy): its
-trials are read with NaN values and a note saying why.
+A multi-objective study has no single value per trial (records' policy): each
+trial's ``value`` is NaN, its ``values`` hold every objective's value (with
+``feasible`` from Optuna's constraints), and the study carries a note saying why.
 """
 
 from __future__ import annotations
