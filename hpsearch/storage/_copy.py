@@ -29,7 +29,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import UserError
-from hpsearch.records import SLOT_ATTR, SPEC_ATTR, STOP_ATTR
+from hpsearch.records import FAIL_REASON_ATTR, SLOT_ATTR, SPEC_ATTR, STOP_ATTR
 from hpsearch.storage._claims import claims_table, delete_claims
 from hpsearch.storage._queue import copy_queue, delete_queue
 from hpsearch.storage._rdb import checkpoint, engine_of, open_storage, storage_exists
@@ -119,7 +119,7 @@ def _finished(trial: FrozenTrial) -> FrozenTrial:
     """The trial as the copy stores it: a running (or waiting) one becomes a crash."""
     if trial.state.is_finished():
         return trial
-    system_attrs = {**trial.system_attrs, "fail_reason": COPIED_RUNNING}
+    system_attrs = {**trial.system_attrs, FAIL_REASON_ATTR: COPIED_RUNNING}
     return FrozenTrial(
         number=trial.number,
         state=TrialState.FAIL,
