@@ -153,9 +153,9 @@ def test_constraint_values_follow_optunas_sign_convention():
 
 
 @pytest.mark.parametrize("sampler", ["random", "grid", "tpe", "tpe-univariate", "nsga2", "nsga3", "qmc"])
-def test_every_multi_objective_sampler_runs_and_no_infeasible_trial_is_on_the_front(module, url, sampler):
+def test_every_multi_objective_sampler_runs_and_no_infeasible_trial_is_on_the_front(module, storage_url, sampler):
     spec = _spec(module, sampler=sampler, n_trials=16, constraints={"size": {"max": 600}})
-    study = run_study(spec, url)
+    study = run_study(spec, storage_url)
     trials = study.trials
     assert len(trials) == 16 and all(t.state == TrialState.COMPLETE and len(t.values) == 2 for t in trials)
     assert study.metric_names == ["quality", "cost"]
@@ -172,24 +172,24 @@ def test_every_multi_objective_sampler_runs_and_no_infeasible_trial_is_on_the_fr
     assert {t.number for t in front} == {t.number for t in feasible if not dominated(t)}
 
 
-def test_tpe_prefers_feasible_trials(module, url):
+def test_tpe_prefers_feasible_trials(module, storage_url):
     """TPE reads the stored constraints: after its start-up trials, most proposals are feasible,
     though quality pulls x up and only x <= 0.3 is feasible (30 % of a uniform draw)."""
     spec = _spec(module, sampler="tpe", n_trials=40, constraints={"size": {"max": 300}}, seed=3)
-    trials = run_study(spec, url).trials
+    trials = run_study(spec, storage_url).trials
     late = trials[20:]
     assert sum(is_feasible(t) for t in late) / len(late) >= 0.6
 
 
-def test_a_user_function_may_return_its_own_constraints(module, url):
+def test_a_user_function_may_return_its_own_constraints(module, storage_url):
     spec = _spec(module, function="with_constraints", n_trials=10)
-    trials = run_study(spec, url).trials
+    trials = run_study(spec, storage_url).trials
     assert all(t.constraints == pytest.approx({"x_below_0.5": t.params["x"] - 0.5}) for t in trials)
     assert all(t.params["x"] <= 0.5 for t in pareto_front(trials, ["maximize", "minimize"]))
 
 
-def test_a_user_function_may_call_optunas_set_constraint(module, url):
-    trials = run_study(_spec(module, function="sets_constraint", n_trials=10), url).trials
+def test_a_user_function_may_call_optunas_set_constraint(module, storage_url):
+    trials = run_study(_spec(module, function="sets_constraint", n_trials=10), storage_url).trials
     assert all(t.constraints == pytest.approx({"y_below_0.4": t.params["y"] - 0.4}) for t in trials)
     front = pareto_front(trials, ["maximize", "minimize"])
     assert front and all(t.params["y"] <= 0.4 for t in front)
@@ -205,7 +205,7 @@ def test_a_program_or_client_can_only_bound_its_own_objectives(objective):
     assert ok.constraints is not None and ok.constraints["ms"].max == 3
 
 
-def test_a_single_objective_constrained_study_never_picks_an_infeasible_best(module, url):
+def test_a_single_objective_constrained_study_never_picks_an_infeasible_best(module, storage_url):
     spec = spec_from_dict(
         {
             "study": {"name": "one", "objective": f"{module}:single", "direction": "maximize", "n_trials": 12},
@@ -213,7 +213,7 @@ def test_a_single_objective_constrained_study_never_picks_an_infeasible_best(mod
             "constraints": {"size": {"max": 500}},
         }
     )
-    study = run_study(spec, url)
+    study = run_study(spec, storage_url)
     best = best_trial(study.trials, study.directions)
     feasible = [t for t in study.trials if t.params["x"] <= 0.5]
     assert best is not None and best.number == max(feasible, key=lambda t: t.value).number
@@ -229,29 +229,31 @@ def test_a_single_objective_constrained_study_never_picks_an_infeasible_best(mod
     assert [r[4] for r in rows] == [t.params["x"] <= 0.5 for t in study.trials]
 
 
-def test_a_wrong_number_of_values_fails_that_trial_with_a_clear_error(module, url):
+def test_a_wrong_number_of_values_fails_that_trial_with_a_clear_error(module, storage_url):
     spec = _spec(module, function="wrong_length", n_trials=2)
     with pytest.raises(ObjectiveFailing, match="expected 2 numbers"):  # every trial fails alike: stop, say why
-        run_study(spec, url, max_failures=2)
-    errors = [t.user_attrs.get("error", "") for t in optuna.load_study(study_name=spec.study.name, storage=url).trials]
+        run_study(spec, storage_url, max_failures=2)
+    errors = [
+        t.user_attrs.get("error", "") for t in optuna.load_study(study_name=spec.study.name, storage=storage_url).trials
+    ]
     assert errors and all("expected 2 numbers" in e for e in errors)
 
 
-def test_jobs_2_runs_exactly_n_trials_each_with_every_value(module, url):
+def test_jobs_2_runs_exactly_n_trials_each_with_every_value(module, storage_url):
     spec = _spec(module, sampler="tpe", n_trials=10)
-    study = run_study(spec, url, jobs=2)
+    study = run_study(spec, storage_url, jobs=2)
     trials = study.trials
     assert len(trials) == 10 and all(t.state == TrialState.COMPLETE for t in trials)
     assert all(t.values == pytest.approx([t.params["x"], (t.params["x"] - 0.2) ** 2 + t.params["y"]]) for t in trials)
     assert sorted(t.system_attrs[SLOT_ATTR] for t in trials) == list(range(10))
 
 
-def test_tell_checks_the_number_of_values(module, url):
+def test_tell_checks_the_number_of_values(module, storage_url):
     from hpsearch.search import ask_trial, new_study
     from hpsearch.storage import open_storage
 
     spec = _spec(module, n_trials=3)
-    study = new_study(open_storage(url), spec)
+    study = new_study(open_storage(storage_url), spec)
     trial, _ = ask_trial(study, spec)
     with pytest.raises(UserError, match="expected 2 numbers"):
         tell_trial(study, trial.number, value=0.5)
@@ -261,7 +263,7 @@ def test_tell_checks_the_number_of_values(module, url):
     assert done.state == TrialState.FAIL and done.user_attrs["diverged"] is True
 
 
-def test_the_mlp_reports_each_objective_by_name(url):
+def test_the_mlp_reports_each_objective_by_name(storage_url):
     spec = spec_from_dict(
         {
             "study": {"name": "m4", "objectives": ["f1", "accuracy", "n_params", "predict_ms_per_1k"], "n_trials": 2},
@@ -271,7 +273,7 @@ def test_the_mlp_reports_each_objective_by_name(url):
         }
     )
     assert spec.study.metric == "f1"  # the first quality metric: what early stopping watches
-    study = run_study(spec, url)
+    study = run_study(spec, storage_url)
     assert study.metric_names == ["f1", "accuracy", "n_params", "predict_ms_per_1k"]
     for t in study.trials:
         f1, accuracy, n_params, predict_ms = t.values
