@@ -148,6 +148,7 @@ class TableView:
 
     def __init__(self, spec: Any) -> None:
         data = spec.data
+        self.spec = spec
         self.table = load_table(data.benchmark, data.dataset)
         self.space, self.budget = dict(spec.space), int(spec.study.n_trials)
         bench = self.table.benchmark
@@ -193,6 +194,29 @@ class TableView:
     def run(self, params: Mapping[str, Any], seed_index: int) -> float:
         """The recorded score of run ``seed_index`` of the configuration."""
         return float(self.table.runs[self.index(params) + (seed_index,)])
+
+    def _table(self, metric: str) -> Table:
+        data = self.spec.data
+        return load_table(data.benchmark, data.dataset, metric)
+
+    def run_all(self, params: Mapping[str, Any], seed_index: int, metrics: Sequence[str]) -> tuple[float, ...]:
+        """Every metric's recorded value in run ``seed_index`` of the configuration (several objectives)."""
+        index = self.index(params) + (seed_index,)
+        return tuple(float(self._table(m).runs[index]) for m in metrics)
+
+    def true_means(self, params: Mapping[str, Any], metrics: Sequence[str]) -> list[float]:
+        """Every metric's mean over the configuration's recorded runs: its true values."""
+        index = self.index(params)
+        return [float(self._table(m).means[index]) for m in metrics]
+
+    def true_front(self, metrics: Sequence[str], directions: Sequence[str]) -> list[list[float]]:
+        """The true Pareto front of the configurations the spec allows: their mean values no other
+        allowed configuration beats on every metric."""
+        from hpsearch.pareto import front_mask
+
+        cells = np.ix_(*[s.allowed for s in self._snaps])
+        points = np.column_stack([self._table(m).means[cells].ravel() for m in metrics])
+        return np.unique(points[front_mask(points, directions)], axis=0).tolist()
 
     def true_mean(self, params: Mapping[str, Any]) -> float:
         """The configuration's mean over its recorded runs: its true quality."""
@@ -268,7 +292,10 @@ class TableObjective:
         self.spec = spec
         self.view = table_view(spec)
         self.seed = int(spec.study.seed)
+        self.metrics = list(spec.objective_names) if spec.is_multi_objective else None
 
-    def __call__(self, trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float:
+    def __call__(self, trial: optuna.trial.BaseTrial, params: Mapping[str, Any]) -> float | tuple[float, ...]:
         index = recorded_seed(self.seed, trial_slot(trial), self.view.n_seeds)
+        if self.metrics is not None:  # several objectives: every metric of the same recorded run
+            return self.view.run_all(params, index, self.metrics)
         return self.view.run(params, index)

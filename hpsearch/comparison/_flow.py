@@ -31,7 +31,7 @@ def compare(
     (the report renders that one) and return it."""
     from hpsearch._api import resolve_spec
     from hpsearch.comparison._arms import arm_specs, equal_budget, parse_samplers, run_comparison
-    from hpsearch.comparison._retrain import retrain_bests
+    from hpsearch.comparison._retrain import rescore_fronts, retrain_bests
     from hpsearch.comparison._verdict import earlier_looks, load_verdict, store_verdict
     from hpsearch.errors import UserError
     from hpsearch.results import arm_studies
@@ -50,6 +50,7 @@ def compare(
     st = open_storage(url)
     say = progress.note if progress else (lambda _m: None)
     retrain_bests(st, resolved.study.name, eval_seeds=eval_seeds, jobs=jobs, say=say)
+    rescore_fronts(st, resolved.study.name)  # several objectives on a table: fronts by their true means
     looks = earlier_looks(arm_studies(st, resolved.study.name))  # a resumed comparison: a second look
     verdict = load_verdict(st, resolved.study.name, looks=looks)
     store_verdict(st, resolved.study.name, verdict)  # the report renders this one, never recomputes it

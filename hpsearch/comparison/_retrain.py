@@ -162,3 +162,46 @@ def _store(storage: optuna.storages.BaseStorage, study_name: str, runs: list[tup
 def _mean(xs: list[Any]) -> float | None:
     ok = [float(x) for x in xs if finite_or_none(x) is not None]
     return statistics.fmean(ok) if ok else None
+
+
+def rescore_fronts(storage: optuna.storages.BaseStorage, name: str) -> int:
+    """Several objectives on a table benchmark: each repeat's front (its first ``budget`` finished trials,
+    as the verdict counts them) re-scored by its configurations' true means (user attr ``test_front``),
+    and the table's true front stored with each arm (``true_front``), for the hypervolume verdict and
+    its regret. Returns how many repeats were re-scored. Other objectives keep validation fronts: re-scoring
+    a whole front by retraining costs a retraining per front member."""
+    from hpsearch.comparison._hypervolume import _compared, _front_of
+    from hpsearch.records import TEST_FRONT_ATTR, TRUE_FRONT_ATTR, direction_name
+    from hpsearch.results import arm_studies, compared_budget
+    from hpsearch.spec.tables import TABLE_OBJECTIVE
+    from hpsearch.storage import load_study_spec
+
+    arms = arm_studies(storage, name)
+    budget = compared_budget(arms)
+    done = 0
+    truths: dict[str, list[list[float]]] = {}
+    for arm in arms:
+        if not arm.multi_objective:
+            continue
+        spec = load_study_spec(storage, arm.name)
+        if spec.study.objective != TABLE_OBJECTIVE:
+            continue
+        from objectives.table import table_view
+
+        view = table_view(spec)
+        directions: list[str] = [direction_name(d) for d in arm.directions]
+        front = _front_of(_compared(arm, budget), directions)
+        record = {
+            "trials": [t.number for t in front],
+            "values": [view.true_means(t.params, spec.objective_names) for t in front],
+        }
+        sid = storage.get_study_id_from_name(arm.name)
+        if arm.attrs.get(TEST_FRONT_ATTR) != record:
+            storage.set_study_user_attr(sid, TEST_FRONT_ATTR, record)
+            done += 1
+        key = repr((spec.data, spec.space, spec.training))  # arms of one comparison share these
+        if key not in truths:
+            truths[key] = view.true_front(spec.objective_names, directions)
+        if arm.attrs.get(TRUE_FRONT_ATTR) != truths[key]:
+            storage.set_study_user_attr(sid, TRUE_FRONT_ATTR, truths[key])
+    return done

@@ -75,11 +75,13 @@ def check_spec(spec: Spec, source: str, base_dir: Path | None, check_files: bool
                 "'mlp', 'text', 'table', 'external', 'command' or 'package.module:function'",
                 study.objective,
             )
-    if table:  # the table fills in its own axes, metric and direction
-        if study.objectives is not None or study.directions is not None:
-            key = "study.objectives" if study.objectives is not None else "study.directions"
+    if table:  # the table fills in its own axes, metric and direction(s)
+        if study.objectives is None and study.directions is not None:
             raise spec_error(
-                source, key, "one objective for objective 'table' (its metric)", study.objectives or study.directions
+                source,
+                "study.objectives",
+                "the table's recorded metrics for objective 'table' (their directions follow from them)",
+                NOTHING,
             )
         check_table(spec, source)
     if not spec.space:

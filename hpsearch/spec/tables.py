@@ -217,7 +217,10 @@ def check_table(spec: Spec, source: str) -> Benchmark:
             f"{bench.direction!r} ({bench.metric} on {bench.name}) or nothing",
             study.direction,
         )
-    study.metric, study.direction = bench.metric, bench.direction
+    if study.objectives is not None:  # several objectives: the score and the costs the table records
+        _check_table_objectives(spec, bench, source)
+    else:
+        study.metric, study.direction = bench.metric, bench.direction
     names = [a.name for a in bench.axes]
     for name, value in spec.training.items():
         axis = bench.axis(name)
@@ -238,6 +241,32 @@ def check_table(spec: Spec, source: str) -> Benchmark:
     if not spec.space:
         raise spec_error(source, "training", "at least one axis of the table left to search", spec.training)
     return bench
+
+
+def _check_table_objectives(spec: Spec, bench: Benchmark, source: str) -> None:
+    """``objectives`` of a table: what it records (its score, its costs), each direction known."""
+    study = spec.study
+    known = {bench.metric: bench.direction, **{name: direction for name, _, direction in bench.costs}}
+    names = list(study.objectives or [])
+    if study.direction is not None:
+        raise spec_error(
+            source,
+            "study.direction",
+            "no direction with several objectives (they follow from the metrics)",
+            study.direction,
+        )
+    for i, name in enumerate(names):
+        if name not in known:
+            raise spec_error(
+                source, f"study.objectives[{i}]", f"a metric {bench.name} records: {', '.join(map(repr, known))}", name
+            )
+        if name in names[:i]:
+            raise spec_error(source, f"study.objectives[{i}]", "distinct metrics", name)
+    derived = [known[n] for n in names]
+    if study.directions is not None and list(study.directions) != derived:
+        raise spec_error(source, "study.directions", f"{derived} (what the metrics say) or nothing", study.directions)
+    study.directions = derived
+    study.metric = bench.metric if bench.metric in names else None
 
 
 def _recorded(axis: TableAxis, article: str = "a") -> str:
