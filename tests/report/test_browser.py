@@ -72,7 +72,7 @@ def test_study_report_with_hostile_names_draws_and_sorts(browser, tmp_path, make
     storage.set_study_user_attr(storage.get_study_id_from_name(name), "test_score", HOSTILE)
     path = write_report(storage, name, tmp_path / "study.html")
     page, errors, requests, dialogs = _open(browser, path)
-    _check_drawn(page, path, errors, requests, dialogs, n_min=7)
+    _check_drawn(page, path, errors, requests, dialogs, n_min=6)  # no pruned-vs-complete panel: nothing was pruned
     assert HOSTILE in page.locator("h1").inner_text()  # shown as text, not run
     # the trial table sorts by value with plain JS: descending after two clicks
     header = page.locator("#trials th", has_text="value")
@@ -90,7 +90,7 @@ def test_multi_objective_report_draws_the_pareto_section(browser, tmp_path, make
     path = write_report(storage, "tradeoff", tmp_path / "tradeoff.html")
     assert path.stat().st_size <= 8 * 2**20
     page, errors, requests, dialogs = _open(browser, path)
-    _check_drawn(page, path, errors, requests, dialogs, n_min=4)
+    _check_drawn(page, path, errors, requests, dialogs, n_min=3)
     for key in ("pareto", "hypervolume", "parallel"):
         assert page.locator(f"#fig-{key} .main-svg").count() >= 1
     xtitle = page.evaluate("document.getElementById('fig-pareto').layout.xaxis.title.text")
