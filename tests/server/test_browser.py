@@ -98,3 +98,29 @@ def test_dashboard_draws_under_its_csp_and_cannot_be_framed(browser, live_server
     assert framer.frame_locator("#f").locator("#study-name").count() == 0
     page.close()
     framer.close()
+
+
+def test_a_multi_objective_study_page_draws_its_front(browser, live_server):
+    base = live_server.url
+    spec = grid_spec("mo", sampler="random")
+    del spec["study"]["direction"]
+    spec["study"]["directions"] = ["maximize", "minimize"]
+    assert httpx.post(f"{base}/api/studies", json=spec).status_code == 201
+    for values in ([0.9, 3.0], [0.8, 1.0], [0.7, 2.0], [0.95, 5.0]):  # (0.7, 2.0) is dominated by (0.8, 1.0)
+        t = httpx.post(f"{base}/api/studies/mo/ask").json()["trial"]
+        assert httpx.post(f"{base}/api/studies/mo/tell", json={"trial": t, "values": values}).status_code == 200
+
+    page = browser.new_page()
+    page.add_init_script(WATCH_CSP)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{m.text} {m.location}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base) else external.append(r.url))
+    page.goto(f"{base}/studies/mo")
+    page.wait_for_selector("#pareto .main-svg")
+    traces = page.locator("#pareto .scatterlayer .trace")
+    assert traces.nth(0).locator(".point").count() == 3  # the front
+    assert traces.nth(1).locator(".point").count() == 1  # dominated
+    assert page.evaluate("window.__csp") == [] and errors == [] and external == []
+    page.close()
