@@ -273,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="20,50,100,200")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="keep each data set's SQLite file here (default: a temporary folder), so a run "
+        "stopped inside a data set resumes its studies instead of starting them again",
+    )
     parser.add_argument("--table", nargs="*", type=Path, help="only print the markdown tables of --out (and these)")
     args = parser.parse_args(argv)
     import optuna
@@ -291,8 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     for dataset in args.datasets.split(","):
         if dataset in done:
             continue
-        with tempfile.TemporaryDirectory(prefix="bench_truth-") as tmp:
-            result = run_dataset(dataset, budgets, args.repeats, args.jobs, Path(tmp))
+        if args.work is not None:
+            args.work.mkdir(parents=True, exist_ok=True)
+            result = run_dataset(dataset, budgets, args.repeats, args.jobs, args.work)
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench_truth-") as tmp:
+                result = run_dataset(dataset, budgets, args.repeats, args.jobs, Path(tmp))
         result["repeats"] = args.repeats
         with args.out.open("a") as f:
             f.write(json.dumps(result) + "\n")
