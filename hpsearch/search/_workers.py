@@ -39,7 +39,7 @@ from hpsearch.search._control import stop_requested
 from hpsearch.search._devices import worker_environment
 from hpsearch.search._load import load_study
 from hpsearch.search._parent_death import die_with_parent
-from hpsearch.search._recovery import Heartbeat, fail_own_trials, fail_trial
+from hpsearch.search._recovery import Beater, Heartbeat, fail_own_trials, fail_trial
 from hpsearch.search._termination import AttemptInterrupted, Terminated, sigterm_stops
 from hpsearch.search._termination import check as check_interrupts
 from hpsearch.search._termination import install as install_sigterm
@@ -141,7 +141,8 @@ def work(
     """
     jobs: dict[str, _Job] = {}
     try:
-        return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop, told)
+        with Beater() as beater:
+            return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop, told, beater)
     except KeyboardInterrupt as exc:
         # Ctrl-C or SIGTERM may strike between creating a trial and running it: fail whatever we hold.
         for job in jobs.values():
@@ -160,6 +161,7 @@ def _work(
     max_failures: int,
     stop: Any,
     told: Any = None,
+    beater: Beater | None = None,
 ) -> int:
     pending = list(names)
     ran = 0
@@ -187,7 +189,7 @@ def _work(
                 continue
             all_busy, wait = False, FIRST_POLL_SECONDS
             try:
-                error = _run_trial(job, trial, params, asked, policy)
+                error = _run_trial(job, trial, params, asked, policy, beater)
             except _AttemptCrashed as exc:
                 crashes += 1
                 if crashes >= max_failures:
@@ -331,7 +333,12 @@ class _Interrupted:
 
 
 def _run_trial(
-    job: _Job, trial: optuna.Trial, params: dict, asked: float, policy: RetryPolicy | None = None
+    job: _Job,
+    trial: optuna.Trial,
+    params: dict,
+    asked: float,
+    policy: RetryPolicy | None = None,
+    beater: Beater | None = None,
 ) -> str | _Interrupted | None:
     """Train one trial and tell its outcome; returns the objective's error text if it failed, else None.
 
@@ -354,7 +361,7 @@ def _run_trial(
     if policy is not None:
         trial.storage = RetryingStorage(own_storage, policy)  # type: ignore[assignment]
     try:
-        with Heartbeat(storage, trial_id_of(trial), beaten_at=asked):
+        with Heartbeat(storage, trial_id_of(trial), beaten_at=asked, beater=beater):
             try:
                 value = job.objective(trial, params)
             except optuna.TrialPruned:

@@ -19,6 +19,7 @@ Plain SQLAlchemy Core, so it works on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -108,7 +109,7 @@ def claim_slot(engine: sa.Engine, study_id: int, n_slots: int) -> Claim | SlotSt
             values = {"token": str(uuid.uuid4()), "trial_id": None, "host": host, "pid": pid, "claimed_at": time.time()}
             try:
                 with engine.begin() as con:
-                    con.execute(claims_table.insert().values(study_id=study_id, slot=unclaimed, **values))
+                    con.execute(claims_table.insert(), {"study_id": study_id, "slot": unclaimed, **values})
                 return Claim(study_id, unclaimed, values["token"])  # type: ignore[arg-type]
             except sa.exc.IntegrityError:
                 any_busy = True  # someone else just took it; it is running now
@@ -146,27 +147,40 @@ def _lowest_unclaimed(engine: sa.Engine, study_id: int, n_slots: int, above: int
     one aggregate over the primary key says so (count == max + 1); only when
     there is a gap is it looked for (first slot whose successor is unclaimed).
     """
-    c = claims_table.c
-    mine = sa.and_(c.study_id == study_id, c.slot > above, c.slot < n_slots)
+    count_top, first_query, gap_query = _unclaimed_queries()
+    bound = {"study_id": study_id, "above": above, "n_slots": n_slots}
     with engine.connect() as con:
-        count, top = con.execute(sa.select(sa.func.count(), sa.func.max(c.slot)).where(mine)).one()
+        count, top = con.execute(count_top, bound).one()
         if not count:
             candidate = above + 1
         elif top - above == count:  # above+1 .. top all claimed
             candidate = top + 1
         else:
-            first = con.execute(sa.select(sa.func.min(c.slot)).where(mine)).scalar()
+            first = con.execute(first_query, bound).scalar()
             if first > above + 1:  # type: ignore[operator]
                 candidate = above + 1
             else:
-                nxt = claims_table.alias("nxt")
-                gap = (
-                    sa.select(sa.func.min(c.slot + 1))
-                    .where(mine)
-                    .where(~sa.exists().where(nxt.c.study_id == study_id).where(nxt.c.slot == c.slot + 1))
-                )
-                candidate = con.execute(gap).scalar()  # type: ignore[assignment]
+                candidate = con.execute(gap_query, bound).scalar()  # type: ignore[assignment]
     return candidate if candidate is not None and candidate < n_slots else None
+
+
+@functools.cache
+def _unclaimed_queries() -> tuple[sa.Select, sa.Select, sa.Select]:
+    """_lowest_unclaimed's statements, built once (study_id, above and n_slots bound at each call)."""
+    c = claims_table.c
+    study_id = sa.bindparam("study_id", type_=sa.Integer)
+    mine = sa.and_(
+        c.study_id == study_id,
+        c.slot > sa.bindparam("above", type_=sa.Integer),
+        c.slot < sa.bindparam("n_slots", type_=sa.Integer),
+    )
+    nxt = claims_table.alias("nxt")
+    gap = (
+        sa.select(sa.func.min(c.slot + 1))
+        .where(mine)
+        .where(~sa.exists().where(nxt.c.study_id == study_id).where(nxt.c.slot == c.slot + 1))
+    )
+    return sa.select(sa.func.count(), sa.func.max(c.slot)).where(mine), sa.select(sa.func.min(c.slot)).where(mine), gap
 
 
 def attach_trial(engine: sa.Engine, claim: Claim, trial_id: int) -> bool:
@@ -177,14 +191,20 @@ def attach_trial(engine: sa.Engine, claim: Claim, trial_id: int) -> bool:
 
 def attach_in(con: sa.Connection, claim: Claim, trial_id: int) -> bool:
     """``attach_trial`` inside the caller's transaction (compare-and-swap on the claim's token)."""
-    result = con.execute(
+    bound = {"study_id_": claim.study_id, "slot_": claim.slot, "token_": claim.token, "trial_id_": trial_id}
+    return con.execute(_attach_query(), bound).rowcount == 1
+
+
+@functools.cache
+def _attach_query() -> sa.Update:
+    c = claims_table.c
+    return (
         claims_table.update()
-        .where(claims_table.c.study_id == claim.study_id)
-        .where(claims_table.c.slot == claim.slot)
-        .where(claims_table.c.token == claim.token)
-        .values(trial_id=trial_id)
+        .where(c.study_id == sa.bindparam("study_id_", type_=sa.Integer))
+        .where(c.slot == sa.bindparam("slot_", type_=sa.Integer))
+        .where(c.token == sa.bindparam("token_", type_=sa.String))
+        .values(trial_id=sa.bindparam("trial_id_", type_=sa.Integer))
     )
-    return result.rowcount == 1
 
 
 def release_claims(engine: sa.Engine, study_id: int) -> int:
@@ -250,18 +270,23 @@ def running_attr_values(engine: sa.Engine, study_id: int, key: str) -> dict[int,
 
     One query, however long the study: crash recovery reads leases this way on every ask.
     """
+    with engine.connect() as con:
+        rows = con.execute(_running_attr_query(), {"study_id_": study_id, "key_": key})
+        return {row.trial_id: json.loads(row.value_json) for row in rows}
+
+
+@functools.cache
+def _running_attr_query() -> sa.Select:
     trials = models.TrialModel.__table__
     attrs = models.TrialSystemAttributeModel.__table__
-    query = (
+    return (
         sa.select(trials.c.trial_id, attrs.c.value_json)
         .select_from(trials)
         .join(attrs, attrs.c.trial_id == trials.c.trial_id)
-        .where(trials.c.study_id == study_id)
+        .where(trials.c.study_id == sa.bindparam("study_id_", type_=sa.Integer))
         .where(trials.c.state == TrialState.RUNNING)
-        .where(attrs.c.key == key)
+        .where(attrs.c.key == sa.bindparam("key_", type_=sa.String))
     )
-    with engine.connect() as con:
-        return {row.trial_id: json.loads(row.value_json) for row in con.execute(query)}
 
 
 def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
@@ -271,8 +296,23 @@ def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
     (study_id, trial_id)), the study's RUNNING, WAITING or FAIL trials (index
     (study_id, state)), then those trials' claims, less diverged and error FAILs.
     Crashed FAILs whose slot was re-run stay in the second list (their claim
-    names the new trial, so they add no row).
+    names the new trial, so they add no row). The statements are built once
+    (_open_claim_queries): building them took a third of a cheap trial's ask.
     """
+    unattached, open_trials, unfinished = _open_claim_queries()
+    with engine.connect() as con:
+        rows = list(con.execute(unattached, {"study_id": study_id}))
+        ids = [
+            r[0] for r in con.execute(open_trials, {"study_id": study_id})
+        ]  # first, alone: the (study_id, state) index
+        for start in range(0, len(ids), 500):
+            rows += list(con.execute(unfinished, {"study_id": study_id, "ids": ids[start : start + 500]}))
+    return sorted((r for r in rows if r.slot < n_slots), key=lambda r: r.slot)
+
+
+@functools.cache
+def _open_claim_queries() -> tuple[sa.Select, sa.Select, sa.Select]:
+    """_open_claim_rows' three statements, with the study id (and the trial ids) as bound parameters."""
     trials = models.TrialModel.__table__
     attrs = models.TrialUserAttributeModel.__table__
     errors = attrs.alias("error_attrs")
@@ -288,7 +328,8 @@ def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
         attrs.c.value_json.label("diverged"),
         errors.c.value_json.label("error"),
     )
-    mine = c.study_id == study_id  # slots >= n_slots are dropped below: a slot range here would
+    study_id = sa.bindparam("study_id", type_=sa.Integer)
+    mine = c.study_id == study_id  # slots >= n_slots are dropped by the caller: a slot range here would
     # steer the query planner to the primary key, i.e. to every claim of the study
     nothing = sa.null()
     unattached = (
@@ -320,23 +361,18 @@ def _open_claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:
         .where(trials.c.state.in_([TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL]))
         .where(sa.or_(trials.c.state != TrialState.FAIL, ~result))
     )
-    with engine.connect() as con:
-        rows = list(con.execute(unattached))
-        ids = [r[0] for r in con.execute(open_trials)]  # first, alone: the (study_id, state) index
-        for start in range(0, len(ids), 500):
-            unfinished = (
-                sa.select(*columns)
-                .select_from(
-                    claims_table.join(trials, c.trial_id == trials.c.trial_id)
-                    .outerjoin(attrs, sa.and_(attrs.c.trial_id == trials.c.trial_id, attrs.c.key == "diverged"))
-                    .outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error"))
-                )
-                .where(mine)
-                .where(c.trial_id.in_(ids[start : start + 500]))
-                .where(sa.or_(trials.c.state != TrialState.FAIL, ~result))
-            )
-            rows += list(con.execute(unfinished))
-    return sorted((r for r in rows if r.slot < n_slots), key=lambda r: r.slot)
+    unfinished = (
+        sa.select(*columns)
+        .select_from(
+            claims_table.join(trials, c.trial_id == trials.c.trial_id)
+            .outerjoin(attrs, sa.and_(attrs.c.trial_id == trials.c.trial_id, attrs.c.key == "diverged"))
+            .outerjoin(errors, sa.and_(errors.c.trial_id == trials.c.trial_id, errors.c.key == "error"))
+        )
+        .where(mine)
+        .where(c.trial_id.in_(sa.bindparam("ids", expanding=True)))
+        .where(sa.or_(trials.c.state != TrialState.FAIL, ~result))
+    )
+    return unattached, open_trials, unfinished
 
 
 def _claim_rows(engine: sa.Engine, study_id: int, n_slots: int) -> list:

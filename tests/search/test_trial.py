@@ -271,3 +271,58 @@ def test_the_claims_table_and_is_finished_agree_on_every_outcome(storage_url, sp
     assert statuses[slot[4]] is SlotStatus.FREE and statuses[slot[5]] is SlotStatus.BUSY
     again, _ = ask_trial(study, spec)  # only the crashed slot runs again
     assert study._storage.get_trial_system_attrs(again._trial_id)["hpsearch_slot"] == slot[4]
+
+
+class _BeatEvents:
+    """A storage stand-in whose heartbeats are recorded with the trial id, and announced."""
+
+    def __init__(self, interval: float) -> None:
+        import threading
+
+        self.interval, self.ids, self.beat = interval, [], threading.Event()
+
+    def get_heartbeat_interval(self) -> float:
+        return self.interval
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.ids.append(trial_id)
+        self.beat.set()
+
+
+def test_one_beater_thread_beats_for_whichever_trial_it_tracks():
+    """A worker's one heartbeat thread: a beat due now is recorded for the tracked trial, none after untrack."""
+    from hpsearch.search._recovery import Beater
+
+    log = _BeatEvents(3600.0)
+    with Beater() as beater:
+        beater.track(log, 1, 0.0, 3600.0)
+        assert log.beat.wait(120)  # a generous deadline, not a margin: it is due at once
+        log.beat.clear()
+        beater.untrack(1)
+        beater.track(log, 2, 0.0, 3600.0)  # due now: the thread, asleep for an hour, is woken
+        assert log.beat.wait(120)
+        beater.untrack(2)
+        thread = beater._thread
+    assert thread is not None and not thread.is_alive()  # leaving the block ends the thread
+    assert log.ids == [1, 2]  # each beat once, the next an hour later
+
+
+def test_heartbeat_with_a_beater_tracks_instead_of_starting_a_thread():
+    from hpsearch.search._recovery import Beater
+
+    calls = []
+
+    class _Recorder(Beater):
+        def track(self, storage, trial_id, first, interval):
+            calls.append(("track", trial_id, first, interval))
+
+        def untrack(self, trial_id):
+            calls.append(("untrack", trial_id))
+
+    log = _BeatLog(30.0)
+    asked = time.monotonic()
+    with Heartbeat(log, 7, beaten_at=asked, beater=_Recorder()) as hb:
+        assert hb._thread is None
+    (kind, trial_id, first, interval), untrack = calls
+    assert (kind, trial_id, interval) == ("track", 7, 30.0) and untrack == ("untrack", 7)
+    assert 0.0 < first <= 30.0 and log.times == []  # due an interval after the ask's beat
