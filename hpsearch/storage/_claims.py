@@ -32,6 +32,8 @@ import sqlalchemy as sa
 from optuna.storages._rdb import models
 from optuna.trial import TrialState
 
+from hpsearch.storage._queue import bind_in
+
 CLAIM_GRACE = 60.0  # seconds an unattached claim of another host may stay before takeover
 
 _metadata = sa.MetaData()
@@ -110,6 +112,10 @@ def claim_slot(engine: sa.Engine, study_id: int, n_slots: int) -> Claim | SlotSt
             try:
                 with engine.begin() as con:
                     con.execute(claims_table.insert(), {"study_id": study_id, "slot": unclaimed, **values})
+                    # Fresh claims commit in slot order (the lowest unclaimed slot is read from committed
+                    # claims), so an enqueued configuration bound here goes to the lowest slots in queue
+                    # order; bound when the trial starts, two workers' starts could swap them.
+                    bind_in(con, study_id, unclaimed)
                 return Claim(study_id, unclaimed, values["token"])  # type: ignore[arg-type]
             except sa.exc.IntegrityError:
                 any_busy = True  # someone else just took it; it is running now

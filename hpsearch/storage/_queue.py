@@ -11,11 +11,14 @@ trial's slot is re-run with the slot's own configuration).
 
 So the queue is a table of ours, ``hpsearch_queue`` (study, position,
 parameters, slot). A queued configuration is bound to a slot in the same
-transaction that creates the slot's trial (``bind_in``, called by
-``start_trial`` under the study row's lock): the lowest unbound position goes
-to the slot being started, the trial gets Optuna's own ``fixed_params``
+transaction that claims a fresh slot (``bind_in``, called by ``claim_slot``:
+fresh claims commit in slot order, so positions go to slots in order however
+many workers start trials at once), and read back (or, for a slot claimed
+again after a crash, bound) in the transaction that creates the slot's trial
+(``start_trial``, under the study row's lock): the lowest unbound position goes
+to the slot, and the trial gets Optuna's own ``fixed_params``
 system attribute (``Trial.suggest_*`` returns those values, for every
-sampler), and a claim lost meanwhile rolls the binding back with the trial.
+sampler).
 Hence each configuration is run exactly once by any number of workers:
 
 * it is bound to one slot only (a unique key on (study, slot) and the
