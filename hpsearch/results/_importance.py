@@ -15,6 +15,7 @@ that diverges) a reader most needs to see.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -47,6 +48,9 @@ def _evaluate(
     """Each method's (param -> importance, description or reason), on one in-memory study.
 
     One study for all methods: copying trials into it costs as much as PED-ANOVA itself.
+    A comparison asks for the same study's fANOVA twice (its verdict, then its
+    report), and fANOVA is most of the time a 90-study report takes: results are
+    remembered per (trials, direction, method, seed) by :func:`_remembered`.
     """
     done = [
         t
@@ -55,22 +59,67 @@ def _evaluate(
     ]
     if len(done) < 3:
         return {m: ({}, f"not computed: needs at least 3 complete trials, has {len(done)}") for m in methods}
-    study = optuna.create_study(direction=optuna.study.StudyDirection[direction.upper()])
-    try:
-        study.add_trials(done)
-    except Exception as exc:  # e.g. a trial Optuna itself refuses
-        return {m: ({}, f"not computed: {type(exc).__name__}: {exc}") for m in methods}
+    key = _TrialsKey(done)
     out: dict[str, tuple[dict[str, float], str]] = {}
-    for m in methods:
+    todo = [m for m in methods if _remembered(key, direction, m, seed) is None]
+    if todo:
+        study = optuna.create_study(direction=optuna.study.StudyDirection[direction.upper()])
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                imp = optuna.importance.get_param_importances(study, evaluator=_evaluator(m, seed))
-        except Exception as exc:  # evaluators raise many kinds of errors on degenerate input
-            out[m] = ({}, f"not computed: {type(exc).__name__}: {exc}")
-            continue
-        out[m] = (dict(imp), f"{METHODS[m][0]}, on {len(done)} complete trials")
+            study.add_trials(done)
+        except Exception as exc:  # e.g. a trial Optuna itself refuses
+            return {m: ({}, f"not computed: {type(exc).__name__}: {exc}") for m in methods}
+        for m in todo:
+            _remembered(key, direction, m, seed, _compute(study, m, seed, len(done)))
+    for m in methods:
+        imp, note = _remembered(key, direction, m, seed)  # type: ignore[misc]
+        out[m] = (dict(imp), note)
     return out
+
+
+def _compute(study: optuna.Study, method: str, seed: int, n: int) -> tuple[tuple[tuple[str, float], ...], str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            imp = optuna.importance.get_param_importances(study, evaluator=_evaluator(method, seed))
+    except Exception as exc:  # evaluators raise many kinds of errors on degenerate input
+        return (), f"not computed: {type(exc).__name__}: {exc}"
+    return tuple(imp.items()), f"{METHODS[method][0]}, on {n} complete trials"
+
+
+class _TrialsKey:
+    """The complete trials an importance is computed on, compared by what the evaluators read: each
+    trial's parameters, their distributions and its value, in order (the forest's bootstrap sees the order)."""
+
+    def __init__(self, done: Sequence[optuna.trial.FrozenTrial]) -> None:
+        self.key = tuple(
+            (tuple((k, repr(v), repr(t.distributions[k])) for k, v in sorted(t.params.items())), float(t.values[0]))
+            for t in done
+        )
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _TrialsKey) and self.key == other.key
+
+
+_MEMO_SIZE = 1024  # entries of a few floats each; a 30 x 3 comparison with two methods needs 180
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _memo_slot(key: _TrialsKey, direction: str, method: str, seed: int) -> list:
+    return []  # one mutable cell per argument tuple: empty until the result is stored in it
+
+
+def _remembered(
+    key: _TrialsKey, direction: str, method: str, seed: int, value: tuple | None = None
+) -> tuple[tuple[tuple[str, float], ...], str] | None:
+    """The remembered importance of these trials (None if not yet computed); with ``value``, remember it."""
+    cell = _memo_slot(key, direction, method, seed)
+    if value is not None:
+        cell[:] = [value]
+    return cell[0] if cell else None
 
 
 def importances(
