@@ -75,6 +75,7 @@ def test_the_dashboard_draws_the_feasible_front_and_escapes_metric_names(client,
     assert len(by_name["infeasible"]["x"]) == 40 - len(feasible) > 0
     assert fig["layout"]["xaxis"]["title"]["text"] == "&lt;b&gt;accuracy&lt;/b&gt; (higher is better)"
     assert "<b>accuracy</b>" not in page.text
+    assert "No single best trial with several objectives" in page.text and "No complete trial yet" not in page.text
 
 
 def test_a_multi_objective_comparison_has_a_dashboard_page_and_a_report(client, storage_url):
