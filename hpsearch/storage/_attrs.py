@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from hpsearch.records import SLOT_ATTR
 from hpsearch.storage._faults import call_with_retries, policy_of
-from hpsearch.storage._optuna import backend_of
+from hpsearch.storage._optuna import backend_of, trial_id_of
 
 
 def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> None:
@@ -40,7 +40,7 @@ def set_user_attrs(trial: optuna.trial.BaseTrial, attrs: Mapping[str, Any]) -> N
     from optuna.storages._rdb.storage import _create_scoped_session
 
     def write() -> None:
-        trial_id = trial._trial_id  # type: ignore[attr-defined]
+        trial_id = trial_id_of(trial)
         dialect = backend.engine.name
         if dialect in ("sqlite", "postgresql"):
             # One multi-row upsert (what Optuna runs per key on these two), then Optuna's check that the
