@@ -204,6 +204,8 @@ class MLPObjective:
         the curve is stored once per trial as ``learning_curve`` anyway.
         Measured: 40 digits trials of 60 epochs went from 152 to 184 trials/min.
         """
+        if self.spec.is_multi_objective:  # Optuna prunes one objective only: report() raises for several
+            return []
         if isinstance(getattr(getattr(trial, "study", None), "pruner", None), optuna.pruners.NopPruner):
             return []
         return [_pruning_callback(trial, state)]

@@ -30,14 +30,16 @@ def test_study_runs_one_short_trial(path):
         del d["training"]["max_epochs"]
     short = spec_from_dict(d)
     objective = build_objective(short)
-    study = optuna.create_study(direction=short.study.direction, sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(directions=short.directions, sampler=optuna.samplers.RandomSampler(seed=0))
     trial = study.ask()
     value = objective(trial, suggest(trial, short.space))
+    values = value if short.is_multi_objective else (value,)  # several objectives: one value each
+    assert len(values) == len(short.directions)
     if short.study.objective == "command":  # the user's own program: a value, and a trial folder to remove
         shutil.rmtree(Path(trial.user_attrs["trial_dir"]).parent)
-        assert math.isfinite(value)
+        assert all(map(math.isfinite, values))
         return
-    assert math.isfinite(value) or trial.user_attrs["diverged"]
+    assert all(map(math.isfinite, values)) or trial.user_attrs["diverged"]
     assert trial.user_attrs["epochs_run"] <= 2
 
 
