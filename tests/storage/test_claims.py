@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import optuna
-import pytest
 import sqlalchemy as sa
 from optuna.trial import TrialState
 
@@ -15,18 +14,10 @@ from hpsearch.storage import (
     attach_trial,
     claim_slot,
     delete_claims,
-    open_storage,
     slot_statuses,
     slot_trial_ids,
 )
 from hpsearch.storage._claims import claims_table
-
-
-@pytest.fixture
-def env(tmp_path):
-    storage = open_storage(f"sqlite:///{tmp_path / 'c.db'}", heartbeat=False)
-    study = optuna.create_study(study_name="s", storage=storage)
-    return storage, storage.engine, study
 
 
 def _start(env, n_slots):

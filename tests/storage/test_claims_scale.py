@@ -5,20 +5,10 @@ from __future__ import annotations
 import random
 import time
 
-import optuna
-import pytest
 from optuna.trial import TrialState
 
-from hpsearch.storage import SlotStatus, _claims, attach_trial, claim_slot, open_storage, slot_statuses
+from hpsearch.storage import SlotStatus, _claims, attach_trial, claim_slot, slot_statuses
 from hpsearch.storage._claims import claims_table
-
-
-@pytest.fixture
-def env(tmp_path):
-    storage = open_storage(f"sqlite:///{tmp_path / 'c.db'}", heartbeat=False)
-    study = optuna.create_study(study_name="s", storage=storage)
-    yield storage, storage.engine, study
-    storage.engine.dispose()
 
 
 def _claim_row(engine, study_id, slot, trial_id=None, claimed_at=None):
