@@ -68,6 +68,12 @@ def test_no_command_prints_the_database_password(pg_url, tmp_path, workers):
         "logs": [["logs", "cmd", "0", "--storage", url]],
         "report": [["report", "cmd", "--storage", url, "-o", str(tmp_path / "report.html")]],
         "compare": [["compare", "cmd.toml", "--seeds", "2", "--storage", url]],
+        "enqueue": [["enqueue", "cmd", "--params", '{"x": 0.5}', "--storage", url]],
+        "stop": [["stop", "cmd", "--storage", url]],
+        "copy": [
+            ["copy", "cmd", "cmd-copy", "--storage", url],
+            ["copy", "cmd", "cmd-out", "--storage", url, "--storage-to", unreachable],
+        ],
         "delete": [["delete", "cmd", "--yes", "--storage", url]],
     }
     assert set(calls) | {"serve"} == set(COMMANDS), "a command this test does not run: add it"
@@ -79,8 +85,9 @@ def test_no_command_prints_the_database_password(pg_url, tmp_path, workers):
             if args[:2] in (["run", "cmd.toml"], ["worker", "cmd"]):
                 assert done.returncode == 0, done.stdout + done.stderr
     assert any(display_url(url) in text for _, text in outputs)  # the URL was shown, masked
-    (failed,) = [text for args, text in outputs if args[-1] == unreachable]  # an error that names the database
-    assert display_url(unreachable) in failed and "Traceback" not in failed
+    failed = [text for args, text in outputs if args[-1] == unreachable]  # errors that name the database
+    assert len(failed) == 2  # studies, and copy to an unreachable target
+    assert all(display_url(unreachable) in text and "Traceback" not in text for text in failed)
     report = (tmp_path / "report.html").read_text()
     leaked = [args for args, text in outputs if password in text]
     assert not leaked, f"the password was printed by: {leaked}"
