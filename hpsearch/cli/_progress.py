@@ -287,9 +287,16 @@ def comparison_summary_lines(storage: Any, name: str, seconds: float) -> list[st
     rows = comparison_rows(storage, name)
     if not rows:
         return []
-    table = [("arm", "median best", "repeats done", "seconds"), *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(4)]
-    lines = [f"comparison {name}: best value per repeat, median over repeats"]
+    if any(len(o.directions) > 1 for o in study_overviews(storage, comparison=name)):
+        # several objectives have no best value: the verdict below compares the fronts' hypervolumes
+        table: list[tuple[str, ...]] = [("arm", "repeats done", "seconds")]
+        table += [(arm, done, secs) for arm, _, done, secs in rows]
+        title = f"comparison {name}: several objectives, compared by the hypervolume of each repeat's front"
+    else:
+        table = [("arm", "median best", "repeats done", "seconds"), *rows]
+        title = f"comparison {name}: best value per repeat, median over repeats"
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    lines = [title]
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
     lines.append(f"  wall time {seconds:.1f} s (seconds: the arm's trials, summed)")
     return lines

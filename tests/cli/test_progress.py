@@ -204,3 +204,18 @@ def test_library_messages_get_the_command_lines_words_only_where_they_name_a_set
     assert cli_words("max_failures: expected a whole number") == "--max-failures: expected a whole number"
     assert cli_words("x.toml: study.n_trials: expected") == "x.toml: study.n_trials: expected"  # a spec key
     assert cli_words("with 2 training seeds each") == "with 2 training seeds each"  # prose, not a setting
+
+
+def test_a_comparison_with_several_objectives_has_no_median_best_column(sqlite_storage):
+    for sampler in ("random", "nsga2"):
+        study = optuna.create_study(
+            study_name=f"m-{sampler}-s0", storage=sqlite_storage, directions=["maximize", "minimize"]
+        )
+        study.set_user_attr("comparison", "m")
+        study.set_user_attr("sampler", sampler)
+        for i in range(3):
+            study.add_trial(create_trial(params={"x": i / 10}, distributions=X, values=[0.9 - i / 10, 1.0 + i]))
+    title, header, *rows, wall = comparison_summary_lines(sqlite_storage, "m", 3.0)
+    assert "hypervolume" in title and header.split() == ["arm", "repeats", "done", "seconds"]
+    assert [r.split()[0] for r in rows] == ["random", "nsga2"] and "-" not in " ".join(rows)
+    assert wall.startswith("  wall time 3.0 s")
