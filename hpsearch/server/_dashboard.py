@@ -212,7 +212,9 @@ def comparison_page(request: Request, group: str) -> HTMLResponse:
         studies=studies,
         by_sampler=by_sampler,
         report_url=_report_url(request, "comparisons", group),
-        figure=comparison_figure(arms, maximize),
+        # several objectives have no best-so-far curve: the full report draws their hypervolumes
+        figure=None if studies[0]["unsupported"] else comparison_figure(arms, maximize),
+        unsupported=studies[0]["unsupported"],
         plotly=True,
         poll_url=_poll_url(request, [s["name"] for s in studies]),
     )

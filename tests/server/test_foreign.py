@@ -90,6 +90,8 @@ def test_a_multi_objective_comparison_has_a_dashboard_page_and_a_report(client, 
             study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=6)
     page = client.get("/comparisons/moc")
     assert page.status_code == 200 and "moc-tpe-s1" in page.text
+    # no empty best-so-far plot: it says why and points to the report's hypervolumes
+    assert 'id="curves"' not in page.text and 'id="unsupported"' in page.text and "hypervolume" in page.text
     report = client.get("/reports/comparisons/moc")
     assert report.status_code == 200
     assert 'id="fig-hypervolume-trials"' in report.text and "hypervolume" in report.text
