@@ -133,7 +133,19 @@ class SlotRandomSampler(RandomSampler):
         _reseed_for_slot(self, self._base_seed, trial)
 
 
-class SlotTPESampler(TPESampler):
+class _SlotReseeded(optuna.samplers.BaseSampler):
+    """Before each trial, reseed the sampler's own generator from (seed + 1, slot), then let the
+    sampler prepare as usual: its proposals then depend on the seed, the slot and the history only,
+    never on which worker runs the slot. (seed + 1: apart from random search's stream of the slot.)"""
+
+    _base_seed: int
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        _reseed_for_slot(self, self._base_seed + 1, trial)
+        super().before_trial(study, trial)  # the Optuna sampler that follows this class in the bases
+
+
+class SlotTPESampler(_SlotReseeded, TPESampler):
     """TPE whose randomness for slot k is seeded by (seed, k).
 
     Its start-up trials are then exactly random search's points for those
@@ -147,12 +159,8 @@ class SlotTPESampler(TPESampler):
         self._base_seed = seed
         set_tpe_startup_sampler(self, SlotRandomSampler(seed))
 
-    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self, self._base_seed + 1, trial)
-        super().before_trial(study, trial)
 
-
-class SlotCmaEsSampler(CmaEsSampler):
+class SlotCmaEsSampler(_SlotReseeded, CmaEsSampler):
     """CMA-ES whose random numbers for slot k are seeded by (seed, k).
 
     Optuna seeds each generation's optimizer from the sampler's generator plus
@@ -166,12 +174,8 @@ class SlotCmaEsSampler(CmaEsSampler):
         super().__init__(seed=seed, independent_sampler=SlotRandomSampler(seed), **kwargs)
         self._base_seed = seed
 
-    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self, self._base_seed + 1, trial)
-        super().before_trial(study, trial)
 
-
-class SlotGPSampler(GPSampler):
+class SlotGPSampler(_SlotReseeded, GPSampler):
     """Optuna's Gaussian-process sampler, its randomness for slot k seeded by (seed, k).
 
     Its start-up trials are random search's points of the same slots (as
@@ -182,12 +186,8 @@ class SlotGPSampler(GPSampler):
         super().__init__(seed=seed, independent_sampler=SlotRandomSampler(seed), **kwargs)
         self._base_seed = seed
 
-    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self, self._base_seed + 1, trial)
-        super().before_trial(study, trial)
 
-
-class SlotNSGAIISampler(NSGAIISampler):
+class SlotNSGAIISampler(_SlotReseeded, NSGAIISampler):
     """NSGA-II whose random numbers for slot k are seeded by (seed, k).
 
     Its first generation (and any parameter outside the common search space)
@@ -201,22 +201,14 @@ class SlotNSGAIISampler(NSGAIISampler):
         self._base_seed = seed
         set_nsga_startup_sampler(self, SlotRandomSampler(seed))
 
-    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self, self._base_seed + 1, trial)
-        super().before_trial(study, trial)
 
-
-class SlotNSGAIIISampler(NSGAIIISampler):
+class SlotNSGAIIISampler(_SlotReseeded, NSGAIIISampler):
     """NSGA-III (reference-point selection, for three or more objectives), seeded per slot as SlotNSGAIISampler."""
 
     def __init__(self, seed: int, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
         self._base_seed = seed
         set_nsga_startup_sampler(self, SlotRandomSampler(seed))
-
-    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        _reseed_for_slot(self, self._base_seed + 1, trial)
-        super().before_trial(study, trial)
 
 
 def population_size(n_trials: int) -> int:
