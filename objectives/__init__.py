@@ -44,6 +44,7 @@ __all__ = [
     "cannot_evaluate",
     "describe_objective",
     "evaluate_best",
+    "evaluate_objectives",
     "gradient_check_sample",
     "load_objective",
     "preflight",
@@ -230,6 +231,53 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
     if spec.study.objective not in BUILTIN_OBJECTIVES:
         return _evaluate_user_function(spec, params, seed)
     from objectives.metrics import score, task_metrics
+
+    objective, fitted, X_test = _retrain_for_test(spec, params, seed)
+    p, metric = objective.problem, objective.metric
+    outputs = fitted.outputs(X_test)
+    names = [metric] + [m for m in task_metrics(p.task) if m != metric]
+    nan = fitted.result.diverged
+    return {f"test_{m}": math.nan if nan else score(m, p.y[p.test], outputs, p.task) for m in names}
+
+
+def evaluate_objectives(spec: Spec, params: Mapping[str, Any], seed: int | None = None) -> list[float]:
+    """Every objective of a built-in (MLP) study with several objectives, measured held out for ``params``.
+
+    The network is retrained exactly as :func:`evaluate_best` retrains it
+    (train+validation, same epochs rule, same ``seed``); quality metrics are
+    scored on the test split (NaN if training diverged), ``train_seconds`` is
+    that retraining's, ``n_params`` the network's and ``predict_ms_per_1k`` is
+    timed on the test split. One value per ``spec.objective_names``, in order:
+    a front member's row of the held-out front the hypervolume verdict decides on.
+    """
+    from hpsearch.records import COST_METRIC_ATTRS
+    from objectives.metrics import score
+    from objectives.mlp import cost_attrs
+
+    if spec.study.objective not in BUILTIN_OBJECTIVES:
+        raise UserError(
+            f"study.objective: expected a built-in objective ({', '.join(BUILTIN_OBJECTIVES)}) to re-measure "
+            f"every objective held out, got {spec.study.objective!r}"
+        )
+    objective, fitted, X_test = _retrain_for_test(spec, params, seed)
+    p = objective.problem
+    costs = cost_attrs(fitted, X_test)
+    outputs = fitted.outputs(X_test)
+    values = []
+    for name in spec.objective_names:
+        if name in COST_METRIC_ATTRS:
+            values.append(float(costs[COST_METRIC_ATTRS[name]]))
+        else:
+            values.append(math.nan if fitted.result.diverged else score(name, p.y[p.test], outputs, p.task))
+    return values
+
+
+def _retrain_for_test(spec: Spec, params: Mapping[str, Any], seed: int | None) -> tuple[Any, Any, np.ndarray]:
+    """(MLPObjective, the network retrained on train+validation, the test design matrix) for ``params``.
+
+    The number of epochs is the one early stopping picks on the usual split
+    (when patience is on), so the final model trains as long as the search's did.
+    """
     from objectives.mlp import MLPObjective, fit_network, trial_seeds
 
     objective = MLPObjective(spec)
@@ -247,10 +295,7 @@ def evaluate_best(spec: Spec, params: Mapping[str, Any], seed: int | None = None
     fitted = fit_network(
         config, p, X_fit, p.y[fit_rows], X_val=None, y_val=None, metric=metric, seeds=seeds, max_epochs=epochs
     )
-    outputs = fitted.outputs(X_test)
-    names = [metric] + [m for m in task_metrics(p.task) if m != metric]
-    nan = fitted.result.diverged
-    return {f"test_{m}": math.nan if nan else score(m, p.y[p.test], outputs, p.task) for m in names}
+    return objective, fitted, X_test
 
 
 def _evaluate_command(spec: Spec, params: Mapping[str, Any], seed: int | None) -> dict[str, float]:

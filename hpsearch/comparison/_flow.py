@@ -50,7 +50,7 @@ def compare(
     st = open_storage(url)
     say = progress.note if progress else (lambda _m: None)
     retrain_bests(st, resolved.study.name, eval_seeds=eval_seeds, jobs=jobs, say=say)
-    rescore_fronts(st, resolved.study.name)  # several objectives on a table: fronts by their true means
+    rescore_fronts(st, resolved.study.name, eval_seeds=eval_seeds, jobs=jobs, say=say)  # several objectives
     looks = earlier_looks(arm_studies(st, resolved.study.name))  # a resumed comparison: a second look
     verdict = load_verdict(st, resolved.study.name, looks=looks)
     store_verdict(st, resolved.study.name, verdict)  # the report renders this one, never recomputes it

@@ -21,6 +21,10 @@ Where the objective knows the true optimum (``objectives.true_optimum``: table
 benchmarks), it is stored with each arm too (``true_optimum``), for the
 verdict's regret. A resumed comparison retrains nothing already scored with
 enough seeds.
+
+With several objectives a repeat has a front, not a best: ``rescore_fronts``
+re-scores it held out (``test_front``), by a table's true means or, for the
+built-in MLP, by retraining every front member with the same seeds.
 """
 
 from __future__ import annotations
@@ -117,21 +121,23 @@ def retrain_bests(
     return n_studies
 
 
-def _evaluate(tasks: list[_Task], jobs: int) -> list[dict[str, float]]:
-    """evaluate_best for every task: in this process, or in ``jobs`` spawned processes."""
+def _evaluate(tasks: list[_Task], jobs: int, evaluate: Callable[..., Any] | None = None) -> list[Any]:
+    """``evaluate`` (default objectives.evaluate_best) for every task: in this process, or in ``jobs``
+    spawned processes."""
     from objectives import evaluate_best, scores_by_lookup
 
+    evaluate = evaluate or evaluate_best
     if jobs <= 1 or len(tasks) == 1 or all(scores_by_lookup(t.spec) for t in tasks):
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # small networks: one BLAS thread is fastest on a busy machine
-            return [evaluate_best(t.spec, t.params, seed=t.seed) for t in tasks]
+            return [evaluate(t.spec, t.params, t.seed) for t in tasks]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx, initializer=_one_blas_thread) as pool:
-        futures = [pool.submit(evaluate_best, t.spec, t.params, t.seed) for t in tasks]
+        futures = [pool.submit(evaluate, t.spec, t.params, t.seed) for t in tasks]
         return [f.result() for f in futures]
 
 
@@ -164,15 +170,29 @@ def _mean(xs: list[Any]) -> float | None:
     return statistics.fmean(ok) if ok else None
 
 
-def rescore_fronts(storage: optuna.storages.BaseStorage, name: str) -> int:
-    """Several objectives on a table benchmark: each repeat's front (its first ``budget`` finished trials,
-    as the verdict counts them) re-scored by its configurations' true means (user attr ``test_front``),
-    and the table's true front stored with each arm (``true_front``), for the hypervolume verdict and
-    its regret. Returns how many repeats were re-scored. Other objectives keep validation fronts: re-scoring
-    a whole front by retraining costs a retraining per front member."""
+def rescore_fronts(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    *,
+    eval_seeds: int = 3,
+    jobs: int = 1,
+    say: Callable[[str], None] = lambda _message: None,
+) -> int:
+    """Several objectives: each repeat's front (its first ``budget`` finished trials, as the verdict counts
+    them) re-scored held out (user attr ``test_front``), for the hypervolume verdict. Returns how many
+    repeats were re-scored.
+
+    A table benchmark re-scores by its configurations' true means, and stores the table's true front with
+    each arm (``true_front``) for the verdict's regret. The built-in MLP retrains every front member with
+    the same seeds as retrain_bests (0 .. ``eval_seeds`` - 1), each objective re-measured on the retrained
+    network (objectives.evaluate_objectives), the mean over seeds stored: a validation front is the best of
+    many noisy measurements, so its values are biased the way a single best's are. Other objectives keep
+    validation fronts. A resumed comparison retrains no front already re-scored with enough seeds.
+    """
     from hpsearch.comparison._hypervolume import _compared, _front_of
     from hpsearch.records import TEST_FRONT_ATTR, TRUE_FRONT_ATTR, direction_name
     from hpsearch.results import arm_studies, compared_budget
+    from hpsearch.spec.catalog import BUILTIN_OBJECTIVES
     from hpsearch.spec.tables import TABLE_OBJECTIVE
     from hpsearch.storage import load_study_spec
 
@@ -180,22 +200,35 @@ def rescore_fronts(storage: optuna.storages.BaseStorage, name: str) -> int:
     budget = compared_budget(arms)
     done = 0
     truths: dict[str, list[list[float]]] = {}
+    tasks: list[_Task] = []
     for arm in arms:
         if not arm.multi_objective:
             continue
         spec = load_study_spec(storage, arm.name)
+        directions: list[str] = [direction_name(d) for d in arm.directions]
+        front = _front_of(_compared(arm, budget), directions)
+        sid = storage.get_study_id_from_name(arm.name)
+        if spec.study.objective in BUILTIN_OBJECTIVES and eval_seeds >= 1:
+            old = arm.attrs.get(TEST_FRONT_ATTR)
+            members = [t.number for t in front]
+            if isinstance(old, dict) and old.get("trials") == members and len(old.get("seeds") or []) >= eval_seeds:
+                continue
+            tasks += [_Task(arm.name, t.number, spec, dict(t.params), s) for t in front for s in range(eval_seeds)]
+            if not front:  # nothing to retrain: an empty held-out front
+                storage.set_study_user_attr(
+                    sid, TEST_FRONT_ATTR, {"trials": [], "values": [], "seeds": list(range(eval_seeds))}
+                )
+                done += 1
+            continue
         if spec.study.objective != TABLE_OBJECTIVE:
             continue
         from objectives.table import table_view
 
         view = table_view(spec)
-        directions: list[str] = [direction_name(d) for d in arm.directions]
-        front = _front_of(_compared(arm, budget), directions)
         record = {
             "trials": [t.number for t in front],
             "values": [view.true_means(t.params, spec.objective_names) for t in front],
         }
-        sid = storage.get_study_id_from_name(arm.name)
         if arm.attrs.get(TEST_FRONT_ATTR) != record:
             storage.set_study_user_attr(sid, TEST_FRONT_ATTR, record)
             done += 1
@@ -204,4 +237,39 @@ def rescore_fronts(storage: optuna.storages.BaseStorage, name: str) -> int:
             truths[key] = view.true_front(spec.objective_names, directions)
         if arm.attrs.get(TRUE_FRONT_ATTR) != truths[key]:
             storage.set_study_user_attr(sid, TRUE_FRONT_ATTR, truths[key])
-    return done
+    return done + _retrain_fronts(storage, tasks, eval_seeds, jobs, say)
+
+
+def _retrain_fronts(
+    storage: optuna.storages.BaseStorage,
+    tasks: list[_Task],
+    eval_seeds: int,
+    jobs: int,
+    say: Callable[[str], None],
+) -> int:
+    """Run the front members' retrainings (one task per member and seed) and store each repeat's
+    ``test_front``: per member, the mean over seeds of every objective (None where no seed gave a
+    finite value, e.g. every retraining diverged)."""
+    from hpsearch.records import TEST_FRONT_ATTR
+    from objectives import evaluate_objectives
+
+    if not tasks:
+        return 0
+    n_studies = len({t.study for t in tasks})
+    seeds_each = f"{eval_seeds} training seed{'s' * (eval_seeds > 1)} each"
+    say(
+        f"retraining the {len({(t.study, t.trial) for t in tasks})} front members of {n_studies} "
+        f"repeat{'s' * (n_studies > 1)} on train+validation with {seeds_each}, every objective measured on test ..."
+    )
+    results = _evaluate(tasks, jobs, evaluate_objectives)
+    rows: dict[str, dict[int, list[list[float]]]] = {}
+    for task, values in zip(tasks, results, strict=True):
+        rows.setdefault(task.study, {}).setdefault(task.trial, []).append(values)
+    for study_name, members in rows.items():
+        record = {
+            "trials": list(members),
+            "values": [[_mean(list(column)) for column in zip(*runs, strict=True)] for runs in members.values()],
+            "seeds": list(range(eval_seeds)),
+        }
+        storage.set_study_user_attr(storage.get_study_id_from_name(study_name), TEST_FRONT_ATTR, record)
+    return len(rows)
