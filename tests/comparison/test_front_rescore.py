@@ -80,3 +80,19 @@ def test_evaluate_objectives_measures_every_objective_of_the_retrained_network()
     config = objective.config(params)
     n_features = objective.problem.design(config, objective.problem.train, [objective.problem.train])[0].shape[1]
     assert n_params == build_network(config, objective.problem, n_features, seed=0).n_parameters
+
+
+@pytest.mark.slow
+def test_front_retrainings_in_worker_processes_measure_what_this_process_does():
+    """The front's retrainings go through retrain_bests' pool: with jobs > 1 each runs in a spawned process,
+    and its quality metric and network size are those of the same retraining here (timings differ)."""
+    from hpsearch.comparison import _retrain
+    from hpsearch.spec import spec_from_dict
+
+    spec = spec_from_dict(_tradeoff("pool"))
+    configs = [{"learning_rate": 0.05, "width": 16}, {"learning_rate": 0.01, "width": 32}]
+    tasks = [_retrain._Task("pool", i, spec, c, 0) for i, c in enumerate(configs)]
+    here = _retrain._evaluate(tasks, jobs=1, evaluate=evaluate_objectives)
+    there = _retrain._evaluate(tasks, jobs=2, evaluate=evaluate_objectives)
+    assert [(r[0], r[2]) for r in there] == [(r[0], r[2]) for r in here]
+    assert here[0][0] == evaluate_best(spec, configs[0], seed=0)["test_accuracy"]
