@@ -160,14 +160,17 @@ def _pareto(storage: Any, name: str, summary: dict[str, Any]) -> dict[str, Any] 
     """A multi-objective study's Pareto plot (first two objectives), or None when it has too many trials
     to read on every page view (the full report draws it)."""
     from hpsearch.results import metric_names
-    from hpsearch.server._figures import pareto_figure
+    from hpsearch.server._figures import hypervolume_figure, pareto_figure
 
     directions = list(summary["directions"])
     if len(directions) < 2 or summary["n_trials"] > PARETO_MAX_TRIALS:
         return None
     trials = storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False)
     names = metric_names(storage, name, len(directions))
-    return pareto_figure(trials, directions[:2], names[:2]) | {"objectives": names}
+    return pareto_figure(trials, directions[:2], names[:2]) | {
+        "objectives": names,
+        "hypervolume": hypervolume_figure(trials, directions),
+    }
 
 
 def _row(p) -> dict[str, Any]:

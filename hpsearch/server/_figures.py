@@ -157,3 +157,38 @@ def pareto_figure(trials: list[FrozenTrial], directions: list[str], names: list[
     better = {"maximize": "higher is better", "minimize": "lower is better"}
     titles = [f"{html.escape(n, quote=False)} ({better[d]})" for n, d in zip(names, directions, strict=True)]
     return {"data": data, "layout": _layout(titles[0], titles[1])}
+
+
+def hypervolume_figure(trials: list[FrozenTrial], directions: list[str]) -> dict[str, Any] | None:
+    """The hypervolume the feasible trials so far dominate, against finished trials: the report's
+    "hypervolume over trials" (the study's own [0, 1] scale, hpsearch.pareto), for the live page."""
+    import numpy as np
+
+    m = len(directions)
+    finished = sorted((t for t in trials if is_finished(t)), key=lambda t: t.number)
+    position = {t.number: i + 1 for i, t in enumerate(finished)}
+    ok = [
+        t
+        for t in finished
+        if t.state == TrialState.COMPLETE
+        and t.values is not None
+        and len(t.values) == m
+        and all(math.isfinite(v) for v in t.values)
+        and all(c <= 0 for c in t.constraints.values())
+    ]
+    if len(ok) < 2:
+        return None
+    values = np.array([t.values for t in ok], dtype=float)
+    scale = pareto.Scale.fit(values, directions)
+    volume = pareto.hypervolume_history(scale.normalise(values), [1 + pareto.REFERENCE_MARGIN] * m, ["minimize"] * m)
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "hypervolume",
+            "line": {"shape": "hv"},
+            "x": [position[t.number] for t in ok],
+            "y": [float(v) for v in volume],
+        }
+    ]
+    return {"data": data, "layout": _layout("finished trials", "hypervolume (normalised)")}

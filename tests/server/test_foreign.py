@@ -76,6 +76,11 @@ def test_the_dashboard_draws_the_feasible_front_and_escapes_metric_names(client,
     assert fig["layout"]["xaxis"]["title"]["text"] == "&lt;b&gt;accuracy&lt;/b&gt; (higher is better)"
     assert "<b>accuracy</b>" not in page.text
     assert "No single best trial with several objectives" in page.text and "No complete trial yet" not in page.text
+    # the report's hypervolume over trials, live: it only grows, and agrees with hpsearch.pareto on the front
+    hv = json.loads(re.search(r'id="hypervolume-data">(.*?)</script>', page.text, re.S).group(1))
+    (line,) = hv["data"]
+    assert line["y"] == sorted(line["y"]) and line["y"][-1] > 0
+    assert len(line["x"]) == len(feasible) and line["x"] == sorted(line["x"])
 
 
 def test_a_multi_objective_comparison_has_a_dashboard_page_and_a_report(client, storage_url):
