@@ -96,11 +96,14 @@ def _comparison_of(overviews: Sequence[StudyOverview]) -> str | None:
 def best_text(overviews: Sequence[StudyOverview], *, digits: int = 4) -> str:
     """The best value so far: one number for a study, ``grid 0.961 · random 0.968`` per arm of a comparison.
 
-    Per arm: the best over its repeats; ``-`` for an arm (or a study) with no completed trial yet.
+    Per arm: the best over its repeats; ``-`` for an arm (or a study) with no completed trial yet, and
+    ``- (several objectives)`` for studies with several objectives, which have no best value.
     Studies that are not one comparison's arms (e.g. ``run``'s one study): the best over all of them.
     """
     if not overviews:
         return "-"
+    if all(len(o.directions) > 1 for o in overviews):  # no best value: the summary gives the front at the end
+        return "- (several objectives)"
     if _comparison_of(overviews) is None:
         groups = {"": list(overviews)}
     else:

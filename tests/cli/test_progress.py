@@ -219,3 +219,12 @@ def test_a_comparison_with_several_objectives_has_no_median_best_column(sqlite_s
     assert "hypervolume" in title and header.split() == ["arm", "repeats", "done", "seconds"]
     assert [r.split()[0] for r in rows] == ["random", "nsga2"] and "-" not in " ".join(rows)
     assert wall.startswith("  wall time 3.0 s")
+
+
+def test_the_bar_of_a_study_with_several_objectives_says_why_it_has_no_best(sqlite_storage):
+    from hpsearch.cli._progress import best_text
+    from hpsearch.storage import study_overviews
+
+    study = optuna.create_study(study_name="two", storage=sqlite_storage, directions=["maximize", "minimize"])
+    study.add_trial(create_trial(params={"x": 0.1}, distributions=X, values=[0.9, 1.0]))
+    assert best_text(study_overviews(sqlite_storage, names=["two"])) == "- (several objectives)"
