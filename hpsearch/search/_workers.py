@@ -143,10 +143,18 @@ def work(
     try:
         with Beater() as beater:
             return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop, told, beater)
-    except KeyboardInterrupt as exc:
-        # Ctrl-C or SIGTERM may strike between creating a trial and running it: fail whatever we hold.
+    except BaseException as exc:
+        # Ctrl-C or SIGTERM may strike between creating a trial and running it, or an error may escape
+        # while a trial was being failed: fail whatever this process still holds, so that its slots are
+        # free now rather than when their heartbeats expire.
+        cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__context__
+        stopped = f"worker stopped: {type(exc).__name__}"
+        reason = _interrupted(cause) if isinstance(cause, KeyboardInterrupt) else stopped
         for job in jobs.values():
-            fail_own_trials(job.study, _interrupted(exc))
+            try:
+                fail_own_trials(job.study, reason)
+            except Exception:  # the database is away: the heartbeat expiry frees the slot instead
+                log.warning("could not mark the running trials of %s failed", job.study.study_name)
         raise
 
 

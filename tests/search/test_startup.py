@@ -244,3 +244,28 @@ def test_a_forked_worker_uses_the_storage_its_parent_left_it(storage_url, spec_f
     assert storage_url not in _workers._INHERITED_STORAGE
     trials = optuna.load_study(study_name="inherit", storage=storage_url).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [(RuntimeError("a bug"), "worker stopped: RuntimeError"), (KeyboardInterrupt(), "interrupted (Ctrl-C)")],
+)
+def test_whatever_stops_a_worker_mid_trial_its_running_trial_is_failed_at_once(
+    storage_url, spec_factory, objectives_module, monkeypatch, raised, reason
+):
+    """A trial must not stay RUNNING (its slot held until the heartbeat expires) because an error
+    escaped the worker's loop while the trial ran, e.g. while an interrupted trial was being failed."""
+    from hpsearch.search import prepare_study
+    from hpsearch.storage import open_storage
+
+    storage = open_storage(storage_url)
+    study, _ = prepare_study(storage, spec_factory(name="escape", n_trials=2))
+
+    def escapes(job, trial, params, asked, policy=None, beater=None):
+        raise raised
+
+    monkeypatch.setattr(_workers, "_run_trial", escapes)
+    with pytest.raises(type(raised)):
+        _workers.work(storage, ["escape"])
+    (trial,) = optuna.load_study(study_name="escape", storage=storage_url).trials
+    assert (trial.state, trial.system_attrs.get("fail_reason")) == (TrialState.FAIL, reason)
