@@ -150,11 +150,12 @@ def work(
         cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__context__
         stopped = f"worker stopped: {type(exc).__name__}"
         reason = _interrupted(cause) if isinstance(cause, KeyboardInterrupt) else stopped
-        for job in jobs.values():
-            try:
-                fail_own_trials(job.study, reason)
-            except Exception:  # the database is away: the heartbeat expiry frees the slot instead
-                log.warning("could not mark the running trials of %s failed", job.study.study_name)
+        if not (isinstance(exc, DatabaseError) or is_storage_error(exc)):  # else nothing can be written now
+            for job in jobs.values():
+                try:
+                    fail_own_trials(job.study, reason)
+                except Exception:  # the database went away meanwhile: the heartbeat expiry frees the slot
+                    pass
         raise
 
 
