@@ -34,11 +34,16 @@ def test_enqueued_configurations_run_first_once_each_and_count_toward_the_budget
     assert len(trials) == 8 and all(t.state == TrialState.COMPLETE for t in trials)
     by_slot = {t.system_attrs["hpsearch_slot"]: t for t in trials}
     assert sorted(by_slot) == list(range(8))
-    # the first three trials started, in queue order, each in a slot of its own (with two workers
-    # slots may start out of order: the binding follows the trials' numbering, done under one lock)
-    enqueued = sorted((t for t in trials if "fixed_params" in t.system_attrs), key=lambda t: t.number)
-    assert [t.params for t in enqueued] == QUEUE and [t.number for t in enqueued] == [0, 1, 2]
-    assert sum("fixed_params" in t.system_attrs for t in trials) == 3
+    # the first three slots run the queue, in queue order: a configuration is bound to a slot when the
+    # slot is claimed, and fresh claims commit in slot order (with two workers, the trial of slot 3 may
+    # still start a moment before the trial of slot 2, so trial numbers need not follow the slots)
+    enqueued = sorted(
+        (t for t in trials if "fixed_params" in t.system_attrs), key=lambda t: t.system_attrs["hpsearch_slot"]
+    )
+    assert [t.system_attrs["hpsearch_slot"] for t in enqueued] == [0, 1, 2]
+    assert [t.params for t in enqueued] == QUEUE
+    if jobs == 1:
+        assert [t.number for t in enqueued] == [0, 1, 2]  # one worker: the first three trials
     slots = [slot for _, _, slot in queued(open_storage(url).engine, _study_id(url))]
     assert slots == [t.system_attrs["hpsearch_slot"] for t in enqueued]
 
