@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hpsearch.records import N_VAL_ATTR, OPTUNA_VERSION_ATTR, SAMPLER_ARGS_ATTR, TEST_TRIAL_ATTR, Direction
+from hpsearch.records import N_VAL_ATTR, TEST_TRIAL_ATTR, Direction
 from hpsearch.report import _compare_figures as cf
 from hpsearch.report._compare_sections import sections
 from hpsearch.report._html import fmt, render
-from hpsearch.report._study import _short, test_score_items
+from hpsearch.report._study import arm_provenance, test_score_items
 from hpsearch.report._verdict_section import verdict_view
 from hpsearch.results import StudyData, compared_budget, group_by_sampler
 
@@ -96,17 +96,7 @@ def comparison_page(name: str, studies: list[StudyData], verdict: dict[str, Any]
                         "rows": [kv for kv in items if kv[0] != "evaluated trial"],
                     }
                 )
-    prov = [
-        [
-            s.sampler,
-            s.name,
-            fmt(s.seed),
-            str(s.attrs.get(OPTUNA_VERSION_ATTR, "–")),
-            _short(s.attrs.get(SAMPLER_ARGS_ATTR, "–")),
-        ]
-        for ss in arms.values()
-        for s in ss
-    ]
+    prov = arm_provenance(arms)
     return render(
         "comparison.html",
         title=f"Comparison {name}",

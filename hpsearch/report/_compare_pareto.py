@@ -19,10 +19,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from hpsearch import pareto, stats
-from hpsearch.records import OPTUNA_VERSION_ATTR, SAMPLER_ARGS_ATTR, direction_name
+from hpsearch.records import direction_name
 from hpsearch.report import _compare_figures as cf
 from hpsearch.report._html import Figure, fmt, plain, render
-from hpsearch.report._study import _short
+from hpsearch.report._study import arm_provenance
 from hpsearch.report._verdict_section import verdict_view
 from hpsearch.results import StudyData, TrialData, compared_budget, group_by_sampler
 
@@ -167,17 +167,7 @@ def comparison_pareto_page(name: str, studies: list[StudyData], verdict: dict[st
                 infeasible,
             ]
         )
-    prov = [
-        [
-            s.sampler,
-            s.name,
-            fmt(s.seed),
-            str(s.attrs.get(OPTUNA_VERSION_ATTR, "–")),
-            _short(s.attrs.get(SAMPLER_ARGS_ATTR, "–")),
-        ]
-        for ss in arms.values()
-        for s in ss
-    ]
+    prov = arm_provenance(arms)
     return render(
         "comparison_pareto.html",
         title=f"Comparison {name}",

@@ -12,6 +12,8 @@ from hpsearch import samplers
 from hpsearch._names import safe_name
 from hpsearch.export import csv_data_uri, rows_of
 from hpsearch.records import (
+    OPTUNA_VERSION_ATTR,
+    SAMPLER_ARGS_ATTR,
     SPEC_ATTR,
     TEST_METRICS_ATTR,
     TEST_SCORE_ATTR,
@@ -90,6 +92,22 @@ def provenance(study: StudyData) -> list[tuple[str, str]]:
     if study.note and not study.multi_objective:  # the Pareto section says it for several objectives
         rows.append(("note", study.note))
     return rows
+
+
+def arm_provenance(arms: dict[str, list[StudyData]]) -> list[list[str]]:
+    """A comparison's provenance table: one row per arm study (sampler, name, seed, Optuna version,
+    sampler arguments), for both the single- and the multi-objective comparison page."""
+    return [
+        [
+            s.sampler,
+            s.name,
+            fmt(s.seed),
+            str(s.attrs.get(OPTUNA_VERSION_ATTR, "–")),
+            _short(s.attrs.get(SAMPLER_ARGS_ATTR, "–")),
+        ]
+        for ss in arms.values()
+        for s in ss
+    ]
 
 
 def _trial_rows(study: StudyData, params: list[str]) -> list[list[dict[str, Any]]]:
