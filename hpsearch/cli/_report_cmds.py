@@ -142,7 +142,8 @@ def _bound(x: float | None, sign: str) -> str:
 def _print_verdict(console: Console, verdict: dict) -> None:
     """The pairs as a table, then the verdict's words (only compare's next-step line follows them)."""
     on = {p.get("on") for p in verdict["pairs"]}
-    what = "held-out (test)" if on == {"test"} else "best validation"
+    held_out = "held-out (true mean)" if verdict.get("optimum") is not None else "held-out (test)"
+    what = held_out if on == {"test"} else "best validation"
     _say(
         console,
         f"comparison {verdict['comparison']}: {what} {verdict['metric']} per repeat, "

@@ -148,13 +148,17 @@ def _one_blas_thread() -> None:
 
 
 def _store(storage: optuna.storages.BaseStorage, study_name: str, runs: list[tuple[_Task, dict[str, float]]]) -> None:
+    from objectives import scores_by_lookup
+
     keys = list(runs[0][1])
     scores = [finite_or_none(r[keys[0]]) for _, r in runs]
     ok = [s for s in scores if s is not None]
+    # a looked-up score (a table's true mean) is the same for every seed: it has no training spread to show
+    spread = statistics.stdev(ok) if len(ok) > 1 and not scores_by_lookup(runs[0][0].spec) else None
     new = {
         TEST_METRIC_ATTR: keys[0].removeprefix("test_"),
         TEST_SCORE_ATTR: statistics.fmean(ok) if ok else None,
-        TEST_SCORE_STD_ATTR: statistics.stdev(ok) if len(ok) > 1 else None,
+        TEST_SCORE_STD_ATTR: spread,
         TEST_SCORES_ATTR: scores,
         TEST_METRICS_ATTR: {k: _mean([r[k] for _, r in runs]) for k in keys},
         TEST_TRIAL_ATTR: runs[0][0].trial,

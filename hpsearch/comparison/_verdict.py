@@ -103,7 +103,9 @@ def comparison_verdict(
         _arm_row(sampler, ss, [picks[s.name] for s in ss], held[sampler], direction, optimum)
         for sampler, ss in arms.items()
     ]
-    quantity = f"test {metric}" if on_test else f"best validation {metric}"
+    # a table's held-out score is its pick's true mean over the recorded runs, not a test-set score
+    held_out = f"true mean {metric}" if optimum is not None else f"test {metric}"
+    quantity = held_out if on_test else f"best validation {metric}"
     sentences = [_pair_sentence(p, units, quantity) for p in pairs] + untested
     notes = _notes(pairs, on_test, budget, studies, arms, looks, repeats)
     text = " ".join([*(_merge_limited(pairs, sentences) or ["There is no pair of arms to compare."]), *notes])

@@ -122,3 +122,9 @@ def test_compare_decides_a_table_on_test_with_true_means_and_regret(tmp_path):
         if test.pvalue < 0.05:
             truth_winner = "a" if test.statistic > REPEATS * REPEATS / 2 else "b"
         assert p["better"] in (None, truth_winner), (p, test.pvalue)
+    # a table's held-out score is a true mean, not a test-set score, and it has no retraining spread
+    for s in verdict["sentences"]:
+        assert "of true mean accuracy" in s or "no verdict is possible" in s or "undecidable" in s, s
+        assert "test accuracy" not in s
+    assert any("of true mean accuracy" in s for s in verdict["sentences"])  # the grid pairs are decidable at 5
+    assert all(row["test"]["training_sd"] is None for row in verdict["arms"])

@@ -214,3 +214,24 @@ def test_report_json_of_a_plain_study_exits_2(compared, capsys):
     assert main(["report", "tiny-random-s4", "--json", "--storage", url]) == 2
     err = capsys.readouterr().err.strip()
     assert "'tiny-random-s4' is not a comparison" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("optimum", "heading"), [(None, "held-out (test)"), (0.9, "held-out (true mean)")])
+def test_the_printed_verdict_names_a_tables_held_out_score_a_true_mean(optimum, heading):
+    import io
+
+    from rich.console import Console
+
+    from hpsearch.cli._report_cmds import _print_verdict
+
+    pair = {"a": "random", "b": "grid", "on": "test", "diff": 0.01, "ci": [0.0, 0.02], "method": "wilcoxon"}
+    pair |= {"p": 0.01, "p_holm": 0.03, "min_p": 0.001, "better": "a"}
+    verdict = {"comparison": "c", "metric": "accuracy", "repeats": 30, "budget": 72, "pairs": [pair], "verdict": "v"}
+    if optimum is not None:
+        verdict["optimum"] = optimum
+    out = io.StringIO()
+    _print_verdict(Console(file=out, width=200), verdict)
+    assert (
+        out.getvalue().splitlines()[0]
+        == f"comparison c: {heading} accuracy per repeat, 30 repeats compared at 72 finished trials"
+    )
