@@ -19,9 +19,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from hpsearch.nn._estimator_params import EstimatorParams, validate_estimator_params
 from hpsearch.nn._network import Network
 from hpsearch.nn._training import train
-from hpsearch.nn._validation import EstimatorParams, seed_streams, validate_estimator_params
+from hpsearch.nn._validation import seed_streams
 
 
 class _BaseMLP(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no type hints

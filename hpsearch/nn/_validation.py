@@ -206,94 +206,9 @@ def as_generator(random_state: Any, name: str = "random_state") -> np.random.Gen
     raise ValueError(f"{name}: expected None, an int seed or a numpy Generator; got {random_state!r}")
 
 
-# --- The scikit-learn estimators' parameters ------------------------------------------------------
-# scikit-learn requires ``__init__`` to store its arguments untouched, so every check happens at
-# the start of ``fit``, all up front: a typo fails before any data is converted, with one line that
-# names the parameter, the allowed values (as the Python literals a scikit-learn user types:
-# 'adam', 0, None) and what was given. The limits are the core's (REAL_LIMITS, INT_LIMITS).
-
-
-@dataclass(frozen=True)
-class EstimatorParams:
-    """An MLP estimator's parameters after validation, in the types the core expects."""
-
-    hidden: tuple[int, ...]
-    activation: str
-    optimizer: str
-    learning_rate: float
-    momentum: float
-    batch_size: int
-    max_epochs: int
-    schedule: str
-    dropout: float
-    batch_norm: bool
-    init: str
-    weight_decay: float
-    l1: float
-    clip_norm: float | None
-    early_stopping: bool
-    patience: int
-    validation_fraction: float
-    target_loss: float | None
-    dtype: type
-    verbose: int
-
-
-def _fail(name: str, expected: str, value: Any) -> ValueError:
+def invalid(name: str, expected: str, value: Any) -> ValueError:
+    """The one wording of a bad parameter: its name, what is allowed, what was given."""
     return ValueError(f"{name}: expected {expected}; got {value!r}")
-
-
-def _bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise _fail(name, "True or False", value)
-    return bool(value)
-
-
-def _hidden(value: Any) -> tuple[int, ...]:
-    """An int (one layer) or a sequence of positive ints; empty means no hidden layer."""
-    layers = (value,) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
-    try:
-        layers = tuple(layers)
-    except TypeError:
-        raise _fail("hidden_layer_sizes", "a sequence of positive integers such as (100,)", value) from None
-    if any(isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1 for n in layers):
-        raise _fail("hidden_layer_sizes", "a sequence of positive integers such as (100,)", value)
-    return tuple(int(n) for n in layers)
-
-
-def validate_estimator_params(p: dict[str, Any]) -> EstimatorParams:
-    """Check every parameter of an MLP estimator (``get_params(deep=False)``)."""
-    # the modules that own these names import this one: read them when called
-    from hpsearch.nn._activations import ACTIVATIONS
-    from hpsearch.nn._init import INITS
-    from hpsearch.nn._optimizers import OPTIMIZERS
-    from hpsearch.nn._schedules import SCHEDULES
-
-    def real(name: str, allow_none: bool = False) -> Any:
-        return check_param(name, p[name], allow_none=allow_none, literal=True)
-
-    return EstimatorParams(
-        hidden=_hidden(p["hidden_layer_sizes"]),
-        activation=check_choice("activation", p["activation"], ACTIVATIONS, literal=True),
-        optimizer=check_choice("optimizer", p["optimizer"], OPTIMIZERS, literal=True),
-        learning_rate=real("learning_rate"),
-        momentum=real("momentum"),
-        batch_size=check_param("batch_size", p["batch_size"]),
-        max_epochs=check_param("max_epochs", p["max_epochs"]),
-        schedule=check_choice("schedule", p["schedule"], SCHEDULES, literal=True),
-        dropout=real("dropout"),
-        batch_norm=_bool("batch_norm", p["batch_norm"]),
-        init=check_choice("init", p["init"], INITS, literal=True),
-        weight_decay=real("weight_decay"),
-        l1=real("l1"),
-        clip_norm=real("clip_norm", allow_none=True),
-        early_stopping=_bool("early_stopping", p["early_stopping"]),
-        patience=check_param("patience", p["patience"]),
-        validation_fraction=real("validation_fraction"),
-        target_loss=real("target_loss", allow_none=True),
-        dtype=check_dtype(p["dtype"], literal=True),
-        verbose=check_param("verbose", p["verbose"]),
-    )
 
 
 def seed_streams(random_state: Any, n: int) -> list[np.random.Generator]:
@@ -311,7 +226,7 @@ def seed_streams(random_state: Any, n: int) -> list[np.random.Generator]:
     if random_state is not None and (
         isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral)
     ):
-        raise _fail("random_state", "None, an int, a numpy RandomState or Generator", random_state)
+        raise invalid("random_state", "None, an int, a numpy RandomState or Generator", random_state)
     if random_state is not None and random_state < 0:
-        raise _fail("random_state", "None or a non-negative int seed", random_state)
+        raise invalid("random_state", "None or a non-negative int seed", random_state)
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
