@@ -10,6 +10,11 @@ between trials) call :func:`check`, which raises Terminated again.
 
 The record is this process's, like the signal itself: a module-level Event,
 set by the handler only and cleared when :func:`sigterm_stops` is entered.
+
+The handlers also count the exceptions they raise (:func:`interrupts`): one
+may have struck inside a database call and left its connection unusable, so
+the worker's storage replaces every connection once after each
+(hpsearch.storage.renew_connections_after_interrupts).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from contextlib import contextmanager
 
 _REQUESTED = threading.Event()
 _INTERRUPTED = threading.Event()  # SIGINT (Ctrl-C, or the pool stopping its workers), same reasoning
+_raised = [0]  # how many exceptions the handlers raised in this process (only ever grows)
 
 
 class Terminated(KeyboardInterrupt):
@@ -71,6 +77,7 @@ def on_sigint(signum, frame) -> None:
     if _INTERRUPTED.is_set():
         return
     _INTERRUPTED.set()
+    _raised[0] += 1
     raise KeyboardInterrupt
 
 
@@ -80,7 +87,17 @@ def on_sigterm(signum, frame) -> None:
     if _REQUESTED.is_set():
         return
     _REQUESTED.set()
+    _raised[0] += 1
     raise Terminated
+
+
+def interrupts() -> int:
+    """How many times a handler of this module raised its exception in this process.
+
+    Such an exception may have struck anywhere, a database call included; a
+    connection in use at that moment must not be used again.
+    """
+    return _raised[0]
 
 
 def requested() -> bool:

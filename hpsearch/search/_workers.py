@@ -40,7 +40,7 @@ from hpsearch.search._devices import worker_environment
 from hpsearch.search._load import load_study
 from hpsearch.search._parent_death import die_with_parent
 from hpsearch.search._recovery import Beater, Heartbeat, fail_own_trials, fail_trial
-from hpsearch.search._termination import AttemptInterrupted, Terminated, sigterm_stops
+from hpsearch.search._termination import AttemptInterrupted, Terminated, interrupts, sigterm_stops
 from hpsearch.search._termination import check as check_interrupts
 from hpsearch.search._termination import install as install_sigterm
 from hpsearch.search._termination import requested as sigterm_requested
@@ -57,6 +57,7 @@ from hpsearch.storage import (
     open_storage,
     quiet_lost_connection_warnings,
     release_claims,
+    renew_connections_after_interrupts,
     retry_policy,
     storage_of,
     study_id_of,
@@ -140,6 +141,9 @@ def work(
     before its next trial, as a complete one is: its running trials finish.
     """
     jobs: dict[str, _Job] = {}
+    # Ctrl-C or SIGTERM may strike inside a database call and spoil its connection: every connection
+    # is replaced after one, so that the interrupted trial can still be marked failed (see below).
+    renew_connections_after_interrupts(storage, interrupts)
     try:
         with Beater() as beater:
             return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop, told, beater)

@@ -1,0 +1,91 @@
+"""A stop signal that lands between a query and the reading of its rows must not cost the trial its FAIL.
+
+Python runs a signal handler between any two bytecodes, so SIGTERM (or Ctrl-C) can raise inside
+the objective's own database call: after a SELECT ran and before its rows were read. SQLite then
+keeps that statement, and with it a read snapshot, open on the connection for as long as the
+exception's traceback holds the cursor; the pool's rollback does not end it. Once another worker
+(or this worker's heartbeat) has committed, every write on that connection fails at once with
+"database is locked", whatever the busy timeout: the interrupted trial could not be marked failed
+and stayed RUNNING (the flaky --jobs 2 preemption test). The signal is injected here at exactly
+that point, through SQLAlchemy's ORM execution hook, and never by timing.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import optuna
+import pytest
+import sqlalchemy as sa
+from optuna.trial import TrialState
+
+from hpsearch.search import _workers, prepare_study
+from hpsearch.search._termination import Terminated, sigterm_stops
+from hpsearch.storage import open_storage, study_id_of
+
+SPIN = 10**8  # bytecodes the injector waits for its SIGTERM's handler to raise (it raises in the first few)
+
+
+@pytest.fixture
+def interrupt_mid_query(monkeypatch):
+    """Arm with ``arm(step, other)``: during ``trial.report(value, step)`` the first SELECT is run, its
+    rows left unread, ``other`` (another worker's write) committed, and SIGTERM sent to the main thread,
+    whose handler raises right there (yields a dict that records that it struck)."""
+    state: dict = {"step": None, "other": None, "reporting": False, "struck": False}
+    original_report = optuna.Trial.report
+
+    def report(self, value, step):
+        state["reporting"] = step == state["step"]
+        try:
+            return original_report(self, value, step)
+        finally:
+            state["reporting"] = False
+
+    def on_execute(orm_state):
+        if not (state["reporting"] and orm_state.is_select and not state["struck"]):
+            return None
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        state["struck"] = True
+        result = orm_state.invoke_statement()  # executed; its rows are not read  # noqa: F841
+        state["other"]()  # another worker commits meanwhile
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+        for _ in range(SPIN):  # the handler raises Terminated within the next few bytecodes
+            pass
+        raise AssertionError("the SIGTERM handler did not run")
+
+    def arm(step: int, other) -> dict:
+        state["step"], state["other"] = step, other
+        return state
+
+    monkeypatch.setattr(optuna.Trial, "report", report)
+    sa.event.listen(sa.orm.Session, "do_orm_execute", on_execute)
+    try:
+        yield arm
+    finally:
+        sa.event.remove(sa.orm.Session, "do_orm_execute", on_execute)
+
+
+def test_sigterm_between_a_query_and_its_rows_still_fails_the_trial_as_interrupted(
+    storage_url, spec_factory, objectives_module, interrupt_mid_query
+):
+    storage = open_storage(storage_url)
+    study, _ = prepare_study(storage, spec_factory(name="cut", n_trials=1, objective="hp_test_objectives:per_epoch"))
+    other = open_storage(storage_url, heartbeat=False)  # a second worker's own connection
+
+    def other_worker_writes() -> None:
+        other.set_study_user_attr(study_id_of(study), "other_worker_wrote", True)
+
+    struck = interrupt_mid_query(2, other_worker_writes)
+    with pytest.raises(Terminated), sigterm_stops():
+        _workers.work(storage, ["cut"])
+    assert struck["struck"]
+
+    (trial,) = optuna.load_study(study_name="cut", storage=storage_url).trials
+    assert (trial.state, trial.system_attrs.get("fail_reason")) == (TrialState.FAIL, "interrupted (SIGTERM)")
+    assert sorted(trial.intermediate_values) == [1]  # the cut report of step 2 wrote nothing
+    # The worker's storage is still good for the next trial (the next run in this process).
+    again = optuna.load_study(study_name="cut", storage=storage)
+    assert again.trials[0].state == TrialState.FAIL
+    storage.set_study_user_attr(study_id_of(study), "written_after", True)
