@@ -116,17 +116,32 @@ def check() -> None:
 
 @contextmanager
 def sigterm_stops() -> Iterator[None]:
-    """While inside, SIGTERM raises Terminated in the main thread (elsewhere: nothing changes)."""
+    """While inside, SIGTERM raises Terminated in the main thread (elsewhere: nothing changes).
+
+    Ctrl-C raises KeyboardInterrupt as Python's own handler does, but counted
+    in :func:`interrupts` (unless someone installed a SIGINT handler of their own).
+    """
     _REQUESTED.clear()
     try:
         previous = signal.signal(signal.SIGTERM, on_sigterm)
     except ValueError:  # not the main thread
         yield
         return
+    counts_sigint = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if counts_sigint:
+        signal.signal(signal.SIGINT, _counted_sigint)
     hook, sys.unraisablehook = sys.unraisablehook, _drop_quietly
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if counts_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.unraisablehook = hook
         _REQUESTED.clear()
+
+
+def _counted_sigint(signum, frame) -> None:
+    """Python's default SIGINT handler (KeyboardInterrupt, every time), counted in :func:`interrupts`."""
+    _raised[0] += 1
+    raise KeyboardInterrupt

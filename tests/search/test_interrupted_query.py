@@ -29,9 +29,9 @@ SPIN = 10**8  # bytecodes the injector waits for its SIGTERM's handler to raise 
 
 @pytest.fixture
 def interrupt_mid_query(monkeypatch):
-    """Arm with ``arm(step, other)``: during ``trial.report(value, step)`` the first SELECT is run, its
-    rows left unread, ``other`` (another worker's write) committed, and SIGTERM sent to the main thread,
-    whose handler raises right there (yields a dict that records that it struck)."""
+    """Arm with ``arm(step, other, sig)``: during ``trial.report(value, step)`` the first SELECT is run,
+    its rows left unread, ``other`` (another worker's write) committed, and ``sig`` sent to the main
+    thread, whose handler raises right there (yields a dict that records that it struck)."""
     state: dict = {"step": None, "other": None, "reporting": False, "struck": False}
     original_report = optuna.Trial.report
 
@@ -50,13 +50,13 @@ def interrupt_mid_query(monkeypatch):
         state["struck"] = True
         result = orm_state.invoke_statement()  # executed; its rows are not read  # noqa: F841
         state["other"]()  # another worker commits meanwhile
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
-        for _ in range(SPIN):  # the handler raises Terminated within the next few bytecodes
+        signal.pthread_kill(threading.main_thread().ident, state["signal"])
+        for _ in range(SPIN):  # the handler raises within the next few bytecodes
             pass
-        raise AssertionError("the SIGTERM handler did not run")
+        raise AssertionError("the signal's handler did not run")
 
-    def arm(step: int, other) -> dict:
-        state["step"], state["other"] = step, other
+    def arm(step: int, other, sig: int = signal.SIGTERM) -> dict:
+        state["step"], state["other"], state["signal"] = step, other, sig
         return state
 
     monkeypatch.setattr(optuna.Trial, "report", report)
@@ -67,8 +67,16 @@ def interrupt_mid_query(monkeypatch):
         sa.event.remove(sa.orm.Session, "do_orm_execute", on_execute)
 
 
-def test_sigterm_between_a_query_and_its_rows_still_fails_the_trial_as_interrupted(
-    storage_url, spec_factory, objectives_module, interrupt_mid_query
+@pytest.mark.parametrize(
+    ("sig", "raised", "reason"),
+    [
+        (signal.SIGTERM, Terminated, "interrupted (SIGTERM)"),  # a scheduler's preemption
+        (signal.SIGINT, KeyboardInterrupt, "interrupted (Ctrl-C)"),  # Ctrl-C of an in-process run
+    ],
+    ids=["SIGTERM", "Ctrl-C"],
+)
+def test_a_signal_between_a_query_and_its_rows_still_fails_the_trial_as_interrupted(
+    storage_url, spec_factory, objectives_module, interrupt_mid_query, sig, raised, reason
 ):
     storage = open_storage(storage_url)
     study, _ = prepare_study(storage, spec_factory(name="cut", n_trials=1, objective="hp_test_objectives:per_epoch"))
@@ -77,13 +85,13 @@ def test_sigterm_between_a_query_and_its_rows_still_fails_the_trial_as_interrupt
     def other_worker_writes() -> None:
         other.set_study_user_attr(study_id_of(study), "other_worker_wrote", True)
 
-    struck = interrupt_mid_query(2, other_worker_writes)
-    with pytest.raises(Terminated), sigterm_stops():
+    struck = interrupt_mid_query(2, other_worker_writes, sig)
+    with pytest.raises(raised), sigterm_stops():
         _workers.work(storage, ["cut"])
     assert struck["struck"]
 
     (trial,) = optuna.load_study(study_name="cut", storage=storage_url).trials
-    assert (trial.state, trial.system_attrs.get("fail_reason")) == (TrialState.FAIL, "interrupted (SIGTERM)")
+    assert (trial.state, trial.system_attrs.get("fail_reason")) == (TrialState.FAIL, reason)
     assert sorted(trial.intermediate_values) == [1]  # the cut report of step 2 wrote nothing
     # The worker's storage is still good for the next trial (the next run in this process).
     again = optuna.load_study(study_name="cut", storage=storage)
