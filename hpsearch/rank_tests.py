@@ -191,7 +191,7 @@ def brunner_munzel(
     blocks = _blocks(x[order], mags[order])
     in_a = np.zeros((1, x.size), dtype=bool)
     in_a[0, np.argsort(order)[:n1]] = True  # positions of a's values in sorted order
-    w, df = _bm_statistics(blocks, in_a, with_df=True)
+    w, df = _bm_statistics(blocks, np.cumsum(in_a, axis=1, dtype=np.int32), n1, with_df=True)
     w_obs = float(w[0])
     p_t = _t_p(w_obs, float(df[0]))
     perm, exact = _bm_null(tuple(blocks.tolist()), n1, seed)
@@ -227,67 +227,74 @@ def _bm_null(blocks: tuple[int, ...], n1: int, seed: int) -> tuple[np.ndarray, b
     """
     n = len(blocks)
     block_ids = np.asarray(blocks)
-    masks, exact = _splits(n, n1, seed)
-    stats = np.concatenate([_bm_statistics(block_ids, m)[0] for m in masks])
+    counts, exact = _splits(n, n1, seed)
+    stats = np.concatenate([_bm_statistics(block_ids, c, n1)[0] for c in counts])
     stats.flags.writeable = False
     return stats, exact
 
 
 @functools.lru_cache(maxsize=16)
 def _splits(n: int, n1: int, seed: int) -> tuple[list[np.ndarray], bool]:
-    """The splits a permutation test uses, as chunks of boolean rows (True: in a), and whether they
-    are all of them. The same for every tie pattern of a design, so made once per (n, n1, seed)."""
+    """The splits a permutation test uses, as chunks of rows of running counts (entry j: how many of
+    sorted positions 0..j are in a), and whether they are all of them. The same for every tie pattern
+    of a design, so made once per (n, n1, seed); each tie pattern then only reads the counts at its
+    blocks' ends (see :func:`_bm_statistics`)."""
     exact = math.comb(n, n1) <= EXACT_SPLITS
     if exact:
         rows = np.array(list(itertools.combinations(range(n), n1)), dtype=np.intp).reshape(-1, n1)
     else:
         rng = np.random.default_rng(np.random.SeedSequence([seed, n, n1]))
         rows = np.argsort(rng.random((RANDOM_SPLITS, n)), axis=1)[:, :n1]
-    masks = []
+    chunks = []
     for start in range(0, rows.shape[0], 4096):
         chunk = rows[start : start + 4096]
         mask = np.zeros((chunk.shape[0], n), dtype=bool)
         np.put_along_axis(mask, chunk, True, axis=1)
-        mask.flags.writeable = False
-        masks.append(mask)
-    return masks, exact
+        counts = np.cumsum(mask, axis=1, dtype=np.int32)
+        counts.flags.writeable = False
+        chunks.append(counts)
+    return chunks, exact
 
 
-def _bm_statistics(block_ids: np.ndarray, in_a: np.ndarray, *, with_df: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Brunner-Munzel W for each row of ``in_a`` (True: that sorted position belongs to a).
+def _bm_statistics(
+    block_ids: np.ndarray, a_counts: np.ndarray, n1: int, *, with_df: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brunner-Munzel W for each split, given as a row of ``a_counts`` (entry j: how many of sorted
+    positions 0..j belong to a).
 
-    Pooled mid-ranks come from the blocks; each value's rank within its own arm
-    is the count of its arm's members in earlier blocks plus the mid-rank of
-    its own block's members. Placement = pooled rank - rank within arm (the
-    number of the other arm's values below it, ties counting one half).
+    Everything is computed per block of tied positions, not per position: all
+    members of one arm in one block share a pooled mid-rank, a rank within their
+    arm and so a placement, so each block enters the sums with its count of a's
+    and b's members. That count is the running count at the block's end minus
+    the one before it, which makes one tie pattern cost a few operations on
+    (splits x blocks) arrays (the inversion of an interval evaluates hundreds of
+    tie patterns, each over every split).
+
+    Pooled mid-ranks come from the blocks; a value's rank within its own arm is
+    the count of its arm's members in earlier blocks plus the mid-rank of its
+    own block's members. Placement = pooled rank - rank within arm (the number
+    of the other arm's values below it, ties counting one half).
     W = n1 n2 (mean R_b - mean R_a) / ((n1 + n2) sqrt(n1 S_a^2 + n2 S_b^2)),
     with S^2 the variance (ddof 1) of an arm's placements; a zero denominator
     gives +-inf (complete separation) or 0 (all tied). With ``with_df`` also
     Satterthwaite's degrees of freedom, else an empty array.
     """
     n = block_ids.size
+    n2 = n - n1
     starts = np.flatnonzero(np.r_[True, block_ids[1:] != block_ids[:-1]])
     sizes = np.diff(np.r_[starts, n])
-    first = np.repeat(starts, sizes)  # first sorted position of each position's block
-    last = np.repeat(starts + sizes - 1, sizes)
-    pooled = first + (sizes.repeat(sizes) + 1) / 2.0
-    n1 = int(in_a[0].sum())
-    n2 = n - n1
-
-    def within(member: np.ndarray) -> np.ndarray:
-        c = np.cumsum(member, axis=1)
-        before = np.where(first > 0, c[:, np.maximum(first - 1, 0)], 0)
-        inside = c[:, last] - before
-        return before + (inside + 1) / 2.0
-
-    in_b = ~in_a
-    place = np.where(in_a, pooled - within(in_a), pooled - within(in_b))
-    ra = np.sum(pooled * in_a, axis=1) / n1
-    rb = np.sum(pooled * in_b, axis=1) / n2
-    pa = np.sum(place * in_a, axis=1) / n1
-    pb = np.sum(place * in_b, axis=1) / n2
-    va = np.sum(((place - pa[:, None]) ** 2) * in_a, axis=1) / (n1 - 1)
-    vb = np.sum(((place - pb[:, None]) ** 2) * in_b, axis=1) / (n2 - 1)
+    a_end = a_counts[:, starts + sizes - 1].astype(float)  # a's members up to each block's end
+    a_in = np.diff(a_end, axis=1, prepend=0.0)  # a's members in each block
+    b_in = sizes - a_in
+    pooled = starts + (sizes + 1) / 2.0
+    place_a = pooled - (a_end - a_in + (a_in + 1) / 2.0)
+    place_b = pooled - (starts - (a_end - a_in) + (b_in + 1) / 2.0)
+    ra = np.sum(a_in * pooled, axis=1) / n1
+    rb = np.sum(b_in * pooled, axis=1) / n2
+    pa = np.sum(a_in * place_a, axis=1) / n1
+    pb = np.sum(b_in * place_b, axis=1) / n2
+    va = np.sum(a_in * (place_a - pa[:, None]) ** 2, axis=1) / (n1 - 1)
+    vb = np.sum(b_in * (place_b - pb[:, None]) ** 2, axis=1) / (n2 - 1)
     num = n1 * n2 * (rb - ra)
     den = n * np.sqrt(n1 * va + n2 * vb)
     small = den <= 1e-12 * n1 * n2
@@ -329,25 +336,31 @@ def invert(rejects: Callable[[float], bool], jumps: npt.ArrayLike) -> Interval:
     gaps not rejected, which decide whether each bound is closed or open. A jump
     point cut off from the rest by rejected gaps on both sides is left out of the
     hull (the test would then reject everything around it).
+
+    Only the outermost gaps not rejected matter, so the gaps are tried from the
+    left end inwards until one is not rejected, then from the right end inwards:
+    the gaps inside the interval are never evaluated (unpaired, each one is a
+    permutation test), and no assumption about the test's shape is made: the hull
+    is the same as when every gap is evaluated.
     """
     w = np.unique(np.asarray(jumps, dtype=float))
     if w.size == 0:
         raise ValueError("no jump points")
     span = max(1.0, float(w[-1] - w[0]))
     gaps = np.r_[w[0] - span, (w[:-1] + w[1:]) / 2, w[-1] + span]
-    ok = np.array([not rejects(float(g)) for g in gaps])
-    if not ok.any():  # only single points are plausible (e.g. every difference equal)
+    lo = next((i for i in range(gaps.size) if not rejects(float(gaps[i]))), None)
+    if lo is None:  # only single points are plausible (e.g. every difference equal)
         kept = [float(x) for x in w if not rejects(float(x))]
         if not kept:
             return Interval(math.nan, math.nan, True, True)
         return Interval(min(kept), max(kept), False, False)
-    lo, hi = int(np.argmax(ok)), int(ok.size - 1 - np.argmax(ok[::-1]))
+    hi = next(i for i in range(gaps.size - 1, lo - 1, -1) if i == lo or not rejects(float(gaps[i])))
     if lo == 0:
         low, low_open = -math.inf, True
     else:
         low = float(w[lo - 1])
         low_open = rejects(low)
-    if hi == ok.size - 1:
+    if hi == gaps.size - 1:
         high, high_open = math.inf, True
     else:
         high = float(w[hi])
