@@ -93,7 +93,7 @@ def compare(
       hpsearch compare studies/digits.toml --samplers grid,random --n-trials 16 --json
     """
     from hpsearch.cli._progress import ConsoleProgress, comparison_summary_lines
-    from hpsearch.comparison._flow import compare as run_compare
+    from hpsearch.comparison._flow import compare_arms
     from hpsearch.report import comparison_report_html, default_report_path
     from hpsearch.spec import load_spec
     from hpsearch.storage import open_storage, resolve_storage_url
@@ -103,7 +103,7 @@ def compare(
     console = Console(stderr=as_json)  # with --json, stdout holds the JSON object only
     name = spec.study.name
     start = time.monotonic()
-    verdict = run_compare(
+    verdict, arms = compare_arms(
         spec,
         samplers=samplers,
         seeds=n_seeds,
@@ -119,7 +119,7 @@ def compare(
             _say(console, line)
     path = Path(output) if output else default_report_path(name, "comparison")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(comparison_report_html(st, name, verdict=verdict), encoding="utf-8")
+    path.write_text(comparison_report_html(st, name, verdict=verdict, arms=arms), encoding="utf-8")
     _say(console, f"report written to {path}")
     if as_json:
         click.echo(verdict_json(verdict))

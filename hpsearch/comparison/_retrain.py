@@ -30,7 +30,7 @@ built-in MLP, by retraining every front member with the same seeds.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ from hpsearch.records import (
 )
 
 if TYPE_CHECKING:
+    from hpsearch.results import StudyData
     from hpsearch.spec import Spec
 
 
@@ -68,11 +69,13 @@ def retrain_bests(
     eval_seeds: int = 3,
     jobs: int = 1,
     say: Callable[[str], None] = lambda _message: None,
+    arms: Sequence[StudyData] | None = None,
 ) -> int:
     """Retrain the best trial of every arm study of comparison ``name``; returns how many were retrained.
 
     Studies whose objective cannot score held out (objectives.cannot_evaluate) are skipped: their
-    verdict has ``test = null`` and decides on validation maxima.
+    verdict has ``test = null`` and decides on validation maxima. ``arms``: the comparison's arm
+    studies as already read (else they are read here).
     """
     import objectives
     from hpsearch.results import arm_studies, compared_budget
@@ -85,7 +88,7 @@ def retrain_bests(
         return 0
     seeds = list(range(eval_seeds))
     tasks: list[_Task] = []
-    arms = arm_studies(storage, name)
+    arms = arm_studies(storage, name) if arms is None else arms
     budget = compared_budget(arms)
     builtin = True
     for arm in arms:
@@ -181,6 +184,7 @@ def rescore_fronts(
     eval_seeds: int = 3,
     jobs: int = 1,
     say: Callable[[str], None] = lambda _message: None,
+    arms: Sequence[StudyData] | None = None,
 ) -> int:
     """Several objectives: each repeat's front (its first ``budget`` finished trials, as the verdict counts
     them) re-scored held out (user attr ``test_front``), for the hypervolume verdict. Returns how many
@@ -192,6 +196,7 @@ def rescore_fronts(
     network (objectives.evaluate_objectives), the mean over seeds stored: a validation front is the best of
     many noisy measurements, so its values are biased the way a single best's are. Other objectives keep
     validation fronts. A resumed comparison retrains no front already re-scored with enough seeds.
+    ``arms``: the comparison's arm studies as already read (else they are read here).
     """
     from hpsearch.comparison._hypervolume import _compared, _front_of
     from hpsearch.records import TEST_FRONT_ATTR, TRUE_FRONT_ATTR, direction_name
@@ -200,7 +205,7 @@ def rescore_fronts(
     from hpsearch.spec.tables import TABLE_OBJECTIVE
     from hpsearch.storage import load_study_spec
 
-    arms = arm_studies(storage, name)
+    arms = arm_studies(storage, name) if arms is None else arms
     budget = compared_budget(arms)
     done = 0
     truths: dict[str, list[list[float]]] = {}

@@ -161,12 +161,13 @@ def earlier_looks(studies: Sequence[StudyData]) -> list[int]:
     return []
 
 
-def store_verdict(storage: Any, name: str, verdict: dict[str, Any]) -> None:
+def store_verdict(storage: Any, name: str, verdict: dict[str, Any], studies: Sequence[StudyData] | None = None) -> None:
     """Store ``verdict`` with comparison ``name`` (on its first arm study, with the fingerprint of the
-    arms it was computed from), so the report renders it instead of computing it again."""
+    arms it was computed from), so the report renders it instead of computing it again. ``studies``:
+    the arm studies as already read, with their current attrs (else they are read here)."""
     from hpsearch.results import verdict_fingerprint
 
-    studies = arm_studies(storage, name)
+    studies = arm_studies(storage, name) if studies is None else studies
     if not studies:
         return
     first = min(studies, key=lambda s: s.name)

@@ -19,6 +19,7 @@ if it is still theirs, else it says there is none yet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,14 @@ def study_report_html(storage: Any, name: str) -> str:
     raise not_found(st, name)
 
 
-def comparison_report_html(storage: Any, name: str, *, verdict: dict[str, Any] | None = None) -> str:
+def comparison_report_html(
+    storage: Any, name: str, *, verdict: dict[str, Any] | None = None, arms: Sequence[StudyData] | None = None
+) -> str:
     """The comparison report of the studies grouped as comparison ``name``, opening with ``verdict``
-    (else the stored one; see the module docstring)."""
+    (else the stored one; see the module docstring). ``arms``: its arm studies as just read from
+    ``storage`` by the caller (compare has them), else they are read here."""
     st = _storage(storage)
-    _, arms = find_studies(st, name)
+    arms = list(arms) if arms is not None else find_studies(st, name)[1]
     if not arms:
         raise StudyNotFound(f"no comparison named {name!r} (no study has user attr comparison={name!r})")
     return comparison_page(name, arms, verdict if verdict is not None else stored_verdict(arms))

@@ -33,6 +33,7 @@ from hpsearch.results._studies import (
     stored_verdict,
     study_data,
     verdict_fingerprint,
+    with_stored_attrs,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "stored_verdict",
     "study_data",
     "verdict_fingerprint",
+    "with_stored_attrs",
 ]
 
 

@@ -15,6 +15,7 @@ trial's ``value`` is NaN, its ``values`` hold every objective's value (with
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -253,6 +254,17 @@ def find_studies(storage: optuna.storages.BaseStorage, name: str) -> tuple[Study
 def arm_studies(storage: optuna.storages.BaseStorage, name: str) -> list[StudyData]:
     """The arm studies of comparison ``name`` (user attr comparison), sorted by (sampler, seed, name)."""
     return find_studies(storage, name)[1]
+
+
+def with_stored_attrs(storage: optuna.storages.BaseStorage, studies: Sequence[StudyData]) -> list[StudyData]:
+    """``studies`` with their study user attrs read again from ``storage`` (trials as they were).
+
+    A comparison reads its arm studies' trials once (90 studies of 72 trials take
+    seconds) and then only writes study user attrs (held-out scores, the verdict):
+    this reads those back in one query, so every later step sees what is stored.
+    """
+    attrs = {fs.study_name: fs.user_attrs for fs in storage.get_all_studies()}
+    return [dataclasses.replace(s, attrs=dict(attrs.get(s.name, s.attrs))) for s in studies]
 
 
 def compared_budget(studies: Sequence[StudyData]) -> int:
