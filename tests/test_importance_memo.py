@@ -36,3 +36,37 @@ def test_the_same_trials_are_evaluated_once_and_give_the_same_importance(monkeyp
     # and a remembered result equals a fresh one
     _importance._memo_slot.cache_clear()
     assert _importance._evaluate(_trials(0.0), "minimize", ("fanova",), 123457)["fanova"] == first["fanova"]
+
+
+def _studies(n: int) -> list:
+    """``n`` small stored studies (two parameters, 12 trials each) read back as StudyData."""
+    from hpsearch.results import arm_studies
+
+    storage = optuna.storages.InMemoryStorage()
+    for k in range(n):
+        study = optuna.create_study(storage=storage, study_name=f"s{k}", sampler=optuna.samplers.RandomSampler(seed=k))
+        study.set_user_attr("comparison", "c")
+        study.set_user_attr("sampler", "random")
+        study.set_user_attr("seed", k)
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1) - 0.3) ** 2 + 0.1 * t.suggest_int("y", 1, 4), n_trials=12)
+    return arm_studies(storage, "c")
+
+
+def test_importance_computed_across_processes_equals_the_one_computed_here(monkeypatch):
+    """precompute(jobs=2) fills the memo in spawned workers with the very numbers this process computes."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    studies = _studies(_importance.MIN_PARALLEL)
+    _importance._memo_slot.cache_clear()
+    here = _importance.per_study_methods(studies, ("fanova", "ped-anova"), seed=3)
+    _importance._memo_slot.cache_clear()
+    assert _importance.precompute([studies], ("fanova", "ped-anova"), seed=3, jobs=2) == len(studies)
+    calls = []
+    monkeypatch.setattr(optuna.importance, "get_param_importances", lambda *a, **k: calls.append(1))
+    there = _importance.per_study_methods(studies, ("fanova", "ped-anova"), seed=3)
+    assert calls == []  # every result came from the workers
+    assert {m: [(s.name, imp) for s, imp in rows] for m, rows in there.items()} == {
+        m: [(s.name, imp) for s, imp in rows] for m, rows in here.items()
+    }
+    assert all(len(rows) == len(studies) for rows in here.values())
+    # remembered already: nothing left to compute, no workers started
+    assert _importance.precompute([studies], ("fanova", "ped-anova"), seed=3, jobs=2) == 0

@@ -91,6 +91,6 @@ def compare_arms(
     rescore_fronts(st, name, eval_seeds=eval_seeds, jobs=jobs, say=say, arms=arms)  # several objectives
     arms = with_stored_attrs(st, arms)  # the held-out scores just stored
     looks = earlier_looks(arms)  # a resumed comparison: a second look
-    verdict = comparison_verdict(name, arms, looks=looks)
+    verdict = comparison_verdict(name, arms, looks=looks, jobs=jobs)
     store_verdict(st, name, verdict, arms)  # the report renders this one, never recomputes it
     return verdict, with_stored_attrs(st, arms)

@@ -68,11 +68,12 @@ LOOK_ERROR = {2: 0.08, 3: 0.11, 4: 0.13, 5: 0.14}
 
 
 def comparison_verdict(
-    name: str, studies: Sequence[StudyData], *, seed: int = 0, looks: Sequence[int] = ()
+    name: str, studies: Sequence[StudyData], *, seed: int = 0, looks: Sequence[int] = (), jobs: int = 1
 ) -> dict[str, Any]:
     """The verdict dict of comparison ``name`` from its arm studies (see the module docstring).
 
-    ``looks``: the repeats of the verdicts computed before this one (a resumed comparison).
+    ``looks``: the repeats of the verdicts computed before this one (a resumed comparison);
+    ``jobs``: processes the per-study importance may use (the verdict is the same for any).
     """
     if not studies:
         raise ValueError(f"comparison {name!r} has no arm studies")
@@ -118,7 +119,7 @@ def comparison_verdict(
         "arms": arm_rows,
         "pairs": pairs,
         "validation_pairs": validation_pairs,
-        "importance": _importance(arms, seed),
+        "importance": _importance(arms, seed, jobs),
         "verdict": text,
         "sentences": sentences,
         "looks": [*[k for k in looks if k != repeats], repeats],
@@ -342,10 +343,17 @@ def pairwise(finals: Finals, direction: Direction, *, on: str, seed: int = 0) ->
     return pairs, untested
 
 
-def _importance(arms: dict[str, list[StudyData]], seed: int) -> list[dict[str, Any]]:
+def _importance(arms: dict[str, list[StudyData]], seed: int, jobs: int = 1) -> list[dict[str, Any]]:
     """fANOVA per study, median and IQR across the repeats of each arm: one list of rows per arm (an arm's
-    near-copies, e.g. a grid's, would dominate a pooled figure)."""
-    from hpsearch.results import importance_spread
+    near-copies, e.g. a grid's, would dominate a pooled figure).
+
+    With ``jobs`` > 1 the studies are computed across that many processes first
+    (the same numbers, seeded), PED-ANOVA with them: the report shows both, and
+    the in-memory study each needs is the costly part.
+    """
+    from hpsearch.results import importance_spread, precompute_importance
+
+    precompute_importance(list(arms.values()), ("fanova", "ped-anova"), seed, jobs)
 
     return [{"sampler": n, **row} for n, ss in arms.items() for row in importance_spread(ss, "fanova", seed)]
 

@@ -47,6 +47,7 @@ __all__ = [
     "group_by_sampler",
     "importance_spread",
     "metric_names",
+    "precompute_importance",
     "stored_verdict",
     "study_data",
     "verdict_fingerprint",
@@ -59,3 +60,10 @@ def importance_spread(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
     from hpsearch.results._importance import importance_spread as _spread
 
     return _spread(*args, **kwargs)
+
+
+def precompute_importance(*args: Any, **kwargs: Any) -> int:
+    """See hpsearch.results._importance.precompute (imported when used: it needs Optuna's importance)."""
+    from hpsearch.results._importance import precompute
+
+    return precompute(*args, **kwargs)
