@@ -73,17 +73,22 @@ def _surface(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, n
     per pair at 2,500 trials) or fails outright; a Gaussian-weighted mean is
     defined everywhere, costs one small matrix product and averages the noise
     of repeated points instead of drawing spikes between them.
+
+    The Gaussian kernel is a product of one factor per axis, so the weights of
+    the RESOLUTION^2 grid points come from RESOLUTION weights per axis and one
+    matrix product: 2 x 32 exponentials per trial instead of 1,024 (a comparison
+    of 6,480 trials spent seconds per pair on them). No weight underflows: both
+    axes are scaled to [0, 1], so the smallest is exp(-0.5 * 2 / BANDWIDTH^2) ~ 1e-68,
+    and the mean is the same up to the order of additions.
     """
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return None
     gx = np.linspace(x.min(), x.max(), RESOLUTION)
     gy = np.linspace(y.min(), y.max(), RESOLUTION)
     ux, uy = (x - x.min()) / np.ptp(x), (y - y.min()) / np.ptp(y)
-    mx, my = np.meshgrid((gx - x.min()) / np.ptp(x), (gy - y.min()) / np.ptp(y))
-    d2 = (mx.reshape(-1, 1) - ux) ** 2 + (my.reshape(-1, 1) - uy) ** 2
-    logw = -0.5 * d2 / BANDWIDTH**2
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))  # the nearest trial always weighs 1
-    gz = (w @ z) / w.sum(axis=1)
+    wx = np.exp(-0.5 * ((gx - x.min()) / np.ptp(x) - ux[:, None]) ** 2 / BANDWIDTH**2)  # (trials, grid x)
+    wy = np.exp(-0.5 * ((gy - y.min()) / np.ptp(y) - uy[:, None]) ** 2 / BANDWIDTH**2)  # (trials, grid y)
+    gz = (wy.T @ (wx * z[:, None])) / (wy.T @ wx)  # [j, i]: grid point (gx[i], gy[j])
     return gx, gy, gz.reshape(RESOLUTION, RESOLUTION)
 
 
