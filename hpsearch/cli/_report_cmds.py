@@ -43,7 +43,7 @@ from hpsearch.samplers import SAMPLERS
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Worker processes shared by all studies (and by the retraining).",
+    help="Worker processes shared by all studies (and by the retraining and the per-study importance).",
 )
 @click.option(
     "--eval-seeds",
