@@ -53,7 +53,7 @@ def _studies(n: int) -> list:
 
 
 def test_importance_computed_across_processes_equals_the_one_computed_here(monkeypatch):
-    """precompute(jobs=2) fills the memo in spawned workers with the very numbers this process computes."""
+    """precompute(jobs=2) fills the memo in worker processes with the very numbers this process computes."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     studies = _studies(_importance.MIN_PARALLEL)
     _importance._memo_slot.cache_clear()
@@ -70,3 +70,18 @@ def test_importance_computed_across_processes_equals_the_one_computed_here(monke
     assert all(len(rows) == len(studies) for rows in here.values())
     # remembered already: nothing left to compute, no workers started
     assert _importance.precompute([studies], ("fanova", "ped-anova"), seed=3, jobs=2) == 0
+
+
+def test_workers_that_cannot_start_leave_the_work_to_this_process(monkeypatch):
+    import concurrent.futures
+
+    def refuse(*args, **kwargs):
+        raise OSError("no processes here")
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    studies = _studies(_importance.MIN_PARALLEL)
+    _importance._memo_slot.cache_clear()
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
+    assert _importance.precompute([studies], ("fanova",), seed=1, jobs=2) == 0
+    rows = _importance.per_study_methods(studies, ("fanova",), seed=1)["fanova"]
+    assert len(rows) == len(studies) and all(imp for _, imp in rows)

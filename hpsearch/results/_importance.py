@@ -107,7 +107,7 @@ def precompute(
     jobs: int = 1,
 ) -> int:
     """Compute (and remember) every method's importance of every study of ``groups`` not yet remembered,
-    across ``jobs`` spawned processes; returns how many studies were computed.
+    across ``jobs`` worker processes; returns how many studies were computed there.
 
     Why: one study's fANOVA takes 0.1-0.3 s of pure Python, and a 30-repeat comparison
     of 3 arms has 90 studies, the largest part of the verdict's time. Each study
@@ -116,8 +116,9 @@ def precompute(
     share the worst value that pruned and diverged trials count as (the verdict's
     groups are its arms, the report's group is the whole comparison), so later
     calls of :func:`per_study_methods` with the same groups find every result
-    remembered. With ``jobs`` 1, or too few studies to pay for starting the
-    workers, nothing is done here (the later calls compute in this process).
+    remembered. With ``jobs`` 1, too few studies to pay for starting the
+    workers, or workers that cannot start, nothing is done here (the later calls
+    compute in this process).
     """
     todo: list[tuple[_TrialsKey, list[optuna.trial.FrozenTrial], Direction]] = []
     seen: set[tuple[_TrialsKey, str]] = set()
@@ -136,19 +137,27 @@ def precompute(
         return 0
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from hpsearch.search._workers import start_method
 
     n_batches = min(len(todo), 4 * jobs)  # a few batches per worker: even finishing, little pickling
     batches = [todo[i::n_batches] for i in range(n_batches)]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, n_batches), mp_context=ctx) as pool:
-        futures = [
-            pool.submit(_compute_batch, [(done, direction) for _, done, direction in b], tuple(methods), seed)
-            for b in batches
-        ]
-        for batch, future in zip(batches, futures, strict=True):
-            for (key, _, direction), results in zip(batch, future.result(), strict=True):
-                for m, result in results.items():
-                    _remembered(key, direction, m, seed, result)
+    # the trial workers' rule: fork on Linux while this process runs one thread (a user's script
+    # without a __main__ guard is not re-run by the workers, and nothing is imported again)
+    ctx = multiprocessing.get_context(start_method())
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, n_batches), mp_context=ctx) as pool:
+            futures = [
+                pool.submit(_compute_batch, [(done, direction) for _, done, direction in b], tuple(methods), seed)
+                for b in batches
+            ]
+            for batch, future in zip(batches, futures, strict=True):
+                for (key, _, direction), results in zip(batch, future.result(), strict=True):
+                    for m, result in results.items():
+                        _remembered(key, direction, m, seed, result)
+    except (BrokenProcessPool, OSError, RuntimeError):  # no workers here: what is left is computed in this process
+        return 0
     return len(todo)
 
 
