@@ -12,9 +12,9 @@ The record is this process's, like the signal itself: a module-level Event,
 set by the handler only and cleared when :func:`sigterm_stops` is entered.
 
 The handlers also count the exceptions they raise (:func:`interrupts`): one
-may have struck inside a database call and left its connection unusable, so
-the worker's storage replaces every connection once after each
-(hpsearch.storage.renew_connections_after_interrupts).
+may have struck inside a database call and left its connection or session
+unusable, so the worker's storage replaces them once after each
+(hpsearch.storage.renew_after_interrupts).
 """
 
 from __future__ import annotations

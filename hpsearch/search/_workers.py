@@ -57,7 +57,7 @@ from hpsearch.storage import (
     open_storage,
     quiet_lost_connection_warnings,
     release_claims,
-    renew_connections_after_interrupts,
+    renew_after_interrupts,
     retry_policy,
     storage_of,
     study_id_of,
@@ -141,9 +141,9 @@ def work(
     before its next trial, as a complete one is: its running trials finish.
     """
     jobs: dict[str, _Job] = {}
-    # Ctrl-C or SIGTERM may strike inside a database call and spoil its connection: every connection
-    # is replaced after one, so that the interrupted trial can still be marked failed (see below).
-    renew_connections_after_interrupts(storage, interrupts)
+    # Ctrl-C or SIGTERM may strike inside a database call and spoil its connection or session: both are
+    # replaced after one, so that the interrupted trial can still be marked failed (see below).
+    renew_after_interrupts(storage, interrupts)
     try:
         with Beater() as beater:
             return _work(storage, names, jobs, worker, deadline, on_trial, parent_pid, max_failures, stop, told, beater)

@@ -32,7 +32,7 @@ from hpsearch.storage._faults import (
     quiet_lost_connection_warnings,
     retry_policy,
 )
-from hpsearch.storage._interrupts import renew_connections_after_interrupts
+from hpsearch.storage._interrupts import renew_after_interrupts
 from hpsearch.storage._optuna import (
     backend_of,
     metric_names,
@@ -138,7 +138,7 @@ __all__ = [
     "open_storage",
     "own_trial",
     "reopen_failed",
-    "renew_connections_after_interrupts",
+    "renew_after_interrupts",
     "copy_queue",
     "copy_study",
     "delete_queue",

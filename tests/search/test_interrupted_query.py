@@ -97,3 +97,84 @@ def test_a_signal_between_a_query_and_its_rows_still_fails_the_trial_as_interrup
     again = optuna.load_study(study_name="cut", storage=storage)
     assert again.trials[0].state == TrialState.FAIL
     storage.set_study_user_attr(study_id_of(study), "written_after", True)
+
+
+# Prints ten intermediate values, then its result.
+STEPS = """
+import json, sys
+for step in range(10):
+    print(json.dumps({"step": step, "value": step / 10}), flush=True)
+print(float(sys.argv[1]))
+"""
+
+
+@pytest.fixture
+def interrupt_session_close(monkeypatch):
+    """Arm with ``arm(step)``: during ``trial.report(value, step)``, SIGTERM strikes while the storage's
+    session closes, just after it retired its identity map and before it made a new one."""
+    from sqlalchemy.orm import identity
+
+    state: dict = {"step": None, "reporting": False, "struck": False}
+    original_report, original_kill = optuna.Trial.report, identity.IdentityMap._kill
+
+    def report(self, value, step):
+        state["reporting"] = step == state["step"]
+        try:
+            return original_report(self, value, step)
+        finally:
+            state["reporting"] = False
+
+    def kill(self):
+        original_kill(self)
+        if state["reporting"] and not state["struck"] and threading.current_thread() is threading.main_thread():
+            state["struck"] = True
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+            for _ in range(SPIN):  # the handler raises within the next few bytecodes
+                pass
+            raise AssertionError("the signal's handler did not run")
+
+    def arm(step: int) -> dict:
+        state["step"] = step
+        return state
+
+    monkeypatch.setattr(optuna.Trial, "report", report)
+    monkeypatch.setattr(identity.IdentityMap, "_kill", kill)
+    return arm
+
+
+def test_a_sigterm_inside_the_sessions_own_bookkeeping_still_fails_the_trial_as_interrupted(
+    tmp_path, storage_url, interrupt_session_close
+):
+    """The command objective writes the learning curve once its program is stopped: through the
+    storage's session, which the SIGTERM caught half-closed (a fresh-clone CI run's 'database error
+    while the trial ran (not the objective's): ... this identity map is no longer valid')."""
+    import sys
+
+    from hpsearch.spec import spec_from_dict
+
+    (tmp_path / "steps.py").write_text(STEPS)
+    spec = spec_from_dict(
+        {
+            "study": {
+                "name": "closing",
+                "objective": "command",
+                "direction": "maximize",
+                "n_trials": 1,
+                "sampler": "random",
+                "seed": 0,
+                "workdir": str(tmp_path),
+            },
+            "command": {"run": f"{sys.executable} steps.py {{x}}"},
+            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        }
+    )
+    storage = open_storage(storage_url)
+    prepare_study(storage, spec)
+    struck = interrupt_session_close(2)
+    with pytest.raises(Terminated), sigterm_stops():
+        _workers.work(storage, ["closing"])
+    assert struck["struck"]
+
+    (trial,) = optuna.load_study(study_name="closing", storage=storage_url).trials
+    assert (trial.state, trial.system_attrs.get("fail_reason")) == (TrialState.FAIL, "interrupted (SIGTERM)")
+    assert trial.user_attrs["learning_curve"] == [0.0, 0.1, 0.2]  # written after the interrupt
