@@ -37,6 +37,7 @@ from hpsearch.records import SLOT_ATTR
 from hpsearch.samplers import SAMPLERS
 from hpsearch.storage._optuna import (
     IndexedQMCSampler,
+    OneReadTPESampler,
     reseed_sampler,
     set_nsga_startup_sampler,
     set_tpe_startup_sampler,
@@ -145,13 +146,14 @@ class _SlotReseeded(optuna.samplers.BaseSampler):
         super().before_trial(study, trial)  # the Optuna sampler that follows this class in the bases
 
 
-class SlotTPESampler(_SlotReseeded, TPESampler):
+class SlotTPESampler(_SlotReseeded, OneReadTPESampler):
     """TPE whose randomness for slot k is seeded by (seed, k).
 
     Its start-up trials are then exactly random search's points for those
     slots, and two independent processes (two ``run``s, or ``run`` +
     ``worker``) never propose in lock-step, while one process stays
     reproducible: a proposal depends only on the seed, the slot and the history.
+    It reads the study's trials once per ask (hpsearch.storage's OneReadTPESampler).
     """
 
     def __init__(self, seed: int, **kwargs: Any) -> None:

@@ -44,6 +44,7 @@ from hpsearch.storage import (
     SlotStatus,
     attach_trial,
     batched_params,
+    drop_trials_cache,
     engine_of,
     fast_path,
     own_trial,
@@ -144,6 +145,7 @@ def _suggest(study: optuna.Study, spec: Any, trial: int | FrozenTrial) -> tuple[
     from hpsearch.space import suggest
 
     trial_id = trial if isinstance(trial, int) else trial_id_of(trial)
+    drop_trials_cache(study)  # the samplers read the trials afresh for this ask, once (as Study.ask)
     try:
         live = optuna.Trial(study, trial_id) if isinstance(trial, int) else own_trial(study, trial)
         with batched_params(live):

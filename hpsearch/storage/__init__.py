@@ -35,6 +35,7 @@ from hpsearch.storage._faults import (
 from hpsearch.storage._interrupts import renew_after_interrupts
 from hpsearch.storage._optuna import (
     backend_of,
+    drop_trials_cache,
     metric_names,
     stale_trial_ids,
     storage_of,
@@ -124,6 +125,7 @@ __all__ = [
     "backend_of",
     "claim_slot",
     "delete_claims",
+    "drop_trials_cache",
     "display_url",
     "engine_of",
     "fast_path",
