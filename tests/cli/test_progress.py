@@ -228,3 +228,37 @@ def test_the_bar_of_a_study_with_several_objectives_says_why_it_has_no_best(sqli
     study = optuna.create_study(study_name="two", storage=sqlite_storage, directions=["maximize", "minimize"])
     study.add_trial(create_trial(params={"x": 0.1}, distributions=X, values=[0.9, 1.0]))
     assert best_text(study_overviews(sqlite_storage, names=["two"])) == "- (several objectives)"
+
+
+def test_a_costly_read_makes_the_bar_wait_longer_before_the_next(sqlite_storage, monkeypatch):
+    """A read that took 0.2 s of the injected clock is followed by 20 x 0.2 = 4 s without reads, so
+    the bar over many studies never takes the cores from the trials it shows."""
+    import hpsearch.cli._progress as progress
+
+    a = _study(sqlite_storage, "c-grid-s0", [0.5], comparison="c", sampler="grid")
+    now = [100.0]
+    reads = []
+    real = progress.overall
+
+    def slow_overall(*args, **kwargs):
+        reads.append(now[0])
+        now[0] += 0.2
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(progress, "overall", slow_overall)
+    console = Console(file=io.StringIO(), force_terminal=False, width=200)
+    with StudyProgress(sqlite_storage, [a.study_name], [3], enabled=True, console=console, clock=lambda: now[0]) as bar:
+        assert reads == [100.0]  # the first state, read on entering
+        now[0] = 101.0
+        bar.refresh()  # 0.8 s after the read ended: past REFRESH_SECONDS, a cheap read would run now
+        assert reads == [100.0, 101.0]
+        for t in (101.5, 102.0, 104.0, 105.1):  # the read ended at 101.2: nothing before 105.2
+            now[0] = t
+            bar.refresh()
+        assert reads == [100.0, 101.0]
+        now[0] = 105.25
+        bar.refresh()
+        assert reads == [100.0, 101.0, 105.25]
+        now[0] = 105.5
+        bar.refresh(force=True)  # forced (the end of a run): always read
+        assert reads[-1] == 105.5
