@@ -61,7 +61,8 @@ PRIVATE_NAMES: dict[str, str] = {
     "_random_sampler": "TPESampler: the sampler of its start-up trials (no argument sets it), made the slot's",
     "_find_sample_id": "QMCSampler: which point of the sequence a trial gets (overridden: the slot)",
     "_sample": "TPESampler: its model's draw, given the ask's one read of the trials (OneReadTPESampler)",
-    "_get_trials": "Study: the trials read, once per ask through its per-thread cache (OneReadTPESampler)",
+    "_get_trials": "Study: the trials read, once per ask through its per-thread cache (OneReadTPESampler); "
+    "RDBStorage: the read its cache layer calls, overridden with Core queries (FastRDBStorage)",
 }
 
 

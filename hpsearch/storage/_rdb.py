@@ -41,6 +41,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from hpsearch.errors import UserError
+from hpsearch.storage._fast_rdb import FastRDBStorage
 from hpsearch.storage._faults import DatabaseLost, RetryPolicy, call_with_retries
 from hpsearch.storage._optuna import backend_of
 from hpsearch.storage._urls import display_url
@@ -258,6 +259,7 @@ def _create_rdb_storage(
     url: str, engine_kwargs: dict, hb: dict, *, read_only: bool = False
 ) -> optuna.storages.RDBStorage:
     """RDBStorage(url), retried when another process is creating the same tables right now.
+    (hpsearch's subclass: its trial reads skip Optuna's ORM, see _fast_rdb.)
 
     Two workers starting together on a fresh PostgreSQL database both run
     CREATE TYPE/TABLE; the loser gets a duplicate-key error although the schema
@@ -267,7 +269,7 @@ def _create_rdb_storage(
         try:
             with warnings.catch_warnings(), _quick_version_checks(url):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=read_only, **hb)
+                return FastRDBStorage(url, engine_kwargs=engine_kwargs, skip_table_creation=read_only, **hb)
         except (sqlalchemy.exc.DBAPIError, optuna.exceptions.StorageInternalError) as exc:
             text = str(exc).lower()
             racing = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in text or "duplicate" in text

@@ -36,7 +36,9 @@ def test_proposals_are_optunas_own(sqlite_storage, seed):
 def _reads_per_ask(storage, sampler, monkeypatch) -> list[int]:
     """How many times each ask after the start-up trials read the trials from the database."""
     calls = []
-    real = RDBStorage._get_trials
+    cls = type(storage)  # hpsearch's RDBStorage: its own read of the trials
+    assert issubclass(cls, RDBStorage)
+    real = cls._get_trials
 
     def counted(self, *args, **kwargs):
         calls.append(1)
@@ -44,17 +46,17 @@ def _reads_per_ask(storage, sampler, monkeypatch) -> list[int]:
 
     study = optuna.create_study(study_name=type(sampler).__name__, storage=storage, sampler=sampler)
     study.optimize(_objective, n_trials=5)
-    monkeypatch.setattr(RDBStorage, "_get_trials", counted)
+    monkeypatch.setattr(cls, "_get_trials", counted)
     reads = []
     for _ in range(5):
         trial = study.ask()  # (Study.ask reads the waiting trials: not the sampler's)
         calls.clear()
         _objective(trial)  # suggesting is where the sampler reads
         reads.append(len(calls))
-        monkeypatch.setattr(RDBStorage, "_get_trials", real)
+        monkeypatch.setattr(cls, "_get_trials", real)
         study.tell(trial, 0.0)
-        monkeypatch.setattr(RDBStorage, "_get_trials", counted)
-    monkeypatch.setattr(RDBStorage, "_get_trials", real)
+        monkeypatch.setattr(cls, "_get_trials", counted)
+    monkeypatch.setattr(cls, "_get_trials", real)
     return reads
 
 
