@@ -303,7 +303,58 @@ def table(paths: list[Path]) -> str:
                 " / ".join(f"{statistics.median(row['regret'][s]):{fmt}}" for s in SAMPLERS) if row else "not run"
             )
         lines.append(f"| {r['dataset']} | {r['optimum']:{fmt}} | " + " | ".join(cells) + f" | {r['seconds']:.0f} |")
+    if not pooled:
+        lines += ["", *structure_lines([r["dataset"] for r in results])]
     return "\n".join(lines)
+
+
+def structure(dataset: str) -> dict[str, Any]:
+    """What a table's shape says about the searches: how noisy its best configurations are, and which axes
+    matter.
+
+    * ``top_seed_sd``: over the 1 % of configurations with the best mean, the median standard deviation of
+      their recorded runs (the noise a selection bias feeds on);
+    * ``main_effects``: each axis' share of the variance of the log true mean (main effects only; the log
+      because an MSE's diverged runs would otherwise own the variance);
+    * ``median_by_value``: per axis, the median true mean at each of its recorded values.
+    """
+    import numpy as np
+
+    from objectives.table import load_table
+
+    t = load_table(benchmark_of(dataset), dataset)
+    means, runs = t.means.ravel(), t.runs.reshape(-1, t.n_seeds)
+    best = -means if t.benchmark.direction == "maximize" else means
+    top = np.argsort(best, kind="stable")[: max(1, means.size // 100)]
+    log = np.log(t.means)
+    axes = range(log.ndim)
+    effects = {
+        a.name: float(log.mean(axis=tuple(j for j in axes if j != i)).var() / log.var())
+        for i, a in enumerate(t.benchmark.axes)
+    }
+    medians = {
+        a.name: [float(np.median(np.take(t.means, k, axis=i))) for k in range(len(a.values))]
+        for i, a in enumerate(t.benchmark.axes)
+    }
+    return {
+        "top_seed_sd": float(np.median(runs[top].std(axis=1, ddof=1))),
+        "main_effects": effects,
+        "median_by_value": medians,
+    }
+
+
+def structure_lines(datasets: list[str]) -> list[str]:
+    """The table's shape per data set (``structure``), as printed under HPOLib's tables."""
+    lines = ["Table shape (seed SD of the best 1 %; main-effect shares of the log true mean, largest first):", ""]
+    for dataset in datasets:
+        st = structure(dataset)
+        effects = sorted(st["main_effects"].items(), key=lambda kv: -kv[1])
+        shares = ", ".join(f"{name} {share:.3f}" for name, share in effects)
+        lines.append(f"* {dataset}: seed SD {st['top_seed_sd']:.3g}; {shares}")
+        lr = st["median_by_value"].get("init_lr")
+        if lr is not None:
+            lines.append("  median true mean per init_lr value: " + " / ".join(f"{v:.3g}" for v in lr))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

