@@ -159,7 +159,42 @@ class SlotTPESampler(_SlotReseeded, OneReadTPESampler):
     def __init__(self, seed: int, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
         self._base_seed = seed
-        set_tpe_startup_sampler(self, SlotRandomSampler(seed))
+        self._startup = SlotRandomSampler(seed)
+        set_tpe_startup_sampler(self, self._startup)
+        default = inspect.signature(TPESampler.__init__).parameters["n_startup_trials"].default
+        self._startup_slots = int(kwargs.get("n_startup_trials", default))
+
+    def _in_startup(self, trial: optuna.trial.FrozenTrial) -> bool:
+        """Whether the trial runs a start-up slot, which gets random search's point of the slot.
+
+        Optuna decides by the trials COMPLETE when the sampler reads them: with one worker that
+        is the same (slot k is asked after k trials finished), but with several a start-up slot
+        whose sampling was delayed (a busy machine) could see 10 finished trials and draw from the
+        model, so its point depended on timing and --jobs. Deciding by the slot keeps it fixed.
+        """
+        slot = trial.system_attrs.get(SLOT_ATTR)
+        return slot is not None and int(slot) < self._startup_slots
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict:
+        if self._in_startup(trial):
+            return {}
+        return super().infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, search_space: dict) -> dict:
+        if self._in_startup(trial):
+            return {}
+        return super().sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        param_name: str,
+        param_distribution: optuna.distributions.BaseDistribution,
+    ) -> Any:
+        if self._in_startup(trial):
+            return self._startup.sample_independent(study, trial, param_name, param_distribution)
+        return super().sample_independent(study, trial, param_name, param_distribution)
 
 
 class SlotCmaEsSampler(_SlotReseeded, CmaEsSampler):

@@ -134,3 +134,45 @@ def test_every_sampler_name_is_accepted_by_the_spec():
         if samplers.missing_dependency(name) is None:
             spec = spec_from_dict({"study": {"name": "s", "direction": "maximize", "sampler": name}, "space": SPACE})
             assert spec.study.sampler == name
+
+
+@pytest.mark.parametrize("kind", ["tpe", "tpe-univariate"])
+def test_a_startup_slot_sampled_after_ten_finished_trials_still_gets_random_searchs_point(sqlite_storage, kind):
+    """With several workers a start-up slot's sampling can be delayed until 10 other trials finished
+    (a busy machine; seen once in 30 repeats at --jobs 2). Its point must still be random search's
+    point of the slot, as at --jobs 1, not a draw from TPE's model."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    dists = {"x": FloatDistribution(0.0, 1.0), "a": CategoricalDistribution(["p", "q", "r"])}
+
+    def point(sampler_kind, slot, finished):
+        spec = spec_from_dict(
+            {
+                "study": {
+                    "name": "late",
+                    "objective": "m:f",
+                    "direction": "maximize",
+                    "sampler": sampler_kind,
+                    "n_trials": 30,
+                    "seed": 4,
+                },
+                "space": SPACE,
+            }
+        )
+        sampler, _ = make_sampler(spec)
+        name = f"{sampler_kind}-{slot}-{finished}"
+        study = optuna.create_study(study_name=name, storage=sqlite_storage, sampler=sampler, direction="maximize")
+        for i in range(finished):  # other slots' trials, finished first
+            params = {"x": i / 20, "a": "pqr"[i % 3]}
+            study.add_trial(
+                create_trial(params=params, distributions=dists, value=i / 20, system_attrs={SLOT_ATTR: 10 + i})
+            )
+        template = create_trial(state=TrialState.RUNNING, system_attrs={SLOT_ATTR: slot})
+        trial = optuna.Trial(study, study._storage.create_new_trial(study._study_id, template_trial=template))
+        return trial.suggest_float("x", 0.0, 1.0), trial.suggest_categorical("a", ["p", "q", "r"])
+
+    random9 = point("random", 9, 0)
+    assert point(kind, 9, 12) == random9  # 12 trials finished: still the start-up point of slot 9
+    assert point(kind, 9, 3) == random9
+    assert point(kind, 12, 12) != point("random", 12, 0)  # past the start-up slots: the model's draw
