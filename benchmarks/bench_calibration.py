@@ -25,7 +25,7 @@ import time
 import numpy as np
 from scipy.stats import beta
 
-from hpsearch.comparison._verdict import pairwise
+from hpsearch.comparison._pairs import pairwise
 
 
 def null_finals(rng: np.random.Generator, repeats: int, discrete: bool) -> dict:

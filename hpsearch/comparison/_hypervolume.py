@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from hpsearch import pareto
+from hpsearch._format import MetricUnits
+from hpsearch.comparison._pairs import family_notes, merge_limited, pair_sentence, pairwise, quartiles
 from hpsearch.records import TEST_FRONT_ATTR, TRUE_FRONT_ATTR, direction_name, json_safe
 from hpsearch.results import StudyData, TrialData, compared_budget, group_by_sampler
 
@@ -81,8 +83,6 @@ def hypervolume_verdict(
     name: str, studies: Sequence[StudyData], *, seed: int = 0, looks: Sequence[int] = ()
 ) -> dict[str, Any]:
     """The verdict dict of a comparison whose arms have several objectives (see the module docstring)."""
-    from hpsearch.comparison._verdict import _merge_limited, _notes, _pair_sentence, _quartiles, _Units, pairwise
-
     arms = group_by_sampler(studies)
     first = studies[0]
     directions: list[str] = [direction_name(d) for d in first.directions]
@@ -123,29 +123,29 @@ def hypervolume_verdict(
             "sampler": n,
             "repeats": len(ss),
             "trials": int(np.median([len(s.finished) for s in ss])) if ss else 0,
-            "best": {**_quartiles(per_repeat), "per_repeat": per_repeat},
+            "best": {**quartiles(per_repeat), "per_repeat": per_repeat},
             "test": None
             if test_values is None
-            else {**_quartiles(test_values), "per_repeat": test_values, "training_sd": None},
-            "front_size": _quartiles([len(fronts[s.name]) for s in ss]),
+            else {**quartiles(test_values), "per_repeat": test_values, "training_sd": None},
+            "front_size": quartiles([len(fronts[s.name]) for s in ss]),
             "seconds": float(np.median([s.seconds() for s in ss])) if ss else 0.0,
         }
         if true_volume is not None and test_values is not None:  # the truth of a front is its held-out values
             regret = [true_volume - v for v in test_values]
-            row["regret"] = {**_quartiles(regret), "per_repeat": regret}
+            row["regret"] = {**quartiles(regret), "per_repeat": regret}
         arm_rows.append(row)
     quantity = "held-out hypervolume" if on_test else "validation hypervolume"
-    units = _Units("hypervolume", None)
+    units = MetricUnits("hypervolume", None)
     sentences = [
-        _pair_sentence(p, units, quantity).replace("better networks", "better fronts") for p in pairs
+        pair_sentence(p, units, quantity).replace("better networks", "better fronts") for p in pairs
     ] + untested
-    notes = _notes(pairs, on_test, budget, studies, arms, looks, repeats)
+    notes = family_notes(pairs, on_test, budget, studies, arms, looks, repeats)
     if pairs and not on_test:
         notes[0] = (
             "No held-out front exists for every repeat, so this verdict decides on the hypervolume of each "
             "repeat's validation front, whose values are biased upward by selection."
         )
-    text = " ".join([*(_merge_limited(pairs, sentences) or ["There is no pair of arms to compare."]), *notes])
+    text = " ".join([*(merge_limited(pairs, sentences) or ["There is no pair of arms to compare."]), *notes])
     verdict: dict[str, Any] = {
         "comparison": name,
         "metric": "hypervolume",

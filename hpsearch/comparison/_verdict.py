@@ -39,7 +39,6 @@ How (docs/science.md, "The comparison's statistics"):
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -47,8 +46,17 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch import samplers, stats
-from hpsearch._format import COUNTED_METRICS, PERCENT_METRICS
+from hpsearch._format import MetricUnits
+from hpsearch.comparison._hypervolume import hypervolume_verdict
+from hpsearch.comparison._pairs import (
+    family_notes,
+    fill_worst,
+    merge_limited,
+    pair_sentence,
+    pairwise,
+    quartiles,
+    worse,
+)
 from hpsearch.records import (
     N_VAL_ATTR,
     SPEC_ATTR,
@@ -62,10 +70,6 @@ from hpsearch.records import (
 )
 from hpsearch.results import StudyData, arm_studies, compared_budget, group_by_sampler
 
-#: Family-wise error of deciding at 5 % after each of k equally spaced looks (Armitage, McPherson and
-#: Rowe 1969, normal approximation): what looking, then resuming with more repeats, does to "5 %".
-LOOK_ERROR = {2: 0.08, 3: 0.11, 4: 0.13, 5: 0.14}
-
 
 def comparison_verdict(
     name: str, studies: Sequence[StudyData], *, seed: int = 0, looks: Sequence[int] = (), jobs: int = 1
@@ -78,15 +82,13 @@ def comparison_verdict(
     if not studies:
         raise ValueError(f"comparison {name!r} has no arm studies")
     if studies[0].multi_objective:  # several objectives: each repeat's front, by its hypervolume
-        from hpsearch.comparison._hypervolume import hypervolume_verdict
-
         return hypervolume_verdict(name, studies, seed=seed, looks=looks)
     arms = group_by_sampler(studies)
     direction: Direction = studies[0].direction
     spec = _spec_of(studies)
     metric = (spec.get("study") or {}).get("metric") or "value"
     budget = compared_budget(studies)
-    units = _Units(metric, _first_attr(studies, N_VAL_ATTR))
+    units = MetricUnits(metric, _first_attr(studies, N_VAL_ATTR))
     optimum = _first_number(studies, TRUE_OPTIMUM_ATTR)
     picks = {s.name: s.best_within(budget) for s in studies}
     # a repeat with no finished trial yet has no result; one whose trials all diverged has the worst
@@ -94,12 +96,12 @@ def comparison_verdict(
     held = _held_out(arms, picks, direction)
     on_test = all(held[n] is not None for n in arms) and len(arms) > 1
     repeats = max(len(ss) for ss in arms.values())
-    validation_pairs, _ = pairwise(_fill_worst(finals, direction), direction, on="validation", seed=seed)
+    validation_pairs, _ = pairwise(fill_worst(finals, direction), direction, on="validation", seed=seed)
     if on_test:
         test_finals = {n: list(v) for n, v in held.items() if v is not None}
         pairs, untested = pairwise(test_finals, direction, on="test", seed=seed)
     else:
-        pairs, untested = pairwise(_fill_worst(finals, direction), direction, on="validation", seed=seed)
+        pairs, untested = pairwise(fill_worst(finals, direction), direction, on="validation", seed=seed)
     arm_rows = [
         _arm_row(sampler, ss, [picks[s.name] for s in ss], held[sampler], direction, optimum)
         for sampler, ss in arms.items()
@@ -107,9 +109,9 @@ def comparison_verdict(
     # a table's held-out score is its pick's true mean over the recorded runs, not a test-set score
     held_out = f"true mean {metric}" if optimum is not None else f"test {metric}"
     quantity = held_out if on_test else f"best validation {metric}"
-    sentences = [_pair_sentence(p, units, quantity) for p in pairs] + untested
-    notes = _notes(pairs, on_test, budget, studies, arms, looks, repeats)
-    text = " ".join([*(_merge_limited(pairs, sentences) or ["There is no pair of arms to compare."]), *notes])
+    sentences = [pair_sentence(p, units, quantity) for p in pairs] + untested
+    notes = family_notes(pairs, on_test, budget, studies, arms, looks, repeats)
+    text = " ".join([*(merge_limited(pairs, sentences) or ["There is no pair of arms to compare."]), *notes])
     verdict: dict[str, Any] = {
         "comparison": name,
         "metric": metric,
@@ -206,30 +208,6 @@ def _first_number(studies: Sequence[StudyData], key: str) -> float | None:
     return None
 
 
-def _quartiles(values: Sequence[float]) -> dict[str, float | None]:
-    ok = [v for v in values if v is not None and math.isfinite(v)]
-    if not ok:
-        return {"median": None, "q1": None, "q3": None}
-    q1, med, q3 = np.percentile(ok, [25, 50, 75])
-    return {"median": float(med), "q1": float(q1), "q3": float(q3)}
-
-
-def _worse(direction: str) -> Any:
-    return min if direction == "maximize" else max
-
-
-Finals = dict[str, list[tuple[Any, float]]]  # sampler -> [(seed, the repeat's value or NaN)], arm order
-
-
-def _fill_worst(finals: Finals, direction: str) -> Finals:
-    """A repeat without a finite value (every trial diverged) as the worst value of the comparison."""
-    values = [v for rows in finals.values() for _, v in rows if math.isfinite(v)]
-    if not values:
-        return {n: [] for n in finals}
-    worst = _worse(direction)(values)
-    return {n: [(k, v if math.isfinite(v) else worst) for k, v in rows] for n, rows in finals.items()}
-
-
 def _held_out(
     arms: dict[str, list[StudyData]], picks: dict[str, Any], direction: str
 ) -> dict[str, list[tuple[Any, float]] | None]:
@@ -247,7 +225,7 @@ def _held_out(
             rows.append([float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None for x in raw])
         scores[n] = rows if len(rows) == len(ss) else None
     finite = [x for table in scores.values() if table for row in table for x in row if x is not None]
-    worst = _worse(direction)(finite) if finite else math.nan
+    worst = worse(direction)(finite) if finite else math.nan
     out: dict[str, list[tuple[Any, float]] | None] = {}
     for n, table in scores.items():
         if table is None or not finite:
@@ -277,70 +255,22 @@ def _arm_row(
             if isinstance(s.attrs.get(TEST_SCORE_STD_ATTR), (int, float))
         ]
         training_sd = math.sqrt(statistics.fmean(variances)) if variances else None  # pooled over repeats
-        test = {**_quartiles(per_repeat), "per_repeat": per_repeat, "training_sd": training_sd}
+        test = {**quartiles(per_repeat), "per_repeat": per_repeat, "training_sd": training_sd}
     seconds = [s.seconds() for s in studies]
     trials = [len(s.finished) for s in studies]
     row: dict[str, Any] = {
         "sampler": sampler,
         "repeats": len(studies),
         "trials": int(np.median(trials)) if trials else 0,
-        "best": _quartiles([_value(p) for p in picks]),
+        "best": quartiles([_value(p) for p in picks]),
         "test": test,
         "seconds": float(np.median(seconds)) if seconds else 0.0,
     }
     if optimum is not None and held is not None:
         sign = 1.0 if direction == "maximize" else -1.0
         regret = [sign * (optimum - v) for _, v in held]
-        row["regret"] = {**_quartiles(regret), "per_repeat": regret}
+        row["regret"] = {**quartiles(regret), "per_repeat": regret}
     return row
-
-
-def _samples(finals: Finals, a: str, b: str) -> tuple[list[float], list[float], bool]:
-    """Values of a and b: paired by seed when the arms share randomness and ran the same seeds."""
-    fa, fb = dict(finals[a]), dict(finals[b])
-    same = None not in fa and set(fa) == set(fb) and len(fa) == len(finals[a]) == len(finals[b])
-    if stats.shares_randomness(a, b) and same and fa:
-        keys = sorted(fa, key=str)
-        return [fa[k] for k in keys], [fb[k] for k in keys], True
-    return [v for _, v in finals[a]], [v for _, v in finals[b]], False
-
-
-def pairwise(finals: Finals, direction: Direction, *, on: str, seed: int = 0) -> tuple[list[dict[str, Any]], list[str]]:
-    """The pairs of a family: every pair (the later arm as a, the earlier as b: random vs grid, tpe vs
-    random) decided together by stats.compare_family on each repeat's value (finite: fill first).
-
-    Pure (no storage), so calibration can run it on thousands of simulated comparisons. Also returns
-    a sentence per pair that could not be tested.
-    """
-    found, untested = [], []
-    for b, a in itertools.combinations(list(finals), 2):
-        va, vb, paired = _samples(finals, a, b)
-        if va and vb:
-            found.append((a, b, (va, vb, paired)))
-        else:
-            empty = " and ".join(_shown(n) for n, v in ((a, va), (b, vb)) if not v)
-            untested.append(
-                f"{_capital(_shown(a))} vs {_shown(b)} not tested: {empty} has no repeat with a result yet."
-            )
-    decided = stats.compare_family([d for _, _, d in found], direction=direction, seed=seed) if found else []
-    pairs = [
-        {
-            "a": a,
-            "b": b,
-            "on": on,
-            "diff": t.diff,
-            "ci": [t.ci[0], t.ci[1]],
-            "ci_level": t.ci_level,
-            "method": t.method,
-            "p": t.p,
-            "p_holm": t.p_holm,
-            "min_p": t.min_p,
-            "better": t.better,
-            "n": [t.n_a, t.n_b],
-        }
-        for (a, b, _), t in zip(found, decided, strict=True)
-    ]
-    return pairs, untested
 
 
 def _importance(arms: dict[str, list[StudyData]], seed: int, jobs: int = 1) -> list[dict[str, Any]]:
@@ -356,82 +286,3 @@ def _importance(arms: dict[str, list[StudyData]], seed: int, jobs: int = 1) -> l
     precompute_importance(list(arms.values()), ("fanova", "ped-anova"), seed, jobs)
 
     return [{"sampler": n, **row} for n, ss in arms.items() for row in importance_spread(ss, "fanova", seed)]
-
-
-class _Units:
-    """Formats differences in the metric's units: points for [0, 1] metrics, plus examples for accuracy."""
-
-    def __init__(self, metric: str, n_val: int | None) -> None:
-        self.percent = metric in PERCENT_METRICS
-        self.n_val = n_val if metric in COUNTED_METRICS and isinstance(n_val, int) and n_val > 0 else None
-
-    def diff(self, x: float) -> str:
-        return f"{100 * abs(x):.2f} points" if self.percent else f"{abs(x):.4g}"
-
-
-def _shown(sampler: str) -> str:
-    return samplers.label(sampler)
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _pair_sentence(pair: dict[str, Any], units: _Units, quantity: str) -> str:
-    """One short plain sentence: which strategy finds better networks, by how much, how sure."""
-    a, b = _shown(pair["a"]), _shown(pair["b"])
-    p = f"Holm p = {pair['p_holm']:.2g}"
-    if pair["better"] is not None:
-        winner, loser = (a, b) if pair["better"] == "a" else (b, a)
-        return f"{_capital(winner)} finds better networks than {loser}: {units.diff(pair['diff'])} of {quantity} ({p})."
-    if pair["min_p"] >= stats.ALPHA:
-        return f"{_capital(a)} vs {b}: undecidable with these repeats (no p below {pair['min_p']:.3g} is possible)."
-    return f"No clear difference between {a} and {b} ({units.diff(pair['diff'])} of {quantity}, {p})."
-
-
-def _merge_limited(pairs: list[dict[str, Any]], sentences: list[str]) -> list[str]:
-    """Pairs the design alone leaves undecidable, said once, with the repeats that would do."""
-    limited = [i for i, p in enumerate(pairs) if p["better"] is None and p["min_p"] >= stats.ALPHA]
-    if not limited:
-        return sentences
-    names = [f"{_shown(pairs[i]['a'])} vs {_shown(pairs[i]['b'])}" for i in limited]
-    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    need = max(10, stats.repeats_needed(len(pairs)))
-    n = max(min(pairs[i]["n"]) for i in limited)
-    merged = (
-        f"{_capital(joined)}: no verdict is possible with {n} repeats (no p below 0.05 after Holm); "
-        f"{need} repeats can give one."
-    )
-    return [merged] + [w for i, w in enumerate(sentences) if i not in limited]
-
-
-def _notes(
-    pairs: list[dict[str, Any]],
-    on_test: bool,
-    budget: int,
-    studies: Sequence[StudyData],
-    arms: dict[str, list[StudyData]],
-    looks: Sequence[int],
-    repeats: int,
-) -> list[str]:
-    notes = []
-    if pairs and not on_test:
-        notes.append(
-            "No held-out score exists for every repeat, so this verdict decides on each repeat's best "
-            "validation value: the maximum of many noisy measurements, biased upward by selection, which "
-            "rewards a strategy that samples many configurations near lucky noise."
-        )
-    asked = max((len(s.finished) for s in studies), default=0)
-    if asked > budget:
-        short = [_shown(n) for n, ss in arms.items() if max(len(s.finished) for s in ss) <= budget]
-        who = f" ({' and '.join(short)} ran {budget})" if short else ""
-        notes.append(f"Every arm is compared at its first {budget} finished trials{who}.")
-    earlier = [k for k in looks if k != repeats]
-    if earlier:
-        k = len(earlier) + 1
-        rate = LOOK_ERROR.get(k, max(LOOK_ERROR.values()))
-        notes.append(
-            f"This comparison was looked at with {', '.join(map(str, earlier))} repeats and resumed to {repeats}: "
-            f"deciding after each of {k} looks names a false winner up to about {rate:.0%} of the time, not 5%."
-        )
-    return notes

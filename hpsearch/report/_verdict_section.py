@@ -12,10 +12,9 @@ validation value, the held-out score, the training noise of one configuration
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from hpsearch._format import COUNTED_METRICS, METHOD_NAMES, PERCENT_METRICS, fmt_number
+from hpsearch._format import METHOD_NAMES, MetricUnits, fmt_number
 
 ON = {"test": "held-out test", "validation": "best validation (biased upward)"}
 
@@ -25,34 +24,7 @@ def _stat(x: Any, digits: int = 4) -> str:
     return fmt_number(x, digits, none="–")
 
 
-class _Units:
-    def __init__(self, metric: str, n_val: int | None) -> None:
-        self.percent = metric in PERCENT_METRICS
-        self.counted = metric in COUNTED_METRICS and isinstance(n_val, int) and n_val > 0
-        self.n_val = n_val
-
-    def diff(self, x: float | None) -> str:
-        if x is None or not math.isfinite(x):
-            return "–"
-        return f"{100 * x:+.2f} points" if self.percent else f"{x:+.4g}"
-
-    def bound(self, x: float | None, low: bool) -> str:
-        if x is None or not math.isfinite(x):
-            return "−∞" if low else "+∞"
-        return f"{100 * x:+.2f}" if self.percent else f"{x:+.4g}"
-
-    def value(self, x: float | None) -> str:
-        if x is None:
-            return "–"
-        return f"{100 * x:.2f}%" if self.percent else f"{x:.4g}"
-
-    def spread(self, q: dict[str, Any] | None) -> str:
-        if not q or q.get("median") is None:
-            return "–"
-        return f"{self.value(q['median'])} [{self.value(q['q1'])} – {self.value(q['q3'])}]"
-
-
-def pair_rows(pairs: list[dict[str, Any]], units: _Units) -> list[dict[str, str]]:
+def pair_rows(pairs: list[dict[str, Any]], units: MetricUnits) -> list[dict[str, str]]:
     """One table row per pair of a family."""
     rows = []
     for p in pairs:
@@ -90,7 +62,7 @@ def verdict_view(v: dict[str, Any] | None, n_val: int | None) -> dict[str, Any]:
             "verdict_optimum": None,
             "verdict_budget": "–",
         }
-    units = _Units(v["metric"], n_val)
+    units = MetricUnits(v["metric"], n_val)
     regret = any("regret" in a for a in v["arms"])
     arms = []
     for a in v["arms"]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import hpsearch
-from hpsearch.comparison._verdict import pairwise
+from hpsearch.comparison._pairs import pairwise
 
 
 def _null_finals(rng: np.random.Generator, repeats: int, discrete: bool) -> dict:

@@ -11,7 +11,8 @@ import pytest
 
 from hpsearch import stats
 from hpsearch.comparison import load_verdict
-from hpsearch.comparison._verdict import comparison_verdict, earlier_looks, pairwise, store_verdict
+from hpsearch.comparison._pairs import pairwise
+from hpsearch.comparison._verdict import comparison_verdict, earlier_looks, store_verdict
 from hpsearch.results import arm_studies
 
 KEYS = [
