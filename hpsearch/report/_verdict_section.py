@@ -24,8 +24,9 @@ def _stat(x: Any, digits: int = 4) -> str:
     return fmt_number(x, digits, none="–")
 
 
-def pair_rows(pairs: list[dict[str, Any]], units: MetricUnits) -> list[dict[str, str]]:
-    """One table row per pair of a family."""
+def pair_rows(pairs: list[dict[str, Any]], units: MetricUnits, held_out: str = ON["test"]) -> list[dict[str, str]]:
+    """One table row per pair of a family (``held_out``: what "on": "test" means for this comparison)."""
+    on_words = ON | {"test": held_out}
     rows = []
     for p in pairs:
         lo, hi = p["ci"]
@@ -33,7 +34,7 @@ def pair_rows(pairs: list[dict[str, Any]], units: MetricUnits) -> list[dict[str,
         rows.append(
             {
                 "pair": f"{p['a']} − {p['b']}",
-                "on": ON.get(p.get("on", "validation"), str(p.get("on"))),
+                "on": on_words.get(p.get("on", "validation"), str(p.get("on"))),
                 "diff": units.diff(p["diff"]),
                 "examples": f"{p['diff'] * units.n_val:+.1f} of {units.n_val}"
                 if units.counted and p["diff"] is not None and p.get("on") == "validation"
@@ -48,6 +49,15 @@ def pair_rows(pairs: list[dict[str, Any]], units: MetricUnits) -> list[dict[str,
             }
         )
     return rows
+
+
+def _regret(r: dict[str, Any] | None, units: MetricUnits) -> str:
+    """True regret's median [IQR], in the metric's units (points for a [0, 1] metric, as the differences)."""
+    if not r or r.get("median") is None:
+        return "–"
+    if units.percent:
+        return f"{100 * r['median']:.2f} [{100 * r['q1']:.2f} – {100 * r['q3']:.2f}] points"
+    return f"{r['median']:.4g} [{r['q1']:.4g} – {r['q3']:.4g}]"
 
 
 def verdict_view(v: dict[str, Any] | None, n_val: int | None) -> dict[str, Any]:
@@ -77,8 +87,7 @@ def verdict_view(v: dict[str, Any] | None, n_val: int | None) -> dict[str, Any]:
             ("–" if sd is None else f"{100 * sd:.2f} points" if units.percent else f"{sd:.4g}"),
         ]
         if regret:
-            r = a.get("regret")
-            row.append("–" if not r else f"{r['median']:.4g} [{r['q1']:.4g} – {r['q3']:.4g}]")
+            row.append(_regret(a.get("regret"), units))
         row.append(f"{a['seconds']:.3g}")
         arms.append(row)
     head = [
@@ -93,10 +102,12 @@ def verdict_view(v: dict[str, Any] | None, n_val: int | None) -> dict[str, Any]:
         head.append("true regret: median [IQR]")
     head.append("seconds per repeat (median)")
     deciding = v["pairs"]
+    # a table benchmark's held-out score is its pick's true mean (the verdict carries the optimum then)
+    held_out = "held-out true mean" if isinstance(v.get("optimum"), (int, float)) else ON["test"]
     on_test = any(p.get("on") == "test" for p in deciding)
     return {
         "verdict_text": v["verdict"],
-        "verdict_pairs": pair_rows(deciding, units),
+        "verdict_pairs": pair_rows(deciding, units, held_out),
         "validation_pairs": pair_rows(v.get("validation_pairs") or [], units) if on_test else [],
         "verdict_arms": arms,
         "verdict_head": head,
