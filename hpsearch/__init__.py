@@ -83,10 +83,10 @@ def compare(
     Optuna's INFO log lines, one per study created (otherwise only its warnings).
     """
     from hpsearch._api import console_progress, library_logs
-    from hpsearch.comparison._flow import compare as _compare
+    from hpsearch.comparison._flow import compare_arms
 
     with library_logs(verbose):
-        return _compare(
+        verdict, _arms = compare_arms(
             spec,
             samplers=samplers,
             seeds=seeds,
@@ -97,6 +97,7 @@ def compare(
             eval_seeds=eval_seeds,
             progress=console_progress(progress),
         )
+        return verdict
 
 
 def enqueue(name: str, configurations: Any = (), *, csv: str | None = None, storage: str | None = None) -> Any:

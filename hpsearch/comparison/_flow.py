@@ -15,34 +15,6 @@ if TYPE_CHECKING:
     from hpsearch.spec import SpecSource
 
 
-def compare(
-    spec: SpecSource,
-    *,
-    samplers: Any = ("grid", "random", "tpe"),
-    seeds: int = 10,
-    storage: str | None = None,
-    objective: Callable[..., float] | None = None,
-    jobs: int = 1,
-    n_trials: int | None = None,
-    eval_seeds: int = 3,
-    progress: RunProgress | None = None,
-) -> dict[str, Any]:
-    """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare): run (or
-    resume) the arms, re-score every repeat's best, compute the verdict, store it with the comparison
-    (the report renders that one) and return it."""
-    return compare_arms(
-        spec,
-        samplers=samplers,
-        seeds=seeds,
-        storage=storage,
-        objective=objective,
-        jobs=jobs,
-        n_trials=n_trials,
-        eval_seeds=eval_seeds,
-        progress=progress,
-    )[0]
-
-
 def compare_arms(
     spec: SpecSource,
     *,
@@ -55,8 +27,10 @@ def compare_arms(
     eval_seeds: int = 3,
     progress: RunProgress | None = None,
 ) -> tuple[dict[str, Any], list[StudyData]]:
-    """:func:`compare`, also returning the arm studies as stored at the end (the verdict stored with
-    them), so that the report the CLI writes next need not read them again.
+    """The whole comparison flow shared by the CLI and the Python API (see hpsearch.compare): run (or
+    resume) the arms, re-score every repeat's best, compute the verdict and store it with the comparison
+    (the report renders that one). Returns the verdict and the arm studies as stored at the end (the
+    verdict stored with them), so that the report the CLI writes next need not read them again.
 
     The arms' trials are read once, after they ran: re-scoring and storing the
     verdict write only study user attrs, which are read back in one query
