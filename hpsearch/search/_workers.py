@@ -371,6 +371,7 @@ def _run_trial(
     study, number = job.study, trial.number
     storage = storage_of(study)
     own_storage = trial.storage
+    struck = interrupts()  # stop signals raised in this process before the trial began
     if policy is not None:
         trial.storage = RetryingStorage(own_storage, policy)  # type: ignore[assignment]
     try:
@@ -388,6 +389,12 @@ def _run_trial(
                 _fail(study, trial, f"interrupted: {exc}", policy=policy)
                 return _Interrupted(f"interrupted: {exc}")
             except Exception as exc:
+                if interrupts() > struck:
+                    # A stop signal struck inside a library call that turned it into an error of its own
+                    # (SQLAlchemy: "This transaction is closed"): the trial was interrupted, not crashed.
+                    cut = Terminated() if sigterm_requested() else KeyboardInterrupt()
+                    _fail(study, trial, _interrupted(cut))
+                    raise cut from exc
                 if is_storage_error(exc):
                     _crash(study, trial, exc, policy)
                 message = f"{type(exc).__name__}: {exc}".strip()

@@ -178,3 +178,31 @@ def test_a_sigterm_inside_the_sessions_own_bookkeeping_still_fails_the_trial_as_
     (trial,) = optuna.load_study(study_name="closing", storage=storage_url).trials
     assert (trial.state, trial.system_attrs.get("fail_reason")) == (TrialState.FAIL, "interrupted (SIGTERM)")
     assert trial.user_attrs["learning_curve"] == [0.0, 0.1, 0.2]  # written after the interrupt
+
+
+def test_a_signal_a_library_turned_into_its_own_error_still_fails_the_trial_as_interrupted(
+    storage_url, spec_factory, objectives_module, monkeypatch
+):
+    """SIGTERM struck inside a database call, and the library raised an error of its own instead of
+    ours (SQLAlchemy's "This transaction is closed"): the trial is still failed as interrupted, not
+    as a database crash, and the worker stops with Terminated."""
+    import importlib
+
+    def swallowed(trial, params):
+        trial.report(0.1, 0)
+        try:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+            for _ in range(SPIN):  # the handler raises within the next few bytecodes
+                pass
+            raise AssertionError("the signal's handler did not run")
+        except Terminated:  # what the library caught, and turned into its own error
+            raise sa.exc.ResourceClosedError("This transaction is closed") from None
+
+    monkeypatch.setattr(importlib.import_module(objectives_module), "swallowed", swallowed, raising=False)
+    storage = open_storage(storage_url)
+    prepare_study(storage, spec_factory(name="swallowed", n_trials=1, objective="hp_test_objectives:swallowed"))
+    with pytest.raises(Terminated), sigterm_stops():
+        _workers.work(storage, ["swallowed"])
+    (trial,) = optuna.load_study(study_name="swallowed", storage=storage_url).trials
+    assert (trial.state, trial.system_attrs.get("fail_reason")) == (TrialState.FAIL, "interrupted (SIGTERM)")
+    assert "error" not in trial.user_attrs  # a stop, not the objective's failure
